@@ -1,0 +1,34 @@
+# Portcullis: the two commands a newcomer needs are `make dev` and `make test`.
+.PHONY: dev test bootstrap fmt lint unit e2e build release clean
+
+dev: ## Run the app with the local identity provider (http://127.0.0.1:3000)
+	@scripts/dev.sh
+
+test: ## Every check: fmt, clippy, unit, integration and browser tests
+	@scripts/test.sh
+
+bootstrap: ## Install the toolchain pieces that are missing
+	@scripts/bootstrap.sh test
+
+fmt: ## Format the Rust code
+	cargo fmt --all
+
+lint:
+	cargo clippy -p server -p app --all-targets -- -D warnings
+	cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+
+unit:
+	cargo test -p app -p server
+
+build:
+	cargo leptos build
+
+release: ## Optimised build (wasm-opt from node_modules)
+	cargo leptos build --release
+
+e2e: build ## Browser tests only (needs `make bootstrap` once)
+	cd end2end && npx playwright test
+
+clean:
+	cargo clean
+	rm -rf target/site end2end/test-results end2end/playwright-report

@@ -1,0 +1,6 @@
+//! Reusable pieces of the UI.
+
+pub mod avatar;
+pub mod header;
+pub mod provider_button;
+pub mod status;

@@ -1,0 +1,91 @@
+//! Portcullis UI: the Leptos application rendered on the server and hydrated
+//! in the browser. It speaks only in view types ([`model`]); everything
+//! sensitive lives in the `server` crate behind [`ports`].
+
+pub mod api;
+pub mod components;
+pub mod error;
+pub mod model;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod ports;
+
+use leptos::prelude::*;
+use leptos_meta::{Link, Meta, Title, provide_meta_context};
+use leptos_router::{
+    SsrMode, StaticSegment,
+    components::{Route, Router, Routes},
+};
+
+use crate::{
+    components::{header::Header, status::StatusPanel},
+    model::UserView,
+    pages::{home::HomePage, not_found::NotFoundPage, profile::ProfilePage},
+};
+
+/// The whole HTML document, rendered on the server.
+#[cfg(feature = "ssr")]
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    use leptos_meta::MetaTags;
+
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The signed-in user for this render, loaded once per request on the
+/// server and shared by every component through context.
+pub type CurrentUser = Resource<Result<Option<UserView>, error::AppError>>;
+
+/// Root component: metadata, the user resource, and the routes.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let user: CurrentUser = Resource::new_blocking(|| (), |()| api::current_user());
+    provide_context(user);
+    mark_hydrated();
+
+    view! {
+        <Title text="Portcullis" />
+        <Meta name="description" content="Sign in safely with your identity provider." />
+        <Meta name="color-scheme" content="light dark" />
+        <Link rel="stylesheet" id="leptos" href="/pkg/portcullis.css" />
+        <Link rel="icon" href="/favicon.svg" type_="image/svg+xml" />
+        <Router>
+            <a class="skip-link" href="#main">"Skip to content"</a>
+            <Header />
+            <main id="main" class="main" tabindex="-1">
+                <Routes fallback=NotFoundPage>
+                    <Route path=StaticSegment("") view=HomePage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("profile") view=ProfilePage ssr=SsrMode::Async />
+                </Routes>
+            </main>
+            <footer class="footer">
+                <StatusPanel />
+            </footer>
+        </Router>
+    }
+}
+
+/// Sets `data-hydrated` on `<body>` once the WASM app has taken over the
+/// server-rendered page. Effects only run in the browser, so the attribute
+/// means "interactive now"; end-to-end tests wait for it.
+fn mark_hydrated() {
+    Effect::new(|_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+}

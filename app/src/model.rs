@@ -1,0 +1,90 @@
+//! View types: what the UI may know. None of these can hold a token or a
+//! secret; they cross to the browser as server-function results and in the
+//! hydration state.
+
+use serde::{Deserialize, Serialize};
+
+/// One configured identity provider, as the login page shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderView {
+    /// Stable short name used in URLs (`/auth/login/<id>`).
+    pub id: String,
+    /// Human label, e.g. "Google".
+    pub label: String,
+    /// Whether logins with this provider can start right now.
+    pub available: bool,
+}
+
+impl ProviderView {
+    /// The plain link that starts a login, usable before WASM loads.
+    pub fn login_href(&self) -> String {
+        format!("/auth/login/{}", self.id)
+    }
+}
+
+/// The signed-in user, as this browser session may see them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserView {
+    pub name: String,
+    pub email: Option<String>,
+    pub picture: Option<String>,
+    /// Label of the provider used for this session.
+    pub provider: String,
+}
+
+impl UserView {
+    /// Up to two initials for the avatar placeholder.
+    pub fn initials(&self) -> String {
+        self.name
+            .split_whitespace()
+            .filter_map(|word| word.chars().next())
+            .take(2)
+            .flat_map(char::to_uppercase)
+            .collect()
+    }
+}
+
+/// Health of the service, as the status panel shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceStatus {
+    /// Portcullis version serving this page.
+    pub version: String,
+    /// Seconds since this server instance started.
+    pub uptime_secs: u64,
+    /// How many configured providers can take logins now.
+    pub providers_available: usize,
+    /// How many providers are configured.
+    pub providers_total: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(name: &str) -> UserView {
+        UserView {
+            name: name.into(),
+            email: None,
+            picture: None,
+            provider: "Local".into(),
+        }
+    }
+
+    #[test]
+    fn initials_take_the_first_letter_of_two_words() {
+        assert_eq!(user("dana demo").initials(), "DD");
+        assert_eq!(user("Alice  Example Third").initials(), "AE");
+        assert_eq!(user("Ödön").initials(), "Ö");
+        assert_eq!(user("").initials(), "");
+    }
+
+    #[test]
+    fn login_href_points_at_the_provider_route() {
+        let provider = ProviderView {
+            id: "local".into(),
+            label: "Local".into(),
+            available: true,
+        };
+        assert_eq!(provider.login_href(), "/auth/login/local");
+    }
+}

@@ -1,0 +1,241 @@
+// Local OpenID Connect identity provider for Portcullis development and tests.
+//
+// node-oidc-provider v9 on 127.0.0.1 with in-memory storage and a signing key
+// generated at start: every restart invalidates all sessions and tokens.
+//
+// Environment (all optional):
+//   IDP_PORT                       port to listen on; 0 (default) lets the OS pick a free one.
+//                                  The issuer is http://127.0.0.1:<bound port>, no trailing slash.
+//   IDP_CLIENT_ID                  default "portcullis-dev"
+//   IDP_CLIENT_SECRET              default "portcullis-dev-secret" (client_secret_basic)
+//   IDP_REDIRECT_URIS              comma-separated, default "http://127.0.0.1:3000/auth/callback/local"
+//   IDP_POST_LOGOUT_REDIRECT_URIS  comma-separated, default "http://127.0.0.1:3000/auth/logged-out"
+//   IDP_BACKCHANNEL_LOGOUT_URI     default "http://127.0.0.1:3000/auth/backchannel/local";
+//                                  an empty value registers the client without back-channel logout
+//   IDP_ACCESS_TOKEN_TTL           access token lifetime in seconds, default 3600
+//   IDP_READY_FILE                 if set, {"issuer","port","pid"} JSON is written there (atomically)
+//                                  once the provider accepts requests
+//
+// Once listening it prints exactly one line to stdout:
+//   IDP_READY {"issuer":"http://127.0.0.1:NNNNN","port":NNNNN}
+// Everything else (oidc-provider's notices included) goes to stderr.
+//
+// Accounts: log in on the development form with login "demo" (sub "demo-user-1",
+// Dana Demo, demo@portcullis.test) or "alice" (sub "alice-2", Alice Example,
+// alice@portcullis.test). Any password is accepted, e.g. "demo". An unknown login
+// is refused: the browser is sent back to an empty login form.
+//
+// Lifetime: exits 0 on SIGINT, SIGTERM or SIGHUP, and by itself within about
+// 500 ms once the process that started it is gone (unless that parent had
+// already exited before this script got going). stdin is not watched.
+
+import { generateKeyPairSync } from 'node:crypto';
+import { rename, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+
+// Taken before the slow oidc-provider import, to narrow the window in which the
+// parent can exit unnoticed (a process orphaned before this line sees ppid 1).
+const parentPid = process.ppid;
+const { default: Provider } = await import('oidc-provider');
+
+// oidc-provider prints its "you SHOULD change ..." notices with console.info;
+// stdout is reserved for the ready line.
+console.info = console.error;
+
+const env = process.env;
+
+function fail(message) {
+  console.error(`identity-provider: ${message}`);
+  process.exit(1);
+}
+
+function integerEnv(name, fallback, min, max) {
+  const raw = env[name] || String(fallback);
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || value < min || value > max) {
+    fail(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+const listEnv = (name, fallback) => (env[name] ?? fallback)
+  .split(',').map((item) => item.trim()).filter(Boolean);
+
+const config = {
+  port: integerEnv('IDP_PORT', 0, 0, 65535),
+  clientId: env.IDP_CLIENT_ID || 'portcullis-dev',
+  clientSecret: env.IDP_CLIENT_SECRET || 'portcullis-dev-secret',
+  redirectUris: listEnv('IDP_REDIRECT_URIS', 'http://127.0.0.1:3000/auth/callback/local'),
+  postLogoutRedirectUris: listEnv('IDP_POST_LOGOUT_REDIRECT_URIS', 'http://127.0.0.1:3000/auth/logged-out'),
+  backchannelLogoutUri: env.IDP_BACKCHANNEL_LOGOUT_URI ?? 'http://127.0.0.1:3000/auth/backchannel/local',
+  accessTokenTtl: integerEnv('IDP_ACCESS_TOKEN_TTL', 3600, 1, 365 * 24 * 3600),
+  readyFile: env.IDP_READY_FILE,
+};
+if (config.redirectUris.length === 0) fail('IDP_REDIRECT_URIS must list at least one URI');
+
+// Seeded accounts, keyed by what is typed into the login form. The account id
+// oidc-provider stores in sessions and tokens is the sub.
+const ACCOUNTS = {
+  demo: {
+    sub: 'demo-user-1',
+    name: 'Dana Demo',
+    given_name: 'Dana',
+    family_name: 'Demo',
+    preferred_username: 'demo',
+    email: 'demo@portcullis.test',
+    email_verified: true,
+  },
+  alice: {
+    sub: 'alice-2',
+    name: 'Alice Example',
+    given_name: 'Alice',
+    family_name: 'Example',
+    preferred_username: 'alice',
+    email: 'alice@portcullis.test',
+    email_verified: true,
+  },
+};
+const accountsBySub = new Map(Object.values(ACCOUNTS).map((claims) => [claims.sub, claims]));
+
+// Bind first: the issuer must carry the port the OS actually gave us.
+const server = createServer();
+await new Promise((resolve, reject) => {
+  server.once('error', reject);
+  server.listen(config.port, '127.0.0.1', resolve);
+}).catch((error) => fail(`cannot listen on 127.0.0.1:${config.port}: ${error.message}`));
+const { port } = server.address();
+const issuer = `http://127.0.0.1:${port}`;
+
+const signingKey = generateKeyPairSync('rsa', { modulusLength: 2048 })
+  .privateKey.export({ format: 'jwk' });
+
+const provider = new Provider(issuer, {
+  clients: [{
+    client_id: config.clientId,
+    client_secret: config.clientSecret,
+    redirect_uris: config.redirectUris,
+    post_logout_redirect_uris: config.postLogoutRedirectUris,
+    ...(config.backchannelLogoutUri && {
+      backchannel_logout_uri: config.backchannelLogoutUri,
+      backchannel_logout_session_required: true,
+    }),
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'client_secret_basic',
+    id_token_signed_response_alg: 'RS256',
+  }],
+  jwks: { keys: [{ ...signingKey, kid: `dev-${Date.now()}`, use: 'sig', alg: 'RS256' }] },
+  cookies: { keys: ['portcullis-dev-cookie-key-1', 'portcullis-dev-cookie-key-2'] },
+  claims: {
+    openid: ['sub'],
+    email: ['email', 'email_verified'],
+    profile: ['name', 'given_name', 'family_name', 'picture', 'preferred_username'],
+  },
+  // Put the scope-granted claims (email, name, ...) into the ID token, not only userinfo.
+  conformIdTokenClaims: false,
+  features: {
+    devInteractions: { enabled: true },
+    revocation: { enabled: true },
+    introspection: { enabled: false },
+    rpInitiatedLogout: { enabled: true },
+    backchannelLogout: { enabled: true },
+    claimsParameter: { enabled: false },
+  },
+  // S256 is the only method oidc-provider v9 supports; require it for every client.
+  pkce: { required: () => true },
+  // Without this, refresh tokens need offline_access (which itself needs prompt=consent).
+  issueRefreshToken: async (ctx, client, code) => client.grantTypeAllowed('refresh_token')
+    && code.scopes.has('openid'),
+  rotateRefreshToken: true,
+  // Everything runs on one clock; the default 15 s tolerance would keep an
+  // access token with IDP_ACCESS_TOKEN_TTL=5 usable for 20 s.
+  clockTolerance: 0,
+  ttl: {
+    AccessToken: config.accessTokenTtl,
+    AuthorizationCode: 60,
+    IdToken: 3600,
+    RefreshToken: 14 * 24 * 3600,
+    Interaction: 3600,
+    Session: 14 * 24 * 3600,
+    Grant: 14 * 24 * 3600,
+  },
+  // oidc-provider's outgoing requests (here only back-channel logout) go through
+  // an SSRF-protecting dispatcher that refuses loopback addresses, which is
+  // exactly where the client lives in development. Use the plain global fetch.
+  fetch: (url, { dispatcher, ...options }) => globalThis.fetch(url, options),
+  findAccount: async (ctx, sub) => {
+    const claims = accountsBySub.get(sub);
+    return claims && { accountId: sub, claims: async () => claims };
+  },
+});
+
+// The development login form posts the typed login as the account id. Handle
+// that submission here instead, to map the login to its sub and to refuse
+// unknown logins. The consent form still goes to the built-in handler.
+provider.use(async (ctx, next) => {
+  const uid = ctx.method === 'POST' && ctx.path.match(/^\/interaction\/([^/]+)$/)?.[1];
+  if (!uid) return next();
+
+  let details;
+  try {
+    details = await provider.interactionDetails(ctx.req, ctx.res);
+  } catch {
+    return next(); // no or expired interaction: let oidc-provider render the error
+  }
+  if (details.prompt.name !== 'login') return next();
+
+  const chunks = [];
+  for await (const chunk of ctx.req) chunks.push(chunk);
+  const account = ACCOUNTS[new URLSearchParams(Buffer.concat(chunks).toString()).get('login')];
+
+  ctx.set('Cache-Control', 'no-store');
+  ctx.status = 303;
+  ctx.set('Location', account
+    ? await provider.interactionResult(
+      ctx.req,
+      ctx.res,
+      { login: { accountId: account.sub } },
+      { mergeWithLastSubmission: false },
+    )
+    : `/interaction/${uid}`);
+});
+
+// The built-in pages import a Google font; this machine is offline and a failed
+// request would show up as a browser console error.
+provider.use(async (ctx, next) => {
+  await next();
+  if (typeof ctx.body === 'string' && ctx.response.is('html')) {
+    ctx.body = ctx.body.replace(/@import url\(https:\/\/fonts\.googleapis\.com[^)]*\);?/g, '');
+  }
+});
+
+provider.on('server_error', (ctx, error) => console.error('identity-provider: server_error', error));
+provider.on('backchannel.error', (ctx, error, client) => {
+  console.error(`identity-provider: back-channel logout to ${client.backchannelLogoutUri} failed: ${error.message}`);
+});
+
+server.on('request', provider.callback());
+
+function shutdown() {
+  server.close();
+  server.closeAllConnections();
+  process.exit(0);
+}
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, shutdown);
+
+// Exit when the parent is gone: either we were re-parented or its pid no longer exists.
+setInterval(() => {
+  if (process.ppid !== parentPid) shutdown();
+  try {
+    process.kill(parentPid, 0);
+  } catch (error) {
+    if (error.code === 'ESRCH') shutdown();
+  }
+}, 500).unref();
+
+if (config.readyFile) {
+  const tmp = `${config.readyFile}.${process.pid}.tmp`;
+  await writeFile(tmp, `${JSON.stringify({ issuer, port, pid: process.pid })}\n`);
+  await rename(tmp, config.readyFile);
+}
+process.stdout.write(`IDP_READY ${JSON.stringify({ issuer, port })}\n`);

@@ -1,0 +1,140 @@
+// Starts the local identity provider and the Portcullis server (built by
+// `cargo leptos build`) on free loopback ports, and stops both when the run
+// ends. Two runs at once never collide.
+
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '../..');
+
+export const DEMO = { login: 'demo', password: 'demo', name: 'Dana Demo', email: 'demo@portcullis.test' };
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+function serverBinary(): string {
+  if (process.env.PORTCULLIS_SERVER_BIN) return process.env.PORTCULLIS_SERVER_BIN;
+  const metadata = JSON.parse(
+    execFileSync('cargo', ['metadata', '--no-deps', '--format-version', '1'], { cwd: root, encoding: 'utf8' }),
+  );
+  return path.join(metadata.target_directory, 'debug', 'server');
+}
+
+/// Resolves with the first stdout line starting with `prefix`.
+function waitForLine(child: ChildProcess, prefix: string, what: string, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buffered = '';
+    const timer = setTimeout(() => reject(new Error(`${what} did not start within ${timeoutMs} ms`)), timeoutMs);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      for (const line of buffered.split('\n')) {
+        if (line.startsWith(prefix)) {
+          clearTimeout(timer);
+          resolve(line.slice(prefix.length));
+        }
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} exited early with code ${code}`));
+    });
+  });
+}
+
+async function waitForHttp(url: string, what: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const response = await fetch(url);
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`${what} did not answer ${url} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function stop(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const kill = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    child.once('exit', () => {
+      clearTimeout(kill);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+export default async function globalSetup() {
+  const appPort = await freePort();
+  const appUrl = `http://127.0.0.1:${appPort}`;
+  const logDir = mkdtempSync(path.join(tmpdir(), 'portcullis-e2e-'));
+  let idp: ChildProcess | undefined;
+  let app: ChildProcess | undefined;
+  const teardown = async () => {
+    await stop(app);
+    await stop(idp);
+  };
+
+  try {
+    idp = spawn(process.execPath, [path.join(here, '../identity-provider/server.mjs')], {
+      env: {
+        ...process.env,
+        IDP_PORT: '0',
+        IDP_REDIRECT_URIS: `${appUrl}/auth/callback/local`,
+        IDP_POST_LOGOUT_REDIRECT_URIS: `${appUrl}/auth/logged-out`,
+        IDP_BACKCHANNEL_LOGOUT_URI: `${appUrl}/auth/backchannel/local`,
+        IDP_ACCESS_TOKEN_TTL: process.env.IDP_ACCESS_TOKEN_TTL ?? '5',
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const ready = JSON.parse(await waitForLine(idp, 'IDP_READY ', 'the identity provider', 15_000));
+
+    app = spawn(serverBinary(), [], {
+      cwd: root,
+      env: {
+        ...process.env,
+        RUST_LOG: process.env.RUST_LOG ?? 'warn,server=info',
+        LEPTOS_OUTPUT_NAME: 'portcullis',
+        LEPTOS_SITE_ROOT: path.join(root, 'target/site'),
+        LEPTOS_SITE_PKG_DIR: 'pkg',
+        LEPTOS_SITE_ADDR: `127.0.0.1:${appPort}`,
+        LEPTOS_RELOAD_PORT: String(await freePort()),
+        APP_PUBLIC_URL: appUrl,
+        AUTH_PROVIDERS: 'local',
+        LOCAL_LABEL: 'Local demo provider',
+        LOCAL_ISSUER: ready.issuer,
+        LOCAL_CLIENT_ID: 'portcullis-dev',
+        LOCAL_CLIENT_SECRET: 'portcullis-dev-secret',
+        PORTCULLIS_DATA_DIR: logDir,
+      },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    app.on('exit', (code, signal) => {
+      if (signal !== 'SIGTERM' && signal !== 'SIGKILL') console.error(`portcullis server exited (code ${code}, signal ${signal})`);
+    });
+    await waitForHttp(`${appUrl}/healthz`, 'the Portcullis server', 30_000);
+  } catch (err) {
+    await teardown();
+    throw err;
+  }
+
+  process.env.PORTCULLIS_URL = appUrl;
+  return teardown;
+}

@@ -1,0 +1,32 @@
+import { test, expect, waitForHydration } from '../support/fixtures';
+
+test('the home page hydrates and a server function answers from the browser', async ({ page }) => {
+  await page.goto('/');
+  await expect(page).toHaveTitle('Sign in · Portcullis');
+  await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
+  await expect(page.getByRole('link', { name: 'Continue with Local demo provider' })).toHaveAttribute(
+    'href',
+    '/auth/login/local',
+  );
+
+  await waitForHydration(page);
+
+  const status = page.getByRole('status');
+  await expect(status).toHaveText('');
+  const call = page.waitForResponse((r) => r.url().endsWith('/api/status') && r.request().method() === 'POST');
+  await page.getByRole('button', { name: 'Check service status' }).click();
+  expect((await call).status()).toBe(200);
+  await expect(status).toContainText('Online · version');
+  await expect(status).toContainText('1 of 1 sign-in providers available');
+});
+
+test('an unknown address shows a helpful 404 page with a way back', async ({ page }) => {
+  const response = await page.goto('/no/such/page');
+  expect(response?.status()).toBe(404);
+  await expect(page.getByRole('heading', { name: 'Page not found' })).toBeVisible();
+  await expect(page.getByTestId('error-code')).toHaveText('PC-WEB-404');
+  await waitForHydration(page);
+  await page.getByRole('link', { name: 'Back to the start page' }).click();
+  await expect(page).toHaveURL('/');
+  await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
+});

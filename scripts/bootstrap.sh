@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Installs what building and testing Portcullis needs, skipping whatever is
+# already present. Safe to run again and again; `make dev` and `make test`
+# call it first.
+#
+#   scripts/bootstrap.sh dev    toolchain for building and running
+#   scripts/bootstrap.sh test   the same, plus the browser for end-to-end tests
+#
+# Everything comes from the package registries (crates.io, npm, Debian);
+# nothing downloads a prebuilt binary from elsewhere.
+set -euo pipefail
+
+mode=${1:-dev}
+case "$mode" in dev|test) ;; *) echo "usage: $0 dev|test" >&2; exit 2 ;; esac
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+CARGO_LEPTOS_VERSION=0.3.10
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+
+say() { printf '\033[1mbootstrap:\033[0m %s\n' "$*"; }
+die() { printf '\033[1;31mbootstrap:\033[0m %s\n' "$*" >&2; exit 1; }
+
+need() { # need COMMAND "what to install"
+  command -v "$1" >/dev/null 2>&1 || die "$1 is missing. $2"
+}
+
+need cargo "Install Rust with rustup (https://rustup.rs), then run this again."
+need rustup "Install Rust with rustup (https://rustup.rs) so the WebAssembly target can be added."
+need node "Install Node.js 20 or newer (Debian: apt-get install nodejs npm)."
+need npm "Install npm (Debian: apt-get install npm)."
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+[ "$node_major" -ge 20 ] || die "Node.js $node_major is too old: install Node.js 20 or newer."
+
+# 1. The WebAssembly target for the browser bundle.
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+# 2. cargo-leptos, the build driver, at the version known to work here.
+if [ "$(cargo leptos --version 2>/dev/null | awk '{print $2}')" != "$CARGO_LEPTOS_VERSION" ]; then
+  say "installing cargo-leptos $CARGO_LEPTOS_VERSION from crates.io (once; about 12 minutes on 2 cores)"
+  cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
+fi
+
+# 3. wasm-bindgen-cli at exactly the version in Cargo.lock: cargo-leptos does
+#    not check, and a mismatch builds a bundle that cannot load.
+wb_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
+[ -n "$wb_version" ] || die "Cargo.lock names no wasm-bindgen version; run 'cargo generate-lockfile'."
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wb_version" ]; then
+  say "installing wasm-bindgen-cli $wb_version from crates.io (once; about 3 minutes)"
+  cargo install wasm-bindgen-cli --version "$wb_version" --locked
+fi
+
+# 4. npm packages: wasm-opt (binaryen) at the root for release builds, the
+#    identity provider and Playwright (without its browser) in end2end/.
+npm_install() { # npm_install DIR
+  local dir=$1
+  if [ ! -f "$dir/node_modules/.package-lock.json" ] \
+     || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    say "installing npm packages in ${dir#"$root"/}"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+npm_install "$root"
+npm_install "$root/end2end"
+
+# 5. Chromium from Debian for the end-to-end tests.
+if [ "$mode" = test ] && [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing Debian's chromium for the browser tests"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    die "Chromium is missing: install Debian's chromium package (sudo apt-get install chromium), then run this again."
+  fi
+fi
+
+say "toolchain ready ($mode)"

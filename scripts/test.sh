@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# `make test`: every check, in the order that fails fastest.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+scripts/bootstrap.sh test
+
+step() {
+  local name=$1
+  shift
+  printf '\n\033[1m==> %s\033[0m\n' "$name"
+  local start=$SECONDS
+  "$@"
+  printf '\033[2m    (%s: %ss)\033[0m\n' "$name" $((SECONDS - start))
+}
+
+step "format" cargo fmt --all --check
+step "lint: server and SSR app" cargo clippy -p server -p app --all-targets -- -D warnings
+step "lint: browser bundle" cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+step "architecture: the browser bundle cannot name a token" scripts/check-architecture.sh
+step "unit and integration tests" cargo test -p app -p server
+step "local identity provider selftest" npm --prefix end2end run --silent test:idp
+step "build the site" cargo leptos build
+step "end-to-end tests in Chromium" bash -c 'cd end2end && npx playwright test'

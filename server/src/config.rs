@@ -1,0 +1,348 @@
+//! Settings: read once at start from the environment, validated as a whole.
+//! Every problem is collected and reported together, naming the variable,
+//! so a misconfigured deployment is fixed in one round.
+//!
+//! Providers are declared the way Authlib users know:
+//! `AUTH_PROVIDERS=local,acme`, then `<NAME>_CLIENT_ID`,
+//! `<NAME>_CLIENT_SECRET`, `<NAME>_ISSUER`, optional `<NAME>_SCOPES` and
+//! `<NAME>_LABEL`.
+
+use std::{collections::HashMap, fmt, net::SocketAddr};
+
+use leptos::config::{LeptosOptions, get_configuration};
+
+use crate::secret::Secret;
+
+/// Everything the server needs to start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where to listen and where the compiled site lives.
+    pub leptos: LeptosOptions,
+    /// Origin users reach us at (`APP_PUBLIC_URL`), without trailing slash.
+    /// Redirect URIs are built from it, never from the Host header.
+    pub public_url: String,
+    /// Configured identity providers, in `AUTH_PROVIDERS` order.
+    pub providers: Vec<ProviderSettings>,
+}
+
+/// One identity provider as configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderSettings {
+    /// Short name used in URLs and as the variable prefix.
+    pub id: String,
+    pub label: String,
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub scopes: Vec<String>,
+}
+
+impl ProviderSettings {
+    /// The callback address registered at the provider.
+    pub fn redirect_uri(&self, public_url: &str) -> String {
+        format!("{public_url}/auth/callback/{}", self.id)
+    }
+}
+
+/// All configuration problems found, one sentence each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblems(pub Vec<String>);
+
+impl fmt::Display for ConfigProblems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let count = self.0.len();
+        let noun = if count == 1 { "problem" } else { "problems" };
+        write!(f, "configuration has {count} {noun}:")?;
+        for problem in &self.0 {
+            write!(f, "\n  - {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigProblems {}
+
+/// Output name of the compiled site when the binary was not built by
+/// cargo-leptos (tests, `cargo run`).
+const DEFAULT_OUTPUT_NAME: &str = "portcullis";
+const DEFAULT_SCOPES: &str = "openid email profile";
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigProblems> {
+        let leptos = get_configuration(None)
+            .map(|conf| conf.leptos_options)
+            .map_err(|err| ConfigProblems(vec![format!("LEPTOS_* settings: {err}")]))?;
+        Self::from_vars(leptos, &std::env::vars().collect())
+    }
+
+    /// Builds settings from `vars`, collecting every problem.
+    pub fn from_vars(
+        mut leptos: LeptosOptions,
+        vars: &HashMap<String, String>,
+    ) -> Result<Self, ConfigProblems> {
+        let mut problems = Vec::new();
+        if leptos.output_name.is_empty() {
+            leptos.output_name = DEFAULT_OUTPUT_NAME.into();
+        }
+        let get = |key: &str| vars.get(key).map(|v| v.trim()).filter(|v| !v.is_empty());
+
+        let public_url = match get("APP_PUBLIC_URL") {
+            Some(url) => match parse_public_url(url) {
+                Ok(url) => url,
+                Err(why) => {
+                    problems.push(format!("APP_PUBLIC_URL {why}"));
+                    String::new()
+                }
+            },
+            None => default_public_url(leptos.site_addr),
+        };
+
+        let mut providers: Vec<ProviderSettings> = Vec::new();
+        let names = get("AUTH_PROVIDERS").unwrap_or_default();
+        for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            if !is_valid_provider_name(name) {
+                problems.push(format!(
+                    "AUTH_PROVIDERS: \"{name}\" is not a valid provider name \
+                     (use lower-case letters, digits and '-', starting with a letter)"
+                ));
+                continue;
+            }
+            if providers.iter().any(|p| p.id == name) {
+                problems.push(format!("AUTH_PROVIDERS lists \"{name}\" twice"));
+                continue;
+            }
+            let prefix = name.to_ascii_uppercase().replace('-', "_");
+            let mut required = |suffix: &str| {
+                let key = format!("{prefix}_{suffix}");
+                let value = get(&key).map(str::to_owned);
+                if value.is_none() {
+                    problems.push(format!("{key} is not set (needed for provider \"{name}\")"));
+                }
+                value
+            };
+            let client_id = required("CLIENT_ID");
+            let client_secret = required("CLIENT_SECRET");
+            let issuer = required("ISSUER");
+            let issuer = issuer.and_then(|issuer| match parse_issuer(&issuer) {
+                Ok(issuer) => Some(issuer),
+                Err(why) => {
+                    problems.push(format!("{prefix}_ISSUER {why}"));
+                    None
+                }
+            });
+            let scopes: Vec<String> = get(&format!("{prefix}_SCOPES"))
+                .unwrap_or(DEFAULT_SCOPES)
+                .split([' ', ','])
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+            if !scopes.iter().any(|s| s == "openid") {
+                problems.push(format!("{prefix}_SCOPES must include \"openid\""));
+            }
+            let label = get(&format!("{prefix}_LABEL"))
+                .map(str::to_owned)
+                .unwrap_or_else(|| default_label(name));
+            if let (Some(client_id), Some(client_secret), Some(issuer)) =
+                (client_id, client_secret, issuer)
+            {
+                providers.push(ProviderSettings {
+                    id: name.to_owned(),
+                    label,
+                    issuer,
+                    client_id,
+                    client_secret: Secret::new(client_secret),
+                    scopes,
+                });
+            }
+        }
+
+        if problems.is_empty() {
+            Ok(Self {
+                leptos,
+                public_url,
+                providers,
+            })
+        } else {
+            Err(ConfigProblems(problems))
+        }
+    }
+}
+
+fn default_public_url(addr: SocketAddr) -> String {
+    format!("http://{addr}")
+}
+
+/// An origin: scheme `http` or `https`, a host, optional port, no path,
+/// query or fragment.
+fn parse_public_url(value: &str) -> Result<String, &'static str> {
+    let trimmed = value.trim_end_matches('/');
+    let rest = trimmed
+        .strip_prefix("https://")
+        .or_else(|| trimmed.strip_prefix("http://"))
+        .ok_or("must start with http:// or https://")?;
+    if rest.is_empty() {
+        return Err("has no host");
+    }
+    if rest.contains(['/', '?', '#', '@', ' ', '\\']) {
+        return Err("must be an origin only (scheme, host and port, no path or query)");
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// An issuer URL: `https://`, or `http://` on loopback for local
+/// development. Kept byte-exact (a trailing slash is significant in OIDC).
+fn parse_issuer(value: &str) -> Result<String, &'static str> {
+    let host_part = if let Some(rest) = value.strip_prefix("https://") {
+        rest
+    } else if let Some(rest) = value.strip_prefix("http://") {
+        let host = rest.split(['/', ':']).next().unwrap_or_default();
+        let loopback = matches!(host, "127.0.0.1" | "localhost") || rest.starts_with("[::1]");
+        if !loopback {
+            return Err("must use https:// (plain http is allowed on loopback only)");
+        }
+        rest
+    } else {
+        return Err("must be an https:// URL");
+    };
+    if host_part.is_empty() || host_part.starts_with('/') {
+        return Err("has no host");
+    }
+    if host_part.contains(['?', '#', ' ']) {
+        return Err("must not contain a query or fragment");
+    }
+    Ok(value.to_owned())
+}
+
+fn is_valid_provider_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && name.len() <= 32
+}
+
+fn default_label(name: &str) -> String {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options() -> LeptosOptions {
+        LeptosOptions::builder().output_name("portcullis").build()
+    }
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn a_provider_is_declared_with_environment_variables_alone() {
+        let settings = Settings::from_vars(
+            options(),
+            &vars(&[
+                ("AUTH_PROVIDERS", "local"),
+                ("LOCAL_CLIENT_ID", "client"),
+                ("LOCAL_CLIENT_SECRET", "s3cret"),
+                ("LOCAL_ISSUER", "http://127.0.0.1:5556"),
+                ("APP_PUBLIC_URL", "http://127.0.0.1:3000/"),
+            ]),
+        )
+        .unwrap();
+        let local = &settings.providers[0];
+        assert_eq!(local.id, "local");
+        assert_eq!(local.label, "Local");
+        assert_eq!(local.scopes, ["openid", "email", "profile"]);
+        assert_eq!(settings.public_url, "http://127.0.0.1:3000");
+        assert_eq!(
+            local.redirect_uri(&settings.public_url),
+            "http://127.0.0.1:3000/auth/callback/local"
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once_naming_the_variable() {
+        let err = Settings::from_vars(
+            options(),
+            &vars(&[
+                ("AUTH_PROVIDERS", "acme,Bad Name,corp"),
+                ("ACME_CLIENT_ID", "id"),
+                ("ACME_ISSUER", "http://idp.example.com"),
+                ("CORP_CLIENT_ID", "id"),
+                ("CORP_CLIENT_SECRET", "x"),
+                ("CORP_ISSUER", "https://corp.example.com"),
+                ("CORP_SCOPES", "email"),
+                ("APP_PUBLIC_URL", "ftp://x"),
+            ]),
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with("configuration has 5 problems:"), "{text}");
+        assert!(text.contains("ACME_CLIENT_SECRET is not set"), "{text}");
+        assert!(text.contains("ACME_ISSUER must use https://"), "{text}");
+        assert!(
+            text.contains("\"Bad Name\" is not a valid provider name"),
+            "{text}"
+        );
+        assert!(
+            text.contains("CORP_SCOPES must include \"openid\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("APP_PUBLIC_URL must start with http://"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn no_providers_is_a_valid_empty_configuration() {
+        let settings = Settings::from_vars(options(), &HashMap::new()).unwrap();
+        assert!(settings.providers.is_empty());
+        assert_eq!(settings.public_url, "http://127.0.0.1:3000");
+    }
+
+    #[test]
+    fn public_url_must_be_an_origin() {
+        assert!(parse_public_url("https://app.example.com/path").is_err());
+        assert!(parse_public_url("https://user@app.example.com").is_err());
+        assert!(parse_public_url("https://").is_err());
+        assert_eq!(
+            parse_public_url("https://app.example.com:8443/").unwrap(),
+            "https://app.example.com:8443"
+        );
+    }
+
+    #[test]
+    fn plain_http_issuers_are_allowed_on_loopback_only() {
+        assert!(parse_issuer("http://127.0.0.1:4000").is_ok());
+        assert!(parse_issuer("http://localhost:4000/oidc").is_ok());
+        assert!(parse_issuer("http://[::1]:4000").is_ok());
+        assert!(parse_issuer("http://127.0.0.1.evil.test").is_err());
+        assert!(parse_issuer("http://accounts.example.com").is_err());
+        assert!(parse_issuer("https://accounts.example.com/").is_ok());
+        assert!(parse_issuer("accounts.example.com").is_err());
+    }
+
+    #[test]
+    fn the_secret_does_not_appear_in_debug_output() {
+        let settings = Settings::from_vars(
+            options(),
+            &vars(&[
+                ("AUTH_PROVIDERS", "local"),
+                ("LOCAL_CLIENT_ID", "client"),
+                ("LOCAL_CLIENT_SECRET", "topsecret-value"),
+                ("LOCAL_ISSUER", "http://127.0.0.1:5556"),
+            ]),
+        )
+        .unwrap();
+        assert!(!format!("{settings:?}").contains("topsecret-value"));
+    }
+}

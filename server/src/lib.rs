@@ -1,0 +1,9 @@
+//! Portcullis server: the Axum application that renders the Leptos UI, runs
+//! the login flows and keeps everything sensitive on this side.
+
+pub mod backend;
+pub mod config;
+pub mod routes;
+pub mod secret;
+pub mod startup;
+pub mod telemetry;

@@ -1,0 +1,3 @@
+//! HTTP routes outside the Leptos app.
+
+pub mod health;
