@@ -11,7 +11,10 @@ use crate::{
 /// The providers shown on the login page.
 #[server(endpoint = "providers")]
 pub async fn list_providers() -> Result<Vec<ProviderView>, AppError> {
-    Ok(crate::ports::Ports::from_context()?.backend().providers())
+    Ok(crate::ports::Ports::from_context()?
+        .backend()
+        .providers()
+        .await)
 }
 
 /// The user signed in on this browser session, if any.

@@ -22,6 +22,30 @@ pub enum AppError {
     /// A bug or an unexpected state on the server; details are in its log.
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
+    /// The user said no at the identity provider.
+    #[error("You cancelled the sign-in. Nothing was shared with us.")]
+    LoginCancelled,
+    /// The login transaction is missing, expired, already used, or belongs
+    /// to another browser or provider.
+    #[error("This sign-in attempt has expired or was already used. Please start again.")]
+    LoginExpired,
+    /// The identity provider answered with an error.
+    #[error("The identity provider refused the sign-in.")]
+    ProviderRejected,
+    /// The identity provider could not be reached, or was too slow.
+    #[error("We could not reach the identity provider. Please try again in a moment.")]
+    ProviderUnavailable,
+    /// The provider's answer failed a security check.
+    #[error(
+        "The identity provider's answer failed our security checks, so you were not signed in."
+    )]
+    InvalidProviderResponse,
+    /// No provider with that name is configured.
+    #[error("This sign-in provider is not configured here.")]
+    UnknownProvider,
+    /// A state-changing request that did not come from this site.
+    #[error("This request was refused because it did not come from this site.")]
+    CrossSiteRequest,
 }
 
 impl AppError {
@@ -32,7 +56,61 @@ impl AppError {
             Self::Unavailable => "PC-SVC-503",
             Self::NotFound => "PC-WEB-404",
             Self::Internal => "PC-SRV-500",
+            Self::LoginCancelled => "PC-AUTH-001",
+            Self::LoginExpired => "PC-AUTH-002",
+            Self::ProviderRejected => "PC-AUTH-003",
+            Self::ProviderUnavailable => "PC-AUTH-004",
+            Self::InvalidProviderResponse => "PC-AUTH-005",
+            Self::UnknownProvider => "PC-AUTH-006",
+            Self::CrossSiteRequest => "PC-SEC-403",
         }
+    }
+
+    /// Every error, for lookups by code.
+    pub const ALL: [AppError; 11] = [
+        Self::Unreachable,
+        Self::Unavailable,
+        Self::NotFound,
+        Self::Internal,
+        Self::LoginCancelled,
+        Self::LoginExpired,
+        Self::ProviderRejected,
+        Self::ProviderUnavailable,
+        Self::InvalidProviderResponse,
+        Self::UnknownProvider,
+        Self::CrossSiteRequest,
+    ];
+
+    /// The error with this stable code, if any.
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|err| err.code() == code)
+    }
+
+    /// HTTP status of a page showing this error.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Unreachable | Self::ProviderUnavailable => 502,
+            Self::Unavailable => 503,
+            Self::NotFound | Self::UnknownProvider => 404,
+            Self::Internal => 500,
+            Self::LoginCancelled
+            | Self::LoginExpired
+            | Self::ProviderRejected
+            | Self::InvalidProviderResponse => 400,
+            Self::CrossSiteRequest => 403,
+        }
+    }
+
+    /// Whether starting the sign-in again is the natural way forward.
+    pub fn retry_sign_in(&self) -> bool {
+        matches!(
+            self,
+            Self::LoginCancelled
+                | Self::LoginExpired
+                | Self::ProviderRejected
+                | Self::ProviderUnavailable
+                | Self::InvalidProviderResponse
+        )
     }
 
     /// Short title for the error page.
@@ -42,6 +120,13 @@ impl AppError {
             Self::Unavailable => "Temporarily unavailable",
             Self::NotFound => "Page not found",
             Self::Internal => "Something went wrong",
+            Self::LoginCancelled => "Sign-in cancelled",
+            Self::LoginExpired => "Sign-in expired",
+            Self::ProviderRejected => "Sign-in refused",
+            Self::ProviderUnavailable => "Identity provider unreachable",
+            Self::InvalidProviderResponse => "Sign-in failed a security check",
+            Self::UnknownProvider => "Unknown sign-in provider",
+            Self::CrossSiteRequest => "Request refused",
         }
     }
 }
@@ -66,17 +151,21 @@ mod tests {
 
     #[test]
     fn codes_are_unique_and_stable() {
-        let all = [
-            AppError::Unreachable,
-            AppError::Unavailable,
-            AppError::NotFound,
-            AppError::Internal,
-        ];
-        let mut codes: Vec<_> = all.iter().map(AppError::code).collect();
+        let mut codes: Vec<_> = AppError::ALL.iter().map(AppError::code).collect();
         codes.sort_unstable();
         codes.dedup();
-        assert_eq!(codes.len(), all.len());
+        assert_eq!(codes.len(), AppError::ALL.len());
         assert_eq!(AppError::Internal.code(), "PC-SRV-500");
+        assert_eq!(AppError::LoginExpired.code(), "PC-AUTH-002");
+    }
+
+    #[test]
+    fn every_code_maps_back_to_its_error() {
+        for err in AppError::ALL {
+            assert_eq!(AppError::from_code(err.code()), Some(err.clone()));
+            assert!(err.status() >= 400, "{err:?}");
+        }
+        assert_eq!(AppError::from_code("PC-NOPE"), None);
     }
 
     #[test]

@@ -20,7 +20,10 @@ use leptos_router::{
 use crate::{
     components::{header::Header, status::StatusPanel},
     model::UserView,
-    pages::{home::HomePage, not_found::NotFoundPage, profile::ProfilePage},
+    pages::{
+        error::ErrorPage, home::HomePage, not_found::NotFoundPage, profile::ProfilePage,
+        signed_out::SignedOutPage,
+    },
 };
 
 /// The whole HTML document, rendered on the server.
@@ -70,6 +73,11 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=NotFoundPage>
                     <Route path=StaticSegment("") view=HomePage ssr=SsrMode::Async />
                     <Route path=StaticSegment("profile") view=ProfilePage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("error") view=ErrorPage />
+                    <Route
+                        path=(StaticSegment("auth"), StaticSegment("logged-out"))
+                        view=SignedOutPage
+                    />
                 </Routes>
             </main>
             <footer class="footer">

@@ -18,7 +18,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// What the UI needs from the backend.
 pub trait Backend: Send + Sync + 'static {
     /// The configured providers, in display order.
-    fn providers(&self) -> Vec<ProviderView>;
+    fn providers(&self) -> BoxFuture<'_, Vec<ProviderView>>;
 
     /// The user signed in on the request's session, if any.
     fn current_user<'a>(

@@ -214,7 +214,16 @@ provider.on('backchannel.error', (ctx, error, client) => {
   console.error(`identity-provider: back-channel logout to ${client.backchannelLogoutUri} failed: ${error.message}`);
 });
 
-server.on('request', provider.callback());
+// Browsers ask every origin for /favicon.ico; an empty answer keeps their
+// consoles free of 404s during browser tests.
+const handleOidc = provider.callback();
+server.on('request', (req, res) => {
+  if (req.url === '/favicon.ico') {
+    res.writeHead(204, { 'cache-control': 'max-age=86400' }).end();
+    return;
+  }
+  handleOidc(req, res);
+});
 
 function shutdown() {
   server.close();

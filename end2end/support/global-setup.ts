@@ -69,8 +69,11 @@ async function waitForHttp(url: string, what: string, timeoutMs: number): Promis
   }
 }
 
+const stopping = new WeakSet<ChildProcess>();
+
 function stop(child: ChildProcess | undefined): Promise<void> {
   if (!child || child.exitCode !== null) return Promise.resolve();
+  stopping.add(child);
   return new Promise((resolve) => {
     const kill = setTimeout(() => child.kill('SIGKILL'), 5_000);
     child.once('exit', () => {
@@ -126,8 +129,9 @@ export default async function globalSetup() {
       },
       stdio: ['ignore', 'inherit', 'inherit'],
     });
-    app.on('exit', (code, signal) => {
-      if (signal !== 'SIGTERM' && signal !== 'SIGKILL') console.error(`portcullis server exited (code ${code}, signal ${signal})`);
+    const server = app;
+    server.on('exit', (code, signal) => {
+      if (!stopping.has(server)) console.error(`portcullis server exited early (code ${code}, signal ${signal})`);
     });
     await waitForHttp(`${appUrl}/healthz`, 'the Portcullis server', 30_000);
   } catch (err) {

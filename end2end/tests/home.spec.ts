@@ -20,7 +20,10 @@ test('the home page hydrates and a server function answers from the browser', as
   await expect(status).toContainText('1 of 1 sign-in providers available');
 });
 
-test('an unknown address shows a helpful 404 page with a way back', async ({ page }) => {
+test.describe('a missing page', () => {
+  test.use({ expectedConsoleErrors: [/the server responded with a status of 404/] });
+
+  test('an unknown address shows a helpful 404 page with a way back', async ({ page }) => {
   const response = await page.goto('/no/such/page');
   expect(response?.status()).toBe(404);
   await expect(page.getByRole('heading', { name: 'Page not found' })).toBeVisible();
@@ -29,4 +32,5 @@ test('an unknown address shows a helpful 404 page with a way back', async ({ pag
   await page.getByRole('link', { name: 'Back to the start page' }).click();
   await expect(page).toHaveURL('/');
   await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
+});
 });

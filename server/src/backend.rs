@@ -2,7 +2,7 @@
 //! view types. This is the only place the `app` crate's questions are
 //! answered.
 
-use std::{sync::Arc, time::Instant};
+use std::time::Instant;
 
 use app::{
     error::AppError,
@@ -10,53 +10,72 @@ use app::{
     ports::{Backend, BoxFuture},
 };
 use http::request::Parts;
+use tower_sessions::Session;
 
-use crate::config::Settings;
+use crate::{config::Settings, providers::Registry, session};
 
-/// Server state behind the UI port.
+/// Everything request handlers share.
 #[derive(Debug)]
 pub struct Portcullis {
-    providers: Vec<ProviderView>,
+    pub registry: Registry,
+    /// Client for provider calls: no redirects, timeouts.
+    pub http: reqwest::Client,
+    /// Our origin, e.g. `https://app.example.com`.
+    pub public_url: String,
     started: Instant,
 }
 
 impl Portcullis {
-    pub fn new(settings: &Settings) -> Arc<Self> {
-        let providers = settings
-            .providers
-            .iter()
-            .map(|p| ProviderView {
-                id: p.id.clone(),
-                label: p.label.clone(),
-                available: true,
-            })
-            .collect();
-        Arc::new(Self {
-            providers,
+    pub fn new(settings: &Settings, registry: Registry, http: reqwest::Client) -> Self {
+        Self {
+            registry,
+            http,
+            public_url: settings.public_url.clone(),
             started: Instant::now(),
-        })
+        }
+    }
+
+    /// The label users know a provider by (its id if it is gone from config).
+    pub fn provider_label(&self, id: &str) -> String {
+        self.registry
+            .get(id)
+            .map(|p| p.settings.label.clone())
+            .unwrap_or_else(|| id.to_owned())
     }
 }
 
 impl Backend for Portcullis {
-    fn providers(&self) -> Vec<ProviderView> {
-        self.providers.clone()
+    fn providers(&self) -> BoxFuture<'_, Vec<ProviderView>> {
+        Box::pin(self.registry.views())
     }
 
     fn current_user<'a>(
         &'a self,
-        _request: &'a Parts,
+        request: &'a Parts,
     ) -> BoxFuture<'a, Result<Option<UserView>, AppError>> {
-        Box::pin(async { Ok(None) })
+        Box::pin(async move {
+            let Some(session) = request.extensions.get::<Session>() else {
+                tracing::error!("no session layer in front of the app");
+                return Err(AppError::Internal);
+            };
+            match session::user(session).await {
+                Ok(user) => Ok(user.map(|u| u.view(self.provider_label(&u.provider)))),
+                Err(err) => {
+                    tracing::error!("session store failed: {err}");
+                    Err(AppError::Unavailable)
+                }
+            }
+        })
     }
 
     fn service_status(&self) -> BoxFuture<'_, Result<ServiceStatus, AppError>> {
         Box::pin(async move {
+            let providers = self.registry.views().await;
             Ok(ServiceStatus {
                 version: env!("CARGO_PKG_VERSION").to_owned(),
                 uptime_secs: self.started.elapsed().as_secs(),
-                providers_available: self.providers.iter().filter(|p| p.available).count(),
-                providers_total: self.providers.len(),
+                providers_available: providers.iter().filter(|p| p.available).count(),
+                providers_total: providers.len(),
             })
         })
     }

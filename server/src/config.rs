@@ -23,6 +23,8 @@ pub struct Settings {
     pub public_url: String,
     /// Configured identity providers, in `AUTH_PROVIDERS` order.
     pub providers: Vec<ProviderSettings>,
+    /// Where sessions live (`DATABASE_URL`); a SQLite file by default.
+    pub database_url: Secret,
 }
 
 /// One identity provider as configured.
@@ -66,6 +68,7 @@ impl std::error::Error for ConfigProblems {}
 /// cargo-leptos (tests, `cargo run`).
 const DEFAULT_OUTPUT_NAME: &str = "portcullis";
 const DEFAULT_SCOPES: &str = "openid email profile";
+const DEFAULT_DATABASE_URL: &str = "sqlite://portcullis.db";
 
 impl Settings {
     /// Reads the process environment.
@@ -157,11 +160,21 @@ impl Settings {
             }
         }
 
+        let database_url = get("DATABASE_URL").unwrap_or(DEFAULT_DATABASE_URL);
+        if !database_url.starts_with("sqlite:") {
+            problems.push(
+                "DATABASE_URL must be a sqlite: URL (e.g. sqlite://portcullis.db); \
+                 other stores are not supported yet"
+                    .to_owned(),
+            );
+        }
+
         if problems.is_empty() {
             Ok(Self {
                 leptos,
                 public_url,
                 providers,
+                database_url: Secret::new(database_url),
             })
         } else {
             Err(ConfigProblems(problems))
@@ -281,11 +294,16 @@ mod tests {
                 ("CORP_ISSUER", "https://corp.example.com"),
                 ("CORP_SCOPES", "email"),
                 ("APP_PUBLIC_URL", "ftp://x"),
+                ("DATABASE_URL", "mysql://db"),
             ]),
         )
         .unwrap_err();
         let text = err.to_string();
-        assert!(text.starts_with("configuration has 5 problems:"), "{text}");
+        assert!(text.starts_with("configuration has 6 problems:"), "{text}");
+        assert!(
+            text.contains("DATABASE_URL must be a sqlite: URL"),
+            "{text}"
+        );
         assert!(text.contains("ACME_CLIENT_SECRET is not set"), "{text}");
         assert!(text.contains("ACME_ISSUER must use https://"), "{text}");
         assert!(
@@ -307,6 +325,7 @@ mod tests {
         let settings = Settings::from_vars(options(), &HashMap::new()).unwrap();
         assert!(settings.providers.is_empty());
         assert_eq!(settings.public_url, "http://127.0.0.1:3000");
+        assert_eq!(settings.database_url.expose(), "sqlite://portcullis.db");
     }
 
     #[test]

@@ -3,7 +3,11 @@
 
 pub mod backend;
 pub mod config;
+pub mod flow;
+pub mod http_client;
+pub mod providers;
 pub mod routes;
 pub mod secret;
+pub mod session;
 pub mod startup;
 pub mod telemetry;

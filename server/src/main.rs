@@ -17,7 +17,7 @@ async fn main() -> ExitCode {
     let app = match Application::build(settings).await {
         Ok(app) => app,
         Err(err) => {
-            tracing::error!("cannot start: {err:#}");
+            tracing::error!("cannot start: {}", telemetry::cause_chain(&err));
             return ExitCode::FAILURE;
         }
     };

@@ -1,31 +1,83 @@
 //! Building and running the application. Tests call [`Application::build`]
-//! with port 0 and read [`Application::port`]; [`router`] serves requests
-//! without a socket.
+//! with port 0 and read [`Application::local_addr`]; [`router`] serves
+//! requests without a socket.
 
-use std::{io, net::SocketAddr, sync::Arc};
+use std::{io, net::SocketAddr, str::FromStr, sync::Arc};
 
 use app::{App, ports::Ports, shell};
-use axum::{Router, extract::FromRef, routing::get};
+use axum::{
+    Router,
+    extract::{FromRef, Request},
+    http::{HeaderValue, header},
+    middleware::{self, Next},
+    response::Response,
+    routing::{get, post},
+};
 use leptos::{config::LeptosOptions, prelude::provide_context};
 use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context, generate_route_list};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use tokio::net::TcpListener;
+use tower_sessions_sqlx_store::SqliteStore;
 
-use crate::{backend::Portcullis, config::Settings, routes::health};
+use crate::{
+    backend::Portcullis,
+    config::Settings,
+    http_client,
+    providers::Registry,
+    routes::{auth, health},
+    session,
+};
 
 /// Shared state of every request handler.
 #[derive(Clone, Debug, FromRef)]
 pub struct AppState {
     pub leptos: LeptosOptions,
-    pub backend: Arc<Portcullis>,
+    pub core: Arc<Portcullis>,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot listen on {addr}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot open the session database")]
+    Database(#[source] sqlx::Error),
+    #[error("cannot build the HTTP client")]
+    HttpClient(#[source] reqwest::Error),
+}
+
+/// Opens the session store and applies its migrations.
+pub async fn session_store(database_url: &str) -> Result<SqliteStore, StartupError> {
+    let options = SqliteConnectOptions::from_str(database_url)
+        .map_err(StartupError::Database)?
+        .create_if_missing(true);
+    // An in-memory database exists per connection: keep exactly one.
+    let in_memory = database_url.contains(":memory:");
+    let pool = SqlitePoolOptions::new()
+        .max_connections(if in_memory { 1 } else { 8 })
+        .connect_with(options)
+        .await
+        .map_err(StartupError::Database)?;
+    let store = SqliteStore::new(pool);
+    store.migrate().await.map_err(StartupError::Database)?;
+    Ok(store)
 }
 
 /// The whole HTTP surface.
-pub fn router(state: AppState) -> Router {
-    let ports = Ports::new(state.backend.clone());
+pub fn router(state: AppState, store: SqliteStore) -> Router {
+    let https = state.core.public_url.starts_with("https://");
+    let ports = Ports::new(state.core.clone());
     let context = move || provide_context(ports.clone());
     let routes = generate_route_list(App);
     Router::new()
         .route("/healthz", get(health::healthz))
+        .route("/auth/login/{provider}", get(auth::login))
+        .route("/auth/callback/{provider}", get(auth::callback))
+        .route("/auth/logout", post(auth::logout))
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos.clone();
             move || shell(options.clone())
@@ -33,7 +85,25 @@ pub fn router(state: AppState) -> Router {
         .fallback(file_and_error_handler_with_context::<AppState, _>(
             context, shell,
         ))
+        .layer(middleware::from_fn(html_is_private))
+        .layer(session::layer(store, https))
         .with_state(state)
+}
+
+/// Pages show who is signed in: no browser or proxy may keep a copy (the
+/// back button after logout must not show the profile again).
+async fn html_is_private(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let is_html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    if is_html {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
 }
 
 /// A bound, ready-to-serve server.
@@ -44,16 +114,28 @@ pub struct Application {
 }
 
 impl Application {
-    /// Binds the listening socket and assembles the state.
-    pub async fn build(settings: Settings) -> io::Result<Self> {
-        let listener = TcpListener::bind(settings.leptos.site_addr).await?;
+    /// Binds the socket, opens the store, discovers the providers.
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let addr = settings.leptos.site_addr;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartupError::Bind { addr, source })?;
+        Self::build_on(listener, settings).await
+    }
+
+    /// Like [`Application::build`] on a socket bound already (tests bind
+    /// port 0 first, to know the public URL before the provider starts).
+    pub async fn build_on(listener: TcpListener, settings: Settings) -> Result<Self, StartupError> {
+        let store = session_store(settings.database_url.expose()).await?;
+        let http = http_client::provider_client().map_err(StartupError::HttpClient)?;
+        let registry = Registry::discover_all(&settings.providers, &http).await;
         let state = AppState {
-            backend: Portcullis::new(&settings),
+            core: Arc::new(Portcullis::new(&settings, registry, http)),
             leptos: settings.leptos,
         };
         Ok(Self {
             listener,
-            router: router(state),
+            router: router(state, store),
         })
     }
 

@@ -39,6 +39,10 @@ pub fn ProfilePage() -> impl IntoView {
                                 <dt>"Signed in with"</dt>
                                 <dd data-testid="provider">{user.provider.clone()}</dd>
                             </dl>
+                            // A plain form: signing out works before the WASM bundle loads.
+                            <form method="post" action="/auth/logout">
+                                <button class="button button-quiet" type="submit">"Log out"</button>
+                            </form>
                         </section>
                     }
                     .into_any(),

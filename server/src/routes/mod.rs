@@ -1,3 +1,4 @@
 //! HTTP routes outside the Leptos app.
 
+pub mod auth;
 pub mod health;

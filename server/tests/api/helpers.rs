@@ -1,6 +1,6 @@
 //! Builds the application for a test and sends it requests.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use axum::{Router, body::Body};
 use http::{Request, Response, StatusCode};
@@ -9,26 +9,35 @@ use leptos::config::LeptosOptions;
 use server::{
     backend::Portcullis,
     config::Settings,
-    startup::{AppState, router},
+    http_client,
+    providers::Registry,
+    startup::{AppState, router, session_store},
 };
 use tower::ServiceExt;
 
-/// A test application with the given environment variables.
-pub fn app_with(vars: &[(&str, &str)]) -> Router {
-    let vars: HashMap<String, String> = vars
+/// A test application with the given environment variables and its own
+/// in-memory session store.
+pub async fn app_with(vars: &[(&str, &str)]) -> Router {
+    let mut vars: HashMap<String, String> = vars
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
+    vars.entry("DATABASE_URL".into())
+        .or_insert_with(|| "sqlite::memory:".into());
     let leptos = LeptosOptions::builder().output_name("portcullis").build();
     let settings = Settings::from_vars(leptos, &vars).expect("valid test settings");
-    router(AppState {
-        backend: Portcullis::new(&settings),
+    let store = session_store(settings.database_url.expose()).await.unwrap();
+    let http = http_client::provider_client().unwrap();
+    let registry = Registry::discover_all(&settings.providers, &http).await;
+    let state = AppState {
+        core: Arc::new(Portcullis::new(&settings, registry, http)),
         leptos: settings.leptos,
-    })
+    };
+    router(state, store)
 }
 
-/// A test application with one provider, "local".
-pub fn app() -> Router {
+/// A test application with one provider, "local", whose issuer is down.
+pub async fn app() -> Router {
     app_with(&[
         ("AUTH_PROVIDERS", "local"),
         ("LOCAL_CLIENT_ID", "client"),
@@ -36,6 +45,7 @@ pub fn app() -> Router {
         ("LOCAL_ISSUER", "http://127.0.0.1:1"),
         ("LOCAL_LABEL", "Local Test IdP"),
     ])
+    .await
 }
 
 pub struct TestResponse {

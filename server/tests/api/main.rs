@@ -1,5 +1,8 @@
 //! Integration tests: the real router, requests without a socket.
 
 mod helpers;
+mod local_idp;
+mod login;
 mod pages;
 mod server_functions;
+mod spawn;

@@ -1,0 +1,23 @@
+// Steps on the local identity provider's own pages (node-oidc-provider's
+// development login and consent forms), as a person would take them.
+
+import { expect, type Page } from '@playwright/test';
+
+export const DEMO = { login: 'demo', password: 'demo', name: 'Dana Demo', email: 'demo@portcullis.test' };
+
+/** Fills the provider's login form, then its consent form if it asks. */
+export async function signInAtProvider(page: Page, account = DEMO): Promise<void> {
+  await expect(page.locator('input[name=login]')).toBeVisible();
+  await page.locator('input[name=login]').fill(account.login);
+  await page.locator('input[name=password]').fill(account.password);
+  await page.locator('button[type=submit]').click();
+  const consent = page.getByRole('button', { name: 'Continue' });
+  const appUrl = process.env.PORTCULLIS_URL!;
+  // Either the consent form appears, or the provider sends us straight back.
+  await Promise.race([
+    consent.waitFor({ state: 'visible' }),
+    page.waitForURL((url) => url.href.startsWith(appUrl)),
+  ]);
+  if (!page.url().startsWith(appUrl)) await consent.click();
+  await page.waitForURL((url) => url.href.startsWith(appUrl));
+}

@@ -1,0 +1,92 @@
+//! The provider registry: every configured identity provider, discovered at
+//! start. A provider whose discovery fails stays listed as unavailable and
+//! is tried again when someone wants to sign in with it, so one broken
+//! provider never takes the app down.
+
+pub mod oidc;
+
+use std::sync::Arc;
+
+use app::model::ProviderView;
+use tokio::sync::RwLock;
+
+use crate::config::ProviderSettings;
+pub use oidc::{Discovered, DiscoveryError};
+
+/// One configured provider and what discovery learned about it.
+#[derive(Debug)]
+pub struct Provider {
+    pub settings: ProviderSettings,
+    discovered: RwLock<Option<Arc<Discovered>>>,
+}
+
+impl Provider {
+    /// The discovered metadata, discovering now if that has not worked yet.
+    pub async fn discovered(
+        &self,
+        http: &reqwest::Client,
+    ) -> Result<Arc<Discovered>, DiscoveryError> {
+        if let Some(found) = self.discovered.read().await.as_ref() {
+            return Ok(found.clone());
+        }
+        let mut slot = self.discovered.write().await;
+        if let Some(found) = slot.as_ref() {
+            return Ok(found.clone());
+        }
+        let found = Arc::new(oidc::discover(&self.settings, http).await?);
+        *slot = Some(found.clone());
+        Ok(found)
+    }
+
+    async fn is_available(&self) -> bool {
+        self.discovered.read().await.is_some()
+    }
+}
+
+/// All configured providers, in display order.
+#[derive(Debug)]
+pub struct Registry {
+    providers: Vec<Provider>,
+}
+
+impl Registry {
+    /// Discovers every provider concurrently; failures are logged, not fatal.
+    pub async fn discover_all(settings: &[ProviderSettings], http: &reqwest::Client) -> Self {
+        let registry = Self {
+            providers: settings
+                .iter()
+                .map(|settings| Provider {
+                    settings: settings.clone(),
+                    discovered: RwLock::new(None),
+                })
+                .collect(),
+        };
+        let attempts = registry.providers.iter().map(|provider| async move {
+            if let Err(err) = provider.discovered(http).await {
+                tracing::warn!(
+                    provider = %provider.settings.id,
+                    "provider unavailable until discovery succeeds: {err}"
+                );
+            }
+        });
+        futures_util::future::join_all(attempts).await;
+        registry
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Provider> {
+        self.providers.iter().find(|p| p.settings.id == id)
+    }
+
+    /// The providers as the login page shows them.
+    pub async fn views(&self) -> Vec<ProviderView> {
+        let mut views = Vec::with_capacity(self.providers.len());
+        for provider in &self.providers {
+            views.push(ProviderView {
+                id: provider.settings.id.clone(),
+                label: provider.settings.label.clone(),
+                available: provider.is_available().await,
+            });
+        }
+        views
+    }
+}

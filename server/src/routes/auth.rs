@@ -1,0 +1,336 @@
+//! `/auth/*`: starting a sign-in, the provider's callback, and signing out.
+//! Each failure ends on the error page with a stable code; the cause chain
+//! goes to the log, never to the browser.
+
+use std::{error::Error as StdError, fmt::Write as _, sync::Arc};
+
+use app::error::AppError;
+use axum::{
+    extract::{Path, Query, State},
+    http::{HeaderMap, HeaderValue, header},
+    response::{IntoResponse, Redirect, Response},
+};
+use openidconnect::{
+    AuthenticationFlow, AuthorizationCode, CsrfToken, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, TokenResponse,
+    core::CoreResponseType,
+};
+use serde::Deserialize;
+use time::OffsetDateTime;
+use tower_sessions::Session;
+
+use crate::{
+    backend::Portcullis,
+    flow::{self, LoginTransaction, return_to},
+    providers::Provider,
+    session::{self, SessionUser},
+    telemetry::cause_chain,
+};
+
+/// A failed step: what the user is told, and the cause for the log.
+#[derive(Debug)]
+pub struct Failure {
+    error: AppError,
+    provider: Option<String>,
+    cause: String,
+}
+
+impl Failure {
+    fn new(error: AppError, provider: Option<&str>, cause: impl Into<String>) -> Self {
+        Self {
+            error,
+            provider: provider.map(str::to_owned),
+            cause: cause.into(),
+        }
+    }
+
+    fn from_error(error: AppError, provider: Option<&str>, err: &(dyn StdError + 'static)) -> Self {
+        Self::new(error, provider, cause_chain(err))
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        tracing::warn!(
+            code = self.error.code(),
+            provider = self.provider.as_deref().unwrap_or("-"),
+            "sign-in flow failed: {}",
+            self.cause
+        );
+        let mut location = format!("/error?code={}", self.error.code());
+        if let Some(provider) = &self.provider {
+            let _ = write!(location, "&provider={provider}");
+        }
+        let mut response = Redirect::to(&location).into_response();
+        no_referrer(&mut response);
+        response
+    }
+}
+
+fn no_referrer(response: &mut Response) {
+    response.headers_mut().insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}
+
+fn provider<'a>(core: &'a Portcullis, id: &str) -> Result<&'a Provider, Failure> {
+    core.registry.get(id).ok_or_else(|| {
+        Failure::new(
+            AppError::UnknownProvider,
+            None,
+            format!("no provider {id:?}"),
+        )
+    })
+}
+
+fn redirect_uri(core: &Portcullis, provider: &Provider) -> Result<RedirectUrl, Failure> {
+    let uri = provider.settings.redirect_uri(&core.public_url);
+    RedirectUrl::new(uri)
+        .map_err(|err| Failure::from_error(AppError::Internal, Some(&provider.settings.id), &err))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginQuery {
+    return_to: Option<String>,
+}
+
+/// `GET /auth/login/{provider}`: authorization code flow with PKCE S256,
+/// fresh `state` and `nonce`, kept server-side for this browser.
+pub async fn login(
+    State(core): State<Arc<Portcullis>>,
+    Path(id): Path<String>,
+    Query(query): Query<LoginQuery>,
+    session: Session,
+) -> Result<Response, Failure> {
+    let provider = provider(&core, &id)?;
+    let discovered = provider
+        .discovered(&core.http)
+        .await
+        .map_err(|err| Failure::from_error(AppError::ProviderUnavailable, Some(&id), &err))?;
+    let client = discovered.client(&provider.settings, redirect_uri(&core, provider)?);
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let mut request = client
+        .authorize_url(
+            AuthenticationFlow::<CoreResponseType>::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .set_pkce_challenge(challenge);
+    for scope in provider.settings.scopes.iter().filter(|s| *s != "openid") {
+        request = request.add_scope(Scope::new(scope.clone()));
+    }
+    let (url, state, nonce) = request.url();
+
+    let tx = LoginTransaction {
+        provider: id.clone(),
+        state: state.secret().clone(),
+        nonce: nonce.secret().clone(),
+        pkce_verifier: verifier.secret().clone(),
+        return_to: return_to::or_home(query.return_to.as_deref()),
+        expires_at: OffsetDateTime::now_utc() + flow::LOGIN_TTL,
+    };
+    flow::begin(&session, &tx)
+        .await
+        .map_err(|err| Failure::from_error(AppError::Unavailable, Some(&id), &err))?;
+    let mut response = Redirect::to(url.as_str()).into_response();
+    no_referrer(&mut response);
+    Ok(response)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    iss: Option<String>,
+    error: Option<String>,
+}
+
+/// `GET /auth/callback/{provider}`: checks the response belongs to the
+/// sign-in this browser started, exchanges the code on the server,
+/// validates the ID token, and signs the user in.
+pub async fn callback(
+    State(core): State<Arc<Portcullis>>,
+    Path(id): Path<String>,
+    Query(query): Query<CallbackQuery>,
+    session: Session,
+) -> Result<Response, Failure> {
+    let fail = |error: AppError, cause: String| Failure::new(error, Some(&id), cause);
+    let provider = provider(&core, &id)?;
+
+    // The transaction is taken out first: whatever happens next, it cannot
+    // be used twice.
+    let tx = flow::take(&session)
+        .await
+        .map_err(|err| Failure::from_error(AppError::Unavailable, Some(&id), &err))?
+        .ok_or_else(|| {
+            fail(
+                AppError::LoginExpired,
+                "no sign-in in progress for this browser".into(),
+            )
+        })?;
+    if tx.provider != id {
+        return Err(fail(
+            AppError::LoginExpired,
+            format!("sign-in was started with {:?}, not {id:?}", tx.provider),
+        ));
+    }
+    if query.state.as_deref() != Some(tx.state.as_str()) {
+        return Err(fail(AppError::LoginExpired, "state does not match".into()));
+    }
+    if tx.is_expired(OffsetDateTime::now_utc()) {
+        return Err(fail(
+            AppError::LoginExpired,
+            "sign-in transaction expired".into(),
+        ));
+    }
+    if let Some(error) = query.error {
+        let user_error = if error == "access_denied" {
+            AppError::LoginCancelled
+        } else {
+            AppError::ProviderRejected
+        };
+        return Err(fail(user_error, format!("provider answered error={error}")));
+    }
+
+    let discovered = provider
+        .discovered(&core.http)
+        .await
+        .map_err(|err| Failure::from_error(AppError::ProviderUnavailable, Some(&id), &err))?;
+    // RFC 9207 mix-up defence.
+    let issuer = discovered.metadata.issuer().as_str();
+    match query.iss.as_deref() {
+        Some(iss) if iss != issuer => {
+            return Err(fail(
+                AppError::InvalidProviderResponse,
+                format!("iss {iss:?} is not {issuer:?}"),
+            ));
+        }
+        None if discovered.sends_iss() => {
+            return Err(fail(
+                AppError::InvalidProviderResponse,
+                "iss missing though advertised".into(),
+            ));
+        }
+        _ => {}
+    }
+    let code = query
+        .code
+        .ok_or_else(|| fail(AppError::ProviderRejected, "callback without code".into()))?;
+
+    let client = discovered.client(&provider.settings, redirect_uri(&core, provider)?);
+    let token = client
+        .exchange_code(AuthorizationCode::new(code))
+        .map_err(|err| Failure::from_error(AppError::Internal, Some(&id), &err))?
+        .set_pkce_verifier(PkceCodeVerifier::new(tx.pkce_verifier))
+        .request_async(&core.http)
+        .await
+        .map_err(|err| {
+            let user_error = match &err {
+                RequestTokenError::ServerResponse(_) => AppError::ProviderRejected,
+                RequestTokenError::Request(_) => AppError::ProviderUnavailable,
+                _ => AppError::InvalidProviderResponse,
+            };
+            Failure::from_error(user_error, Some(&id), &err)
+        })?;
+
+    let id_token = token.id_token().ok_or_else(|| {
+        fail(
+            AppError::InvalidProviderResponse,
+            "token response has no id_token".into(),
+        )
+    })?;
+    let verifier = client.id_token_verifier();
+    let claims = id_token
+        .claims(&verifier, &Nonce::new(tx.nonce))
+        .map_err(|err| Failure::from_error(AppError::InvalidProviderResponse, Some(&id), &err))?;
+
+    let mut user = SessionUser {
+        issuer: claims.issuer().to_string(),
+        subject: claims.subject().to_string(),
+        provider: id.clone(),
+        name: claims
+            .name()
+            .and_then(|n| n.get(None))
+            .map(|n| n.to_string())
+            .unwrap_or_default(),
+        email: claims.email().map(|e| e.to_string()),
+        picture: claims
+            .picture()
+            .and_then(|p| p.get(None))
+            .map(|p| p.to_string()),
+    };
+    // Providers that keep profile claims out of the ID token serve them
+    // from userinfo; the crate checks its `sub` equals the ID token's.
+    if user.name.is_empty() || user.email.is_none() {
+        if let Ok(request) =
+            client.user_info(token.access_token().clone(), Some(claims.subject().clone()))
+        {
+            let info: openidconnect::core::CoreUserInfoClaims =
+                request.request_async(&core.http).await.map_err(|err| {
+                    Failure::from_error(AppError::InvalidProviderResponse, Some(&id), &err)
+                })?;
+            if user.name.is_empty() {
+                user.name = info
+                    .name()
+                    .and_then(|n| n.get(None))
+                    .map(|n| n.to_string())
+                    .unwrap_or_default();
+            }
+            if user.email.is_none() {
+                user.email = info.email().map(|e| e.to_string());
+            }
+        }
+    }
+    if user.name.is_empty() {
+        user.name = user
+            .email
+            .clone()
+            .unwrap_or_else(|| "Signed-in user".into());
+    }
+
+    session::sign_in(&session, &user)
+        .await
+        .map_err(|err| Failure::from_error(AppError::Unavailable, Some(&id), &err))?;
+    tracing::info!(provider = %id, "user signed in");
+    let mut response = Redirect::to(&tx.return_to).into_response();
+    no_referrer(&mut response);
+    Ok(response)
+}
+
+/// `POST /auth/logout`: same-origin only; ends the session and deletes it
+/// from the store.
+pub async fn logout(
+    State(core): State<Arc<Portcullis>>,
+    headers: HeaderMap,
+    session: Session,
+) -> Result<Response, Failure> {
+    if !is_same_origin(&headers, &core.public_url) {
+        return Err(Failure::new(
+            AppError::CrossSiteRequest,
+            None,
+            "logout without a same-origin Origin or Sec-Fetch-Site header",
+        ));
+    }
+    session
+        .flush()
+        .await
+        .map_err(|err| Failure::from_error(AppError::Unavailable, None, &err))?;
+    let mut response = Redirect::to("/auth/logged-out").into_response();
+    no_referrer(&mut response);
+    Ok(response)
+}
+
+/// A request made by our own pages: its `Origin` is ours, or (for browsers
+/// that omit it) Fetch Metadata says same-origin. Neither: refused.
+pub fn is_same_origin(headers: &HeaderMap, public_url: &str) -> bool {
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        return origin.as_bytes() == public_url.as_bytes();
+    }
+    headers
+        .get("sec-fetch-site")
+        .is_some_and(|site| site.as_bytes() == b"same-origin")
+}

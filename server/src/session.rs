@@ -1,0 +1,69 @@
+//! Browser sessions: the cookie, its store, and the signed-in user kept in
+//! it. Tokens are never part of this record.
+
+use app::model::UserView;
+use serde::{Deserialize, Serialize};
+use tower_sessions::{
+    Expiry, Session, SessionManagerLayer,
+    cookie::{SameSite, time::Duration},
+};
+use tower_sessions_sqlx_store::SqliteStore;
+
+const USER_KEY: &str = "user";
+/// Sessions end after this long without a request.
+pub const IDLE_TIMEOUT: Duration = Duration::hours(8);
+
+/// Who is signed in on a session. Keyed by (issuer, subject), never e-mail.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionUser {
+    pub issuer: String,
+    pub subject: String,
+    pub provider: String,
+    pub name: String,
+    pub email: Option<String>,
+    pub picture: Option<String>,
+}
+
+impl SessionUser {
+    pub fn view(&self, provider_label: String) -> UserView {
+        UserView {
+            name: self.name.clone(),
+            email: self.email.clone(),
+            picture: self.picture.clone(),
+            provider: provider_label,
+        }
+    }
+}
+
+pub async fn user(
+    session: &Session,
+) -> Result<Option<SessionUser>, tower_sessions::session::Error> {
+    session.get(USER_KEY).await
+}
+
+/// Signs `user` in. The session id is renewed first, so an id planted in
+/// the browser before sign-in never becomes an authenticated one (fixation).
+pub async fn sign_in(
+    session: &Session,
+    user: &SessionUser,
+) -> Result<(), tower_sessions::session::Error> {
+    session.cycle_id().await?;
+    session.insert(USER_KEY, user).await
+}
+
+/// The cookie settings (SECURITY.md D1): HttpOnly, SameSite=Lax so the
+/// login transaction survives the provider's redirect back, and over https
+/// `Secure` with the `__Host-` prefix (Path=/, no Domain).
+pub fn layer(store: SqliteStore, https: bool) -> SessionManagerLayer<SqliteStore> {
+    SessionManagerLayer::new(store)
+        .with_name(if https {
+            "__Host-portcullis"
+        } else {
+            "portcullis"
+        })
+        .with_secure(https)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(IDLE_TIMEOUT))
+}

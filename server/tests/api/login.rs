@@ -1,0 +1,172 @@
+//! Signing in and out through the real local identity provider, the way a
+//! browser does it: every redirect and form post, cookies kept.
+
+use reqwest::{Client, StatusCode, header};
+
+use crate::spawn::{TestApp, browser, spawn_app};
+
+/// Follows redirects until a page answers, or until a redirect points at
+/// `stop_at` (returned unfetched, so the test can inspect it).
+async fn follow(client: &Client, mut url: String, stop_at: &str) -> (String, reqwest::Response) {
+    for _ in 0..20 {
+        let response = client.get(&url).send().await.unwrap();
+        if !response.status().is_redirection() {
+            return (url, response);
+        }
+        let next = location(&url, &response);
+        if next.starts_with(stop_at) {
+            return (next, response);
+        }
+        url = next;
+    }
+    panic!("too many redirects from {url}");
+}
+
+fn location(base: &str, response: &reqwest::Response) -> String {
+    let location = response.headers()[header::LOCATION].to_str().unwrap();
+    reqwest::Url::parse(base)
+        .unwrap()
+        .join(location)
+        .unwrap()
+        .to_string()
+}
+
+/// Starts a sign-in at Portcullis and completes the provider's login and
+/// consent forms as `login`. Returns the callback URL the provider sends
+/// the browser back to.
+async fn sign_in_at_provider(
+    client: &Client,
+    app: &TestApp,
+    login: &str,
+    return_to: &str,
+) -> String {
+    let start = client
+        .get(format!(
+            "{}/auth/login/local?return_to={return_to}",
+            app.url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status(), StatusCode::SEE_OTHER);
+    let authorize = location(&app.url, &start);
+    assert!(authorize.starts_with(&app.idp.issuer), "{authorize}");
+    let callback_prefix = format!("{}/auth/callback/local", app.url);
+
+    let (page_url, page) = follow(client, authorize, &callback_prefix).await;
+    assert_eq!(page.status(), StatusCode::OK, "login form at {page_url}");
+    let form = [("prompt", "login"), ("login", login), ("password", "any")];
+    let posted = client.post(&page_url).form(&form).send().await.unwrap();
+    let (consent_url, consent) =
+        follow(client, location(&page_url, &posted), &callback_prefix).await;
+    if consent_url.starts_with(&callback_prefix) {
+        return consent_url;
+    }
+    assert!(consent.text().await.unwrap().contains("value=\"consent\""));
+    let posted = client
+        .post(&consent_url)
+        .form(&[("prompt", "consent")])
+        .send()
+        .await
+        .unwrap();
+    let (callback, _) = follow(client, location(&consent_url, &posted), &callback_prefix).await;
+    assert!(callback.starts_with(&callback_prefix), "{callback}");
+    callback
+}
+
+async fn page(client: &Client, url: String) -> (StatusCode, String) {
+    let response = client.get(url).send().await.unwrap();
+    (response.status(), response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn demo_user_signs_in_sees_the_profile_and_signs_out() {
+    let app = spawn_app().await;
+    let client = browser();
+
+    let callback = sign_in_at_provider(&client, &app, "demo", "/profile").await;
+    assert!(
+        callback.contains("iss="),
+        "RFC 9207 iss is sent: {callback}"
+    );
+    let back = client.get(&callback).send().await.unwrap();
+    assert_eq!(back.status(), StatusCode::SEE_OTHER);
+    assert_eq!(back.headers()[header::LOCATION], "/profile");
+    assert_eq!(back.headers()[header::REFERRER_POLICY], "no-referrer");
+
+    let (status, profile) = page(&client, format!("{}/profile", app.url)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(profile.contains("Dana Demo"), "{profile}");
+    assert!(profile.contains("demo@portcullis.test"));
+    assert!(profile.contains("Local demo provider"));
+
+    let signed_out = client
+        .post(format!("{}/auth/logout", app.url))
+        .header(header::ORIGIN, &app.url)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_out.status(), StatusCode::SEE_OTHER);
+    assert_eq!(signed_out.headers()[header::LOCATION], "/auth/logged-out");
+    let (_, profile) = page(&client, format!("{}/profile", app.url)).await;
+    assert!(profile.contains("You are not signed in"));
+}
+
+#[tokio::test]
+async fn a_replayed_callback_is_refused_as_expired() {
+    let app = spawn_app().await;
+    let client = browser();
+    let callback = sign_in_at_provider(&client, &app, "alice", "/").await;
+    let first = client.get(&callback).send().await.unwrap();
+    assert_eq!(first.headers()[header::LOCATION], "/");
+
+    let replay = client.get(&callback).send().await.unwrap();
+    assert_eq!(replay.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        replay.headers()[header::LOCATION],
+        "/error?code=PC-AUTH-002&provider=local"
+    );
+    let (status, body) = page(
+        &client,
+        format!("{}/error?code=PC-AUTH-002&provider=local", app.url),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("This sign-in attempt has expired or was already used"));
+    assert!(
+        body.contains(r#"href="/auth/login/local""#),
+        "offers to try again"
+    );
+}
+
+#[tokio::test]
+async fn a_cross_site_logout_leaves_the_user_signed_in() {
+    let app = spawn_app().await;
+    let client = browser();
+    let callback = sign_in_at_provider(&client, &app, "demo", "/").await;
+    client.get(&callback).send().await.unwrap();
+
+    for origin in [Some("https://evil.test"), None] {
+        let mut request = client.post(format!("{}/auth/logout", app.url));
+        if let Some(origin) = origin {
+            request = request.header(header::ORIGIN, origin);
+        }
+        let refused = request.send().await.unwrap();
+        assert_eq!(
+            refused.headers()[header::LOCATION],
+            "/error?code=PC-SEC-403",
+            "origin {origin:?}"
+        );
+    }
+    let (_, profile) = page(&client, format!("{}/profile", app.url)).await;
+    assert!(profile.contains("Dana Demo"), "still signed in");
+}
+
+#[tokio::test]
+async fn an_unsafe_return_to_falls_back_to_the_start_page() {
+    let app = spawn_app().await;
+    let client = browser();
+    let callback = sign_in_at_provider(&client, &app, "demo", "//evil.test").await;
+    let back = client.get(&callback).send().await.unwrap();
+    assert_eq!(back.headers()[header::LOCATION], "/");
+}

@@ -1,0 +1,48 @@
+//! A real server on a free port, with the real local identity provider.
+
+use std::collections::HashMap;
+
+use leptos::config::LeptosOptions;
+use server::{config::Settings, startup::Application};
+use tokio::net::TcpListener;
+
+use crate::local_idp::{CLIENT_ID, CLIENT_SECRET, LocalIdp};
+
+pub struct TestApp {
+    pub url: String,
+    pub idp: LocalIdp,
+}
+
+/// Starts the provider and a Portcullis server configured for it, with an
+/// in-memory session store of its own.
+pub async fn spawn_app() -> TestApp {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let idp = LocalIdp::start(&url).await;
+    let vars: HashMap<String, String> = [
+        ("APP_PUBLIC_URL", url.as_str()),
+        ("AUTH_PROVIDERS", "local"),
+        ("LOCAL_ISSUER", idp.issuer.as_str()),
+        ("LOCAL_CLIENT_ID", CLIENT_ID),
+        ("LOCAL_CLIENT_SECRET", CLIENT_SECRET),
+        ("LOCAL_LABEL", "Local demo provider"),
+        ("DATABASE_URL", "sqlite::memory:"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let leptos = LeptosOptions::builder().output_name("portcullis").build();
+    let settings = Settings::from_vars(leptos, &vars).unwrap();
+    let app = Application::build_on(listener, settings).await.unwrap();
+    tokio::spawn(app.run_until_stopped());
+    TestApp { url, idp }
+}
+
+/// A browser-like client: keeps cookies, follows no redirect by itself.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
