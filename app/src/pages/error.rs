@@ -47,10 +47,10 @@ pub fn ErrorPage() -> impl IntoView {
         (valid && error().retry_sign_in()).then(|| format!("/auth/login/{provider}"))
     };
     #[cfg(feature = "ssr")]
-    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-        if let Ok(status) = http::StatusCode::from_u16(error().status()) {
-            response.set_status(status);
-        }
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>()
+        && let Ok(status) = http::StatusCode::from_u16(error().status())
+    {
+        response.set_status(status);
     }
     view! {
         <Title text=move || format!("{} · Portcullis", error().title()) />

@@ -11,9 +11,9 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
 };
 use openidconnect::{
-    AuthenticationFlow, AuthorizationCode, CsrfToken, Nonce, OAuth2TokenResponse,
+    AuthenticationFlow, AuthorizationCode, CsrfToken, LocalizedClaim, Nonce, OAuth2TokenResponse,
     PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, TokenResponse,
-    core::CoreResponseType,
+    core::{CoreResponseType, CoreUserInfoClaims},
 };
 use serde::Deserialize;
 use time::OffsetDateTime;
@@ -252,37 +252,28 @@ pub async fn callback(
         issuer: claims.issuer().to_string(),
         subject: claims.subject().to_string(),
         provider: id.clone(),
-        name: claims
-            .name()
-            .and_then(|n| n.get(None))
-            .map(|n| n.to_string())
-            .unwrap_or_default(),
+        name: localized(claims.name()).unwrap_or_default(),
         email: claims.email().map(|e| e.to_string()),
-        picture: claims
-            .picture()
-            .and_then(|p| p.get(None))
-            .map(|p| p.to_string()),
+        picture: localized(claims.picture()),
     };
     // Providers that keep profile claims out of the ID token serve them
     // from userinfo; the crate checks its `sub` equals the ID token's.
-    if user.name.is_empty() || user.email.is_none() {
-        if let Ok(request) =
+    let incomplete = user.name.is_empty() || user.email.is_none();
+    if incomplete
+        && let Ok(request) =
             client.user_info(token.access_token().clone(), Some(claims.subject().clone()))
-        {
-            let info: openidconnect::core::CoreUserInfoClaims =
-                request.request_async(&core.http).await.map_err(|err| {
-                    Failure::from_error(AppError::InvalidProviderResponse, Some(&id), &err)
-                })?;
-            if user.name.is_empty() {
-                user.name = info
-                    .name()
-                    .and_then(|n| n.get(None))
-                    .map(|n| n.to_string())
-                    .unwrap_or_default();
-            }
-            if user.email.is_none() {
-                user.email = info.email().map(|e| e.to_string());
-            }
+    {
+        let info: CoreUserInfoClaims = request.request_async(&core.http).await.map_err(|err| {
+            Failure::from_error(AppError::InvalidProviderResponse, Some(&id), &err)
+        })?;
+        if user.name.is_empty() {
+            user.name = localized(info.name()).unwrap_or_default();
+        }
+        if user.email.is_none() {
+            user.email = info.email().map(|e| e.to_string());
+        }
+        if user.picture.is_none() {
+            user.picture = localized(info.picture());
         }
     }
     if user.name.is_empty() {
@@ -299,6 +290,13 @@ pub async fn callback(
     let mut response = Redirect::to(&tx.return_to).into_response();
     no_referrer(&mut response);
     Ok(response)
+}
+
+/// A claim in the user's default language.
+fn localized<T: std::ops::Deref<Target = String>>(
+    claim: Option<&LocalizedClaim<T>>,
+) -> Option<String> {
+    claim.and_then(|c| c.get(None)).map(|v| v.to_string())
 }
 
 /// `POST /auth/logout`: same-origin only; ends the session and deletes it

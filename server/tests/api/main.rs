@@ -1,5 +1,8 @@
 //! Integration tests: the real router, requests without a socket.
 
+// A test binary: panicking on a broken fixture is the right failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod helpers;
 mod local_idp;
 mod login;
