@@ -15,6 +15,9 @@ case "$mode" in dev|test) ;; *) echo "usage: $0 dev|test" >&2; exit 2 ;; esac
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+# Tools that `cargo install` puts here must be found even in a shell that
+# has not sourced rustup's profile (CI, fresh machines).
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
 CARGO_LEPTOS_VERSION=0.3.10
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1

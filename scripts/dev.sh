@@ -5,6 +5,9 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+# Tools that `cargo install` puts here must be found even in a shell that
+# has not sourced rustup's profile (CI, fresh machines).
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 scripts/bootstrap.sh dev
 
 app_url=${APP_PUBLIC_URL:-http://127.0.0.1:3000}
