@@ -63,7 +63,7 @@ npm_install() { # npm_install DIR
   local dir=$1
   if [ ! -f "$dir/node_modules/.package-lock.json" ] \
      || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
-    say "installing npm packages in ${dir#"$root"/}"
+    say "installing npm packages in ${dir#"$root"}/"
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
   fi
 }

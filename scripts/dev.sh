@@ -10,7 +10,10 @@ cd "$root"
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 scripts/bootstrap.sh dev
 
-app_url=${APP_PUBLIC_URL:-http://127.0.0.1:3000}
+# LEPTOS_SITE_ADDR and LEPTOS_RELOAD_PORT move the app (cargo-leptos reads
+# them too); IDP_PORT moves the identity provider.
+export LEPTOS_SITE_ADDR=${LEPTOS_SITE_ADDR:-127.0.0.1:3000}
+app_url=${APP_PUBLIC_URL:-http://$LEPTOS_SITE_ADDR}
 idp_port=${IDP_PORT:-5556}
 state_dir="$root/.dev"
 mkdir -p "$state_dir"
@@ -18,8 +21,11 @@ mkdir -p "$state_dir"
 idp_pid=""
 cleanup() {
   trap - EXIT INT TERM
-  [ -n "$idp_pid" ] && kill "$idp_pid" 2>/dev/null && wait "$idp_pid" 2>/dev/null
-  [ -n "${banner_pid:-}" ] && kill "$banner_pid" 2>/dev/null
+  set +e # best effort: a child may be gone already
+  for pid in ${banner_pid:-} $idp_pid; do
+    kill "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  done
   echo
   echo "dev: stopped."
 }

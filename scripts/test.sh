@@ -9,6 +9,11 @@ cd "$root"
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 scripts/bootstrap.sh test
 
+# cargo-leptos compiles with LEPTOS_OUTPUT_NAME set, and leptos reads it at
+# compile time: the same value here lets tests and the site build share one
+# set of compiled dependencies.
+export LEPTOS_OUTPUT_NAME=portcullis
+
 step() {
   local name=$1
   shift
@@ -18,6 +23,7 @@ step() {
   printf '\033[2m    (%s: %ss)\033[0m\n' "$name" $((SECONDS - start))
 }
 
+step "bootstrap: idempotent, complete, clear when it cannot help" scripts/tests/bootstrap.sh
 step "format" cargo fmt --all --check
 step "lint: server and SSR app" cargo clippy -p server -p app --all-targets -- -D warnings
 step "lint: browser bundle" cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
@@ -26,3 +32,4 @@ step "unit and integration tests" cargo test -p app -p server
 step "local identity provider selftest" npm --prefix end2end run --silent test:idp
 step "build the site" cargo leptos build
 step "end-to-end tests in Chromium" bash -c 'cd end2end && npx playwright test'
+step "make dev: starts, serves, stops on Ctrl-C" scripts/tests/dev.sh

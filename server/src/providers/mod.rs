@@ -65,7 +65,8 @@ impl Registry {
             if let Err(err) = provider.discovered(http).await {
                 tracing::warn!(
                     provider = %provider.settings.id,
-                    "provider unavailable until discovery succeeds: {err}"
+                    "provider unavailable until discovery succeeds: {}",
+                    crate::telemetry::cause_chain(&err)
                 );
             }
         });
