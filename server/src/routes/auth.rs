@@ -22,7 +22,7 @@ use tower_sessions::Session;
 use crate::{
     backend::Portcullis,
     flow::{self, LoginTransaction, return_to},
-    providers::Provider,
+    providers::{Discovered, Provider, oidc::OidcClient},
     session::{self, SessionUser},
     telemetry::cause_chain,
 };
@@ -61,20 +61,8 @@ impl IntoResponse for Failure {
         if let Some(provider) = &self.provider {
             let _ = write!(location, "&provider={provider}");
         }
-        let mut response = Redirect::to(&location).into_response();
-        no_referrer(&mut response);
-        response
+        redirect(&location)
     }
-}
-
-fn no_referrer(response: &mut Response) {
-    response.headers_mut().insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }
 
 fn provider<'a>(core: &'a Portcullis, id: &str) -> Result<&'a Provider, Failure> {
@@ -87,10 +75,33 @@ fn provider<'a>(core: &'a Portcullis, id: &str) -> Result<&'a Provider, Failure>
     })
 }
 
-fn redirect_uri(core: &Portcullis, provider: &Provider) -> Result<RedirectUrl, Failure> {
-    let uri = provider.settings.redirect_uri(&core.public_url);
-    RedirectUrl::new(uri)
-        .map_err(|err| Failure::from_error(AppError::Internal, Some(&provider.settings.id), &err))
+/// The provider's discovered metadata and a client with our redirect URI,
+/// discovering now if start-up could not.
+async fn client_for(
+    core: &Portcullis,
+    provider: &Provider,
+) -> Result<(Arc<Discovered>, OidcClient), Failure> {
+    let id = Some(provider.settings.id.as_str());
+    let discovered = provider
+        .discovered(&core.http)
+        .await
+        .map_err(|err| Failure::from_error(AppError::ProviderUnavailable, id, &err))?;
+    let redirect_uri = RedirectUrl::new(provider.settings.redirect_uri(&core.public_url))
+        .map_err(|err| Failure::from_error(AppError::Internal, id, &err))?;
+    let client = discovered.client(&provider.settings, redirect_uri);
+    Ok((discovered, client))
+}
+
+/// A 303 that leaks nothing: no Referer with the code, no cached copy.
+fn redirect(location: &str) -> Response {
+    let mut response = Redirect::to(location).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 #[derive(Debug, Deserialize)]
@@ -107,11 +118,7 @@ pub async fn login(
     session: Session,
 ) -> Result<Response, Failure> {
     let provider = provider(&core, &id)?;
-    let discovered = provider
-        .discovered(&core.http)
-        .await
-        .map_err(|err| Failure::from_error(AppError::ProviderUnavailable, Some(&id), &err))?;
-    let client = discovered.client(&provider.settings, redirect_uri(&core, provider)?);
+    let (_, client) = client_for(&core, provider).await?;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut request = client
         .authorize_url(
@@ -136,9 +143,7 @@ pub async fn login(
     flow::begin(&session, &tx)
         .await
         .map_err(|err| Failure::from_error(AppError::Unavailable, Some(&id), &err))?;
-    let mut response = Redirect::to(url.as_str()).into_response();
-    no_referrer(&mut response);
-    Ok(response)
+    Ok(redirect(url.as_str()))
 }
 
 #[derive(Debug, Deserialize)]
@@ -196,10 +201,7 @@ pub async fn callback(
         return Err(fail(user_error, format!("provider answered error={error}")));
     }
 
-    let discovered = provider
-        .discovered(&core.http)
-        .await
-        .map_err(|err| Failure::from_error(AppError::ProviderUnavailable, Some(&id), &err))?;
+    let (discovered, client) = client_for(&core, provider).await?;
     // RFC 9207 mix-up defence.
     let issuer = discovered.metadata.issuer().as_str();
     match query.iss.as_deref() {
@@ -221,7 +223,6 @@ pub async fn callback(
         .code
         .ok_or_else(|| fail(AppError::ProviderRejected, "callback without code".into()))?;
 
-    let client = discovered.client(&provider.settings, redirect_uri(&core, provider)?);
     let token = client
         .exchange_code(AuthorizationCode::new(code))
         .map_err(|err| Failure::from_error(AppError::Internal, Some(&id), &err))?
@@ -287,9 +288,7 @@ pub async fn callback(
         .await
         .map_err(|err| Failure::from_error(AppError::Unavailable, Some(&id), &err))?;
     tracing::info!(provider = %id, "user signed in");
-    let mut response = Redirect::to(&tx.return_to).into_response();
-    no_referrer(&mut response);
-    Ok(response)
+    Ok(redirect(&tx.return_to))
 }
 
 /// A claim in the user's default language.
@@ -317,9 +316,7 @@ pub async fn logout(
         .flush()
         .await
         .map_err(|err| Failure::from_error(AppError::Unavailable, None, &err))?;
-    let mut response = Redirect::to("/auth/logged-out").into_response();
-    no_referrer(&mut response);
-    Ok(response)
+    Ok(redirect("/auth/logged-out"))
 }
 
 /// A request made by our own pages: its `Origin` is ours, or (for browsers
