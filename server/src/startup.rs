@@ -78,6 +78,7 @@ pub fn router(state: AppState, store: SqliteStore) -> Router {
         .route("/auth/login/{provider}", get(auth::login))
         .route("/auth/callback/{provider}", get(auth::callback))
         .route("/auth/logout", post(auth::logout))
+        .route("/auth/user", get(auth::user))
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos.clone();
             move || shell(options.clone())

@@ -7,7 +7,7 @@ use std::{error::Error as StdError, fmt::Write as _, sync::Arc};
 use app::error::AppError;
 use axum::{
     extract::{Path, Query, State},
-    http::{HeaderMap, HeaderValue, header},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Redirect, Response},
 };
 use openidconnect::{
@@ -296,6 +296,39 @@ fn localized<T: std::ops::Deref<Target = String>>(
     claim: Option<&LocalizedClaim<T>>,
 ) -> Option<String> {
     claim.and_then(|c| c.get(None)).map(|v| v.to_string())
+}
+
+/// `GET /auth/user`: the signed-in user as JSON, for clients that are not
+/// the Leptos app; 401 when anonymous. The same view data the UI gets.
+pub async fn user(State(core): State<Arc<Portcullis>>, session: Session) -> Response {
+    let no_store = [(header::CACHE_CONTROL, "no-store")];
+    match session::user(&session).await {
+        Ok(Some(user)) => {
+            let view = user.view(core.provider_label(&user.provider));
+            (no_store, axum::Json(view)).into_response()
+        }
+        Ok(None) => (
+            StatusCode::UNAUTHORIZED,
+            no_store,
+            axum::Json(serde_json::json!({
+                "error": "not_signed_in",
+                "message": "Sign in to see this.",
+            })),
+        )
+            .into_response(),
+        Err(err) => {
+            tracing::error!("session store failed: {}", cause_chain(&err));
+            let error = AppError::Unavailable;
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                no_store,
+                axum::Json(
+                    serde_json::json!({ "error": error.code(), "message": error.to_string() }),
+                ),
+            )
+                .into_response()
+        }
+    }
 }
 
 /// `POST /auth/logout`: same-origin only; ends the session and deletes it

@@ -7,7 +7,11 @@ use crate::spawn::{TestApp, browser, spawn_app};
 
 /// Follows redirects until a page answers, or until a redirect points at
 /// `stop_at` (returned unfetched, so the test can inspect it).
-async fn follow(client: &Client, mut url: String, stop_at: &str) -> (String, reqwest::Response) {
+pub async fn follow(
+    client: &Client,
+    mut url: String,
+    stop_at: &str,
+) -> (String, reqwest::Response) {
     for _ in 0..20 {
         let response = client.get(&url).send().await.unwrap();
         if !response.status().is_redirection() {
@@ -22,7 +26,7 @@ async fn follow(client: &Client, mut url: String, stop_at: &str) -> (String, req
     panic!("too many redirects from {url}");
 }
 
-fn location(base: &str, response: &reqwest::Response) -> String {
+pub fn location(base: &str, response: &reqwest::Response) -> String {
     let location = response.headers()[header::LOCATION].to_str().unwrap();
     reqwest::Url::parse(base)
         .unwrap()
@@ -34,7 +38,7 @@ fn location(base: &str, response: &reqwest::Response) -> String {
 /// Starts a sign-in at Portcullis and completes the provider's login and
 /// consent forms as `login`. Returns the callback URL the provider sends
 /// the browser back to.
-async fn sign_in_at_provider(
+pub async fn sign_in_at_provider(
     client: &Client,
     app: &TestApp,
     login: &str,
@@ -49,7 +53,18 @@ async fn sign_in_at_provider(
         .await
         .unwrap();
     assert_eq!(start.status(), StatusCode::SEE_OTHER);
-    let authorize = location(&app.url, &start);
+    complete_at_provider(client, app, location(&app.url, &start), login).await
+}
+
+/// Takes a started sign-in (`authorize`, the provider URL Portcullis sent
+/// the browser to) through the provider's forms as `login`; returns the
+/// callback URL.
+pub async fn complete_at_provider(
+    client: &Client,
+    app: &TestApp,
+    authorize: String,
+    login: &str,
+) -> String {
     assert!(authorize.starts_with(&app.idp.issuer), "{authorize}");
     let callback_prefix = format!("{}/auth/callback/local", app.url);
 
@@ -74,7 +89,7 @@ async fn sign_in_at_provider(
     callback
 }
 
-async fn page(client: &Client, url: String) -> (StatusCode, String) {
+pub async fn page(client: &Client, url: String) -> (StatusCode, String) {
     let response = client.get(url).send().await.unwrap();
     (response.status(), response.text().await.unwrap())
 }

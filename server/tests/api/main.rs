@@ -6,6 +6,7 @@
 mod helpers;
 mod local_idp;
 mod login;
+mod login_security;
 mod pages;
 mod server_functions;
 mod spawn;

@@ -16,11 +16,18 @@ pub struct TestApp {
 /// Starts the provider and a Portcullis server configured for it, with an
 /// in-memory session store of its own.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with_public_url(None).await
+}
+
+/// Like [`spawn_app`], with `APP_PUBLIC_URL` set to `public_url` (e.g. the
+/// https address a proxy in front would serve) instead of the socket's.
+pub async fn spawn_app_with_public_url(public_url: Option<&str>) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let idp = LocalIdp::start(&url).await;
+    let public_url = public_url.unwrap_or(&url).to_owned();
+    let idp = LocalIdp::start(&public_url).await;
     let vars: HashMap<String, String> = [
-        ("APP_PUBLIC_URL", url.as_str()),
+        ("APP_PUBLIC_URL", public_url.as_str()),
         ("AUTH_PROVIDERS", "local"),
         ("LOCAL_ISSUER", idp.issuer.as_str()),
         ("LOCAL_CLIENT_ID", CLIENT_ID),
