@@ -12,21 +12,21 @@ use app::{
 use http::request::Parts;
 use tower_sessions::Session;
 
-use crate::{config::Settings, providers::Registry, session};
+use crate::{config::Settings, http_client::ProviderHttp, providers::Registry, session};
 
 /// Everything request handlers share.
 #[derive(Debug)]
 pub struct Portcullis {
     pub registry: Registry,
-    /// Client for provider calls: no redirects, timeouts.
-    pub http: reqwest::Client,
+    /// Client for provider calls: no redirects, timeouts, size limit.
+    pub http: ProviderHttp,
     /// Our origin, e.g. `https://app.example.com`.
     pub public_url: String,
     started: Instant,
 }
 
 impl Portcullis {
-    pub fn new(settings: &Settings, registry: Registry, http: reqwest::Client) -> Self {
+    pub fn new(settings: &Settings, registry: Registry, http: ProviderHttp) -> Self {
         Self {
             registry,
             http,

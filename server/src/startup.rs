@@ -128,7 +128,8 @@ impl Application {
     /// port 0 first, to know the public URL before the provider starts).
     pub async fn build_on(listener: TcpListener, settings: Settings) -> Result<Self, StartupError> {
         let store = session_store(settings.database_url.expose()).await?;
-        let http = http_client::provider_client().map_err(StartupError::HttpClient)?;
+        let http = http_client::ProviderHttp::new(http_client::Limits::default())
+            .map_err(StartupError::HttpClient)?;
         let registry = Registry::discover_all(&settings.providers, &http).await;
         let state = AppState {
             core: Arc::new(Portcullis::new(&settings, registry, http)),

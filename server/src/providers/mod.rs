@@ -10,7 +10,7 @@ use std::sync::Arc;
 use app::model::ProviderView;
 use tokio::sync::RwLock;
 
-use crate::config::ProviderSettings;
+use crate::{config::ProviderSettings, http_client::ProviderHttp};
 pub use oidc::{Discovered, DiscoveryError};
 
 /// One configured provider and what discovery learned about it.
@@ -22,10 +22,7 @@ pub struct Provider {
 
 impl Provider {
     /// The discovered metadata, discovering now if that has not worked yet.
-    pub async fn discovered(
-        &self,
-        http: &reqwest::Client,
-    ) -> Result<Arc<Discovered>, DiscoveryError> {
+    pub async fn discovered(&self, http: &ProviderHttp) -> Result<Arc<Discovered>, DiscoveryError> {
         if let Some(found) = self.discovered.read().await.as_ref() {
             return Ok(found.clone());
         }
@@ -51,7 +48,7 @@ pub struct Registry {
 
 impl Registry {
     /// Discovers every provider concurrently; failures are logged, not fatal.
-    pub async fn discover_all(settings: &[ProviderSettings], http: &reqwest::Client) -> Self {
+    pub async fn discover_all(settings: &[ProviderSettings], http: &ProviderHttp) -> Self {
         let registry = Self {
             providers: settings
                 .iter()

@@ -12,7 +12,7 @@ use openidconnect::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::config::ProviderSettings;
+use crate::{config::ProviderSettings, http_client::ProviderHttp};
 
 /// Discovery fields beyond OIDC Discovery 1.0 that we act on.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -72,7 +72,7 @@ pub enum DiscoveryError {
 /// configured one exactly (Discovery §4.3).
 pub async fn discover(
     settings: &ProviderSettings,
-    http: &reqwest::Client,
+    http: &ProviderHttp,
 ) -> Result<Discovered, DiscoveryError> {
     let issuer = IssuerUrl::new(settings.issuer.clone()).map_err(DiscoveryError::InvalidIssuer)?;
     let metadata = Metadata::discover_async(issuer, http)

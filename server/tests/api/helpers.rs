@@ -27,7 +27,7 @@ pub async fn app_with(vars: &[(&str, &str)]) -> Router {
     let leptos = LeptosOptions::builder().output_name("portcullis").build();
     let settings = Settings::from_vars(leptos, &vars).expect("valid test settings");
     let store = session_store(settings.database_url.expose()).await.unwrap();
-    let http = http_client::provider_client().unwrap();
+    let http = http_client::ProviderHttp::new(http_client::Limits::default()).unwrap();
     let registry = Registry::discover_all(&settings.providers, &http).await;
     let state = AppState {
         core: Arc::new(Portcullis::new(&settings, registry, http)),
