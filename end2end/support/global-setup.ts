@@ -87,7 +87,7 @@ function stop(child: ChildProcess | undefined): Promise<void> {
 export default async function globalSetup() {
   const appPort = await freePort();
   const appUrl = `http://127.0.0.1:${appPort}`;
-  const logDir = mkdtempSync(path.join(tmpdir(), 'portcullis-e2e-'));
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'portcullis-e2e-'));
   let idp: ChildProcess | undefined;
   let app: ChildProcess | undefined;
   const teardown = async () => {
@@ -125,7 +125,7 @@ export default async function globalSetup() {
         LOCAL_ISSUER: ready.issuer,
         LOCAL_CLIENT_ID: 'portcullis-dev',
         LOCAL_CLIENT_SECRET: 'portcullis-dev-secret',
-        PORTCULLIS_DATA_DIR: logDir,
+        DATABASE_URL: `sqlite://${path.join(dataDir, 'portcullis.db')}`,
       },
       stdio: ['ignore', 'inherit', 'inherit'],
     });

@@ -12,7 +12,9 @@ use app::{
 use http::request::Parts;
 use tower_sessions::Session;
 
-use crate::{config::Settings, http_client::ProviderHttp, providers::Registry, session};
+use crate::{
+    config::Settings, http_client::ProviderHttp, providers::Registry, session, vault::TokenVault,
+};
 
 /// Everything request handlers share.
 #[derive(Debug)]
@@ -22,14 +24,22 @@ pub struct Portcullis {
     pub http: ProviderHttp,
     /// Our origin, e.g. `https://app.example.com`.
     pub public_url: String,
+    /// Every token, encrypted at rest.
+    pub vault: TokenVault,
     started: Instant,
 }
 
 impl Portcullis {
-    pub fn new(settings: &Settings, registry: Registry, http: ProviderHttp) -> Self {
+    pub fn new(
+        settings: &Settings,
+        registry: Registry,
+        http: ProviderHttp,
+        vault: TokenVault,
+    ) -> Self {
         Self {
             registry,
             http,
+            vault,
             public_url: settings.public_url.clone(),
             started: Instant::now(),
         }

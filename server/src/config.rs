@@ -11,7 +11,7 @@ use std::{collections::HashMap, fmt, net::SocketAddr};
 
 use leptos::config::{LeptosOptions, get_configuration};
 
-use crate::secret::Secret;
+use crate::{secret::Secret, vault::KeyRing};
 
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]
@@ -25,6 +25,9 @@ pub struct Settings {
     pub providers: Vec<ProviderSettings>,
     /// Where sessions live (`DATABASE_URL`); a SQLite file by default.
     pub database_url: Secret,
+    /// Keys sealing the token vault (`TOKEN_ENCRYPTION_KEYS`); `None`
+    /// means a random key for this process only.
+    pub token_keys: Option<KeyRing>,
 }
 
 /// One identity provider as configured.
@@ -169,12 +172,22 @@ impl Settings {
             );
         }
 
+        let token_keys = match get("TOKEN_ENCRYPTION_KEYS").map(KeyRing::parse) {
+            None => None,
+            Some(Ok(keys)) => Some(keys),
+            Some(Err(why)) => {
+                problems.push(format!("TOKEN_ENCRYPTION_KEYS: {why}"));
+                None
+            }
+        };
+
         if problems.is_empty() {
             Ok(Self {
                 leptos,
                 public_url,
                 providers,
                 database_url: Secret::new(database_url),
+                token_keys,
             })
         } else {
             Err(ConfigProblems(problems))
@@ -295,11 +308,17 @@ mod tests {
                 ("CORP_SCOPES", "email"),
                 ("APP_PUBLIC_URL", "ftp://x"),
                 ("DATABASE_URL", "mysql://db"),
+                ("TOKEN_ENCRYPTION_KEYS", "k1:c2hvcnQ="),
             ]),
         )
         .unwrap_err();
         let text = err.to_string();
-        assert!(text.starts_with("configuration has 6 problems:"), "{text}");
+        assert!(text.starts_with("configuration has 7 problems:"), "{text}");
+        assert!(
+            text.contains("TOKEN_ENCRYPTION_KEYS: key \"k1\" must be 32 bytes"),
+            "{text}"
+        );
+        assert!(!text.contains("c2hvcnQ"), "the key is never echoed: {text}");
         assert!(
             text.contains("DATABASE_URL must be a sqlite: URL"),
             "{text}"

@@ -11,3 +11,4 @@ pub mod secret;
 pub mod session;
 pub mod startup;
 pub mod telemetry;
+pub mod vault;

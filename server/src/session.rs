@@ -22,6 +22,8 @@ pub struct SessionUser {
     pub name: String,
     pub email: Option<String>,
     pub picture: Option<String>,
+    /// Where this session's tokens are in the vault.
+    pub grant: String,
 }
 
 impl SessionUser {

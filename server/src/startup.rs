@@ -15,7 +15,10 @@ use axum::{
 };
 use leptos::{config::LeptosOptions, prelude::provide_context};
 use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context, generate_route_list};
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+use sqlx::{
+    SqlitePool,
+    sqlite::{SqliteConnectOptions, SqlitePoolOptions},
+};
 use tokio::net::TcpListener;
 use tower_sessions_sqlx_store::SqliteStore;
 
@@ -26,6 +29,7 @@ use crate::{
     providers::Registry,
     routes::{auth, health},
     session,
+    vault::{KeyRing, TokenVault},
 };
 
 /// Shared state of every request handler.
@@ -50,8 +54,8 @@ pub enum StartupError {
     HttpClient(#[source] reqwest::Error),
 }
 
-/// Opens the session store and applies its migrations.
-pub async fn session_store(database_url: &str) -> Result<SqliteStore, StartupError> {
+/// Opens the database and applies every migration (sessions, token vault).
+pub async fn open_database(database_url: &str) -> Result<SqlitePool, StartupError> {
     let options = SqliteConnectOptions::from_str(database_url)
         .map_err(StartupError::Database)?
         .create_if_missing(true);
@@ -62,9 +66,41 @@ pub async fn session_store(database_url: &str) -> Result<SqliteStore, StartupErr
         .connect_with(options)
         .await
         .map_err(StartupError::Database)?;
-    let store = SqliteStore::new(pool);
-    store.migrate().await.map_err(StartupError::Database)?;
-    Ok(store)
+    SqliteStore::new(pool.clone())
+        .migrate()
+        .await
+        .map_err(StartupError::Database)?;
+    sqlx::migrate!("./migrations")
+        .run(&pool)
+        .await
+        .map_err(|err| StartupError::Database(err.into()))?;
+    Ok(pool)
+}
+
+/// The token vault on `pool`, sealed with the configured keys.
+pub fn token_vault(pool: SqlitePool, keys: Option<KeyRing>) -> TokenVault {
+    let keys = keys.unwrap_or_else(|| {
+        tracing::warn!(
+            "TOKEN_ENCRYPTION_KEYS is not set: tokens are sealed with a random key and \
+             will not survive a restart"
+        );
+        KeyRing::ephemeral()
+    });
+    TokenVault::new(pool, keys)
+}
+
+/// Opens the database, discovers the providers and builds the state.
+pub async fn assemble(settings: Settings) -> Result<(AppState, SqliteStore), StartupError> {
+    let pool = open_database(settings.database_url.expose()).await?;
+    let http = http_client::ProviderHttp::new(http_client::Limits::default())
+        .map_err(StartupError::HttpClient)?;
+    let registry = Registry::discover_all(&settings.providers, &http).await;
+    let vault = token_vault(pool.clone(), settings.token_keys.clone());
+    let state = AppState {
+        core: Arc::new(Portcullis::new(&settings, registry, http, vault)),
+        leptos: settings.leptos,
+    };
+    Ok((state, SqliteStore::new(pool)))
 }
 
 /// The whole HTTP surface.
@@ -127,14 +163,7 @@ impl Application {
     /// Like [`Application::build`] on a socket bound already (tests bind
     /// port 0 first, to know the public URL before the provider starts).
     pub async fn build_on(listener: TcpListener, settings: Settings) -> Result<Self, StartupError> {
-        let store = session_store(settings.database_url.expose()).await?;
-        let http = http_client::ProviderHttp::new(http_client::Limits::default())
-            .map_err(StartupError::HttpClient)?;
-        let registry = Registry::discover_all(&settings.providers, &http).await;
-        let state = AppState {
-            core: Arc::new(Portcullis::new(&settings, registry, http)),
-            leptos: settings.leptos,
-        };
+        let (state, store) = assemble(settings).await?;
         Ok(Self {
             listener,
             router: router(state, store),

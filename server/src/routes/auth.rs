@@ -23,8 +23,10 @@ use crate::{
     backend::Portcullis,
     flow::{self, LoginTransaction, return_to},
     providers::{Discovered, Provider, oidc::OidcClient},
+    secret::Secret,
     session::{self, SessionUser},
     telemetry::cause_chain,
+    vault::{self, TokenSet},
 };
 
 /// A failed step: what the user is told, and the cause for the log.
@@ -256,6 +258,7 @@ pub async fn callback(
         name: localized(claims.name()).unwrap_or_default(),
         email: claims.email().map(|e| e.to_string()),
         picture: localized(claims.picture()),
+        grant: vault::new_grant_id(),
     };
     // Providers that keep profile claims out of the ID token serve them
     // from userinfo; the crate checks its `sub` equals the ID token's.
@@ -284,6 +287,25 @@ pub async fn callback(
             .unwrap_or_else(|| "Signed-in user".into());
     }
 
+    let tokens = TokenSet {
+        access_token: Secret::new(token.access_token().secret().clone()),
+        refresh_token: token
+            .refresh_token()
+            .map(|t| Secret::new(t.secret().clone())),
+        id_token: Some(Secret::new(id_token.to_string())),
+        expires_at: token
+            .expires_in()
+            .and_then(|d| i64::try_from(d.as_secs()).ok())
+            .map(|secs| {
+                OffsetDateTime::now_utc()
+                    .unix_timestamp()
+                    .saturating_add(secs)
+            }),
+    };
+    core.vault
+        .put(&user.grant, &id, &tokens)
+        .await
+        .map_err(|err| Failure::from_error(AppError::Unavailable, Some(&id), &err))?;
     session::sign_in(&session, &user)
         .await
         .map_err(|err| Failure::from_error(AppError::Unavailable, Some(&id), &err))?;
@@ -344,6 +366,20 @@ pub async fn logout(
             None,
             "logout without a same-origin Origin or Sec-Fetch-Site header",
         ));
+    }
+    // The tokens go first; the session is ended even if that fails, so a
+    // store hiccup never leaves the user signed in.
+    let grant = match session::user(&session).await {
+        Ok(user) => user.map(|u| u.grant),
+        Err(err) => {
+            tracing::error!("logout: cannot read the session: {}", cause_chain(&err));
+            None
+        }
+    };
+    if let Some(grant) = grant
+        && let Err(err) = core.vault.delete(&grant).await
+    {
+        tracing::error!("logout: tokens not deleted: {}", cause_chain(&err));
     }
     session
         .flush()

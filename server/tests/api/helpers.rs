@@ -1,17 +1,14 @@
 //! Builds the application for a test and sends it requests.
 
-use std::{collections::HashMap, sync::Arc};
+use std::collections::HashMap;
 
 use axum::{Router, body::Body};
 use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use leptos::config::LeptosOptions;
 use server::{
-    backend::Portcullis,
     config::Settings,
-    http_client,
-    providers::Registry,
-    startup::{AppState, router, session_store},
+    startup::{assemble, router},
 };
 use tower::ServiceExt;
 
@@ -26,13 +23,7 @@ pub async fn app_with(vars: &[(&str, &str)]) -> Router {
         .or_insert_with(|| "sqlite::memory:".into());
     let leptos = LeptosOptions::builder().output_name("portcullis").build();
     let settings = Settings::from_vars(leptos, &vars).expect("valid test settings");
-    let store = session_store(settings.database_url.expose()).await.unwrap();
-    let http = http_client::ProviderHttp::new(http_client::Limits::default()).unwrap();
-    let registry = Registry::discover_all(&settings.providers, &http).await;
-    let state = AppState {
-        core: Arc::new(Portcullis::new(&settings, registry, http)),
-        leptos: settings.leptos,
-    };
+    let (state, store) = assemble(settings).await.unwrap();
     router(state, store)
 }
 

@@ -95,7 +95,7 @@ pub async fn page(client: &Client, url: String) -> (StatusCode, String) {
 }
 
 #[tokio::test]
-async fn demo_user_signs_in_sees_the_profile_and_signs_out() {
+async fn demo_user_signs_in_sees_the_profile_and_signs_out_and_the_tokens_come_and_go() {
     let app = spawn_app().await;
     let client = browser();
 
@@ -108,6 +108,19 @@ async fn demo_user_signs_in_sees_the_profile_and_signs_out() {
     assert_eq!(back.status(), StatusCode::SEE_OTHER);
     assert_eq!(back.headers()[header::LOCATION], "/profile");
     assert_eq!(back.headers()[header::REFERRER_POLICY], "no-referrer");
+
+    let vault_rows = |db: sqlx::SqlitePool| async move {
+        sqlx::query_as::<_, (i64,)>("SELECT count(*) FROM token_vault")
+            .fetch_one(&db)
+            .await
+            .unwrap()
+            .0
+    };
+    assert_eq!(
+        vault_rows(app.db().await).await,
+        1,
+        "the tokens are in the vault"
+    );
 
     let (status, profile) = page(&client, format!("{}/profile", app.url)).await;
     assert_eq!(status, StatusCode::OK);
@@ -123,6 +136,11 @@ async fn demo_user_signs_in_sees_the_profile_and_signs_out() {
         .unwrap();
     assert_eq!(signed_out.status(), StatusCode::SEE_OTHER);
     assert_eq!(signed_out.headers()[header::LOCATION], "/auth/logged-out");
+    assert_eq!(
+        vault_rows(app.db().await).await,
+        0,
+        "logout deletes the tokens"
+    );
     let (_, profile) = page(&client, format!("{}/profile", app.url)).await;
     assert!(profile.contains("You are not signed in"));
 }

@@ -1,0 +1,185 @@
+//! The vault's table: one sealed token set per grant.
+
+use sqlx::SqlitePool;
+use time::OffsetDateTime;
+
+use super::{
+    TokenSet, VaultError,
+    cipher::{KeyRing, Sealed},
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("token store unavailable")]
+    Database(#[from] sqlx::Error),
+    #[error("stored tokens cannot be opened")]
+    Vault(#[from] VaultError),
+}
+
+#[derive(Clone, Debug)]
+pub struct TokenVault {
+    pool: SqlitePool,
+    keys: KeyRing,
+}
+
+/// Binds a ciphertext to its row.
+fn associated_data(grant_id: &str, provider: &str) -> Vec<u8> {
+    format!("{grant_id}|{provider}").into_bytes()
+}
+
+impl TokenVault {
+    pub fn new(pool: SqlitePool, keys: KeyRing) -> Self {
+        Self { pool, keys }
+    }
+
+    /// Stores (or replaces, atomically) the tokens of `grant_id`.
+    pub async fn put(
+        &self,
+        grant_id: &str,
+        provider: &str,
+        tokens: &TokenSet,
+    ) -> Result<(), StoreError> {
+        let sealed = self
+            .keys
+            .seal(&tokens.to_plaintext(), &associated_data(grant_id, provider))?;
+        sqlx::query(
+            "INSERT INTO token_vault (grant_id, provider, key_id, nonce, ciphertext, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (grant_id) DO UPDATE SET provider = ?2, key_id = ?3, nonce = ?4,
+                 ciphertext = ?5, updated_at = ?6",
+        )
+        .bind(grant_id)
+        .bind(provider)
+        .bind(&sealed.key_id)
+        .bind(&sealed.nonce)
+        .bind(&sealed.ciphertext)
+        .bind(OffsetDateTime::now_utc().unix_timestamp())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The tokens of `grant_id`, if any.
+    pub async fn get(
+        &self,
+        grant_id: &str,
+        provider: &str,
+    ) -> Result<Option<TokenSet>, StoreError> {
+        let row: Option<(String, Vec<u8>, Vec<u8>)> = sqlx::query_as(
+            "SELECT key_id, nonce, ciphertext FROM token_vault WHERE grant_id = ?1 AND provider = ?2",
+        )
+        .bind(grant_id)
+        .bind(provider)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some((key_id, nonce, ciphertext)) = row else {
+            return Ok(None);
+        };
+        let sealed = Sealed {
+            key_id,
+            nonce,
+            ciphertext,
+        };
+        let plaintext = self
+            .keys
+            .open(&sealed, &associated_data(grant_id, provider))?;
+        Ok(Some(TokenSet::from_plaintext(&plaintext)?))
+    }
+
+    /// Deletes the tokens of `grant_id`. Deleting nothing is not an error.
+    pub async fn delete(&self, grant_id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM token_vault WHERE grant_id = ?1")
+            .bind(grant_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::sqlite::SqlitePoolOptions;
+
+    use super::*;
+    use crate::secret::Secret;
+
+    async fn vault() -> (TokenVault, SqlitePool) {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        sqlx::migrate!("./migrations").run(&pool).await.unwrap();
+        (TokenVault::new(pool.clone(), KeyRing::ephemeral()), pool)
+    }
+
+    fn tokens(tag: &str) -> TokenSet {
+        TokenSet {
+            access_token: Secret::new(format!("at-{tag}")),
+            refresh_token: Some(Secret::new(format!("rt-{tag}"))),
+            id_token: None,
+            expires_at: Some(1_900_000_000),
+        }
+    }
+
+    #[tokio::test]
+    async fn tokens_round_trip_and_rest_encrypted() {
+        let (vault, pool) = vault().await;
+        vault.put("g1", "local", &tokens("canary")).await.unwrap();
+        assert_eq!(
+            vault.get("g1", "local").await.unwrap(),
+            Some(tokens("canary"))
+        );
+
+        let (key_id, raw): (String, Vec<u8>) =
+            sqlx::query_as("SELECT key_id, ciphertext FROM token_vault WHERE grant_id = 'g1'")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        assert_eq!(key_id, "ephemeral");
+        assert!(
+            !raw.windows(6).any(|w| w == b"canary"),
+            "no plaintext at rest"
+        );
+    }
+
+    #[tokio::test]
+    async fn put_replaces_and_delete_removes() {
+        let (vault, _) = vault().await;
+        vault.put("g1", "local", &tokens("one")).await.unwrap();
+        vault.put("g1", "local", &tokens("two")).await.unwrap();
+        vault.put("g2", "local", &tokens("other")).await.unwrap();
+        assert_eq!(vault.get("g1", "local").await.unwrap(), Some(tokens("two")));
+        vault.delete("g1").await.unwrap();
+        assert_eq!(vault.get("g1", "local").await.unwrap(), None);
+        assert_eq!(
+            vault.get("g2", "local").await.unwrap(),
+            Some(tokens("other"))
+        );
+        assert_eq!(
+            vault.get("g2", "acme").await.unwrap(),
+            None,
+            "bound to its provider"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_row_copied_onto_another_grant_does_not_open() {
+        let (vault, pool) = vault().await;
+        vault
+            .put("victim", "local", &tokens("victim"))
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO token_vault SELECT 'attacker', provider, key_id, nonce, ciphertext, updated_at
+             FROM token_vault WHERE grant_id = 'victim'",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        assert!(matches!(
+            vault.get("attacker", "local").await,
+            Err(StoreError::Vault(VaultError::Corrupt))
+        ));
+    }
+}
