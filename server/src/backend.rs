@@ -13,7 +13,8 @@ use http::request::Parts;
 use tower_sessions::Session;
 
 use crate::{
-    config::Settings, http_client::ProviderHttp, providers::Registry, session, vault::TokenVault,
+    config::Settings, http_client::ProviderHttp, providers::Registry, session, users::UserStore,
+    vault::TokenVault,
 };
 
 /// Everything request handlers share.
@@ -26,6 +27,8 @@ pub struct Portcullis {
     pub public_url: String,
     /// Every token, encrypted at rest.
     pub vault: TokenVault,
+    /// Accounts and their provider identities.
+    pub users: UserStore,
     started: Instant,
 }
 
@@ -35,11 +38,13 @@ impl Portcullis {
         registry: Registry,
         http: ProviderHttp,
         vault: TokenVault,
+        users: UserStore,
     ) -> Self {
         Self {
             registry,
             http,
             vault,
+            users,
             public_url: settings.public_url.clone(),
             started: Instant::now(),
         }

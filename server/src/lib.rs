@@ -11,4 +11,5 @@ pub mod secret;
 pub mod session;
 pub mod startup;
 pub mod telemetry;
+pub mod users;
 pub mod vault;

@@ -9,6 +9,8 @@ use tower_sessions::{
 };
 use tower_sessions_sqlx_store::SqliteStore;
 
+use crate::users::{Identity, UserId};
+
 const USER_KEY: &str = "user";
 /// Sessions end after this long without a request.
 pub const IDLE_TIMEOUT: Duration = Duration::hours(8);
@@ -22,11 +24,26 @@ pub struct SessionUser {
     pub name: String,
     pub email: Option<String>,
     pub picture: Option<String>,
+    /// The account signed in (the user store's id).
+    pub user_id: i64,
     /// Where this session's tokens are in the vault.
     pub grant: String,
 }
 
 impl SessionUser {
+    pub fn new(identity: Identity, user_id: UserId, grant: String) -> Self {
+        Self {
+            issuer: identity.issuer,
+            subject: identity.subject,
+            provider: identity.provider,
+            name: identity.name,
+            email: identity.email,
+            picture: identity.picture,
+            user_id: user_id.0,
+            grant,
+        }
+    }
+
     pub fn view(&self, provider_label: String) -> UserView {
         UserView {
             name: self.name.clone(),

@@ -29,6 +29,7 @@ use crate::{
     providers::Registry,
     routes::{auth, health},
     session,
+    users::UserStore,
     vault::{KeyRing, TokenVault},
 };
 
@@ -97,7 +98,13 @@ pub async fn assemble(settings: Settings) -> Result<(AppState, SqliteStore), Sta
     let registry = Registry::discover_all(&settings.providers, &http).await;
     let vault = token_vault(pool.clone(), settings.token_keys.clone());
     let state = AppState {
-        core: Arc::new(Portcullis::new(&settings, registry, http, vault)),
+        core: Arc::new(Portcullis::new(
+            &settings,
+            registry,
+            http,
+            vault,
+            UserStore::new(pool.clone()),
+        )),
         leptos: settings.leptos,
     };
     Ok((state, SqliteStore::new(pool)))

@@ -26,6 +26,7 @@ use crate::{
     secret::Secret,
     session::{self, SessionUser},
     telemetry::cause_chain,
+    users::Identity,
     vault::{self, TokenSet},
 };
 
@@ -251,18 +252,17 @@ pub async fn callback(
         .claims(&verifier, &Nonce::new(tx.nonce))
         .map_err(|err| Failure::from_error(AppError::InvalidProviderResponse, Some(&id), &err))?;
 
-    let mut user = SessionUser {
+    let mut identity = Identity {
         issuer: claims.issuer().to_string(),
         subject: claims.subject().to_string(),
         provider: id.clone(),
         name: localized(claims.name()).unwrap_or_default(),
         email: claims.email().map(|e| e.to_string()),
         picture: localized(claims.picture()),
-        grant: vault::new_grant_id(),
     };
     // Providers that keep profile claims out of the ID token serve them
     // from userinfo; the crate checks its `sub` equals the ID token's.
-    let incomplete = user.name.is_empty() || user.email.is_none();
+    let incomplete = identity.name.is_empty() || identity.email.is_none();
     if incomplete
         && let Ok(request) =
             client.user_info(token.access_token().clone(), Some(claims.subject().clone()))
@@ -270,23 +270,27 @@ pub async fn callback(
         let info: CoreUserInfoClaims = request.request_async(&core.http).await.map_err(|err| {
             Failure::from_error(AppError::InvalidProviderResponse, Some(&id), &err)
         })?;
-        if user.name.is_empty() {
-            user.name = localized(info.name()).unwrap_or_default();
+        if identity.name.is_empty() {
+            identity.name = localized(info.name()).unwrap_or_default();
         }
-        if user.email.is_none() {
-            user.email = info.email().map(|e| e.to_string());
-        }
-        if user.picture.is_none() {
-            user.picture = localized(info.picture());
-        }
+        identity.email = identity
+            .email
+            .or_else(|| info.email().map(|e| e.to_string()));
+        identity.picture = identity.picture.or_else(|| localized(info.picture()));
     }
-    if user.name.is_empty() {
-        user.name = user
+    if identity.name.is_empty() {
+        identity.name = identity
             .email
             .clone()
             .unwrap_or_else(|| "Signed-in user".into());
     }
 
+    let user_id = core
+        .users
+        .sign_in(&identity)
+        .await
+        .map_err(|err| Failure::from_error(AppError::Unavailable, Some(&id), &err))?;
+    let user = SessionUser::new(identity, user_id, vault::new_grant_id());
     let tokens = TokenSet {
         access_token: Secret::new(token.access_token().secret().clone()),
         refresh_token: token

@@ -203,3 +203,39 @@ async fn an_unsafe_return_to_falls_back_to_the_start_page() {
     let back = client.get(&callback).send().await.unwrap();
     assert_eq!(back.headers()[header::LOCATION], "/");
 }
+
+#[tokio::test]
+async fn accounts_are_keyed_by_issuer_and_subject_across_sign_ins() {
+    let app = spawn_app().await;
+    for login in ["demo", "demo", "alice"] {
+        // A new browser each time: a fresh session, the same person.
+        let client = browser();
+        let callback = sign_in_at_provider(&client, &app, login, "/").await;
+        let back = client.get(&callback).send().await.unwrap();
+        assert_eq!(back.status(), StatusCode::SEE_OTHER);
+    }
+    let db = app.db().await;
+    let users: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT i.subject, i.user_id FROM identities i JOIN users u ON u.id = i.user_id
+         WHERE i.issuer = ?1 ORDER BY i.subject",
+    )
+    .bind(&app.idp.issuer)
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    let subjects: Vec<&str> = users.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(
+        subjects,
+        ["alice-2", "demo-user-1"],
+        "one identity per person"
+    );
+    assert_ne!(users[0].1, users[1].1, "two people, two accounts");
+    let (accounts,): (i64,) = sqlx::query_as("SELECT count(*) FROM users")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(
+        accounts, 2,
+        "signing in twice does not create a second account"
+    );
+}
