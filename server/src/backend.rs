@@ -74,7 +74,7 @@ impl Backend for Portcullis {
                 return Err(AppError::Internal);
             };
             match session::user(session).await {
-                Ok(user) => Ok(user.map(|u| u.view(self.provider_label(&u.provider)))),
+                Ok(user) => Ok(user.map(|u| u.view(self.provider_label(&u.identity.provider)))),
                 Err(err) => {
                     tracing::error!("session store failed: {err}");
                     Err(AppError::Unavailable)

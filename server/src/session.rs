@@ -18,12 +18,8 @@ pub const IDLE_TIMEOUT: Duration = Duration::hours(8);
 /// Who is signed in on a session. Keyed by (issuer, subject), never e-mail.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionUser {
-    pub issuer: String,
-    pub subject: String,
-    pub provider: String,
-    pub name: String,
-    pub email: Option<String>,
-    pub picture: Option<String>,
+    /// The provider identity used for this session.
+    pub identity: Identity,
     /// The account signed in (the user store's id).
     pub user_id: i64,
     /// Where this session's tokens are in the vault.
@@ -33,12 +29,7 @@ pub struct SessionUser {
 impl SessionUser {
     pub fn new(identity: Identity, user_id: UserId, grant: String) -> Self {
         Self {
-            issuer: identity.issuer,
-            subject: identity.subject,
-            provider: identity.provider,
-            name: identity.name,
-            email: identity.email,
-            picture: identity.picture,
+            identity,
             user_id: user_id.0,
             grant,
         }
@@ -46,9 +37,9 @@ impl SessionUser {
 
     pub fn view(&self, provider_label: String) -> UserView {
         UserView {
-            name: self.name.clone(),
-            email: self.email.clone(),
-            picture: self.picture.clone(),
+            name: self.identity.name.clone(),
+            email: self.identity.email.clone(),
+            picture: self.identity.picture.clone(),
             provider: provider_label,
         }
     }

@@ -2,7 +2,12 @@
 //! with port 0 and read [`Application::local_addr`]; [`router`] serves
 //! requests without a socket.
 
-use std::{io, net::SocketAddr, str::FromStr, sync::Arc};
+use std::{
+    io,
+    net::SocketAddr,
+    str::FromStr,
+    sync::{Arc, OnceLock},
+};
 
 use app::{App, ports::Ports, shell};
 use axum::{
@@ -14,7 +19,9 @@ use axum::{
     routing::{get, post},
 };
 use leptos::{config::LeptosOptions, prelude::provide_context};
-use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context, generate_route_list};
+use leptos_axum::{
+    AxumRouteListing, LeptosRoutes, file_and_error_handler_with_context, generate_route_list,
+};
 use sqlx::{
     SqlitePool,
     sqlite::{SqliteConnectOptions, SqlitePoolOptions},
@@ -78,6 +85,14 @@ pub async fn open_database(database_url: &str) -> Result<SqlitePool, StartupErro
     Ok(pool)
 }
 
+/// A fresh, migrated in-memory database for unit tests.
+#[cfg(test)]
+pub async fn memory_database() -> SqlitePool {
+    open_database("sqlite::memory:")
+        .await
+        .expect("in-memory database opens")
+}
+
 /// The token vault on `pool`, sealed with the configured keys.
 pub fn token_vault(pool: SqlitePool, keys: Option<KeyRing>) -> TokenVault {
     let keys = keys.unwrap_or_else(|| {
@@ -115,14 +130,13 @@ pub fn router(state: AppState, store: SqliteStore) -> Router {
     let https = state.core.public_url.starts_with("https://");
     let ports = Ports::new(state.core.clone());
     let context = move || provide_context(ports.clone());
-    let routes = generate_route_list(App);
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/auth/login/{provider}", get(auth::login))
         .route("/auth/callback/{provider}", get(auth::callback))
         .route("/auth/logout", post(auth::logout))
         .route("/auth/user", get(auth::user))
-        .leptos_routes_with_context(&state, routes, context.clone(), {
+        .leptos_routes_with_context(&state, app_routes(), context.clone(), {
             let options = state.leptos.clone();
             move || shell(options.clone())
         })
@@ -132,6 +146,14 @@ pub fn router(state: AppState, store: SqliteStore) -> Router {
         .layer(middleware::from_fn(html_is_private))
         .layer(session::layer(store, https))
         .with_state(state)
+}
+
+/// The Leptos routes, generated once per process. Generating renders the
+/// app with resource loading switched off process-wide, so it must never
+/// overlap with serving a page (several routers in one test process would).
+fn app_routes() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
 /// Pages show who is signed in: no browser or proxy may keep a copy (the

@@ -330,7 +330,7 @@ pub async fn user(State(core): State<Arc<Portcullis>>, session: Session) -> Resp
     let no_store = [(header::CACHE_CONTROL, "no-store")];
     match session::user(&session).await {
         Ok(Some(user)) => {
-            let view = user.view(core.provider_label(&user.provider));
+            let view = user.view(core.provider_label(&user.identity.provider));
             (no_store, axum::Json(view)).into_response()
         }
         Ok(None) => (

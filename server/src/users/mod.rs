@@ -2,11 +2,12 @@
 //! them, keyed by (issuer, subject). An e-mail address never decides which
 //! account someone gets (SECURITY.md B7).
 
+use serde::{Deserialize, Serialize};
 use sqlx::SqlitePool;
 use time::OffsetDateTime;
 
 /// What a provider told us about who signed in.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
     pub issuer: String,
     pub subject: String,
@@ -95,18 +96,11 @@ impl UserStore {
 
 #[cfg(test)]
 mod tests {
-    use sqlx::sqlite::SqlitePoolOptions;
-
     use super::*;
+    use crate::startup::memory_database;
 
     async fn store() -> UserStore {
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect("sqlite::memory:")
-            .await
-            .unwrap();
-        sqlx::migrate!("./migrations").run(&pool).await.unwrap();
-        UserStore::new(pool)
+        UserStore::new(memory_database().await)
     }
 
     fn identity(issuer: &str, subject: &str, email: &str) -> Identity {

@@ -98,18 +98,11 @@ impl TokenVault {
 
 #[cfg(test)]
 mod tests {
-    use sqlx::sqlite::SqlitePoolOptions;
-
     use super::*;
-    use crate::secret::Secret;
+    use crate::{secret::Secret, startup::memory_database};
 
     async fn vault() -> (TokenVault, SqlitePool) {
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect("sqlite::memory:")
-            .await
-            .unwrap();
-        sqlx::migrate!("./migrations").run(&pool).await.unwrap();
+        let pool = memory_database().await;
         (TokenVault::new(pool.clone(), KeyRing::ephemeral()), pool)
     }
 

@@ -48,3 +48,44 @@ async fn liveness_endpoint_answers_ok_uncached() {
     assert_eq!(res.headers["cache-control"], "no-store");
     assert_eq!(res.body, r#"{"status":"ok"}"#);
 }
+
+#[tokio::test]
+async fn signing_in_with_an_unreachable_provider_ends_on_a_clear_error_page() {
+    let res = get(app().await, "/auth/login/local").await;
+    assert_eq!(res.status, 303);
+    assert_eq!(
+        res.headers["location"],
+        "/error?code=PC-AUTH-004&provider=local"
+    );
+    let page = get(app().await, "/error?code=PC-AUTH-004&provider=local").await;
+    assert_eq!(page.status, 502);
+    assert!(
+        page.body
+            .contains("We could not reach the identity provider")
+    );
+    assert!(
+        page.body.contains(r#"href="/auth/login/local""#),
+        "try again"
+    );
+    assert!(!page.body.contains("127.0.0.1:1"), "no internal detail");
+}
+
+#[tokio::test]
+async fn an_unknown_provider_is_a_clear_404_error() {
+    let res = get(app().await, "/auth/login/nope").await;
+    assert_eq!(res.headers["location"], "/error?code=PC-AUTH-006");
+    let page = get(app().await, "/error?code=PC-AUTH-006").await;
+    assert_eq!(page.status, 404);
+    assert!(
+        page.body
+            .contains("This sign-in provider is not configured here.")
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_error_code_shows_the_generic_error_not_a_crash() {
+    let page = get(app().await, "/error?code=%3Cscript%3E").await;
+    assert_eq!(page.status, 500);
+    assert!(page.body.contains("PC-SRV-500"));
+    assert!(!page.body.contains("<script>"));
+}
