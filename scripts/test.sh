@@ -28,8 +28,9 @@ step "format" cargo fmt --all --check
 step "lint: server and SSR app" cargo clippy -p server -p app --all-targets -- -D warnings
 step "lint: browser bundle" cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 step "architecture: the browser bundle cannot name a token" scripts/check-architecture.sh
-step "unit and integration tests" cargo test -p app -p server
+# A hung test fails the run within minutes instead of eating CI's budget.
+step "unit and integration tests" timeout 900 cargo test -p app -p server
 step "local identity provider selftest" npm --prefix end2end run --silent test:idp
 step "build the site" cargo leptos build
-step "end-to-end tests in Chromium" bash -c 'cd end2end && npx playwright test'
+step "end-to-end tests in Chromium" timeout 600 bash -c 'cd end2end && npx playwright test'
 step "make dev: starts, serves, stops on Ctrl-C" scripts/tests/dev.sh
