@@ -11,7 +11,7 @@ use std::{collections::HashMap, fmt, net::SocketAddr};
 
 use leptos::config::{LeptosOptions, get_configuration};
 
-use crate::{secret::Secret, vault::KeyRing};
+use crate::{providers, secret::Secret, vault::KeyRing};
 
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]
@@ -127,9 +127,17 @@ impl Settings {
                 }
                 value
             };
+            let preset = providers::preset(name);
             let client_id = required("CLIENT_ID");
             let client_secret = required("CLIENT_SECRET");
-            let issuer = required("ISSUER");
+            let issuer = match preset {
+                Some(preset) => Some(
+                    get(&format!("{prefix}_ISSUER"))
+                        .unwrap_or(preset.issuer)
+                        .to_owned(),
+                ),
+                None => required("ISSUER"),
+            };
             let issuer = issuer.and_then(|issuer| match parse_issuer(&issuer) {
                 Ok(issuer) => Some(issuer),
                 Err(why) => {
@@ -147,6 +155,7 @@ impl Settings {
                 problems.push(format!("{prefix}_SCOPES must include \"openid\""));
             }
             let label = get(&format!("{prefix}_LABEL"))
+                .or(preset.map(|p| p.label))
                 .map(str::to_owned)
                 .unwrap_or_else(|| default_label(name));
             if let (Some(client_id), Some(client_secret), Some(issuer)) =
@@ -337,6 +346,29 @@ mod tests {
             text.contains("APP_PUBLIC_URL must start with http://"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn google_needs_only_its_client_id_and_secret() {
+        let settings = Settings::from_vars(
+            options(),
+            &vars(&[
+                ("AUTH_PROVIDERS", "google"),
+                ("GOOGLE_CLIENT_ID", "123.apps.googleusercontent.com"),
+                ("GOOGLE_CLIENT_SECRET", "s"),
+            ]),
+        )
+        .unwrap();
+        let google = &settings.providers[0];
+        assert_eq!(google.issuer, "https://accounts.google.com");
+        assert_eq!(google.label, "Google");
+        assert_eq!(google.scopes, ["openid", "email", "profile"]);
+
+        let err =
+            Settings::from_vars(options(), &vars(&[("AUTH_PROVIDERS", "google")])).unwrap_err();
+        assert_eq!(err.0.len(), 2, "{err}");
+        assert!(err.to_string().contains("GOOGLE_CLIENT_ID is not set"));
+        assert!(!err.to_string().contains("GOOGLE_ISSUER"));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! is tried again when someone wants to sign in with it, so one broken
 //! provider never takes the app down.
 
+pub mod google;
 pub mod oidc;
 
 use std::sync::Arc;
@@ -12,6 +13,22 @@ use tokio::sync::RwLock;
 
 use crate::{config::ProviderSettings, http_client::ProviderHttp};
 pub use oidc::{Discovered, DiscoveryError};
+
+/// Defaults for a well-known provider, used when its name is in
+/// `AUTH_PROVIDERS`; any `<NAME>_*` variable still overrides them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Preset {
+    pub issuer: &'static str,
+    pub label: &'static str,
+}
+
+/// The preset for a provider name, if it names a known provider.
+pub fn preset(name: &str) -> Option<Preset> {
+    match name {
+        "google" => Some(google::PRESET),
+        _ => None,
+    }
+}
 
 /// One configured provider and what discovery learned about it.
 #[derive(Debug)]

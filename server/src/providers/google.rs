@@ -1,0 +1,11 @@
+//! Google: a standard OpenID Connect provider. Enabling it takes only
+//! `GOOGLE_CLIENT_ID` and `GOOGLE_CLIENT_SECRET`; register
+//! `<APP_PUBLIC_URL>/auth/callback/google` as the redirect URI in the Google
+//! Cloud console.
+
+use super::Preset;
+
+pub const PRESET: Preset = Preset {
+    issuer: "https://accounts.google.com",
+    label: "Google",
+};
