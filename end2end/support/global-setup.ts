@@ -12,8 +12,6 @@ import { fileURLToPath } from 'node:url';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
 
-export const DEMO = { login: 'demo', password: 'demo', name: 'Dana Demo', email: 'demo@portcullis.test' };
-
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();

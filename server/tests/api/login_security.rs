@@ -36,6 +36,15 @@ fn session_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
         .find(|c| c.starts_with(&format!("{name}=")))
 }
 
+/// A Set-Cookie value's attributes, lower-cased ("httponly", "path=/", …).
+fn cookie_attributes(set_cookie: &str) -> Vec<String> {
+    set_cookie
+        .split(';')
+        .skip(1)
+        .map(|a| a.trim().to_ascii_lowercase())
+        .collect()
+}
+
 #[tokio::test]
 async fn every_login_gets_a_fresh_s256_challenge_state_and_nonce() {
     let app = spawn_app().await;
@@ -86,11 +95,7 @@ async fn the_session_cookie_is_http_only_lax_host_wide_and_the_id_changes_at_sig
         .await
         .unwrap();
     let before = session_cookie(&start, "portcullis").expect("login sets the session cookie");
-    let attributes: Vec<String> = before
-        .split(';')
-        .skip(1)
-        .map(|a| a.trim().to_ascii_lowercase())
-        .collect();
+    let attributes = cookie_attributes(&before);
     assert!(attributes.contains(&"httponly".into()), "{before}");
     assert!(attributes.contains(&"samesite=lax".into()), "{before}");
     assert!(attributes.contains(&"path=/".into()), "{before}");
@@ -141,11 +146,7 @@ async fn over_https_the_cookie_is_secure_with_the_host_prefix() {
         .await
         .unwrap();
     let cookie = session_cookie(&start, "__Host-portcullis").expect("__Host- cookie over https");
-    let attributes: Vec<String> = cookie
-        .split(';')
-        .skip(1)
-        .map(|a| a.trim().to_ascii_lowercase())
-        .collect();
+    let attributes = cookie_attributes(&cookie);
     assert!(attributes.contains(&"secure".into()), "{cookie}");
     assert!(attributes.contains(&"path=/".into()), "{cookie}");
     assert!(
