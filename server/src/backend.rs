@@ -2,7 +2,7 @@
 //! view types. This is the only place the `app` crate's questions are
 //! answered.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use app::{
     error::AppError,
@@ -29,6 +29,8 @@ pub struct Portcullis {
     pub vault: TokenVault,
     /// Accounts and their provider identities.
     pub users: UserStore,
+    /// How long a started sign-in stays valid.
+    pub login_ttl: Duration,
     started: Instant,
 }
 
@@ -46,6 +48,7 @@ impl Portcullis {
             vault,
             users,
             public_url: settings.public_url.clone(),
+            login_ttl: settings.login_ttl,
             started: Instant::now(),
         }
     }

@@ -7,11 +7,11 @@
 //! `<NAME>_CLIENT_SECRET`, `<NAME>_ISSUER`, optional `<NAME>_SCOPES` and
 //! `<NAME>_LABEL`.
 
-use std::{collections::HashMap, fmt, net::SocketAddr};
+use std::{collections::HashMap, fmt, net::SocketAddr, time::Duration};
 
 use leptos::config::{LeptosOptions, get_configuration};
 
-use crate::{providers, secret::Secret, vault::KeyRing};
+use crate::{http_client::Limits, providers, secret::Secret, vault::KeyRing};
 
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]
@@ -28,6 +28,10 @@ pub struct Settings {
     /// Keys sealing the token vault (`TOKEN_ENCRYPTION_KEYS`); `None`
     /// means a random key for this process only.
     pub token_keys: Option<KeyRing>,
+    /// How long a started sign-in may take (`LOGIN_TIMEOUT_SECONDS`).
+    pub login_ttl: Duration,
+    /// Limits of every call to a provider (`PROVIDER_TIMEOUT_SECONDS`).
+    pub provider_limits: Limits,
 }
 
 /// One identity provider as configured.
@@ -72,6 +76,10 @@ impl std::error::Error for ConfigProblems {}
 const DEFAULT_OUTPUT_NAME: &str = "portcullis";
 const DEFAULT_SCOPES: &str = "openid email profile";
 const DEFAULT_DATABASE_URL: &str = "sqlite://portcullis.db";
+/// Ten minutes to finish signing in at the provider.
+const DEFAULT_LOGIN_TIMEOUT: u64 = 600;
+/// A provider that has not answered in 15 s is treated as down.
+const DEFAULT_PROVIDER_TIMEOUT: u64 = 15;
 
 impl Settings {
     /// Reads the process environment.
@@ -190,6 +198,26 @@ impl Settings {
             }
         };
 
+        let mut seconds = |key: &str, default: u64, max: u64| match get(key) {
+            None => Duration::from_secs(default),
+            Some(value) => match value.parse::<u64>() {
+                Ok(n) if (1..=max).contains(&n) => Duration::from_secs(n),
+                _ => {
+                    problems.push(format!(
+                        "{key} must be a whole number of seconds from 1 to {max}, not \"{value}\""
+                    ));
+                    Duration::from_secs(default)
+                }
+            },
+        };
+        let login_ttl = seconds("LOGIN_TIMEOUT_SECONDS", DEFAULT_LOGIN_TIMEOUT, 3600);
+        let provider_timeout = seconds("PROVIDER_TIMEOUT_SECONDS", DEFAULT_PROVIDER_TIMEOUT, 120);
+        let provider_limits = Limits {
+            connect_timeout: provider_timeout.min(Limits::default().connect_timeout),
+            total_timeout: provider_timeout,
+            ..Limits::default()
+        };
+
         if problems.is_empty() {
             Ok(Self {
                 leptos,
@@ -197,6 +225,8 @@ impl Settings {
                 providers,
                 database_url: Secret::new(database_url),
                 token_keys,
+                login_ttl,
+                provider_limits,
             })
         } else {
             Err(ConfigProblems(problems))
@@ -414,5 +444,49 @@ mod tests {
         )
         .unwrap();
         assert!(!format!("{settings:?}").contains("topsecret-value"));
+    }
+
+    #[test]
+    fn timeouts_have_defaults_and_bad_values_are_named() {
+        let settings = Settings::from_vars(options(), &vars(&[])).unwrap();
+        assert_eq!(settings.login_ttl, Duration::from_secs(600));
+        assert_eq!(
+            settings.provider_limits.total_timeout,
+            Duration::from_secs(15)
+        );
+
+        let settings = Settings::from_vars(
+            options(),
+            &vars(&[
+                ("LOGIN_TIMEOUT_SECONDS", "60"),
+                ("PROVIDER_TIMEOUT_SECONDS", "2"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(settings.login_ttl, Duration::from_secs(60));
+        assert_eq!(
+            settings.provider_limits.total_timeout,
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            settings.provider_limits.connect_timeout,
+            Duration::from_secs(2)
+        );
+
+        let problems = Settings::from_vars(
+            options(),
+            &vars(&[
+                ("LOGIN_TIMEOUT_SECONDS", "ten"),
+                ("PROVIDER_TIMEOUT_SECONDS", "0"),
+            ]),
+        )
+        .unwrap_err();
+        assert_eq!(
+            problems.0,
+            [
+                "LOGIN_TIMEOUT_SECONDS must be a whole number of seconds from 1 to 3600, not \"ten\"",
+                "PROVIDER_TIMEOUT_SECONDS must be a whole number of seconds from 1 to 120, not \"0\"",
+            ]
+        );
     }
 }

@@ -108,7 +108,7 @@ pub fn token_vault(pool: SqlitePool, keys: Option<KeyRing>) -> TokenVault {
 /// Opens the database, discovers the providers and builds the state.
 pub async fn assemble(settings: Settings) -> Result<(AppState, SqliteStore), StartupError> {
     let pool = open_database(settings.database_url.expose()).await?;
-    let http = http_client::ProviderHttp::new(http_client::Limits::default())
+    let http = http_client::ProviderHttp::new(settings.provider_limits)
         .map_err(StartupError::HttpClient)?;
     let registry = Registry::discover_all(&settings.providers, &http).await;
     let vault = token_vault(pool.clone(), settings.token_keys.clone());

@@ -1,16 +1,15 @@
 //! The login transaction: what a started sign-in must remember until the
 //! browser comes back (state, nonce, PKCE verifier, provider, return_to).
-//! It lives server-side in this browser's session, expires after ten
-//! minutes and is taken out (single use) when the callback arrives.
+//! It lives server-side in this browser's session, expires after
+//! `LOGIN_TIMEOUT_SECONDS` (ten minutes by default) and is taken out
+//! (single use) when the callback arrives.
 
 pub mod return_to;
 
 use serde::{Deserialize, Serialize};
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 use tower_sessions::Session;
 
-/// How long a started sign-in stays valid.
-pub const LOGIN_TTL: Duration = Duration::minutes(10);
 const SESSION_KEY: &str = "login";
 
 #[derive(Clone, Serialize, Deserialize)]

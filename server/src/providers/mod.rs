@@ -6,13 +6,21 @@
 pub mod google;
 pub mod oidc;
 
-use std::sync::Arc;
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use app::model::ProviderView;
-use tokio::sync::RwLock;
+use tokio::sync::{Mutex, RwLock};
 
 use crate::{config::ProviderSettings, http_client::ProviderHttp};
-pub use oidc::{Discovered, DiscoveryError};
+pub use oidc::{Discovered, DiscoveryError, IdTokenError};
+
+/// An ID token signed with an unknown key makes us fetch the provider's
+/// keys again, at most this often, so forged `kid`s cannot make us hammer
+/// the provider.
+const KEY_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Defaults for a well-known provider, used when its name is in
 /// `AUTH_PROVIDERS`; any `<NAME>_*` variable still overrides them.
@@ -35,9 +43,18 @@ pub fn preset(name: &str) -> Option<Preset> {
 pub struct Provider {
     pub settings: ProviderSettings,
     discovered: RwLock<Option<Arc<Discovered>>>,
+    keys_fetched: Mutex<Option<Instant>>,
 }
 
 impl Provider {
+    pub fn new(settings: ProviderSettings) -> Self {
+        Self {
+            settings,
+            discovered: RwLock::new(None),
+            keys_fetched: Mutex::new(None),
+        }
+    }
+
     /// The discovered metadata, discovering now if that has not worked yet.
     pub async fn discovered(&self, http: &ProviderHttp) -> Result<Arc<Discovered>, DiscoveryError> {
         if let Some(found) = self.discovered.read().await.as_ref() {
@@ -50,6 +67,30 @@ impl Provider {
         let found = Arc::new(oidc::discover(&self.settings, http).await?);
         *slot = Some(found.clone());
         Ok(found)
+    }
+
+    /// After an ID token checked against `used` named a key it lacks:
+    /// metadata with the provider's current keys, fetched now unless
+    /// another request just did (then its result) or a fetch happened less
+    /// than [`KEY_REFRESH_INTERVAL`] ago (then `None`).
+    pub async fn refresh_keys(
+        &self,
+        used: &Arc<Discovered>,
+        http: &ProviderHttp,
+    ) -> Result<Option<Arc<Discovered>>, DiscoveryError> {
+        let mut fetched = self.keys_fetched.lock().await;
+        let current = self.discovered(http).await?;
+        if !Arc::ptr_eq(&current, used) {
+            return Ok(Some(current));
+        }
+        if fetched.is_some_and(|at| at.elapsed() < KEY_REFRESH_INTERVAL) {
+            return Ok(None);
+        }
+        *fetched = Some(Instant::now());
+        let fresh = Arc::new(current.with_fresh_keys(http).await?);
+        *self.discovered.write().await = Some(fresh.clone());
+        tracing::info!(provider = %self.settings.id, "fetched the provider's signing keys again");
+        Ok(Some(fresh))
     }
 
     async fn is_available(&self) -> bool {
@@ -69,10 +110,7 @@ impl Registry {
         let registry = Self {
             providers: settings
                 .iter()
-                .map(|settings| Provider {
-                    settings: settings.clone(),
-                    discovered: RwLock::new(None),
-                })
+                .map(|settings| Provider::new(settings.clone()))
                 .collect(),
         };
         let attempts = registry.providers.iter().map(|provider| async move {

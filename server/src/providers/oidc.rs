@@ -1,13 +1,14 @@
 //! Generic OpenID Connect: discovery and the client built from it.
 
 use openidconnect::{
-    AdditionalProviderMetadata, ClientId, ClientSecret, EndpointMaybeSet, EndpointNotSet,
-    EndpointSet, IssuerUrl, ProviderMetadata, RedirectUrl,
+    AccessToken, AccessTokenHash, AdditionalProviderMetadata, ClaimsVerificationError, ClientId,
+    ClientSecret, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, JsonWebKeySet, Nonce,
+    ProviderMetadata, RedirectUrl, SignatureVerificationError,
     core::{
         CoreAuthDisplay, CoreClaimName, CoreClaimType, CoreClient, CoreClientAuthMethod,
-        CoreGrantType, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm,
-        CoreJweKeyManagementAlgorithm, CoreResponseMode, CoreResponseType,
-        CoreSubjectIdentifierType,
+        CoreGrantType, CoreIdToken, CoreIdTokenClaims, CoreJsonWebKey,
+        CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm, CoreJwsSigningAlgorithm,
+        CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
     },
 };
 use serde::{Deserialize, Serialize};
@@ -66,7 +67,60 @@ pub enum DiscoveryError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    #[error("fetching the signing keys of {issuer} failed")]
+    Keys {
+        issuer: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
+
+/// Why an ID token was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum IdTokenError {
+    #[error("ID token failed validation")]
+    Claims(#[from] ClaimsVerificationError),
+    #[error("ID token azp names another client")]
+    AuthorizedParty,
+    #[error("ID token at_hash does not match the access token")]
+    AccessTokenHash,
+    #[error("cannot check the ID token's at_hash")]
+    HashUnavailable(#[source] SignatureVerificationError),
+}
+
+impl IdTokenError {
+    /// Signed with a key we do not have: the provider may have rotated its
+    /// keys, so fetching them again is worth one try.
+    pub fn is_unknown_key(&self) -> bool {
+        matches!(
+            self,
+            Self::Claims(ClaimsVerificationError::SignatureVerification(
+                SignatureVerificationError::NoMatchingKey
+            ))
+        )
+    }
+}
+
+/// Signature algorithms accepted on ID tokens: asymmetric ones only. A
+/// provider's list is narrowed to these, so `none` and HMAC (which an
+/// attacker could key with the provider's public key) never pass.
+const ACCEPTED_ALGS: [CoreJwsSigningAlgorithm; 10] = [
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha384,
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha512,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha256,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha384,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha512,
+    CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+    CoreJwsSigningAlgorithm::EcdsaP384Sha384,
+    CoreJwsSigningAlgorithm::EcdsaP521Sha512,
+    CoreJwsSigningAlgorithm::EdDsa,
+];
+
+/// An ID token is used right after it is issued: one issued longer ago
+/// than this, or more than the clock skew ahead of our clock, is refused.
+const ID_TOKEN_MAX_AGE_SECS: i64 = 10 * 60;
+const CLOCK_SKEW_SECS: i64 = 2 * 60;
 
 /// OIDC Discovery. The crate checks that the document's `issuer` equals the
 /// configured one exactly (Discovery §4.3).
@@ -95,6 +149,78 @@ impl Discovered {
             )),
         )
         .set_redirect_uri(redirect_uri)
+    }
+
+    /// The same metadata with the provider's signing keys fetched again.
+    pub async fn with_fresh_keys(&self, http: &ProviderHttp) -> Result<Self, DiscoveryError> {
+        let jwks = JsonWebKeySet::fetch_async(self.metadata.jwks_uri(), http)
+            .await
+            .map_err(|err| DiscoveryError::Keys {
+                issuer: self.metadata.issuer().to_string(),
+                source: Box::new(err),
+            })?;
+        Ok(Self {
+            metadata: self.metadata.clone().set_jwks(jwks),
+        })
+    }
+
+    /// Validates an ID token from the token endpoint (OIDC Core §3.1.3.7):
+    /// signature with this provider's keys and an asymmetric algorithm it
+    /// announced, `iss`, `aud` (no other audience trusted), `azp`, `exp`,
+    /// a recent `iat`, `nonce`, and `at_hash` when present.
+    pub fn verify_id_token(
+        &self,
+        client: &OidcClient,
+        id_token: &CoreIdToken,
+        access_token: &AccessToken,
+        nonce: &Nonce,
+    ) -> Result<CoreIdTokenClaims, IdTokenError> {
+        let announced = self
+            .metadata
+            .id_token_signing_alg_values_supported()
+            .clone();
+        let allowed = announced
+            .into_iter()
+            .filter(|alg| ACCEPTED_ALGS.contains(alg));
+        let verifier = client
+            .id_token_verifier()
+            .set_allowed_algs(allowed)
+            .set_issue_time_verifier_fn(|issued| {
+                let now = time::OffsetDateTime::now_utc().unix_timestamp();
+                let issued = issued.timestamp();
+                if issued > now + CLOCK_SKEW_SECS {
+                    Err(format!("issued {}s in the future", issued - now))
+                } else if issued < now - ID_TOKEN_MAX_AGE_SECS - CLOCK_SKEW_SECS {
+                    Err(format!("issued {}s ago", now - issued))
+                } else {
+                    Ok(())
+                }
+            });
+        let claims = id_token.claims(&verifier, nonce)?.clone();
+        // The crate leaves `azp` (Core §3.1.3.7 step 5) to us. Extra
+        // audiences are refused above, so `azp` may only name us.
+        if claims
+            .authorized_party()
+            .is_some_and(|azp| azp.as_str() != client.client_id().as_str())
+        {
+            return Err(IdTokenError::AuthorizedParty);
+        }
+        // Nor does it check `at_hash` (Core §3.1.3.8).
+        if let Some(expected) = claims.access_token_hash() {
+            let alg = id_token
+                .signing_alg()
+                .map_err(IdTokenError::HashUnavailable)?;
+            let key = id_token
+                .signing_key(&verifier)
+                .map_err(IdTokenError::HashUnavailable)?;
+            let actual = AccessTokenHash::from_token(access_token, alg, key).map_err(|err| {
+                IdTokenError::HashUnavailable(SignatureVerificationError::Other(err.to_string()))
+            })?;
+            if &actual != expected {
+                return Err(IdTokenError::AccessTokenHash);
+            }
+        }
+        Ok(claims)
     }
 
     /// Whether the provider promises RFC 9207 `iss` in its responses.

@@ -89,10 +89,21 @@ async fn client_for(
         .discovered(&core.http)
         .await
         .map_err(|err| Failure::from_error(AppError::ProviderUnavailable, id, &err))?;
-    let redirect_uri = RedirectUrl::new(provider.settings.redirect_uri(&core.public_url))
-        .map_err(|err| Failure::from_error(AppError::Internal, id, &err))?;
-    let client = discovered.client(&provider.settings, redirect_uri);
+    let client = client_of(core, provider, &discovered)?;
     Ok((discovered, client))
+}
+
+/// A client for `discovered` with our redirect URI, from configuration.
+fn client_of(
+    core: &Portcullis,
+    provider: &Provider,
+    discovered: &Discovered,
+) -> Result<OidcClient, Failure> {
+    let redirect_uri =
+        RedirectUrl::new(provider.settings.redirect_uri(&core.public_url)).map_err(|err| {
+            Failure::from_error(AppError::Internal, Some(&provider.settings.id), &err)
+        })?;
+    Ok(discovered.client(&provider.settings, redirect_uri))
 }
 
 /// A 303 that leaks nothing: no Referer with the code, no cached copy.
@@ -141,7 +152,7 @@ pub async fn login(
         nonce: nonce.secret().clone(),
         pkce_verifier: verifier.secret().clone(),
         return_to: return_to::or_home(query.return_to.as_deref()),
-        expires_at: OffsetDateTime::now_utc() + flow::LOGIN_TTL,
+        expires_at: OffsetDateTime::now_utc() + core.login_ttl,
     };
     flow::begin(&session, &tx)
         .await
@@ -247,10 +258,30 @@ pub async fn callback(
             "token response has no id_token".into(),
         )
     })?;
-    let verifier = client.id_token_verifier();
-    let claims = id_token
-        .claims(&verifier, &Nonce::new(tx.nonce))
-        .map_err(|err| Failure::from_error(AppError::InvalidProviderResponse, Some(&id), &err))?;
+    let nonce = Nonce::new(tx.nonce);
+    let checked = discovered.verify_id_token(&client, id_token, token.access_token(), &nonce);
+    let claims = match checked {
+        // Signed with a key we lack: the provider may have rotated its
+        // keys; fetch them once and check again.
+        Err(err) if err.is_unknown_key() => {
+            match provider.refresh_keys(&discovered, &core.http).await {
+                Ok(Some(fresh)) => {
+                    let client = client_of(&core, provider, &fresh)?;
+                    fresh.verify_id_token(&client, id_token, token.access_token(), &nonce)
+                }
+                Ok(None) => Err(err),
+                Err(fetch) => {
+                    return Err(Failure::from_error(
+                        AppError::ProviderUnavailable,
+                        Some(&id),
+                        &fetch,
+                    ));
+                }
+            }
+        }
+        checked => checked,
+    }
+    .map_err(|err| Failure::from_error(AppError::InvalidProviderResponse, Some(&id), &err))?;
 
     let mut identity = Identity {
         issuer: claims.issuer().to_string(),

@@ -4,9 +4,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod helpers;
+mod hostile_idp;
 mod local_idp;
 mod login;
 mod login_security;
 mod pages;
+mod provider_attacks;
 mod server_functions;
 mod spawn;

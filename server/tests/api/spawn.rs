@@ -16,36 +16,47 @@ pub struct TestApp {
     pub url: String,
     pub idp: LocalIdp,
     /// This app's own SQLite file, removed when the test ends.
-    pub database: PathBuf,
+    pub database: TempDatabase,
 }
 
-impl TestApp {
-    /// A second connection to the app's database, to look at what it stored.
-    pub async fn db(&self) -> sqlx::SqlitePool {
-        sqlx::SqlitePool::connect(&format!("sqlite://{}", self.database.display()))
-            .await
-            .unwrap()
+/// A SQLite file no other test uses, removed (with its journal) on drop.
+pub struct TempDatabase(pub PathBuf);
+
+impl TempDatabase {
+    fn new() -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        Self(std::env::temp_dir().join(format!(
+            "portcullis-test-{}-{}.db",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        )))
+    }
+
+    pub fn url(&self) -> String {
+        format!("sqlite://{}", self.0.display())
+    }
+
+    /// A second connection to the database, to look at what was stored.
+    pub async fn connect(&self) -> sqlx::SqlitePool {
+        sqlx::SqlitePool::connect(&self.url()).await.unwrap()
     }
 }
 
-impl Drop for TestApp {
+impl Drop for TempDatabase {
     fn drop(&mut self) {
         for suffix in ["", "-wal", "-shm"] {
-            let mut path = self.database.clone().into_os_string();
+            let mut path = self.0.clone().into_os_string();
             path.push(suffix);
             let _ = std::fs::remove_file(path);
         }
     }
 }
 
-/// A database file no other test uses.
-fn fresh_database() -> PathBuf {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    std::env::temp_dir().join(format!(
-        "portcullis-test-{}-{}.db",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::SeqCst)
-    ))
+impl TestApp {
+    /// A second connection to the app's database, to look at what it stored.
+    pub async fn db(&self) -> sqlx::SqlitePool {
+        self.database.connect().await
+    }
 }
 
 /// Starts the provider and a Portcullis server configured for it, with a
@@ -61,25 +72,46 @@ pub async fn spawn_app_with_public_url(public_url: Option<&str>) -> TestApp {
     let url = format!("http://{}", listener.local_addr().unwrap());
     let public_url = public_url.unwrap_or(&url).to_owned();
     let idp = LocalIdp::start(&public_url).await;
-    let database = fresh_database();
-    let database_url = format!("sqlite://{}", database.display());
-    let vars: HashMap<String, String> = [
-        ("APP_PUBLIC_URL", public_url.as_str()),
-        ("AUTH_PROVIDERS", "local"),
-        ("LOCAL_ISSUER", idp.issuer.as_str()),
-        ("LOCAL_CLIENT_ID", CLIENT_ID),
-        ("LOCAL_CLIENT_SECRET", CLIENT_SECRET),
-        ("LOCAL_LABEL", "Local demo provider"),
-        ("DATABASE_URL", database_url.as_str()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
+    let database = TempDatabase::new();
+    serve(
+        listener,
+        &database,
+        &[
+            ("APP_PUBLIC_URL", public_url.as_str()),
+            ("AUTH_PROVIDERS", "local"),
+            ("LOCAL_ISSUER", idp.issuer.as_str()),
+            ("LOCAL_CLIENT_ID", CLIENT_ID),
+            ("LOCAL_CLIENT_SECRET", CLIENT_SECRET),
+            ("LOCAL_LABEL", "Local demo provider"),
+        ],
+    )
+    .await;
+    TestApp { url, idp, database }
+}
+
+/// A server with `vars` as its environment, serving `database`.
+pub async fn serve(listener: TcpListener, database: &TempDatabase, vars: &[(&str, &str)]) {
+    let mut vars: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    vars.insert("DATABASE_URL".into(), database.url());
     let leptos = LeptosOptions::builder().output_name("portcullis").build();
     let settings = Settings::from_vars(leptos, &vars).unwrap();
     let app = Application::build_on(listener, settings).await.unwrap();
     tokio::spawn(app.run_until_stopped());
-    TestApp { url, idp, database }
+}
+
+/// A server with `vars` on a free port, and a database of its own; its URL
+/// is `APP_PUBLIC_URL`.
+pub async fn spawn_server(vars: &[(&str, &str)]) -> (String, TempDatabase) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let database = TempDatabase::new();
+    let mut vars = vars.to_vec();
+    vars.push(("APP_PUBLIC_URL", &url));
+    serve(listener, &database, &vars).await;
+    (url, database)
 }
 
 /// A browser-like client: keeps cookies, follows no redirect by itself.

@@ -1,0 +1,431 @@
+//! A scripted OpenID provider that misbehaves on request. Each test says
+//! what it gets wrong (a claim, a signature, a header, a slow endpoint);
+//! the provider logs every call so the test can check that Portcullis
+//! refused at the right step and made no further call.
+//!
+//! It signs with RSA keys from `tests/fixtures` (test-only keys) and
+//! answers the authorization request at once, as if the user had agreed.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use axum::{
+    Form, Json, Router,
+    extract::{Query, State},
+    http::{HeaderMap, StatusCode, Uri, header},
+    response::{IntoResponse, Redirect, Response},
+    routing::{get, post},
+};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use openidconnect::{
+    CsrfToken, JsonWebKeyId, PkceCodeChallenge, PkceCodeVerifier, PrivateSigningKey,
+    core::{CoreHmacKey, CoreJsonWebKeySet, CoreJwsSigningAlgorithm, CoreRsaPrivateSigningKey},
+};
+use serde_json::{Map, Value, json};
+use tokio::net::TcpListener;
+
+pub const CLIENT_ID: &str = "portcullis-test";
+pub const CLIENT_SECRET: &str = "hostile-test-secret";
+pub const SUBJECT: &str = "hostile-user-1";
+
+const KEY_1: &str = include_str!("../fixtures/provider-key-1.pem");
+const KEY_2: &str = include_str!("../fixtures/provider-key-2.pem");
+const ATTACKER_KEY: &str = include_str!("../fixtures/attacker-key.pem");
+
+/// How the ID token is signed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signing {
+    /// RS256 with published key 1 (`kid` "k1"): the well-behaved case.
+    Key1,
+    /// RS256 with key 2 (`kid` "k2"), for key rotation.
+    Key2,
+    /// RS256 with key 1 and no `kid` in the header.
+    Key1WithoutKid,
+    /// `alg: none`, empty signature.
+    AlgNone,
+    /// HS256 keyed with the provider's public key as published.
+    Hs256WithPublicKey,
+    /// A valid RS256 signature with one byte changed.
+    FlippedSignature,
+    /// Signed with the attacker's key, which rides along in a `jwk` header.
+    EmbeddedAttackerJwk,
+    /// Signed with the attacker's key under an unknown `kid`.
+    UnknownKid,
+}
+
+/// What the token endpoint does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenEndpoint {
+    Normal,
+    /// Answers 302 to another URL on the provider (`/stolen`).
+    RedirectElsewhere,
+    /// Answers only after this long.
+    Slow(Duration),
+}
+
+/// What a tamper function may look at.
+#[derive(Clone, Debug, Default)]
+pub struct Context {
+    pub issuer: String,
+    /// The `nonce` of the authorization request before this one.
+    pub previous_nonce: Option<String>,
+    pub access_token: String,
+}
+
+type Tamper = fn(&mut Map<String, Value>, &Context);
+type TamperParams = fn(&mut Vec<(String, String)>, &Context);
+
+/// The provider's behaviour; `Script::default()` behaves correctly.
+#[derive(Clone, Debug)]
+pub struct Script {
+    /// `issuer` in the discovery document, when it should differ.
+    pub discovery_issuer: Option<String>,
+    /// Whether discovery announces RFC 9207 `iss` in responses.
+    pub announces_iss: bool,
+    /// Changes the authorization response's query parameters.
+    pub callback: TamperParams,
+    /// Changes the ID token's claims before signing.
+    pub claims: Tamper,
+    pub signing: Signing,
+    /// Keys listed at the JWKS endpoint.
+    pub published: Vec<Signing>,
+    pub token_endpoint: TokenEndpoint,
+    /// Changes the token response.
+    pub token_response: Tamper,
+    /// Changes the userinfo response.
+    pub userinfo: Tamper,
+}
+
+impl Default for Script {
+    fn default() -> Self {
+        Self {
+            discovery_issuer: None,
+            announces_iss: true,
+            callback: |_, _| {},
+            // Profile claims come from userinfo, so a successful sign-in
+            // always calls it and a refused one can be seen not to.
+            claims: |_, _| {},
+            signing: Signing::Key1,
+            published: vec![Signing::Key1],
+            token_endpoint: TokenEndpoint::Normal,
+            token_response: |_, _| {},
+            userinfo: |_, _| {},
+        }
+    }
+}
+
+/// What the provider saw.
+#[derive(Clone, Debug, Default)]
+pub struct Calls {
+    pub authorize: usize,
+    pub token: usize,
+    pub userinfo: usize,
+    pub jwks: usize,
+    pub stolen: usize,
+    /// Access tokens the token endpoint issued.
+    pub issued_access_tokens: Vec<String>,
+    /// Authorization header of each userinfo call.
+    pub userinfo_authorization: Vec<String>,
+    /// Query string of each userinfo call.
+    pub userinfo_query: Vec<String>,
+}
+
+struct Grant {
+    nonce: String,
+    challenge: String,
+    redirect_uri: String,
+}
+
+struct Inner {
+    issuer: String,
+    script: Script,
+    calls: Calls,
+    grants: HashMap<String, Grant>,
+    last_nonce: Option<String>,
+    previous_nonce: Option<String>,
+}
+
+type Shared = Arc<Mutex<Inner>>;
+
+/// A running hostile provider on a free loopback port.
+#[derive(Clone)]
+pub struct HostileIdp {
+    pub issuer: String,
+    inner: Shared,
+}
+
+impl HostileIdp {
+    pub async fn start(script: Script) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let issuer = format!("http://{}", listener.local_addr().unwrap());
+        let inner = Arc::new(Mutex::new(Inner {
+            issuer: issuer.clone(),
+            script,
+            calls: Calls::default(),
+            grants: HashMap::new(),
+            last_nonce: None,
+            previous_nonce: None,
+        }));
+        let router = Router::new()
+            .route("/.well-known/openid-configuration", get(discovery))
+            .route("/jwks", get(jwks))
+            .route("/authorize", get(authorize))
+            .route("/token", post(token))
+            .route("/userinfo", get(userinfo))
+            .route("/stolen", get(stolen).post(stolen))
+            .with_state(inner.clone());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        Self { issuer, inner }
+    }
+
+    /// Changes the script between two sign-ins.
+    pub fn rescript(&self, change: impl FnOnce(&mut Script)) {
+        change(&mut self.inner.lock().unwrap().script);
+    }
+
+    pub fn calls(&self) -> Calls {
+        self.inner.lock().unwrap().calls.clone()
+    }
+}
+
+fn rsa_key(signing: Signing) -> CoreRsaPrivateSigningKey {
+    let (pem, kid) = match signing {
+        Signing::Key2 => (KEY_2, Some("k2")),
+        Signing::Key1WithoutKid => (KEY_1, None),
+        Signing::EmbeddedAttackerJwk => (ATTACKER_KEY, Some("attacker")),
+        Signing::UnknownKid => (ATTACKER_KEY, Some("k9")),
+        _ => (KEY_1, Some("k1")),
+    };
+    CoreRsaPrivateSigningKey::from_pem(pem, kid.map(|k| JsonWebKeyId::new(k.into()))).unwrap()
+}
+
+fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The public half of a key, as a JWK.
+fn public_jwk(signing: Signing) -> Value {
+    serde_json::to_value(rsa_key(signing).as_verification_key()).unwrap()
+}
+
+/// A compact JWS over `claims`, signed as `signing` says.
+pub fn sign(claims: &Value, signing: Signing) -> String {
+    let rs256 = CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256;
+    let key = rsa_key(signing);
+    let mut header = json!({ "alg": "RS256", "typ": "JWT" });
+    if let Some(kid) = public_jwk(signing).get("kid") {
+        header["kid"] = kid.clone();
+    }
+    match signing {
+        Signing::AlgNone => header = json!({ "alg": "none", "typ": "JWT" }),
+        Signing::Hs256WithPublicKey => header["alg"] = json!("HS256"),
+        Signing::EmbeddedAttackerJwk => header["jwk"] = public_jwk(signing),
+        _ => {}
+    }
+    let input = format!(
+        "{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(claims.to_string().as_bytes())
+    );
+    let signature = match signing {
+        Signing::AlgNone => Vec::new(),
+        Signing::Hs256WithPublicKey => {
+            let public = public_jwk(Signing::Key1).to_string();
+            CoreHmacKey::new(public.as_bytes())
+                .sign(&CoreJwsSigningAlgorithm::HmacSha256, input.as_bytes())
+                .unwrap()
+        }
+        Signing::FlippedSignature => {
+            let mut signature = key.sign(&rs256, input.as_bytes()).unwrap();
+            signature[10] ^= 0x01;
+            signature
+        }
+        _ => key.sign(&rs256, input.as_bytes()).unwrap(),
+    };
+    format!("{input}.{}", b64(&signature))
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+fn context(inner: &Inner, access_token: &str) -> Context {
+    Context {
+        issuer: inner.issuer.clone(),
+        previous_nonce: inner.previous_nonce.clone(),
+        access_token: access_token.to_owned(),
+    }
+}
+
+async fn discovery(State(inner): State<Shared>) -> Json<Value> {
+    let inner = inner.lock().unwrap();
+    let issuer = &inner.issuer;
+    Json(json!({
+        "issuer": inner.script.discovery_issuer.as_deref().unwrap_or(issuer),
+        "authorization_endpoint": format!("{issuer}/authorize"),
+        "token_endpoint": format!("{issuer}/token"),
+        "userinfo_endpoint": format!("{issuer}/userinfo"),
+        "jwks_uri": format!("{issuer}/jwks"),
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["public"],
+        // Announces dangerous algorithms too: the client must not take
+        // the provider's word for which are safe.
+        "id_token_signing_alg_values_supported": ["RS256", "HS256", "none"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic"],
+        "authorization_response_iss_parameter_supported": inner.script.announces_iss,
+    }))
+}
+
+async fn jwks(State(inner): State<Shared>) -> Json<Value> {
+    let mut inner = inner.lock().unwrap();
+    inner.calls.jwks += 1;
+    let keys = inner
+        .script
+        .published
+        .iter()
+        .map(|s| rsa_key(*s).as_verification_key())
+        .collect();
+    Json(serde_json::to_value(CoreJsonWebKeySet::new(keys)).unwrap())
+}
+
+async fn authorize(
+    State(inner): State<Shared>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let mut inner = inner.lock().unwrap();
+    inner.calls.authorize += 1;
+    let field = |name: &str| query.get(name).cloned().unwrap_or_default();
+    let code = CsrfToken::new_random().secret().clone();
+    let nonce = field("nonce");
+    inner.previous_nonce = inner.last_nonce.replace(nonce.clone());
+    inner.grants.insert(
+        code.clone(),
+        Grant {
+            nonce,
+            challenge: field("code_challenge"),
+            redirect_uri: field("redirect_uri"),
+        },
+    );
+    let mut params = vec![
+        ("code".to_owned(), code),
+        ("state".to_owned(), field("state")),
+        ("iss".to_owned(), inner.issuer.clone()),
+    ];
+    (inner.script.callback)(&mut params, &context(&inner, ""));
+    let mut target = reqwest::Url::parse(&field("redirect_uri")).unwrap();
+    target.query_pairs_mut().extend_pairs(params);
+    Redirect::to(target.as_str()).into_response()
+}
+
+fn token_error(error: &str) -> Response {
+    (StatusCode::BAD_REQUEST, Json(json!({ "error": error }))).into_response()
+}
+
+async fn token(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let mode = {
+        let mut inner = shared.lock().unwrap();
+        inner.calls.token += 1;
+        inner.script.token_endpoint
+    };
+    match mode {
+        TokenEndpoint::Normal => {}
+        TokenEndpoint::RedirectElsewhere => {
+            let issuer = shared.lock().unwrap().issuer.clone();
+            return Redirect::temporary(&format!("{issuer}/stolen")).into_response();
+        }
+        TokenEndpoint::Slow(delay) => tokio::time::sleep(delay).await,
+    }
+    let expected_auth = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"))
+    );
+    if headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        != Some(expected_auth.as_str())
+    {
+        return token_error("invalid_client");
+    }
+    let field = |name: &str| form.get(name).cloned().unwrap_or_default();
+    let mut inner = shared.lock().unwrap();
+    let Some(grant) = inner.grants.remove(&field("code")) else {
+        return token_error("invalid_grant");
+    };
+    let verifier = PkceCodeVerifier::new(field("code_verifier"));
+    let challenge = PkceCodeChallenge::from_code_verifier_sha256(&verifier);
+    if field("grant_type") != "authorization_code"
+        || field("redirect_uri") != grant.redirect_uri
+        || challenge.as_str() != grant.challenge
+    {
+        return token_error("invalid_grant");
+    }
+
+    let access_token = format!("hostile-at-{}", CsrfToken::new_random().secret());
+    inner.calls.issued_access_tokens.push(access_token.clone());
+    let ctx = context(&inner, &access_token);
+    let mut claims = Map::new();
+    claims.insert("iss".into(), json!(inner.issuer));
+    claims.insert("sub".into(), json!(SUBJECT));
+    claims.insert("aud".into(), json!(CLIENT_ID));
+    claims.insert("exp".into(), json!(now() + 300));
+    claims.insert("iat".into(), json!(now()));
+    claims.insert("nonce".into(), json!(grant.nonce));
+    (inner.script.claims)(&mut claims, &ctx);
+    let id_token = sign(&Value::Object(claims), inner.script.signing);
+
+    let mut response = Map::new();
+    response.insert("access_token".into(), json!(access_token));
+    response.insert("token_type".into(), json!("Bearer"));
+    response.insert("expires_in".into(), json!(3600));
+    response.insert(
+        "refresh_token".into(),
+        json!(format!("hostile-rt-{}", CsrfToken::new_random().secret())),
+    );
+    response.insert("id_token".into(), json!(id_token));
+    (inner.script.token_response)(&mut response, &ctx);
+    Json(Value::Object(response)).into_response()
+}
+
+async fn userinfo(State(shared): State<Shared>, headers: HeaderMap, uri: Uri) -> Response {
+    let mut inner = shared.lock().unwrap();
+    inner.calls.userinfo += 1;
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    inner
+        .calls
+        .userinfo_authorization
+        .push(authorization.clone());
+    inner
+        .calls
+        .userinfo_query
+        .push(uri.query().unwrap_or_default().to_owned());
+    let token = authorization.strip_prefix("Bearer ").unwrap_or_default();
+    if !inner.calls.issued_access_tokens.iter().any(|t| t == token) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let ctx = context(&inner, token);
+    let mut claims = Map::new();
+    claims.insert("sub".into(), json!(SUBJECT));
+    claims.insert("name".into(), json!("Harriet Hostile"));
+    claims.insert("email".into(), json!("harriet@hostile.test"));
+    (inner.script.userinfo)(&mut claims, &ctx);
+    Json(Value::Object(claims)).into_response()
+}
+
+/// Where a redirecting token endpoint points: a client that followed the
+/// redirect would land here.
+async fn stolen(State(shared): State<Shared>) -> Json<Value> {
+    shared.lock().unwrap().calls.stolen += 1;
+    Json(json!({ "access_token": "stolen", "token_type": "Bearer" }))
+}
