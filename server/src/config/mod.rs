@@ -1,4 +1,5 @@
-//! Settings: read once at start from the environment, validated as a whole.
+//! Settings: read once at start from the environment and `portcullis.toml`
+//! (see [`file`]), validated as a whole.
 //! Every problem is collected and reported together, naming the variable,
 //! so a misconfigured deployment is fixed in one round.
 //!
@@ -7,7 +8,9 @@
 //! `<NAME>_CLIENT_SECRET`, `<NAME>_ISSUER`, optional `<NAME>_SCOPES` and
 //! `<NAME>_LABEL`.
 
-use std::{collections::HashMap, fmt, net::SocketAddr, time::Duration};
+pub mod file;
+
+use std::{collections::HashMap, fmt, net::SocketAddr, path::PathBuf, time::Duration};
 
 use leptos::config::{LeptosOptions, get_configuration};
 
@@ -82,12 +85,46 @@ const DEFAULT_LOGIN_TIMEOUT: u64 = 600;
 const DEFAULT_PROVIDER_TIMEOUT: u64 = 15;
 
 impl Settings {
-    /// Reads the process environment.
+    /// Reads the process environment and the settings file.
     pub fn from_env() -> Result<Self, ConfigProblems> {
         let leptos = get_configuration(None)
             .map(|conf| conf.leptos_options)
             .map_err(|err| ConfigProblems(vec![format!("LEPTOS_* settings: {err}")]))?;
-        Self::from_vars(leptos, &std::env::vars().collect())
+        Self::from_file_and_vars(leptos, &std::env::vars().collect())
+    }
+
+    /// `env` over the settings file: the one `PORTCULLIS_CONFIG` names
+    /// (which must exist), else `portcullis.toml` in the working directory
+    /// when there is one. A variable set in `env` wins over the file.
+    pub fn from_file_and_vars(
+        leptos: LeptosOptions,
+        env: &HashMap<String, String>,
+    ) -> Result<Self, ConfigProblems> {
+        let named = env
+            .get("PORTCULLIS_CONFIG")
+            .map(|p| p.trim())
+            .filter(|p| !p.is_empty());
+        let path = match named {
+            Some(path) => Some(PathBuf::from(path)),
+            None => Some(PathBuf::from(file::DEFAULT_PATH)).filter(|p| p.exists()),
+        };
+        let (mut vars, mut problems) = match path.as_deref().map(file::read) {
+            None => (HashMap::new(), Vec::new()),
+            Some(Ok(vars)) => (vars, Vec::new()),
+            Some(Err(problems)) => (HashMap::new(), problems),
+        };
+        if let Some(path) = &path {
+            tracing::info!("settings file: {}", path.display());
+        }
+        vars.extend(env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        match Self::from_vars(leptos, &vars) {
+            Ok(settings) if problems.is_empty() => Ok(settings),
+            Ok(_) => Err(ConfigProblems(problems)),
+            Err(ConfigProblems(more)) => {
+                problems.extend(more);
+                Err(ConfigProblems(problems))
+            }
+        }
     }
 
     /// Builds settings from `vars`, collecting every problem.
@@ -487,6 +524,96 @@ mod tests {
                 "LOGIN_TIMEOUT_SECONDS must be a whole number of seconds from 1 to 3600, not \"ten\"",
                 "PROVIDER_TIMEOUT_SECONDS must be a whole number of seconds from 1 to 120, not \"0\"",
             ]
+        );
+    }
+
+    /// A settings file of its own for one test, removed afterwards.
+    struct TempFile(PathBuf);
+
+    impl TempFile {
+        fn new(name: &str, text: &str) -> Self {
+            let path =
+                std::env::temp_dir().join(format!("portcullis-{}-{name}.toml", std::process::id()));
+            std::fs::write(&path, text).unwrap();
+            Self(path)
+        }
+    }
+
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    #[test]
+    fn a_settings_file_declares_providers_and_the_environment_wins() {
+        let file = TempFile::new(
+            "merge",
+            r#"
+            public_url = "https://from-file.example"
+            [providers.acme]
+            issuer = "https://id.acme.example"
+            client_id = "acme-client"
+            label = "Acme ID"
+            [providers.google]
+            client_id = "g"
+            client_secret = "g-secret"
+            "#,
+        );
+        let path = file.0.display().to_string();
+        let settings = Settings::from_file_and_vars(
+            options(),
+            &vars(&[
+                ("PORTCULLIS_CONFIG", &path),
+                ("ACME_CLIENT_SECRET", "from-env"),
+                ("APP_PUBLIC_URL", "https://from-env.example"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(settings.public_url, "https://from-env.example");
+        let ids: Vec<&str> = settings.providers.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(ids, ["acme", "google"], "file order");
+        assert_eq!(settings.providers[0].label, "Acme ID");
+        assert_eq!(settings.providers[0].client_secret.expose(), "from-env");
+        assert_eq!(settings.providers[1].issuer, "https://accounts.google.com");
+    }
+
+    #[test]
+    fn problems_in_the_file_and_the_environment_are_reported_together() {
+        let file = TempFile::new(
+            "problems",
+            r#"
+            [providers.acme]
+            issuer = "https://id.acme.example"
+            clientid = "typo"
+            "#,
+        );
+        let path = file.0.display().to_string();
+        let problems = Settings::from_file_and_vars(
+            options(),
+            &vars(&[
+                ("PORTCULLIS_CONFIG", &path),
+                ("LOGIN_TIMEOUT_SECONDS", "soon"),
+            ]),
+        )
+        .unwrap_err();
+        assert_eq!(problems.0.len(), 2, "{problems}");
+        assert!(problems.0[0].starts_with(&format!(
+            "{path}: unknown setting `providers.acme.clientid`"
+        )));
+        assert!(problems.0[1].starts_with("LOGIN_TIMEOUT_SECONDS must be"));
+    }
+
+    #[test]
+    fn a_named_settings_file_that_is_missing_is_a_problem() {
+        let problems = Settings::from_file_and_vars(
+            options(),
+            &vars(&[("PORTCULLIS_CONFIG", "/nonexistent/portcullis.toml")]),
+        )
+        .unwrap_err();
+        assert!(
+            problems.0[0].starts_with("/nonexistent/portcullis.toml: cannot be read"),
+            "{problems}"
         );
     }
 }

@@ -1,0 +1,227 @@
+//! `portcullis.toml`: the same settings as the environment variables, in a
+//! file. Each key maps to one variable (`public_url` → `APP_PUBLIC_URL`,
+//! `[providers.acme] client_id` → `ACME_CLIENT_ID`, the `[providers.*]`
+//! tables in file order → `AUTH_PROVIDERS`); a variable that is set in the
+//! environment wins over the file.
+//!
+//! ```toml
+//! public_url = "https://app.example.com"
+//!
+//! [providers.google]
+//! client_id = "1234.apps.googleusercontent.com"
+//! # client_secret from GOOGLE_CLIENT_SECRET in the environment
+//!
+//! [providers.acme]
+//! label = "Acme ID"
+//! issuer = "https://id.acme.example"
+//! client_id = "portcullis"
+//! scopes = ["openid", "email"]
+//! ```
+
+use std::{collections::HashMap, path::Path};
+
+use toml::{Table, Value};
+
+/// Where the file is looked for when `PORTCULLIS_CONFIG` is not set.
+pub const DEFAULT_PATH: &str = "portcullis.toml";
+
+/// Top-level keys and the variables they stand for.
+const TOP_LEVEL: [(&str, &str); 5] = [
+    ("public_url", "APP_PUBLIC_URL"),
+    ("database_url", "DATABASE_URL"),
+    ("token_encryption_keys", "TOKEN_ENCRYPTION_KEYS"),
+    ("login_timeout_seconds", "LOGIN_TIMEOUT_SECONDS"),
+    ("provider_timeout_seconds", "PROVIDER_TIMEOUT_SECONDS"),
+];
+
+/// Keys of a `[providers.<name>]` table.
+const PROVIDER_KEYS: [&str; 5] = ["issuer", "client_id", "client_secret", "scopes", "label"];
+
+/// Reads the file at `path` into variables; every problem is named with
+/// the file and key.
+pub fn read(path: &Path) -> Result<HashMap<String, String>, Vec<String>> {
+    let name = path.display();
+    let text = std::fs::read_to_string(path)
+        .map_err(|err| vec![format!("{name}: cannot be read: {err}")])?;
+    parse(&text).map_err(|problems| {
+        problems
+            .into_iter()
+            .map(|problem| format!("{name}: {problem}"))
+            .collect()
+    })
+}
+
+/// The variables a file's text stands for.
+pub fn parse(text: &str) -> Result<HashMap<String, String>, Vec<String>> {
+    let table: Table = text
+        .parse()
+        .map_err(|err: toml::de::Error| vec![one_line(&err.to_string())])?;
+    let mut vars = HashMap::new();
+    let mut problems = Vec::new();
+    for (key, value) in &table {
+        if key == "providers" {
+            match value {
+                Value::Table(providers) => read_providers(providers, &mut vars, &mut problems),
+                _ => problems.push("`providers` must be a table of [providers.<name>]".into()),
+            }
+            continue;
+        }
+        match TOP_LEVEL.iter().find(|(k, _)| k == key) {
+            Some((_, var)) => match scalar(value) {
+                Some(text) => {
+                    vars.insert((*var).to_owned(), text);
+                }
+                None => problems.push(format!("`{key}` must be a string or a number")),
+            },
+            None => problems.push(format!(
+                "unknown setting `{key}` (known: {}, providers)",
+                TOP_LEVEL.map(|(k, _)| k).join(", ")
+            )),
+        }
+    }
+    if problems.is_empty() {
+        Ok(vars)
+    } else {
+        Err(problems)
+    }
+}
+
+fn read_providers(
+    providers: &Table,
+    vars: &mut HashMap<String, String>,
+    problems: &mut Vec<String>,
+) {
+    let mut names = Vec::new();
+    for (name, settings) in providers {
+        let Value::Table(settings) = settings else {
+            problems.push(format!("`providers.{name}` must be a table"));
+            continue;
+        };
+        names.push(name.as_str());
+        let prefix = name.to_ascii_uppercase().replace('-', "_");
+        for (key, value) in settings {
+            if !PROVIDER_KEYS.contains(&key.as_str()) {
+                problems.push(format!(
+                    "unknown setting `providers.{name}.{key}` (known: {})",
+                    PROVIDER_KEYS.join(", ")
+                ));
+                continue;
+            }
+            let text = match (key.as_str(), value) {
+                ("scopes", Value::Array(scopes)) => {
+                    let scopes: Option<Vec<&str>> = scopes.iter().map(Value::as_str).collect();
+                    scopes.map(|s| s.join(" "))
+                }
+                (_, Value::String(text)) => Some(text.clone()),
+                _ => None,
+            };
+            match text {
+                Some(text) => {
+                    vars.insert(format!("{prefix}_{}", key.to_ascii_uppercase()), text);
+                }
+                None if key == "scopes" => problems.push(format!(
+                    "`providers.{name}.scopes` must be a list of strings or one string"
+                )),
+                None => problems.push(format!("`providers.{name}.{key}` must be a string")),
+            }
+        }
+    }
+    vars.insert("AUTH_PROVIDERS".into(), names.join(","));
+}
+
+fn scalar(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) => Some(text.clone()),
+        Value::Integer(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// The parser's message with its source excerpt folded onto one line.
+fn one_line(message: &str) -> String {
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.chars().all(|c| "|^ ".contains(c)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_map_to_the_variables_and_providers_keep_file_order() {
+        let vars = parse(
+            r#"
+            public_url = "https://app.example.com"
+            login_timeout_seconds = 300
+
+            [providers.zeta]
+            issuer = "https://zeta.example"
+            client_id = "z"
+            scopes = ["openid", "email"]
+
+            [providers.acme-id]
+            issuer = "https://id.acme.example"
+            client_id = "a"
+            client_secret = "s"
+            label = "Acme ID"
+            "#,
+        )
+        .unwrap();
+        let get = |k: &str| vars.get(k).map(String::as_str);
+        assert_eq!(get("APP_PUBLIC_URL"), Some("https://app.example.com"));
+        assert_eq!(get("LOGIN_TIMEOUT_SECONDS"), Some("300"));
+        assert_eq!(get("AUTH_PROVIDERS"), Some("zeta,acme-id"));
+        assert_eq!(get("ZETA_SCOPES"), Some("openid email"));
+        assert_eq!(get("ACME_ID_LABEL"), Some("Acme ID"));
+        assert_eq!(get("ACME_ID_CLIENT_SECRET"), Some("s"));
+        assert_eq!(get("ZETA_CLIENT_SECRET"), None);
+    }
+
+    #[test]
+    fn unknown_keys_and_wrong_types_are_all_reported() {
+        let problems = parse(
+            r#"
+            public_uri = "https://typo.example"
+            database_url = ["no"]
+
+            [providers.acme]
+            clientid = "a"
+            scopes = ["openid", 7]
+            label = 7
+            "#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            problems,
+            [
+                "unknown setting `public_uri` (known: public_url, database_url, \
+                 token_encryption_keys, login_timeout_seconds, provider_timeout_seconds, providers)",
+                "`database_url` must be a string or a number",
+                "unknown setting `providers.acme.clientid` (known: issuer, client_id, \
+                 client_secret, scopes, label)",
+                "`providers.acme.scopes` must be a list of strings or one string",
+                "`providers.acme.label` must be a string",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_syntax_error_names_the_line() {
+        let problems = parse("public_url = \"https://a.example\"\n[providers.acme\n").unwrap_err();
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].contains("line 2"), "{problems:?}");
+    }
+
+    #[test]
+    fn a_missing_file_is_reported_with_its_name() {
+        let problems = read(Path::new("/nonexistent/portcullis.toml")).unwrap_err();
+        assert!(
+            problems[0].starts_with("/nonexistent/portcullis.toml: cannot be read"),
+            "{problems:?}"
+        );
+    }
+}
