@@ -616,4 +616,19 @@ mod tests {
             "{problems}"
         );
     }
+
+    #[test]
+    fn the_example_settings_file_is_valid_with_its_secrets_in_the_environment() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../portcullis.example.toml");
+        let settings = Settings::from_file_and_vars(
+            options(),
+            &vars(&[
+                ("PORTCULLIS_CONFIG", path),
+                ("GOOGLE_CLIENT_SECRET", "g"),
+                ("ACME_CLIENT_SECRET", "a"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(settings.providers.len(), 2);
+    }
 }
