@@ -5,6 +5,7 @@
 #
 #   scripts/bootstrap.sh dev    toolchain for building and running
 #   scripts/bootstrap.sh test   the same, plus the browser for end-to-end tests
+#                               and PostgreSQL for the database tests
 #
 # Everything comes from the package registries (crates.io, npm, Debian);
 # nothing downloads a prebuilt binary from elsewhere.
@@ -78,6 +79,19 @@ if [ "$mode" = test ] && [ ! -x /usr/bin/chromium ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
   else
     die "Chromium is missing: install Debian's chromium package (sudo apt-get install chromium), then run this again."
+  fi
+fi
+
+# 6. PostgreSQL server binaries for the tests that run against a real
+#    PostgreSQL (scripts/services/postgres.sh starts a throwaway cluster).
+if [ "$mode" = test ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+   && ! command -v initdb >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing Debian's postgresql for the database tests"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  else
+    die "PostgreSQL is missing: install Debian's postgresql package (sudo apt-get install postgresql), then run this again."
   fi
 fi
 

@@ -3,6 +3,7 @@
 
 pub mod backend;
 pub mod config;
+pub mod db;
 pub mod flow;
 pub mod http_client;
 pub mod providers;

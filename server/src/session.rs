@@ -7,9 +7,11 @@ use tower_sessions::{
     Expiry, Session, SessionManagerLayer,
     cookie::{SameSite, time::Duration},
 };
-use tower_sessions_sqlx_store::SqliteStore;
 
-use crate::users::{Identity, UserId};
+use crate::{
+    db::SessionStore,
+    users::{Identity, UserId},
+};
 
 const USER_KEY: &str = "user";
 /// Sessions end after this long without a request.
@@ -64,7 +66,7 @@ pub async fn sign_in(
 /// The cookie settings (SECURITY.md D1): HttpOnly, SameSite=Lax so the
 /// login transaction survives the provider's redirect back, and over https
 /// `Secure` with the `__Host-` prefix (Path=/, no Domain).
-pub fn layer(store: SqliteStore, https: bool) -> SessionManagerLayer<SqliteStore> {
+pub fn layer(store: SessionStore, https: bool) -> SessionManagerLayer<SessionStore> {
     SessionManagerLayer::new(store)
         .with_name(if https {
             "__Host-portcullis"

@@ -5,7 +5,6 @@
 use std::{
     io,
     net::SocketAddr,
-    str::FromStr,
     sync::{Arc, OnceLock},
 };
 
@@ -22,16 +21,12 @@ use leptos::{config::LeptosOptions, prelude::provide_context};
 use leptos_axum::{
     AxumRouteListing, LeptosRoutes, file_and_error_handler_with_context, generate_route_list,
 };
-use sqlx::{
-    SqlitePool,
-    sqlite::{SqliteConnectOptions, SqlitePoolOptions},
-};
 use tokio::net::TcpListener;
-use tower_sessions_sqlx_store::SqliteStore;
 
 use crate::{
     backend::Portcullis,
     config::Settings,
+    db::{Db, SessionStore},
     http_client,
     providers::Registry,
     routes::{auth, health},
@@ -56,45 +51,14 @@ pub enum StartupError {
         #[source]
         source: io::Error,
     },
-    #[error("cannot open the session database")]
+    #[error("cannot open the database")]
     Database(#[source] sqlx::Error),
     #[error("cannot build the HTTP client")]
     HttpClient(#[source] reqwest::Error),
 }
 
-/// Opens the database and applies every migration (sessions, token vault).
-pub async fn open_database(database_url: &str) -> Result<SqlitePool, StartupError> {
-    let options = SqliteConnectOptions::from_str(database_url)
-        .map_err(StartupError::Database)?
-        .create_if_missing(true);
-    // An in-memory database exists per connection: keep exactly one.
-    let in_memory = database_url.contains(":memory:");
-    let pool = SqlitePoolOptions::new()
-        .max_connections(if in_memory { 1 } else { 8 })
-        .connect_with(options)
-        .await
-        .map_err(StartupError::Database)?;
-    SqliteStore::new(pool.clone())
-        .migrate()
-        .await
-        .map_err(StartupError::Database)?;
-    sqlx::migrate!("./migrations")
-        .run(&pool)
-        .await
-        .map_err(|err| StartupError::Database(err.into()))?;
-    Ok(pool)
-}
-
-/// A fresh, migrated in-memory database for unit tests.
-#[cfg(test)]
-pub async fn memory_database() -> SqlitePool {
-    open_database("sqlite::memory:")
-        .await
-        .expect("in-memory database opens")
-}
-
-/// The token vault on `pool`, sealed with the configured keys.
-pub fn token_vault(pool: SqlitePool, keys: Option<KeyRing>) -> TokenVault {
+/// The token vault in `db`, sealed with the configured keys.
+pub fn token_vault(db: Db, keys: Option<KeyRing>) -> TokenVault {
     let keys = keys.unwrap_or_else(|| {
         tracing::warn!(
             "TOKEN_ENCRYPTION_KEYS is not set: tokens are sealed with a random key and \
@@ -102,31 +66,34 @@ pub fn token_vault(pool: SqlitePool, keys: Option<KeyRing>) -> TokenVault {
         );
         KeyRing::ephemeral()
     });
-    TokenVault::new(pool, keys)
+    TokenVault::new(db, keys)
 }
 
 /// Opens the database, discovers the providers and builds the state.
-pub async fn assemble(settings: Settings) -> Result<(AppState, SqliteStore), StartupError> {
-    let pool = open_database(settings.database_url.expose()).await?;
+pub async fn assemble(settings: Settings) -> Result<(AppState, SessionStore), StartupError> {
+    let db = Db::open(settings.database_url.expose())
+        .await
+        .map_err(StartupError::Database)?;
+    tracing::info!("database: {}", db.kind());
     let http = http_client::ProviderHttp::new(settings.provider_limits)
         .map_err(StartupError::HttpClient)?;
     let registry = Registry::discover_all(&settings.providers, &http).await;
-    let vault = token_vault(pool.clone(), settings.token_keys.clone());
+    let vault = token_vault(db.clone(), settings.token_keys.clone());
     let state = AppState {
         core: Arc::new(Portcullis::new(
             &settings,
             registry,
             http,
             vault,
-            UserStore::new(pool.clone()),
+            UserStore::new(db.clone()),
         )),
         leptos: settings.leptos,
     };
-    Ok((state, SqliteStore::new(pool)))
+    Ok((state, db.session_store()))
 }
 
 /// The whole HTTP surface.
-pub fn router(state: AppState, store: SqliteStore) -> Router {
+pub fn router(state: AppState, store: SessionStore) -> Router {
     let https = state.core.public_url.starts_with("https://");
     let ports = Ports::new(state.core.clone());
     let context = move || provide_context(ports.clone());

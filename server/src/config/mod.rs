@@ -218,10 +218,10 @@ impl Settings {
         }
 
         let database_url = get("DATABASE_URL").unwrap_or(DEFAULT_DATABASE_URL);
-        if !database_url.starts_with("sqlite:") {
+        if !crate::db::is_supported_url(database_url) {
             problems.push(
-                "DATABASE_URL must be a sqlite: URL (e.g. sqlite://portcullis.db); \
-                 other stores are not supported yet"
+                "DATABASE_URL must be a sqlite: or postgres:// URL \
+                 (e.g. sqlite://portcullis.db or postgres://user@host/portcullis)"
                     .to_owned(),
             );
         }
@@ -396,7 +396,7 @@ mod tests {
         );
         assert!(!text.contains("c2hvcnQ"), "the key is never echoed: {text}");
         assert!(
-            text.contains("DATABASE_URL must be a sqlite: URL"),
+            text.contains("DATABASE_URL must be a sqlite: or postgres:// URL"),
             "{text}"
         );
         assert!(text.contains("ACME_CLIENT_SECRET is not set"), "{text}");

@@ -3,8 +3,9 @@
 //! account someone gets (SECURITY.md B7).
 
 use serde::{Deserialize, Serialize};
-use sqlx::SqlitePool;
 use time::OffsetDateTime;
+
+use crate::db::{Db, with_pool};
 
 /// What a provider told us about who signed in.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,60 +24,63 @@ pub struct UserId(pub i64);
 
 #[derive(Clone, Debug)]
 pub struct UserStore {
-    pool: SqlitePool,
+    db: Db,
 }
 
 impl UserStore {
-    pub fn new(pool: SqlitePool) -> Self {
-        Self { pool }
+    pub fn new(db: Db) -> Self {
+        Self { db }
     }
 
     /// The account this identity signs into, created on its first sign-in.
     /// The profile is refreshed from the provider each time.
     pub async fn sign_in(&self, identity: &Identity) -> Result<UserId, sqlx::Error> {
         let now = OffsetDateTime::now_utc().unix_timestamp();
-        let mut tx = self.pool.begin().await?;
-        let existing: Option<(i64,)> =
-            sqlx::query_as("SELECT user_id FROM identities WHERE issuer = ?1 AND subject = ?2")
-                .bind(&identity.issuer)
-                .bind(&identity.subject)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let user_id = match existing {
-            Some((user_id,)) => {
-                sqlx::query(
-                    "UPDATE users SET name = ?2, email = ?3, picture = ?4, last_login_at = ?5
-                     WHERE id = ?1",
-                )
-                .bind(user_id)
-                .bind(&identity.name)
-                .bind(&identity.email)
-                .bind(&identity.picture)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query("UPDATE identities SET email = ?3 WHERE issuer = ?1 AND subject = ?2")
+        with_pool!(&self.db, |pool| {
+            let mut tx = pool.begin().await?;
+            let existing: Option<(i64,)> =
+                sqlx::query_as("SELECT user_id FROM identities WHERE issuer = $1 AND subject = $2")
+                    .bind(&identity.issuer)
+                    .bind(&identity.subject)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let user_id = match existing {
+                Some((user_id,)) => {
+                    sqlx::query(
+                        "UPDATE users SET name = $2, email = $3, picture = $4, last_login_at = $5
+                     WHERE id = $1",
+                    )
+                    .bind(user_id)
+                    .bind(&identity.name)
+                    .bind(&identity.email)
+                    .bind(&identity.picture)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query(
+                        "UPDATE identities SET email = $3 WHERE issuer = $1 AND subject = $2",
+                    )
                     .bind(&identity.issuer)
                     .bind(&identity.subject)
                     .bind(&identity.email)
                     .execute(&mut *tx)
                     .await?;
-                user_id
-            }
-            None => {
-                let (user_id,): (i64,) = sqlx::query_as(
-                    "INSERT INTO users (name, email, picture, created_at, last_login_at)
-                     VALUES (?1, ?2, ?3, ?4, ?4) RETURNING id",
-                )
-                .bind(&identity.name)
-                .bind(&identity.email)
-                .bind(&identity.picture)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
-                sqlx::query(
+                    user_id
+                }
+                None => {
+                    let (user_id,): (i64,) = sqlx::query_as(
+                        "INSERT INTO users (name, email, picture, created_at, last_login_at)
+                     VALUES ($1, $2, $3, $4, $4) RETURNING id",
+                    )
+                    .bind(&identity.name)
+                    .bind(&identity.email)
+                    .bind(&identity.picture)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    sqlx::query(
                     "INSERT INTO identities (issuer, subject, user_id, provider, email, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                     VALUES ($1, $2, $3, $4, $5, $6)",
                 )
                 .bind(&identity.issuer)
                 .bind(&identity.subject)
@@ -86,21 +90,22 @@ impl UserStore {
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
-                user_id
-            }
-        };
-        tx.commit().await?;
-        Ok(UserId(user_id))
+                    user_id
+                }
+            };
+            tx.commit().await?;
+            Ok(UserId(user_id))
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::startup::memory_database;
+    use crate::db;
 
     async fn store() -> UserStore {
-        UserStore::new(memory_database().await)
+        UserStore::new(db::memory().await)
     }
 
     fn identity(issuer: &str, subject: &str, email: &str) -> Identity {
@@ -125,9 +130,9 @@ mod tests {
         renamed.name = "Dana Renamed".into();
         assert_eq!(users.sign_in(&renamed).await.unwrap(), first);
         let (name, email): (String, String) =
-            sqlx::query_as("SELECT name, email FROM users WHERE id = ?1")
+            sqlx::query_as("SELECT name, email FROM users WHERE id = $1")
                 .bind(first.0)
-                .fetch_one(&users.pool)
+                .fetch_one(users.db.sqlite())
                 .await
                 .unwrap();
         assert_eq!(

@@ -1,12 +1,12 @@
 //! The vault's table: one sealed token set per grant.
 
-use sqlx::SqlitePool;
 use time::OffsetDateTime;
 
 use super::{
     TokenSet, VaultError,
     cipher::{KeyRing, Sealed},
 };
+use crate::db::{Db, with_pool};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -18,7 +18,7 @@ pub enum StoreError {
 
 #[derive(Clone, Debug)]
 pub struct TokenVault {
-    pool: SqlitePool,
+    db: Db,
     keys: KeyRing,
 }
 
@@ -28,8 +28,8 @@ fn associated_data(grant_id: &str, provider: &str) -> Vec<u8> {
 }
 
 impl TokenVault {
-    pub fn new(pool: SqlitePool, keys: KeyRing) -> Self {
-        Self { pool, keys }
+    pub fn new(db: Db, keys: KeyRing) -> Self {
+        Self { db, keys }
     }
 
     /// Stores (or replaces, atomically) the tokens of `grant_id`.
@@ -42,20 +42,24 @@ impl TokenVault {
         let sealed = self
             .keys
             .seal(&tokens.to_plaintext(), &associated_data(grant_id, provider))?;
-        sqlx::query(
-            "INSERT INTO token_vault (grant_id, provider, key_id, nonce, ciphertext, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT (grant_id) DO UPDATE SET provider = ?2, key_id = ?3, nonce = ?4,
-                 ciphertext = ?5, updated_at = ?6",
-        )
-        .bind(grant_id)
-        .bind(provider)
-        .bind(&sealed.key_id)
-        .bind(&sealed.nonce)
-        .bind(&sealed.ciphertext)
-        .bind(OffsetDateTime::now_utc().unix_timestamp())
-        .execute(&self.pool)
-        .await?;
+        let updated_at = OffsetDateTime::now_utc().unix_timestamp();
+        with_pool!(&self.db, |pool| {
+            sqlx::query(
+                "INSERT INTO token_vault (grant_id, provider, key_id, nonce, ciphertext, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (grant_id) DO UPDATE SET provider = $2, key_id = $3, nonce = $4,
+                     ciphertext = $5, updated_at = $6",
+            )
+            .bind(grant_id)
+            .bind(provider)
+            .bind(&sealed.key_id)
+            .bind(&sealed.nonce)
+            .bind(&sealed.ciphertext)
+            .bind(updated_at)
+            .execute(pool)
+            .await
+            .map(drop)
+        })?;
         Ok(())
     }
 
@@ -65,13 +69,16 @@ impl TokenVault {
         grant_id: &str,
         provider: &str,
     ) -> Result<Option<TokenSet>, StoreError> {
-        let row: Option<(String, Vec<u8>, Vec<u8>)> = sqlx::query_as(
-            "SELECT key_id, nonce, ciphertext FROM token_vault WHERE grant_id = ?1 AND provider = ?2",
-        )
-        .bind(grant_id)
-        .bind(provider)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row: Option<(String, Vec<u8>, Vec<u8>)> = with_pool!(&self.db, |pool| {
+            sqlx::query_as(
+                "SELECT key_id, nonce, ciphertext FROM token_vault
+                 WHERE grant_id = $1 AND provider = $2",
+            )
+            .bind(grant_id)
+            .bind(provider)
+            .fetch_optional(pool)
+            .await
+        })?;
         let Some((key_id, nonce, ciphertext)) = row else {
             return Ok(None);
         };
@@ -88,10 +95,13 @@ impl TokenVault {
 
     /// Deletes the tokens of `grant_id`. Deleting nothing is not an error.
     pub async fn delete(&self, grant_id: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM token_vault WHERE grant_id = ?1")
-            .bind(grant_id)
-            .execute(&self.pool)
-            .await?;
+        with_pool!(&self.db, |pool| {
+            sqlx::query("DELETE FROM token_vault WHERE grant_id = $1")
+                .bind(grant_id)
+                .execute(pool)
+                .await
+                .map(drop)
+        })?;
         Ok(())
     }
 }
@@ -99,11 +109,12 @@ impl TokenVault {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{secret::Secret, startup::memory_database};
+    use crate::{db, secret::Secret};
 
-    async fn vault() -> (TokenVault, SqlitePool) {
-        let pool = memory_database().await;
-        (TokenVault::new(pool.clone(), KeyRing::ephemeral()), pool)
+    async fn vault() -> (TokenVault, sqlx::SqlitePool) {
+        let db = db::memory().await;
+        let pool = db.sqlite().clone();
+        (TokenVault::new(db, KeyRing::ephemeral()), pool)
     }
 
     fn tokens(tag: &str) -> TokenSet {

@@ -10,7 +10,7 @@ use openidconnect::{
     AccessToken, AccessTokenHash, JsonWebKeyId, PrivateSigningKey,
     core::{CoreJwsSigningAlgorithm, CoreRsaPrivateSigningKey},
 };
-use reqwest::{Client, StatusCode, header};
+use reqwest::{StatusCode, header};
 use serde_json::{Map, Value, json};
 
 use crate::{
@@ -18,8 +18,8 @@ use crate::{
         CLIENT_ID, CLIENT_SECRET, Calls, Context, HostileIdp, SUBJECT, Script, Signing,
         TokenEndpoint,
     },
-    login::location,
-    spawn::{TempDatabase, browser, spawn_server},
+    rig::{Rig, authorize, error, finish, is_signed_in, rig, rig_with, sign_in, start},
+    spawn::{browser, spawn_server},
 };
 
 const CANCELLED: &str = "PC-AUTH-001";
@@ -27,83 +27,6 @@ const EXPIRED: &str = "PC-AUTH-002";
 const REJECTED: &str = "PC-AUTH-003";
 const UNAVAILABLE: &str = "PC-AUTH-004";
 const INVALID: &str = "PC-AUTH-005";
-
-struct Rig {
-    url: String,
-    idp: HostileIdp,
-    database: TempDatabase,
-}
-
-async fn rig(script: Script) -> Rig {
-    rig_with(script, &[]).await
-}
-
-/// A Portcullis server whose one provider, "hostile", follows `script`.
-async fn rig_with(script: Script, extra: &[(&str, &str)]) -> Rig {
-    let idp = HostileIdp::start(script).await;
-    let mut vars = vec![
-        ("AUTH_PROVIDERS", "hostile"),
-        ("HOSTILE_ISSUER", idp.issuer.as_str()),
-        ("HOSTILE_CLIENT_ID", CLIENT_ID),
-        ("HOSTILE_CLIENT_SECRET", CLIENT_SECRET),
-    ];
-    vars.extend_from_slice(extra);
-    let (url, database) = spawn_server(&vars).await;
-    Rig { url, idp, database }
-}
-
-fn error(code: &str) -> String {
-    format!("/error?code={code}&provider=hostile")
-}
-
-/// Starts a sign-in; returns the provider's authorization URL.
-async fn start(rig: &Rig, client: &Client) -> String {
-    let url = format!("{}/auth/login/hostile", rig.url);
-    let response = client.get(&url).send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let authorize = location(&url, &response);
-    assert!(authorize.starts_with(&rig.idp.issuer), "{authorize}");
-    authorize
-}
-
-/// Lets the provider answer; returns the callback URL it sends back.
-async fn authorize(rig: &Rig, client: &Client, authorize: &str) -> String {
-    let response = client.get(authorize).send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let callback = location(authorize, &response);
-    assert!(callback.starts_with(&rig.url), "{callback}");
-    callback
-}
-
-/// Delivers the callback; returns where Portcullis sends the browser.
-async fn finish(client: &Client, callback: &str) -> String {
-    let response = client.get(callback).send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::SEE_OTHER, "{callback}");
-    response.headers()[header::LOCATION]
-        .to_str()
-        .unwrap()
-        .to_owned()
-}
-
-/// A whole sign-in; returns where it ends.
-async fn sign_in(rig: &Rig, client: &Client) -> String {
-    let authorize_url = start(rig, client).await;
-    let callback = authorize(rig, client, &authorize_url).await;
-    finish(client, &callback).await
-}
-
-async fn is_signed_in(rig: &Rig, client: &Client) -> bool {
-    let response = client
-        .get(format!("{}/auth/user", rig.url))
-        .send()
-        .await
-        .unwrap();
-    match response.status() {
-        StatusCode::OK => true,
-        StatusCode::UNAUTHORIZED => false,
-        other => panic!("/auth/user answered {other}"),
-    }
-}
 
 /// Signs in with `script`; asserts success and that the profile came from
 /// userinfo, called once with the issued token in the header only.

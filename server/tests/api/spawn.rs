@@ -95,7 +95,8 @@ pub async fn serve(listener: TcpListener, database: &TempDatabase, vars: &[(&str
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
-    vars.insert("DATABASE_URL".into(), database.url());
+    vars.entry("DATABASE_URL".into())
+        .or_insert_with(|| database.url());
     let leptos = LeptosOptions::builder().output_name("portcullis").build();
     let settings = Settings::from_vars(leptos, &vars).unwrap();
     let app = Application::build_on(listener, settings).await.unwrap();

@@ -1,0 +1,145 @@
+//! The database, chosen by `DATABASE_URL`: SQLite (the embedded default)
+//! or PostgreSQL. It holds sessions, the token vault and users; migrations
+//! for the backend in use are applied at start. Queries are written once,
+//! with `$1`-style placeholders both backends understand, and run on
+//! either pool through [`with_pool!`].
+
+use std::{str::FromStr, time::Duration};
+
+use async_trait::async_trait;
+use sqlx::{
+    PgPool, SqlitePool,
+    postgres::PgPoolOptions,
+    sqlite::{SqliteConnectOptions, SqlitePoolOptions},
+};
+use tower_sessions::{
+    SessionStore as Store,
+    session::{Id, Record},
+    session_store,
+};
+use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
+
+/// A connection pool to the configured database.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the concrete pool of `$db`: the body
+/// is compiled once per backend.
+macro_rules! with_pool {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        match $db {
+            $crate::db::Db::Sqlite($pool) => $body,
+            $crate::db::Db::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use with_pool;
+
+/// Whether `url` names a database we can open.
+pub fn is_supported_url(url: &str) -> bool {
+    url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+impl Db {
+    /// Connects and applies every migration (sessions, token vault, users).
+    pub async fn open(url: &str) -> Result<Self, sqlx::Error> {
+        let db = if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)?.create_if_missing(true);
+            // An in-memory database exists per connection: keep exactly one.
+            let in_memory = url.contains(":memory:");
+            let pool = SqlitePoolOptions::new()
+                .max_connections(if in_memory { 1 } else { 8 })
+                .connect_with(options)
+                .await?;
+            SqliteStore::new(pool.clone()).migrate().await?;
+            sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+            Self::Sqlite(pool)
+        } else {
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect(url)
+                .await?;
+            PostgresStore::new(pool.clone()).migrate().await?;
+            sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+            Self::Postgres(pool)
+        };
+        Ok(db)
+    }
+
+    /// The session store on this database.
+    pub fn session_store(&self) -> SessionStore {
+        match self {
+            Self::Sqlite(pool) => SessionStore::Sqlite(SqliteStore::new(pool.clone())),
+            Self::Postgres(pool) => SessionStore::Postgres(PostgresStore::new(pool.clone())),
+        }
+    }
+
+    /// "SQLite" or "PostgreSQL", for the log.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => "SQLite",
+            Self::Postgres(_) => "PostgreSQL",
+        }
+    }
+}
+
+/// Sessions in the configured database.
+#[derive(Clone, Debug)]
+pub enum SessionStore {
+    Sqlite(SqliteStore),
+    Postgres(PostgresStore),
+}
+
+#[async_trait]
+impl Store for SessionStore {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        match self {
+            Self::Sqlite(store) => store.create(record).await,
+            Self::Postgres(store) => store.create(record).await,
+        }
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        match self {
+            Self::Sqlite(store) => store.save(record).await,
+            Self::Postgres(store) => store.save(record).await,
+        }
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        match self {
+            Self::Sqlite(store) => store.load(id).await,
+            Self::Postgres(store) => store.load(id).await,
+        }
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        match self {
+            Self::Sqlite(store) => store.delete(id).await,
+            Self::Postgres(store) => store.delete(id).await,
+        }
+    }
+}
+
+#[cfg(test)]
+impl Db {
+    /// The SQLite pool, for tests that look at the tables.
+    pub fn sqlite(&self) -> &SqlitePool {
+        match self {
+            Self::Sqlite(pool) => pool,
+            Self::Postgres(_) => panic!("not a SQLite database"),
+        }
+    }
+}
+
+/// A fresh, migrated in-memory database for unit tests.
+#[cfg(test)]
+pub async fn memory() -> Db {
+    Db::open("sqlite::memory:")
+        .await
+        .expect("in-memory database opens")
+}

@@ -1,0 +1,118 @@
+//! PostgreSQL by URL: sessions, the token vault and users live in a real
+//! PostgreSQL server when `DATABASE_URL` names one.
+
+use reqwest::{StatusCode, header};
+use serde_json::Value;
+use sqlx::{Connection, PgConnection};
+
+use crate::{
+    hostile_idp::{CLIENT_ID, CLIENT_SECRET, SUBJECT, Script},
+    postgres::fresh_database,
+    rig::{is_signed_in, rig_with, sign_in},
+    spawn::{browser, spawn_server},
+};
+
+/// A fixed vault key, so two instances open each other's tokens.
+const KEYS: &str = "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+async fn count(pg: &mut PgConnection, sql: &str) -> i64 {
+    let (n,): (i64,) = sqlx::query_as(sql).fetch_one(pg).await.unwrap();
+    n
+}
+
+#[tokio::test]
+async fn sign_in_and_out_keep_users_sessions_and_sealed_tokens_in_postgresql() {
+    let url = fresh_database().await;
+    let rig = rig_with(Script::default(), &[("DATABASE_URL", &url)]).await;
+    let client = browser();
+    assert_eq!(sign_in(&rig, &client).await, "/");
+    assert!(is_signed_in(&rig, &client).await);
+
+    let mut pg = PgConnection::connect(&url).await.unwrap();
+    let identities: Vec<(String, String)> =
+        sqlx::query_as("SELECT subject, provider FROM identities")
+            .fetch_all(&mut pg)
+            .await
+            .unwrap();
+    assert_eq!(identities, [(SUBJECT.to_owned(), "hostile".to_owned())]);
+    assert_eq!(count(&mut pg, "SELECT count(*) FROM users").await, 1);
+    assert!(count(&mut pg, "SELECT count(*) FROM tower_sessions.session").await >= 1);
+    let sealed: Vec<(Vec<u8>,)> = sqlx::query_as("SELECT ciphertext FROM token_vault")
+        .fetch_all(&mut pg)
+        .await
+        .unwrap();
+    assert_eq!(sealed.len(), 1);
+    let access_token = rig.idp.calls().issued_access_tokens[0].clone();
+    assert!(
+        !sealed[0]
+            .0
+            .windows(access_token.len())
+            .any(|w| w == access_token.as_bytes()),
+        "tokens are sealed at rest"
+    );
+
+    let out = client
+        .post(format!("{}/auth/logout", rig.url))
+        .header(header::ORIGIN, &rig.url)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    assert!(!is_signed_in(&rig, &client).await);
+    assert_eq!(count(&mut pg, "SELECT count(*) FROM token_vault").await, 0);
+}
+
+#[tokio::test]
+async fn a_second_instance_on_the_same_postgresql_serves_the_signed_in_session() {
+    let url = fresh_database().await;
+    let rig = rig_with(
+        Script::default(),
+        &[("DATABASE_URL", &url), ("TOKEN_ENCRYPTION_KEYS", KEYS)],
+    )
+    .await;
+    let client = browser();
+    assert_eq!(sign_in(&rig, &client).await, "/");
+
+    let (other, _unused) = spawn_server(&[
+        ("AUTH_PROVIDERS", "hostile"),
+        ("HOSTILE_ISSUER", rig.idp.issuer.as_str()),
+        ("HOSTILE_CLIENT_ID", CLIENT_ID),
+        ("HOSTILE_CLIENT_SECRET", CLIENT_SECRET),
+        ("DATABASE_URL", &url),
+        ("TOKEN_ENCRYPTION_KEYS", KEYS),
+    ])
+    .await;
+    assert_ne!(other, rig.url);
+    // Cookies are per host, not per port: the browser sends the same
+    // session cookie to the second instance.
+    let user: Value = client
+        .get(format!("{other}/auth/user"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(user["name"], "Harriet Hostile", "{user}");
+}
+
+#[tokio::test]
+async fn an_unreachable_postgresql_stops_the_start_with_a_clear_error() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("postgres://nobody@127.0.0.1:{port}/portcullis");
+    let leptos = leptos::config::LeptosOptions::builder()
+        .output_name("portcullis")
+        .build();
+    let vars = [("DATABASE_URL".to_owned(), url)].into_iter().collect();
+    let settings = server::config::Settings::from_vars(leptos, &vars).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let err = server::startup::Application::build_on(listener, settings)
+        .await
+        .unwrap_err();
+    let chain = server::telemetry::cause_chain(&err);
+    assert!(chain.starts_with("cannot open the database"), "{chain}");
+}

@@ -1,0 +1,87 @@
+//! A Portcullis server with the scripted provider, and a browser's walk
+//! through a sign-in, one redirect at a time.
+
+use reqwest::{Client, StatusCode, header};
+
+use crate::{
+    hostile_idp::{CLIENT_ID, CLIENT_SECRET, HostileIdp, Script},
+    login::location,
+    spawn::{TempDatabase, spawn_server},
+};
+
+pub struct Rig {
+    pub url: String,
+    pub idp: HostileIdp,
+    pub database: TempDatabase,
+}
+
+pub async fn rig(script: Script) -> Rig {
+    rig_with(script, &[]).await
+}
+
+/// A Portcullis server whose one provider, "hostile", follows `script`.
+pub async fn rig_with(script: Script, extra: &[(&str, &str)]) -> Rig {
+    let idp = HostileIdp::start(script).await;
+    let mut vars = vec![
+        ("AUTH_PROVIDERS", "hostile"),
+        ("HOSTILE_ISSUER", idp.issuer.as_str()),
+        ("HOSTILE_CLIENT_ID", CLIENT_ID),
+        ("HOSTILE_CLIENT_SECRET", CLIENT_SECRET),
+    ];
+    vars.extend_from_slice(extra);
+    let (url, database) = spawn_server(&vars).await;
+    Rig { url, idp, database }
+}
+
+pub fn error(code: &str) -> String {
+    format!("/error?code={code}&provider=hostile")
+}
+
+/// Starts a sign-in; returns the provider's authorization URL.
+pub async fn start(rig: &Rig, client: &Client) -> String {
+    let url = format!("{}/auth/login/hostile", rig.url);
+    let response = client.get(&url).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let authorize = location(&url, &response);
+    assert!(authorize.starts_with(&rig.idp.issuer), "{authorize}");
+    authorize
+}
+
+/// Lets the provider answer; returns the callback URL it sends back.
+pub async fn authorize(rig: &Rig, client: &Client, authorize: &str) -> String {
+    let response = client.get(authorize).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let callback = location(authorize, &response);
+    assert!(callback.starts_with(&rig.url), "{callback}");
+    callback
+}
+
+/// Delivers the callback; returns where Portcullis sends the browser.
+pub async fn finish(client: &Client, callback: &str) -> String {
+    let response = client.get(callback).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "{callback}");
+    response.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// A whole sign-in; returns where it ends.
+pub async fn sign_in(rig: &Rig, client: &Client) -> String {
+    let authorize_url = start(rig, client).await;
+    let callback = authorize(rig, client, &authorize_url).await;
+    finish(client, &callback).await
+}
+
+pub async fn is_signed_in(rig: &Rig, client: &Client) -> bool {
+    let response = client
+        .get(format!("{}/auth/user", rig.url))
+        .send()
+        .await
+        .unwrap();
+    match response.status() {
+        StatusCode::OK => true,
+        StatusCode::UNAUTHORIZED => false,
+        other => panic!("/auth/user answered {other}"),
+    }
+}
