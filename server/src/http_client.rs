@@ -216,4 +216,52 @@ mod tests {
         );
         assert!(started.elapsed() < Duration::from_secs(5));
     }
+
+    #[tokio::test]
+    async fn a_certificate_no_authority_signed_is_refused() {
+        use tokio::io::AsyncWriteExt;
+        use tokio_rustls::{
+            TlsAcceptor,
+            rustls::{
+                ServerConfig,
+                crypto::ring,
+                pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject},
+            },
+        };
+
+        let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+        let cert =
+            CertificateDer::from_pem_file(format!("{fixtures}/self-signed-cert.pem")).unwrap();
+        let key = PrivateKeyDer::from_pem_file(format!("{fixtures}/self-signed-key.pem")).unwrap();
+        let config = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert], key)
+            .unwrap();
+        let acceptor = TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let served = Arc::new(AtomicUsize::new(0));
+        let count = served.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                if let Ok(mut tls) = acceptor.accept(stream).await {
+                    count.fetch_add(1, Ordering::SeqCst);
+                    let _ = tls
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                        .await;
+                }
+            }
+        });
+
+        let client = ProviderHttp::new(Limits::default()).unwrap();
+        let err = client
+            .call(get_request(format!("https://127.0.0.1:{port}/jwks")))
+            .await
+            .unwrap_err();
+        let chain = crate::telemetry::cause_chain(&err);
+        assert!(chain.contains("certificate"), "{chain}");
+        assert_eq!(served.load(Ordering::SeqCst), 0, "no request was sent");
+    }
 }
