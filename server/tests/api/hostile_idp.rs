@@ -127,6 +127,8 @@ pub struct Calls {
     pub stolen: usize,
     /// Access tokens the token endpoint issued.
     pub issued_access_tokens: Vec<String>,
+    /// Every token the token endpoint issued: access, refresh and ID.
+    pub issued_tokens: Vec<String>,
     /// Authorization header of each userinfo call.
     pub userinfo_authorization: Vec<String>,
     /// Query string of each userinfo call.
@@ -391,6 +393,11 @@ async fn token(
     );
     response.insert("id_token".into(), json!(id_token));
     (inner.script.token_response)(&mut response, &ctx);
+    for name in ["access_token", "refresh_token", "id_token"] {
+        if let Some(Value::String(token)) = response.get(name) {
+            inner.calls.issued_tokens.push(token.clone());
+        }
+    }
     Json(Value::Object(response)).into_response()
 }
 

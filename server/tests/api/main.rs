@@ -6,6 +6,7 @@
 mod helpers;
 mod hostile_idp;
 mod local_idp;
+mod log_capture;
 mod login;
 mod login_security;
 mod pages;
@@ -15,3 +16,4 @@ mod provider_attacks;
 mod rig;
 mod server_functions;
 mod spawn;
+mod token_exposure;

@@ -1,0 +1,79 @@
+//! Tokens stay on the server: after a whole sign-in, page views, the JSON
+//! and server-function endpoints and a sign-out, none of the tokens the
+//! provider issued appears in anything the browser received (status,
+//! headers, redirect URLs, HTML with its hydration data, JSON) or in any
+//! log line.
+
+use reqwest::{Client, RequestBuilder, header};
+
+use crate::{
+    hostile_idp::Script,
+    log_capture,
+    rig::{authorize, rig, start},
+};
+
+/// Sends `request`; returns everything the browser gets to see of it.
+async fn seen(request: RequestBuilder) -> String {
+    let response = request.send().await.unwrap();
+    let mut text = format!("{} {}\n", response.status(), response.url());
+    for (name, value) in response.headers() {
+        text.push_str(&format!(
+            "{name}: {}\n",
+            value.to_str().unwrap_or("<bytes>")
+        ));
+    }
+    text.push_str(&response.text().await.unwrap());
+    text
+}
+
+fn server_fn(client: &Client, base: &str, endpoint: &str) -> RequestBuilder {
+    client
+        .post(format!("{base}/api/{endpoint}"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body("")
+}
+
+#[tokio::test]
+async fn tokens_never_reach_the_browser_the_urls_or_the_log() {
+    log_capture::start();
+    let rig = rig(Script::default()).await;
+    let client = crate::spawn::browser();
+    let base = rig.url.as_str();
+
+    let mut browser_saw = String::new();
+    let authorize_url = start(&rig, &client).await;
+    browser_saw.push_str(&authorize_url);
+    let callback = authorize(&rig, &client, &authorize_url).await;
+    browser_saw.push_str(&callback);
+    browser_saw.push_str(&seen(client.get(&callback)).await);
+    for path in ["/", "/profile", "/auth/user", "/error?code=PC-AUTH-005"] {
+        browser_saw.push_str(&seen(client.get(format!("{base}{path}"))).await);
+    }
+    for endpoint in ["current_user", "providers", "status"] {
+        browser_saw.push_str(&seen(server_fn(&client, base, endpoint)).await);
+    }
+    browser_saw.push_str(
+        &seen(
+            client
+                .post(format!("{base}/auth/logout"))
+                .header(header::ORIGIN, base),
+        )
+        .await,
+    );
+    browser_saw.push_str(&seen(client.get(format!("{base}/auth/logged-out"))).await);
+
+    // The walk really was signed in, and the log really is captured.
+    assert!(browser_saw.contains("Harriet Hostile"), "{browser_saw}");
+    let log = log_capture::text();
+    assert!(log.contains("user signed in"), "log capture works");
+
+    let issued = rig.idp.calls().issued_tokens;
+    assert_eq!(issued.len(), 3, "access, refresh and ID token");
+    for token in &issued {
+        assert!(
+            !browser_saw.contains(token.as_str()),
+            "token reached the browser: {token}"
+        );
+        assert!(!log.contains(token.as_str()), "token in the log: {token}");
+    }
+}
