@@ -71,28 +71,27 @@ npm_install() { # npm_install DIR
 npm_install "$root"
 npm_install "$root/end2end"
 
+# Installs a Debian package as root; otherwise says what to install.
+apt_install() { # apt_install PACKAGE "what it is for"
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing Debian's $1 $2"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null
+  else
+    die "$1 is missing: install Debian's $1 package (sudo apt-get install $1), then run this again."
+  fi
+}
+
 # 5. Chromium from Debian for the end-to-end tests.
 if [ "$mode" = test ] && [ ! -x /usr/bin/chromium ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    say "installing Debian's chromium for the browser tests"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-  else
-    die "Chromium is missing: install Debian's chromium package (sudo apt-get install chromium), then run this again."
-  fi
+  apt_install chromium "for the browser tests"
 fi
 
 # 6. PostgreSQL server binaries for the tests that run against a real
 #    PostgreSQL (scripts/services/postgres.sh starts a throwaway cluster).
 if [ "$mode" = test ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
    && ! command -v initdb >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    say "installing Debian's postgresql for the database tests"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
-  else
-    die "PostgreSQL is missing: install Debian's postgresql package (sudo apt-get install postgresql), then run this again."
-  fi
+  apt_install postgresql "for the database tests"
 fi
 
 say "toolchain ready ($mode)"

@@ -6,9 +6,9 @@ use serde_json::Value;
 use sqlx::{Connection, PgConnection};
 
 use crate::{
-    hostile_idp::{CLIENT_ID, CLIENT_SECRET, SUBJECT, Script},
+    hostile_idp::{SUBJECT, Script},
     postgres::fresh_database,
-    rig::{is_signed_in, rig_with, sign_in},
+    rig::{hostile_vars, is_signed_in, rig_with, sign_in},
     spawn::{browser, spawn_server},
 };
 
@@ -73,15 +73,12 @@ async fn a_second_instance_on_the_same_postgresql_serves_the_signed_in_session()
     let client = browser();
     assert_eq!(sign_in(&rig, &client).await, "/");
 
-    let (other, _unused) = spawn_server(&[
-        ("AUTH_PROVIDERS", "hostile"),
-        ("HOSTILE_ISSUER", rig.idp.issuer.as_str()),
-        ("HOSTILE_CLIENT_ID", CLIENT_ID),
-        ("HOSTILE_CLIENT_SECRET", CLIENT_SECRET),
-        ("DATABASE_URL", &url),
+    let mut vars = hostile_vars(&rig.idp.issuer);
+    vars.extend([
+        ("DATABASE_URL", url.as_str()),
         ("TOKEN_ENCRYPTION_KEYS", KEYS),
-    ])
-    .await;
+    ]);
+    let (other, _unused) = spawn_server(&vars).await;
     assert_ne!(other, rig.url);
     // Cookies are per host, not per port: the browser sends the same
     // session cookie to the second instance.

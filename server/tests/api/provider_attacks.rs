@@ -646,15 +646,12 @@ async fn the_same_email_with_another_subject_is_another_account() {
 
 #[tokio::test]
 async fn a_discovery_issuer_mismatch_disables_the_provider_before_any_redirect() {
-    let idp = HostileIdp::start(Script::default()).await;
-    idp.rescript(|script| script.discovery_issuer = Some("https://evil.test".into()));
-    let (url, _database) = spawn_server(&[
-        ("AUTH_PROVIDERS", "hostile"),
-        ("HOSTILE_ISSUER", idp.issuer.as_str()),
-        ("HOSTILE_CLIENT_ID", CLIENT_ID),
-        ("HOSTILE_CLIENT_SECRET", CLIENT_SECRET),
-    ])
+    let rig = rig(Script {
+        discovery_issuer: Some("https://evil.test".into()),
+        ..Script::default()
+    })
     .await;
+    let (url, idp) = (&rig.url, &rig.idp);
     let client = browser();
     let response = client
         .get(format!("{url}/auth/login/hostile"))

@@ -19,15 +19,20 @@ pub async fn rig(script: Script) -> Rig {
     rig_with(script, &[]).await
 }
 
+/// The settings of one provider, "hostile", at `issuer`.
+pub fn hostile_vars(issuer: &str) -> Vec<(&str, &str)> {
+    vec![
+        ("AUTH_PROVIDERS", "hostile"),
+        ("HOSTILE_ISSUER", issuer),
+        ("HOSTILE_CLIENT_ID", CLIENT_ID),
+        ("HOSTILE_CLIENT_SECRET", CLIENT_SECRET),
+    ]
+}
+
 /// A Portcullis server whose one provider, "hostile", follows `script`.
 pub async fn rig_with(script: Script, extra: &[(&str, &str)]) -> Rig {
     let idp = HostileIdp::start(script).await;
-    let mut vars = vec![
-        ("AUTH_PROVIDERS", "hostile"),
-        ("HOSTILE_ISSUER", idp.issuer.as_str()),
-        ("HOSTILE_CLIENT_ID", CLIENT_ID),
-        ("HOSTILE_CLIENT_SECRET", CLIENT_SECRET),
-    ];
+    let mut vars = hostile_vars(&idp.issuer);
     vars.extend_from_slice(extra);
     let (url, database) = spawn_server(&vars).await;
     Rig { url, idp, database }
