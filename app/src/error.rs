@@ -46,6 +46,31 @@ pub enum AppError {
     /// A state-changing request that did not come from this site.
     #[error("This request was refused because it did not come from this site.")]
     CrossSiteRequest,
+    /// The provider account has no verified e-mail address to sign in with.
+    #[error(
+        "Your account at the identity provider has no verified e-mail address. Verify one there, then try again."
+    )]
+    NoVerifiedEmail,
+    /// The provider is limiting requests for now.
+    #[error(
+        "The identity provider is limiting requests right now. Please try again in a few minutes."
+    )]
+    ProviderRateLimited,
+    /// A new identity's e-mail belongs to an account that signs in another
+    /// way; accounts are never joined by e-mail alone.
+    #[error(
+        "This e-mail belongs to an account that signs in another way. Log in that way, then connect this provider from your profile."
+    )]
+    EmailInUse,
+    /// The identity being connected already belongs to another account.
+    #[error("This account at the identity provider is already connected to another account here.")]
+    IdentityInUse,
+    /// Disconnecting would leave the account with no way to sign in.
+    #[error("You cannot disconnect your only way to sign in. Connect another provider first.")]
+    LastIdentity,
+    /// An action that needs a signed-in user.
+    #[error("Please sign in first.")]
+    NotSignedIn,
 }
 
 impl AppError {
@@ -63,11 +88,17 @@ impl AppError {
             Self::InvalidProviderResponse => "PC-AUTH-005",
             Self::UnknownProvider => "PC-AUTH-006",
             Self::CrossSiteRequest => "PC-SEC-403",
+            Self::NoVerifiedEmail => "PC-AUTH-007",
+            Self::ProviderRateLimited => "PC-AUTH-008",
+            Self::EmailInUse => "PC-AUTH-009",
+            Self::IdentityInUse => "PC-AUTH-010",
+            Self::LastIdentity => "PC-AUTH-011",
+            Self::NotSignedIn => "PC-AUTH-401",
         }
     }
 
     /// Every error, for lookups by code.
-    pub const ALL: [AppError; 11] = [
+    pub const ALL: [AppError; 17] = [
         Self::Unreachable,
         Self::Unavailable,
         Self::NotFound,
@@ -79,6 +110,12 @@ impl AppError {
         Self::InvalidProviderResponse,
         Self::UnknownProvider,
         Self::CrossSiteRequest,
+        Self::NoVerifiedEmail,
+        Self::ProviderRateLimited,
+        Self::EmailInUse,
+        Self::IdentityInUse,
+        Self::LastIdentity,
+        Self::NotSignedIn,
     ];
 
     /// The error with this stable code, if any.
@@ -90,6 +127,10 @@ impl AppError {
     pub fn status(&self) -> u16 {
         match self {
             Self::Unreachable | Self::ProviderUnavailable => 502,
+            Self::ProviderRateLimited => 503,
+            Self::NoVerifiedEmail | Self::LastIdentity => 422,
+            Self::EmailInUse | Self::IdentityInUse => 409,
+            Self::NotSignedIn => 401,
             Self::Unavailable => 503,
             Self::NotFound | Self::UnknownProvider => 404,
             Self::Internal => 500,
@@ -110,6 +151,8 @@ impl AppError {
                 | Self::ProviderRejected
                 | Self::ProviderUnavailable
                 | Self::InvalidProviderResponse
+                | Self::NoVerifiedEmail
+                | Self::ProviderRateLimited
         )
     }
 
@@ -127,6 +170,12 @@ impl AppError {
             Self::InvalidProviderResponse => "Sign-in failed a security check",
             Self::UnknownProvider => "Unknown sign-in provider",
             Self::CrossSiteRequest => "Request refused",
+            Self::NoVerifiedEmail => "No verified e-mail address",
+            Self::ProviderRateLimited => "Too many requests",
+            Self::EmailInUse => "This e-mail already has an account",
+            Self::IdentityInUse => "Already connected elsewhere",
+            Self::LastIdentity => "Cannot disconnect",
+            Self::NotSignedIn => "Not signed in",
         }
     }
 }

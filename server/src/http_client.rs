@@ -59,6 +59,11 @@ impl ProviderHttp {
         })
     }
 
+    /// Sends `request` under the client's limits.
+    pub async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
+        self.execute(request).await
+    }
+
     async fn execute(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
         let mut response = self.client.execute(request.try_into()?).await?;
         if response

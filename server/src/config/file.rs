@@ -35,7 +35,16 @@ const TOP_LEVEL: [(&str, &str); 5] = [
 ];
 
 /// Keys of a `[providers.<name>]` table.
-const PROVIDER_KEYS: [&str; 5] = ["issuer", "client_id", "client_secret", "scopes", "label"];
+const PROVIDER_KEYS: [&str; 8] = [
+    "preset",
+    "issuer",
+    "tenant",
+    "api_url",
+    "client_id",
+    "client_secret",
+    "scopes",
+    "label",
+];
 
 /// Reads the file at `path` into variables; every problem is named with
 /// the file and key.
@@ -201,8 +210,8 @@ mod tests {
                 "unknown setting `public_uri` (known: public_url, database_url, \
                  token_encryption_keys, login_timeout_seconds, provider_timeout_seconds, providers)",
                 "`database_url` must be a string or a number",
-                "unknown setting `providers.acme.clientid` (known: issuer, client_id, \
-                 client_secret, scopes, label)",
+                "unknown setting `providers.acme.clientid` (known: preset, issuer, tenant, \
+                 api_url, client_id, client_secret, scopes, label)",
                 "`providers.acme.scopes` must be a list of strings or one string",
                 "`providers.acme.label` must be a string",
             ]

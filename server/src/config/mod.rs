@@ -14,7 +14,12 @@ use std::{collections::HashMap, fmt, net::SocketAddr, path::PathBuf, time::Durat
 
 use leptos::config::{LeptosOptions, get_configuration};
 
-use crate::{http_client::Limits, providers, secret::Secret, vault::KeyRing};
+use crate::{
+    http_client::Limits,
+    providers::{self, Protocol, microsoft},
+    secret::Secret,
+    vault::KeyRing,
+};
 
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]
@@ -47,6 +52,10 @@ pub struct ProviderSettings {
     pub client_id: String,
     pub client_secret: Secret,
     pub scopes: Vec<String>,
+    pub protocol: Protocol,
+    /// The profile API of a plain OAuth 2.0 provider, when not the
+    /// preset's default (`<NAME>_API_URL`).
+    pub api_url: Option<String>,
 }
 
 impl ProviderSettings {
@@ -164,6 +173,19 @@ impl Settings {
                 continue;
             }
             let prefix = name.to_ascii_uppercase().replace('-', "_");
+            let preset = match get(&format!("{prefix}_PRESET")) {
+                None => providers::preset(name),
+                Some(kind) => {
+                    let found = providers::preset(kind);
+                    if found.is_none() {
+                        problems.push(format!(
+                            "{prefix}_PRESET: \"{kind}\" is not a preset (known: {})",
+                            providers::PRESETS.join(", ")
+                        ));
+                    }
+                    found
+                }
+            };
             let mut required = |suffix: &str| {
                 let key = format!("{prefix}_{suffix}");
                 let value = get(&key).map(str::to_owned);
@@ -172,16 +194,19 @@ impl Settings {
                 }
                 value
             };
-            let preset = providers::preset(name);
             let client_id = required("CLIENT_ID");
             let client_secret = required("CLIENT_SECRET");
-            let issuer = match preset {
-                Some(preset) => Some(
+            let tenant = get(&format!("{prefix}_TENANT"));
+            let issuer = match (preset, tenant) {
+                (Some(p), Some(tenant)) if p.protocol == Protocol::OidcMultiTenant => {
+                    Some(microsoft::issuer_for(tenant))
+                }
+                (Some(preset), _) => Some(
                     get(&format!("{prefix}_ISSUER"))
                         .unwrap_or(preset.issuer)
                         .to_owned(),
                 ),
-                None => required("ISSUER"),
+                (None, _) => required("ISSUER"),
             };
             let issuer = issuer.and_then(|issuer| match parse_issuer(&issuer) {
                 Ok(issuer) => Some(issuer),
@@ -190,15 +215,39 @@ impl Settings {
                     None
                 }
             });
+            let mut protocol = preset.map_or(Protocol::Oidc, |p| p.protocol);
+            // A Microsoft app bound to one tenant is plain OpenID Connect.
+            if protocol == Protocol::OidcMultiTenant
+                && !issuer.as_deref().is_some_and(microsoft::is_multi_tenant)
+            {
+                protocol = Protocol::Oidc;
+            }
             let scopes: Vec<String> = get(&format!("{prefix}_SCOPES"))
+                .or(preset.map(|p| p.scopes))
                 .unwrap_or(DEFAULT_SCOPES)
                 .split([' ', ','])
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
                 .collect();
-            if !scopes.iter().any(|s| s == "openid") {
+            if protocol.is_oidc() && !scopes.iter().any(|s| s == "openid") {
                 problems.push(format!("{prefix}_SCOPES must include \"openid\""));
             }
+            let api_url = get(&format!("{prefix}_API_URL")).and_then(|url| {
+                if protocol.is_oidc() {
+                    problems.push(format!(
+                        "{prefix}_API_URL applies to GitHub and Discord only \
+                         (OpenID Connect providers are found by discovery)"
+                    ));
+                    return None;
+                }
+                match parse_issuer(url) {
+                    Ok(url) => Some(url.trim_end_matches('/').to_owned()),
+                    Err(why) => {
+                        problems.push(format!("{prefix}_API_URL {why}"));
+                        None
+                    }
+                }
+            });
             let label = get(&format!("{prefix}_LABEL"))
                 .or(preset.map(|p| p.label))
                 .map(str::to_owned)
@@ -213,6 +262,8 @@ impl Settings {
                     client_id,
                     client_secret: Secret::new(client_secret),
                     scopes,
+                    protocol,
+                    api_url,
                 });
             }
         }

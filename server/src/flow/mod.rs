@@ -21,6 +21,10 @@ pub struct LoginTransaction {
     pub return_to: String,
     #[serde(with = "time::serde::timestamp")]
     pub expires_at: OffsetDateTime,
+    /// The signed-in account to connect the new identity to, when this
+    /// sign-in was started from the profile's "Connect" button.
+    #[serde(default)]
+    pub link_to: Option<i64>,
 }
 
 impl std::fmt::Debug for LoginTransaction {

@@ -3,9 +3,11 @@
 //! `<APP_PUBLIC_URL>/auth/callback/google` as the redirect URI in the Google
 //! Cloud console.
 
-use super::Preset;
+use super::{Preset, Protocol};
 
 pub const PRESET: Preset = Preset {
     issuer: "https://accounts.google.com",
     label: "Google",
+    protocol: Protocol::Oidc,
+    scopes: "openid email profile",
 };

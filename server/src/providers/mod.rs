@@ -3,7 +3,12 @@
 //! is tried again when someone wants to sign in with it, so one broken
 //! provider never takes the app down.
 
+pub mod discord;
+pub mod github;
+pub mod gitlab;
 pub mod google;
+pub mod microsoft;
+pub mod oauth2;
 pub mod oidc;
 
 use std::{
@@ -14,7 +19,7 @@ use std::{
 use app::model::ProviderView;
 use tokio::sync::{Mutex, RwLock};
 
-use crate::{config::ProviderSettings, http_client::ProviderHttp};
+use crate::{config::ProviderSettings, http_client::ProviderHttp, secret::Secret, users::Identity};
 pub use oidc::{Discovered, DiscoveryError, IdTokenError};
 
 /// An ID token signed with an unknown key makes us fetch the provider's
@@ -22,18 +27,50 @@ pub use oidc::{Discovered, DiscoveryError, IdTokenError};
 /// the provider.
 const KEY_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
 
-/// Defaults for a well-known provider, used when its name is in
-/// `AUTH_PROVIDERS`; any `<NAME>_*` variable still overrides them.
+/// How a provider signs users in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    /// OpenID Connect, configured by discovery at the issuer.
+    Oidc,
+    /// OpenID Connect where one issuer URL serves many tenants and each
+    /// token's issuer names its tenant (Microsoft Entra ID's `common`).
+    OidcMultiTenant,
+    /// Plain OAuth 2.0 and GitHub's REST API for the profile.
+    GitHub,
+    /// Plain OAuth 2.0 and Discord's API for the profile.
+    Discord,
+}
+
+impl Protocol {
+    pub fn is_oidc(self) -> bool {
+        matches!(self, Self::Oidc | Self::OidcMultiTenant)
+    }
+}
+
+/// Defaults for a well-known provider, used when its name (or
+/// `<NAME>_PRESET`) names it; any `<NAME>_*` variable still overrides them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Preset {
+    /// The OIDC issuer; for plain OAuth 2.0 providers, the site users sign
+    /// in at, which also keys their accounts.
     pub issuer: &'static str,
     pub label: &'static str,
+    pub protocol: Protocol,
+    /// Space-separated; the least that gives name, e-mail and picture.
+    pub scopes: &'static str,
 }
+
+/// Names of the presets, for messages.
+pub const PRESETS: [&str; 5] = ["google", "github", "gitlab", "microsoft", "discord"];
 
 /// The preset for a provider name, if it names a known provider.
 pub fn preset(name: &str) -> Option<Preset> {
     match name {
         "google" => Some(google::PRESET),
+        "github" => Some(github::PRESET),
+        "gitlab" => Some(gitlab::PRESET),
+        "microsoft" => Some(microsoft::PRESET),
+        "discord" => Some(discord::PRESET),
         _ => None,
     }
 }
@@ -93,7 +130,38 @@ impl Provider {
         Ok(Some(fresh))
     }
 
+    /// Endpoints of a plain OAuth 2.0 provider; `None` for OpenID Connect.
+    pub fn endpoints(&self) -> Option<oauth2::Endpoints> {
+        let (site, api) = (&self.settings.issuer, self.settings.api_url.as_deref());
+        match self.settings.protocol {
+            Protocol::GitHub => Some(github::endpoints(site, api)),
+            Protocol::Discord => Some(discord::endpoints(site, api)),
+            Protocol::Oidc | Protocol::OidcMultiTenant => None,
+        }
+    }
+
+    /// Who an access token of a plain OAuth 2.0 provider belongs to.
+    pub async fn plain_identity(
+        &self,
+        http: &ProviderHttp,
+        endpoints: &oauth2::Endpoints,
+        access_token: &Secret,
+    ) -> Result<Identity, oauth2::ApiError> {
+        let (site, id) = (&self.settings.issuer, &self.settings.id);
+        match self.settings.protocol {
+            Protocol::GitHub => github::identity(http, endpoints, site, id, access_token).await,
+            Protocol::Discord => discord::identity(http, endpoints, site, id, access_token).await,
+            Protocol::Oidc | Protocol::OidcMultiTenant => {
+                Err(oauth2::ApiError::Invalid("not a plain OAuth 2.0 provider"))
+            }
+        }
+    }
+
     async fn is_available(&self) -> bool {
+        if !self.settings.protocol.is_oidc() {
+            // Nothing to discover: usable as configured.
+            return true;
+        }
         self.discovered.read().await.is_some()
     }
 }
@@ -113,7 +181,11 @@ impl Registry {
                 .map(|settings| Provider::new(settings.clone()))
                 .collect(),
         };
-        let attempts = registry.providers.iter().map(|provider| async move {
+        let oidc = registry
+            .providers
+            .iter()
+            .filter(|p| p.settings.protocol.is_oidc());
+        let attempts = oidc.map(|provider| async move {
             if let Err(err) = provider.discovered(http).await {
                 tracing::warn!(
                     provider = %provider.settings.id,

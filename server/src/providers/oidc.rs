@@ -1,5 +1,6 @@
 //! Generic OpenID Connect: discovery and the client built from it.
 
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use openidconnect::{
     AccessToken, AccessTokenHash, AdditionalProviderMetadata, ClaimsVerificationError, ClientId,
     ClientSecret, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, JsonWebKeySet, Nonce,
@@ -13,6 +14,7 @@ use openidconnect::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::{Protocol, microsoft};
 use crate::{config::ProviderSettings, http_client::ProviderHttp};
 
 /// Discovery fields beyond OIDC Discovery 1.0 that we act on.
@@ -55,6 +57,9 @@ pub type OidcClient = CoreClient<
 #[derive(Debug)]
 pub struct Discovered {
     pub metadata: Metadata,
+    /// For a multi-tenant issuer (see `microsoft.rs`): the issuer template
+    /// with `{tenantid}`, which each token's own issuer must fill in.
+    pub tenant_template: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +85,8 @@ pub enum DiscoveryError {
 pub enum IdTokenError {
     #[error("ID token failed validation")]
     Claims(#[from] ClaimsVerificationError),
+    #[error("ID token's issuer is not the issuer of its tenant (tid)")]
+    Tenant,
     #[error("ID token azp names another client")]
     AuthorizedParty,
     #[error("ID token at_hash does not match the access token")]
@@ -122,20 +129,61 @@ const ACCEPTED_ALGS: [CoreJwsSigningAlgorithm; 10] = [
 const ID_TOKEN_MAX_AGE_SECS: i64 = 10 * 60;
 const CLOCK_SKEW_SECS: i64 = 2 * 60;
 
-/// OIDC Discovery. The crate checks that the document's `issuer` equals the
-/// configured one exactly (Discovery §4.3).
+/// OIDC Discovery. The document's `issuer` must equal the configured one
+/// exactly (Discovery §4.3; the crate checks it), or for a multi-tenant
+/// issuer, be exactly its template.
 pub async fn discover(
     settings: &ProviderSettings,
     http: &ProviderHttp,
 ) -> Result<Discovered, DiscoveryError> {
     let issuer = IssuerUrl::new(settings.issuer.clone()).map_err(DiscoveryError::InvalidIssuer)?;
-    let metadata = Metadata::discover_async(issuer, http)
+    let failed = |source: Box<dyn std::error::Error + Send + Sync>| DiscoveryError::Request {
+        issuer: settings.issuer.clone(),
+        source,
+    };
+    if settings.protocol != Protocol::OidcMultiTenant {
+        let metadata = Metadata::discover_async(issuer, http)
+            .await
+            .map_err(|err| failed(Box::new(err)))?;
+        return Ok(Discovered {
+            metadata,
+            tenant_template: None,
+        });
+    }
+    let template = microsoft::issuer_template(&settings.issuer)
+        .ok_or_else(|| failed("not a multi-tenant issuer".into()))?;
+    let request = http::Request::get(format!(
+        "{}/.well-known/openid-configuration",
+        settings.issuer.trim_end_matches('/')
+    ))
+    .header(http::header::ACCEPT, "application/json")
+    .body(Vec::new())
+    .map_err(|err| failed(Box::new(err)))?;
+    let response = http
+        .send(request)
         .await
-        .map_err(|err| DiscoveryError::Request {
-            issuer: settings.issuer.clone(),
-            source: Box::new(err),
-        })?;
-    Ok(Discovered { metadata })
+        .map_err(|err| failed(Box::new(err)))?;
+    if !response.status().is_success() {
+        return Err(failed(
+            format!("discovery answered HTTP {}", response.status()).into(),
+        ));
+    }
+    let metadata: Metadata =
+        serde_json::from_slice(response.body()).map_err(|err| failed(Box::new(err)))?;
+    if metadata.issuer().as_str() != template {
+        return Err(failed(
+            format!(
+                "discovery names the issuer {:?}, not the template {template:?}",
+                metadata.issuer().as_str()
+            )
+            .into(),
+        ));
+    }
+    let discovered = Discovered {
+        metadata,
+        tenant_template: Some(template),
+    };
+    discovered.with_fresh_keys(http).await
 }
 
 impl Discovered {
@@ -161,6 +209,7 @@ impl Discovered {
             })?;
         Ok(Self {
             metadata: self.metadata.clone().set_jwks(jwks),
+            tenant_template: self.tenant_template.clone(),
         })
     }
 
@@ -184,6 +233,8 @@ impl Discovered {
             .filter(|alg| ACCEPTED_ALGS.contains(alg));
         let verifier = client
             .id_token_verifier()
+            // A multi-tenant issuer is checked below, against the tenant.
+            .require_issuer_match(self.tenant_template.is_none())
             .set_allowed_algs(allowed)
             .set_issue_time_verifier_fn(|issued| {
                 let now = time::OffsetDateTime::now_utc().unix_timestamp();
@@ -197,6 +248,14 @@ impl Discovered {
                 }
             });
         let claims = id_token.claims(&verifier, nonce)?.clone();
+        if let Some(template) = &self.tenant_template {
+            let expected = payload_claim(id_token, "tid")
+                .and_then(|tid| microsoft::issuer_of_tenant(template, &tid))
+                .ok_or(IdTokenError::Tenant)?;
+            if claims.issuer().as_str() != expected {
+                return Err(IdTokenError::Tenant);
+            }
+        }
         // The crate leaves `azp` (Core §3.1.3.7 step 5) to us. Extra
         // audiences are refused above, so `azp` may only name us.
         if claims
@@ -223,10 +282,36 @@ impl Discovered {
         Ok(claims)
     }
 
+    /// The issuer ID tokens must name: the discovered one, or for a
+    /// multi-tenant issuer, the template.
+    pub fn issuer(&self) -> &str {
+        self.metadata.issuer().as_str()
+    }
+
+    /// Whether an authorization response's RFC 9207 `iss` is this
+    /// provider's: the issuer exactly, or a tenant's issuer under the
+    /// multi-tenant template.
+    pub fn is_own_iss(&self, iss: &str) -> bool {
+        match &self.tenant_template {
+            None => iss == self.issuer(),
+            Some(template) => microsoft::tenant_in(template, iss).is_some(),
+        }
+    }
+
     /// Whether the provider promises RFC 9207 `iss` in its responses.
     pub fn sends_iss(&self) -> bool {
         self.metadata
             .additional_metadata()
             .authorization_response_iss_parameter_supported
     }
+}
+
+/// A claim of a token whose signature was verified already, read from its
+/// payload (for claims the crate's types do not carry, like `tid`).
+fn payload_claim(id_token: &CoreIdToken, name: &str) -> Option<String> {
+    let compact = id_token.to_string();
+    let payload = compact.split('.').nth(1)?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    claims.get(name)?.as_str().map(str::to_owned)
 }

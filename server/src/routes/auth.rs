@@ -1,32 +1,33 @@
-//! `/auth/*`: starting a sign-in, the provider's callback, and signing out.
+//! `/auth/*`: starting a sign-in, the provider's callback, connecting and
+//! disconnecting providers, and signing out. The protocol-specific steps
+//! are in `oidc.rs` (OpenID Connect) and `plain.rs` (plain OAuth 2.0).
 //! Each failure ends on the error page with a stable code; the cause chain
 //! goes to the log, never to the browser.
+
+mod oidc;
+mod plain;
 
 use std::{error::Error as StdError, fmt::Write as _, sync::Arc};
 
 use app::error::AppError;
 use axum::{
+    Form,
     extract::{Path, Query, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Redirect, Response},
 };
-use openidconnect::{
-    AuthenticationFlow, AuthorizationCode, CsrfToken, LocalizedClaim, Nonce, OAuth2TokenResponse,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, TokenResponse,
-    core::{CoreResponseType, CoreUserInfoClaims},
-};
 use serde::Deserialize;
 use time::OffsetDateTime;
 use tower_sessions::Session;
+use url::Url;
 
 use crate::{
     backend::Portcullis,
     flow::{self, LoginTransaction, return_to},
-    providers::{Discovered, Provider, oidc::OidcClient},
-    secret::Secret,
+    providers::Provider,
     session::{self, SessionUser},
     telemetry::cause_chain,
-    users::Identity,
+    users::{Identity, Link, SignIn, Unlink, UserId},
     vault::{self, TokenSet},
 };
 
@@ -35,6 +36,8 @@ use crate::{
 pub struct Failure {
     error: AppError,
     provider: Option<String>,
+    /// For [`AppError::EmailInUse`]: the provider the account uses.
+    existing: Option<String>,
     cause: String,
 }
 
@@ -43,12 +46,17 @@ impl Failure {
         Self {
             error,
             provider: provider.map(str::to_owned),
+            existing: None,
             cause: cause.into(),
         }
     }
 
     fn from_error(error: AppError, provider: Option<&str>, err: &(dyn StdError + 'static)) -> Self {
         Self::new(error, provider, cause_chain(err))
+    }
+
+    fn unavailable(provider: Option<&str>, err: &(dyn StdError + 'static)) -> Self {
+        Self::from_error(AppError::Unavailable, provider, err)
     }
 }
 
@@ -64,6 +72,9 @@ impl IntoResponse for Failure {
         if let Some(provider) = &self.provider {
             let _ = write!(location, "&provider={provider}");
         }
+        if let Some(existing) = &self.existing {
+            let _ = write!(location, "&existing={existing}");
+        }
         redirect(&location)
     }
 }
@@ -78,34 +89,6 @@ fn provider<'a>(core: &'a Portcullis, id: &str) -> Result<&'a Provider, Failure>
     })
 }
 
-/// The provider's discovered metadata and a client with our redirect URI,
-/// discovering now if start-up could not.
-async fn client_for(
-    core: &Portcullis,
-    provider: &Provider,
-) -> Result<(Arc<Discovered>, OidcClient), Failure> {
-    let id = Some(provider.settings.id.as_str());
-    let discovered = provider
-        .discovered(&core.http)
-        .await
-        .map_err(|err| Failure::from_error(AppError::ProviderUnavailable, id, &err))?;
-    let client = client_of(core, provider, &discovered)?;
-    Ok((discovered, client))
-}
-
-/// A client for `discovered` with our redirect URI, from configuration.
-fn client_of(
-    core: &Portcullis,
-    provider: &Provider,
-    discovered: &Discovered,
-) -> Result<OidcClient, Failure> {
-    let redirect_uri =
-        RedirectUrl::new(provider.settings.redirect_uri(&core.public_url)).map_err(|err| {
-            Failure::from_error(AppError::Internal, Some(&provider.settings.id), &err)
-        })?;
-    Ok(discovered.client(&provider.settings, redirect_uri))
-}
-
 /// A 303 that leaks nothing: no Referer with the code, no cached copy.
 fn redirect(location: &str) -> Response {
     let mut response = Redirect::to(location).into_response();
@@ -118,13 +101,24 @@ fn redirect(location: &str) -> Response {
     response
 }
 
+/// Where the browser goes to authorize us, and what the callback must
+/// match.
+struct Authorization {
+    url: Url,
+    state: String,
+    /// Empty for plain OAuth 2.0.
+    nonce: String,
+    pkce_verifier: String,
+}
+
 #[derive(Debug, Deserialize)]
 pub struct LoginQuery {
     return_to: Option<String>,
 }
 
 /// `GET /auth/login/{provider}`: authorization code flow with PKCE S256,
-/// fresh `state` and `nonce`, kept server-side for this browser.
+/// fresh `state` (and `nonce` for OpenID Connect), kept server-side for
+/// this browser.
 pub async fn login(
     State(core): State<Arc<Portcullis>>,
     Path(id): Path<String>,
@@ -132,32 +126,37 @@ pub async fn login(
     session: Session,
 ) -> Result<Response, Failure> {
     let provider = provider(&core, &id)?;
-    let (_, client) = client_for(&core, provider).await?;
-    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let mut request = client
-        .authorize_url(
-            AuthenticationFlow::<CoreResponseType>::AuthorizationCode,
-            CsrfToken::new_random,
-            Nonce::new_random,
-        )
-        .set_pkce_challenge(challenge);
-    for scope in provider.settings.scopes.iter().filter(|s| *s != "openid") {
-        request = request.add_scope(Scope::new(scope.clone()));
-    }
-    let (url, state, nonce) = request.url();
+    let return_to = return_to::or_home(query.return_to.as_deref());
+    start(&core, provider, &session, return_to, None).await
+}
 
-    let tx = LoginTransaction {
-        provider: id.clone(),
-        state: state.secret().clone(),
-        nonce: nonce.secret().clone(),
-        pkce_verifier: verifier.secret().clone(),
-        return_to: return_to::or_home(query.return_to.as_deref()),
-        expires_at: OffsetDateTime::now_utc() + core.login_ttl,
+/// Remembers a new login transaction and sends the browser to the
+/// provider. `link_to` is the signed-in account a new identity is for.
+async fn start(
+    core: &Portcullis,
+    provider: &Provider,
+    session: &Session,
+    return_to: String,
+    link_to: Option<UserId>,
+) -> Result<Response, Failure> {
+    let authorization = if provider.settings.protocol.is_oidc() {
+        oidc::authorize(core, provider).await?
+    } else {
+        plain::authorize(core, provider)?
     };
-    flow::begin(&session, &tx)
+    let tx = LoginTransaction {
+        provider: provider.settings.id.clone(),
+        state: authorization.state,
+        nonce: authorization.nonce,
+        pkce_verifier: authorization.pkce_verifier,
+        return_to,
+        expires_at: OffsetDateTime::now_utc() + core.login_ttl,
+        link_to: link_to.map(|user| user.0),
+    };
+    flow::begin(session, &tx)
         .await
-        .map_err(|err| Failure::from_error(AppError::Unavailable, Some(&id), &err))?;
-    Ok(redirect(url.as_str()))
+        .map_err(|err| Failure::unavailable(Some(&provider.settings.id), &err))?;
+    Ok(redirect(authorization.url.as_str()))
 }
 
 #[derive(Debug, Deserialize)]
@@ -169,8 +168,9 @@ pub struct CallbackQuery {
 }
 
 /// `GET /auth/callback/{provider}`: checks the response belongs to the
-/// sign-in this browser started, exchanges the code on the server,
-/// validates the ID token, and signs the user in.
+/// sign-in this browser started, then lets the provider's protocol turn
+/// the code into an identity, and signs the user in (or connects the
+/// identity to their account).
 pub async fn callback(
     State(core): State<Arc<Portcullis>>,
     Path(id): Path<String>,
@@ -184,7 +184,7 @@ pub async fn callback(
     // be used twice.
     let tx = flow::take(&session)
         .await
-        .map_err(|err| Failure::from_error(AppError::Unavailable, Some(&id), &err))?
+        .map_err(|err| Failure::unavailable(Some(&id), &err))?
         .ok_or_else(|| {
             fail(
                 AppError::LoginExpired,
@@ -206,7 +206,7 @@ pub async fn callback(
             "sign-in transaction expired".into(),
         ));
     }
-    if let Some(error) = query.error {
+    if let Some(error) = &query.error {
         let user_error = if error == "access_denied" {
             AppError::LoginCancelled
         } else {
@@ -215,144 +215,164 @@ pub async fn callback(
         return Err(fail(user_error, format!("provider answered error={error}")));
     }
 
-    let (discovered, client) = client_for(&core, provider).await?;
-    // RFC 9207 mix-up defence.
-    let issuer = discovered.metadata.issuer().as_str();
-    match query.iss.as_deref() {
-        Some(iss) if iss != issuer => {
-            return Err(fail(
-                AppError::InvalidProviderResponse,
-                format!("iss {iss:?} is not {issuer:?}"),
-            ));
-        }
-        None if discovered.sends_iss() => {
-            return Err(fail(
-                AppError::InvalidProviderResponse,
-                "iss missing though advertised".into(),
-            ));
-        }
-        _ => {}
-    }
-    let code = query
-        .code
-        .ok_or_else(|| fail(AppError::ProviderRejected, "callback without code".into()))?;
-
-    let token = client
-        .exchange_code(AuthorizationCode::new(code))
-        .map_err(|err| Failure::from_error(AppError::Internal, Some(&id), &err))?
-        .set_pkce_verifier(PkceCodeVerifier::new(tx.pkce_verifier))
-        .request_async(&core.http)
-        .await
-        .map_err(|err| {
-            let user_error = match &err {
-                RequestTokenError::ServerResponse(_) => AppError::ProviderRejected,
-                RequestTokenError::Request(_) => AppError::ProviderUnavailable,
-                _ => AppError::InvalidProviderResponse,
-            };
-            Failure::from_error(user_error, Some(&id), &err)
-        })?;
-
-    let id_token = token.id_token().ok_or_else(|| {
-        fail(
-            AppError::InvalidProviderResponse,
-            "token response has no id_token".into(),
-        )
-    })?;
-    let nonce = Nonce::new(tx.nonce);
-    let checked = discovered.verify_id_token(&client, id_token, token.access_token(), &nonce);
-    let claims = match checked {
-        // Signed with a key we lack: the provider may have rotated its
-        // keys; fetch them once and check again.
-        Err(err) if err.is_unknown_key() => {
-            match provider.refresh_keys(&discovered, &core.http).await {
-                Ok(Some(fresh)) => {
-                    let client = client_of(&core, provider, &fresh)?;
-                    fresh.verify_id_token(&client, id_token, token.access_token(), &nonce)
-                }
-                Ok(None) => Err(err),
-                Err(fetch) => {
-                    return Err(Failure::from_error(
-                        AppError::ProviderUnavailable,
-                        Some(&id),
-                        &fetch,
-                    ));
-                }
-            }
-        }
-        checked => checked,
-    }
-    .map_err(|err| Failure::from_error(AppError::InvalidProviderResponse, Some(&id), &err))?;
-
-    let mut identity = Identity {
-        issuer: claims.issuer().to_string(),
-        subject: claims.subject().to_string(),
-        provider: id.clone(),
-        name: localized(claims.name()).unwrap_or_default(),
-        email: claims.email().map(|e| e.to_string()),
-        picture: localized(claims.picture()),
+    let (identity, tokens) = if provider.settings.protocol.is_oidc() {
+        oidc::sign_in(&core, provider, &tx, query).await?
+    } else {
+        plain::sign_in(&core, provider, &tx, query).await?
     };
-    // Providers that keep profile claims out of the ID token serve them
-    // from userinfo; the crate checks its `sub` equals the ID token's.
-    let incomplete = identity.name.is_empty() || identity.email.is_none();
-    if incomplete
-        && let Ok(request) =
-            client.user_info(token.access_token().clone(), Some(claims.subject().clone()))
-    {
-        let info: CoreUserInfoClaims = request.request_async(&core.http).await.map_err(|err| {
-            Failure::from_error(AppError::InvalidProviderResponse, Some(&id), &err)
-        })?;
-        if identity.name.is_empty() {
-            identity.name = localized(info.name()).unwrap_or_default();
-        }
-        identity.email = identity
-            .email
-            .or_else(|| info.email().map(|e| e.to_string()));
-        identity.picture = identity.picture.or_else(|| localized(info.picture()));
+    match tx.link_to {
+        Some(user) => connect(&core, &session, &tx, UserId(user), &identity).await,
+        None => sign_in(&core, &session, &tx, identity, tokens).await,
     }
-    if identity.name.is_empty() {
-        identity.name = identity
-            .email
-            .clone()
-            .unwrap_or_else(|| "Signed-in user".into());
-    }
+}
 
-    let user_id = core
+/// Signs the identity's account in: tokens into the vault, a new session id.
+async fn sign_in(
+    core: &Portcullis,
+    session: &Session,
+    tx: &LoginTransaction,
+    identity: Identity,
+    tokens: TokenSet,
+) -> Result<Response, Failure> {
+    let id = tx.provider.as_str();
+    let user_id = match core
         .users
         .sign_in(&identity)
         .await
-        .map_err(|err| Failure::from_error(AppError::Unavailable, Some(&id), &err))?;
-    let user = SessionUser::new(identity, user_id, vault::new_grant_id());
-    let tokens = TokenSet {
-        access_token: Secret::new(token.access_token().secret().clone()),
-        refresh_token: token
-            .refresh_token()
-            .map(|t| Secret::new(t.secret().clone())),
-        id_token: Some(Secret::new(id_token.to_string())),
-        expires_at: token
-            .expires_in()
-            .and_then(|d| i64::try_from(d.as_secs()).ok())
-            .map(|secs| {
-                OffsetDateTime::now_utc()
-                    .unix_timestamp()
-                    .saturating_add(secs)
-            }),
+        .map_err(|err| Failure::unavailable(Some(id), &err))?
+    {
+        SignIn::Account(user_id) => user_id,
+        SignIn::EmailBelongsTo { provider } => {
+            let mut failure = Failure::new(
+                AppError::EmailInUse,
+                Some(id),
+                format!(
+                    "a new identity's verified e-mail belongs to an account using {provider:?}"
+                ),
+            );
+            failure.existing = Some(provider);
+            return Err(failure);
+        }
     };
+    let user = SessionUser::new(identity, user_id, vault::new_grant_id());
     core.vault
-        .put(&user.grant, &id, &tokens)
+        .put(&user.grant, id, &tokens)
         .await
-        .map_err(|err| Failure::from_error(AppError::Unavailable, Some(&id), &err))?;
-    session::sign_in(&session, &user)
+        .map_err(|err| Failure::unavailable(Some(id), &err))?;
+    session::sign_in(session, &user)
         .await
-        .map_err(|err| Failure::from_error(AppError::Unavailable, Some(&id), &err))?;
+        .map_err(|err| Failure::unavailable(Some(id), &err))?;
     tracing::info!(provider = %id, "user signed in");
     Ok(redirect(&tx.return_to))
 }
 
-/// A claim in the user's default language.
-fn localized<T: std::ops::Deref<Target = String>>(
-    claim: Option<&LocalizedClaim<T>>,
-) -> Option<String> {
-    claim.and_then(|c| c.get(None)).map(|v| v.to_string())
+/// Connects the identity to the signed-in account that asked for it. The
+/// new provider's tokens are not kept: connecting proves the identity,
+/// signing in with it later keeps its tokens.
+async fn connect(
+    core: &Portcullis,
+    session: &Session,
+    tx: &LoginTransaction,
+    user: UserId,
+    identity: &Identity,
+) -> Result<Response, Failure> {
+    let id = tx.provider.as_str();
+    let current = session::user(session)
+        .await
+        .map_err(|err| Failure::unavailable(Some(id), &err))?;
+    if current.map(|u| u.user_id) != Some(user.0) {
+        return Err(Failure::new(
+            AppError::LoginExpired,
+            Some(id),
+            "the session changed while connecting a provider",
+        ));
+    }
+    match core
+        .users
+        .link(user, identity)
+        .await
+        .map_err(|err| Failure::unavailable(Some(id), &err))?
+    {
+        Link::Linked | Link::AlreadyLinked => {
+            tracing::info!(provider = %id, "provider connected to an account");
+            Ok(redirect(&tx.return_to))
+        }
+        Link::BelongsToAnother => Err(Failure::new(
+            AppError::IdentityInUse,
+            Some(id),
+            "the identity signs into another account",
+        )),
+    }
+}
+
+/// The signed-in user of a state-changing request that came from our own
+/// pages.
+async fn signed_in_same_origin(
+    core: &Portcullis,
+    headers: &HeaderMap,
+    session: &Session,
+) -> Result<SessionUser, Failure> {
+    if !is_same_origin(headers, &core.public_url) {
+        return Err(Failure::new(
+            AppError::CrossSiteRequest,
+            None,
+            "a state-changing request without a same-origin Origin or Sec-Fetch-Site header",
+        ));
+    }
+    session::user(session)
+        .await
+        .map_err(|err| Failure::unavailable(None, &err))?
+        .ok_or_else(|| Failure::new(AppError::NotSignedIn, None, "not signed in"))
+}
+
+/// `POST /auth/link/{provider}`: same-origin, signed in; starts a sign-in
+/// at `provider` whose identity is connected to this account.
+pub async fn link(
+    State(core): State<Arc<Portcullis>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    session: Session,
+) -> Result<Response, Failure> {
+    let user = signed_in_same_origin(&core, &headers, &session).await?;
+    let provider = provider(&core, &id)?;
+    start(
+        &core,
+        provider,
+        &session,
+        "/profile".to_owned(),
+        Some(UserId(user.user_id)),
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UnlinkForm {
+    issuer: String,
+    subject: String,
+}
+
+/// `POST /auth/unlink`: same-origin, signed in; disconnects one of the
+/// account's identities, never the last.
+pub async fn unlink(
+    State(core): State<Arc<Portcullis>>,
+    headers: HeaderMap,
+    session: Session,
+    Form(form): Form<UnlinkForm>,
+) -> Result<Response, Failure> {
+    let user = signed_in_same_origin(&core, &headers, &session).await?;
+    let outcome = core
+        .users
+        .unlink(UserId(user.user_id), &form.issuer, &form.subject)
+        .await
+        .map_err(|err| Failure::unavailable(None, &err))?;
+    match outcome {
+        Unlink::Unlinked | Unlink::NotFound => Ok(redirect("/profile")),
+        Unlink::LastIdentity => Err(Failure::new(
+            AppError::LastIdentity,
+            None,
+            "refused to disconnect the account's last identity",
+        )),
+    }
 }
 
 /// `GET /auth/user`: the signed-in user as JSON, for clients that are not

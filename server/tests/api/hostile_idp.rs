@@ -426,6 +426,7 @@ async fn userinfo(State(shared): State<Shared>, headers: HeaderMap, uri: Uri) ->
     claims.insert("sub".into(), json!(SUBJECT));
     claims.insert("name".into(), json!("Harriet Hostile"));
     claims.insert("email".into(), json!("harriet@hostile.test"));
+    claims.insert("email_verified".into(), json!(true));
     (inner.script.userinfo)(&mut claims, &ctx);
     Json(Value::Object(claims)).into_response()
 }

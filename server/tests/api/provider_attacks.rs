@@ -619,8 +619,11 @@ async fn a_userinfo_sub_that_differs_from_the_id_token_is_refused() {
 
 // ---------------------------------------------------------------- B7
 
+/// A new subject whose verified e-mail is an existing account's is not
+/// joined to that account (nor given one): the user is told how to
+/// connect it instead.
 #[tokio::test]
-async fn the_same_email_with_another_subject_is_another_account() {
+async fn the_same_email_with_another_subject_is_never_joined_to_the_account() {
     let rig = assert_accepted(Script::default()).await;
     rig.idp.rescript(|script| {
         script.claims = |claims, _| {
@@ -631,15 +634,19 @@ async fn the_same_email_with_another_subject_is_another_account() {
         };
     });
     let client = browser();
-    assert_eq!(sign_in(&rig, &client).await, "/");
+    assert_eq!(
+        sign_in(&rig, &client).await,
+        "/error?code=PC-AUTH-009&provider=hostile&existing=hostile"
+    );
+    assert!(!is_signed_in(&rig, &client).await);
     let db = rig.database.connect().await;
-    let accounts: Vec<(String, i64)> =
+    let identities: Vec<(String, i64)> =
         sqlx::query_as("SELECT subject, user_id FROM identities ORDER BY subject")
             .fetch_all(&db)
             .await
             .unwrap();
-    assert_eq!(accounts.len(), 2, "{accounts:?}");
-    assert_ne!(accounts[0].1, accounts[1].1, "not linked by e-mail");
+    assert_eq!(identities.len(), 1, "{identities:?}");
+    assert_eq!(identities[0].0, SUBJECT);
 }
 
 // ---------------------------------------------------------------- B9

@@ -1,0 +1,174 @@
+//! Discord: plain OAuth 2.0 with the `identify email` scopes. The user
+//! comes from `GET /users/@me`; the subject is the account's snowflake id
+//! (a number sent as a string); the e-mail is used only when Discord says
+//! it is verified; the avatar is a hash turned into a CDN URL.
+
+use serde::Deserialize;
+
+use super::{
+    Preset, Protocol,
+    oauth2::{self, ApiError, Endpoints},
+};
+use crate::{http_client::ProviderHttp, secret::Secret, users::Identity};
+
+pub const PRESET: Preset = Preset {
+    issuer: "https://discord.com",
+    label: "Discord",
+    protocol: Protocol::Discord,
+    scopes: "identify email",
+};
+
+pub fn endpoints(site: &str, api_url: Option<&str>) -> Endpoints {
+    let api = api_url
+        .map(|api| api.trim_end_matches('/').to_owned())
+        .unwrap_or_else(|| format!("{site}/api/v10"));
+    Endpoints {
+        authorize: format!("{site}/oauth2/authorize"),
+        token: format!("{api}/oauth2/token"),
+        api,
+    }
+}
+
+/// `GET /users/@me`, the fields we use.
+#[derive(Debug, Deserialize)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    pub global_name: Option<String>,
+    pub avatar: Option<String>,
+    pub email: Option<String>,
+    pub verified: Option<bool>,
+}
+
+/// Who the access token belongs to.
+pub async fn identity(
+    http: &ProviderHttp,
+    endpoints: &Endpoints,
+    site: &str,
+    provider: &str,
+    access_token: &Secret,
+) -> Result<Identity, ApiError> {
+    let user: User = oauth2::get_json(
+        http,
+        &format!("{}/users/@me", endpoints.api),
+        access_token,
+        &[],
+    )
+    .await?;
+    identity_from(site, provider, user)
+}
+
+/// The identity in Discord's answer, refused without a verified e-mail.
+pub fn identity_from(site: &str, provider: &str, user: User) -> Result<Identity, ApiError> {
+    if user.id.is_empty() || !user.id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::Invalid("user id is not a snowflake"));
+    }
+    let email = user
+        .email
+        .filter(|_| user.verified == Some(true))
+        .ok_or(ApiError::NoVerifiedEmail)?;
+    let picture = user
+        .avatar
+        .filter(|hash| hash.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+        .map(|hash| format!("https://cdn.discordapp.com/avatars/{}/{hash}.png", user.id));
+    Ok(Identity {
+        issuer: site.to_owned(),
+        subject: user.id,
+        provider: provider.to_owned(),
+        name: user
+            .global_name
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or(user.username),
+        email: Some(email),
+        email_verified: true,
+        picture,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use http::{HeaderMap, StatusCode};
+
+    use super::*;
+    use crate::providers::oauth2::{api_error, parse_token_response};
+
+    /// Responses in the shapes Discord documents (discord.com/developers,
+    /// "OAuth2" and "User Object").
+    fn fixture(name: &str) -> String {
+        let path = format!(
+            "{}/tests/fixtures/discord/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    fn user() -> User {
+        serde_json::from_str(&fixture("user.json")).unwrap()
+    }
+
+    #[test]
+    fn the_subject_is_the_snowflake_and_the_avatar_a_cdn_url() {
+        let identity = identity_from(PRESET.issuer, "discord", user()).unwrap();
+        assert_eq!(identity.subject, "80351110224678912");
+        assert_eq!(identity.name, "Nelly");
+        assert_eq!(identity.email.as_deref(), Some("nelly@discord.com"));
+        assert_eq!(
+            identity.picture.as_deref(),
+            Some(
+                "https://cdn.discordapp.com/avatars/80351110224678912/8342729096ea3675442027381ff50dfe.png"
+            )
+        );
+    }
+
+    #[test]
+    fn an_unverified_email_is_refused() {
+        let mut user = user();
+        user.verified = Some(false);
+        let err = identity_from(PRESET.issuer, "discord", user).unwrap_err();
+        assert!(matches!(err, ApiError::NoVerifiedEmail), "{err:?}");
+    }
+
+    #[test]
+    fn an_id_that_is_not_a_snowflake_is_refused() {
+        let mut user = user();
+        user.id = "80351110224678912/../x".into();
+        assert!(matches!(
+            identity_from(PRESET.issuer, "discord", user),
+            Err(ApiError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn the_token_endpoints_answers_are_read_as_discord_sends_them() {
+        let grant = parse_token_response(StatusCode::OK, fixture("token.json").as_bytes()).unwrap();
+        assert_eq!(
+            grant.access_token.expose(),
+            "6qrZcUqja7812RVdnEKjpzOL4CvHBFG"
+        );
+        assert_eq!(grant.expires_in, Some(604800));
+        assert!(grant.refresh_token.is_some());
+        let err = parse_token_response(
+            StatusCode::BAD_REQUEST,
+            fixture("token-error.json").as_bytes(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, ApiError::Refused { error, .. } if error == "invalid_grant"),
+            "{err:?}"
+        );
+        let unauthorized = api_error(
+            StatusCode::UNAUTHORIZED,
+            &HeaderMap::new(),
+            fixture("unauthorized.json").as_bytes(),
+        );
+        assert!(matches!(unauthorized, ApiError::Unauthorized(_)));
+    }
+
+    #[test]
+    fn the_endpoints_follow_the_site() {
+        let e = endpoints(PRESET.issuer, None);
+        assert_eq!(e.authorize, "https://discord.com/oauth2/authorize");
+        assert_eq!(e.token, "https://discord.com/api/v10/oauth2/token");
+        assert_eq!(e.api, "https://discord.com/api/v10");
+    }
+}

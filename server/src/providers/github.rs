@@ -1,0 +1,209 @@
+//! GitHub: plain OAuth 2.0, no OpenID Connect. Its quirks, all here:
+//! the token endpoint wants `Accept: application/json` and answers errors
+//! with HTTP 200; the user comes from `GET /user` and the e-mail from
+//! `GET /user/emails`, taking the one that is primary **and** verified;
+//! the subject is GitHub's immutable numeric id (never the login, which
+//! users can change, nor the e-mail). GitHub Enterprise Server: set
+//! `GITHUB_ISSUER` to its address (the API is then at `/api/v3`, or set
+//! `GITHUB_API_URL`).
+
+use serde::Deserialize;
+
+use super::{
+    Preset, Protocol,
+    oauth2::{self, ApiError, Endpoints},
+};
+use crate::{http_client::ProviderHttp, secret::Secret, users::Identity};
+
+pub const PRESET: Preset = Preset {
+    issuer: "https://github.com",
+    label: "GitHub",
+    protocol: Protocol::GitHub,
+    scopes: "read:user user:email",
+};
+
+const PUBLIC_API: &str = "https://api.github.com";
+const HEADERS: [(&str, &str); 2] = [
+    ("accept", "application/vnd.github+json"),
+    ("x-github-api-version", "2022-11-28"),
+];
+
+pub fn endpoints(site: &str, api_url: Option<&str>) -> Endpoints {
+    let api = match api_url {
+        Some(api) => api.trim_end_matches('/').to_owned(),
+        None if site == PRESET.issuer => PUBLIC_API.to_owned(),
+        None => format!("{site}/api/v3"),
+    };
+    Endpoints {
+        authorize: format!("{site}/login/oauth/authorize"),
+        token: format!("{site}/login/oauth/access_token"),
+        api,
+    }
+}
+
+/// `GET /user`, the fields we use.
+#[derive(Debug, Deserialize)]
+pub struct User {
+    pub id: u64,
+    pub login: String,
+    pub name: Option<String>,
+    pub avatar_url: Option<String>,
+}
+
+/// One entry of `GET /user/emails`.
+#[derive(Debug, Deserialize)]
+pub struct Email {
+    pub email: String,
+    pub primary: bool,
+    pub verified: bool,
+}
+
+/// Who the access token belongs to.
+pub async fn identity(
+    http: &ProviderHttp,
+    endpoints: &Endpoints,
+    site: &str,
+    provider: &str,
+    access_token: &Secret,
+) -> Result<Identity, ApiError> {
+    let user: User = oauth2::get_json(
+        http,
+        &format!("{}/user", endpoints.api),
+        access_token,
+        &HEADERS,
+    )
+    .await?;
+    let emails: Vec<Email> = oauth2::get_json(
+        http,
+        &format!("{}/user/emails", endpoints.api),
+        access_token,
+        &HEADERS,
+    )
+    .await?;
+    identity_from(site, provider, user, emails)
+}
+
+/// The identity in GitHub's answers: keyed by the numeric id, with the
+/// primary verified e-mail, or refused without one.
+pub fn identity_from(
+    site: &str,
+    provider: &str,
+    user: User,
+    emails: Vec<Email>,
+) -> Result<Identity, ApiError> {
+    let email = emails
+        .into_iter()
+        .find(|e| e.primary && e.verified)
+        .map(|e| e.email)
+        .ok_or(ApiError::NoVerifiedEmail)?;
+    let name = user
+        .name
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or(user.login);
+    Ok(Identity {
+        issuer: site.to_owned(),
+        subject: user.id.to_string(),
+        provider: provider.to_owned(),
+        name,
+        email: Some(email),
+        email_verified: true,
+        picture: user.avatar_url,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use http::{HeaderMap, HeaderValue, StatusCode};
+
+    use super::*;
+    use crate::providers::oauth2::{api_error, parse_token_response};
+
+    /// Responses in the shapes GitHub documents (docs.github.com, REST
+    /// "Users" and "Emails", and "Authorizing OAuth apps").
+    fn fixture(name: &str) -> String {
+        let path = format!(
+            "{}/tests/fixtures/github/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    fn user() -> User {
+        serde_json::from_str(&fixture("user.json")).unwrap()
+    }
+
+    #[test]
+    fn the_subject_is_the_numeric_id_and_the_email_the_primary_verified_one() {
+        let emails = serde_json::from_str(&fixture("emails.json")).unwrap();
+        let identity = identity_from(PRESET.issuer, "github", user(), emails).unwrap();
+        assert_eq!(identity.subject, "583231");
+        assert_eq!(identity.issuer, "https://github.com");
+        assert_eq!(identity.email.as_deref(), Some("octocat@github.com"));
+        assert_eq!(identity.name, "The Octocat");
+        assert_eq!(
+            identity.picture.as_deref(),
+            Some("https://avatars.githubusercontent.com/u/583231?v=4")
+        );
+    }
+
+    #[test]
+    fn no_primary_verified_email_is_refused_not_guessed() {
+        let emails = serde_json::from_str(&fixture("emails-unverified.json")).unwrap();
+        let err = identity_from(PRESET.issuer, "github", user(), emails).unwrap_err();
+        assert!(matches!(err, ApiError::NoVerifiedEmail), "{err:?}");
+    }
+
+    #[test]
+    fn a_user_without_a_display_name_is_shown_by_login() {
+        let mut user = user();
+        user.name = None;
+        let emails = serde_json::from_str(&fixture("emails.json")).unwrap();
+        let identity = identity_from(PRESET.issuer, "github", user, emails).unwrap();
+        assert_eq!(identity.name, "octocat");
+    }
+
+    #[test]
+    fn the_token_endpoints_answers_are_read_as_github_sends_them() {
+        let grant = parse_token_response(StatusCode::OK, fixture("token.json").as_bytes()).unwrap();
+        assert_eq!(
+            grant.access_token.expose(),
+            "gho_16C7e42F292c6912E7710c838347Ae178B4a"
+        );
+        let err = parse_token_response(StatusCode::OK, fixture("token-error.json").as_bytes())
+            .unwrap_err();
+        assert!(
+            matches!(&err, ApiError::Refused { error, .. } if error == "bad_verification_code"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn api_errors_are_classified_as_github_sends_them() {
+        let bad = api_error(
+            StatusCode::UNAUTHORIZED,
+            &HeaderMap::new(),
+            fixture("bad-credentials.json").as_bytes(),
+        );
+        assert!(matches!(bad, ApiError::Unauthorized(_)), "{bad:?}");
+        let mut headers = HeaderMap::new();
+        headers.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+        headers.insert("x-ratelimit-reset", HeaderValue::from_static("1700000000"));
+        let limited = api_error(
+            StatusCode::FORBIDDEN,
+            &headers,
+            fixture("rate-limited.json").as_bytes(),
+        );
+        assert!(matches!(limited, ApiError::RateLimited(_)), "{limited:?}");
+    }
+
+    #[test]
+    fn enterprise_server_has_its_api_under_the_site() {
+        assert_eq!(endpoints(PRESET.issuer, None).api, "https://api.github.com");
+        let ghe = endpoints("https://github.example.com", None);
+        assert_eq!(ghe.api, "https://github.example.com/api/v3");
+        assert_eq!(
+            ghe.token,
+            "https://github.example.com/login/oauth/access_token"
+        );
+    }
+}

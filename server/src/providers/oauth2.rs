@@ -1,0 +1,298 @@
+//! Plain OAuth 2.0 providers (GitHub, Discord): the authorization URL, the
+//! code exchange, and calls to the provider's API for the profile. Without
+//! OpenID Connect there is no ID token: who signed in is what the API
+//! answers to the access token, so everything here is strict about shapes
+//! and errors. Each provider's own endpoints and profile mapping live in
+//! its file.
+
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use url::Url;
+
+use crate::{
+    config::ProviderSettings,
+    http_client::{HttpError, ProviderHttp},
+    secret::Secret,
+};
+
+/// Where a plain OAuth 2.0 provider lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoints {
+    pub authorize: String,
+    pub token: String,
+    /// Base URL of the profile API.
+    pub api: String,
+}
+
+/// What the token endpoint granted.
+#[derive(Debug)]
+pub struct Grant {
+    pub access_token: Secret,
+    pub refresh_token: Option<Secret>,
+    pub expires_in: Option<u64>,
+}
+
+/// Why a code exchange or an API call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The provider answered with an OAuth error (`bad_verification_code`,
+    /// `invalid_grant`, …), on a 4xx or, as GitHub does, on a 200.
+    #[error("the provider refused: {error}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    Refused {
+        error: String,
+        description: Option<String>,
+    },
+    #[error("the provider did not accept the access token (HTTP {0})")]
+    Unauthorized(StatusCode),
+    #[error("the provider is rate-limiting us (HTTP {0})")]
+    RateLimited(StatusCode),
+    #[error("the provider answered HTTP {status}: {message}")]
+    Status { status: StatusCode, message: String },
+    #[error("the provider could not be reached")]
+    Http(#[from] HttpError),
+    #[error("the provider's answer has an unexpected shape")]
+    Shape(#[from] serde_json::Error),
+    #[error("the provider's answer is invalid: {0}")]
+    Invalid(&'static str),
+    #[error("the account has no verified primary e-mail address")]
+    NoVerifiedEmail,
+}
+
+/// The URL that asks the user to authorize us: code flow with PKCE S256
+/// and `state`, no nonce (there is no ID token to carry one).
+pub fn authorize_url(
+    endpoints: &Endpoints,
+    settings: &ProviderSettings,
+    redirect_uri: &str,
+    state: &str,
+    pkce_challenge: &str,
+) -> Result<Url, url::ParseError> {
+    let mut url = Url::parse(&endpoints.authorize)?;
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &settings.client_id)
+        .append_pair("redirect_uri", redirect_uri)
+        .append_pair("scope", &settings.scopes.join(" "))
+        .append_pair("state", state)
+        .append_pair("code_challenge", pkce_challenge)
+        .append_pair("code_challenge_method", "S256");
+    Ok(url)
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: Option<String>,
+    token_type: Option<String>,
+    refresh_token: Option<String>,
+    expires_in: Option<u64>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// Exchanges the code on the server. The client authenticates in the form
+/// body (`client_secret_post`, which GitHub requires and Discord accepts);
+/// `Accept: application/json` makes GitHub answer JSON.
+pub async fn exchange_code(
+    http: &ProviderHttp,
+    endpoints: &Endpoints,
+    settings: &ProviderSettings,
+    redirect_uri: &str,
+    code: &str,
+    pkce_verifier: &str,
+) -> Result<Grant, ApiError> {
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("grant_type", "authorization_code")
+        .append_pair("code", code)
+        .append_pair("redirect_uri", redirect_uri)
+        .append_pair("code_verifier", pkce_verifier)
+        .append_pair("client_id", &settings.client_id)
+        .append_pair("client_secret", settings.client_secret.expose())
+        .finish();
+    let request = http::Request::builder()
+        .method(Method::POST)
+        .uri(&endpoints.token)
+        .header(header::ACCEPT, "application/json")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(body.into_bytes())
+        .map_err(HttpError::from)?;
+    let response = http.send(request).await?;
+    parse_token_response(response.status(), response.body())
+}
+
+/// Reads a token endpoint's answer, in the shapes providers really use.
+pub fn parse_token_response(status: StatusCode, body: &[u8]) -> Result<Grant, ApiError> {
+    let parsed: Result<TokenResponse, _> = serde_json::from_slice(body);
+    let response = match parsed {
+        Ok(response) => response,
+        Err(err) if status.is_success() => return Err(err.into()),
+        Err(_) => {
+            return Err(ApiError::Status {
+                status,
+                message: "no JSON error body".into(),
+            });
+        }
+    };
+    if let Some(error) = response.error {
+        return Err(ApiError::Refused {
+            error,
+            description: response.error_description,
+        });
+    }
+    if !status.is_success() {
+        return Err(ApiError::Status {
+            status,
+            message: "no error code".into(),
+        });
+    }
+    let access_token = response
+        .access_token
+        .filter(|t| !t.is_empty())
+        .ok_or(ApiError::Invalid("no access_token"))?;
+    // RFC 6749 §5.1: the type is case-insensitive; only bearer is usable.
+    if !response
+        .token_type
+        .as_deref()
+        .is_some_and(|t| t.eq_ignore_ascii_case("bearer"))
+    {
+        return Err(ApiError::Invalid("token_type is not bearer"));
+    }
+    Ok(Grant {
+        access_token: Secret::new(access_token),
+        refresh_token: response.refresh_token.map(Secret::new),
+        expires_in: response.expires_in,
+    })
+}
+
+/// `GET url` with the access token in the Authorization header (never in
+/// the URL), read as JSON. `extra` adds provider-specific headers.
+pub async fn get_json<T: DeserializeOwned>(
+    http: &ProviderHttp,
+    url: &str,
+    access_token: &Secret,
+    extra: &[(&'static str, &'static str)],
+) -> Result<T, ApiError> {
+    let mut builder = http::Request::builder()
+        .method(Method::GET)
+        .uri(url)
+        .header(header::ACCEPT, "application/json");
+    let bearer = HeaderValue::from_str(&format!("Bearer {}", access_token.expose()))
+        .map_err(|_| ApiError::Invalid("access token is not a header value"))?;
+    builder = builder.header(header::AUTHORIZATION, bearer);
+    for (name, value) in extra {
+        builder = builder.header(*name, *value);
+    }
+    let request = builder.body(Vec::new()).map_err(HttpError::from)?;
+    let response = http.send(request).await?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(serde_json::from_slice(response.body())?);
+    }
+    Err(api_error(status, response.headers(), response.body()))
+}
+
+/// Classifies an API error answer. Rate limits come as 429, or as 403 with
+/// `x-ratelimit-remaining: 0` or `retry-after` (GitHub).
+pub fn api_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> ApiError {
+    let exhausted = headers
+        .get("x-ratelimit-remaining")
+        .is_some_and(|v| v.as_bytes() == b"0");
+    match status {
+        StatusCode::UNAUTHORIZED => ApiError::Unauthorized(status),
+        StatusCode::TOO_MANY_REQUESTS => ApiError::RateLimited(status),
+        StatusCode::FORBIDDEN if exhausted || headers.contains_key(header::RETRY_AFTER) => {
+            ApiError::RateLimited(status)
+        }
+        _ => {
+            #[derive(Deserialize)]
+            struct Message {
+                message: Option<String>,
+            }
+            let message = serde_json::from_slice::<Message>(body)
+                .ok()
+                .and_then(|m| m.message)
+                .unwrap_or_default()
+                .chars()
+                .take(200)
+                .collect();
+            ApiError::Status { status, message }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_type_in_any_case_and_no_expiry_is_a_grant() {
+        let grant = parse_token_response(
+            StatusCode::OK,
+            br#"{"access_token":"at","token_type":"bEARER","scope":"read:user"}"#,
+        )
+        .unwrap();
+        assert_eq!(grant.access_token.expose(), "at");
+        assert_eq!(grant.expires_in, None);
+    }
+
+    #[test]
+    fn an_error_on_a_200_is_a_refusal() {
+        let err = parse_token_response(
+            StatusCode::OK,
+            br#"{"error":"bad_verification_code","error_description":"The code passed is incorrect or expired."}"#,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, ApiError::Refused { error, .. } if error == "bad_verification_code"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn a_token_that_is_not_bearer_or_missing_is_invalid() {
+        for body in [
+            br#"{"access_token":"at","token_type":"mac"}"#.as_slice(),
+            br#"{"access_token":"at"}"#,
+            br#"{"token_type":"bearer"}"#,
+            br#"{"access_token":"","token_type":"bearer"}"#,
+        ] {
+            assert!(
+                matches!(
+                    parse_token_response(StatusCode::OK, body),
+                    Err(ApiError::Invalid(_))
+                ),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    #[test]
+    fn an_html_error_page_is_a_status_error_not_a_parse_panic() {
+        let err =
+            parse_token_response(StatusCode::BAD_GATEWAY, b"<html>bad gateway</html>").unwrap_err();
+        assert!(matches!(err, ApiError::Status { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn rate_limits_are_told_apart_from_other_refusals() {
+        let mut headers = HeaderMap::new();
+        assert!(matches!(
+            api_error(StatusCode::FORBIDDEN, &headers, b"{}"),
+            ApiError::Status { .. }
+        ));
+        headers.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+        assert!(matches!(
+            api_error(StatusCode::FORBIDDEN, &headers, b"{}"),
+            ApiError::RateLimited(_)
+        ));
+        assert!(matches!(
+            api_error(StatusCode::TOO_MANY_REQUESTS, &HeaderMap::new(), b""),
+            ApiError::RateLimited(_)
+        ));
+        assert!(matches!(
+            api_error(StatusCode::UNAUTHORIZED, &HeaderMap::new(), b""),
+            ApiError::Unauthorized(_)
+        ));
+    }
+}

@@ -1,0 +1,124 @@
+//! The plain OAuth 2.0 side of a sign-in (GitHub, Discord): no nonce and
+//! no ID token; after the code exchange, the provider's API says whose
+//! token it is.
+
+use app::error::AppError;
+use openidconnect::{CsrfToken, PkceCodeChallenge};
+use time::OffsetDateTime;
+
+use super::{Authorization, CallbackQuery, Failure};
+use crate::{
+    backend::Portcullis,
+    flow::LoginTransaction,
+    providers::{
+        Provider,
+        oauth2::{self, ApiError, Endpoints},
+    },
+    users::Identity,
+    vault::TokenSet,
+};
+
+fn endpoints(provider: &Provider) -> Result<Endpoints, Failure> {
+    provider.endpoints().ok_or_else(|| {
+        Failure::new(
+            AppError::Internal,
+            Some(&provider.settings.id),
+            "no OAuth 2.0 endpoints for this provider",
+        )
+    })
+}
+
+/// Code flow with PKCE S256 and a fresh `state`.
+pub(super) fn authorize(core: &Portcullis, provider: &Provider) -> Result<Authorization, Failure> {
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let state = CsrfToken::new_random();
+    let url = oauth2::authorize_url(
+        &endpoints(provider)?,
+        &provider.settings,
+        &provider.settings.redirect_uri(&core.public_url),
+        state.secret(),
+        challenge.as_str(),
+    )
+    .map_err(|err| Failure::from_error(AppError::Internal, Some(&provider.settings.id), &err))?;
+    Ok(Authorization {
+        url,
+        state: state.secret().clone(),
+        nonce: String::new(),
+        pkce_verifier: verifier.secret().clone(),
+    })
+}
+
+/// What the user is told about a failed exchange or API call.
+fn user_error(err: &ApiError) -> AppError {
+    match err {
+        ApiError::Refused { error, .. } if error == "access_denied" => AppError::LoginCancelled,
+        ApiError::Refused { .. } | ApiError::Unauthorized(_) => AppError::ProviderRejected,
+        ApiError::RateLimited(_) => AppError::ProviderRateLimited,
+        ApiError::Status { status, .. } if status.is_server_error() => {
+            AppError::ProviderUnavailable
+        }
+        ApiError::Status { .. } => AppError::ProviderRejected,
+        ApiError::Http(_) => AppError::ProviderUnavailable,
+        ApiError::Shape(_) | ApiError::Invalid(_) => AppError::InvalidProviderResponse,
+        ApiError::NoVerifiedEmail => AppError::NoVerifiedEmail,
+    }
+}
+
+/// From the callback's code to the identity the provider's API names.
+pub(super) async fn sign_in(
+    core: &Portcullis,
+    provider: &Provider,
+    tx: &LoginTransaction,
+    query: CallbackQuery,
+) -> Result<(Identity, TokenSet), Failure> {
+    let settings = &provider.settings;
+    let id = settings.id.as_str();
+    let fail = |err: ApiError| Failure::from_error(user_error(&err), Some(id), &err);
+    // These providers do not send RFC 9207 `iss`; one that names another
+    // issuer is a mix-up.
+    if let Some(iss) = query.iss.as_deref()
+        && iss != settings.issuer
+    {
+        return Err(Failure::new(
+            AppError::InvalidProviderResponse,
+            Some(id),
+            format!("iss {iss:?} is not {:?}", settings.issuer),
+        ));
+    }
+    let code = query.code.ok_or_else(|| {
+        Failure::new(
+            AppError::ProviderRejected,
+            Some(id),
+            "callback without code",
+        )
+    })?;
+    let endpoints = endpoints(provider)?;
+    let grant = oauth2::exchange_code(
+        &core.http,
+        &endpoints,
+        settings,
+        &settings.redirect_uri(&core.public_url),
+        &code,
+        &tx.pkce_verifier,
+    )
+    .await
+    .map_err(fail)?;
+    let identity = provider
+        .plain_identity(&core.http, &endpoints, &grant.access_token)
+        .await
+        .map_err(fail)?;
+    let tokens = TokenSet {
+        access_token: grant.access_token,
+        refresh_token: grant.refresh_token,
+        id_token: None,
+        expires_at: grant
+            .expires_in
+            .and_then(|secs| i64::try_from(secs).ok())
+            .map(|secs| {
+                OffsetDateTime::now_utc()
+                    .unix_timestamp()
+                    .saturating_add(secs)
+            }),
+    };
+    Ok((identity, tokens))
+}
