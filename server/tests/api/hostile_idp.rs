@@ -97,6 +97,10 @@ pub struct Script {
     pub token_response: Tamper,
     /// Changes the userinfo response.
     pub userinfo: Tamper,
+    /// Plays a multi-tenant issuer (Microsoft Entra's `common`): discovery
+    /// at `/common/v2.0` names the template `<issuer>/{tenantid}/v2.0`, and
+    /// tokens carry this `tid` and the tenant's own issuer.
+    pub tenant: Option<&'static str>,
 }
 
 impl Default for Script {
@@ -113,6 +117,7 @@ impl Default for Script {
             token_endpoint: TokenEndpoint::Normal,
             token_response: |_, _| {},
             userinfo: |_, _| {},
+            tenant: None,
         }
     }
 }
@@ -173,6 +178,10 @@ impl HostileIdp {
         }));
         let router = Router::new()
             .route("/.well-known/openid-configuration", get(discovery))
+            .route(
+                "/common/v2.0/.well-known/openid-configuration",
+                get(discovery),
+            )
             .route("/jwks", get(jwks))
             .route("/authorize", get(authorize))
             .route("/token", post(token))
@@ -254,6 +263,14 @@ fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
+/// The issuer tokens name: the provider's, or in tenant mode the tenant's.
+fn token_issuer(inner: &Inner) -> String {
+    match inner.script.tenant {
+        Some(tid) => format!("{}/{tid}/v2.0", inner.issuer),
+        None => inner.issuer.clone(),
+    }
+}
+
 fn context(inner: &Inner, access_token: &str) -> Context {
     Context {
         issuer: inner.issuer.clone(),
@@ -266,7 +283,12 @@ async fn discovery(State(inner): State<Shared>) -> Json<Value> {
     let inner = inner.lock().unwrap();
     let issuer = &inner.issuer;
     Json(json!({
-        "issuer": inner.script.discovery_issuer.as_deref().unwrap_or(issuer),
+        "issuer": inner.script.discovery_issuer.clone().unwrap_or_else(|| {
+            match inner.script.tenant {
+                Some(_) => format!("{issuer}/{{tenantid}}/v2.0"),
+                None => issuer.clone(),
+            }
+        }),
         "authorization_endpoint": format!("{issuer}/authorize"),
         "token_endpoint": format!("{issuer}/token"),
         "userinfo_endpoint": format!("{issuer}/userinfo"),
@@ -315,7 +337,7 @@ async fn authorize(
     let mut params = vec![
         ("code".to_owned(), code),
         ("state".to_owned(), field("state")),
-        ("iss".to_owned(), inner.issuer.clone()),
+        ("iss".to_owned(), token_issuer(&inner)),
     ];
     (inner.script.callback)(&mut params, &context(&inner, ""));
     let mut target = reqwest::Url::parse(&field("redirect_uri")).unwrap();
@@ -374,7 +396,10 @@ async fn token(
     inner.calls.issued_access_tokens.push(access_token.clone());
     let ctx = context(&inner, &access_token);
     let mut claims = Map::new();
-    claims.insert("iss".into(), json!(inner.issuer));
+    claims.insert("iss".into(), json!(token_issuer(&inner)));
+    if let Some(tid) = inner.script.tenant {
+        claims.insert("tid".into(), json!(tid));
+    }
     claims.insert("sub".into(), json!(SUBJECT));
     claims.insert("aud".into(), json!(CLIENT_ID));
     claims.insert("exp".into(), json!(now() + 300));

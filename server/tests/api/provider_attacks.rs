@@ -728,3 +728,89 @@ async fn a_slow_token_endpoint_ends_on_an_error_page_not_a_hang() {
     );
     assert!(!is_signed_in(&rig, &client).await);
 }
+
+// ------------------------------------------- Microsoft Entra multi-tenant
+
+const TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
+
+/// The hostile provider as a multi-tenant issuer, configured the way a
+/// Microsoft app for any organisation is: the `common` endpoint.
+async fn multi_tenant(script: Script) -> Rig {
+    let idp = HostileIdp::start(Script {
+        tenant: Some(TENANT),
+        ..script
+    })
+    .await;
+    let common = format!("{}/common/v2.0", idp.issuer);
+    let (url, database) = spawn_server(&[
+        ("AUTH_PROVIDERS", "hostile"),
+        ("HOSTILE_PRESET", "microsoft"),
+        ("HOSTILE_ISSUER", &common),
+        ("HOSTILE_CLIENT_ID", CLIENT_ID),
+        ("HOSTILE_CLIENT_SECRET", CLIENT_SECRET),
+    ])
+    .await;
+    Rig { url, idp, database }
+}
+
+#[tokio::test]
+async fn a_multi_tenant_sign_in_is_keyed_by_the_tenants_own_issuer() {
+    let rig = multi_tenant(Script::default()).await;
+    let client = browser();
+    assert_eq!(sign_in(&rig, &client).await, "/");
+    let db = rig.database.connect().await;
+    let (issuer,): (String,) = sqlx::query_as("SELECT issuer FROM identities")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(issuer, format!("{}/{TENANT}/v2.0", rig.idp.issuer));
+}
+
+#[tokio::test]
+async fn a_multi_tenant_token_whose_iss_names_another_tenant_is_refused() {
+    let rig = multi_tenant(claims_script(|claims, ctx| {
+        let other = "00000000-0000-0000-0000-000000000001";
+        claims.insert("iss".into(), json!(format!("{}/{other}/v2.0", ctx.issuer)));
+    }))
+    .await;
+    let calls = assert_refused(&rig, INVALID).await;
+    assert_eq!(calls.userinfo, 0);
+}
+
+#[tokio::test]
+async fn a_multi_tenant_token_without_tid_is_refused() {
+    let rig = multi_tenant(claims_script(|claims, _| {
+        claims.remove("tid");
+    }))
+    .await;
+    assert_refused(&rig, INVALID).await;
+}
+
+#[tokio::test]
+async fn a_multi_tenant_token_with_a_forged_tid_is_refused() {
+    let rig = multi_tenant(claims_script(|claims, ctx| {
+        claims.insert("tid".into(), json!("../../evil"));
+        claims.insert(
+            "iss".into(),
+            json!(format!("{}/../../evil/v2.0", ctx.issuer)),
+        );
+    }))
+    .await;
+    assert_refused(&rig, INVALID).await;
+}
+
+#[tokio::test]
+async fn a_multi_tenant_discovery_naming_a_fixed_issuer_disables_the_provider() {
+    let rig = multi_tenant(Script {
+        discovery_issuer: Some("https://login.example/common/v2.0".into()),
+        ..Script::default()
+    })
+    .await;
+    let response = browser()
+        .get(format!("{}/auth/login/hostile", rig.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()[header::LOCATION], error(UNAVAILABLE));
+    assert_eq!(rig.idp.calls().authorize, 0);
+}
