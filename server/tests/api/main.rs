@@ -3,12 +3,15 @@
 // A test binary: panicking on a broken fixture is the right failure.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod fake_github;
+mod github;
 mod helpers;
 mod hostile_idp;
 mod local_idp;
 mod log_capture;
 mod login;
 mod login_security;
+mod node_service;
 mod pages;
 mod postgres;
 mod postgres_store;

@@ -10,11 +10,16 @@ use leptos::config::LeptosOptions;
 use server::{config::Settings, startup::Application};
 use tokio::net::TcpListener;
 
-use crate::local_idp::{CLIENT_ID, CLIENT_SECRET, LocalIdp};
+use crate::{
+    fake_github::FakeGitHub,
+    local_idp::{CLIENT_ID as LOCAL_CLIENT_ID, CLIENT_SECRET as LOCAL_CLIENT_SECRET, LocalIdp},
+};
 
 pub struct TestApp {
     pub url: String,
     pub idp: LocalIdp,
+    /// The fake GitHub, as the "github" provider, when asked for.
+    pub github: Option<FakeGitHub>,
     /// This app's own SQLite file, removed when the test ends.
     pub database: TempDatabase,
 }
@@ -68,25 +73,50 @@ pub async fn spawn_app() -> TestApp {
 /// Like [`spawn_app`], with `APP_PUBLIC_URL` set to `public_url` (e.g. the
 /// https address a proxy in front would serve) instead of the socket's.
 pub async fn spawn_app_with_public_url(public_url: Option<&str>) -> TestApp {
+    spawn(public_url, None, &[]).await
+}
+
+/// Like [`spawn_app`], with the fake GitHub as a second provider whose
+/// "slow" user takes `slow_ms`, and `extra` settings.
+pub async fn spawn_app_with_github(slow_ms: u64, extra: &[(&str, &str)]) -> TestApp {
+    spawn(None, Some(slow_ms), extra).await
+}
+
+async fn spawn(public_url: Option<&str>, github: Option<u64>, extra: &[(&str, &str)]) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let public_url = public_url.unwrap_or(&url).to_owned();
     let idp = LocalIdp::start(&public_url).await;
+    let github = match github {
+        Some(slow_ms) => Some(FakeGitHub::start(&public_url, slow_ms).await),
+        None => None,
+    };
     let database = TempDatabase::new();
-    serve(
-        listener,
-        &database,
-        &[
-            ("APP_PUBLIC_URL", public_url.as_str()),
-            ("AUTH_PROVIDERS", "local"),
-            ("LOCAL_ISSUER", idp.issuer.as_str()),
-            ("LOCAL_CLIENT_ID", CLIENT_ID),
-            ("LOCAL_CLIENT_SECRET", CLIENT_SECRET),
-            ("LOCAL_LABEL", "Local demo provider"),
-        ],
-    )
-    .await;
-    TestApp { url, idp, database }
+    let github_vars = github.as_ref().map(FakeGitHub::vars).unwrap_or_default();
+    let mut vars: Vec<(&str, &str)> = vec![
+        ("APP_PUBLIC_URL", public_url.as_str()),
+        (
+            "AUTH_PROVIDERS",
+            if github.is_some() {
+                "local,github"
+            } else {
+                "local"
+            },
+        ),
+        ("LOCAL_ISSUER", idp.issuer.as_str()),
+        ("LOCAL_CLIENT_ID", LOCAL_CLIENT_ID),
+        ("LOCAL_CLIENT_SECRET", LOCAL_CLIENT_SECRET),
+        ("LOCAL_LABEL", "Local demo provider"),
+    ];
+    vars.extend(github_vars.iter().map(|(k, v)| (*k, v.as_str())));
+    vars.extend_from_slice(extra);
+    serve(listener, &database, &vars).await;
+    TestApp {
+        url,
+        idp,
+        github,
+        database,
+    }
 }
 
 /// A server with `vars` as its environment, serving `database`.

@@ -1,0 +1,51 @@
+//! A project script run with node on a free port (the local identity
+//! provider, the fake GitHub): started for one test, killed when dropped.
+
+use std::{path::PathBuf, process::Stdio, time::Duration};
+
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    process::{Child, Command},
+};
+
+pub struct NodeService {
+    /// What the script printed after its ready prefix.
+    pub ready: serde_json::Value,
+    _child: Child,
+}
+
+impl NodeService {
+    /// Runs `script` (relative to the repository root) with `env`; waits
+    /// for its `<ready_prefix> {json}` line.
+    pub async fn start(script: &str, env: &[(&str, String)], ready_prefix: &str) -> Self {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut command = Command::new("node");
+        command
+            .arg(root.join(script))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("node runs the script");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let prefix = format!("{ready_prefix} ");
+        let ready = tokio::time::timeout(Duration::from_secs(20), async {
+            while let Some(line) = lines.next_line().await.expect("read stdout") {
+                if let Some(json) = line.strip_prefix(&prefix) {
+                    return serde_json::from_str::<serde_json::Value>(json).expect("ready JSON");
+                }
+            }
+            panic!("{script} exited before it was ready");
+        })
+        .await
+        .unwrap_or_else(|_| panic!("{script} ready within 20 s"));
+        Self {
+            ready,
+            _child: child,
+        }
+    }
+}
