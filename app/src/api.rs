@@ -5,7 +5,7 @@ use leptos::prelude::*;
 
 use crate::{
     error::AppError,
-    model::{ProviderView, ServiceStatus, UserView},
+    model::{ConnectionsView, ProviderView, ServiceStatus, UserView},
 };
 
 /// The providers shown on the login page.
@@ -23,6 +23,14 @@ pub async fn current_user() -> Result<Option<UserView>, AppError> {
     let ports = crate::ports::Ports::from_context()?;
     let parts: http::request::Parts = use_context().ok_or(AppError::Internal)?;
     ports.backend().current_user(&parts).await
+}
+
+/// The signed-in account's identities and the providers it could connect.
+#[server(endpoint = "connections")]
+pub async fn connections() -> Result<Option<ConnectionsView>, AppError> {
+    let ports = crate::ports::Ports::from_context()?;
+    let parts: http::request::Parts = use_context().ok_or(AppError::Internal)?;
+    ports.backend().connections(&parts).await
 }
 
 /// A live health summary for the status panel.

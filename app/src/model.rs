@@ -44,6 +44,36 @@ impl UserView {
     }
 }
 
+/// One way the signed-in account can sign in: a provider identity.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityView {
+    /// The provider's short name.
+    pub provider: String,
+    /// The provider's label, e.g. "GitHub".
+    pub label: String,
+    /// The e-mail address this identity came with.
+    pub email: Option<String>,
+    /// The identity's key at its provider, which the "Disconnect" form
+    /// names. Identifiers, not credentials.
+    pub issuer: String,
+    pub subject: String,
+}
+
+/// The account's identities and the providers it could still connect.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionsView {
+    pub linked: Vec<IdentityView>,
+    /// Configured providers the account has no identity at.
+    pub connectable: Vec<ProviderView>,
+}
+
+impl ConnectionsView {
+    /// Any identity but the last can be disconnected.
+    pub fn can_disconnect(&self) -> bool {
+        self.linked.len() > 1
+    }
+}
+
 /// Health of the service, as the status panel shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceStatus {

@@ -9,7 +9,7 @@ use http::request::Parts;
 
 use crate::{
     error::AppError,
-    model::{ProviderView, ServiceStatus, UserView},
+    model::{ConnectionsView, ProviderView, ServiceStatus, UserView},
 };
 
 /// A boxed, sendable future, so [`Backend`] can be used as a trait object.
@@ -25,6 +25,13 @@ pub trait Backend: Send + Sync + 'static {
         &'a self,
         request: &'a Parts,
     ) -> BoxFuture<'a, Result<Option<UserView>, AppError>>;
+
+    /// The signed-in account's identities and what it could connect;
+    /// `None` when nobody is signed in.
+    fn connections<'a>(
+        &'a self,
+        request: &'a Parts,
+    ) -> BoxFuture<'a, Result<Option<ConnectionsView>, AppError>>;
 
     /// A live health summary.
     fn service_status(&self) -> BoxFuture<'_, Result<ServiceStatus, AppError>>;

@@ -6,14 +6,19 @@ use std::time::{Duration, Instant};
 
 use app::{
     error::AppError,
-    model::{ProviderView, ServiceStatus, UserView},
+    model::{ConnectionsView, IdentityView, ProviderView, ServiceStatus, UserView},
     ports::{Backend, BoxFuture},
 };
 use http::request::Parts;
 use tower_sessions::Session;
 
 use crate::{
-    config::Settings, http_client::ProviderHttp, providers::Registry, session, users::UserStore,
+    config::Settings,
+    http_client::ProviderHttp,
+    providers::Registry,
+    session,
+    telemetry::cause_chain,
+    users::{UserId, UserStore},
     vault::TokenVault,
 };
 
@@ -83,6 +88,55 @@ impl Backend for Portcullis {
                     Err(AppError::Unavailable)
                 }
             }
+        })
+    }
+
+    fn connections<'a>(
+        &'a self,
+        request: &'a Parts,
+    ) -> BoxFuture<'a, Result<Option<ConnectionsView>, AppError>> {
+        Box::pin(async move {
+            let Some(session) = request.extensions.get::<Session>() else {
+                tracing::error!("no session layer in front of the app");
+                return Err(AppError::Internal);
+            };
+            let user = match session::user(session).await {
+                Ok(Some(user)) => user,
+                Ok(None) => return Ok(None),
+                Err(err) => {
+                    tracing::error!("session store failed: {err}");
+                    return Err(AppError::Unavailable);
+                }
+            };
+            let identities = self
+                .users
+                .identities(UserId(user.user_id))
+                .await
+                .map_err(|err| {
+                    tracing::error!("user store failed: {}", cause_chain(&err));
+                    AppError::Unavailable
+                })?;
+            let linked: Vec<IdentityView> = identities
+                .into_iter()
+                .map(|identity| IdentityView {
+                    label: self.provider_label(&identity.provider),
+                    provider: identity.provider,
+                    email: identity.email,
+                    issuer: identity.issuer,
+                    subject: identity.subject,
+                })
+                .collect();
+            let connectable = self
+                .registry
+                .views()
+                .await
+                .into_iter()
+                .filter(|p| !linked.iter().any(|l| l.provider == p.id))
+                .collect();
+            Ok(Some(ConnectionsView {
+                linked,
+                connectable,
+            }))
         })
     }
 

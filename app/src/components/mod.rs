@@ -1,6 +1,7 @@
 //! Reusable pieces of the UI.
 
 pub mod avatar;
+pub mod connections;
 pub mod header;
 pub mod provider_button;
 pub mod status;

@@ -13,18 +13,36 @@ pub fn ErrorPanel(
     /// Where "Try again" leads; without it only the start page is offered.
     #[prop(optional)]
     retry_href: Option<String>,
+    /// A more specific sentence than the error's own.
+    #[prop(optional)]
+    message: Option<String>,
+    /// The text of the retry button, "Try again" unless given.
+    #[prop(optional)]
+    retry_label: Option<String>,
 ) -> impl IntoView {
+    let message = message.unwrap_or_else(|| error.to_string());
+    let retry_label = retry_label.unwrap_or_else(|| "Try again".into());
     view! {
         <section class="card error" role="alert" aria-labelledby="error-heading">
             <h1 id="error-heading">{error.title()}</h1>
-            <p class="lead">{error.to_string()}</p>
+            <p class="lead">{message}</p>
             <p class="muted">"Error code: " <code data-testid="error-code">{error.code()}</code></p>
             <div class="actions">
-                {retry_href.map(|href| view! { <a class="button" href=href rel="external">"Try again"</a> })}
+                {retry_href.map(|href| view! { <a class="button" href=href rel="external">{retry_label}</a> })}
                 <a class="button button-quiet" href="/">"Back to the start page"</a>
             </div>
         </section>
     }
+}
+
+/// A provider id as it may appear in a URL (lower-case letters, digits, '-').
+fn provider_id(value: Option<String>) -> Option<String> {
+    value.filter(|id| {
+        !id.is_empty()
+            && id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    })
 }
 
 /// The page a failed flow lands on.
@@ -38,13 +56,12 @@ pub fn ErrorPage() -> impl IntoView {
             .and_then(|code| AppError::from_code(&code))
             .unwrap_or(AppError::Internal)
     };
+    let provider = move || provider_id(query.read().get("provider"));
     let retry = move || {
-        let provider = query.read().get("provider")?;
-        let valid = !provider.is_empty()
-            && provider
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-        (valid && error().retry_sign_in()).then(|| format!("/auth/login/{provider}"))
+        let provider = provider()?;
+        error()
+            .retry_sign_in()
+            .then(|| format!("/auth/login/{provider}"))
     };
     #[cfg(feature = "ssr")]
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>()
@@ -54,9 +71,55 @@ pub fn ErrorPage() -> impl IntoView {
     }
     view! {
         <Title text=move || format!("{} · Portcullis", error().title()) />
-        {move || match retry() {
-            Some(href) => view! { <ErrorPanel error=error() retry_href=href /> }.into_any(),
-            None => view! { <ErrorPanel error=error() /> }.into_any(),
+        {move || {
+            let existing = provider_id(query.read().get("existing"));
+            match (error(), existing, provider()) {
+                (AppError::EmailInUse, Some(existing), Some(provider)) => {
+                    view! { <EmailInUsePanel existing provider /> }.into_any()
+                }
+                (error, ..) => match retry() {
+                    Some(href) => view! { <ErrorPanel error retry_href=href /> }.into_any(),
+                    None => view! { <ErrorPanel error /> }.into_any(),
+                },
+            }
         }}
+    }
+}
+
+/// A new identity whose e-mail is an existing account's: the account is
+/// never joined by e-mail, so the way forward is to sign in as the
+/// account and connect the new provider from the profile.
+#[component]
+fn EmailInUsePanel(existing: String, provider: String) -> impl IntoView {
+    let providers = Resource::new_blocking(|| (), |()| crate::api::list_providers());
+    view! {
+        <Suspense fallback=|| view! { <div class="card card-loading" aria-busy="true"></div> }>
+            {move || {
+                let (existing, provider) = (existing.clone(), provider.clone());
+                Suspend::new(async move {
+                    let providers = providers.await.unwrap_or_default();
+                    let label = |id: &str| {
+                        providers
+                            .iter()
+                            .find(|p| p.id == id)
+                            .map(|p| p.label.clone())
+                            .unwrap_or_else(|| id.to_owned())
+                    };
+                    let (existing_label, provider_label) = (label(&existing), label(&provider));
+                    let message = format!(
+                        "This e-mail belongs to an account that uses {existing_label}. \
+                         Log in with {existing_label}, then connect {provider_label} from your profile."
+                    );
+                    view! {
+                        <ErrorPanel
+                            error=AppError::EmailInUse
+                            message
+                            retry_href=format!("/auth/login/{existing}?return_to=/profile")
+                            retry_label=format!("Log in with {existing_label}")
+                        />
+                    }
+                })
+            }}
+        </Suspense>
     }
 }

@@ -3,7 +3,11 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::{CurrentUser, components::avatar::Avatar, pages::error::ErrorPanel};
+use crate::{
+    CurrentUser,
+    components::{avatar::Avatar, connections::Connections},
+    pages::error::ErrorPanel,
+};
 
 #[component]
 pub fn ProfilePage() -> impl IntoView {
@@ -39,6 +43,7 @@ pub fn ProfilePage() -> impl IntoView {
                                 <dt>"Signed in with"</dt>
                                 <dd data-testid="provider">{user.provider.clone()}</dd>
                             </dl>
+                            <Connections />
                             // A plain form: signing out works before the WASM bundle loads.
                             <form method="post" action="/auth/logout">
                                 <button class="button button-quiet" type="submit">"Log out"</button>

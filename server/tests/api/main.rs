@@ -7,6 +7,7 @@ mod fake_github;
 mod github;
 mod helpers;
 mod hostile_idp;
+mod linking;
 mod local_idp;
 mod log_capture;
 mod login;
