@@ -1,6 +1,6 @@
-// Starts the local identity provider and the Portcullis server (built by
-// `cargo leptos build`) on free loopback ports, and stops both when the run
-// ends. Two runs at once never collide.
+// Starts the local identity provider, the fake GitHub and the Portcullis
+// server (built by `cargo leptos build`) on free loopback ports, and stops
+// them all when the run ends. Two runs at once never collide.
 
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -87,9 +87,11 @@ export default async function globalSetup() {
   const appUrl = `http://127.0.0.1:${appPort}`;
   const dataDir = mkdtempSync(path.join(tmpdir(), 'portcullis-e2e-'));
   let idp: ChildProcess | undefined;
+  let github: ChildProcess | undefined;
   let app: ChildProcess | undefined;
   const teardown = async () => {
     await stop(app);
+    await stop(github);
     await stop(idp);
   };
 
@@ -107,6 +109,16 @@ export default async function globalSetup() {
     });
     const ready = JSON.parse(await waitForLine(idp, 'IDP_READY ', 'the identity provider', 15_000));
 
+    github = spawn(process.execPath, [path.join(here, '../fake-github/server.mjs')], {
+      env: {
+        ...process.env,
+        FAKE_GITHUB_PORT: '0',
+        FAKE_GITHUB_REDIRECT_URIS: `${appUrl}/auth/callback/github`,
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const githubReady = JSON.parse(await waitForLine(github, 'FAKE_GITHUB_READY ', 'the fake GitHub', 15_000));
+
     app = spawn(serverBinary(), [], {
       cwd: root,
       env: {
@@ -118,8 +130,12 @@ export default async function globalSetup() {
         LEPTOS_SITE_ADDR: `127.0.0.1:${appPort}`,
         LEPTOS_RELOAD_PORT: String(await freePort()),
         APP_PUBLIC_URL: appUrl,
-        AUTH_PROVIDERS: 'local',
+        AUTH_PROVIDERS: 'local,github',
         LOCAL_LABEL: 'Local demo provider',
+        GITHUB_ISSUER: githubReady.url,
+        GITHUB_API_URL: `${githubReady.url}/api/v3`,
+        GITHUB_CLIENT_ID: 'portcullis-dev-github',
+        GITHUB_CLIENT_SECRET: 'portcullis-dev-github-secret',
         LOCAL_ISSUER: ready.issuer,
         LOCAL_CLIENT_ID: 'portcullis-dev',
         LOCAL_CLIENT_SECRET: 'portcullis-dev-secret',

@@ -4,6 +4,7 @@
 import { expect, type Page } from '@playwright/test';
 
 export const DEMO = { login: 'demo', password: 'demo', name: 'Dana Demo', email: 'demo@portcullis.test' };
+export const ALICE = { login: 'alice', password: 'alice', name: 'Alice Example', email: 'alice@portcullis.test' };
 
 /** Fills the provider's login form, then its consent form if it asks. */
 export async function signInAtProvider(page: Page, account = DEMO): Promise<void> {

@@ -17,7 +17,7 @@ test('the home page hydrates and a server function answers from the browser', as
   await page.getByRole('button', { name: 'Check service status' }).click();
   expect((await call).status()).toBe(200);
   await expect(status).toContainText('Online · version');
-  await expect(status).toContainText('1 of 1 sign-in providers available');
+  await expect(status).toContainText('2 of 2 sign-in providers available');
 });
 
 test.describe('a missing page', () => {

@@ -13,7 +13,7 @@ test('a visitor signs in with the local provider, stays signed in across a reloa
 
   await page.getByRole('link', { name: 'Go to your profile' }).click();
   await expect(page.getByRole('heading', { name: DEMO.name })).toBeVisible();
-  await expect(page.getByText(DEMO.email)).toBeVisible();
+  await expect(page.locator('.profile-head').getByText(DEMO.email)).toBeVisible();
   await expect(page.getByTestId('provider')).toHaveText('Local demo provider');
 
   // The server-rendered HTML already shows the signed-in state: no flash.
