@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make dev`: the local identity provider plus `cargo leptos watch`, on the
-# embedded defaults. Ctrl-C stops everything this started.
+# `make dev`: the local identity provider and the fake GitHub, plus
+# `cargo leptos watch`, on the embedded defaults. Ctrl-C stops everything
+# this started.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -11,18 +12,21 @@ export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 scripts/bootstrap.sh dev
 
 # LEPTOS_SITE_ADDR and LEPTOS_RELOAD_PORT move the app (cargo-leptos reads
-# them too); IDP_PORT moves the identity provider.
+# them too); IDP_PORT moves the identity provider, FAKE_GITHUB_PORT the fake
+# GitHub.
 export LEPTOS_SITE_ADDR=${LEPTOS_SITE_ADDR:-127.0.0.1:3000}
 app_url=${APP_PUBLIC_URL:-http://$LEPTOS_SITE_ADDR}
 idp_port=${IDP_PORT:-5556}
+github_port=${FAKE_GITHUB_PORT:-5557}
 state_dir="$root/.dev"
 mkdir -p "$state_dir"
 
 idp_pid=""
+github_pid=""
 cleanup() {
   trap - EXIT INT TERM
   set +e # best effort: a child may be gone already
-  for pid in ${banner_pid:-} $idp_pid; do
+  for pid in ${banner_pid:-} $idp_pid $github_pid; do
     kill "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
   done
@@ -53,18 +57,40 @@ for _ in $(seq 100); do
 done
 issuer=$(node -p "require('$state_dir/idp.json').issuer")
 
-# 2. Portcullis, configured for it.
+# 2. The fake GitHub, a second provider for trying "Connect GitHub".
+FAKE_GITHUB_PORT=$github_port \
+FAKE_GITHUB_REDIRECT_URIS="$app_url/auth/callback/github" \
+  node end2end/fake-github/server.mjs >"$state_dir/github.out" 2>"$state_dir/github.log" &
+github_pid=$!
+for _ in $(seq 100); do
+  grep -q FAKE_GITHUB_READY "$state_dir/github.out" 2>/dev/null && break
+  if ! kill -0 "$github_pid" 2>/dev/null; then
+    echo "dev: the fake GitHub did not start:" >&2
+    cat "$state_dir/github.log" >&2
+    echo "dev: if port $github_port is taken, run with another: FAKE_GITHUB_PORT=5558 make dev" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+github_url=http://127.0.0.1:$github_port
+
+# 3. Portcullis, configured for both.
 export APP_PUBLIC_URL=$app_url
-export AUTH_PROVIDERS=${AUTH_PROVIDERS:-local}
+export AUTH_PROVIDERS=${AUTH_PROVIDERS:-local,github}
 export LOCAL_ISSUER=$issuer
 export LOCAL_CLIENT_ID=portcullis-dev
 export LOCAL_CLIENT_SECRET=portcullis-dev-secret
 export LOCAL_LABEL=${LOCAL_LABEL:-Local demo provider}
+export GITHUB_ISSUER=$github_url
+export GITHUB_API_URL=$github_url/api/v3
+export GITHUB_CLIENT_ID=portcullis-dev-github
+export GITHUB_CLIENT_SECRET=portcullis-dev-github-secret
+export GITHUB_LABEL="${GITHUB_LABEL:-GitHub (local fake)}"
 export RUST_LOG=${RUST_LOG:-warn,server=info}
 
-# 3. The welcome banner, once the server answers.
+# 4. The welcome banner, once the server answers.
 node -e '
-  const url = process.argv[1], issuer = process.argv[2];
+  const url = process.argv[1], issuer = process.argv[2], github = process.argv[3];
   const tick = async () => {
     try { if ((await fetch(url + "/healthz")).ok) {
       console.log(`
@@ -72,13 +98,14 @@ node -e '
     Portcullis is running:   ${url}
     Identity provider:       ${issuer}
     Demo account:            login "demo", password "demo"
+    Fake GitHub:             ${github} (users: dana, octocat, …)
     Stop everything with Ctrl-C.
   └──────────────────────────────────────────────────────────────┘
 `); return; } } catch {}
     setTimeout(tick, 500);
   };
   tick();
-' "$app_url" "$issuer" &
+' "$app_url" "$issuer" "$github_url" &
 banner_pid=$!
 
 echo "dev: building and starting Portcullis (the first build takes a few minutes)…"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Proves `make dev`: it starts the identity provider and the app, prints the
+# Proves `make dev`: it starts the identity provider, the fake GitHub and the
+# app, prints the
 # address and the demo account, serves a page whose sign-in button works, and
 # Ctrl-C (SIGINT to its process group, as a terminal sends it) stops
 # everything it started. Uses free ports, so it never collides with a
@@ -21,6 +22,7 @@ http_get() { # http_get URL
 app_port=$(free_port)
 reload_port=$(free_port)
 idp_port=$(free_port)
+github_port=$(free_port)
 log=$(mktemp)
 passed=0
 failed=0
@@ -32,6 +34,7 @@ check() {
 
 # setsid: a process group of its own, like a terminal's foreground job.
 LEPTOS_SITE_ADDR=127.0.0.1:$app_port LEPTOS_RELOAD_PORT=$reload_port IDP_PORT=$idp_port \
+FAKE_GITHUB_PORT=$github_port \
   setsid make dev >"$log" 2>&1 </dev/null &
 dev_pid=$!
 cleanup() { kill -KILL -- "-$dev_pid" 2>/dev/null || true; rm -f "$log"; }
@@ -51,6 +54,12 @@ start=$(http_get "http://127.0.0.1:$app_port/auth/login/local" || true)
 check "its sign-in button leads to the local provider" \
   grep -q "^http://127.0.0.1:$idp_port/auth?" <<<"$(sed -n 2p <<<"$start")"
 
+check "the home page offers the fake GitHub as a second provider" \
+  grep -q 'href="/auth/login/github"' <<<"$home"
+start=$(http_get "http://127.0.0.1:$app_port/auth/login/github" || true)
+check "its GitHub button leads to the fake GitHub" \
+  grep -q "^http://127.0.0.1:$github_port/login/oauth/authorize?" <<<"$(sed -n 2p <<<"$start")"
+
 check "the app listens before Ctrl-C" listening "$app_port"
 check "the identity provider listens before Ctrl-C" listening "$idp_port"
 
@@ -63,6 +72,7 @@ check "Ctrl-C ends make dev" bash -c "! kill -0 $dev_pid 2>/dev/null"
 sleep 1
 check "Ctrl-C stops the app" bash -c "$(declare -f listening); ! listening $app_port"
 check "Ctrl-C stops the identity provider" bash -c "$(declare -f listening); ! listening $idp_port"
+check "Ctrl-C stops the fake GitHub" bash -c "$(declare -f listening); ! listening $github_port"
 check "make dev says it stopped" grep -q "dev: stopped." "$log"
 check "nothing of make dev is left running" bash -c "! pgrep -g $dev_pid >/dev/null"
 
