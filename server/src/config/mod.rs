@@ -682,4 +682,82 @@ mod tests {
         .unwrap();
         assert_eq!(settings.providers.len(), 2);
     }
+
+    #[test]
+    fn every_preset_needs_only_its_client_id_and_secret() {
+        for name in providers::PRESETS {
+            let prefix = name.to_ascii_uppercase();
+            let id_key = format!("{prefix}_CLIENT_ID");
+            let secret_key = format!("{prefix}_CLIENT_SECRET");
+            let settings = Settings::from_vars(
+                options(),
+                &vars(&[
+                    ("AUTH_PROVIDERS", name),
+                    (&id_key, "id"),
+                    (&secret_key, "secret"),
+                ]),
+            )
+            .unwrap_or_else(|problems| panic!("{name}: {problems}"));
+            let preset = providers::preset(name).unwrap();
+            let provider = &settings.providers[0];
+            assert_eq!(provider.issuer, preset.issuer, "{name}");
+            assert_eq!(provider.label, preset.label, "{name}");
+            assert_eq!(provider.protocol, preset.protocol, "{name}");
+            assert_eq!(provider.scopes.join(" "), preset.scopes, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_preset_can_serve_another_name_and_a_tenant_makes_microsoft_single_tenant() {
+        let tenant = "9188040d-6c67-4c5b-b112-36a304b66dad";
+        let settings = Settings::from_vars(
+            options(),
+            &vars(&[
+                ("AUTH_PROVIDERS", "work,hub"),
+                ("WORK_PRESET", "microsoft"),
+                ("WORK_TENANT", tenant),
+                ("WORK_CLIENT_ID", "id"),
+                ("WORK_CLIENT_SECRET", "secret"),
+                ("HUB_PRESET", "github"),
+                ("HUB_ISSUER", "https://github.example.com"),
+                ("HUB_CLIENT_ID", "id"),
+                ("HUB_CLIENT_SECRET", "secret"),
+            ]),
+        )
+        .unwrap();
+        let work = &settings.providers[0];
+        assert_eq!(
+            work.issuer,
+            format!("https://login.microsoftonline.com/{tenant}/v2.0")
+        );
+        assert_eq!(work.protocol, Protocol::Oidc);
+        assert_eq!(work.label, "Microsoft");
+        let hub = &settings.providers[1];
+        assert_eq!(hub.protocol, Protocol::GitHub);
+        assert_eq!(hub.issuer, "https://github.example.com");
+    }
+
+    #[test]
+    fn an_unknown_preset_and_an_api_url_for_openid_connect_are_problems() {
+        let problems = Settings::from_vars(
+            options(),
+            &vars(&[
+                ("AUTH_PROVIDERS", "a,google"),
+                ("A_PRESET", "myspace"),
+                ("A_CLIENT_ID", "id"),
+                ("A_CLIENT_SECRET", "secret"),
+                ("A_ISSUER", "https://a.example"),
+                ("GOOGLE_CLIENT_ID", "id"),
+                ("GOOGLE_CLIENT_SECRET", "secret"),
+                ("GOOGLE_API_URL", "https://www.googleapis.com"),
+            ]),
+        )
+        .unwrap_err();
+        assert_eq!(problems.0.len(), 2, "{problems}");
+        assert!(
+            problems.0[0]
+                .starts_with("A_PRESET: \"myspace\" is not a preset (known: google, github")
+        );
+        assert!(problems.0[1].starts_with("GOOGLE_API_URL applies to GitHub and Discord only"));
+    }
 }

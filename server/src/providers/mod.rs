@@ -215,3 +215,62 @@ impl Registry {
         views
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use openidconnect::core::CoreResponseType;
+
+    use super::*;
+
+    fn fixture(path: &str) -> String {
+        let path = format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    /// Discovery documents recorded from Google and GitLab (the fields in
+    /// the shapes they publish): what the presets rely on is there.
+    #[test]
+    fn the_oidc_presets_recorded_discovery_documents_fit_the_presets() {
+        for (preset, file) in [
+            (google::PRESET, "google/discovery.json"),
+            (gitlab::PRESET, "gitlab/discovery.json"),
+        ] {
+            let metadata: oidc::Metadata = serde_json::from_str(&fixture(file)).unwrap();
+            assert_eq!(metadata.issuer().as_str(), preset.issuer, "{file}");
+            assert!(
+                !oidc::accepted_algs(&metadata).is_empty(),
+                "{file}: a usable signing algorithm"
+            );
+            assert!(
+                metadata
+                    .response_types_supported()
+                    .iter()
+                    .any(|types| types.as_slice() == [CoreResponseType::Code]),
+                "{file}: the code flow"
+            );
+            let supported = metadata.scopes_supported().cloned().unwrap_or_default();
+            for scope in preset.scopes.split(' ') {
+                assert!(
+                    supported.iter().any(|s| s.as_str() == scope),
+                    "{file}: scope {scope}"
+                );
+            }
+            let raw: serde_json::Value = serde_json::from_str(&fixture(file)).unwrap();
+            assert!(
+                raw["code_challenge_methods_supported"]
+                    .as_array()
+                    .is_some_and(|m| m.iter().any(|v| v == "S256")),
+                "{file}: PKCE S256"
+            );
+        }
+    }
+
+    #[test]
+    fn every_preset_name_has_its_preset() {
+        for name in PRESETS {
+            let preset = preset(name).unwrap();
+            assert_eq!(preset.label.to_ascii_lowercase(), name, "{name}");
+        }
+        assert_eq!(preset("acme"), None);
+    }
+}

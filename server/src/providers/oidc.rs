@@ -124,6 +124,16 @@ const ACCEPTED_ALGS: [CoreJwsSigningAlgorithm; 10] = [
     CoreJwsSigningAlgorithm::EdDsa,
 ];
 
+/// The provider's announced ID-token algorithms that we accept.
+pub fn accepted_algs(metadata: &Metadata) -> Vec<CoreJwsSigningAlgorithm> {
+    metadata
+        .id_token_signing_alg_values_supported()
+        .iter()
+        .filter(|alg| ACCEPTED_ALGS.contains(alg))
+        .cloned()
+        .collect()
+}
+
 /// An ID token is used right after it is issued: one issued longer ago
 /// than this, or more than the clock skew ahead of our clock, is refused.
 const ID_TOKEN_MAX_AGE_SECS: i64 = 10 * 60;
@@ -224,13 +234,7 @@ impl Discovered {
         access_token: &AccessToken,
         nonce: &Nonce,
     ) -> Result<CoreIdTokenClaims, IdTokenError> {
-        let announced = self
-            .metadata
-            .id_token_signing_alg_values_supported()
-            .clone();
-        let allowed = announced
-            .into_iter()
-            .filter(|alg| ACCEPTED_ALGS.contains(alg));
+        let allowed = accepted_algs(&self.metadata);
         let verifier = client
             .id_token_verifier()
             // A multi-tenant issuer is checked below, against the tenant.

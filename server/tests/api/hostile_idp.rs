@@ -64,6 +64,8 @@ pub enum TokenEndpoint {
     RedirectElsewhere,
     /// Answers only after this long.
     Slow(Duration),
+    /// Answers with this status and JSON body (a recorded response).
+    Recorded(u16, &'static str),
 }
 
 /// What a tamper function may look at.
@@ -366,6 +368,11 @@ async fn token(
             return Redirect::temporary(&format!("{issuer}/stolen")).into_response();
         }
         TokenEndpoint::Slow(delay) => tokio::time::sleep(delay).await,
+        TokenEndpoint::Recorded(status, body) => {
+            let status = StatusCode::from_u16(status).unwrap();
+            let json = [(header::CONTENT_TYPE, "application/json")];
+            return (status, json, body).into_response();
+        }
     }
     let expected_auth = format!(
         "Basic {}",

@@ -729,6 +729,28 @@ async fn a_slow_token_endpoint_ends_on_an_error_page_not_a_hang() {
     assert!(!is_signed_in(&rig, &client).await);
 }
 
+// ------------------------------- recorded error answers of the OIDC presets
+
+/// Token-endpoint errors in the shapes Google, GitLab and Microsoft send
+/// (`tests/fixtures/<provider>/token-error.json`) end on a refusal, with no
+/// further call.
+#[tokio::test]
+async fn the_oidc_presets_recorded_token_errors_end_on_a_refusal() {
+    for body in [
+        include_str!("../fixtures/google/token-error.json"),
+        include_str!("../fixtures/gitlab/token-error.json"),
+        include_str!("../fixtures/microsoft/token-error.json"),
+    ] {
+        let rig = rig(Script {
+            token_endpoint: TokenEndpoint::Recorded(400, body),
+            ..Script::default()
+        })
+        .await;
+        let calls = assert_refused(&rig, REJECTED).await;
+        assert_eq!((calls.token, calls.userinfo), (1, 0), "{body}");
+    }
+}
+
 // ------------------------------------------- Microsoft Entra multi-tenant
 
 const TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
