@@ -29,22 +29,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 
+import { failWith, integerEnv as integerEnvOf, stopWithParent } from '../lib/service.mjs';
+
 const parentPid = process.ppid;
 const env = process.env;
 
-function fail(message) {
-  console.error(`fake-github: ${message}`);
-  process.exit(1);
-}
-
-function integerEnv(name, fallback, min, max) {
-  const raw = env[name] || String(fallback);
-  const value = Number(raw);
-  if (!/^\d+$/.test(raw) || value < min || value > max) {
-    fail(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
-  }
-  return value;
-}
+const fail = failWith('fake-github');
+const integerEnv = (...args) => integerEnvOf(fail, ...args);
 
 const config = {
   port: integerEnv('FAKE_GITHUB_PORT', 0, 0, 65535),
@@ -259,14 +250,6 @@ function shutdown() {
   server.closeAllConnections();
   process.exit(0);
 }
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, shutdown);
-setInterval(() => {
-  if (process.ppid !== parentPid) shutdown();
-  try {
-    process.kill(parentPid, 0);
-  } catch (error) {
-    if (error.code === 'ESRCH') shutdown();
-  }
-}, 500).unref();
+stopWithParent(parentPid, shutdown);
 
 process.stdout.write(`FAKE_GITHUB_READY ${JSON.stringify({ url: `http://127.0.0.1:${port}`, port })}\n`);

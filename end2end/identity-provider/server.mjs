@@ -33,6 +33,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import { rename, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 
+import { failWith, integerEnv as integerEnvOf, stopWithParent } from '../lib/service.mjs';
+
 // Taken before the slow oidc-provider import, to narrow the window in which the
 // parent can exit unnoticed (a process orphaned before this line sees ppid 1).
 const parentPid = process.ppid;
@@ -44,19 +46,8 @@ console.info = console.error;
 
 const env = process.env;
 
-function fail(message) {
-  console.error(`identity-provider: ${message}`);
-  process.exit(1);
-}
-
-function integerEnv(name, fallback, min, max) {
-  const raw = env[name] || String(fallback);
-  const value = Number(raw);
-  if (!/^\d+$/.test(raw) || value < min || value > max) {
-    fail(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
-  }
-  return value;
-}
+const fail = failWith('identity-provider');
+const integerEnv = (...args) => integerEnvOf(fail, ...args);
 
 const listEnv = (name, fallback) => (env[name] ?? fallback)
   .split(',').map((item) => item.trim()).filter(Boolean);
@@ -230,17 +221,7 @@ function shutdown() {
   server.closeAllConnections();
   process.exit(0);
 }
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, shutdown);
-
-// Exit when the parent is gone: either we were re-parented or its pid no longer exists.
-setInterval(() => {
-  if (process.ppid !== parentPid) shutdown();
-  try {
-    process.kill(parentPid, 0);
-  } catch (error) {
-    if (error.code === 'ESRCH') shutdown();
-  }
-}, 500).unref();
+stopWithParent(parentPid, shutdown);
 
 if (config.readyFile) {
   const tmp = `${config.readyFile}.${process.pid}.tmp`;

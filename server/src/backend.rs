@@ -16,7 +16,7 @@ use crate::{
     config::Settings,
     http_client::ProviderHttp,
     providers::Registry,
-    session,
+    session::{self, SessionUser},
     telemetry::cause_chain,
     users::{UserId, UserStore},
     vault::TokenVault,
@@ -67,6 +67,18 @@ impl Portcullis {
     }
 }
 
+/// The user signed in on the request's session, if any.
+async fn session_user(request: &Parts) -> Result<Option<SessionUser>, AppError> {
+    let Some(session) = request.extensions.get::<Session>() else {
+        tracing::error!("no session layer in front of the app");
+        return Err(AppError::Internal);
+    };
+    session::user(session).await.map_err(|err| {
+        tracing::error!("session store failed: {}", cause_chain(&err));
+        AppError::Unavailable
+    })
+}
+
 impl Backend for Portcullis {
     fn providers(&self) -> BoxFuture<'_, Vec<ProviderView>> {
         Box::pin(self.registry.views())
@@ -77,17 +89,8 @@ impl Backend for Portcullis {
         request: &'a Parts,
     ) -> BoxFuture<'a, Result<Option<UserView>, AppError>> {
         Box::pin(async move {
-            let Some(session) = request.extensions.get::<Session>() else {
-                tracing::error!("no session layer in front of the app");
-                return Err(AppError::Internal);
-            };
-            match session::user(session).await {
-                Ok(user) => Ok(user.map(|u| u.view(self.provider_label(&u.identity.provider)))),
-                Err(err) => {
-                    tracing::error!("session store failed: {err}");
-                    Err(AppError::Unavailable)
-                }
-            }
+            let user = session_user(request).await?;
+            Ok(user.map(|u| u.view(self.provider_label(&u.identity.provider))))
         })
     }
 
@@ -96,17 +99,8 @@ impl Backend for Portcullis {
         request: &'a Parts,
     ) -> BoxFuture<'a, Result<Option<ConnectionsView>, AppError>> {
         Box::pin(async move {
-            let Some(session) = request.extensions.get::<Session>() else {
-                tracing::error!("no session layer in front of the app");
-                return Err(AppError::Internal);
-            };
-            let user = match session::user(session).await {
-                Ok(Some(user)) => user,
-                Ok(None) => return Ok(None),
-                Err(err) => {
-                    tracing::error!("session store failed: {err}");
-                    return Err(AppError::Unavailable);
-                }
+            let Some(user) = session_user(request).await? else {
+                return Ok(None);
             };
             let identities = self
                 .users

@@ -95,11 +95,7 @@ mod tests {
     /// Responses in the shapes Discord documents (discord.com/developers,
     /// "OAuth2" and "User Object").
     fn fixture(name: &str) -> String {
-        let path = format!(
-            "{}/tests/fixtures/discord/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+        crate::providers::fixture(&format!("discord/{name}"))
     }
 
     fn user() -> User {

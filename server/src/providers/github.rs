@@ -121,11 +121,7 @@ mod tests {
     /// Responses in the shapes GitHub documents (docs.github.com, REST
     /// "Users" and "Emails", and "Authorizing OAuth apps").
     fn fixture(name: &str) -> String {
-        let path = format!(
-            "{}/tests/fixtures/github/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+        crate::providers::fixture(&format!("github/{name}"))
     }
 
     fn user() -> User {

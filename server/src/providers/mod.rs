@@ -216,16 +216,18 @@ impl Registry {
     }
 }
 
+/// A recorded provider response from `tests/fixtures/<path>`.
+#[cfg(test)]
+pub fn fixture(path: &str) -> String {
+    let path = format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use openidconnect::core::CoreResponseType;
 
     use super::*;
-
-    fn fixture(path: &str) -> String {
-        let path = format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-    }
 
     /// Discovery documents recorded from Google and GitLab (the fields in
     /// the shapes they publish): what the presets rely on is there.

@@ -81,13 +81,7 @@ impl UserStore {
         let now = OffsetDateTime::now_utc().unix_timestamp();
         with_pool!(&self.db, |pool| {
             let mut tx = pool.begin().await?;
-            let existing: Option<(i64,)> =
-                sqlx::query_as("SELECT user_id FROM identities WHERE issuer = $1 AND subject = $2")
-                    .bind(&identity.issuer)
-                    .bind(&identity.subject)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if let Some((user_id,)) = existing {
+            if let Some(user_id) = owner_of(&mut tx, identity).await? {
                 sqlx::query(
                     "UPDATE users SET name = $2, email = $3, picture = $4, last_login_at = $5
                      WHERE id = $1",
@@ -150,14 +144,8 @@ impl UserStore {
         let now = OffsetDateTime::now_utc().unix_timestamp();
         with_pool!(&self.db, |pool| {
             let mut tx = pool.begin().await?;
-            let owner: Option<(i64,)> =
-                sqlx::query_as("SELECT user_id FROM identities WHERE issuer = $1 AND subject = $2")
-                    .bind(&identity.issuer)
-                    .bind(&identity.subject)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            let outcome = match owner {
-                Some((owner,)) if owner == user.0 => Link::AlreadyLinked,
+            let outcome = match owner_of(&mut tx, identity).await? {
+                Some(owner) if owner == user.0 => Link::AlreadyLinked,
                 Some(_) => Link::BelongsToAnother,
                 None => {
                     insert_identity(&mut tx, identity, user.0, now).await?;
@@ -221,6 +209,28 @@ impl UserStore {
             .await
         })
     }
+}
+
+/// The account `identity` signs into, if it is known, inside `tx`.
+async fn owner_of<'c, DB>(
+    tx: &mut sqlx::Transaction<'c, DB>,
+    identity: &Identity,
+) -> Result<Option<i64>, sqlx::Error>
+where
+    DB: sqlx::Database,
+    for<'e> &'e mut DB::Connection: sqlx::Executor<'e, Database = DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i64: for<'r> sqlx::Decode<'r, DB> + sqlx::Type<DB>,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    usize: sqlx::ColumnIndex<DB::Row>,
+{
+    let owner: Option<(i64,)> =
+        sqlx::query_as("SELECT user_id FROM identities WHERE issuer = $1 AND subject = $2")
+            .bind(identity.issuer.clone())
+            .bind(identity.subject.clone())
+            .fetch_optional(&mut **tx)
+            .await?;
+    Ok(owner.map(|(user_id,)| user_id))
 }
 
 /// Adds `identity` to the account `user_id` inside `tx`.

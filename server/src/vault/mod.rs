@@ -31,6 +31,17 @@ struct Sealed {
 }
 
 impl TokenSet {
+    /// The expiry time `expires_in` seconds from now, as a token response
+    /// gives it.
+    pub fn expiry_in(expires_in: Option<u64>) -> Option<i64> {
+        let secs = i64::try_from(expires_in?).ok()?;
+        Some(
+            time::OffsetDateTime::now_utc()
+                .unix_timestamp()
+                .saturating_add(secs),
+        )
+    }
+
     fn to_plaintext(&self) -> Vec<u8> {
         let sealed = Sealed {
             access_token: self.access_token.expose().to_owned(),

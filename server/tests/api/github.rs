@@ -60,16 +60,27 @@ pub async fn at_github(
     location(github, &posted)
 }
 
-/// A whole GitHub sign-in as `login`; returns where Portcullis ends it.
-pub async fn sign_in_with_github(client: &Client, app: &TestApp, login: &str) -> String {
-    let authorize = start_github(client, app, false).await;
-    let callback = at_github(client, app, &authorize, login, "authorize").await;
-    let back = client.get(&callback).send().await.unwrap();
+/// Delivers the callback; returns where Portcullis sends the browser.
+pub async fn back_from_github(client: &Client, callback: &str) -> String {
+    let back = client.get(callback).send().await.unwrap();
     assert_eq!(back.status(), StatusCode::SEE_OTHER);
     back.headers()[header::LOCATION]
         .to_str()
         .unwrap()
         .to_owned()
+}
+
+/// A whole GitHub sign-in (or, with `link`, a "connect") as `login`;
+/// returns where Portcullis ends it.
+pub async fn through_github(client: &Client, app: &TestApp, login: &str, link: bool) -> String {
+    let authorize = start_github(client, app, link).await;
+    let callback = at_github(client, app, &authorize, login, "authorize").await;
+    back_from_github(client, &callback).await
+}
+
+/// A whole GitHub sign-in as `login`; returns where Portcullis ends it.
+pub async fn sign_in_with_github(client: &Client, app: &TestApp, login: &str) -> String {
+    through_github(client, app, login, false).await
 }
 
 #[tokio::test]
@@ -93,8 +104,7 @@ async fn a_github_user_signs_in_keyed_by_the_numeric_id_with_the_verified_email(
     assert!(get("nonce").is_none(), "no OpenID Connect here");
 
     let callback = at_github(&client, &app, &authorize, "octocat", "authorize").await;
-    let back = client.get(&callback).send().await.unwrap();
-    assert_eq!(back.headers()[header::LOCATION], "/");
+    assert_eq!(back_from_github(&client, &callback).await, "/");
     let user: Value = client
         .get(format!("{}/auth/user", app.url))
         .send()
@@ -170,9 +180,8 @@ async fn cancelling_at_github_says_you_cancelled() {
     let client = browser();
     let authorize = start_github(&client, &app, false).await;
     let callback = at_github(&client, &app, &authorize, "octocat", "cancel").await;
-    let back = client.get(&callback).send().await.unwrap();
     assert_eq!(
-        back.headers()[header::LOCATION],
+        back_from_github(&client, &callback).await,
         "/error?code=PC-AUTH-001&provider=github"
     );
 }

@@ -5,7 +5,7 @@
 use reqwest::{Client, StatusCode, header};
 
 use crate::{
-    github::{at_github, sign_in_with_github, start_github},
+    github::{sign_in_with_github, through_github},
     login::{page, sign_in_at_provider},
     spawn::{TestApp, browser, spawn_app_with_github},
 };
@@ -20,14 +20,7 @@ async fn sign_in_locally(client: &Client, app: &TestApp, login: &str) {
 /// From a signed-in profile, connects GitHub as `login`; returns where it
 /// ends.
 async fn connect_github(client: &Client, app: &TestApp, login: &str) -> String {
-    let authorize = start_github(client, app, true).await;
-    let callback = at_github(client, app, &authorize, login, "authorize").await;
-    let back = client.get(&callback).send().await.unwrap();
-    assert_eq!(back.status(), StatusCode::SEE_OTHER);
-    back.headers()[header::LOCATION]
-        .to_str()
-        .unwrap()
-        .to_owned()
+    through_github(client, app, login, true).await
 }
 
 async fn accounts(app: &TestApp) -> Vec<(String, i64)> {

@@ -10,7 +10,6 @@ use openidconnect::{
     PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, TokenResponse,
     core::{CoreResponseType, CoreUserInfoClaims},
 };
-use time::OffsetDateTime;
 
 use super::{Authorization, CallbackQuery, Failure};
 use crate::{
@@ -193,14 +192,7 @@ pub(super) async fn sign_in(
             .refresh_token()
             .map(|t| Secret::new(t.secret().clone())),
         id_token: Some(Secret::new(id_token.to_string())),
-        expires_at: token
-            .expires_in()
-            .and_then(|d| i64::try_from(d.as_secs()).ok())
-            .map(|secs| {
-                OffsetDateTime::now_utc()
-                    .unix_timestamp()
-                    .saturating_add(secs)
-            }),
+        expires_at: TokenSet::expiry_in(token.expires_in().map(|d| d.as_secs())),
     };
     Ok((identity, tokens))
 }

@@ -4,7 +4,6 @@
 
 use app::error::AppError;
 use openidconnect::{CsrfToken, PkceCodeChallenge};
-use time::OffsetDateTime;
 
 use super::{Authorization, CallbackQuery, Failure};
 use crate::{
@@ -111,14 +110,7 @@ pub(super) async fn sign_in(
         access_token: grant.access_token,
         refresh_token: grant.refresh_token,
         id_token: None,
-        expires_at: grant
-            .expires_in
-            .and_then(|secs| i64::try_from(secs).ok())
-            .map(|secs| {
-                OffsetDateTime::now_utc()
-                    .unix_timestamp()
-                    .saturating_add(secs)
-            }),
+        expires_at: TokenSet::expiry_in(grant.expires_in),
     };
     Ok((identity, tokens))
 }
