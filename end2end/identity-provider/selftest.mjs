@@ -333,10 +333,12 @@ async function main() {
         env: { ...BASE_ENV, NODE: process.execPath, SERVER, IDP_PORT: '0', IDP_READY_FILE: orphanReadyFile },
         stdio: ['ignore', 'pipe', 'ignore'],
       });
+      // Listen before anything is awaited: sh may exit at once.
+      const parentExited = new Promise((resolve) => parent.once('exit', resolve));
       const stdoutClosed = new Promise((resolve) => parent.stdout.once('close', resolve));
       const { issuer: orphanIssuer } = await withTimeout(readyLine(parent.stdout), 10000, 'no ready line');
       orphanPid = JSON.parse(await readFile(orphanReadyFile, 'utf8')).pid;
-      await withTimeout(new Promise((resolve) => parent.once('exit', resolve)), 5000, 'sh did not exit');
+      await withTimeout(parentExited, 5000, 'sh did not exit');
       await withTimeout(stdoutClosed, 3000, 'provider still running after its parent exited');
       const stillServing = await fetch(`${orphanIssuer}/jwks`).then(() => true, () => false);
       assert(!stillServing, 'provider still answers');
