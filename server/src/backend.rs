@@ -15,6 +15,7 @@ use tower_sessions::Session;
 use crate::{
     config::Settings,
     http_client::ProviderHttp,
+    logins::{self, LoginStore},
     providers::Registry,
     session::{self, SessionUser},
     telemetry::cause_chain,
@@ -34,8 +35,13 @@ pub struct Portcullis {
     pub vault: TokenVault,
     /// Accounts and their provider identities.
     pub users: UserStore,
+    /// Signed-in sessions.
+    pub logins: LoginStore,
     /// How long a started sign-in stays valid.
     pub login_ttl: Duration,
+    /// Session idle and absolute timeouts.
+    pub session_idle: Duration,
+    pub session_absolute: Duration,
     started: Instant,
 }
 
@@ -46,16 +52,75 @@ impl Portcullis {
         http: ProviderHttp,
         vault: TokenVault,
         users: UserStore,
+        logins: LoginStore,
     ) -> Self {
         Self {
             registry,
             http,
             vault,
             users,
+            logins,
+            session_idle: settings.session_idle,
+            session_absolute: settings.session_absolute,
             public_url: settings.public_url.clone(),
             login_ttl: settings.login_ttl,
             started: Instant::now(),
         }
+    }
+
+    /// The user signed in on `session`, if its login is still valid. A
+    /// session whose login row is gone (signed out elsewhere, ended from
+    /// another device, back-channel logout) or timed out is signed out now.
+    pub async fn signed_in(&self, session: &Session) -> Result<Option<SessionUser>, SessionError> {
+        let Some(user) = session::user(session).await? else {
+            return Ok(None);
+        };
+        let now = logins::now();
+        let idle = secs(self.session_idle);
+        let absolute = secs(self.session_absolute);
+        match self.logins.get(&user.login).await? {
+            Some(login) if now - login.last_seen_at < idle && now - login.created_at < absolute => {
+                // Last-seen is kept to the minute: one write a minute at most.
+                if now - login.last_seen_at >= 60 {
+                    self.logins.touch(&login.id, now).await?;
+                }
+                Ok(Some(user))
+            }
+            Some(login) => {
+                tracing::info!(provider = %login.provider, "session timed out");
+                self.end_login(&login.id).await?;
+                session.flush().await?;
+                Ok(None)
+            }
+            None => {
+                session.flush().await?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Ends a signed-in session: its row, then its tokens.
+    pub async fn end_login(&self, id: &str) -> Result<(), SessionError> {
+        if let Some(grant) = self.logins.end(id).await? {
+            self.vault.delete(&grant).await?;
+        }
+        Ok(())
+    }
+
+    /// Ends expired sessions and deletes their tokens.
+    pub async fn sweep(&self) -> Result<usize, SessionError> {
+        let now = logins::now();
+        let grants = self
+            .logins
+            .end_expired(
+                now - secs(self.session_idle),
+                now - secs(self.session_absolute),
+            )
+            .await?;
+        for grant in &grants {
+            self.vault.delete(grant).await?;
+        }
+        Ok(grants.len())
     }
 
     /// The label users know a provider by (its id if it is gone from config).
@@ -67,16 +132,33 @@ impl Portcullis {
     }
 }
 
-/// The user signed in on the request's session, if any.
-async fn session_user(request: &Parts) -> Result<Option<SessionUser>, AppError> {
-    let Some(session) = request.extensions.get::<Session>() else {
-        tracing::error!("no session layer in front of the app");
-        return Err(AppError::Internal);
-    };
-    session::user(session).await.map_err(|err| {
-        tracing::error!("session store failed: {}", cause_chain(&err));
-        AppError::Unavailable
-    })
+/// Why the signed-in state could not be read or changed.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("session store failed")]
+    Session(#[from] tower_sessions::session::Error),
+    #[error("login store failed")]
+    Logins(#[from] sqlx::Error),
+    #[error("token vault failed")]
+    Vault(#[from] crate::vault::store::StoreError),
+}
+
+fn secs(duration: Duration) -> i64 {
+    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
+}
+
+impl Portcullis {
+    /// The user signed in on the request's session, if any.
+    async fn session_user(&self, request: &Parts) -> Result<Option<SessionUser>, AppError> {
+        let Some(session) = request.extensions.get::<Session>() else {
+            tracing::error!("no session layer in front of the app");
+            return Err(AppError::Internal);
+        };
+        self.signed_in(session).await.map_err(|err| {
+            tracing::error!("session lookup failed: {}", cause_chain(&err));
+            AppError::Unavailable
+        })
+    }
 }
 
 impl Backend for Portcullis {
@@ -89,7 +171,7 @@ impl Backend for Portcullis {
         request: &'a Parts,
     ) -> BoxFuture<'a, Result<Option<UserView>, AppError>> {
         Box::pin(async move {
-            let user = session_user(request).await?;
+            let user = self.session_user(request).await?;
             Ok(user.map(|u| u.view(self.provider_label(&u.identity.provider))))
         })
     }
@@ -99,7 +181,7 @@ impl Backend for Portcullis {
         request: &'a Parts,
     ) -> BoxFuture<'a, Result<Option<ConnectionsView>, AppError>> {
         Box::pin(async move {
-            let Some(user) = session_user(request).await? else {
+            let Some(user) = self.session_user(request).await? else {
                 return Ok(None);
             };
             let identities = self

@@ -6,6 +6,7 @@ pub mod config;
 pub mod db;
 pub mod flow;
 pub mod http_client;
+pub mod logins;
 pub mod providers;
 pub mod routes;
 pub mod secret;

@@ -8,14 +8,14 @@ use tower_sessions::{
     cookie::{SameSite, time::Duration},
 };
 
+use std::time::Duration as StdDuration;
+
 use crate::{
     db::SessionStore,
     users::{Identity, UserId},
 };
 
 const USER_KEY: &str = "user";
-/// Sessions end after this long without a request.
-pub const IDLE_TIMEOUT: Duration = Duration::hours(8);
 
 /// Who is signed in on a session. Keyed by (issuer, subject), never e-mail.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,14 +26,18 @@ pub struct SessionUser {
     pub user_id: i64,
     /// Where this session's tokens are in the vault.
     pub grant: String,
+    /// This session's row in the login store (`logins.rs`).
+    #[serde(default)]
+    pub login: String,
 }
 
 impl SessionUser {
-    pub fn new(identity: Identity, user_id: UserId, grant: String) -> Self {
+    pub fn new(identity: Identity, user_id: UserId, grant: String, login: String) -> Self {
         Self {
             identity,
             user_id: user_id.0,
             grant,
+            login,
         }
     }
 
@@ -66,7 +70,12 @@ pub async fn sign_in(
 /// The cookie settings (SECURITY.md D1): HttpOnly, SameSite=Lax so the
 /// login transaction survives the provider's redirect back, and over https
 /// `Secure` with the `__Host-` prefix (Path=/, no Domain).
-pub fn layer(store: SessionStore, https: bool) -> SessionManagerLayer<SessionStore> {
+pub fn layer(
+    store: SessionStore,
+    https: bool,
+    idle: StdDuration,
+) -> SessionManagerLayer<SessionStore> {
+    let idle = Duration::try_from(idle).unwrap_or(Duration::hours(8));
     SessionManagerLayer::new(store)
         .with_name(if https {
             "__Host-portcullis"
@@ -77,5 +86,5 @@ pub fn layer(store: SessionStore, https: bool) -> SessionManagerLayer<SessionSto
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_path("/")
-        .with_expiry(Expiry::OnInactivity(IDLE_TIMEOUT))
+        .with_expiry(Expiry::OnInactivity(idle))
 }

@@ -28,6 +28,7 @@ use crate::{
     config::Settings,
     db::{Db, SessionStore},
     http_client,
+    logins::LoginStore,
     providers::Registry,
     routes::{auth, health},
     session,
@@ -86,6 +87,7 @@ pub async fn assemble(settings: Settings) -> Result<(AppState, SessionStore), St
             http,
             vault,
             UserStore::new(db.clone()),
+            LoginStore::new(db.clone()),
         )),
         leptos: settings.leptos,
     };
@@ -113,7 +115,7 @@ pub fn router(state: AppState, store: SessionStore) -> Router {
             context, shell,
         ))
         .layer(middleware::from_fn(html_is_private))
-        .layer(session::layer(store, https))
+        .layer(session::layer(store, https, state.core.session_idle))
         .with_state(state)
 }
 

@@ -26,12 +26,20 @@ use toml::{Table, Value};
 pub const DEFAULT_PATH: &str = "portcullis.toml";
 
 /// Top-level keys and the variables they stand for.
-const TOP_LEVEL: [(&str, &str); 5] = [
+const TOP_LEVEL: [(&str, &str); 7] = [
     ("public_url", "APP_PUBLIC_URL"),
     ("database_url", "DATABASE_URL"),
     ("token_encryption_keys", "TOKEN_ENCRYPTION_KEYS"),
     ("login_timeout_seconds", "LOGIN_TIMEOUT_SECONDS"),
     ("provider_timeout_seconds", "PROVIDER_TIMEOUT_SECONDS"),
+    (
+        "session_idle_timeout_seconds",
+        "SESSION_IDLE_TIMEOUT_SECONDS",
+    ),
+    (
+        "session_absolute_timeout_seconds",
+        "SESSION_ABSOLUTE_TIMEOUT_SECONDS",
+    ),
 ];
 
 /// Keys of a `[providers.<name>]` table.
@@ -208,7 +216,8 @@ mod tests {
             problems,
             [
                 "unknown setting `public_uri` (known: public_url, database_url, \
-                 token_encryption_keys, login_timeout_seconds, provider_timeout_seconds, providers)",
+                 token_encryption_keys, login_timeout_seconds, provider_timeout_seconds, \
+                 session_idle_timeout_seconds, session_absolute_timeout_seconds, providers)",
                 "`database_url` must be a string or a number",
                 "unknown setting `providers.acme.clientid` (known: preset, issuer, tenant, \
                  api_url, client_id, client_secret, scopes, label)",

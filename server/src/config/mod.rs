@@ -40,6 +40,12 @@ pub struct Settings {
     pub login_ttl: Duration,
     /// Limits of every call to a provider (`PROVIDER_TIMEOUT_SECONDS`).
     pub provider_limits: Limits,
+    /// A session unused this long is signed out
+    /// (`SESSION_IDLE_TIMEOUT_SECONDS`).
+    pub session_idle: Duration,
+    /// A session this old is signed out, used or not
+    /// (`SESSION_ABSOLUTE_TIMEOUT_SECONDS`).
+    pub session_absolute: Duration,
 }
 
 /// One identity provider as configured.
@@ -90,6 +96,10 @@ const DEFAULT_SCOPES: &str = "openid email profile";
 const DEFAULT_DATABASE_URL: &str = "sqlite://portcullis.db";
 /// Ten minutes to finish signing in at the provider.
 const DEFAULT_LOGIN_TIMEOUT: u64 = 600;
+/// Eight hours without a request signs a session out.
+const DEFAULT_SESSION_IDLE: u64 = 8 * 3600;
+/// A week after signing in, a session must sign in again.
+const DEFAULT_SESSION_ABSOLUTE: u64 = 7 * 86_400;
 /// A provider that has not answered in 15 s is treated as down.
 const DEFAULT_PROVIDER_TIMEOUT: u64 = 15;
 
@@ -300,6 +310,16 @@ impl Settings {
         };
         let login_ttl = seconds("LOGIN_TIMEOUT_SECONDS", DEFAULT_LOGIN_TIMEOUT, 3600);
         let provider_timeout = seconds("PROVIDER_TIMEOUT_SECONDS", DEFAULT_PROVIDER_TIMEOUT, 120);
+        let session_idle = seconds(
+            "SESSION_IDLE_TIMEOUT_SECONDS",
+            DEFAULT_SESSION_IDLE,
+            30 * 86_400,
+        );
+        let session_absolute = seconds(
+            "SESSION_ABSOLUTE_TIMEOUT_SECONDS",
+            DEFAULT_SESSION_ABSOLUTE,
+            365 * 86_400,
+        );
         let provider_limits = Limits {
             connect_timeout: provider_timeout.min(Limits::default().connect_timeout),
             total_timeout: provider_timeout,
@@ -315,6 +335,8 @@ impl Settings {
                 token_keys,
                 login_ttl,
                 provider_limits,
+                session_idle,
+                session_absolute,
             })
         } else {
             Err(ConfigProblems(problems))

@@ -7,6 +7,7 @@ pub mod discord;
 pub mod github;
 pub mod gitlab;
 pub mod google;
+pub mod logout;
 pub mod microsoft;
 pub mod oauth2;
 pub mod oidc;

@@ -23,6 +23,12 @@ pub struct ExtraMetadata {
     /// RFC 9207: the provider adds `iss` to authorization responses.
     #[serde(default)]
     pub authorization_response_iss_parameter_supported: bool,
+    /// RFC 7009 token revocation.
+    #[serde(default)]
+    pub revocation_endpoint: Option<String>,
+    /// OIDC RP-Initiated Logout 1.0.
+    #[serde(default)]
+    pub end_session_endpoint: Option<String>,
 }
 
 impl AdditionalProviderMetadata for ExtraMetadata {}
@@ -253,7 +259,7 @@ impl Discovered {
             });
         let claims = id_token.claims(&verifier, nonce)?.clone();
         if let Some(template) = &self.tenant_template {
-            let expected = payload_claim(id_token, "tid")
+            let expected = id_token_claim(id_token, "tid")
                 .and_then(|tid| microsoft::issuer_of_tenant(template, &tid))
                 .ok_or(IdTokenError::Tenant)?;
             if claims.issuer().as_str() != expected {
@@ -310,9 +316,10 @@ impl Discovered {
     }
 }
 
-/// A claim of a token whose signature was verified already, read from its
-/// payload (for claims the crate's types do not carry, like `tid`).
-fn payload_claim(id_token: &CoreIdToken, name: &str) -> Option<String> {
+/// A string claim of a token whose signature was verified already, read
+/// from its payload (for claims the crate's types do not carry: `tid`,
+/// `sid`).
+pub fn id_token_claim(id_token: &CoreIdToken, name: &str) -> Option<String> {
     let compact = id_token.to_string();
     let payload = compact.split('.').nth(1)?;
     let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;

@@ -16,6 +16,7 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Redirect, Response},
 };
+use openidconnect::CsrfToken;
 use serde::Deserialize;
 use time::OffsetDateTime;
 use tower_sessions::Session;
@@ -24,6 +25,7 @@ use url::Url;
 use crate::{
     backend::Portcullis,
     flow::{self, LoginTransaction, return_to},
+    logins::{self, LoginRecord},
     providers::Provider,
     session::{self, SessionUser},
     telemetry::cause_chain,
@@ -111,6 +113,14 @@ struct Authorization {
     pkce_verifier: String,
 }
 
+/// What a protocol's callback step found out.
+struct Verified {
+    identity: Identity,
+    tokens: TokenSet,
+    /// The provider's session id (`sid`), for back-channel logout.
+    provider_sid: Option<String>,
+}
+
 #[derive(Debug, Deserialize)]
 pub struct LoginQuery {
     return_to: Option<String>,
@@ -175,6 +185,7 @@ pub async fn callback(
     State(core): State<Arc<Portcullis>>,
     Path(id): Path<String>,
     Query(query): Query<CallbackQuery>,
+    headers: HeaderMap,
     session: Session,
 ) -> Result<Response, Failure> {
     let fail = |error: AppError, cause: String| Failure::new(error, Some(&id), cause);
@@ -215,14 +226,14 @@ pub async fn callback(
         return Err(fail(user_error, format!("provider answered error={error}")));
     }
 
-    let (identity, tokens) = if provider.settings.protocol.is_oidc() {
+    let verified = if provider.settings.protocol.is_oidc() {
         oidc::sign_in(&core, provider, &tx, query).await?
     } else {
         plain::sign_in(&core, provider, &tx, query).await?
     };
     match tx.link_to {
-        Some(user) => connect(&core, &session, &tx, UserId(user), &identity).await,
-        None => sign_in(&core, &session, &tx, identity, tokens).await,
+        Some(user) => connect(&core, &session, &tx, UserId(user), &verified.identity).await,
+        None => sign_in(&core, &session, &headers, &tx, verified).await,
     }
 }
 
@@ -230,10 +241,15 @@ pub async fn callback(
 async fn sign_in(
     core: &Portcullis,
     session: &Session,
+    headers: &HeaderMap,
     tx: &LoginTransaction,
-    identity: Identity,
-    tokens: TokenSet,
+    verified: Verified,
 ) -> Result<Response, Failure> {
+    let Verified {
+        identity,
+        tokens,
+        provider_sid,
+    } = verified;
     let id = tx.provider.as_str();
     let user_id = match core
         .users
@@ -254,9 +270,26 @@ async fn sign_in(
             return Err(failure);
         }
     };
-    let user = SessionUser::new(identity, user_id, vault::new_grant_id());
+    let now = logins::now();
+    let login = LoginRecord {
+        id: vault::new_grant_id(),
+        user_id: user_id.0,
+        provider: id.to_owned(),
+        issuer: identity.issuer.clone(),
+        subject: identity.subject.clone(),
+        provider_sid,
+        grant_id: vault::new_grant_id(),
+        user_agent: user_agent(headers),
+        created_at: now,
+        last_seen_at: now,
+    };
+    let user = SessionUser::new(identity, user_id, login.grant_id.clone(), login.id.clone());
     core.vault
         .put(&user.grant, id, &tokens)
+        .await
+        .map_err(|err| Failure::unavailable(Some(id), &err))?;
+    core.logins
+        .create(&login)
         .await
         .map_err(|err| Failure::unavailable(Some(id), &err))?;
     session::sign_in(session, &user)
@@ -277,7 +310,8 @@ async fn connect(
     identity: &Identity,
 ) -> Result<Response, Failure> {
     let id = tx.provider.as_str();
-    let current = session::user(session)
+    let current = core
+        .signed_in(session)
         .await
         .map_err(|err| Failure::unavailable(Some(id), &err))?;
     if current.map(|u| u.user_id) != Some(user.0) {
@@ -305,6 +339,17 @@ async fn connect(
     }
 }
 
+/// The browser's User-Agent, shortened, for the profile's session list.
+fn user_agent(headers: &HeaderMap) -> String {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .chars()
+        .take(256)
+        .collect()
+}
+
 /// The signed-in user of a state-changing request that came from our own
 /// pages.
 async fn signed_in_same_origin(
@@ -319,7 +364,7 @@ async fn signed_in_same_origin(
             "a state-changing request without a same-origin Origin or Sec-Fetch-Site header",
         ));
     }
-    session::user(session)
+    core.signed_in(session)
         .await
         .map_err(|err| Failure::unavailable(None, &err))?
         .ok_or_else(|| Failure::new(AppError::NotSignedIn, None, "not signed in"))
@@ -379,7 +424,7 @@ pub async fn unlink(
 /// the Leptos app; 401 when anonymous. The same view data the UI gets.
 pub async fn user(State(core): State<Arc<Portcullis>>, session: Session) -> Response {
     let no_store = [(header::CACHE_CONTROL, "no-store")];
-    match session::user(&session).await {
+    match core.signed_in(&session).await {
         Ok(Some(user)) => {
             let view = user.view(core.provider_label(&user.identity.provider));
             (no_store, axum::Json(view)).into_response()
@@ -408,8 +453,12 @@ pub async fn user(State(core): State<Arc<Portcullis>>, session: Session) -> Resp
     }
 }
 
-/// `POST /auth/logout`: same-origin only; ends the session and deletes it
-/// from the store.
+/// `POST /auth/logout`: same-origin only. The local session and its
+/// tokens are destroyed first, so nothing the provider does can keep the
+/// user signed in here; then the refresh token is revoked (in the
+/// background), and where the provider offers RP-initiated logout the
+/// browser goes there to end the provider session too, and comes back to
+/// "You are signed out".
 pub async fn logout(
     State(core): State<Arc<Portcullis>>,
     headers: HeaderMap,
@@ -422,25 +471,70 @@ pub async fn logout(
             "logout without a same-origin Origin or Sec-Fetch-Site header",
         ));
     }
-    // The tokens go first; the session is ended even if that fails, so a
-    // store hiccup never leaves the user signed in.
-    let grant = match session::user(&session).await {
-        Ok(user) => user.map(|u| u.grant),
+    let user = match session::user(&session).await {
+        Ok(user) => user,
         Err(err) => {
             tracing::error!("logout: cannot read the session: {}", cause_chain(&err));
             None
         }
     };
-    if let Some(grant) = grant
-        && let Err(err) = core.vault.delete(&grant).await
-    {
-        tracing::error!("logout: tokens not deleted: {}", cause_chain(&err));
+    // Read the tokens for the provider's part, then delete them.
+    let mut tokens = None;
+    if let Some(user) = &user {
+        match core.vault.get(&user.grant, &user.identity.provider).await {
+            Ok(found) => tokens = found,
+            Err(err) => tracing::error!("logout: tokens unreadable: {}", cause_chain(&err)),
+        }
+        if let Err(err) = core.end_login(&user.login).await {
+            tracing::error!("logout: login not ended: {}", cause_chain(&err));
+        }
+        if let Err(err) = core.vault.delete(&user.grant).await {
+            tracing::error!("logout: tokens not deleted: {}", cause_chain(&err));
+        }
     }
     session
         .flush()
         .await
-        .map_err(|err| Failure::from_error(AppError::Unavailable, None, &err))?;
-    Ok(redirect("/auth/logged-out"))
+        .map_err(|err| Failure::unavailable(None, &err))?;
+    tracing::info!("user signed out");
+
+    let (Some(user), Some(tokens)) = (user, tokens) else {
+        return Ok(redirect("/auth/logged-out"));
+    };
+    let Some(provider) = core.registry.get(&user.identity.provider) else {
+        return Ok(redirect("/auth/logged-out"));
+    };
+    // Revocation runs on its own: a slow provider never delays the user.
+    if let Some(endpoint) = provider.revocation_endpoint(&core.http).await {
+        let (token, hint) = match &tokens.refresh_token {
+            Some(refresh) => (refresh.clone(), "refresh_token"),
+            None => (tokens.access_token.clone(), "access_token"),
+        };
+        let core = core.clone();
+        let id = user.identity.provider.clone();
+        tokio::spawn(async move {
+            let Some(provider) = core.registry.get(&id) else {
+                return;
+            };
+            match provider.revoke(&core.http, &endpoint, &token, hint).await {
+                Ok(()) => tracing::info!(provider = %id, "tokens revoked at sign-out"),
+                Err(err) => tracing::warn!(
+                    provider = %id,
+                    "revocation at sign-out failed (signed out here anyway): {}",
+                    cause_chain(&err)
+                ),
+            }
+        });
+    }
+    let back = format!("{}/auth/logged-out", core.public_url);
+    let state = CsrfToken::new_random();
+    match provider
+        .end_session_url(&core.http, tokens.id_token.as_ref(), &back, state.secret())
+        .await
+    {
+        Some(url) => Ok(redirect(url.as_str())),
+        None => Ok(redirect("/auth/logged-out")),
+    }
 }
 
 /// A request made by our own pages: its `Origin` is ours, or (for browsers

@@ -68,6 +68,16 @@ pub enum TokenEndpoint {
     Recorded(u16, &'static str),
 }
 
+/// What the revocation endpoint does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Revocation {
+    Accept,
+    /// Answers 503.
+    Fail,
+    /// Answers only after this long.
+    Slow(Duration),
+}
+
 /// What a tamper function may look at.
 #[derive(Clone, Debug, Default)]
 pub struct Context {
@@ -103,6 +113,7 @@ pub struct Script {
     /// at `/common/v2.0` names the template `<issuer>/{tenantid}/v2.0`, and
     /// tokens carry this `tid` and the tenant's own issuer.
     pub tenant: Option<&'static str>,
+    pub revocation: Revocation,
 }
 
 impl Default for Script {
@@ -120,6 +131,7 @@ impl Default for Script {
             token_response: |_, _| {},
             userinfo: |_, _| {},
             tenant: None,
+            revocation: Revocation::Accept,
         }
     }
 }
@@ -140,6 +152,12 @@ pub struct Calls {
     pub userinfo_authorization: Vec<String>,
     /// Query string of each userinfo call.
     pub userinfo_query: Vec<String>,
+    /// Each revocation request: the token and its type hint.
+    pub revoked: Vec<(String, String)>,
+    /// Each end-session request's query parameters.
+    pub end_session: Vec<HashMap<String, String>>,
+    /// The `sid` of each ID token issued.
+    pub sids: Vec<String>,
 }
 
 struct Grant {
@@ -189,6 +207,8 @@ impl HostileIdp {
             .route("/token", post(token))
             .route("/userinfo", get(userinfo))
             .route("/stolen", get(stolen).post(stolen))
+            .route("/revoke", post(revoke))
+            .route("/session/end", get(end_session))
             .with_state(inner.clone());
         tokio::spawn(async move { axum::serve(listener, router).await });
         Self { issuer, inner }
@@ -303,6 +323,8 @@ async fn discovery(State(inner): State<Shared>) -> Json<Value> {
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic"],
         "authorization_response_iss_parameter_supported": inner.script.announces_iss,
+        "revocation_endpoint": format!("{issuer}/revoke"),
+        "end_session_endpoint": format!("{issuer}/session/end"),
     }))
 }
 
@@ -412,6 +434,9 @@ async fn token(
     claims.insert("exp".into(), json!(now() + 300));
     claims.insert("iat".into(), json!(now()));
     claims.insert("nonce".into(), json!(grant.nonce));
+    let sid = format!("hostile-sid-{}", CsrfToken::new_random().secret());
+    inner.calls.sids.push(sid.clone());
+    claims.insert("sid".into(), json!(sid));
     (inner.script.claims)(&mut claims, &ctx);
     let id_token = sign(&Value::Object(claims), inner.script.signing);
 
@@ -468,4 +493,47 @@ async fn userinfo(State(shared): State<Shared>, headers: HeaderMap, uri: Uri) ->
 async fn stolen(State(shared): State<Shared>) -> Json<Value> {
     shared.lock().unwrap().calls.stolen += 1;
     Json(json!({ "access_token": "stolen", "token_type": "Bearer" }))
+}
+
+/// RFC 7009: records the token, answers as the script says.
+async fn revoke(
+    State(shared): State<Shared>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let mode = {
+        let mut inner = shared.lock().unwrap();
+        let field = |name: &str| form.get(name).cloned().unwrap_or_default();
+        inner
+            .calls
+            .revoked
+            .push((field("token"), field("token_type_hint")));
+        inner.script.revocation
+    };
+    match mode {
+        Revocation::Accept => StatusCode::OK.into_response(),
+        Revocation::Fail => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        Revocation::Slow(delay) => {
+            tokio::time::sleep(delay).await;
+            StatusCode::OK.into_response()
+        }
+    }
+}
+
+/// RP-initiated logout: records the request, sends the browser back.
+async fn end_session(
+    State(shared): State<Shared>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    shared.lock().unwrap().calls.end_session.push(query.clone());
+    let mut back = reqwest::Url::parse(
+        query
+            .get("post_logout_redirect_uri")
+            .map(String::as_str)
+            .unwrap_or("http://invalid.test/"),
+    )
+    .unwrap();
+    if let Some(state) = query.get("state") {
+        back.query_pairs_mut().append_pair("state", state);
+    }
+    Redirect::to(back.as_str()).into_response()
 }

@@ -37,7 +37,12 @@ async fn logout(client: &Client, app: &TestApp) {
         .send()
         .await
         .unwrap();
-    assert_eq!(out.headers()[header::LOCATION], "/auth/logged-out");
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    let next = out.headers()[header::LOCATION].to_str().unwrap();
+    assert!(
+        next.starts_with(&app.idp.issuer),
+        "ends the provider session: {next}"
+    );
 }
 
 #[tokio::test]

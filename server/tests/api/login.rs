@@ -135,7 +135,17 @@ async fn demo_user_signs_in_sees_the_profile_and_signs_out_and_the_tokens_come_a
         .await
         .unwrap();
     assert_eq!(signed_out.status(), StatusCode::SEE_OTHER);
-    assert_eq!(signed_out.headers()[header::LOCATION], "/auth/logged-out");
+    // On to the provider's end-session endpoint, to end that session too.
+    let end_session = location(&app.url, &signed_out);
+    assert!(
+        end_session.starts_with(&format!("{}/session/end?", app.idp.issuer)),
+        "{end_session}"
+    );
+    assert!(end_session.contains("id_token_hint="));
+    assert!(end_session.contains(&format!(
+        "post_logout_redirect_uri={}",
+        url_encode(&format!("{}/auth/logged-out", app.url))
+    )));
     assert_eq!(
         vault_rows(app.db().await).await,
         0,
@@ -238,4 +248,9 @@ async fn accounts_are_keyed_by_issuer_and_subject_across_sign_ins() {
         accounts, 2,
         "signing in twice does not create a second account"
     );
+}
+
+/// `value` as it appears in a query string.
+pub fn url_encode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }

@@ -12,6 +12,7 @@ mod local_idp;
 mod log_capture;
 mod login;
 mod login_security;
+mod logout;
 mod node_service;
 mod pages;
 mod postgres;

@@ -11,11 +11,14 @@ use openidconnect::{
     core::{CoreResponseType, CoreUserInfoClaims},
 };
 
-use super::{Authorization, CallbackQuery, Failure};
+use super::{Authorization, CallbackQuery, Failure, Verified};
 use crate::{
     backend::Portcullis,
     flow::LoginTransaction,
-    providers::{Discovered, Provider, oidc::OidcClient},
+    providers::{
+        Discovered, Provider,
+        oidc::{self, OidcClient},
+    },
     secret::Secret,
     users::Identity,
     vault::TokenSet,
@@ -81,7 +84,7 @@ pub(super) async fn sign_in(
     provider: &Provider,
     tx: &LoginTransaction,
     query: CallbackQuery,
-) -> Result<(Identity, TokenSet), Failure> {
+) -> Result<Verified, Failure> {
     let id = provider.settings.id.as_str();
     let fail = |error: AppError, cause: String| Failure::new(error, Some(id), cause);
     let (discovered, client) = client_for(core, provider).await?;
@@ -194,7 +197,11 @@ pub(super) async fn sign_in(
         id_token: Some(Secret::new(id_token.to_string())),
         expires_at: TokenSet::expiry_in(token.expires_in().map(|d| d.as_secs())),
     };
-    Ok((identity, tokens))
+    Ok(Verified {
+        identity,
+        tokens,
+        provider_sid: oidc::id_token_claim(id_token, "sid"),
+    })
 }
 
 /// A claim in the user's default language.

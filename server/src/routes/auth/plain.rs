@@ -5,7 +5,7 @@
 use app::error::AppError;
 use openidconnect::{CsrfToken, PkceCodeChallenge};
 
-use super::{Authorization, CallbackQuery, Failure};
+use super::{Authorization, CallbackQuery, Failure, Verified};
 use crate::{
     backend::Portcullis,
     flow::LoginTransaction,
@@ -13,7 +13,6 @@ use crate::{
         Provider,
         oauth2::{self, ApiError, Endpoints},
     },
-    users::Identity,
     vault::TokenSet,
 };
 
@@ -69,7 +68,7 @@ pub(super) async fn sign_in(
     provider: &Provider,
     tx: &LoginTransaction,
     query: CallbackQuery,
-) -> Result<(Identity, TokenSet), Failure> {
+) -> Result<Verified, Failure> {
     let settings = &provider.settings;
     let id = settings.id.as_str();
     let fail = |err: ApiError| Failure::from_error(user_error(&err), Some(id), &err);
@@ -112,5 +111,9 @@ pub(super) async fn sign_in(
         id_token: None,
         expires_at: TokenSet::expiry_in(grant.expires_in),
     };
-    Ok((identity, tokens))
+    Ok(Verified {
+        identity,
+        tokens,
+        provider_sid: None,
+    })
 }
