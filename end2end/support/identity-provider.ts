@@ -22,3 +22,14 @@ export async function signInAtProvider(page: Page, account = DEMO): Promise<void
   if (!page.url().startsWith(appUrl)) await consent.click();
   await page.waitForURL((url) => url.href.startsWith(appUrl));
 }
+
+/**
+ * After "Log out": Portcullis has signed the browser out and sent it to the
+ * provider to end that session too. Confirms there, and waits for the way
+ * back to "You are signed out".
+ */
+export async function confirmLogoutAtProvider(page: Page): Promise<void> {
+  await page.getByRole('button', { name: 'Yes, sign me out' }).click();
+  await page.waitForURL(/\/auth\/logged-out(\?|$)/);
+  await expect(page.getByRole('heading', { name: 'You are signed out' })).toBeVisible();
+}

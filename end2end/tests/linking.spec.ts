@@ -1,5 +1,5 @@
 import { test, expect, waitForHydration } from '../support/fixtures';
-import { ALICE, DEMO, signInAtProvider } from '../support/identity-provider';
+import { ALICE, DEMO, confirmLogoutAtProvider, signInAtProvider } from '../support/identity-provider';
 import { signInAtGitHub } from '../support/fake-github';
 
 test('a user connects GitHub, signs in with it to the same account, and disconnects it', async ({ page }) => {
@@ -20,7 +20,7 @@ test('a user connects GitHub, signs in with it to the same account, and disconne
   await expect(methods.getByText('octocat@github.test')).toBeVisible();
 
   await page.getByRole('button', { name: 'Log out' }).click();
-  await expect(page).toHaveURL('/auth/logged-out');
+  await confirmLogoutAtProvider(page);
 
   // Signing in with GitHub now reaches the same account: both listed.
   await page.goto('/');
@@ -52,7 +52,7 @@ test.describe('an e-mail that already has an account', () => {
     await page.goto('/profile');
     await waitForHydration(page);
     await page.getByRole('button', { name: 'Log out' }).click();
-    await expect(page).toHaveURL('/auth/logged-out');
+    await confirmLogoutAtProvider(page);
 
     // Her GitHub account has the same verified address.
     await page.goto('/');
