@@ -120,6 +120,7 @@ impl Portcullis {
         for grant in &grants {
             self.vault.delete(grant).await?;
         }
+        self.logins.forget_old_logout_tokens(now).await?;
         Ok(grants.len())
     }
 

@@ -156,4 +156,38 @@ impl LoginStore {
         })?;
         Ok(grants.into_iter().map(|(grant,)| grant).collect())
     }
+
+    /// Remembers a back-channel logout token's `jti`; `false` if it was
+    /// seen before (a replay).
+    pub async fn first_use_of_logout_token(
+        &self,
+        issuer: &str,
+        jti: &str,
+        remember_until: i64,
+    ) -> Result<bool, sqlx::Error> {
+        let inserted = with_pool!(&self.db, |pool| {
+            sqlx::query(
+                "INSERT INTO logout_tokens_seen (issuer, jti, expires_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (issuer, jti) DO NOTHING",
+            )
+            .bind(issuer)
+            .bind(jti)
+            .bind(remember_until)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        })?;
+        Ok(inserted == 1)
+    }
+
+    /// Forgets logout tokens too old to be accepted anyway.
+    pub async fn forget_old_logout_tokens(&self, now: i64) -> Result<(), sqlx::Error> {
+        with_pool!(&self.db, |pool| {
+            sqlx::query("DELETE FROM logout_tokens_seen WHERE expires_at < $1")
+                .bind(now)
+                .execute(pool)
+                .await
+                .map(drop)
+        })
+    }
 }

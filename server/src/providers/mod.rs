@@ -3,6 +3,7 @@
 //! is tried again when someone wants to sign in with it, so one broken
 //! provider never takes the app down.
 
+pub mod backchannel;
 pub mod discord;
 pub mod github;
 pub mod gitlab;

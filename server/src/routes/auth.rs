@@ -25,8 +25,8 @@ use url::Url;
 use crate::{
     backend::Portcullis,
     flow::{self, LoginTransaction, return_to},
-    logins::{self, LoginRecord},
-    providers::Provider,
+    logins::{self, LoginRecord, Selector},
+    providers::{Provider, backchannel},
     session::{self, SessionUser},
     telemetry::cause_chain,
     users::{Identity, Link, SignIn, Unlink, UserId},
@@ -535,6 +535,89 @@ pub async fn logout(
         Some(url) => Ok(redirect(url.as_str())),
         None => Ok(redirect("/auth/logged-out")),
     }
+}
+
+#[derive(Deserialize)]
+pub struct BackchannelForm {
+    logout_token: Option<String>,
+}
+
+impl std::fmt::Debug for BackchannelForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BackchannelForm").finish_non_exhaustive()
+    }
+}
+
+/// `POST /auth/backchannel/{provider}` (OIDC Back-Channel Logout 1.0): the
+/// provider says a user signed out there. A valid logout token ends the
+/// matching sessions here (by `sid`, or all of the subject's) with their
+/// tokens: 200. An invalid one changes nothing: 400. Never cached.
+pub async fn backchannel(
+    State(core): State<Arc<Portcullis>>,
+    Path(id): Path<String>,
+    Form(form): Form<BackchannelForm>,
+) -> Response {
+    let no_store = || [(header::CACHE_CONTROL, "no-store")];
+    let refuse = |why: String| {
+        tracing::warn!(provider = %id, "back-channel logout refused: {why}");
+        let body = serde_json::json!({ "error": "invalid_request", "error_description": why });
+        (StatusCode::BAD_REQUEST, no_store(), axum::Json(body)).into_response()
+    };
+    let Some(provider) = core
+        .registry
+        .get(&id)
+        .filter(|p| p.settings.protocol.is_oidc())
+    else {
+        return refuse(format!("no OpenID Connect provider {id:?}"));
+    };
+    let Some(token) = form.logout_token else {
+        return refuse("no logout_token".into());
+    };
+    let discovered = match provider.discovered(&core.http).await {
+        Ok(discovered) => discovered,
+        Err(err) => return refuse(format!("provider unavailable: {}", cause_chain(&err))),
+    };
+    let now = logins::now();
+    let claims = match backchannel::verify(&discovered, &provider.settings.client_id, &token, now) {
+        Ok(claims) => claims,
+        Err(err) => return refuse(format!("logout token invalid: {err}")),
+    };
+    let failed = |err: &(dyn StdError + 'static)| {
+        tracing::error!(provider = %id, "back-channel logout failed: {}", cause_chain(err));
+        // The spec's answer when a valid logout could not be carried out.
+        (StatusCode::NOT_IMPLEMENTED, no_store()).into_response()
+    };
+    match core
+        .logins
+        .first_use_of_logout_token(&claims.issuer, &claims.jti, claims.remember_until)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => return refuse("logout token replayed (jti seen before)".into()),
+        Err(err) => return failed(&err),
+    }
+    let selector = match (&claims.sid, &claims.subject) {
+        (Some(sid), _) => Selector::Sid {
+            issuer: &claims.issuer,
+            sid,
+        },
+        (None, Some(subject)) => Selector::Subject {
+            issuer: &claims.issuer,
+            subject,
+        },
+        (None, None) => return refuse("neither sid nor sub".into()),
+    };
+    let grants = match core.logins.end_matching(&selector).await {
+        Ok(grants) => grants,
+        Err(err) => return failed(&err),
+    };
+    for grant in &grants {
+        if let Err(err) = core.vault.delete(grant).await {
+            return failed(&err);
+        }
+    }
+    tracing::info!(provider = %id, sessions = grants.len(), "back-channel logout");
+    (StatusCode::OK, no_store()).into_response()
 }
 
 /// A request made by our own pages: its `Origin` is ours, or (for browsers

@@ -3,6 +3,7 @@
 // A test binary: panicking on a broken fixture is the right failure.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod backchannel;
 mod fake_github;
 mod github;
 mod helpers;
