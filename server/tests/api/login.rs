@@ -109,13 +109,6 @@ async fn demo_user_signs_in_sees_the_profile_and_signs_out_and_the_tokens_come_a
     assert_eq!(back.headers()[header::LOCATION], "/profile");
     assert_eq!(back.headers()[header::REFERRER_POLICY], "no-referrer");
 
-    let vault_rows = |db: sqlx::SqlitePool| async move {
-        sqlx::query_as::<_, (i64,)>("SELECT count(*) FROM token_vault")
-            .fetch_one(&db)
-            .await
-            .unwrap()
-            .0
-    };
     assert_eq!(
         vault_rows(app.db().await).await,
         1,
@@ -253,4 +246,110 @@ async fn accounts_are_keyed_by_issuer_and_subject_across_sign_ins() {
 /// `value` as it appears in a query string.
 pub fn url_encode(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+/// At the provider's sign-out page (`url`): confirms "Yes, sign me out";
+/// returns where the provider sends the browser.
+async fn confirm_provider_logout(client: &Client, app: &TestApp, url: &str) -> reqwest::Response {
+    let page = client.get(url).send().await.unwrap();
+    let body = page.text().await.unwrap();
+    let xsrf = body
+        .split(r#"name="xsrf" value=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no sign-out form: {body}"))
+        .to_owned();
+    client
+        .post(format!("{}/session/end/confirm", app.idp.issuer))
+        .form(&[("xsrf", xsrf.as_str()), ("logout", "yes")])
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn signed_in(client: &Client, app: &TestApp) -> bool {
+    let status = client
+        .get(format!("{}/auth/user", app.url))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    status == StatusCode::OK
+}
+
+#[tokio::test]
+async fn signing_out_at_the_provider_signs_the_browser_out_here_by_back_channel() {
+    let app = spawn_app().await;
+    let client = browser();
+    let callback = sign_in_at_provider(&client, &app, "demo", "/").await;
+    client.get(&callback).send().await.unwrap();
+    assert!(signed_in(&client, &app).await);
+
+    // The user signs out at the provider itself, not through Portcullis.
+    let done = confirm_provider_logout(
+        &client,
+        &app,
+        &format!(
+            "{}/session/end?client_id={}",
+            app.idp.issuer,
+            crate::local_idp::CLIENT_ID
+        ),
+    )
+    .await;
+    assert!(done.status().is_redirection() || done.status().is_success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while signed_in(&client, &app).await && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        !signed_in(&client, &app).await,
+        "signed out by the provider's logout token"
+    );
+    assert_eq!(
+        vault_rows(app.db().await).await,
+        0,
+        "and its tokens are gone"
+    );
+}
+
+#[tokio::test]
+async fn signing_out_here_ends_the_provider_session_too() {
+    let app = spawn_app().await;
+    let client = browser();
+    let callback = sign_in_at_provider(&client, &app, "demo", "/").await;
+    client.get(&callback).send().await.unwrap();
+    let out = client
+        .post(format!("{}/auth/logout", app.url))
+        .header(header::ORIGIN, &app.url)
+        .send()
+        .await
+        .unwrap();
+    let end_session = location(&app.url, &out);
+    let back = confirm_provider_logout(&client, &app, &end_session).await;
+    assert!(
+        location(&app.idp.issuer, &back).starts_with(&format!("{}/auth/logged-out", app.url)),
+        "back to 'You are signed out'"
+    );
+    // A new sign-in must log in again at the provider: its session ended.
+    let start = client
+        .get(format!("{}/auth/login/local", app.url))
+        .send()
+        .await
+        .unwrap();
+    let callback_prefix = format!("{}/auth/callback/local", app.url);
+    let (at, page) = follow(&client, location(&app.url, &start), &callback_prefix).await;
+    assert!(!at.starts_with(&callback_prefix), "no silent sign-in");
+    assert!(
+        page.text().await.unwrap().contains(r#"name="login""#),
+        "the login form"
+    );
+}
+
+/// How many token sets the vault of `db` holds.
+async fn vault_rows(db: sqlx::SqlitePool) -> i64 {
+    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM token_vault")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    n
 }
