@@ -5,7 +5,7 @@ use leptos::prelude::*;
 
 use crate::{
     error::AppError,
-    model::{ConnectionsView, ProviderView, ServiceStatus, UserView},
+    model::{ConnectionsView, ProviderView, ServiceStatus, SessionView, UserView},
 };
 
 /// The providers shown on the login page.
@@ -31,6 +31,14 @@ pub async fn connections() -> Result<Option<ConnectionsView>, AppError> {
     let ports = crate::ports::Ports::from_context()?;
     let parts: http::request::Parts = use_context().ok_or(AppError::Internal)?;
     ports.backend().connections(&parts).await
+}
+
+/// The signed-in account's sessions, this one first.
+#[server(endpoint = "sessions")]
+pub async fn sessions() -> Result<Option<Vec<SessionView>>, AppError> {
+    let ports = crate::ports::Ports::from_context()?;
+    let parts: http::request::Parts = use_context().ok_or(AppError::Internal)?;
+    ports.backend().sessions(&parts).await
 }
 
 /// A live health summary for the status panel.

@@ -74,6 +74,20 @@ impl ConnectionsView {
     }
 }
 
+/// One signed-in session of the account, as the profile lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionView {
+    /// Handle for "End session" (only the account's owner can use it).
+    pub id: String,
+    /// E.g. "Firefox on Linux".
+    pub browser: String,
+    /// When it signed in and was last used, e.g. "2026-11-26 06:40 UTC".
+    pub created: String,
+    pub last_seen: String,
+    /// Whether it is the session of this very browser.
+    pub current: bool,
+}
+
 /// Health of the service, as the status panel shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceStatus {

@@ -9,7 +9,7 @@ use http::request::Parts;
 
 use crate::{
     error::AppError,
-    model::{ConnectionsView, ProviderView, ServiceStatus, UserView},
+    model::{ConnectionsView, ProviderView, ServiceStatus, SessionView, UserView},
 };
 
 /// A boxed, sendable future, so [`Backend`] can be used as a trait object.
@@ -32,6 +32,13 @@ pub trait Backend: Send + Sync + 'static {
         &'a self,
         request: &'a Parts,
     ) -> BoxFuture<'a, Result<Option<ConnectionsView>, AppError>>;
+
+    /// The signed-in account's sessions, this one first; `None` when
+    /// nobody is signed in.
+    fn sessions<'a>(
+        &'a self,
+        request: &'a Parts,
+    ) -> BoxFuture<'a, Result<Option<Vec<SessionView>>, AppError>>;
 
     /// A live health summary.
     fn service_status(&self) -> BoxFuture<'_, Result<ServiceStatus, AppError>>;

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use app::{
     error::AppError,
-    model::{ConnectionsView, IdentityView, ProviderView, ServiceStatus, UserView},
+    model::{ConnectionsView, IdentityView, ProviderView, ServiceStatus, SessionView, UserView},
     ports::{Backend, BoxFuture},
 };
 use http::request::Parts;
@@ -214,6 +214,33 @@ impl Backend for Portcullis {
                 linked,
                 connectable,
             }))
+        })
+    }
+
+    fn sessions<'a>(
+        &'a self,
+        request: &'a Parts,
+    ) -> BoxFuture<'a, Result<Option<Vec<SessionView>>, AppError>> {
+        Box::pin(async move {
+            let Some(user) = self.session_user(request).await? else {
+                return Ok(None);
+            };
+            let logins = self.logins.for_user(user.user_id).await.map_err(|err| {
+                tracing::error!("login store failed: {}", cause_chain(&err));
+                AppError::Unavailable
+            })?;
+            let mut views: Vec<SessionView> = logins
+                .into_iter()
+                .map(|login| SessionView {
+                    current: login.id == user.login,
+                    browser: logins::describe_user_agent(&login.user_agent),
+                    created: logins::format_time(login.created_at),
+                    last_seen: logins::format_time(login.last_seen_at),
+                    id: login.id,
+                })
+                .collect();
+            views.sort_by_key(|view| !view.current);
+            Ok(Some(views))
         })
     }
 

@@ -44,6 +44,62 @@ pub fn now() -> i64 {
     OffsetDateTime::now_utc().unix_timestamp()
 }
 
+/// A unix time as the profile shows it: "2026-11-26 06:40 UTC".
+pub fn format_time(unix: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(unix).map_or_else(
+        |_| "unknown".to_owned(),
+        |t| {
+            format!(
+                "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute()
+            )
+        },
+    )
+}
+
+/// "Firefox on Linux", from a User-Agent header; good enough to tell one's
+/// own devices apart, never used for a decision.
+pub fn describe_user_agent(ua: &str) -> String {
+    let browser = if ua.contains("Edg/") {
+        "Edge"
+    } else if ua.contains("Firefox/") {
+        "Firefox"
+    } else if ua.contains("Chrome/") || ua.contains("Chromium/") {
+        "Chrome"
+    } else if ua.contains("Safari/") {
+        "Safari"
+    } else {
+        return if ua.trim().is_empty() {
+            "Unknown browser".to_owned()
+        } else {
+            ua.split('/')
+                .next()
+                .unwrap_or("Unknown")
+                .chars()
+                .take(40)
+                .collect()
+        };
+    };
+    let system = if ua.contains("Android") {
+        "Android"
+    } else if ua.contains("iPhone") || ua.contains("iPad") {
+        "iOS"
+    } else if ua.contains("Windows") {
+        "Windows"
+    } else if ua.contains("Mac OS X") || ua.contains("Macintosh") {
+        "macOS"
+    } else if ua.contains("Linux") || ua.contains("X11") {
+        "Linux"
+    } else {
+        return browser.to_owned();
+    };
+    format!("{browser} on {system}")
+}
+
 impl LoginStore {
     pub fn new(db: Db) -> Self {
         Self { db }
@@ -189,5 +245,42 @@ impl LoginStore {
                 .await
                 .map(drop)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_agents_read_as_browser_and_system() {
+        let cases = [
+            (
+                "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+                "Firefox on Linux",
+            ),
+            (
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0",
+                "Edge on Windows",
+            ),
+            (
+                "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15",
+                "Safari on macOS",
+            ),
+            (
+                "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36",
+                "Chrome on Android",
+            ),
+            ("curl/8.5.0", "curl"),
+            ("", "Unknown browser"),
+        ];
+        for (ua, expected) in cases {
+            assert_eq!(describe_user_agent(ua), expected, "{ua}");
+        }
+    }
+
+    #[test]
+    fn times_read_in_utc_to_the_minute() {
+        assert_eq!(format_time(1_795_675_243), "2026-11-26 06:40 UTC");
     }
 }

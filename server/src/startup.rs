@@ -106,6 +106,7 @@ pub fn router(state: AppState, store: SessionStore) -> Router {
         .route("/auth/logout", post(auth::logout))
         .route("/auth/link/{provider}", post(auth::link))
         .route("/auth/unlink", post(auth::unlink))
+        .route("/auth/sessions/end", post(auth::end_session))
         .route("/auth/backchannel/{provider}", post(auth::backchannel))
         .route("/auth/user", get(auth::user))
         .leptos_routes_with_context(&state, app_routes(), context.clone(), {

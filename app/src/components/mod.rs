@@ -4,4 +4,5 @@ pub mod avatar;
 pub mod connections;
 pub mod header;
 pub mod provider_button;
+pub mod sessions;
 pub mod status;

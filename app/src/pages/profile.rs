@@ -5,7 +5,7 @@ use leptos_meta::Title;
 
 use crate::{
     CurrentUser,
-    components::{avatar::Avatar, connections::Connections},
+    components::{avatar::Avatar, connections::Connections, sessions::Sessions},
     pages::error::ErrorPanel,
 };
 
@@ -44,6 +44,7 @@ pub fn ProfilePage() -> impl IntoView {
                                 <dd data-testid="provider">{user.provider.clone()}</dd>
                             </dl>
                             <Connections />
+                            <Sessions />
                             // A plain form: signing out works before the WASM bundle loads.
                             <form method="post" action="/auth/logout">
                                 <button class="button button-quiet" type="submit">"Log out"</button>

@@ -537,6 +537,35 @@ pub async fn logout(
     }
 }
 
+#[derive(Debug, Deserialize)]
+pub struct EndSessionForm {
+    id: String,
+}
+
+/// `POST /auth/sessions/end`: same-origin, signed in; ends another of the
+/// account's sessions (this one ends with "Log out").
+pub async fn end_session(
+    State(core): State<Arc<Portcullis>>,
+    headers: HeaderMap,
+    session: Session,
+    Form(form): Form<EndSessionForm>,
+) -> Result<Response, Failure> {
+    let user = signed_in_same_origin(&core, &headers, &session).await?;
+    let theirs = core
+        .logins
+        .get(&form.id)
+        .await
+        .map_err(|err| Failure::unavailable(None, &err))?
+        .is_some_and(|login| login.user_id == user.user_id);
+    if theirs && form.id != user.login {
+        core.end_login(&form.id)
+            .await
+            .map_err(|err| Failure::unavailable(None, &err))?;
+        tracing::info!("a session was ended from another one");
+    }
+    Ok(redirect("/profile"))
+}
+
 #[derive(Deserialize)]
 pub struct BackchannelForm {
     logout_token: Option<String>,

@@ -21,5 +21,6 @@ mod postgres_store;
 mod provider_attacks;
 mod rig;
 mod server_functions;
+mod sessions;
 mod spawn;
 mod token_exposure;

@@ -1,0 +1,143 @@
+//! Session management: the profile lists the account's sessions and can
+//! end any other; idle and absolute timeouts sign sessions out.
+
+use std::time::Duration;
+
+use reqwest::{Client, StatusCode, header};
+use serde_json::json;
+
+use crate::{
+    hostile_idp::Script,
+    login::page,
+    rig::{Rig, is_signed_in, rig, rig_with, sign_in},
+};
+
+const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+
+fn browser_as(user_agent: &str) -> Client {
+    Client::builder()
+        .user_agent(user_agent)
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn login_id(rig: &Rig, user_agent: &str) -> String {
+    let (id,): (String,) = sqlx::query_as("SELECT id FROM logins WHERE user_agent = $1")
+        .bind(user_agent)
+        .fetch_one(&rig.database.connect().await)
+        .await
+        .unwrap();
+    id
+}
+
+async fn end(rig: &Rig, client: &Client, id: &str) -> reqwest::Response {
+    client
+        .post(format!("{}/auth/sessions/end", rig.url))
+        .header(header::ORIGIN, &rig.url)
+        .form(&[("id", id)])
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_profile_lists_every_session_and_ends_another_one() {
+    let rig = rig(Script::default()).await;
+    let (laptop, desktop) = (browser_as(FIREFOX), browser_as(CHROME));
+    sign_in(&rig, &laptop).await;
+    sign_in(&rig, &desktop).await;
+
+    let (status, profile) = page(&laptop, format!("{}/profile", rig.url)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(profile.matches(r#"data-testid="session""#).count(), 2);
+    assert_eq!(profile.matches(r#"data-current="true""#).count(), 1);
+    assert!(profile.contains("Firefox on Linux"));
+    assert!(profile.contains("This browser"));
+    assert!(profile.contains("Chrome on Windows"));
+    assert_eq!(
+        profile.matches(r#"action="/auth/sessions/end""#).count(),
+        1,
+        "only the other one can be ended here"
+    );
+
+    let ended = end(&rig, &laptop, &login_id(&rig, CHROME).await).await;
+    assert_eq!(ended.headers()[header::LOCATION], "/profile");
+    assert!(
+        !is_signed_in(&rig, &desktop).await,
+        "the other browser is signed out"
+    );
+    assert!(is_signed_in(&rig, &laptop).await);
+}
+
+#[tokio::test]
+async fn a_session_of_another_account_cannot_be_ended_nor_from_another_site() {
+    let rig = rig(Script::default()).await;
+    let victim = browser_as(FIREFOX);
+    sign_in(&rig, &victim).await;
+    let victim_login = login_id(&rig, FIREFOX).await;
+
+    rig.idp.rescript(|script| {
+        script.claims = |claims, _| {
+            claims.insert("sub".into(), json!("someone-else"));
+        };
+        script.userinfo = |claims, _| {
+            claims.insert("sub".into(), json!("someone-else"));
+            claims.insert("email".into(), json!("else@hostile.test"));
+        };
+    });
+    let attacker = browser_as(CHROME);
+    assert_eq!(sign_in(&rig, &attacker).await, "/");
+    end(&rig, &attacker, &victim_login).await;
+    assert!(is_signed_in(&rig, &victim).await, "not theirs to end");
+
+    let cross_site = victim
+        .post(format!("{}/auth/sessions/end", rig.url))
+        .header(header::ORIGIN, "https://evil.test")
+        .form(&[("id", victim_login.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        cross_site.headers()[header::LOCATION],
+        "/error?code=PC-SEC-403"
+    );
+    assert!(is_signed_in(&rig, &victim).await);
+}
+
+#[tokio::test]
+async fn an_idle_session_is_signed_out_and_its_tokens_deleted() {
+    let rig = rig_with(Script::default(), &[("SESSION_IDLE_TIMEOUT_SECONDS", "1")]).await;
+    let client = browser_as(FIREFOX);
+    sign_in(&rig, &client).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert!(!is_signed_in(&rig, &client).await);
+}
+
+#[tokio::test]
+async fn a_session_past_its_absolute_lifetime_is_signed_out_though_in_use() {
+    let rig = rig_with(
+        Script::default(),
+        &[("SESSION_ABSOLUTE_TIMEOUT_SECONDS", "3")],
+    )
+    .await;
+    let client = browser_as(FIREFOX);
+    sign_in(&rig, &client).await;
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(
+            is_signed_in(&rig, &client).await,
+            "in use, within its lifetime"
+        );
+    }
+    // Times are kept to the second: wait past 3 s whatever the rounding.
+    tokio::time::sleep(Duration::from_millis(2600)).await;
+    assert!(!is_signed_in(&rig, &client).await);
+    let (tokens,): (i64,) = sqlx::query_as("SELECT count(*) FROM token_vault")
+        .fetch_one(&rig.database.connect().await)
+        .await
+        .unwrap();
+    assert_eq!(tokens, 0, "its tokens went with it");
+}
