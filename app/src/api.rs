@@ -5,7 +5,7 @@ use leptos::prelude::*;
 
 use crate::{
     error::AppError,
-    model::{ConnectionsView, ProviderView, ServiceStatus, SessionView, UserView},
+    model::{ConnectionsView, LiveProfile, ProviderView, ServiceStatus, SessionView, UserView},
 };
 
 /// The providers shown on the login page.
@@ -39,6 +39,28 @@ pub async fn sessions() -> Result<Option<Vec<SessionView>>, AppError> {
     let ports = crate::ports::Ports::from_context()?;
     let parts: http::request::Parts = use_context().ok_or(AppError::Internal)?;
     ports.backend().sessions(&parts).await
+}
+
+/// Fresh data from the provider, fetched by the server with the user's
+/// token.
+#[server(endpoint = "live_profile")]
+pub async fn fetch_live_profile() -> Result<Option<LiveProfile>, AppError> {
+    let ports = crate::ports::Ports::from_context()?;
+    let parts: http::request::Parts = use_context().ok_or(AppError::Internal)?;
+    with_status(ports.backend().live_profile(&parts).await)
+}
+
+/// Sets the HTTP status of a failed server function to its error's, so
+/// no failure is a bare 500; the body is the typed error the UI shows.
+#[cfg(feature = "ssr")]
+fn with_status<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+    if let Err(err) = &result
+        && let Some(response) = use_context::<leptos_axum::ResponseOptions>()
+        && let Ok(status) = http::StatusCode::from_u16(err.status())
+    {
+        response.set_status(status);
+    }
+    result
 }
 
 /// A live health summary for the status panel.

@@ -71,6 +71,10 @@ pub enum AppError {
     /// An action that needs a signed-in user.
     #[error("Please sign in first.")]
     NotSignedIn,
+    /// The provider no longer honours the session's grant, so the session
+    /// here has ended too.
+    #[error("Your session with the identity provider ended. Please log in again.")]
+    SessionEnded,
 }
 
 impl AppError {
@@ -94,11 +98,12 @@ impl AppError {
             Self::IdentityInUse => "PC-AUTH-010",
             Self::LastIdentity => "PC-AUTH-011",
             Self::NotSignedIn => "PC-AUTH-401",
+            Self::SessionEnded => "PC-AUTH-012",
         }
     }
 
     /// Every error, for lookups by code.
-    pub const ALL: [AppError; 17] = [
+    pub const ALL: [AppError; 18] = [
         Self::Unreachable,
         Self::Unavailable,
         Self::NotFound,
@@ -116,6 +121,7 @@ impl AppError {
         Self::IdentityInUse,
         Self::LastIdentity,
         Self::NotSignedIn,
+        Self::SessionEnded,
     ];
 
     /// The error with this stable code, if any.
@@ -130,7 +136,7 @@ impl AppError {
             Self::ProviderRateLimited => 503,
             Self::NoVerifiedEmail | Self::LastIdentity => 422,
             Self::EmailInUse | Self::IdentityInUse => 409,
-            Self::NotSignedIn => 401,
+            Self::NotSignedIn | Self::SessionEnded => 401,
             Self::Unavailable => 503,
             Self::NotFound | Self::UnknownProvider => 404,
             Self::Internal => 500,
@@ -176,6 +182,7 @@ impl AppError {
             Self::IdentityInUse => "Already connected elsewhere",
             Self::LastIdentity => "Cannot disconnect",
             Self::NotSignedIn => "Not signed in",
+            Self::SessionEnded => "Session ended",
         }
     }
 }

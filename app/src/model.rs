@@ -88,6 +88,18 @@ pub struct SessionView {
     pub current: bool,
 }
 
+/// Data fetched live from the provider's API with the user's token, on
+/// the server; the browser sees only this.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveProfile {
+    /// Where it came from, e.g. "GitHub API".
+    pub source: String,
+    /// Label and value pairs, in display order.
+    pub entries: Vec<(String, String)>,
+    /// When it was fetched, e.g. "2026-11-26 06:40 UTC".
+    pub fetched_at: String,
+}
+
 /// Health of the service, as the status panel shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceStatus {

@@ -9,7 +9,7 @@ use http::request::Parts;
 
 use crate::{
     error::AppError,
-    model::{ConnectionsView, ProviderView, ServiceStatus, SessionView, UserView},
+    model::{ConnectionsView, LiveProfile, ProviderView, ServiceStatus, SessionView, UserView},
 };
 
 /// A boxed, sendable future, so [`Backend`] can be used as a trait object.
@@ -39,6 +39,14 @@ pub trait Backend: Send + Sync + 'static {
         &'a self,
         request: &'a Parts,
     ) -> BoxFuture<'a, Result<Option<Vec<SessionView>>, AppError>>;
+
+    /// Fresh data from the provider's API with the session's token
+    /// (refreshed first if it is about to expire); `None` when nobody is
+    /// signed in.
+    fn live_profile<'a>(
+        &'a self,
+        request: &'a Parts,
+    ) -> BoxFuture<'a, Result<Option<LiveProfile>, AppError>>;
 
     /// A live health summary.
     fn service_status(&self) -> BoxFuture<'_, Result<ServiceStatus, AppError>>;

@@ -6,7 +6,10 @@ use std::time::{Duration, Instant};
 
 use app::{
     error::AppError,
-    model::{ConnectionsView, IdentityView, ProviderView, ServiceStatus, SessionView, UserView},
+    model::{
+        ConnectionsView, IdentityView, LiveProfile, ProviderView, ServiceStatus, SessionView,
+        UserView,
+    },
     ports::{Backend, BoxFuture},
 };
 use http::request::Parts;
@@ -14,9 +17,12 @@ use tower_sessions::Session;
 
 use crate::{
     config::Settings,
+    db::Db,
     http_client::ProviderHttp,
     logins::{self, LoginStore},
+    provider_api::UpstreamError,
     providers::Registry,
+    refresh::LocalLocks,
     session::{self, SessionUser},
     telemetry::cause_chain,
     users::{UserId, UserStore},
@@ -42,6 +48,11 @@ pub struct Portcullis {
     /// Session idle and absolute timeouts.
     pub session_idle: Duration,
     pub session_absolute: Duration,
+    /// Access tokens expiring within this are refreshed before use.
+    pub refresh_skew: Duration,
+    /// The database, for the refresh locks.
+    pub db: Db,
+    pub(crate) local_locks: LocalLocks,
     started: Instant,
 }
 
@@ -53,6 +64,7 @@ impl Portcullis {
         vault: TokenVault,
         users: UserStore,
         logins: LoginStore,
+        db: Db,
     ) -> Self {
         Self {
             registry,
@@ -60,6 +72,9 @@ impl Portcullis {
             vault,
             users,
             logins,
+            refresh_skew: settings.refresh_skew,
+            db,
+            local_locks: LocalLocks::default(),
             session_idle: settings.session_idle,
             session_absolute: settings.session_absolute,
             public_url: settings.public_url.clone(),
@@ -142,6 +157,22 @@ pub enum SessionError {
     Logins(#[from] sqlx::Error),
     #[error("token vault failed")]
     Vault(#[from] crate::vault::store::StoreError),
+    #[error("refreshing tokens failed")]
+    Refresh(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// What the user is told about a failed provider API call.
+fn upstream_error(err: &UpstreamError) -> AppError {
+    use crate::providers::oauth2::ApiError;
+    match err {
+        UpstreamError::Refresh(refresh) if refresh.ends_session() => AppError::SessionEnded,
+        UpstreamError::Refresh(_) => AppError::ProviderUnavailable,
+        UpstreamError::Api(ApiError::RateLimited(_)) => AppError::ProviderRateLimited,
+        UpstreamError::Api(ApiError::Unauthorized(_)) => AppError::ProviderRejected,
+        UpstreamError::Api(ApiError::Http(_)) => AppError::ProviderUnavailable,
+        UpstreamError::Api(_) | UpstreamError::OtherUser => AppError::InvalidProviderResponse,
+        UpstreamError::NotAllowed(_) | UpstreamError::NoApi => AppError::Internal,
+    }
 }
 
 fn secs(duration: Duration) -> i64 {
@@ -241,6 +272,25 @@ impl Backend for Portcullis {
                 .collect();
             views.sort_by_key(|view| !view.current);
             Ok(Some(views))
+        })
+    }
+
+    fn live_profile<'a>(
+        &'a self,
+        request: &'a Parts,
+    ) -> BoxFuture<'a, Result<Option<LiveProfile>, AppError>> {
+        Box::pin(async move {
+            let Some(user) = self.session_user(request).await? else {
+                return Ok(None);
+            };
+            self.live_profile(&user).await.map(Some).map_err(|err| {
+                tracing::warn!(
+                    provider = %user.identity.provider,
+                    "live profile failed: {}",
+                    cause_chain(&err)
+                );
+                upstream_error(&err)
+            })
         })
     }
 

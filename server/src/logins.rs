@@ -246,6 +246,40 @@ impl LoginStore {
                 .map(drop)
         })
     }
+
+    /// Sessions seen since `seen_after` whose access token expires before
+    /// `expiring_before`, with the identity they signed in as.
+    pub async fn due_for_refresh(
+        &self,
+        expiring_before: i64,
+        seen_after: i64,
+    ) -> Result<Vec<(LoginRecord, crate::users::Identity)>, sqlx::Error> {
+        let due: Vec<LoginRecord> = with_pool!(&self.db, |pool| {
+            sqlx::query_as(
+                "SELECT l.* FROM logins l JOIN token_vault v ON v.grant_id = l.grant_id
+                 WHERE v.expires_at < $1 AND l.last_seen_at > $2",
+            )
+            .bind(expiring_before)
+            .bind(seen_after)
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(due
+            .into_iter()
+            .map(|login| {
+                let identity = crate::users::Identity {
+                    issuer: login.issuer.clone(),
+                    subject: login.subject.clone(),
+                    provider: login.provider.clone(),
+                    name: String::new(),
+                    email: None,
+                    email_verified: false,
+                    picture: None,
+                };
+                (login, identity)
+            })
+            .collect())
+    }
 }
 
 #[cfg(test)]

@@ -32,6 +32,7 @@ use crate::{
     providers::Registry,
     routes::{auth, health},
     session,
+    telemetry::cause_chain,
     users::UserStore,
     vault::{KeyRing, TokenVault},
 };
@@ -88,6 +89,7 @@ pub async fn assemble(settings: Settings) -> Result<(AppState, SessionStore), St
             vault,
             UserStore::new(db.clone()),
             LoginStore::new(db.clone()),
+            db.clone(),
         )),
         leptos: settings.leptos,
     };
@@ -150,6 +152,8 @@ async fn html_is_private(request: Request, next: Next) -> Response {
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    core: Arc<Portcullis>,
+    background_refresh: Option<std::time::Duration>,
 }
 
 impl Application {
@@ -165,10 +169,13 @@ impl Application {
     /// Like [`Application::build`] on a socket bound already (tests bind
     /// port 0 first, to know the public URL before the provider starts).
     pub async fn build_on(listener: TcpListener, settings: Settings) -> Result<Self, StartupError> {
+        let background_refresh = settings.background_refresh;
         let (state, store) = assemble(settings).await?;
         Ok(Self {
             listener,
+            core: state.core.clone(),
             router: router(state, store),
+            background_refresh,
         })
     }
 
@@ -180,9 +187,39 @@ impl Application {
     pub async fn run_until_stopped(self) -> io::Result<()> {
         let addr = self.local_addr()?;
         tracing::info!("Portcullis is listening on http://{addr}");
-        axum::serve(self.listener, self.router)
+        let housekeeping = tokio::spawn(housekeeping(self.core.clone(), self.background_refresh));
+        let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown_signal())
-            .await
+            .await;
+        housekeeping.abort();
+        served
+    }
+}
+
+/// Work in the background while serving: refreshing the tokens of sessions
+/// in use before they expire (every `refresh_every`, when on), and every
+/// five minutes ending expired sessions with their tokens.
+async fn housekeeping(core: Arc<Portcullis>, refresh_every: Option<std::time::Duration>) {
+    const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
+    let tick = refresh_every.unwrap_or(SWEEP_EVERY).min(SWEEP_EVERY);
+    let mut interval = tokio::time::interval(tick);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_sweep = tokio::time::Instant::now();
+    loop {
+        interval.tick().await;
+        if refresh_every.is_some()
+            && let Err(err) = core.refresh_ahead().await
+        {
+            tracing::warn!("refreshing ahead of time failed: {}", cause_chain(&err));
+        }
+        if last_sweep.elapsed() >= SWEEP_EVERY {
+            last_sweep = tokio::time::Instant::now();
+            match core.sweep().await {
+                Ok(0) => {}
+                Ok(ended) => tracing::info!(ended, "expired sessions ended"),
+                Err(err) => tracing::warn!("ending expired sessions failed: {}", cause_chain(&err)),
+            }
+        }
     }
 }
 

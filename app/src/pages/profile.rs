@@ -5,7 +5,9 @@ use leptos_meta::Title;
 
 use crate::{
     CurrentUser,
-    components::{avatar::Avatar, connections::Connections, sessions::Sessions},
+    components::{
+        avatar::Avatar, connections::Connections, live_data::LiveData, sessions::Sessions,
+    },
     pages::error::ErrorPanel,
 };
 
@@ -43,6 +45,7 @@ pub fn ProfilePage() -> impl IntoView {
                                 <dt>"Signed in with"</dt>
                                 <dd data-testid="provider">{user.provider.clone()}</dd>
                             </dl>
+                            <LiveData provider=user.provider.clone() />
                             <Connections />
                             <Sessions />
                             // A plain form: signing out works before the WASM bundle loads.

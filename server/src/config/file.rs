@@ -26,7 +26,7 @@ use toml::{Table, Value};
 pub const DEFAULT_PATH: &str = "portcullis.toml";
 
 /// Top-level keys and the variables they stand for.
-const TOP_LEVEL: [(&str, &str); 7] = [
+const TOP_LEVEL: [(&str, &str); 9] = [
     ("public_url", "APP_PUBLIC_URL"),
     ("database_url", "DATABASE_URL"),
     ("token_encryption_keys", "TOKEN_ENCRYPTION_KEYS"),
@@ -40,6 +40,8 @@ const TOP_LEVEL: [(&str, &str); 7] = [
         "session_absolute_timeout_seconds",
         "SESSION_ABSOLUTE_TIMEOUT_SECONDS",
     ),
+    ("token_refresh_skew_seconds", "TOKEN_REFRESH_SKEW_SECONDS"),
+    ("background_refresh_seconds", "BACKGROUND_REFRESH_SECONDS"),
 ];
 
 /// Keys of a `[providers.<name>]` table.
@@ -217,7 +219,8 @@ mod tests {
             [
                 "unknown setting `public_uri` (known: public_url, database_url, \
                  token_encryption_keys, login_timeout_seconds, provider_timeout_seconds, \
-                 session_idle_timeout_seconds, session_absolute_timeout_seconds, providers)",
+                 session_idle_timeout_seconds, session_absolute_timeout_seconds, \
+                 token_refresh_skew_seconds, background_refresh_seconds, providers)",
                 "`database_url` must be a string or a number",
                 "unknown setting `providers.acme.clientid` (known: preset, issuer, tenant, \
                  api_url, client_id, client_secret, scopes, label)",

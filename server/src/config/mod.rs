@@ -46,6 +46,12 @@ pub struct Settings {
     /// A session this old is signed out, used or not
     /// (`SESSION_ABSOLUTE_TIMEOUT_SECONDS`).
     pub session_absolute: Duration,
+    /// Access tokens expiring within this are refreshed before use
+    /// (`TOKEN_REFRESH_SKEW_SECONDS`).
+    pub refresh_skew: Duration,
+    /// How often sessions in use get their tokens refreshed ahead of
+    /// expiry; `None` turns that off (`BACKGROUND_REFRESH_SECONDS`, 0).
+    pub background_refresh: Option<Duration>,
 }
 
 /// One identity provider as configured.
@@ -320,6 +326,11 @@ impl Settings {
             DEFAULT_SESSION_ABSOLUTE,
             365 * 86_400,
         );
+        let refresh_skew = seconds("TOKEN_REFRESH_SKEW_SECONDS", 60, 3600);
+        let background_refresh = match get("BACKGROUND_REFRESH_SECONDS") {
+            Some("0") => None,
+            _ => Some(seconds("BACKGROUND_REFRESH_SECONDS", 30, 3600)),
+        };
         let provider_limits = Limits {
             connect_timeout: provider_timeout.min(Limits::default().connect_timeout),
             total_timeout: provider_timeout,
@@ -337,6 +348,8 @@ impl Settings {
                 provider_limits,
                 session_idle,
                 session_absolute,
+                refresh_skew,
+                background_refresh,
             })
         } else {
             Err(ConfigProblems(problems))

@@ -109,6 +109,30 @@ pub async fn exchange_code(
         .append_pair("client_id", &settings.client_id)
         .append_pair("client_secret", settings.client_secret.expose())
         .finish();
+    post_token_form(http, endpoints, body).await
+}
+
+/// Renews the access token with `refresh_token` (RFC 6749 §6).
+pub async fn refresh(
+    http: &ProviderHttp,
+    endpoints: &Endpoints,
+    settings: &ProviderSettings,
+    refresh_token: &Secret,
+) -> Result<Grant, ApiError> {
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("grant_type", "refresh_token")
+        .append_pair("refresh_token", refresh_token.expose())
+        .append_pair("client_id", &settings.client_id)
+        .append_pair("client_secret", settings.client_secret.expose())
+        .finish();
+    post_token_form(http, endpoints, body).await
+}
+
+async fn post_token_form(
+    http: &ProviderHttp,
+    endpoints: &Endpoints,
+    body: String,
+) -> Result<Grant, ApiError> {
     let request = http::Request::builder()
         .method(Method::POST)
         .uri(&endpoints.token)

@@ -229,6 +229,18 @@ impl Discovered {
         })
     }
 
+    /// A client for this provider with the redirect URI registered for it.
+    pub fn client_at(
+        &self,
+        settings: &ProviderSettings,
+        public_url: &str,
+    ) -> Result<OidcClient, url::ParseError> {
+        Ok(self.client(
+            settings,
+            RedirectUrl::new(settings.redirect_uri(public_url))?,
+        ))
+    }
+
     /// Validates an ID token from the token endpoint (OIDC Core §3.1.3.7):
     /// signature with this provider's keys and an asymmetric algorithm it
     /// announced, `iss`, `aud` (no other audience trusted), `azp`, `exp`,
@@ -238,7 +250,7 @@ impl Discovered {
         client: &OidcClient,
         id_token: &CoreIdToken,
         access_token: &AccessToken,
-        nonce: &Nonce,
+        nonce: Option<&Nonce>,
     ) -> Result<CoreIdTokenClaims, IdTokenError> {
         let allowed = accepted_algs(&self.metadata);
         let verifier = client
@@ -257,7 +269,13 @@ impl Discovered {
                     Ok(())
                 }
             });
-        let claims = id_token.claims(&verifier, nonce)?.clone();
+        let claims = match nonce {
+            Some(nonce) => id_token.claims(&verifier, nonce)?,
+            // A refresh response's ID token answers no authorization
+            // request, so it has no nonce to match.
+            None => id_token.claims(&verifier, |_: Option<&Nonce>| Ok::<(), String>(()))?,
+        }
+        .clone();
         if let Some(template) = &self.tenant_template {
             let expected = id_token_claim(id_token, "tid")
                 .and_then(|tid| microsoft::issuer_of_tenant(template, &tid))

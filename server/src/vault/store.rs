@@ -45,10 +45,11 @@ impl TokenVault {
         let updated_at = OffsetDateTime::now_utc().unix_timestamp();
         with_pool!(&self.db, |pool| {
             sqlx::query(
-                "INSERT INTO token_vault (grant_id, provider, key_id, nonce, ciphertext, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6)
+                "INSERT INTO token_vault
+                     (grant_id, provider, key_id, nonce, ciphertext, updated_at, expires_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
                  ON CONFLICT (grant_id) DO UPDATE SET provider = $2, key_id = $3, nonce = $4,
-                     ciphertext = $5, updated_at = $6",
+                     ciphertext = $5, updated_at = $6, expires_at = $7",
             )
             .bind(grant_id)
             .bind(provider)
@@ -56,6 +57,7 @@ impl TokenVault {
             .bind(&sealed.nonce)
             .bind(&sealed.ciphertext)
             .bind(updated_at)
+            .bind(tokens.expires_at)
             .execute(pool)
             .await
             .map(drop)
@@ -175,7 +177,7 @@ mod tests {
             .await
             .unwrap();
         sqlx::query(
-            "INSERT INTO token_vault SELECT 'attacker', provider, key_id, nonce, ciphertext, updated_at
+            "INSERT INTO token_vault SELECT 'attacker', provider, key_id, nonce, ciphertext, updated_at, expires_at
              FROM token_vault WHERE grant_id = 'victim'",
         )
         .execute(&pool)

@@ -114,6 +114,16 @@ pub struct Script {
     /// tokens carry this `tid` and the tenant's own issuer.
     pub tenant: Option<&'static str>,
     pub revocation: Revocation,
+    /// `expires_in` of access tokens from the code exchange, and from
+    /// refresh grants.
+    pub access_token_ttl: i64,
+    pub refreshed_ttl: i64,
+    /// How long a refresh grant takes to answer.
+    pub refresh_delay: Duration,
+    /// Whether refresh grants are refused with `invalid_grant`.
+    pub refresh_refused: bool,
+    /// Changes a refresh response's ID token claims.
+    pub refresh_claims: Tamper,
 }
 
 impl Default for Script {
@@ -132,6 +142,11 @@ impl Default for Script {
             userinfo: |_, _| {},
             tenant: None,
             revocation: Revocation::Accept,
+            access_token_ttl: 3600,
+            refreshed_ttl: 3600,
+            refresh_delay: Duration::ZERO,
+            refresh_refused: false,
+            refresh_claims: |_, _| {},
         }
     }
 }
@@ -158,6 +173,9 @@ pub struct Calls {
     pub end_session: Vec<HashMap<String, String>>,
     /// The `sid` of each ID token issued.
     pub sids: Vec<String>,
+    /// Refresh grants answered, and the refresh token each presented.
+    pub refreshes: usize,
+    pub refresh_tokens_used: Vec<String>,
 }
 
 struct Grant {
@@ -173,6 +191,10 @@ struct Inner {
     grants: HashMap<String, Grant>,
     last_nonce: Option<String>,
     previous_nonce: Option<String>,
+    /// Live refresh tokens (rotated on use) and whose they are.
+    refresh_tokens: HashMap<String, String>,
+    /// Whose each access token is.
+    subject_of: HashMap<String, String>,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -195,6 +217,8 @@ impl HostileIdp {
             grants: HashMap::new(),
             last_nonce: None,
             previous_nonce: None,
+            refresh_tokens: HashMap::new(),
+            subject_of: HashMap::new(),
         }));
         let router = Router::new()
             .route("/.well-known/openid-configuration", get(discovery))
@@ -408,6 +432,9 @@ async fn token(
         return token_error("invalid_client");
     }
     let field = |name: &str| form.get(name).cloned().unwrap_or_default();
+    if field("grant_type") == "refresh_token" {
+        return refresh_grant(&shared, &field("refresh_token")).await;
+    }
     let mut inner = shared.lock().unwrap();
     let Some(grant) = inner.grants.remove(&field("code")) else {
         return token_error("invalid_grant");
@@ -438,23 +465,77 @@ async fn token(
     inner.calls.sids.push(sid.clone());
     claims.insert("sid".into(), json!(sid));
     (inner.script.claims)(&mut claims, &ctx);
+    let subject = claims
+        .get("sub")
+        .and_then(Value::as_str)
+        .unwrap_or(SUBJECT)
+        .to_owned();
     let id_token = sign(&Value::Object(claims), inner.script.signing);
+    let ttl = inner.script.access_token_ttl;
+    let mut response = token_response(&mut inner, access_token, subject, id_token, ttl);
+    (inner.script.token_response)(&mut response, &ctx);
+    record_issued(&mut inner, &response);
+    Json(Value::Object(response)).into_response()
+}
 
+/// A token response for `subject`, with a new refresh token.
+fn token_response(
+    inner: &mut Inner,
+    access_token: String,
+    subject: String,
+    id_token: String,
+    ttl: i64,
+) -> Map<String, Value> {
+    let refresh_token = format!("hostile-rt-{}", CsrfToken::new_random().secret());
+    inner
+        .refresh_tokens
+        .insert(refresh_token.clone(), subject.clone());
+    inner.subject_of.insert(access_token.clone(), subject);
     let mut response = Map::new();
     response.insert("access_token".into(), json!(access_token));
     response.insert("token_type".into(), json!("Bearer"));
-    response.insert("expires_in".into(), json!(3600));
-    response.insert(
-        "refresh_token".into(),
-        json!(format!("hostile-rt-{}", CsrfToken::new_random().secret())),
-    );
+    response.insert("expires_in".into(), json!(ttl));
+    response.insert("refresh_token".into(), json!(refresh_token));
     response.insert("id_token".into(), json!(id_token));
-    (inner.script.token_response)(&mut response, &ctx);
+    response
+}
+
+fn record_issued(inner: &mut Inner, response: &Map<String, Value>) {
     for name in ["access_token", "refresh_token", "id_token"] {
         if let Some(Value::String(token)) = response.get(name) {
             inner.calls.issued_tokens.push(token.clone());
         }
     }
+}
+
+/// RFC 6749 §6 with rotation: each refresh token works once.
+async fn refresh_grant(shared: &Shared, presented: &str) -> Response {
+    let delay = {
+        let mut inner = shared.lock().unwrap();
+        inner.calls.refreshes += 1;
+        inner.calls.refresh_tokens_used.push(presented.to_owned());
+        inner.script.refresh_delay
+    };
+    tokio::time::sleep(delay).await;
+    let mut inner = shared.lock().unwrap();
+    let subject = inner.refresh_tokens.remove(presented);
+    let Some(subject) = subject.filter(|_| !inner.script.refresh_refused) else {
+        return token_error("invalid_grant");
+    };
+    let access_token = format!("hostile-at-{}", CsrfToken::new_random().secret());
+    inner.calls.issued_access_tokens.push(access_token.clone());
+    let ctx = context(&inner, &access_token);
+    let mut claims = Map::new();
+    claims.insert("iss".into(), json!(token_issuer(&inner)));
+    claims.insert("sub".into(), json!(subject));
+    claims.insert("aud".into(), json!(CLIENT_ID));
+    claims.insert("exp".into(), json!(now() + 300));
+    claims.insert("iat".into(), json!(now()));
+    (inner.script.refresh_claims)(&mut claims, &ctx);
+    let id_token = sign(&Value::Object(claims), inner.script.signing);
+    let ttl = inner.script.refreshed_ttl;
+    let response = token_response(&mut inner, access_token, subject, id_token, ttl);
+    record_issued(&mut inner, &response);
     Json(Value::Object(response)).into_response()
 }
 
@@ -479,8 +560,13 @@ async fn userinfo(State(shared): State<Shared>, headers: HeaderMap, uri: Uri) ->
         return StatusCode::UNAUTHORIZED.into_response();
     }
     let ctx = context(&inner, token);
+    let subject = inner
+        .subject_of
+        .get(token)
+        .cloned()
+        .unwrap_or_else(|| SUBJECT.to_owned());
     let mut claims = Map::new();
-    claims.insert("sub".into(), json!(SUBJECT));
+    claims.insert("sub".into(), json!(subject));
     claims.insert("name".into(), json!("Harriet Hostile"));
     claims.insert("email".into(), json!("harriet@hostile.test"));
     claims.insert("email_verified".into(), json!(true));

@@ -19,6 +19,7 @@ mod pages;
 mod postgres;
 mod postgres_store;
 mod provider_attacks;
+mod refresh;
 mod rig;
 mod server_functions;
 mod sessions;

@@ -130,7 +130,7 @@ pub(super) async fn sign_in(
         )
     })?;
     let nonce = Nonce::new(tx.nonce.clone());
-    let checked = discovered.verify_id_token(&client, id_token, token.access_token(), &nonce);
+    let checked = discovered.verify_id_token(&client, id_token, token.access_token(), Some(&nonce));
     let claims = match checked {
         // Signed with a key we lack: the provider may have rotated its
         // keys; fetch them once and check again.
@@ -138,7 +138,7 @@ pub(super) async fn sign_in(
             match provider.refresh_keys(&discovered, &core.http).await {
                 Ok(Some(fresh)) => {
                     let client = client_of(core, provider, &fresh)?;
-                    fresh.verify_id_token(&client, id_token, token.access_token(), &nonce)
+                    fresh.verify_id_token(&client, id_token, token.access_token(), Some(&nonce))
                 }
                 Ok(None) => Err(err),
                 Err(fetch) => {

@@ -1,0 +1,73 @@
+//! "Live from <provider>": data the server fetches from the provider's API
+//! with the user's token (refreshed first if about to expire). The browser
+//! asks the server; it never holds or sees the token.
+
+use leptos::prelude::*;
+
+use crate::{api, error::AppError, model::LiveProfile};
+
+#[component]
+pub fn LiveData(provider: String) -> impl IntoView {
+    let fetch = Action::new(|_: &()| api::fetch_live_profile());
+    let pending = fetch.pending();
+    let heading = format!("Live from {provider}");
+    view! {
+        <section class="live" aria-labelledby="live-heading">
+            <h2 id="live-heading">{heading}</h2>
+            <p class="muted">
+                "Fetched now by the server with your token; this page never sees the token."
+            </p>
+            <button
+                class="button button-quiet"
+                type="button"
+                on:click=move |_| {
+                    fetch.dispatch(());
+                }
+                disabled=move || pending.get()
+                aria-busy=move || pending.get().to_string()
+            >
+                {move || if pending.get() { "Fetching…" } else { "Fetch live data" }}
+            </button>
+            <div class="live-result" aria-live="polite">
+                {move || {
+                    let provider = provider.clone();
+                    fetch.value().get().map(move |result| view! { <LiveResult result provider /> })
+                }}
+            </div>
+        </section>
+    }
+}
+
+#[component]
+fn LiveResult(result: Result<Option<LiveProfile>, AppError>, provider: String) -> impl IntoView {
+    match result {
+        Ok(Some(live)) => {
+            let rows = live
+                .entries
+                .into_iter()
+                .map(|(label, value)| view! { <dt>{label}</dt> <dd>{value}</dd> })
+                .collect_view();
+            view! {
+                <dl class="facts" data-testid="live-data">{rows}</dl>
+                <p class="muted">{live.source} " · " {live.fetched_at}</p>
+            }
+            .into_any()
+        }
+        Ok(None) => {
+            view! { <p class="inline-error" role="alert">"Please sign in first."</p> }.into_any()
+        }
+        Err(AppError::SessionEnded) => view! {
+            <p class="inline-error" role="alert">
+                {format!("Your session with {provider} ended. Please log in again. ")}
+                <a href="/" rel="external">"Log in"</a>
+            </p>
+        }
+        .into_any(),
+        Err(err) => view! {
+            <p class="inline-error" role="alert">
+                {err.to_string()} " Error code: " <code>{err.code()}</code>
+            </p>
+        }
+        .into_any(),
+    }
+}

@@ -1,0 +1,205 @@
+//! Calls to provider APIs on the user's behalf (SECURITY.md D5): only to
+//! allow-listed upstreams. Each provider has a fixed list of API paths;
+//! a request is built from its API base and one of those paths, and the
+//! result must stay on the base's origin and under its path, so neither a
+//! path trick nor an absolute URL nor a changed host can send the user's
+//! token anywhere else. The access token is made fresh first.
+
+use app::model::LiveProfile;
+use serde_json::{Map, Value};
+use url::Url;
+
+use crate::{
+    backend::Portcullis,
+    logins,
+    providers::{Protocol, oauth2},
+    refresh::RefreshError,
+    session::SessionUser,
+};
+
+/// The API paths each kind of provider may be called at.
+const GITHUB_PATHS: [&str; 1] = ["/user"];
+const DISCORD_PATHS: [&str; 1] = ["/users/@me"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("{0:?} is not an allowed upstream path")]
+    NotAllowed(String),
+    #[error("the provider has no such API")]
+    NoApi,
+    #[error(transparent)]
+    Refresh(#[from] RefreshError),
+    #[error(transparent)]
+    Api(#[from] oauth2::ApiError),
+    #[error("the provider's answer names another user")]
+    OtherUser,
+}
+
+/// `base` + `path`, if `path` is on the allow-list and the result stays
+/// under `base` (same scheme, host, port, and path prefix).
+pub fn upstream_url(base: &str, path: &str, allowed: &[&str]) -> Result<Url, UpstreamError> {
+    let refuse = || UpstreamError::NotAllowed(path.to_owned());
+    let plain = path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.contains("..")
+        && !path.contains(['\\', '%', '?', '#', ':']);
+    if !plain || !allowed.contains(&path) {
+        return Err(refuse());
+    }
+    let base_url = Url::parse(base).map_err(|_| refuse())?;
+    let base_path = base_url.path().trim_end_matches('/');
+    let url = Url::parse(&format!("{}{path}", base.trim_end_matches('/'))).map_err(|_| refuse())?;
+    let same_origin = url.scheme() == base_url.scheme()
+        && url.host_str() == base_url.host_str()
+        && url.port_or_known_default() == base_url.port_or_known_default();
+    // Nothing was normalised away: the path is exactly base path + path.
+    let exact = url.path() == format!("{base_path}{path}");
+    if same_origin && exact && url.query().is_none() && url.username().is_empty() {
+        Ok(url)
+    } else {
+        Err(refuse())
+    }
+}
+
+fn text(map: &Map<String, Value>, key: &str) -> Option<String> {
+    match map.get(key)? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(if *b { "yes" } else { "no" }.to_owned()),
+        _ => None,
+    }
+}
+
+fn entries(map: &Map<String, Value>, fields: &[(&str, &str)]) -> Vec<(String, String)> {
+    fields
+        .iter()
+        .filter_map(|(label, key)| text(map, key).map(|value| ((*label).to_owned(), value)))
+        .collect()
+}
+
+impl Portcullis {
+    /// Fresh data about the signed-in user from their provider's API.
+    pub async fn live_profile(&self, user: &SessionUser) -> Result<LiveProfile, UpstreamError> {
+        let tokens = self.fresh_tokens(user).await?;
+        let provider = self
+            .registry
+            .get(&user.identity.provider)
+            .ok_or(UpstreamError::NoApi)?;
+        let token = &tokens.access_token;
+        let (source, data, fields): (&str, Map<String, Value>, &[(&str, &str)]) =
+            match provider.settings.protocol {
+                Protocol::Oidc | Protocol::OidcMultiTenant => {
+                    let discovered = provider
+                        .discovered(&self.http)
+                        .await
+                        .map_err(|_| UpstreamError::NoApi)?;
+                    // The one upstream: the userinfo endpoint discovery named.
+                    let endpoint = discovered
+                        .metadata
+                        .userinfo_endpoint()
+                        .ok_or(UpstreamError::NoApi)?
+                        .url()
+                        .clone();
+                    let data: Map<String, Value> =
+                        oauth2::get_json(&self.http, endpoint.as_str(), token, &[]).await?;
+                    // SECURITY.md B6: the answer must be about this user.
+                    if text(&data, "sub").as_deref() != Some(user.identity.subject.as_str()) {
+                        return Err(UpstreamError::OtherUser);
+                    }
+                    (
+                        "userinfo",
+                        data,
+                        &[
+                            ("Name", "name"),
+                            ("E-mail", "email"),
+                            ("E-mail verified", "email_verified"),
+                            ("Account ID", "sub"),
+                        ],
+                    )
+                }
+                Protocol::GitHub => {
+                    let api = provider.endpoints().ok_or(UpstreamError::NoApi)?.api;
+                    let url = upstream_url(&api, "/user", &GITHUB_PATHS)?;
+                    let headers = [("accept", "application/vnd.github+json")];
+                    let data = oauth2::get_json(&self.http, url.as_str(), token, &headers).await?;
+                    (
+                        "GitHub API",
+                        data,
+                        &[
+                            ("Login", "login"),
+                            ("Public repositories", "public_repos"),
+                            ("Followers", "followers"),
+                        ],
+                    )
+                }
+                Protocol::Discord => {
+                    let api = provider.endpoints().ok_or(UpstreamError::NoApi)?.api;
+                    let url = upstream_url(&api, "/users/@me", &DISCORD_PATHS)?;
+                    let data = oauth2::get_json(&self.http, url.as_str(), token, &[]).await?;
+                    (
+                        "Discord API",
+                        data,
+                        &[("Username", "username"), ("Verified", "verified")],
+                    )
+                }
+            };
+        Ok(LiveProfile {
+            source: format!("{source} at {}", provider.settings.label),
+            entries: entries(&data, fields),
+            fetched_at: logins::format_time(logins::now()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const API: &str = "https://api.github.com";
+
+    #[test]
+    fn an_allowed_path_stays_on_the_api() {
+        let url = upstream_url(API, "/user", &GITHUB_PATHS).unwrap();
+        assert_eq!(url.as_str(), "https://api.github.com/user");
+        let ghe = upstream_url("https://ghe.example/api/v3", "/user", &GITHUB_PATHS).unwrap();
+        assert_eq!(ghe.as_str(), "https://ghe.example/api/v3/user");
+    }
+
+    #[test]
+    fn traversal_absolute_urls_and_host_changes_are_refused() {
+        let attempts = [
+            "/user/../admin",
+            "/../user",
+            "//evil.test/user",
+            "https://evil.test/user",
+            "@evil.test/user",
+            "/user?redirect=https://evil.test",
+            "/%2e%2e/user",
+            "/user#x",
+            "\\evil.test",
+            "",
+        ];
+        for path in attempts {
+            assert!(
+                matches!(
+                    upstream_url(API, path, &GITHUB_PATHS),
+                    Err(UpstreamError::NotAllowed(_))
+                ),
+                "{path:?}"
+            );
+        }
+        // Even a path on the list cannot leave the API's origin or path.
+        let tricky = [
+            "@evil.test/user",
+            ".evil.test/user",
+            ":8443/user",
+            "/../admin",
+        ];
+        for path in tricky {
+            assert!(
+                upstream_url("https://api.github.com/v3", path, &tricky).is_err(),
+                "{path}"
+            );
+        }
+    }
+}

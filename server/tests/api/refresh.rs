@@ -1,0 +1,290 @@
+//! Refresh that never races (issue: token lifecycle): an access token about
+//! to expire is refreshed once, however many requests need it at once, in
+//! one instance or across two sharing a database; the rotated refresh
+//! token is kept; a refused grant or a refreshed ID token naming someone
+//! else ends the session (SECURITY.md B8); two users never swap tokens
+//! (D7); sessions in use are refreshed ahead of time.
+
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use reqwest::{Client, StatusCode, header};
+use serde_json::{Value, json};
+
+use crate::{
+    hostile_idp::{SUBJECT, Script},
+    rig::{Rig, hostile_vars, is_signed_in, rig_with, sign_in},
+    spawn::{browser, spawn_server},
+};
+
+/// A fixed vault key, so two instances open each other's tokens.
+const KEYS: &str = "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+/// Access tokens that are already within the refresh skew when issued;
+/// refreshed ones last an hour.
+fn expiring() -> Script {
+    Script {
+        access_token_ttl: 1,
+        ..Script::default()
+    }
+}
+
+/// `POST /api/live_profile` at `base`: the server fetches userinfo with a
+/// fresh token. Returns the status and JSON answer.
+async fn live(client: &Client, base: &str) -> (StatusCode, Value) {
+    let response = client
+        .post(format!("{base}/api/live_profile"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body("")
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn entry(live: &Value, label: &str) -> Option<String> {
+    live["entries"]
+        .as_array()?
+        .iter()
+        .find(|pair| pair[0] == label)
+        .and_then(|pair| pair[1].as_str().map(str::to_owned))
+}
+
+#[tokio::test]
+async fn fifty_concurrent_requests_on_an_expiring_token_make_exactly_one_refresh() {
+    let rig = rig_with(
+        Script {
+            refresh_delay: Duration::from_millis(300),
+            ..expiring()
+        },
+        &[("BACKGROUND_REFRESH_SECONDS", "0")],
+    )
+    .await;
+    let client = browser();
+    sign_in(&rig, &client).await;
+    let userinfo_before = rig.idp.calls().userinfo;
+
+    let answers = join_all((0..50).map(|_| live(&client, &rig.url))).await;
+    for (status, answer) in &answers {
+        assert_eq!(*status, StatusCode::OK, "{answer}");
+        assert_eq!(entry(answer, "Account ID").as_deref(), Some(SUBJECT));
+    }
+    let calls = rig.idp.calls();
+    assert_eq!(calls.refreshes, 1, "one refresh for fifty requests");
+    let new_token = calls.issued_access_tokens.last().unwrap();
+    let used: Vec<&String> = calls.userinfo_authorization[userinfo_before..]
+        .iter()
+        .collect();
+    assert_eq!(used.len(), 50);
+    assert!(
+        used.iter()
+            .all(|auth| **auth == format!("Bearer {new_token}")),
+        "every call used the refreshed token"
+    );
+}
+
+#[tokio::test]
+async fn two_instances_sharing_the_database_refresh_once_between_them() {
+    let rig = rig_with(
+        Script {
+            refresh_delay: Duration::from_millis(300),
+            ..expiring()
+        },
+        &[
+            ("TOKEN_ENCRYPTION_KEYS", KEYS),
+            ("BACKGROUND_REFRESH_SECONDS", "0"),
+        ],
+    )
+    .await;
+    let client = browser();
+    sign_in(&rig, &client).await;
+    let mut vars = hostile_vars(&rig.idp.issuer);
+    let database = rig.database.url();
+    vars.extend([
+        ("DATABASE_URL", database.as_str()),
+        ("TOKEN_ENCRYPTION_KEYS", KEYS),
+        ("BACKGROUND_REFRESH_SECONDS", "0"),
+    ]);
+    let (second, _shared) = spawn_server(&vars).await;
+
+    let bases = [rig.url.clone(), second];
+    let answers = join_all((0..40).map(|i| live(&client, &bases[i % 2]))).await;
+    assert!(answers.iter().all(|(status, _)| *status == StatusCode::OK));
+    assert_eq!(
+        rig.idp.calls().refreshes,
+        1,
+        "one refresh across both instances"
+    );
+}
+
+#[tokio::test]
+async fn the_rotated_refresh_token_is_kept_and_used_next_time() {
+    let rig = rig_with(
+        Script {
+            refreshed_ttl: 1,
+            ..expiring()
+        },
+        &[("BACKGROUND_REFRESH_SECONDS", "0")],
+    )
+    .await;
+    let client = browser();
+    sign_in(&rig, &client).await;
+    for _ in 0..3 {
+        let (status, answer) = live(&client, &rig.url).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+    let calls = rig.idp.calls();
+    assert_eq!(
+        calls.refreshes, 3,
+        "each short-lived token refreshed in turn"
+    );
+    let issued_refresh: Vec<&String> = calls
+        .issued_tokens
+        .iter()
+        .filter(|t| t.starts_with("hostile-rt-"))
+        .collect();
+    // Each refresh presented the refresh token the one before it issued.
+    assert_eq!(
+        calls.refresh_tokens_used,
+        issued_refresh[..3]
+            .iter()
+            .map(|t| (*t).clone())
+            .collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn a_fresh_token_is_used_without_refreshing() {
+    let rig = rig_with(Script::default(), &[("BACKGROUND_REFRESH_SECONDS", "0")]).await;
+    let client = browser();
+    sign_in(&rig, &client).await;
+    let (status, _) = live(&client, &rig.url).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(rig.idp.calls().refreshes, 0);
+}
+
+#[tokio::test]
+async fn invalid_grant_ends_the_session_and_asks_to_log_in_again() {
+    let rig = rig_with(
+        Script {
+            refresh_refused: true,
+            ..expiring()
+        },
+        &[("BACKGROUND_REFRESH_SECONDS", "0")],
+    )
+    .await;
+    let client = browser();
+    sign_in(&rig, &client).await;
+    let (status, answer) = live(&client, &rig.url).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
+    assert_eq!(answer, json!("SessionEnded"), "{answer}");
+    assert!(!is_signed_in(&rig, &client).await, "signed out here too");
+    assert_eq!(vault_rows(&rig).await, 0);
+}
+
+#[tokio::test]
+async fn a_refreshed_id_token_naming_another_subject_ends_the_session() {
+    let rig = rig_with(
+        Script {
+            refresh_claims: |claims, _| {
+                claims.insert("sub".into(), json!("somebody-else"));
+            },
+            ..expiring()
+        },
+        &[("BACKGROUND_REFRESH_SECONDS", "0")],
+    )
+    .await;
+    let client = browser();
+    sign_in(&rig, &client).await;
+    let (status, answer) = live(&client, &rig.url).await;
+    assert_eq!(answer, json!("SessionEnded"), "{status} {answer}");
+    assert!(!is_signed_in(&rig, &client).await);
+    assert_eq!(vault_rows(&rig).await, 0, "the tokens are dropped");
+}
+
+#[tokio::test]
+async fn a_refreshed_id_token_from_another_issuer_ends_the_session() {
+    let rig = rig_with(
+        Script {
+            refresh_claims: |claims, ctx| {
+                claims.insert("iss".into(), json!(format!("{}/other", ctx.issuer)));
+            },
+            ..expiring()
+        },
+        &[("BACKGROUND_REFRESH_SECONDS", "0")],
+    )
+    .await;
+    let client = browser();
+    sign_in(&rig, &client).await;
+    let (_, answer) = live(&client, &rig.url).await;
+    assert_eq!(answer, json!("SessionEnded"));
+    assert!(!is_signed_in(&rig, &client).await);
+}
+
+#[tokio::test]
+async fn two_users_refreshing_at_once_never_get_each_others_tokens() {
+    let rig = rig_with(
+        Script {
+            refresh_delay: Duration::from_millis(200),
+            ..expiring()
+        },
+        &[("BACKGROUND_REFRESH_SECONDS", "0")],
+    )
+    .await;
+    let first = browser();
+    sign_in(&rig, &first).await;
+    rig.idp.rescript(|script| {
+        script.claims = |claims, _| {
+            claims.insert("sub".into(), json!("second-user"));
+        };
+        script.userinfo = |claims, _| {
+            claims.insert("email".into(), json!("second@hostile.test"));
+        };
+    });
+    let second = browser();
+    assert_eq!(sign_in(&rig, &second).await, "/");
+
+    let base = rig.url.as_str();
+    let requests = (0..40).map(|i| {
+        let (client, who) = if i % 2 == 0 {
+            (&first, SUBJECT)
+        } else {
+            (&second, "second-user")
+        };
+        async move { (who, live(client, base).await) }
+    });
+    for (who, (status, answer)) in join_all(requests).await {
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_eq!(
+            entry(&answer, "Account ID").as_deref(),
+            Some(who),
+            "{answer}"
+        );
+    }
+    assert_eq!(rig.idp.calls().refreshes, 2, "one per user");
+}
+
+#[tokio::test]
+async fn sessions_in_use_are_refreshed_ahead_of_time_without_a_request_waiting() {
+    let rig = rig_with(expiring(), &[("BACKGROUND_REFRESH_SECONDS", "1")]).await;
+    let client = browser();
+    sign_in(&rig, &client).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while rig.idp.calls().refreshes == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        rig.idp.calls().refreshes >= 1,
+        "refreshed in the background"
+    );
+    assert!(is_signed_in(&rig, &client).await);
+}
+
+async fn vault_rows(rig: &Rig) -> i64 {
+    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM token_vault")
+        .fetch_one(&rig.database.connect().await)
+        .await
+        .unwrap();
+    n
+}
