@@ -86,6 +86,7 @@ export default async function globalSetup() {
   const appPort = await freePort();
   const appUrl = `http://127.0.0.1:${appPort}`;
   const dataDir = mkdtempSync(path.join(tmpdir(), 'portcullis-e2e-'));
+  let localIssuer = '';
   let idp: ChildProcess | undefined;
   let github: ChildProcess | undefined;
   let app: ChildProcess | undefined;
@@ -108,6 +109,7 @@ export default async function globalSetup() {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const ready = JSON.parse(await waitForLine(idp, 'IDP_READY ', 'the identity provider', 15_000));
+    localIssuer = ready.issuer;
 
     github = spawn(process.execPath, [path.join(here, '../fake-github/server.mjs')], {
       env: {
@@ -154,5 +156,6 @@ export default async function globalSetup() {
   }
 
   process.env.PORTCULLIS_URL = appUrl;
+  process.env.PORTCULLIS_IDP = localIssuer;
   return teardown;
 }

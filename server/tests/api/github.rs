@@ -185,3 +185,27 @@ async fn cancelling_at_github_says_you_cancelled() {
         "/error?code=PC-AUTH-001&provider=github"
     );
 }
+
+#[tokio::test]
+async fn the_profile_shows_live_github_data_fetched_by_the_server() {
+    let app = spawn_app_with_github(0, &[]).await;
+    let client = browser();
+    assert_eq!(sign_in_with_github(&client, &app, "octocat").await, "/");
+    let live: Value = client
+        .post(format!("{}/api/live_profile", app.url))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body("")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let entries = live["entries"].as_array().expect("entries");
+    assert!(
+        entries.contains(&serde_json::json!(["Public repositories", "3"])),
+        "{live}"
+    );
+    assert!(entries.contains(&serde_json::json!(["Login", "octocat"])));
+    assert_eq!(live["source"], "GitHub API at GitHub");
+}
