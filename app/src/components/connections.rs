@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use crate::{
     api,
     model::{ConnectionsView, IdentityView, ProviderView},
+    pages::error::InlineError,
 };
 
 #[component]
@@ -19,12 +20,7 @@ pub fn Connections() -> impl IntoView {
             <Suspense fallback=|| view! { <div class="identity-loading" aria-busy="true"></div> }>
                 {move || Suspend::new(async move {
                     match connections.await {
-                        Err(err) => view! {
-                            <p class="inline-error" role="alert">
-                                {err.to_string()} " Error code: " <code>{err.code()}</code>
-                            </p>
-                        }
-                        .into_any(),
+                        Err(err) => view! { <InlineError error=err /> }.into_any(),
                         Ok(None) => ().into_any(),
                         Ok(Some(connections)) => view! { <ConnectionList connections /> }.into_any(),
                     }

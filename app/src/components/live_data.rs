@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 
-use crate::{api, error::AppError, model::LiveProfile};
+use crate::{api, error::AppError, model::LiveProfile, pages::error::InlineError};
 
 #[component]
 pub fn LiveData(provider: String) -> impl IntoView {
@@ -63,11 +63,6 @@ fn LiveResult(result: Result<Option<LiveProfile>, AppError>, provider: String) -
             </p>
         }
         .into_any(),
-        Err(err) => view! {
-            <p class="inline-error" role="alert">
-                {err.to_string()} " Error code: " <code>{err.code()}</code>
-            </p>
-        }
-        .into_any(),
+        Err(err) => view! { <InlineError error=err /> }.into_any(),
     }
 }

@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use crate::{api, model::SessionView};
+use crate::{api, model::SessionView, pages::error::InlineError};
 
 #[component]
 pub fn Sessions() -> impl IntoView {
@@ -14,12 +14,7 @@ pub fn Sessions() -> impl IntoView {
             <Suspense fallback=|| view! { <div class="identity-loading" aria-busy="true"></div> }>
                 {move || Suspend::new(async move {
                     match sessions.await {
-                        Err(err) => view! {
-                            <p class="inline-error" role="alert">
-                                {err.to_string()} " Error code: " <code>{err.code()}</code>
-                            </p>
-                        }
-                        .into_any(),
+                        Err(err) => view! { <InlineError error=err /> }.into_any(),
                         Ok(list) => {
                             let rows = list
                                 .unwrap_or_default()

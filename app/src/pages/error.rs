@@ -45,6 +45,16 @@ fn provider_id(value: Option<String>) -> Option<String> {
     })
 }
 
+/// An error inside a page section: the sentence and the code, announced.
+#[component]
+pub fn InlineError(error: AppError) -> impl IntoView {
+    view! {
+        <p class="inline-error" role="alert">
+            {error.to_string()} " Error code: " <code>{error.code()}</code>
+        </p>
+    }
+}
+
 /// The page a failed flow lands on.
 #[component]
 pub fn ErrorPage() -> impl IntoView {

@@ -309,6 +309,17 @@ fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
+/// The claims every ID token of this provider has.
+fn base_claims(inner: &Inner, subject: &str) -> Map<String, Value> {
+    let mut claims = Map::new();
+    claims.insert("iss".into(), json!(token_issuer(inner)));
+    claims.insert("sub".into(), json!(subject));
+    claims.insert("aud".into(), json!(CLIENT_ID));
+    claims.insert("exp".into(), json!(now() + 300));
+    claims.insert("iat".into(), json!(now()));
+    claims
+}
+
 /// The issuer tokens name: the provider's, or in tenant mode the tenant's.
 fn token_issuer(inner: &Inner) -> String {
     match inner.script.tenant {
@@ -451,15 +462,10 @@ async fn token(
     let access_token = format!("hostile-at-{}", CsrfToken::new_random().secret());
     inner.calls.issued_access_tokens.push(access_token.clone());
     let ctx = context(&inner, &access_token);
-    let mut claims = Map::new();
-    claims.insert("iss".into(), json!(token_issuer(&inner)));
+    let mut claims = base_claims(&inner, SUBJECT);
     if let Some(tid) = inner.script.tenant {
         claims.insert("tid".into(), json!(tid));
     }
-    claims.insert("sub".into(), json!(SUBJECT));
-    claims.insert("aud".into(), json!(CLIENT_ID));
-    claims.insert("exp".into(), json!(now() + 300));
-    claims.insert("iat".into(), json!(now()));
     claims.insert("nonce".into(), json!(grant.nonce));
     let sid = format!("hostile-sid-{}", CsrfToken::new_random().secret());
     inner.calls.sids.push(sid.clone());
@@ -525,12 +531,7 @@ async fn refresh_grant(shared: &Shared, presented: &str) -> Response {
     let access_token = format!("hostile-at-{}", CsrfToken::new_random().secret());
     inner.calls.issued_access_tokens.push(access_token.clone());
     let ctx = context(&inner, &access_token);
-    let mut claims = Map::new();
-    claims.insert("iss".into(), json!(token_issuer(&inner)));
-    claims.insert("sub".into(), json!(subject));
-    claims.insert("aud".into(), json!(CLIENT_ID));
-    claims.insert("exp".into(), json!(now() + 300));
-    claims.insert("iat".into(), json!(now()));
+    let mut claims = base_claims(&inner, &subject);
     (inner.script.refresh_claims)(&mut claims, &ctx);
     let id_token = sign(&Value::Object(claims), inner.script.signing);
     let ttl = inner.script.refreshed_ttl;

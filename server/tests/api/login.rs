@@ -110,7 +110,7 @@ async fn demo_user_signs_in_sees_the_profile_and_signs_out_and_the_tokens_come_a
     assert_eq!(back.headers()[header::REFERRER_POLICY], "no-referrer");
 
     assert_eq!(
-        vault_rows(app.db().await).await,
+        app.database.count("token_vault").await,
         1,
         "the tokens are in the vault"
     );
@@ -140,7 +140,7 @@ async fn demo_user_signs_in_sees_the_profile_and_signs_out_and_the_tokens_come_a
         url_encode(&format!("{}/auth/logged-out", app.url))
     )));
     assert_eq!(
-        vault_rows(app.db().await).await,
+        app.database.count("token_vault").await,
         0,
         "logout deletes the tokens"
     );
@@ -306,7 +306,7 @@ async fn signing_out_at_the_provider_signs_the_browser_out_here_by_back_channel(
         "signed out by the provider's logout token"
     );
     assert_eq!(
-        vault_rows(app.db().await).await,
+        app.database.count("token_vault").await,
         0,
         "and its tokens are gone"
     );
@@ -343,13 +343,4 @@ async fn signing_out_here_ends_the_provider_session_too() {
         page.text().await.unwrap().contains(r#"name="login""#),
         "the login form"
     );
-}
-
-/// How many token sets the vault of `db` holds.
-async fn vault_rows(db: sqlx::SqlitePool) -> i64 {
-    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM token_vault")
-        .fetch_one(&db)
-        .await
-        .unwrap();
-    n
 }

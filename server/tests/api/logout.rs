@@ -22,14 +22,6 @@ async fn logout(rig: &Rig, client: &Client) -> reqwest::Response {
         .unwrap()
 }
 
-async fn count(rig: &Rig, table: &str) -> i64 {
-    let (n,): (i64,) = sqlx::query_as(&format!("SELECT count(*) FROM {table}"))
-        .fetch_one(&rig.database.connect().await)
-        .await
-        .unwrap();
-    n
-}
-
 /// Waits until the provider has seen what `done` looks for.
 async fn eventually(idp: &HostileIdp, done: impl Fn(&Calls) -> bool) -> Calls {
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -50,8 +42,8 @@ async fn logout_ends_the_local_session_first_then_the_provider_session_with_id_t
     assert_eq!(sign_in(&rig, &client).await, "/");
     assert_eq!(
         (
-            count(&rig, "logins").await,
-            count(&rig, "token_vault").await
+            rig.database.count("logins").await,
+            rig.database.count("token_vault").await
         ),
         (1, 1)
     );
@@ -62,8 +54,8 @@ async fn logout_ends_the_local_session_first_then_the_provider_session_with_id_t
     assert!(!is_signed_in(&rig, &client).await);
     assert_eq!(
         (
-            count(&rig, "logins").await,
-            count(&rig, "token_vault").await
+            rig.database.count("logins").await,
+            rig.database.count("token_vault").await
         ),
         (0, 0)
     );
@@ -118,7 +110,7 @@ async fn a_failing_revocation_still_leaves_the_user_signed_out() {
     let calls = eventually(&rig.idp, |c| !c.revoked.is_empty()).await;
     assert_eq!(calls.revoked.len(), 1, "revocation was tried");
     assert!(!is_signed_in(&rig, &client).await);
-    assert_eq!(count(&rig, "token_vault").await, 0);
+    assert_eq!(rig.database.count("token_vault").await, 0);
 }
 
 #[tokio::test]

@@ -29,6 +29,14 @@ fn expiring() -> Script {
     }
 }
 
+/// A rig for `script` with background refresh off, so every refresh the
+/// provider sees is one a request caused.
+async fn on_demand(script: Script, extra: &[(&str, &str)]) -> Rig {
+    let mut vars = vec![("BACKGROUND_REFRESH_SECONDS", "0")];
+    vars.extend_from_slice(extra);
+    rig_with(script, &vars).await
+}
+
 /// `POST /api/live_profile` at `base`: the server fetches userinfo with a
 /// fresh token. Returns the status and JSON answer.
 async fn live(client: &Client, base: &str) -> (StatusCode, Value) {
@@ -53,12 +61,12 @@ fn entry(live: &Value, label: &str) -> Option<String> {
 
 #[tokio::test]
 async fn fifty_concurrent_requests_on_an_expiring_token_make_exactly_one_refresh() {
-    let rig = rig_with(
+    let rig = on_demand(
         Script {
             refresh_delay: Duration::from_millis(300),
             ..expiring()
         },
-        &[("BACKGROUND_REFRESH_SECONDS", "0")],
+        &[],
     )
     .await;
     let client = browser();
@@ -86,15 +94,12 @@ async fn fifty_concurrent_requests_on_an_expiring_token_make_exactly_one_refresh
 
 #[tokio::test]
 async fn two_instances_sharing_the_database_refresh_once_between_them() {
-    let rig = rig_with(
+    let rig = on_demand(
         Script {
             refresh_delay: Duration::from_millis(300),
             ..expiring()
         },
-        &[
-            ("TOKEN_ENCRYPTION_KEYS", KEYS),
-            ("BACKGROUND_REFRESH_SECONDS", "0"),
-        ],
+        &[("TOKEN_ENCRYPTION_KEYS", KEYS)],
     )
     .await;
     let client = browser();
@@ -120,12 +125,12 @@ async fn two_instances_sharing_the_database_refresh_once_between_them() {
 
 #[tokio::test]
 async fn the_rotated_refresh_token_is_kept_and_used_next_time() {
-    let rig = rig_with(
+    let rig = on_demand(
         Script {
             refreshed_ttl: 1,
             ..expiring()
         },
-        &[("BACKGROUND_REFRESH_SECONDS", "0")],
+        &[],
     )
     .await;
     let client = browser();
@@ -156,7 +161,7 @@ async fn the_rotated_refresh_token_is_kept_and_used_next_time() {
 
 #[tokio::test]
 async fn a_fresh_token_is_used_without_refreshing() {
-    let rig = rig_with(Script::default(), &[("BACKGROUND_REFRESH_SECONDS", "0")]).await;
+    let rig = on_demand(Script::default(), &[]).await;
     let client = browser();
     sign_in(&rig, &client).await;
     let (status, _) = live(&client, &rig.url).await;
@@ -166,12 +171,12 @@ async fn a_fresh_token_is_used_without_refreshing() {
 
 #[tokio::test]
 async fn invalid_grant_ends_the_session_and_asks_to_log_in_again() {
-    let rig = rig_with(
+    let rig = on_demand(
         Script {
             refresh_refused: true,
             ..expiring()
         },
-        &[("BACKGROUND_REFRESH_SECONDS", "0")],
+        &[],
     )
     .await;
     let client = browser();
@@ -180,19 +185,19 @@ async fn invalid_grant_ends_the_session_and_asks_to_log_in_again() {
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
     assert_eq!(answer, json!("SessionEnded"), "{answer}");
     assert!(!is_signed_in(&rig, &client).await, "signed out here too");
-    assert_eq!(vault_rows(&rig).await, 0);
+    assert_eq!(rig.database.count("token_vault").await, 0);
 }
 
 #[tokio::test]
 async fn a_refreshed_id_token_naming_another_subject_ends_the_session() {
-    let rig = rig_with(
+    let rig = on_demand(
         Script {
             refresh_claims: |claims, _| {
                 claims.insert("sub".into(), json!("somebody-else"));
             },
             ..expiring()
         },
-        &[("BACKGROUND_REFRESH_SECONDS", "0")],
+        &[],
     )
     .await;
     let client = browser();
@@ -200,19 +205,23 @@ async fn a_refreshed_id_token_naming_another_subject_ends_the_session() {
     let (status, answer) = live(&client, &rig.url).await;
     assert_eq!(answer, json!("SessionEnded"), "{status} {answer}");
     assert!(!is_signed_in(&rig, &client).await);
-    assert_eq!(vault_rows(&rig).await, 0, "the tokens are dropped");
+    assert_eq!(
+        rig.database.count("token_vault").await,
+        0,
+        "the tokens are dropped"
+    );
 }
 
 #[tokio::test]
 async fn a_refreshed_id_token_from_another_issuer_ends_the_session() {
-    let rig = rig_with(
+    let rig = on_demand(
         Script {
             refresh_claims: |claims, ctx| {
                 claims.insert("iss".into(), json!(format!("{}/other", ctx.issuer)));
             },
             ..expiring()
         },
-        &[("BACKGROUND_REFRESH_SECONDS", "0")],
+        &[],
     )
     .await;
     let client = browser();
@@ -224,12 +233,12 @@ async fn a_refreshed_id_token_from_another_issuer_ends_the_session() {
 
 #[tokio::test]
 async fn two_users_refreshing_at_once_never_get_each_others_tokens() {
-    let rig = rig_with(
+    let rig = on_demand(
         Script {
             refresh_delay: Duration::from_millis(200),
             ..expiring()
         },
-        &[("BACKGROUND_REFRESH_SECONDS", "0")],
+        &[],
     )
     .await;
     let first = browser();
@@ -279,12 +288,4 @@ async fn sessions_in_use_are_refreshed_ahead_of_time_without_a_request_waiting()
         "refreshed in the background"
     );
     assert!(is_signed_in(&rig, &client).await);
-}
-
-async fn vault_rows(rig: &Rig) -> i64 {
-    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM token_vault")
-        .fetch_one(&rig.database.connect().await)
-        .await
-        .unwrap();
-    n
 }

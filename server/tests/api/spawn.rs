@@ -45,6 +45,15 @@ impl TempDatabase {
     pub async fn connect(&self) -> sqlx::SqlitePool {
         sqlx::SqlitePool::connect(&self.url()).await.unwrap()
     }
+
+    /// How many rows `table` holds.
+    pub async fn count(&self, table: &str) -> i64 {
+        let (n,): (i64,) = sqlx::query_as(&format!("SELECT count(*) FROM {table}"))
+            .fetch_one(&self.connect().await)
+            .await
+            .unwrap();
+        n
+    }
 }
 
 impl Drop for TempDatabase {
