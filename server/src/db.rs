@@ -78,6 +78,13 @@ impl Db {
         }
     }
 
+    /// Whether the database answers a trivial query.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        with_pool!(self, |pool| {
+            sqlx::query("SELECT 1").execute(pool).await.map(drop)
+        })
+    }
+
     /// "SQLite" or "PostgreSQL", for the log.
     pub fn kind(&self) -> &'static str {
         match self {

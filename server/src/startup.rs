@@ -8,13 +8,13 @@ use std::{
     sync::{Arc, OnceLock},
 };
 
-use app::{App, ports::Ports, shell};
+use app::{App, error::AppError, ports::Ports, shell};
 use axum::{
     Router,
     extract::{FromRef, Request},
-    http::{HeaderValue, header},
+    http::{HeaderValue, StatusCode, header},
     middleware::{self, Next},
-    response::Response,
+    response::{Html, IntoResponse, Response},
     routing::{get, post},
 };
 use leptos::{config::LeptosOptions, prelude::provide_context};
@@ -103,6 +103,7 @@ pub fn router(state: AppState, store: SessionStore) -> Router {
     let context = move || provide_context(ports.clone());
     Router::new()
         .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
         .route("/auth/login/{provider}", get(auth::login))
         .route("/auth/callback/{provider}", get(auth::callback))
         .route("/auth/logout", post(auth::logout))
@@ -120,6 +121,7 @@ pub fn router(state: AppState, store: SessionStore) -> Router {
         ))
         .layer(middleware::from_fn(html_is_private))
         .layer(session::layer(store, https, state.core.session_idle))
+        .layer(middleware::from_fn(no_bare_errors))
         .with_state(state)
 }
 
@@ -144,6 +146,44 @@ async fn html_is_private(request: Request, next: Next) -> Response {
             .headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
+    response
+}
+
+/// The session layer answers a bare, empty 500 when its store fails (it
+/// could not load or save the session). The user gets the "temporarily
+/// unavailable" page instead, with its code and a way forward; the store's
+/// error is in the log.
+async fn no_bare_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let bare = response.status() == StatusCode::INTERNAL_SERVER_ERROR
+        && !response.headers().contains_key(header::CONTENT_TYPE);
+    if !bare {
+        return response;
+    }
+    tracing::error!("the session store failed under a request: answering 503");
+    unavailable_page()
+}
+
+/// A self-contained 503 page (it must not need the store to render).
+fn unavailable_page() -> Response {
+    let error = AppError::Unavailable;
+    let html = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title} · Portcullis</title><link rel=\"stylesheet\" href=\"/pkg/portcullis.css\"></head>\
+         <body><main id=\"main\" class=\"main\"><section class=\"card error\" role=\"alert\">\
+         <h1>{title}</h1><p class=\"lead\">{message}</p>\
+         <p class=\"muted\">Error code: <code data-testid=\"error-code\">{code}</code></p>\
+         <div class=\"actions\"><a class=\"button\" href=\"/\">Try again</a></div>\
+         </section></main></body></html>",
+        title = error.title(),
+        message = error,
+        code = error.code(),
+    );
+    let mut response = (StatusCode::SERVICE_UNAVAILABLE, Html(html)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
     response
 }
 
@@ -187,12 +227,22 @@ impl Application {
     pub async fn run_until_stopped(self) -> io::Result<()> {
         let addr = self.local_addr()?;
         tracing::info!("Portcullis is listening on http://{addr}");
-        let housekeeping = tokio::spawn(housekeeping(self.core.clone(), self.background_refresh));
-        let served = axum::serve(self.listener, self.router)
+        // Stops with the server, however it stops (even when dropped).
+        let _housekeeping = AbortOnDrop(tokio::spawn(housekeeping(
+            self.core.clone(),
+            self.background_refresh,
+        )));
+        axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown_signal())
-            .await;
-        housekeeping.abort();
-        served
+            .await
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

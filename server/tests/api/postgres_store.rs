@@ -113,3 +113,74 @@ async fn an_unreachable_postgresql_stops_the_start_with_a_clear_error() {
     let chain = server::telemetry::cause_chain(&err);
     assert!(chain.starts_with("cannot open the database"), "{chain}");
 }
+
+/// Two instances on one PostgreSQL database, the browser signed in on the
+/// first; the second's URL.
+async fn second_instance(rig: &crate::rig::Rig, url: &str, extra: &[(&str, &str)]) -> String {
+    let mut vars = hostile_vars(&rig.idp.issuer);
+    vars.extend([("DATABASE_URL", url), ("TOKEN_ENCRYPTION_KEYS", KEYS)]);
+    vars.extend_from_slice(extra);
+    spawn_server(&vars).await.0
+}
+
+#[tokio::test]
+async fn a_logout_on_one_instance_ends_the_session_on_the_other() {
+    let url = fresh_database().await;
+    let rig = rig_with(
+        Script::default(),
+        &[("DATABASE_URL", &url), ("TOKEN_ENCRYPTION_KEYS", KEYS)],
+    )
+    .await;
+    let client = browser();
+    assert_eq!(sign_in(&rig, &client).await, "/");
+    let other = second_instance(&rig, &url, &[]).await;
+    let out = client
+        .post(format!("{other}/auth/logout"))
+        .header(header::ORIGIN, &other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    assert!(
+        !is_signed_in(&rig, &client).await,
+        "signed out on the first too"
+    );
+}
+
+#[tokio::test]
+async fn refresh_is_single_flight_across_two_instances_on_postgresql() {
+    let url = fresh_database().await;
+    let quiet = [("BACKGROUND_REFRESH_SECONDS", "0")];
+    let rig = rig_with(
+        Script {
+            access_token_ttl: 1,
+            refresh_delay: std::time::Duration::from_millis(300),
+            ..Script::default()
+        },
+        &[
+            ("DATABASE_URL", &url),
+            ("TOKEN_ENCRYPTION_KEYS", KEYS),
+            quiet[0],
+        ],
+    )
+    .await;
+    let client = browser();
+    assert_eq!(sign_in(&rig, &client).await, "/");
+    let other = second_instance(&rig, &url, &quiet).await;
+    let bases = [rig.url.clone(), other];
+    let calls = (0..40).map(|i| {
+        client
+            .post(format!("{}/api/live_profile", bases[i % 2]))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body("")
+            .send()
+    });
+    for answer in futures_util::future::join_all(calls).await {
+        assert_eq!(answer.unwrap().status(), StatusCode::OK);
+    }
+    assert_eq!(
+        rig.idp.calls().refreshes,
+        1,
+        "one refresh across both instances"
+    );
+}

@@ -28,7 +28,7 @@ pub struct TestApp {
 pub struct TempDatabase(pub PathBuf);
 
 impl TempDatabase {
-    fn new() -> Self {
+    pub fn new() -> Self {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         Self(std::env::temp_dir().join(format!(
             "portcullis-test-{}-{}.db",
@@ -130,6 +130,15 @@ async fn spawn(public_url: Option<&str>, github: Option<u64>, extra: &[(&str, &s
 
 /// A server with `vars` as its environment, serving `database`.
 pub async fn serve(listener: TcpListener, database: &TempDatabase, vars: &[(&str, &str)]) {
+    serve_task(listener, database, vars).await;
+}
+
+/// Like [`serve`]; the server's task, to stop it.
+pub async fn serve_task(
+    listener: TcpListener,
+    database: &TempDatabase,
+    vars: &[(&str, &str)],
+) -> tokio::task::JoinHandle<std::io::Result<()>> {
     let mut vars: HashMap<String, String> = vars
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -139,7 +148,7 @@ pub async fn serve(listener: TcpListener, database: &TempDatabase, vars: &[(&str
     let leptos = LeptosOptions::builder().output_name("portcullis").build();
     let settings = Settings::from_vars(leptos, &vars).unwrap();
     let app = Application::build_on(listener, settings).await.unwrap();
-    tokio::spawn(app.run_until_stopped());
+    tokio::spawn(app.run_until_stopped())
 }
 
 /// A server with `vars` on a free port, and a database of its own; its URL
@@ -152,6 +161,23 @@ pub async fn spawn_server(vars: &[(&str, &str)]) -> (String, TempDatabase) {
     vars.push(("APP_PUBLIC_URL", &url));
     serve(listener, &database, &vars).await;
     (url, database)
+}
+
+/// Like [`spawn_server`], with the server's task, to stop it.
+pub async fn spawn_server_task(
+    vars: &[(&str, &str)],
+) -> (
+    String,
+    TempDatabase,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let database = TempDatabase::new();
+    let mut vars = vars.to_vec();
+    vars.push(("APP_PUBLIC_URL", &url));
+    let task = serve_task(listener, &database, &vars).await;
+    (url, database, task)
 }
 
 /// A browser-like client: keeps cookies, follows no redirect by itself.

@@ -1,0 +1,161 @@
+//! The store going away and coming back (issue: session stores): a clear
+//! "temporarily unavailable" answer while it is down, never a panic or a
+//! bare 500, recovery by itself, and nothing lost across a restart.
+
+use std::time::{Duration, Instant};
+
+use reqwest::{Client, StatusCode};
+use serde_json::Value;
+
+use crate::{
+    hostile_idp::{HostileIdp, Script},
+    postgres::fresh_database,
+    proxy::Proxy,
+    rig::{Rig, hostile_vars, sign_in},
+    spawn::{TempDatabase, browser, spawn_server},
+};
+
+const KEYS: &str = "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+async fn user_status(client: &Client, base: &str) -> StatusCode {
+    client
+        .get(format!("{base}/auth/user"))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// Waits until `/auth/user` answers `want` (or 30 s pass).
+async fn until(client: &Client, base: &str, want: StatusCode) -> StatusCode {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = user_status(client, base).await;
+        if got == want || Instant::now() > deadline {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_store_outage_is_a_clear_503_and_the_service_recovers_by_itself() {
+    let database = fresh_database().await;
+    let upstream = database
+        .split('@')
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap()
+        .to_owned();
+    let proxy = Proxy::start(upstream.clone()).await;
+    let through_proxy = database.replace(&upstream, &format!("127.0.0.1:{}", proxy.port));
+    let idp = HostileIdp::start(Script::default()).await;
+    let mut vars = hostile_vars(&idp.issuer);
+    vars.push(("DATABASE_URL", &through_proxy));
+    let (url, _unused) = spawn_server(&vars).await;
+    let rig = Rig {
+        url: url.clone(),
+        idp,
+        database: TempDatabase::new(),
+    };
+    let client = browser();
+    assert_eq!(sign_in(&rig, &client).await, "/");
+    assert_eq!(user_status(&client, &url).await, StatusCode::OK);
+
+    proxy.down().await;
+    let answer = client.get(format!("{url}/auth/user")).send().await.unwrap();
+    assert_eq!(answer.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(body["error"], "PC-SVC-503", "{body}");
+    let page = client.get(format!("{url}/profile")).send().await.unwrap();
+    assert_ne!(
+        page.status(),
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "never a bare 500"
+    );
+    let html = page.text().await.unwrap();
+    assert!(html.contains("PC-SVC-503"), "{html}");
+    let ready = client.get(format!("{url}/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let health = client.get(format!("{url}/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK, "alive, just not ready");
+
+    proxy.up();
+    assert_eq!(
+        until(&client, &url, StatusCode::OK).await,
+        StatusCode::OK,
+        "recovered, still signed in"
+    );
+    let ready: Value = client
+        .get(format!("{url}/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["status"], "ready", "{ready}");
+}
+
+/// Signs in on one server, stops it, starts another on the same store:
+/// the browser is still signed in and its tokens still open.
+async fn survives_a_restart(database_url: Option<String>) {
+    let idp = HostileIdp::start(Script::default()).await;
+    let sqlite = TempDatabase::new();
+    let database_url = database_url.unwrap_or_else(|| sqlite.url());
+    let mut vars = hostile_vars(&idp.issuer);
+    vars.extend([
+        ("DATABASE_URL", database_url.as_str()),
+        ("TOKEN_ENCRYPTION_KEYS", KEYS),
+    ]);
+    let (first, _unused, server) = crate::spawn::spawn_server_task(&vars).await;
+    let rig = Rig {
+        url: first.clone(),
+        idp: idp.clone(),
+        database: TempDatabase::new(),
+    };
+    let client = browser();
+    assert_eq!(sign_in(&rig, &client).await, "/");
+    server.abort();
+    let _ = server.await;
+    assert!(
+        browser()
+            .get(format!("{first}/healthz"))
+            .send()
+            .await
+            .is_err(),
+        "stopped: no new connections"
+    );
+
+    let (second, _unused) = spawn_server(&vars).await;
+    assert_eq!(
+        user_status(&client, &second).await,
+        StatusCode::OK,
+        "still signed in"
+    );
+    let live = client
+        .post(format!("{second}/api/live_profile"))
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .body("")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        live.status(),
+        StatusCode::OK,
+        "its tokens open after the restart"
+    );
+}
+
+#[tokio::test]
+async fn sessions_and_tokens_survive_a_restart_with_sqlite() {
+    survives_a_restart(None).await;
+}
+
+#[tokio::test]
+async fn sessions_and_tokens_survive_a_restart_with_postgresql() {
+    survives_a_restart(Some(fresh_database().await)).await;
+}
