@@ -136,6 +136,7 @@ impl Portcullis {
             self.vault.delete(grant).await?;
         }
         self.logins.forget_old_logout_tokens(now).await?;
+        self.db.session_store().delete_expired().await?;
         Ok(grants.len())
     }
 
@@ -159,6 +160,8 @@ pub enum SessionError {
     Vault(#[from] crate::vault::store::StoreError),
     #[error("refreshing tokens failed")]
     Refresh(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("deleting expired sessions failed")]
+    Expired(#[from] tower_sessions::session_store::Error),
 }
 
 /// What the user is told about a failed provider API call.

@@ -13,7 +13,7 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqlitePoolOptions},
 };
 use tower_sessions::{
-    SessionStore as Store,
+    ExpiredDeletion, SessionStore as Store,
     session::{Id, Record},
     session_store,
 };
@@ -139,6 +139,17 @@ impl Db {
         match self {
             Self::Sqlite(pool) => pool,
             Self::Postgres(_) => panic!("not a SQLite database"),
+        }
+    }
+}
+
+impl SessionStore {
+    /// Deletes expired sessions (and with them abandoned login
+    /// transactions, which live in the session).
+    pub async fn delete_expired(&self) -> session_store::Result<()> {
+        match self {
+            Self::Sqlite(store) => store.delete_expired().await,
+            Self::Postgres(store) => store.delete_expired().await,
         }
     }
 }

@@ -141,3 +141,84 @@ async fn a_session_past_its_absolute_lifetime_is_signed_out_though_in_use() {
         .unwrap();
     assert_eq!(tokens, 0, "its tokens went with it");
 }
+
+#[tokio::test]
+async fn expired_sessions_their_tokens_and_session_records_are_swept() {
+    use server::{
+        config::Settings,
+        logins::{LoginRecord, now},
+        secret::Secret,
+        vault::TokenSet,
+    };
+    let database = crate::spawn::TempDatabase::new();
+    let vars = [
+        ("DATABASE_URL".to_owned(), database.url()),
+        ("SESSION_IDLE_TIMEOUT_SECONDS".to_owned(), "60".to_owned()),
+    ]
+    .into_iter()
+    .collect();
+    let leptos = leptos::config::LeptosOptions::builder()
+        .output_name("portcullis")
+        .build();
+    let settings = Settings::from_vars(leptos, &vars).unwrap();
+    let (state, _store) = server::startup::assemble(settings).await.unwrap();
+    let core = state.core;
+    let db = database.connect().await;
+    sqlx::query(
+        "INSERT INTO users (id, name, email, picture, created_at, last_login_at)
+         VALUES (1, 'Dana', NULL, NULL, 0, 0)",
+    )
+    .execute(&db)
+    .await
+    .unwrap();
+    let tokens = TokenSet {
+        access_token: Secret::new("at"),
+        refresh_token: None,
+        id_token: None,
+        expires_at: None,
+    };
+    for (id, last_seen) in [("stale", now() - 3600), ("fresh", now())] {
+        let grant = format!("grant-{id}");
+        core.vault.put(&grant, "local", &tokens).await.unwrap();
+        core.logins
+            .create(&LoginRecord {
+                id: id.into(),
+                user_id: 1,
+                provider: "local".into(),
+                issuer: "https://idp.test".into(),
+                subject: "dana".into(),
+                provider_sid: None,
+                grant_id: grant,
+                user_agent: String::new(),
+                created_at: last_seen,
+                last_seen_at: last_seen,
+            })
+            .await
+            .unwrap();
+    }
+    sqlx::query("INSERT INTO tower_sessions (id, data, expiry_date) VALUES ('old', x'', 0)")
+        .execute(&db)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        core.sweep().await.unwrap(),
+        1,
+        "one session was past its idle time"
+    );
+    let left: Vec<(String,)> = sqlx::query_as("SELECT id FROM logins")
+        .fetch_all(&db)
+        .await
+        .unwrap();
+    assert_eq!(left, [("fresh".to_owned(),)]);
+    assert_eq!(
+        database.count("token_vault").await,
+        1,
+        "its tokens went too"
+    );
+    assert_eq!(
+        database.count("tower_sessions").await,
+        0,
+        "expired records deleted"
+    );
+}
