@@ -5,7 +5,7 @@
 #
 #   scripts/bootstrap.sh dev    toolchain for building and running
 #   scripts/bootstrap.sh test   the same, plus the browser for end-to-end tests
-#                               and PostgreSQL for the database tests
+#                               and PostgreSQL and Redis for the store tests
 #
 # Everything comes from the package registries (crates.io, npm, Debian);
 # nothing downloads a prebuilt binary from elsewhere.
@@ -92,6 +92,12 @@ fi
 if [ "$mode" = test ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
    && ! command -v initdb >/dev/null 2>&1; then
   apt_install postgresql "for the database tests"
+fi
+
+# 7. Redis for the tests of Redis as the session store
+#    (scripts/services/redis.sh starts a throwaway server).
+if [ "$mode" = test ] && ! command -v redis-server >/dev/null 2>&1; then
+  apt_install redis-server "for the session-store tests"
 fi
 
 say "toolchain ready ($mode)"

@@ -33,6 +33,8 @@ check "wasm-opt for release builds is binaryen 132" bash -c 'node_modules/.bin/w
 check "the identity provider and Playwright are installed" \
   test -d end2end/node_modules/oidc-provider -a -d end2end/node_modules/@playwright/test
 check "Debian chromium is installed" test -x /usr/bin/chromium
+check "PostgreSQL server binaries are installed" bash -c 'ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb'
+check "redis-server is installed" command -v redis-server
 
 # 3. Without node, one clear sentence and a non-zero exit, no stack trace.
 tools=$(mktemp -d)

@@ -24,6 +24,7 @@ use crate::{
     providers::Registry,
     refresh::LocalLocks,
     session::{self, SessionUser},
+    store::Store,
     telemetry::cause_chain,
     users::{UserId, UserStore},
     vault::TokenVault,
@@ -50,8 +51,10 @@ pub struct Portcullis {
     pub session_absolute: Duration,
     /// Access tokens expiring within this are refreshed before use.
     pub refresh_skew: Duration,
-    /// The database, for the refresh locks.
+    /// The users' database.
     pub db: Db,
+    /// Session data: sessions, vault, logins, refresh locks.
+    pub store: Store,
     pub(crate) local_locks: LocalLocks,
     started: Instant,
 }
@@ -61,19 +64,18 @@ impl Portcullis {
         settings: &Settings,
         registry: Registry,
         http: ProviderHttp,
-        vault: TokenVault,
-        users: UserStore,
-        logins: LoginStore,
         db: Db,
+        store: Store,
     ) -> Self {
         Self {
             registry,
             http,
-            vault,
-            users,
-            logins,
+            vault: crate::startup::token_vault(store.clone(), settings.token_keys.clone()),
+            users: UserStore::new(db.clone()),
+            logins: LoginStore::new(store.clone()),
             refresh_skew: settings.refresh_skew,
             db,
+            store,
             local_locks: LocalLocks::default(),
             session_idle: settings.session_idle,
             session_absolute: settings.session_absolute,
@@ -136,7 +138,7 @@ impl Portcullis {
             self.vault.delete(grant).await?;
         }
         self.logins.forget_old_logout_tokens(now).await?;
-        self.db.session_store().delete_expired().await?;
+        self.store.session_store().delete_expired().await?;
         Ok(grants.len())
     }
 
@@ -155,7 +157,7 @@ pub enum SessionError {
     #[error("session store failed")]
     Session(#[from] tower_sessions::session::Error),
     #[error("login store failed")]
-    Logins(#[from] sqlx::Error),
+    Logins(#[from] crate::store::StoreFailure),
     #[error("token vault failed")]
     Vault(#[from] crate::vault::store::StoreError),
     #[error("refreshing tokens failed")]

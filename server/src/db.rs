@@ -19,6 +19,8 @@ use tower_sessions::{
 };
 use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
+use crate::redis_store::RedisSessions;
+
 /// A connection pool to the configured database.
 #[derive(Clone, Debug)]
 pub enum Db {
@@ -94,11 +96,12 @@ impl Db {
     }
 }
 
-/// Sessions in the configured database.
+/// Sessions in the configured store.
 #[derive(Clone, Debug)]
 pub enum SessionStore {
     Sqlite(SqliteStore),
     Postgres(PostgresStore),
+    Redis(RedisSessions),
 }
 
 #[async_trait]
@@ -107,6 +110,7 @@ impl Store for SessionStore {
         match self {
             Self::Sqlite(store) => store.create(record).await,
             Self::Postgres(store) => store.create(record).await,
+            Self::Redis(store) => store.create(record).await,
         }
     }
 
@@ -114,6 +118,7 @@ impl Store for SessionStore {
         match self {
             Self::Sqlite(store) => store.save(record).await,
             Self::Postgres(store) => store.save(record).await,
+            Self::Redis(store) => store.save(record).await,
         }
     }
 
@@ -121,6 +126,7 @@ impl Store for SessionStore {
         match self {
             Self::Sqlite(store) => store.load(id).await,
             Self::Postgres(store) => store.load(id).await,
+            Self::Redis(store) => store.load(id).await,
         }
     }
 
@@ -128,6 +134,7 @@ impl Store for SessionStore {
         match self {
             Self::Sqlite(store) => store.delete(id).await,
             Self::Postgres(store) => store.delete(id).await,
+            Self::Redis(store) => store.delete(id).await,
         }
     }
 }
@@ -150,6 +157,8 @@ impl SessionStore {
         match self {
             Self::Sqlite(store) => store.delete_expired().await,
             Self::Postgres(store) => store.delete_expired().await,
+            // Redis expires each session by itself.
+            Self::Redis(_) => Ok(()),
         }
     }
 }

@@ -5,7 +5,10 @@
 
 use time::OffsetDateTime;
 
-use crate::db::{Db, with_pool};
+use crate::{
+    db::with_pool,
+    store::{Store, StoreFailure},
+};
 
 /// One signed-in browser session.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
@@ -37,7 +40,7 @@ pub enum Selector<'a> {
 
 #[derive(Clone, Debug)]
 pub struct LoginStore {
-    db: Db,
+    store: Store,
 }
 
 pub fn now() -> i64 {
@@ -101,12 +104,16 @@ pub fn describe_user_agent(ua: &str) -> String {
 }
 
 impl LoginStore {
-    pub fn new(db: Db) -> Self {
-        Self { db }
+    pub fn new(store: Store) -> Self {
+        Self { store }
     }
 
-    pub async fn create(&self, login: &LoginRecord) -> Result<(), sqlx::Error> {
-        with_pool!(&self.db, |pool| {
+    pub async fn create(&self, login: &LoginRecord) -> Result<(), StoreFailure> {
+        let db = match &self.store {
+            Store::Sql(db) => db,
+            Store::Redis(redis) => return Ok(redis.login_create(login).await?),
+        };
+        Ok(with_pool!(db, |pool| {
             sqlx::query(
                 "INSERT INTO logins (id, user_id, provider, issuer, subject, provider_sid,
                      grant_id, user_agent, created_at, last_seen_at)
@@ -125,43 +132,59 @@ impl LoginStore {
             .execute(pool)
             .await
             .map(drop)
-        })
+        })?)
     }
 
-    pub async fn get(&self, id: &str) -> Result<Option<LoginRecord>, sqlx::Error> {
-        with_pool!(&self.db, |pool| {
+    pub async fn get(&self, id: &str) -> Result<Option<LoginRecord>, StoreFailure> {
+        let db = match &self.store {
+            Store::Sql(db) => db,
+            Store::Redis(redis) => return Ok(redis.login_get(id).await?),
+        };
+        Ok(with_pool!(db, |pool| {
             sqlx::query_as("SELECT * FROM logins WHERE id = $1")
                 .bind(id)
                 .fetch_optional(pool)
                 .await
-        })
+        })?)
     }
 
     /// Records that the session was used at `at`.
-    pub async fn touch(&self, id: &str, at: i64) -> Result<(), sqlx::Error> {
-        with_pool!(&self.db, |pool| {
+    pub async fn touch(&self, id: &str, at: i64) -> Result<(), StoreFailure> {
+        let db = match &self.store {
+            Store::Sql(db) => db,
+            Store::Redis(redis) => return Ok(redis.login_touch(id, at).await?),
+        };
+        Ok(with_pool!(db, |pool| {
             sqlx::query("UPDATE logins SET last_seen_at = $2 WHERE id = $1")
                 .bind(id)
                 .bind(at)
                 .execute(pool)
                 .await
                 .map(drop)
-        })
+        })?)
     }
 
     /// The account's signed-in sessions, most recently seen first.
-    pub async fn for_user(&self, user_id: i64) -> Result<Vec<LoginRecord>, sqlx::Error> {
-        with_pool!(&self.db, |pool| {
+    pub async fn for_user(&self, user_id: i64) -> Result<Vec<LoginRecord>, StoreFailure> {
+        let db = match &self.store {
+            Store::Sql(db) => db,
+            Store::Redis(redis) => return Ok(redis.logins_for_user(user_id).await?),
+        };
+        Ok(with_pool!(db, |pool| {
             sqlx::query_as("SELECT * FROM logins WHERE user_id = $1 ORDER BY last_seen_at DESC, id")
                 .bind(user_id)
                 .fetch_all(pool)
                 .await
-        })
+        })?)
     }
 
     /// Ends one session; its grant, if it existed.
-    pub async fn end(&self, id: &str) -> Result<Option<String>, sqlx::Error> {
-        let grant: Option<(String,)> = with_pool!(&self.db, |pool| {
+    pub async fn end(&self, id: &str) -> Result<Option<String>, StoreFailure> {
+        let db = match &self.store {
+            Store::Sql(db) => db,
+            Store::Redis(redis) => return Ok(redis.login_end(id).await?),
+        };
+        let grant: Option<(String,)> = with_pool!(db, |pool| {
             sqlx::query_as("DELETE FROM logins WHERE id = $1 RETURNING grant_id")
                 .bind(id)
                 .fetch_optional(pool)
@@ -171,7 +194,11 @@ impl LoginStore {
     }
 
     /// Ends every session `selector` names; their grants.
-    pub async fn end_matching(&self, selector: &Selector<'_>) -> Result<Vec<String>, sqlx::Error> {
+    pub async fn end_matching(&self, selector: &Selector<'_>) -> Result<Vec<String>, StoreFailure> {
+        let db = match &self.store {
+            Store::Sql(db) => db,
+            Store::Redis(redis) => return Ok(redis.logins_end_matching(selector).await?),
+        };
         let (sql, issuer, value) = match selector {
             Selector::Sid { issuer, sid } => (
                 "DELETE FROM logins WHERE issuer = $1 AND provider_sid = $2 RETURNING grant_id",
@@ -184,7 +211,7 @@ impl LoginStore {
                 subject,
             ),
         };
-        let grants: Vec<(String,)> = with_pool!(&self.db, |pool| {
+        let grants: Vec<(String,)> = with_pool!(db, |pool| {
             sqlx::query_as(sql)
                 .bind(*issuer)
                 .bind(*value)
@@ -200,8 +227,16 @@ impl LoginStore {
         &self,
         idle_before: i64,
         created_before: i64,
-    ) -> Result<Vec<String>, sqlx::Error> {
-        let grants: Vec<(String,)> = with_pool!(&self.db, |pool| {
+    ) -> Result<Vec<String>, StoreFailure> {
+        let db = match &self.store {
+            Store::Sql(db) => db,
+            Store::Redis(redis) => {
+                return Ok(redis
+                    .logins_end_expired(idle_before, created_before)
+                    .await?);
+            }
+        };
+        let grants: Vec<(String,)> = with_pool!(db, |pool| {
             sqlx::query_as(
                 "DELETE FROM logins WHERE last_seen_at < $1 OR created_at < $2 RETURNING grant_id",
             )
@@ -220,8 +255,16 @@ impl LoginStore {
         issuer: &str,
         jti: &str,
         remember_until: i64,
-    ) -> Result<bool, sqlx::Error> {
-        let inserted = with_pool!(&self.db, |pool| {
+    ) -> Result<bool, StoreFailure> {
+        let db = match &self.store {
+            Store::Sql(db) => db,
+            Store::Redis(redis) => {
+                return Ok(redis
+                    .first_use_of_logout_token(issuer, jti, remember_until)
+                    .await?);
+            }
+        };
+        let inserted = with_pool!(db, |pool| {
             sqlx::query(
                 "INSERT INTO logout_tokens_seen (issuer, jti, expires_at) VALUES ($1, $2, $3)
                  ON CONFLICT (issuer, jti) DO NOTHING",
@@ -237,14 +280,18 @@ impl LoginStore {
     }
 
     /// Forgets logout tokens too old to be accepted anyway.
-    pub async fn forget_old_logout_tokens(&self, now: i64) -> Result<(), sqlx::Error> {
-        with_pool!(&self.db, |pool| {
+    pub async fn forget_old_logout_tokens(&self, now: i64) -> Result<(), StoreFailure> {
+        // Redis forgets them by itself (each key expires).
+        let Store::Sql(db) = &self.store else {
+            return Ok(());
+        };
+        Ok(with_pool!(db, |pool| {
             sqlx::query("DELETE FROM logout_tokens_seen WHERE expires_at < $1")
                 .bind(now)
                 .execute(pool)
                 .await
                 .map(drop)
-        })
+        })?)
     }
 
     /// Sessions seen since `seen_after` whose access token expires before
@@ -253,17 +300,24 @@ impl LoginStore {
         &self,
         expiring_before: i64,
         seen_after: i64,
-    ) -> Result<Vec<(LoginRecord, crate::users::Identity)>, sqlx::Error> {
-        let due: Vec<LoginRecord> = with_pool!(&self.db, |pool| {
-            sqlx::query_as(
-                "SELECT l.* FROM logins l JOIN token_vault v ON v.grant_id = l.grant_id
-                 WHERE v.expires_at < $1 AND l.last_seen_at > $2",
-            )
-            .bind(expiring_before)
-            .bind(seen_after)
-            .fetch_all(pool)
-            .await
-        })?;
+    ) -> Result<Vec<(LoginRecord, crate::users::Identity)>, StoreFailure> {
+        let due: Vec<LoginRecord> = match &self.store {
+            Store::Redis(redis) => {
+                redis
+                    .logins_due_for_refresh(expiring_before, seen_after)
+                    .await?
+            }
+            Store::Sql(db) => with_pool!(db, |pool| {
+                sqlx::query_as(
+                    "SELECT l.* FROM logins l JOIN token_vault v ON v.grant_id = l.grant_id
+                     WHERE v.expires_at < $1 AND l.last_seen_at > $2",
+                )
+                .bind(expiring_before)
+                .bind(seen_after)
+                .fetch_all(pool)
+                .await
+            })?,
+        };
         Ok(due
             .into_iter()
             .map(|login| {

@@ -21,11 +21,11 @@ use tokio::sync::Mutex;
 
 use crate::{
     backend::{Portcullis, SessionError},
-    db::{Db, with_pool},
     logins,
     providers::{Provider, oauth2},
     secret::Secret,
     session::SessionUser,
+    store::StoreFailure,
     telemetry::cause_chain,
     vault::{TokenSet, store::StoreError},
 };
@@ -53,7 +53,7 @@ pub enum RefreshError {
     #[error("the token vault failed")]
     Vault(#[from] StoreError),
     #[error("the refresh lock failed")]
-    Lock(#[from] sqlx::Error),
+    Lock(#[from] StoreFailure),
     #[error("another refresh of this grant did not finish in time")]
     Busy,
 }
@@ -83,36 +83,6 @@ impl LocalLocks {
         map.insert(grant.to_owned(), Arc::downgrade(&lock));
         lock
     }
-}
-
-/// Takes the database lock row of `grant` for `holder`, if free or expired.
-async fn try_lock(db: &Db, grant: &str, holder: &str, now: i64) -> Result<bool, sqlx::Error> {
-    let taken = with_pool!(db, |pool| {
-        sqlx::query(
-            "INSERT INTO refresh_locks (grant_id, holder, expires_at) VALUES ($1, $2, $3)
-             ON CONFLICT (grant_id) DO UPDATE SET holder = $2, expires_at = $3
-             WHERE refresh_locks.expires_at < $4",
-        )
-        .bind(grant)
-        .bind(holder)
-        .bind(now + LOCK_LEASE_SECS)
-        .bind(now)
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected())
-    })?;
-    Ok(taken == 1)
-}
-
-async fn unlock(db: &Db, grant: &str, holder: &str) -> Result<(), sqlx::Error> {
-    with_pool!(db, |pool| {
-        sqlx::query("DELETE FROM refresh_locks WHERE grant_id = $1 AND holder = $2")
-            .bind(grant)
-            .bind(holder)
-            .execute(pool)
-            .await
-            .map(drop)
-    })
 }
 
 impl Portcullis {
@@ -151,14 +121,18 @@ impl Portcullis {
         let _in_process = local.lock().await;
         let holder = crate::vault::new_grant_id();
         let deadline = tokio::time::Instant::now() + LOCK_WAIT;
-        while !try_lock(&self.db, &user.grant, &holder, logins::now()).await? {
+        while !self
+            .store
+            .try_lock(&user.grant, &holder, logins::now(), LOCK_LEASE_SECS)
+            .await?
+        {
             if tokio::time::Instant::now() > deadline {
                 return Err(RefreshError::Busy);
             }
             tokio::time::sleep(LOCK_POLL).await;
         }
         let result = self.refresh_locked(user).await;
-        if let Err(err) = unlock(&self.db, &user.grant, &holder).await {
+        if let Err(err) = self.store.unlock(&user.grant, &holder).await {
             tracing::warn!(
                 "refresh lock not released (it expires): {}",
                 cause_chain(&err)

@@ -28,12 +28,12 @@ use crate::{
     config::Settings,
     db::{Db, SessionStore},
     http_client,
-    logins::LoginStore,
     providers::Registry,
     routes::{auth, health},
+    secret::Secret,
     session,
+    store::{Store, StoreFailure},
     telemetry::cause_chain,
-    users::UserStore,
     vault::{KeyRing, TokenVault},
 };
 
@@ -55,12 +55,14 @@ pub enum StartupError {
     },
     #[error("cannot open the database")]
     Database(#[source] sqlx::Error),
+    #[error("cannot open the session store")]
+    Store(#[source] StoreFailure),
     #[error("cannot build the HTTP client")]
     HttpClient(#[source] reqwest::Error),
 }
 
-/// The token vault in `db`, sealed with the configured keys.
-pub fn token_vault(db: Db, keys: Option<KeyRing>) -> TokenVault {
+/// The token vault in `store`, sealed with the configured keys.
+pub fn token_vault(store: Store, keys: Option<KeyRing>) -> TokenVault {
     let keys = keys.unwrap_or_else(|| {
         tracing::warn!(
             "TOKEN_ENCRYPTION_KEYS is not set: tokens are sealed with a random key and \
@@ -68,7 +70,7 @@ pub fn token_vault(db: Db, keys: Option<KeyRing>) -> TokenVault {
         );
         KeyRing::ephemeral()
     });
-    TokenVault::new(db, keys)
+    TokenVault::new(store, keys)
 }
 
 /// Opens the database, discovers the providers and builds the state.
@@ -77,23 +79,28 @@ pub async fn assemble(settings: Settings) -> Result<(AppState, SessionStore), St
         .await
         .map_err(StartupError::Database)?;
     tracing::info!("database: {}", db.kind());
+    let store = Store::open(
+        settings.session_store_url.as_ref().map(Secret::expose),
+        &settings.session_store_prefix,
+        &db,
+    )
+    .await
+    .map_err(StartupError::Store)?;
+    tracing::info!("session store: {}", store.kind());
     let http = http_client::ProviderHttp::new(settings.provider_limits)
         .map_err(StartupError::HttpClient)?;
     let registry = Registry::discover_all(&settings.providers, &http).await;
-    let vault = token_vault(db.clone(), settings.token_keys.clone());
     let state = AppState {
         core: Arc::new(Portcullis::new(
             &settings,
             registry,
             http,
-            vault,
-            UserStore::new(db.clone()),
-            LoginStore::new(db.clone()),
             db.clone(),
+            store.clone(),
         )),
         leptos: settings.leptos,
     };
-    Ok((state, db.session_store()))
+    Ok((state, store.session_store()))
 }
 
 /// The whole HTTP surface.

@@ -31,8 +31,14 @@ pub struct Settings {
     pub public_url: String,
     /// Configured identity providers, in `AUTH_PROVIDERS` order.
     pub providers: Vec<ProviderSettings>,
-    /// Where sessions live (`DATABASE_URL`); a SQLite file by default.
+    /// Where users (and by default everything else) live
+    /// (`DATABASE_URL`); a SQLite file by default.
     pub database_url: Secret,
+    /// Where sessions, tokens and locks live when not in the database
+    /// (`SESSION_STORE_URL`: SQLite, PostgreSQL or Redis).
+    pub session_store_url: Option<Secret>,
+    /// Prefix of every Redis key (`SESSION_STORE_PREFIX`).
+    pub session_store_prefix: String,
     /// Keys sealing the token vault (`TOKEN_ENCRYPTION_KEYS`); `None`
     /// means a random key for this process only.
     pub token_keys: Option<KeyRing>,
@@ -293,6 +299,24 @@ impl Settings {
             );
         }
 
+        let session_store_url = get("SESSION_STORE_URL");
+        if let Some(url) = session_store_url
+            && !crate::store::is_supported_url(url)
+        {
+            problems.push(
+                "SESSION_STORE_URL must be a sqlite:, postgres:// or redis:// URL".to_owned(),
+            );
+        }
+        let session_store_prefix = get("SESSION_STORE_PREFIX").unwrap_or("portcullis");
+        if !session_store_prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            problems.push(
+                "SESSION_STORE_PREFIX may hold letters, digits, '-', '_' and '.' only".to_owned(),
+            );
+        }
+
         let token_keys = match get("TOKEN_ENCRYPTION_KEYS").map(KeyRing::parse) {
             None => None,
             Some(Ok(keys)) => Some(keys),
@@ -343,6 +367,8 @@ impl Settings {
                 public_url,
                 providers,
                 database_url: Secret::new(database_url),
+                session_store_url: session_store_url.map(Secret::new),
+                session_store_prefix: session_store_prefix.to_owned(),
                 token_keys,
                 login_ttl,
                 provider_limits,
@@ -794,5 +820,30 @@ mod tests {
                 .starts_with("A_PRESET: \"myspace\" is not a preset (known: google, github")
         );
         assert!(problems.0[1].starts_with("GOOGLE_API_URL applies to GitHub and Discord only"));
+    }
+
+    #[test]
+    fn the_session_store_may_be_redis_and_bad_urls_are_named() {
+        let settings = Settings::from_vars(
+            options(),
+            &vars(&[("SESSION_STORE_URL", "redis://127.0.0.1:6379")]),
+        )
+        .unwrap();
+        assert_eq!(
+            settings.session_store_url.map(|u| u.expose().to_owned()),
+            Some("redis://127.0.0.1:6379".to_owned())
+        );
+        assert_eq!(settings.session_store_prefix, "portcullis");
+        let problems = Settings::from_vars(
+            options(),
+            &vars(&[
+                ("SESSION_STORE_URL", "memcached://x"),
+                ("SESSION_STORE_PREFIX", "a b"),
+            ]),
+        )
+        .unwrap_err();
+        assert_eq!(problems.0.len(), 2, "{problems}");
+        assert!(problems.0[0].starts_with("SESSION_STORE_URL must be"));
+        assert!(problems.0[1].starts_with("SESSION_STORE_PREFIX may hold"));
     }
 }

@@ -6,19 +6,21 @@ use super::{
     TokenSet, VaultError,
     cipher::{KeyRing, Sealed},
 };
-use crate::db::{Db, with_pool};
+use crate::{db::with_pool, redis_store::SealedRow, store::Store};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("token store unavailable")]
     Database(#[from] sqlx::Error),
+    #[error("token store unavailable")]
+    Redis(#[from] redis::RedisError),
     #[error("stored tokens cannot be opened")]
     Vault(#[from] VaultError),
 }
 
 #[derive(Clone, Debug)]
 pub struct TokenVault {
-    db: Db,
+    store: Store,
     keys: KeyRing,
 }
 
@@ -28,8 +30,8 @@ fn associated_data(grant_id: &str, provider: &str) -> Vec<u8> {
 }
 
 impl TokenVault {
-    pub fn new(db: Db, keys: KeyRing) -> Self {
-        Self { db, keys }
+    pub fn new(store: Store, keys: KeyRing) -> Self {
+        Self { store, keys }
     }
 
     /// Stores (or replaces, atomically) the tokens of `grant_id`.
@@ -42,8 +44,20 @@ impl TokenVault {
         let sealed = self
             .keys
             .seal(&tokens.to_plaintext(), &associated_data(grant_id, provider))?;
+        let db = match &self.store {
+            Store::Sql(db) => db,
+            Store::Redis(redis) => {
+                let row = SealedRow {
+                    provider: provider.to_owned(),
+                    key_id: sealed.key_id,
+                    nonce: sealed.nonce,
+                    ciphertext: sealed.ciphertext,
+                };
+                return Ok(redis.vault_put(grant_id, &row, tokens.expires_at).await?);
+            }
+        };
         let updated_at = OffsetDateTime::now_utc().unix_timestamp();
-        with_pool!(&self.db, |pool| {
+        with_pool!(db, |pool| {
             sqlx::query(
                 "INSERT INTO token_vault
                      (grant_id, provider, key_id, nonce, ciphertext, updated_at, expires_at)
@@ -71,16 +85,23 @@ impl TokenVault {
         grant_id: &str,
         provider: &str,
     ) -> Result<Option<TokenSet>, StoreError> {
-        let row: Option<(String, Vec<u8>, Vec<u8>)> = with_pool!(&self.db, |pool| {
-            sqlx::query_as(
-                "SELECT key_id, nonce, ciphertext FROM token_vault
-                 WHERE grant_id = $1 AND provider = $2",
-            )
-            .bind(grant_id)
-            .bind(provider)
-            .fetch_optional(pool)
-            .await
-        })?;
+        let row: Option<(String, Vec<u8>, Vec<u8>)> = match &self.store {
+            Store::Redis(redis) => redis
+                .vault_get(grant_id)
+                .await?
+                .filter(|row| row.provider == provider)
+                .map(|row| (row.key_id, row.nonce, row.ciphertext)),
+            Store::Sql(db) => with_pool!(db, |pool| {
+                sqlx::query_as(
+                    "SELECT key_id, nonce, ciphertext FROM token_vault
+                     WHERE grant_id = $1 AND provider = $2",
+                )
+                .bind(grant_id)
+                .bind(provider)
+                .fetch_optional(pool)
+                .await
+            })?,
+        };
         let Some((key_id, nonce, ciphertext)) = row else {
             return Ok(None);
         };
@@ -97,7 +118,11 @@ impl TokenVault {
 
     /// Deletes the tokens of `grant_id`. Deleting nothing is not an error.
     pub async fn delete(&self, grant_id: &str) -> Result<(), StoreError> {
-        with_pool!(&self.db, |pool| {
+        let db = match &self.store {
+            Store::Sql(db) => db,
+            Store::Redis(redis) => return Ok(redis.vault_delete(grant_id).await?),
+        };
+        with_pool!(db, |pool| {
             sqlx::query("DELETE FROM token_vault WHERE grant_id = $1")
                 .bind(grant_id)
                 .execute(pool)
@@ -111,12 +136,12 @@ impl TokenVault {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{db, secret::Secret};
+    use crate::{db, secret::Secret, store::Store};
 
     async fn vault() -> (TokenVault, sqlx::SqlitePool) {
         let db = db::memory().await;
         let pool = db.sqlite().clone();
-        (TokenVault::new(db, KeyRing::ephemeral()), pool)
+        (TokenVault::new(Store::Sql(db), KeyRing::ephemeral()), pool)
     }
 
     fn tokens(tag: &str) -> TokenSet {

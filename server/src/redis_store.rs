@@ -1,0 +1,451 @@
+//! The session data in Redis: sessions, the token vault, signed-in
+//! sessions (`logins`), refresh locks and seen logout tokens, for many
+//! instances sharing one Redis. Every key starts with a prefix
+//! (`SESSION_STORE_PREFIX`), so apps can share a Redis. Multi-key changes
+//! run as Lua scripts, which Redis executes atomically.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use redis::{AsyncCommands, Script, aio::ConnectionManager};
+use tower_sessions::{
+    SessionStore as Store,
+    session::{Id, Record},
+    session_store,
+};
+
+use crate::logins::{LoginRecord, Selector};
+
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: ConnectionManager,
+    prefix: String,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A sealed token set as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedRow {
+    pub provider: String,
+    pub key_id: String,
+    pub nonce: Vec<u8>,
+    pub ciphertext: Vec<u8>,
+}
+
+/// A vault entry's fields as HMGET returns them.
+type SealedFields = (
+    Option<String>,
+    Option<String>,
+    Option<Vec<u8>>,
+    Option<Vec<u8>>,
+);
+
+/// Deletes a login and its index entries; returns its grant.
+const END_LOGIN: &str = r"
+local key = KEYS[1]
+local fields = redis.call('HMGET', key, 'grant_id', 'user_id', 'issuer', 'subject', 'provider_sid')
+if not fields[1] then return false end
+local p = ARGV[1]
+local id = ARGV[2]
+redis.call('DEL', key)
+redis.call('SREM', p .. 'logins:user:' .. fields[2], id)
+redis.call('SREM', p .. 'logins:sub:' .. fields[3] .. '|' .. fields[4], id)
+if fields[5] and fields[5] ~= '' then
+  redis.call('SREM', p .. 'logins:sid:' .. fields[3] .. '|' .. fields[5], id)
+end
+redis.call('ZREM', p .. 'logins:seen', id)
+redis.call('ZREM', p .. 'logins:created', id)
+return fields[1]
+";
+
+/// Deletes a lock only if `holder` still holds it.
+const UNLOCK: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+";
+
+impl RedisStore {
+    pub async fn open(url: &str, prefix: &str) -> Result<Self, redis::RedisError> {
+        let client = redis::Client::open(url)?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(std::time::Duration::from_secs(5)))
+            .set_response_timeout(Some(std::time::Duration::from_secs(5)))
+            .set_number_of_retries(2);
+        let conn = ConnectionManager::new_with_config(client, config).await?;
+        Ok(Self {
+            conn,
+            prefix: format!("{prefix}:"),
+        })
+    }
+
+    fn key(&self, rest: &str) -> String {
+        format!("{}{rest}", self.prefix)
+    }
+
+    fn conn(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
+    pub async fn ping(&self) -> redis::RedisResult<()> {
+        redis::cmd("PING")
+            .query_async::<String>(&mut self.conn())
+            .await
+            .map(drop)
+    }
+
+    // ---- token vault
+
+    pub async fn vault_put(
+        &self,
+        grant: &str,
+        row: &SealedRow,
+        expires_at: Option<i64>,
+    ) -> redis::RedisResult<()> {
+        let key = self.key(&format!("vault:{grant}"));
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .del(&key)
+            .hset_multiple(
+                &key,
+                &[
+                    ("provider", row.provider.as_bytes()),
+                    ("key_id", row.key_id.as_bytes()),
+                    ("nonce", row.nonce.as_slice()),
+                    ("ciphertext", row.ciphertext.as_slice()),
+                ],
+            )
+            .ignore();
+        let expiring = self.key("vault:expiring");
+        match expires_at {
+            Some(at) => pipe.zadd(&expiring, grant, at).ignore(),
+            None => pipe.zrem(&expiring, grant).ignore(),
+        };
+        pipe.query_async::<()>(&mut self.conn()).await
+    }
+
+    pub async fn vault_get(&self, grant: &str) -> redis::RedisResult<Option<SealedRow>> {
+        let key = self.key(&format!("vault:{grant}"));
+        let (provider, key_id, nonce, ciphertext): SealedFields = redis::cmd("HMGET")
+            .arg(&key)
+            .arg(&["provider", "key_id", "nonce", "ciphertext"])
+            .query_async(&mut self.conn())
+            .await?;
+        Ok(match (provider, key_id, nonce, ciphertext) {
+            (Some(provider), Some(key_id), Some(nonce), Some(ciphertext)) => Some(SealedRow {
+                provider,
+                key_id,
+                nonce,
+                ciphertext,
+            }),
+            _ => None,
+        })
+    }
+
+    pub async fn vault_delete(&self, grant: &str) -> redis::RedisResult<()> {
+        redis::pipe()
+            .atomic()
+            .del(self.key(&format!("vault:{grant}")))
+            .ignore()
+            .zrem(self.key("vault:expiring"), grant)
+            .ignore()
+            .query_async::<()>(&mut self.conn())
+            .await
+    }
+
+    // ---- signed-in sessions
+
+    pub async fn login_create(&self, login: &LoginRecord) -> redis::RedisResult<()> {
+        let key = self.key(&format!("login:{}", login.id));
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .hset_multiple(
+                &key,
+                &[
+                    ("user_id", login.user_id.to_string()),
+                    ("provider", login.provider.clone()),
+                    ("issuer", login.issuer.clone()),
+                    ("subject", login.subject.clone()),
+                    (
+                        "provider_sid",
+                        login.provider_sid.clone().unwrap_or_default(),
+                    ),
+                    ("grant_id", login.grant_id.clone()),
+                    ("user_agent", login.user_agent.clone()),
+                    ("created_at", login.created_at.to_string()),
+                    ("last_seen_at", login.last_seen_at.to_string()),
+                ],
+            )
+            .ignore()
+            .sadd(
+                self.key(&format!("logins:user:{}", login.user_id)),
+                &login.id,
+            )
+            .ignore()
+            .sadd(
+                self.key(&format!("logins:sub:{}|{}", login.issuer, login.subject)),
+                &login.id,
+            )
+            .ignore()
+            .zadd(self.key("logins:seen"), &login.id, login.last_seen_at)
+            .ignore()
+            .zadd(self.key("logins:created"), &login.id, login.created_at)
+            .ignore();
+        if let Some(sid) = &login.provider_sid {
+            pipe.sadd(
+                self.key(&format!("logins:sid:{}|{sid}", login.issuer)),
+                &login.id,
+            )
+            .ignore();
+        }
+        pipe.query_async::<()>(&mut self.conn()).await
+    }
+
+    pub async fn login_get(&self, id: &str) -> redis::RedisResult<Option<LoginRecord>> {
+        let fields: HashMap<String, String> = self
+            .conn()
+            .hgetall(self.key(&format!("login:{id}")))
+            .await?;
+        Ok(login_from(id, &fields))
+    }
+
+    pub async fn login_touch(&self, id: &str, at: i64) -> redis::RedisResult<()> {
+        let key = self.key(&format!("login:{id}"));
+        let exists: bool = self.conn().exists(&key).await?;
+        if !exists {
+            return Ok(());
+        }
+        redis::pipe()
+            .atomic()
+            .hset(&key, "last_seen_at", at.to_string())
+            .ignore()
+            .zadd(self.key("logins:seen"), id, at)
+            .ignore()
+            .query_async::<()>(&mut self.conn())
+            .await
+    }
+
+    pub async fn logins_for_user(&self, user_id: i64) -> redis::RedisResult<Vec<LoginRecord>> {
+        let ids: Vec<String> = self
+            .conn()
+            .smembers(self.key(&format!("logins:user:{user_id}")))
+            .await?;
+        let mut logins = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(login) = self.login_get(&id).await? {
+                logins.push(login);
+            }
+        }
+        logins.sort_by(|a, b| b.last_seen_at.cmp(&a.last_seen_at).then(a.id.cmp(&b.id)));
+        Ok(logins)
+    }
+
+    pub async fn login_end(&self, id: &str) -> redis::RedisResult<Option<String>> {
+        Script::new(END_LOGIN)
+            .key(self.key(&format!("login:{id}")))
+            .arg(&self.prefix)
+            .arg(id)
+            .invoke_async::<Option<String>>(&mut self.conn())
+            .await
+    }
+
+    async fn end_all(&self, ids: Vec<String>) -> redis::RedisResult<Vec<String>> {
+        let mut grants = Vec::new();
+        for id in ids {
+            if let Some(grant) = self.login_end(&id).await? {
+                grants.push(grant);
+            }
+        }
+        Ok(grants)
+    }
+
+    pub async fn logins_end_matching(
+        &self,
+        selector: &Selector<'_>,
+    ) -> redis::RedisResult<Vec<String>> {
+        let set = match selector {
+            Selector::Sid { issuer, sid } => format!("logins:sid:{issuer}|{sid}"),
+            Selector::Subject { issuer, subject } => format!("logins:sub:{issuer}|{subject}"),
+        };
+        let ids: Vec<String> = self.conn().smembers(self.key(&set)).await?;
+        self.end_all(ids).await
+    }
+
+    pub async fn logins_end_expired(
+        &self,
+        idle_before: i64,
+        created_before: i64,
+    ) -> redis::RedisResult<Vec<String>> {
+        let mut ids: Vec<String> = self
+            .conn()
+            .zrangebyscore(self.key("logins:seen"), "-inf", format!("({idle_before}"))
+            .await?;
+        let old: Vec<String> = self
+            .conn()
+            .zrangebyscore(
+                self.key("logins:created"),
+                "-inf",
+                format!("({created_before}"),
+            )
+            .await?;
+        ids.extend(old);
+        ids.sort();
+        ids.dedup();
+        self.end_all(ids).await
+    }
+
+    pub async fn logins_due_for_refresh(
+        &self,
+        expiring_before: i64,
+        seen_after: i64,
+    ) -> redis::RedisResult<Vec<LoginRecord>> {
+        let ids: Vec<String> = self
+            .conn()
+            .zrangebyscore(self.key("logins:seen"), format!("({seen_after}"), "+inf")
+            .await?;
+        let mut due = Vec::new();
+        for id in ids {
+            let Some(login) = self.login_get(&id).await? else {
+                continue;
+            };
+            let expires: Option<i64> = self
+                .conn()
+                .zscore(self.key("vault:expiring"), &login.grant_id)
+                .await?;
+            if expires.is_some_and(|at| at < expiring_before) {
+                due.push(login);
+            }
+        }
+        Ok(due)
+    }
+
+    // ---- refresh locks and logout tokens
+
+    pub async fn try_lock(
+        &self,
+        grant: &str,
+        holder: &str,
+        lease_secs: u64,
+    ) -> redis::RedisResult<bool> {
+        let taken: Option<String> = redis::cmd("SET")
+            .arg(self.key(&format!("lock:{grant}")))
+            .arg(holder)
+            .arg("NX")
+            .arg("EX")
+            .arg(lease_secs)
+            .query_async(&mut self.conn())
+            .await?;
+        Ok(taken.is_some())
+    }
+
+    pub async fn unlock(&self, grant: &str, holder: &str) -> redis::RedisResult<()> {
+        Script::new(UNLOCK)
+            .key(self.key(&format!("lock:{grant}")))
+            .arg(holder)
+            .invoke_async::<i64>(&mut self.conn())
+            .await
+            .map(drop)
+    }
+
+    pub async fn first_use_of_logout_token(
+        &self,
+        issuer: &str,
+        jti: &str,
+        remember_until: i64,
+    ) -> redis::RedisResult<bool> {
+        let set: Option<String> = redis::cmd("SET")
+            .arg(self.key(&format!("jti:{issuer}|{jti}")))
+            .arg(1)
+            .arg("NX")
+            .arg("EXAT")
+            .arg(remember_until)
+            .query_async(&mut self.conn())
+            .await?;
+        Ok(set.is_some())
+    }
+
+    /// The session store on this Redis.
+    pub fn sessions(&self) -> RedisSessions {
+        RedisSessions(self.clone())
+    }
+}
+
+fn login_from(id: &str, fields: &HashMap<String, String>) -> Option<LoginRecord> {
+    let text = |name: &str| fields.get(name).cloned();
+    let number = |name: &str| fields.get(name).and_then(|v| v.parse::<i64>().ok());
+    Some(LoginRecord {
+        id: id.to_owned(),
+        user_id: number("user_id")?,
+        provider: text("provider")?,
+        issuer: text("issuer")?,
+        subject: text("subject")?,
+        provider_sid: text("provider_sid").filter(|sid| !sid.is_empty()),
+        grant_id: text("grant_id")?,
+        user_agent: text("user_agent").unwrap_or_default(),
+        created_at: number("created_at")?,
+        last_seen_at: number("last_seen_at")?,
+    })
+}
+
+/// tower-sessions records in Redis, each expiring with its session.
+#[derive(Clone, Debug)]
+pub struct RedisSessions(RedisStore);
+
+fn backend(err: impl std::fmt::Display) -> session_store::Error {
+    session_store::Error::Backend(err.to_string())
+}
+
+impl RedisSessions {
+    async fn write(&self, record: &Record, only_new: bool) -> session_store::Result<bool> {
+        let json = serde_json::to_string(record).map_err(backend)?;
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(self.0.key(&format!("session:{}", record.id)))
+            .arg(json)
+            .arg("EXAT")
+            .arg(record.expiry_date.unix_timestamp());
+        if only_new {
+            cmd.arg("NX");
+        }
+        let done: Option<String> = cmd.query_async(&mut self.0.conn()).await.map_err(backend)?;
+        Ok(done.is_some())
+    }
+}
+
+#[async_trait]
+impl Store for RedisSessions {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        while !self.write(record, true).await? {
+            record.id = Id::default();
+        }
+        Ok(())
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        self.write(record, false).await.map(drop)
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        let json: Option<String> = self
+            .0
+            .conn()
+            .get(self.0.key(&format!("session:{id}")))
+            .await
+            .map_err(backend)?;
+        json.map(|json| serde_json::from_str(&json).map_err(backend))
+            .transpose()
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        self.0
+            .conn()
+            .del::<_, ()>(self.0.key(&format!("session:{id}")))
+            .await
+            .map_err(backend)
+    }
+}

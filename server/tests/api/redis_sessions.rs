@@ -1,0 +1,263 @@
+//! Redis as the session store (`SESSION_STORE_URL=redis://…`): sessions,
+//! sealed tokens and locks live there, shared by every instance; users
+//! stay in the SQL database.
+
+use std::time::Duration;
+
+use redis::AsyncCommands;
+use reqwest::{StatusCode, header};
+
+use crate::{
+    hostile_idp::{HostileIdp, Script},
+    proxy::Proxy,
+    redis::{OwnRedis, fresh_redis},
+    rig::{Rig, hostile_vars, is_signed_in, rig_with, sign_in},
+    spawn::{TempDatabase, browser, spawn_server, spawn_server_task},
+};
+
+const KEYS: &str = "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+async fn redis_keys(url: &str, prefix: &str) -> Vec<String> {
+    let client = redis::Client::open(url).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    conn.keys(format!("{prefix}:*")).await.unwrap()
+}
+
+#[tokio::test]
+async fn sessions_and_sealed_tokens_live_in_redis_and_go_at_logout() {
+    let (url, prefix) = fresh_redis().await;
+    let rig = rig_with(
+        Script::default(),
+        &[
+            ("SESSION_STORE_URL", &url),
+            ("SESSION_STORE_PREFIX", &prefix),
+        ],
+    )
+    .await;
+    let client = browser();
+    assert_eq!(sign_in(&rig, &client).await, "/");
+    assert!(is_signed_in(&rig, &client).await);
+    let keys = redis_keys(&url, &prefix).await;
+    assert!(
+        keys.iter()
+            .any(|k| k.starts_with(&format!("{prefix}:session:"))),
+        "{keys:?}"
+    );
+    let vault_key = keys
+        .iter()
+        .find(|k| k.starts_with(&format!("{prefix}:vault:")) && !k.ends_with(":expiring"))
+        .cloned()
+        .expect("a vault entry");
+    let client_redis = redis::Client::open(url.as_str()).unwrap();
+    let mut conn = client_redis
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let sealed: Vec<u8> = conn.hget(&vault_key, "ciphertext").await.unwrap();
+    let access = rig.idp.calls().issued_access_tokens[0].clone();
+    assert!(
+        !sealed.windows(access.len()).any(|w| w == access.as_bytes()),
+        "sealed at rest"
+    );
+    assert_eq!(rig.database.count("token_vault").await, 0, "not in SQL");
+    assert_eq!(rig.database.count("users").await, 1, "users stay in SQL");
+
+    client
+        .post(format!("{}/auth/logout", rig.url))
+        .header(header::ORIGIN, &rig.url)
+        .send()
+        .await
+        .unwrap();
+    assert!(!is_signed_in(&rig, &client).await);
+    let exists: bool = conn.exists(&vault_key).await.unwrap();
+    assert!(!exists, "its tokens are gone");
+}
+
+/// A second instance sharing the first one's Redis and SQL database.
+async fn second_instance(rig: &Rig, url: &str, prefix: &str) -> String {
+    let database = rig.database.url();
+    let mut vars = hostile_vars(&rig.idp.issuer);
+    vars.extend([
+        ("DATABASE_URL", database.as_str()),
+        ("SESSION_STORE_URL", url),
+        ("SESSION_STORE_PREFIX", prefix),
+        ("TOKEN_ENCRYPTION_KEYS", KEYS),
+        ("BACKGROUND_REFRESH_SECONDS", "0"),
+    ]);
+    spawn_server(&vars).await.0
+}
+
+#[tokio::test]
+async fn two_instances_sharing_redis_share_sign_in_sign_out_and_one_refresh() {
+    let (url, prefix) = fresh_redis().await;
+    let rig = rig_with(
+        Script {
+            access_token_ttl: 1,
+            refresh_delay: Duration::from_millis(300),
+            ..Script::default()
+        },
+        &[
+            ("SESSION_STORE_URL", &url),
+            ("SESSION_STORE_PREFIX", &prefix),
+            ("TOKEN_ENCRYPTION_KEYS", KEYS),
+            ("BACKGROUND_REFRESH_SECONDS", "0"),
+        ],
+    )
+    .await;
+    let client = browser();
+    assert_eq!(sign_in(&rig, &client).await, "/");
+    let other = second_instance(&rig, &url, &prefix).await;
+    let on_other = client
+        .get(format!("{other}/auth/user"))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(
+        on_other,
+        StatusCode::OK,
+        "signed in on the second instance too"
+    );
+
+    let bases = [rig.url.clone(), other.clone()];
+    let calls = (0..40).map(|i| {
+        client
+            .post(format!("{}/api/live_profile", bases[i % 2]))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body("")
+            .send()
+    });
+    for answer in futures_util::future::join_all(calls).await {
+        assert_eq!(answer.unwrap().status(), StatusCode::OK);
+    }
+    assert_eq!(
+        rig.idp.calls().refreshes,
+        1,
+        "one refresh across both instances"
+    );
+
+    client
+        .post(format!("{other}/auth/logout"))
+        .header(header::ORIGIN, &other)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        !is_signed_in(&rig, &client).await,
+        "signed out on the first too"
+    );
+}
+
+#[tokio::test]
+async fn sessions_survive_restarting_portcullis_and_redis_with_persistence() {
+    let dir = tempdir();
+    let redis = OwnRedis::start(&dir);
+    let idp = HostileIdp::start(Script::default()).await;
+    let sqlite = TempDatabase::new();
+    let database = sqlite.url();
+    let vars_for = |url: String| {
+        let mut vars: Vec<(&str, String)> = hostile_vars(&idp.issuer)
+            .into_iter()
+            .map(|(k, v)| (k, v.to_owned()))
+            .collect();
+        vars.extend([
+            ("DATABASE_URL", database.clone()),
+            ("SESSION_STORE_URL", url),
+            ("TOKEN_ENCRYPTION_KEYS", KEYS.to_owned()),
+        ]);
+        vars
+    };
+    let vars = vars_for(redis.url.clone());
+    let borrowed: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (first, _unused, server) = spawn_server_task(&borrowed).await;
+    let rig = Rig {
+        url: first,
+        idp: idp.clone(),
+        database: TempDatabase::new(),
+    };
+    let client = browser();
+    assert_eq!(sign_in(&rig, &client).await, "/");
+    server.abort();
+    let _ = server.await;
+    // Give the append-only file its once-a-second write, then stop Redis.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    redis.stop();
+
+    let redis = OwnRedis::start(&dir);
+    let vars = vars_for(redis.url.clone());
+    let borrowed: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (second, _unused) = spawn_server(&borrowed).await;
+    let status = client
+        .get(format!("{second}/auth/user"))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "still signed in after both restarted"
+    );
+    redis.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_redis_outage_is_a_clear_503_and_the_service_recovers_by_itself() {
+    let (url, prefix) = fresh_redis().await;
+    let upstream = url.trim_start_matches("redis://").to_owned();
+    let proxy = Proxy::start(upstream).await;
+    let through_proxy = format!("redis://127.0.0.1:{}", proxy.port);
+    let rig = rig_with(
+        Script::default(),
+        &[
+            ("SESSION_STORE_URL", &through_proxy),
+            ("SESSION_STORE_PREFIX", &prefix),
+        ],
+    )
+    .await;
+    let client = browser();
+    assert_eq!(sign_in(&rig, &client).await, "/");
+
+    proxy.down().await;
+    let answer = client
+        .get(format!("{}/auth/user", rig.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let page = client
+        .get(format!("{}/profile", rig.url))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(page.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(page.text().await.unwrap().contains("PC-SVC-503"));
+
+    proxy.up();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !is_signed_in_or_down(&rig, &client).await && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        is_signed_in(&rig, &client).await,
+        "recovered, still signed in"
+    );
+}
+
+async fn is_signed_in_or_down(rig: &Rig, client: &reqwest::Client) -> bool {
+    client
+        .get(format!("{}/auth/user", rig.url))
+        .send()
+        .await
+        .is_ok_and(|r| r.status() == StatusCode::OK)
+}
+
+fn tempdir() -> String {
+    let dir = std::env::temp_dir().join(format!(
+        "portcullis-redis-keep-{}-{}",
+        std::process::id(),
+        openidconnect::CsrfToken::new_random().secret()
+    ));
+    dir.display().to_string()
+}
