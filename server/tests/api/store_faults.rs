@@ -159,3 +159,149 @@ async fn sessions_and_tokens_survive_a_restart_with_sqlite() {
 async fn sessions_and_tokens_survive_a_restart_with_postgresql() {
     survives_a_restart(Some(fresh_database().await)).await;
 }
+
+/// The real server binary, started with `vars` on `port`.
+fn start_binary(vars: &[(&str, &str)], port: u16) -> tokio::process::Child {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_server"));
+    command
+        .current_dir(&root)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("LEPTOS_OUTPUT_NAME", "portcullis")
+        .env("LEPTOS_SITE_ROOT", root.join("target/site"))
+        .env("LEPTOS_SITE_PKG_DIR", "pkg")
+        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true);
+    for (key, value) in vars {
+        command.env(key, value);
+    }
+    command.spawn().expect("the server binary starts")
+}
+
+async fn wait_for_health(base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(answer) = browser().get(format!("{base}/healthz")).send().await
+            && answer.status() == StatusCode::OK
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the server did not come up at {base}");
+}
+
+/// A crash (SIGKILL) in the middle of many sign-ins, then a restart: every
+/// browser is either signed in with tokens that open, or simply signed
+/// out; nothing half-written shows.
+#[tokio::test]
+async fn a_crash_in_the_middle_of_writes_loses_or_corrupts_nothing() {
+    let idp = HostileIdp::start(Script::default()).await;
+    let database = TempDatabase::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let database_url = database.url();
+    let mut vars = hostile_vars(&idp.issuer);
+    vars.extend([
+        ("APP_PUBLIC_URL", base.as_str()),
+        ("DATABASE_URL", database_url.as_str()),
+        ("TOKEN_ENCRYPTION_KEYS", KEYS),
+    ]);
+    let mut server = start_binary(&vars, port);
+    wait_for_health(&base).await;
+    let rig = Rig {
+        url: base.clone(),
+        idp: idp.clone(),
+        database: TempDatabase::new(),
+    };
+
+    let browsers: Vec<Client> = (0..24).map(|_| browser()).collect();
+    let finished = std::sync::atomic::AtomicUsize::new(0);
+    // Every browser signs in again and again, so writes are in flight
+    // whenever the crash comes.
+    let sign_ins = futures_util::future::join_all(browsers.iter().map(|client| async {
+        for _ in 0..10 {
+            let walked = tokio::time::timeout(Duration::from_secs(5), async {
+                let start = client
+                    .get(format!("{}/auth/login/hostile", rig.url))
+                    .send()
+                    .await
+                    .ok()?;
+                let to = start
+                    .headers()
+                    .get(reqwest::header::LOCATION)?
+                    .to_str()
+                    .ok()?
+                    .to_owned();
+                let at_idp = client.get(to).send().await.ok()?;
+                let back = at_idp
+                    .headers()
+                    .get(reqwest::header::LOCATION)?
+                    .to_str()
+                    .ok()?
+                    .to_owned();
+                client.get(back).send().await.ok()
+            })
+            .await;
+            match walked {
+                Ok(Some(_)) => {
+                    finished.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+                // The server is gone: this browser stops.
+                _ => return,
+            }
+        }
+    }));
+    let crash = async {
+        while finished.load(std::sync::atomic::Ordering::SeqCst) < 30 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        server.start_kill().unwrap();
+        let _ = server.wait().await;
+    };
+    tokio::join!(sign_ins, crash);
+
+    let _server = start_binary(&vars, port);
+    wait_for_health(&base).await;
+    let mut signed_in = 0;
+    for client in &browsers {
+        match user_status(client, &base).await {
+            StatusCode::OK => {
+                signed_in += 1;
+                let live = client
+                    .post(format!("{base}/api/live_profile"))
+                    .header(
+                        reqwest::header::CONTENT_TYPE,
+                        "application/x-www-form-urlencoded",
+                    )
+                    .body("")
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    live.status(),
+                    StatusCode::OK,
+                    "a signed-in browser's tokens open"
+                );
+            }
+            StatusCode::UNAUTHORIZED => {}
+            other => panic!("after the crash /auth/user answered {other}"),
+        }
+    }
+    // Those that finished before the crash are still signed in; a fresh
+    // sign-in works on the restarted server.
+    let late = browser();
+    assert_eq!(sign_in(&rig, &late).await, "/");
+    assert!(
+        signed_in > 0,
+        "sign-ins finished before the crash survive it"
+    );
+}
