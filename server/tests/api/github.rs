@@ -191,16 +191,7 @@ async fn the_profile_shows_live_github_data_fetched_by_the_server() {
     let app = spawn_app_with_github(0, &[]).await;
     let client = browser();
     assert_eq!(sign_in_with_github(&client, &app, "octocat").await, "/");
-    let live: Value = client
-        .post(format!("{}/api/live_profile", app.url))
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body("")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, live) = crate::rig::live(&client, &app.url).await;
     let entries = live["entries"].as_array().expect("entries");
     assert!(
         entries.contains(&serde_json::json!(["Public repositories", "3"])),

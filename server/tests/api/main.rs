@@ -25,6 +25,7 @@ mod redis_sessions;
 mod refresh;
 mod rig;
 mod server_functions;
+mod services;
 mod sessions;
 mod spawn;
 mod store_contract;

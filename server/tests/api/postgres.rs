@@ -3,14 +3,9 @@
 //! stops and deletes itself when this process exits), and a fresh database
 //! for every test.
 
-use std::{
-    io::{BufRead, BufReader},
-    path::PathBuf,
-    process::{Command, Stdio},
-    sync::{
-        OnceLock,
-        atomic::{AtomicUsize, Ordering},
-    },
+use std::sync::{
+    OnceLock,
+    atomic::{AtomicUsize, Ordering},
 };
 
 use sqlx::{Connection, PgConnection};
@@ -18,35 +13,7 @@ use sqlx::{Connection, PgConnection};
 /// The cluster's admin URL (database `postgres`).
 fn cluster() -> &'static str {
     static CLUSTER: OnceLock<String> = OnceLock::new();
-    CLUSTER.get_or_init(|| {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let script =
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/services/postgres.sh");
-        let mut child = Command::new("bash")
-            .arg(script)
-            .arg(port.to_string())
-            .arg(std::process::id().to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("bash runs scripts/services/postgres.sh");
-        let stdout = child.stdout.take().unwrap();
-        for line in BufReader::new(stdout).lines() {
-            let line = line.unwrap();
-            if let Some(url) = line.strip_prefix("POSTGRES_READY ") {
-                // The script runs until this process exits (it watches our
-                // pid); a thread reaps it should it end sooner.
-                std::thread::spawn(move || child.wait());
-                return url.to_owned();
-            }
-        }
-        let status = child.wait();
-        panic!("PostgreSQL did not start ({status:?}; see the script's output above)");
-    })
+    CLUSTER.get_or_init(|| crate::services::start_for_process("postgres.sh", "POSTGRES_READY"))
 }
 
 /// A new, empty database in the test cluster; its URL.

@@ -167,17 +167,7 @@ async fn refresh_is_single_flight_across_two_instances_on_postgresql() {
     let client = browser();
     assert_eq!(sign_in(&rig, &client).await, "/");
     let other = second_instance(&rig, &url, &quiet).await;
-    let bases = [rig.url.clone(), other];
-    let calls = (0..40).map(|i| {
-        client
-            .post(format!("{}/api/live_profile", bases[i % 2]))
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body("")
-            .send()
-    });
-    for answer in futures_util::future::join_all(calls).await {
-        assert_eq!(answer.unwrap().status(), StatusCode::OK);
-    }
+    crate::rig::live_everywhere(&client, &[rig.url.clone(), other], 40).await;
     assert_eq!(
         rig.idp.calls().refreshes,
         1,

@@ -119,17 +119,7 @@ async fn two_instances_sharing_redis_share_sign_in_sign_out_and_one_refresh() {
         "signed in on the second instance too"
     );
 
-    let bases = [rig.url.clone(), other.clone()];
-    let calls = (0..40).map(|i| {
-        client
-            .post(format!("{}/api/live_profile", bases[i % 2]))
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body("")
-            .send()
-    });
-    for answer in futures_util::future::join_all(calls).await {
-        assert_eq!(answer.unwrap().status(), StatusCode::OK);
-    }
+    crate::rig::live_everywhere(&client, &[rig.url.clone(), other.clone()], 40).await;
     assert_eq!(
         rig.idp.calls().refreshes,
         1,

@@ -8,12 +8,12 @@
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
-use reqwest::{Client, StatusCode, header};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::{
     hostile_idp::{SUBJECT, Script},
-    rig::{Rig, hostile_vars, is_signed_in, rig_with, sign_in},
+    rig::{Rig, hostile_vars, is_signed_in, live, live_everywhere, rig_with, sign_in},
     spawn::{browser, spawn_server},
 };
 
@@ -35,20 +35,6 @@ async fn on_demand(script: Script, extra: &[(&str, &str)]) -> Rig {
     let mut vars = vec![("BACKGROUND_REFRESH_SECONDS", "0")];
     vars.extend_from_slice(extra);
     rig_with(script, &vars).await
-}
-
-/// `POST /api/live_profile` at `base`: the server fetches userinfo with a
-/// fresh token. Returns the status and JSON answer.
-async fn live(client: &Client, base: &str) -> (StatusCode, Value) {
-    let response = client
-        .post(format!("{base}/api/live_profile"))
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body("")
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
 }
 
 fn entry(live: &Value, label: &str) -> Option<String> {
@@ -113,9 +99,7 @@ async fn two_instances_sharing_the_database_refresh_once_between_them() {
     ]);
     let (second, _shared) = spawn_server(&vars).await;
 
-    let bases = [rig.url.clone(), second];
-    let answers = join_all((0..40).map(|i| live(&client, &bases[i % 2]))).await;
-    assert!(answers.iter().all(|(status, _)| *status == StatusCode::OK));
+    live_everywhere(&client, &[rig.url.clone(), second], 40).await;
     assert_eq!(
         rig.idp.calls().refreshes,
         1,

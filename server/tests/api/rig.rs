@@ -90,3 +90,29 @@ pub async fn is_signed_in(rig: &Rig, client: &Client) -> bool {
         other => panic!("/auth/user answered {other}"),
     }
 }
+
+/// `POST /api/live_profile` at `base`: the server fetches the provider's
+/// data with a fresh token. Returns the status and JSON answer.
+pub async fn live(client: &Client, base: &str) -> (StatusCode, serde_json::Value) {
+    let response = client
+        .post(format!("{base}/api/live_profile"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body("")
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (
+        status,
+        response.json().await.unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// `count` live-data requests at once, spread over `bases` in turn; asserts
+/// every one succeeded.
+pub async fn live_everywhere(client: &Client, bases: &[String], count: usize) {
+    let calls = (0..count).map(|i| live(client, &bases[i % bases.len()]));
+    for (status, answer) in futures_util::future::join_all(calls).await {
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+}

@@ -133,21 +133,8 @@ async fn survives_a_restart(database_url: Option<String>) {
         StatusCode::OK,
         "still signed in"
     );
-    let live = client
-        .post(format!("{second}/api/live_profile"))
-        .header(
-            reqwest::header::CONTENT_TYPE,
-            "application/x-www-form-urlencoded",
-        )
-        .body("")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        live.status(),
-        StatusCode::OK,
-        "its tokens open after the restart"
-    );
+    let (status, _) = crate::rig::live(&client, &second).await;
+    assert_eq!(status, StatusCode::OK, "its tokens open after the restart");
 }
 
 #[tokio::test]
@@ -276,21 +263,8 @@ async fn a_crash_in_the_middle_of_writes_loses_or_corrupts_nothing() {
         match user_status(client, &base).await {
             StatusCode::OK => {
                 signed_in += 1;
-                let live = client
-                    .post(format!("{base}/api/live_profile"))
-                    .header(
-                        reqwest::header::CONTENT_TYPE,
-                        "application/x-www-form-urlencoded",
-                    )
-                    .body("")
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(
-                    live.status(),
-                    StatusCode::OK,
-                    "a signed-in browser's tokens open"
-                );
+                let (status, _) = crate::rig::live(client, &base).await;
+                assert_eq!(status, StatusCode::OK, "a signed-in browser's tokens open");
             }
             StatusCode::UNAUTHORIZED => {}
             other => panic!("after the crash /auth/user answered {other}"),
