@@ -36,6 +36,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
         <html lang="en">
             <head>
                 <meta charset="utf-8" />
+                // First in <head>, so it governs every script after it.
+                <meta http-equiv="Content-Security-Policy" content=content_security_policy() />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
@@ -46,6 +48,28 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// The page's Content-Security-Policy: scripts only with this response's
+/// nonce (and what they load, `strict-dynamic`), WebAssembly allowed,
+/// everything else from our own origin; provider avatars may come from any
+/// https host. Frame and base restrictions are sent as a header too.
+#[cfg(feature = "ssr")]
+fn content_security_policy() -> String {
+    let nonce = use_nonce()
+        .map(|nonce| format!(" 'nonce-{nonce}'"))
+        .unwrap_or_default();
+    // cargo-leptos' live reload talks to its own port in development.
+    let reload = if cfg!(debug_assertions) {
+        " ws://127.0.0.1:* ws://localhost:*"
+    } else {
+        ""
+    };
+    format!(
+        "default-src 'self'; script-src 'self'{nonce} 'strict-dynamic' 'wasm-unsafe-eval'; \
+         style-src 'self'{nonce}; img-src 'self' https: data:; connect-src 'self'{reload}; \
+         object-src 'none'; base-uri 'none'"
+    )
 }
 
 /// The signed-in user for this render, loaded once per request on the

@@ -107,7 +107,11 @@ pub async fn assemble(settings: Settings) -> Result<(AppState, SessionStore), St
 pub fn router(state: AppState, store: SessionStore) -> Router {
     let https = state.core.public_url.starts_with("https://");
     let ports = Ports::new(state.core.clone());
-    let context = move || provide_context(ports.clone());
+    let context = move || {
+        provide_context(ports.clone());
+        // A fresh nonce per response, for the inline scripts and the CSP.
+        leptos::nonce::provide_nonce();
+    };
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -127,6 +131,7 @@ pub fn router(state: AppState, store: SessionStore) -> Router {
             context, shell,
         ))
         .layer(middleware::from_fn(html_is_private))
+        .layer(middleware::from_fn_with_state(https, security_headers))
         .layer(session::layer(store, https, state.core.session_idle))
         .layer(middleware::from_fn(no_bare_errors))
         .with_state(state)
@@ -152,6 +157,43 @@ async fn html_is_private(request: Request, next: Next) -> Response {
         response
             .headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+/// Headers on every response (SECURITY.md D8): no MIME sniffing, no
+/// framing (also in CSP), no referrer beyond our origin, and over https,
+/// HSTS. The page's script policy, with its nonce, is in the HTML.
+async fn security_headers(
+    axum::extract::State(https): axum::extract::State<bool>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    let set = |headers: &mut http::HeaderMap, name, value: &'static str| {
+        if !headers.contains_key(&name) {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
+    };
+    set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(headers, header::X_FRAME_OPTIONS, "DENY");
+    set(
+        headers,
+        header::CONTENT_SECURITY_POLICY,
+        "frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+    );
+    set(
+        headers,
+        header::REFERRER_POLICY,
+        "strict-origin-when-cross-origin",
+    );
+    if https {
+        set(
+            headers,
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=63072000; includeSubDomains",
+        );
     }
     response
 }

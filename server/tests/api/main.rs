@@ -6,6 +6,7 @@
 mod backchannel;
 mod fake_github;
 mod github;
+mod headers;
 mod helpers;
 mod hostile_idp;
 mod linking;
