@@ -131,6 +131,10 @@ pub fn router(state: AppState, store: SessionStore) -> Router {
             context, shell,
         ))
         .layer(middleware::from_fn(html_is_private))
+        .layer(middleware::from_fn_with_state(
+            state.core.public_url.clone(),
+            server_functions_are_same_origin,
+        ))
         .layer(middleware::from_fn_with_state(https, security_headers))
         .layer(session::layer(store, https, state.core.session_idle))
         .layer(middleware::from_fn(no_bare_errors))
@@ -159,6 +163,30 @@ async fn html_is_private(request: Request, next: Next) -> Response {
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     response
+}
+
+/// Server functions (`/api/*`) answer only our own pages (SECURITY.md
+/// D3): a request whose `Origin` is not ours, or that has neither an
+/// `Origin` nor `Sec-Fetch-Site: same-origin`, is refused with 403 and the
+/// error code, before the function runs. There is no CORS.
+async fn server_functions_are_same_origin(
+    axum::extract::State(public_url): axum::extract::State<String>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.uri().path().starts_with("/api/")
+        && !auth::is_same_origin(request.headers(), &public_url)
+    {
+        tracing::warn!(path = %request.uri().path(), "cross-site server-function call refused");
+        let error = AppError::CrossSiteRequest;
+        return (
+            StatusCode::FORBIDDEN,
+            [(header::CACHE_CONTROL, "no-store")],
+            axum::Json(serde_json::json!({ "error": error.code(), "message": error.to_string() })),
+        )
+            .into_response();
+    }
+    next.run(request).await
 }
 
 /// Headers on every response (SECURITY.md D8): no MIME sniffing, no

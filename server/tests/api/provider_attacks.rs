@@ -669,6 +669,7 @@ async fn a_discovery_issuer_mismatch_disables_the_provider_before_any_redirect()
     assert_eq!(idp.calls().authorize, 0);
     let providers: Value = client
         .post(format!("{url}/api/providers"))
+        .header(header::ORIGIN, url.as_str())
         .send()
         .await
         .unwrap()

@@ -96,6 +96,7 @@ pub async fn is_signed_in(rig: &Rig, client: &Client) -> bool {
 pub async fn live(client: &Client, base: &str) -> (StatusCode, serde_json::Value) {
     let response = client
         .post(format!("{base}/api/live_profile"))
+        .header(header::ORIGIN, base)
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body("")
         .send()

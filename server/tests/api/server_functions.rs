@@ -9,6 +9,8 @@ fn call(endpoint: &str) -> Request<Body> {
     Request::post(format!("/api/{endpoint}"))
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .header(header::ACCEPT, "application/json")
+        // What a browser sends with our own pages' calls.
+        .header(header::ORIGIN, "http://127.0.0.1:3000")
         .body(Body::empty())
         .unwrap()
 }
@@ -40,4 +42,25 @@ async fn anonymous_current_user_is_none() {
     let res = send(app().await, call("current_user")).await;
     assert_eq!(res.status, 200, "{}", res.body);
     assert_eq!(res.body, "null");
+}
+
+#[tokio::test]
+async fn a_cross_site_or_originless_call_is_refused_before_the_function_runs() {
+    for origin in [Some("https://evil.test"), None] {
+        let mut request = Request::post("/api/status")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(origin) = origin {
+            request = request.header(header::ORIGIN, origin);
+        }
+        let res = send(app().await, request.body(Body::empty()).unwrap()).await;
+        assert_eq!(res.status, 403, "{origin:?}: {}", res.body);
+        assert!(res.body.contains("PC-SEC-403"), "{}", res.body);
+        assert!(!res.body.contains("version"), "the function did not run");
+    }
+    let fetch_metadata = Request::post("/api/status")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header("sec-fetch-site", "same-origin")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(app().await, fetch_metadata).await.status, 200);
 }

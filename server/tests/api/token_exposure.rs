@@ -31,6 +31,7 @@ async fn seen(request: RequestBuilder) -> String {
 fn server_fn(client: &Client, base: &str, endpoint: &str) -> RequestBuilder {
     client
         .post(format!("{base}/api/{endpoint}"))
+        .header(header::ORIGIN, base)
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body("")
 }
