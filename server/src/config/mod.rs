@@ -846,4 +846,38 @@ mod tests {
         assert!(problems.0[0].starts_with("SESSION_STORE_URL must be"));
         assert!(problems.0[1].starts_with("SESSION_STORE_PREFIX may hold"));
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            /// Any values at all for the settings give settings or a list
+            /// of problems, never a panic.
+            #[test]
+            fn any_environment_is_judged_without_panic(
+                names in "[a-z,-]{0,20}",
+                values in proptest::collection::vec(any::<String>(), 8),
+            ) {
+                let keys = [
+                    "APP_PUBLIC_URL", "DATABASE_URL", "TOKEN_ENCRYPTION_KEYS",
+                    "LOGIN_TIMEOUT_SECONDS", "SESSION_STORE_URL", "A_ISSUER",
+                    "A_CLIENT_ID", "A_SCOPES",
+                ];
+                let mut env: HashMap<String, String> = keys
+                    .iter()
+                    .zip(values)
+                    .map(|(k, v)| ((*k).to_owned(), v))
+                    .collect();
+                env.insert("AUTH_PROVIDERS".into(), names);
+                let _ = Settings::from_vars(options(), &env);
+            }
+
+            #[test]
+            fn any_settings_file_is_judged_without_panic(text in any::<String>()) {
+                let _ = file::parse(&text);
+            }
+        }
+    }
 }

@@ -64,4 +64,65 @@ mod tests {
         assert_eq!(or_home(Some("//evil.test")), "/");
         assert_eq!(or_home(None), "/");
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::validate;
+
+        /// Strings made of the characters bypasses are built from.
+        fn tricky() -> impl Strategy<Value = String> {
+            proptest::collection::vec(
+                prop_oneof![
+                    Just("/"),
+                    Just("\\"),
+                    Just("."),
+                    Just(".."),
+                    Just("%2f"),
+                    Just("%5C"),
+                    Just("%2e"),
+                    Just(":"),
+                    Just("@"),
+                    Just("evil.test"),
+                    Just("http"),
+                    Just("\t"),
+                    Just("\n"),
+                    Just(" "),
+                    Just("?"),
+                    Just("#"),
+                    Just("a"),
+                    Just("javascript:"),
+                    Just("%"),
+                    Just("\u{3000}"),
+                    Just("\u{ff0f}"),
+                ],
+                0..12,
+            )
+            .prop_map(|parts| parts.concat())
+        }
+
+        proptest! {
+            /// Whatever passes stays on our origin when a browser resolves it.
+            #[test]
+            fn an_accepted_return_to_never_leaves_our_origin(value in tricky()) {
+                if let Some(path) = validate(&value) {
+                    let base = url::Url::parse("https://app.example/profile").unwrap();
+                    let resolved = base.join(path).unwrap();
+                    prop_assert_eq!(resolved.scheme(), "https");
+                    prop_assert_eq!(resolved.host_str(), Some("app.example"));
+                    prop_assert_eq!(resolved.port(), None);
+                    prop_assert!(resolved.username().is_empty());
+                }
+            }
+
+            /// Arbitrary input never panics, and "//" or a backslash never passes.
+            #[test]
+            fn arbitrary_input_is_judged_without_panic(value in any::<String>()) {
+                let accepted = validate(&value).is_some();
+                if value.starts_with("//") || value.contains('\\') {
+                    prop_assert!(!accepted);
+                }
+            }
+        }
+    }
 }
