@@ -30,6 +30,7 @@ step "lint: browser bundle" cargo clippy -p frontend --target wasm32-unknown-unk
 step "architecture: the browser bundle cannot name a token" scripts/check-architecture.sh
 # A hung test fails the run within minutes instead of eating CI's budget.
 step "unit and integration tests" timeout 900 cargo test -p app -p server
+step "SECURITY.md names only tests that exist" scripts/check-security-table.sh
 step "local identity provider selftest" npm --prefix end2end run --silent test:idp
 step "build the site" cargo leptos build
 step "end-to-end tests in Chromium" timeout 600 bash -c 'cd end2end && npx playwright test'
