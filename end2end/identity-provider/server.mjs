@@ -13,6 +13,7 @@
 //   IDP_BACKCHANNEL_LOGOUT_URI     default "http://127.0.0.1:3000/auth/backchannel/local";
 //                                  an empty value registers the client without back-channel logout
 //   IDP_ACCESS_TOKEN_TTL           access token lifetime in seconds, default 3600
+//   IDP_CANARY_FILE                if set, every access and refresh token issued is appended there
 //   IDP_READY_FILE                 if set, {"issuer","port","pid"} JSON is written there (atomically)
 //                                  once the provider accepts requests
 //
@@ -30,6 +31,7 @@
 // already exited before this script got going). stdin is not watched.
 
 import { generateKeyPairSync } from 'node:crypto';
+import { appendFileSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 
@@ -201,6 +203,15 @@ provider.use(async (ctx, next) => {
 });
 
 provider.on('server_error', (ctx, error) => console.error('identity-provider: server_error', error));
+
+// Canary hunt: every access and refresh token issued is appended to
+// IDP_CANARY_FILE, so the tests can search everything the browser received
+// and every server log line for them.
+if (env.IDP_CANARY_FILE) {
+  for (const event of ['access_token.saved', 'refresh_token.saved']) {
+    provider.on(event, (token) => appendFileSync(env.IDP_CANARY_FILE, `${token.jti}\n`));
+  }
+}
 provider.on('backchannel.error', (ctx, error, client) => {
   console.error(`identity-provider: back-channel logout to ${client.backchannelLogoutUri} failed: ${error.message}`);
 });

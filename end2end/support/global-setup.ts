@@ -4,7 +4,7 @@
 
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { mkdtempSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -86,6 +86,12 @@ export default async function globalSetup() {
   const appPort = await freePort();
   const appUrl = `http://127.0.0.1:${appPort}`;
   const dataDir = mkdtempSync(path.join(tmpdir(), 'portcullis-e2e-'));
+  // The canary hunt's inputs: the tokens the provider issued, and every
+  // line the server logged.
+  const canaryFile = path.join(dataDir, 'issued-tokens.txt');
+  const serverLog = path.join(dataDir, 'server.log');
+  writeFileSync(canaryFile, '');
+  writeFileSync(serverLog, '');
   let localIssuer = '';
   let idp: ChildProcess | undefined;
   let github: ChildProcess | undefined;
@@ -105,6 +111,7 @@ export default async function globalSetup() {
         IDP_POST_LOGOUT_REDIRECT_URIS: `${appUrl}/auth/logged-out`,
         IDP_BACKCHANNEL_LOGOUT_URI: `${appUrl}/auth/backchannel/local`,
         IDP_ACCESS_TOKEN_TTL: process.env.IDP_ACCESS_TOKEN_TTL ?? '5',
+        IDP_CANARY_FILE: canaryFile,
       },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -125,7 +132,8 @@ export default async function globalSetup() {
       cwd: root,
       env: {
         ...process.env,
-        RUST_LOG: process.env.RUST_LOG ?? 'warn,server=info',
+        // Everything our crates log, so the canary hunt sees it all.
+        RUST_LOG: process.env.RUST_LOG ?? 'warn,server=trace,app=trace',
         LEPTOS_OUTPUT_NAME: 'portcullis',
         LEPTOS_SITE_ROOT: path.join(root, 'target/site'),
         LEPTOS_SITE_PKG_DIR: 'pkg',
@@ -143,8 +151,11 @@ export default async function globalSetup() {
         LOCAL_CLIENT_SECRET: 'portcullis-dev-secret',
         DATABASE_URL: `sqlite://${path.join(dataDir, 'portcullis.db')}`,
       },
-      stdio: ['ignore', 'inherit', 'inherit'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
+    for (const stream of [app.stdout!, app.stderr!]) {
+      stream.on('data', (chunk: Buffer) => appendFileSync(serverLog, chunk));
+    }
     const server = app;
     server.on('exit', (code, signal) => {
       if (!stopping.has(server)) console.error(`portcullis server exited early (code ${code}, signal ${signal})`);
@@ -156,6 +167,8 @@ export default async function globalSetup() {
   }
 
   process.env.PORTCULLIS_URL = appUrl;
+  process.env.PORTCULLIS_CANARY_FILE = canaryFile;
+  process.env.PORTCULLIS_SERVER_LOG = serverLog;
   process.env.PORTCULLIS_IDP = localIssuer;
   return teardown;
 }
