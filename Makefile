@@ -1,5 +1,5 @@
 # Portcullis: the two commands a newcomer needs are `make dev` and `make test`.
-.PHONY: dev test bootstrap fmt lint unit e2e build release clean
+.PHONY: dev test bootstrap fmt lint unit e2e build release clean fuzz audit
 
 dev: ## Run the app with the local identity provider (http://127.0.0.1:3000)
 	@scripts/dev.sh
@@ -25,6 +25,12 @@ build:
 
 release: ## Optimised build (wasm-opt from node_modules)
 	cargo leptos build --release
+
+fuzz: ## Fuzz every target for FUZZ_SECONDS (default 60) each, with nightly
+	@scripts/fuzz.sh
+
+audit: ## Dependency licenses, bans and duplicates (cargo-deny, offline)
+	@scripts/audit.sh
 
 e2e: build ## Browser tests only (needs `make bootstrap` once)
 	cd end2end && npx playwright test
