@@ -25,6 +25,7 @@ mod redis;
 mod redis_sessions;
 mod refresh;
 mod rig;
+mod robustness;
 mod server_functions;
 mod services;
 mod sessions;
