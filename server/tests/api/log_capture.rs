@@ -39,7 +39,7 @@ pub fn start() {
     STARTED.get_or_init(|| {
         tracing_subscriber::fmt()
             .with_env_filter(EnvFilter::new(
-                "debug,server=trace,app=trace,hyper=info,h2=info,rustls=info",
+                "info,server=trace,app=trace,tower_sessions=debug",
             ))
             .with_writer(Capture)
             .with_ansi(false)

@@ -1,6 +1,8 @@
 //! A Portcullis server with the scripted provider, and a browser's walk
 //! through a sign-in, one redirect at a time.
 
+use std::sync::Mutex;
+
 use reqwest::{Client, StatusCode, header};
 
 use crate::{
@@ -13,6 +15,40 @@ pub struct Rig {
     pub url: String,
     pub idp: HostileIdp,
     pub database: TempDatabase,
+}
+
+/// Everything the helpers below received from any server in this process
+/// (locations, bodies), for the canary hunt.
+static SEEN: Mutex<String> = Mutex::new(String::new());
+
+fn saw(text: &str) {
+    SEEN.lock().unwrap().push_str(text);
+}
+
+/// Canary hunt, after every test with the hostile provider: none of the
+/// access or refresh tokens it issued reached the browser through these
+/// helpers, and none of its tokens is in any log line of the process.
+impl Drop for Rig {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let issued = self.idp.calls().issued_tokens;
+        let seen = SEEN.lock().unwrap().clone();
+        let log = crate::log_capture::text();
+        for token in &issued {
+            if token.starts_with("hostile-") {
+                assert!(
+                    !seen.contains(token.as_str()),
+                    "a token reached the browser: {token}"
+                );
+            }
+            assert!(
+                !log.contains(token.as_str()),
+                "a token is in the log: {token}"
+            );
+        }
+    }
 }
 
 pub async fn rig(script: Script) -> Rig {
@@ -48,6 +84,7 @@ pub async fn start(rig: &Rig, client: &Client) -> String {
     let response = client.get(&url).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let authorize = location(&url, &response);
+    saw(&authorize);
     assert!(authorize.starts_with(&rig.idp.issuer), "{authorize}");
     authorize
 }
@@ -57,6 +94,7 @@ pub async fn authorize(rig: &Rig, client: &Client, authorize: &str) -> String {
     let response = client.get(authorize).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let callback = location(authorize, &response);
+    saw(&callback);
     assert!(callback.starts_with(&rig.url), "{callback}");
     callback
 }
@@ -65,6 +103,7 @@ pub async fn authorize(rig: &Rig, client: &Client, authorize: &str) -> String {
 pub async fn finish(client: &Client, callback: &str) -> String {
     let response = client.get(callback).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER, "{callback}");
+    saw(&format!("{:?}", response.headers()));
     response.headers()[header::LOCATION]
         .to_str()
         .unwrap()
@@ -84,7 +123,9 @@ pub async fn is_signed_in(rig: &Rig, client: &Client) -> bool {
         .send()
         .await
         .unwrap();
-    match response.status() {
+    let status = response.status();
+    saw(&response.text().await.unwrap_or_default());
+    match status {
         StatusCode::OK => true,
         StatusCode::UNAUTHORIZED => false,
         other => panic!("/auth/user answered {other}"),
@@ -103,9 +144,11 @@ pub async fn live(client: &Client, base: &str) -> (StatusCode, serde_json::Value
         .await
         .unwrap();
     let status = response.status();
+    let body = response.text().await.unwrap_or_default();
+    saw(&body);
     (
         status,
-        response.json().await.unwrap_or(serde_json::Value::Null),
+        serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
     )
 }
 

@@ -145,6 +145,8 @@ pub async fn serve_task(
         .collect();
     vars.entry("DATABASE_URL".into())
         .or_insert_with(|| database.url());
+    // Every server's log lines are kept, for the canary hunt.
+    crate::log_capture::start();
     let leptos = LeptosOptions::builder().output_name("portcullis").build();
     let settings = Settings::from_vars(leptos, &vars).unwrap();
     let app = Application::build_on(listener, settings).await.unwrap();
