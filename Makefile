@@ -1,5 +1,5 @@
 # Portcullis: the two commands a newcomer needs are `make dev` and `make test`.
-.PHONY: dev test bootstrap fmt lint unit e2e build release clean fuzz audit
+.PHONY: dev test bootstrap fmt lint unit e2e build release clean fuzz audit bench
 
 dev: ## Run the app with the local identity provider (http://127.0.0.1:3000)
 	@scripts/dev.sh
@@ -28,6 +28,9 @@ release: ## Optimised build (wasm-opt from node_modules)
 
 fuzz: ## Fuzz every target for FUZZ_SECONDS (default 60) each, with nightly
 	@scripts/fuzz.sh
+
+bench: ## Benchmarks (release build, wrk, bundle size) into bench/results.md
+	@scripts/bench.sh
 
 audit: ## Dependency licenses, bans and duplicates (cargo-deny, offline)
 	@scripts/audit.sh
