@@ -41,7 +41,9 @@ trap cleanup EXIT
 
 app_port=$(free_port)
 app_url="http://127.0.0.1:$app_port"
-IDP_PORT=0 IDP_REDIRECT_URIS="$app_url/auth/callback/local" \
+ttl=8
+IDP_PORT=0 IDP_REDIRECT_URIS="$app_url/auth/callback/local" IDP_ACCESS_TOKEN_TTL=$ttl \
+IDP_CANARY_FILE="$work/issued.txt" \
 IDP_POST_LOGOUT_REDIRECT_URIS="$app_url/auth/logged-out" IDP_BACKCHANNEL_LOGOUT_URI= \
 IDP_READY_FILE="$work/idp.json" node end2end/identity-provider/server.mjs >/dev/null 2>"$work/idp.log" &
 pids+=($!)
@@ -51,7 +53,8 @@ issuer=$(node -p "require('$work/idp.json').issuer")
 LEPTOS_SITE_ADDR=127.0.0.1:$app_port LEPTOS_SITE_ROOT="$root/target/site" LEPTOS_SITE_PKG_DIR=pkg \
 APP_PUBLIC_URL=$app_url AUTH_PROVIDERS=local LOCAL_ISSUER=$issuer \
 LOCAL_CLIENT_ID=portcullis-dev LOCAL_CLIENT_SECRET=portcullis-dev-secret \
-DATABASE_URL="sqlite://$work/portcullis.db" RUST_LOG=error "$binary" >"$work/server.log" 2>&1 &
+DATABASE_URL="sqlite://$work/portcullis.db" TOKEN_REFRESH_SKEW_SECONDS=1 BACKGROUND_REFRESH_SECONDS=0 \
+RUST_LOG=error "$binary" >"$work/server.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do curl -fs "$app_url/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
 cookie=$(node bench/sign-in.mjs "$app_url" demo)
@@ -76,6 +79,16 @@ user_ratio=$(ratio "$user_rps" "$base_rps")
 page_ratio=$(ratio "$page_rps" "$base_rps")
 user_ok=$(awk -v a="$user_rps" -v b="$base_rps" 'BEGIN { print (a / b >= 0.5) ? "met" : "MISSED" }')
 
+say "refresh storm: 1000 concurrent requests on an expired access token"
+storm=$(node bench/refresh-storm.mjs "$app_url" "$cookie" "$work/issued.txt" "$ttl" 1000)
+field() { node -e "const r=JSON.parse(process.argv[1]);console.log(eval('r.'+process.argv[2]))" "$storm" "$1"; }
+ms() { awk -v v="$1" 'BEGIN { printf "%.1f ms", v }'; }
+storm_refreshes=$(field refreshes)
+storm_ok=$([ "$storm_refreshes" = 1 ] && echo met || echo MISSED)
+fresh_p50=$(ms "$(field fresh.p50)"); fresh_p99=$(ms "$(field fresh.p99)")
+storm_p50=$(ms "$(field storm.p50)"); storm_p99=$(ms "$(field storm.p99)")
+added_p99=$(awk -v a="$(field storm.p99)" -v b="$(field fresh.p99)" 'BEGIN { printf "%+.1f ms", a - b }')
+
 wasm=$(ls "$pkg"/*.wasm | head -1)
 raw=$(stat -c %s "$wasm")
 gz=$(gzip -9 -c "$wasm" | wc -c)
@@ -97,6 +110,11 @@ mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
   echo "| \`GET /healthz\` (baseline: same server and middleware, no session) | $base_rps | $base_p50 | $base_p99 | 100% | |"
   echo "| \`GET /auth/user\`, signed in | $user_rps | $user_p50 | $user_p99 | $user_ratio | ≥ 50%: $user_ok |"
   echo "| \`GET /profile\` (server-rendered), signed in | $page_rps | $page_p50 | $page_p99 | $page_ratio | |"
+  echo
+  echo "| Refresh storm: 1,000 concurrent requests for one session | Refreshes at the provider | p50 | p99 | Added p99 | Budget |"
+  echo "|---|---|---|---|---|---|"
+  echo "| fresh access token | $(field fresh.refreshes) | $fresh_p50 | $fresh_p99 | | |"
+  echo "| access token just expired | $storm_refreshes | $storm_p50 | $storm_p99 | $added_p99 | exactly 1: $storm_ok |"
   echo
   echo "| Browser bundle (\`$(basename "$wasm")\`) | Size | Budget |"
   echo "|---|---|---|"
