@@ -89,6 +89,27 @@ fresh_p50=$(ms "$(field fresh.p50)"); fresh_p99=$(ms "$(field fresh.p99)")
 storm_p50=$(ms "$(field storm.p50)"); storm_p99=$(ms "$(field storm.p99)")
 added_p99=$(awk -v a="$(field storm.p99)" -v b="$(field fresh.p99)" 'BEGIN { printf "%+.1f ms", a - b }')
 
+say "login throughput: complete sign-ins against a fast scripted provider"
+node bench/fast-provider.mjs >"$work/fast.out" 2>"$work/fast.log" &
+pids+=($!)
+for _ in $(seq 100); do grep -q FAST_IDP_READY "$work/fast.out" 2>/dev/null && break; sleep 0.1; done
+fast_issuer=$(sed -n 's/^FAST_IDP_READY //p' "$work/fast.out" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).issuer))')
+login_port=$(free_port)
+login_url="http://127.0.0.1:$login_port"
+LEPTOS_SITE_ADDR=127.0.0.1:$login_port LEPTOS_SITE_ROOT="$root/target/site" LEPTOS_SITE_PKG_DIR=pkg \
+APP_PUBLIC_URL=$login_url AUTH_PROVIDERS=fast FAST_ISSUER=$fast_issuer \
+FAST_CLIENT_ID=bench FAST_CLIENT_SECRET=bench-secret \
+DATABASE_URL="sqlite://$work/logins.db" BACKGROUND_REFRESH_SECONDS=0 \
+RUST_LOG=error "$binary" >"$work/login-server.log" 2>&1 &
+login_pid=$!
+pids+=("$login_pid")
+for _ in $(seq 100); do curl -fs "$login_url/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+logins=$(node bench/login-throughput.mjs "$login_url" "$login_pid" "$seconds" 16)
+login_field() { node -e "const r=JSON.parse(process.argv[1]);console.log(r[process.argv[2]])" "$logins" "$1"; }
+login_rate=$(awk -v v="$(login_field perSecond)" 'BEGIN { printf "%.0f", v }')
+login_cpu=$(awk -v v="$(login_field cpuMsPerLogin)" 'BEGIN { printf "%.2f ms", v }')
+login_count=$(login_field logins)
+
 wasm=$(ls "$pkg"/*.wasm | head -1)
 raw=$(stat -c %s "$wasm")
 gz=$(gzip -9 -c "$wasm" | wc -c)
@@ -115,6 +136,11 @@ mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
   echo "|---|---|---|---|---|---|"
   echo "| fresh access token | $(field fresh.refreshes) | $fresh_p50 | $fresh_p99 | | |"
   echo "| access token just expired | $storm_refreshes | $storm_p50 | $storm_p99 | $added_p99 | exactly 1: $storm_ok |"
+  echo
+  echo "| Login throughput (16 browsers at once, fast scripted provider) | Value |"
+  echo "|---|---|"
+  echo "| complete sign-ins per second (start → provider → callback → session) | $login_rate ($login_count in ${seconds}s) |"
+  echo "| server CPU time per sign-in | $login_cpu |"
   echo
   echo "| Browser bundle (\`$(basename "$wasm")\`) | Size | Budget |"
   echo "|---|---|---|"

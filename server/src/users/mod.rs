@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::db::{Db, with_pool};
+use crate::db::{BeginWrite, Db, with_pool};
 
 /// What a provider told us about who signed in.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,7 +80,7 @@ impl UserStore {
     pub async fn sign_in(&self, identity: &Identity) -> Result<SignIn, sqlx::Error> {
         let now = OffsetDateTime::now_utc().unix_timestamp();
         with_pool!(&self.db, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             if let Some(user_id) = owner_of(&mut tx, identity).await? {
                 sqlx::query(
                     "UPDATE users SET name = $2, email = $3, picture = $4, last_login_at = $5
@@ -143,7 +143,7 @@ impl UserStore {
     pub async fn link(&self, user: UserId, identity: &Identity) -> Result<Link, sqlx::Error> {
         let now = OffsetDateTime::now_utc().unix_timestamp();
         with_pool!(&self.db, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let outcome = match owner_of(&mut tx, identity).await? {
                 Some(owner) if owner == user.0 => Link::AlreadyLinked,
                 Some(_) => Link::BelongsToAnother,
@@ -166,7 +166,7 @@ impl UserStore {
         subject: &str,
     ) -> Result<Unlink, sqlx::Error> {
         with_pool!(&self.db, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let (count,): (i64,) =
                 sqlx::query_as("SELECT count(*) FROM identities WHERE user_id = $1")
                     .bind(user.0)

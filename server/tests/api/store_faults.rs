@@ -279,3 +279,33 @@ async fn a_crash_in_the_middle_of_writes_loses_or_corrupts_nothing() {
         "sign-ins finished before the crash survive it"
     );
 }
+
+/// Many first sign-ins at once on SQLite: each creates an account, a
+/// session, a login row and sealed tokens; none may fail on a busy
+/// database.
+#[tokio::test]
+async fn many_first_sign_ins_at_once_on_sqlite_all_succeed() {
+    let rig = crate::rig::rig(Script {
+        claims: |claims, ctx| {
+            // A new person per sign-in.
+            claims.insert(
+                "sub".into(),
+                serde_json::json!(format!("person-{}", &ctx.access_token[11..23])),
+            );
+        },
+        userinfo: |claims, ctx| {
+            claims.insert(
+                "email".into(),
+                serde_json::json!(format!("{}@hostile.test", &ctx.access_token[11..23])),
+            );
+        },
+        ..Script::default()
+    })
+    .await;
+    let browsers: Vec<Client> = (0..24).map(|_| browser()).collect();
+    let ends =
+        futures_util::future::join_all(browsers.iter().map(|client| sign_in(&rig, client))).await;
+    for end in ends {
+        assert_eq!(end, "/", "every sign-in succeeds");
+    }
+}

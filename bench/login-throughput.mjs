@@ -1,0 +1,44 @@
+// Login throughput: complete code flows (start → provider → callback →
+// session) per second with CONCURRENCY browsers at once for SECONDS, and
+// the server's CPU time per login (from /proc/PID/stat). Prints JSON.
+//
+//   node bench/login-throughput.mjs APP_URL SERVER_PID [SECONDS] [CONCURRENCY]
+
+import { readFileSync } from 'node:fs';
+
+const [appUrl, pid, seconds = '10', concurrency = '16'] = process.argv.slice(2);
+const ticks = () => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks
+};
+const TICKS_PER_SECOND = 100;
+
+async function login() {
+  let cookie = '';
+  const go = async (url) => {
+    const response = await fetch(url, { redirect: 'manual', headers: { cookie } });
+    const set = response.headers.getSetCookie().find((c) => c.startsWith('portcullis='));
+    if (set && url.startsWith(appUrl)) cookie = set.split(';')[0];
+    return response.headers.get('location');
+  };
+  const toProvider = await go(`${appUrl}/auth/login/fast`);
+  const callback = await go(toProvider);
+  const end = await go(new URL(callback, appUrl).toString());
+  if (end !== '/') throw new Error(`sign-in ended at ${end}`);
+}
+
+const deadline = Date.now() + Number(seconds) * 1000;
+let done = 0;
+const before = ticks();
+const started = performance.now();
+await Promise.all(
+  Array.from({ length: Number(concurrency) }, async () => {
+    while (Date.now() < deadline) {
+      await login();
+      done += 1;
+    }
+  }),
+);
+const elapsed = (performance.now() - started) / 1000;
+const cpu = (ticks() - before) / TICKS_PER_SECOND;
+console.log(JSON.stringify({ logins: done, perSecond: done / elapsed, cpuMsPerLogin: (cpu * 1000) / done }));
