@@ -11,7 +11,7 @@ cd "$root"
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 seconds=${BENCH_SECONDS:-10}
 scripts/bootstrap.sh dev
-for tool in wrk brotli; do
+for tool in wrk brotli sqlite3; do
   if ! command -v "$tool" >/dev/null; then
     if [ "$(id -u)" = 0 ]; then
       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$tool" >/dev/null
@@ -109,6 +109,14 @@ login_field() { node -e "const r=JSON.parse(process.argv[1]);console.log(r[proce
 login_rate=$(awk -v v="$(login_field perSecond)" 'BEGIN { printf "%.0f", v }')
 login_cpu=$(awk -v v="$(login_field cpuMsPerLogin)" 'BEGIN { printf "%.2f ms", v }')
 login_count=$(login_field logins)
+# What a signed-in session costs the SQLite store: its file (and journal)
+# divided by the sessions in it, after a checkpoint.
+sessions_stored=$(node -e '
+  const { execFileSync } = require("child_process");
+  console.log(execFileSync("sqlite3", [process.argv[1], "PRAGMA wal_checkpoint(TRUNCATE); SELECT count(*) FROM logins;"]).toString().trim().split("\n").pop());
+' "$work/logins.db" 2>/dev/null || echo 0)
+db_bytes=$(cat "$work"/logins.db* 2>/dev/null | wc -c)
+per_session=$(awk -v b="$db_bytes" -v n="$sessions_stored" 'BEGIN { if (n > 0) printf "%.0f bytes", b / n; else print "n/a (sqlite3 missing)" }')
 
 wasm=$(ls "$pkg"/*.wasm | head -1)
 raw=$(stat -c %s "$wasm")
@@ -141,6 +149,7 @@ mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
   echo "|---|---|"
   echo "| complete sign-ins per second (start → provider → callback → session) | $login_rate ($login_count in ${seconds}s) |"
   echo "| server CPU time per sign-in | $login_cpu |"
+  echo "| SQLite store per signed-in session (account, identity, session, login row, sealed tokens) | $per_session ($sessions_stored sessions) |"
   echo
   echo "| Browser bundle (\`$(basename "$wasm")\`) | Size | Budget |"
   echo "|---|---|---|"
