@@ -70,7 +70,7 @@ impl Portcullis {
         Self {
             registry,
             http,
-            vault: crate::startup::token_vault(store.clone(), settings.token_keys.clone()),
+            vault: TokenVault::with_configured_keys(store.clone(), settings.token_keys.clone()),
             users: UserStore::new(db.clone()),
             logins: LoginStore::new(store.clone()),
             refresh_skew: settings.refresh_skew,

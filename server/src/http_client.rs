@@ -61,10 +61,6 @@ impl ProviderHttp {
 
     /// Sends `request` under the client's limits.
     pub async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
-        self.execute(request).await
-    }
-
-    async fn execute(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
         let mut response = self.client.execute(request.try_into()?).await?;
         if response
             .content_length()
@@ -96,7 +92,7 @@ impl<'c> AsyncHttpClient<'c> for ProviderHttp {
     type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, HttpError>> + Send + 'c>>;
 
     fn call(&'c self, request: HttpRequest) -> Self::Future {
-        Box::pin(self.execute(request))
+        Box::pin(self.send(request))
     }
 }
 

@@ -34,7 +34,6 @@ use crate::{
     session,
     store::{Store, StoreFailure},
     telemetry::cause_chain,
-    vault::{KeyRing, TokenVault},
 };
 
 /// Shared state of every request handler.
@@ -59,18 +58,6 @@ pub enum StartupError {
     Store(#[source] StoreFailure),
     #[error("cannot build the HTTP client")]
     HttpClient(#[source] reqwest::Error),
-}
-
-/// The token vault in `store`, sealed with the configured keys.
-pub fn token_vault(store: Store, keys: Option<KeyRing>) -> TokenVault {
-    let keys = keys.unwrap_or_else(|| {
-        tracing::warn!(
-            "TOKEN_ENCRYPTION_KEYS is not set: tokens are sealed with a random key and \
-             will not survive a restart"
-        );
-        KeyRing::ephemeral()
-    });
-    TokenVault::new(store, keys)
 }
 
 /// Opens the database, discovers the providers and builds the state.

@@ -34,6 +34,20 @@ impl TokenVault {
         Self { store, keys }
     }
 
+    /// The vault in `store`, sealed with the configured keys, or with a
+    /// random key for this process when none are configured (said in the
+    /// log: such tokens do not survive a restart).
+    pub fn with_configured_keys(store: Store, keys: Option<KeyRing>) -> Self {
+        let keys = keys.unwrap_or_else(|| {
+            tracing::warn!(
+                "TOKEN_ENCRYPTION_KEYS is not set: tokens are sealed with a random key and \
+                 will not survive a restart"
+            );
+            KeyRing::ephemeral()
+        });
+        Self::new(store, keys)
+    }
+
     /// Stores (or replaces, atomically) the tokens of `grant_id`.
     pub async fn put(
         &self,
