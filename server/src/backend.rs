@@ -72,7 +72,7 @@ impl Portcullis {
             http,
             vault: TokenVault::with_configured_keys(store.clone(), settings.token_keys.clone()),
             users: UserStore::new(db.clone()),
-            logins: LoginStore::new(store.clone()),
+            logins: LoginStore::with_cache(store.clone(), settings.session_cache),
             refresh_skew: settings.refresh_skew,
             db,
             store,
@@ -97,9 +97,12 @@ impl Portcullis {
         let absolute = secs(self.session_absolute);
         match self.logins.get(&user.login).await? {
             Some(login) if now - login.last_seen_at < idle && now - login.created_at < absolute => {
-                // Last-seen is kept to the minute: one write a minute at most.
-                if now - login.last_seen_at >= 60 {
+                // Last-seen is kept to the minute (finer for short idle
+                // timeouts): one write a minute at most. The session
+                // record's own expiry moves with it.
+                if now - login.last_seen_at >= (idle / 4).clamp(1, 60) {
                     self.logins.touch(&login.id, now).await?;
+                    session::keep_alive(session, self.session_idle);
                 }
                 Ok(Some(user))
             }

@@ -2,6 +2,7 @@
 //! the login flows and keeps everything sensitive on this side.
 
 pub mod backend;
+pub mod cache;
 pub mod config;
 pub mod db;
 pub mod flow;

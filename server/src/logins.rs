@@ -3,9 +3,15 @@
 //! whose row is gone (logout, back-channel logout, ended from another
 //! device, timed out) is signed out on its next request.
 
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
 use time::OffsetDateTime;
 
 use crate::{
+    cache::TtlCache,
     db::with_pool,
     store::{Store, StoreFailure},
 };
@@ -41,6 +47,8 @@ pub enum Selector<'a> {
 #[derive(Clone, Debug)]
 pub struct LoginStore {
     store: Store,
+    /// Rows recently read, for the check every signed-in request makes.
+    cache: Arc<TtlCache<String, LoginRecord>>,
 }
 
 pub fn now() -> i64 {
@@ -104,8 +112,17 @@ pub fn describe_user_agent(ua: &str) -> String {
 }
 
 impl LoginStore {
+    /// The store itself, every read going to it.
     pub fn new(store: Store) -> Self {
-        Self { store }
+        Self::with_cache(store, Duration::ZERO)
+    }
+
+    /// The store with rows read through a cache for `ttl` (`cache.rs`).
+    pub fn with_cache(store: Store, ttl: Duration) -> Self {
+        Self {
+            store,
+            cache: Arc::new(TtlCache::new(ttl)),
+        }
     }
 
     pub async fn create(&self, login: &LoginRecord) -> Result<(), StoreFailure> {
@@ -136,6 +153,18 @@ impl LoginStore {
     }
 
     pub async fn get(&self, id: &str) -> Result<Option<LoginRecord>, StoreFailure> {
+        if let Some(login) = self.cache.get(id) {
+            return Ok(Some(login));
+        }
+        let started = Instant::now();
+        let login = self.read(id).await?;
+        if let Some(login) = &login {
+            self.cache.put(id.to_owned(), login.clone(), started);
+        }
+        Ok(login)
+    }
+
+    async fn read(&self, id: &str) -> Result<Option<LoginRecord>, StoreFailure> {
         let db = match &self.store {
             Store::Sql(db) => db,
             Store::Redis(redis) => return Ok(redis.login_get(id).await?),
@@ -150,6 +179,12 @@ impl LoginStore {
 
     /// Records that the session was used at `at`.
     pub async fn touch(&self, id: &str, at: i64) -> Result<(), StoreFailure> {
+        let touched = self.write_last_seen(id, at).await;
+        self.cache.remove(id);
+        touched
+    }
+
+    async fn write_last_seen(&self, id: &str, at: i64) -> Result<(), StoreFailure> {
         let db = match &self.store {
             Store::Sql(db) => db,
             Store::Redis(redis) => return Ok(redis.login_touch(id, at).await?),
@@ -180,6 +215,12 @@ impl LoginStore {
 
     /// Ends one session; its grant, if it existed.
     pub async fn end(&self, id: &str) -> Result<Option<String>, StoreFailure> {
+        let ended = self.delete(id).await;
+        self.cache.remove(id);
+        ended
+    }
+
+    async fn delete(&self, id: &str) -> Result<Option<String>, StoreFailure> {
         let db = match &self.store {
             Store::Sql(db) => db,
             Store::Redis(redis) => return Ok(redis.login_end(id).await?),
@@ -195,6 +236,12 @@ impl LoginStore {
 
     /// Ends every session `selector` names; their grants.
     pub async fn end_matching(&self, selector: &Selector<'_>) -> Result<Vec<String>, StoreFailure> {
+        let ended = self.delete_matching(selector).await;
+        self.cache.clear();
+        ended
+    }
+
+    async fn delete_matching(&self, selector: &Selector<'_>) -> Result<Vec<String>, StoreFailure> {
         let db = match &self.store {
             Store::Sql(db) => db,
             Store::Redis(redis) => return Ok(redis.logins_end_matching(selector).await?),
@@ -224,6 +271,16 @@ impl LoginStore {
     /// Ends every session last seen before `idle_before` or created before
     /// `created_before`; their grants.
     pub async fn end_expired(
+        &self,
+        idle_before: i64,
+        created_before: i64,
+    ) -> Result<Vec<String>, StoreFailure> {
+        let ended = self.delete_expired(idle_before, created_before).await;
+        self.cache.clear();
+        ended
+    }
+
+    async fn delete_expired(
         &self,
         idle_before: i64,
         created_before: i64,

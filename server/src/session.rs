@@ -2,15 +2,25 @@
 //! it. Tokens are never part of this record.
 
 use app::model::UserView;
+use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tower_sessions::{
-    Expiry, Session, SessionManagerLayer,
-    cookie::{SameSite, time::Duration},
+    Expiry, Session, SessionManagerLayer, SessionStore as Store,
+    cookie::{
+        SameSite,
+        time::{Duration, OffsetDateTime},
+    },
+    session::{Id, Record},
+    session_store,
 };
 
-use std::time::Duration as StdDuration;
+use std::{
+    sync::Arc,
+    time::{Duration as StdDuration, Instant},
+};
 
 use crate::{
+    cache::TtlCache,
     db::SessionStore,
     users::{Identity, UserId},
 };
@@ -67,14 +77,75 @@ pub async fn sign_in(
     session.insert(USER_KEY, user).await
 }
 
+/// Keeps an active session's record alive: with an inactivity expiry, the
+/// record's expiry moves only when it is saved, and a signed-in session
+/// that only reads would otherwise lapse `idle` after sign-in.
+pub fn keep_alive(session: &Session, idle: StdDuration) {
+    let idle = Duration::try_from(idle).unwrap_or(Duration::hours(8));
+    session.set_expiry(Some(Expiry::OnInactivity(idle)));
+}
+
+/// The session store behind a short-lived read cache (`cache.rs` says
+/// what may be stale and for how long). Writes go to the store, then
+/// drop the cached record.
+#[derive(Clone, Debug)]
+pub struct CachedSessions {
+    store: SessionStore,
+    cache: Arc<TtlCache<Id, Record>>,
+}
+
+impl CachedSessions {
+    pub fn new(store: SessionStore, ttl: StdDuration) -> Self {
+        Self {
+            store,
+            cache: Arc::new(TtlCache::new(ttl)),
+        }
+    }
+}
+
+#[async_trait]
+impl Store for CachedSessions {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        let created = self.store.create(record).await;
+        self.cache.remove(&record.id);
+        created
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        let saved = self.store.save(record).await;
+        self.cache.remove(&record.id);
+        saved
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        if let Some(record) = self.cache.get(id)
+            && record.expiry_date > OffsetDateTime::now_utc()
+        {
+            return Ok(Some(record));
+        }
+        let started = Instant::now();
+        let record = self.store.load(id).await?;
+        if let Some(record) = &record {
+            self.cache.put(*id, record.clone(), started);
+        }
+        Ok(record)
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        let deleted = self.store.delete(id).await;
+        self.cache.remove(id);
+        deleted
+    }
+}
+
 /// The cookie settings (SECURITY.md D1): HttpOnly, SameSite=Lax so the
 /// login transaction survives the provider's redirect back, and over https
 /// `Secure` with the `__Host-` prefix (Path=/, no Domain).
 pub fn layer(
-    store: SessionStore,
+    store: CachedSessions,
     https: bool,
     idle: StdDuration,
-) -> SessionManagerLayer<SessionStore> {
+) -> SessionManagerLayer<CachedSessions> {
     let idle = Duration::try_from(idle).unwrap_or(Duration::hours(8));
     SessionManagerLayer::new(store)
         .with_name(if https {

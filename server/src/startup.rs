@@ -25,13 +25,14 @@ use tokio::net::TcpListener;
 
 use crate::{
     backend::Portcullis,
+    cache,
     config::Settings,
-    db::{Db, SessionStore},
+    db::Db,
     http_client,
     providers::Registry,
     routes::{auth, health},
     secret::Secret,
-    session,
+    session::{self, CachedSessions},
     store::{Store, StoreFailure},
     telemetry::cause_chain,
 };
@@ -61,7 +62,7 @@ pub enum StartupError {
 }
 
 /// Opens the database, discovers the providers and builds the state.
-pub async fn assemble(settings: Settings) -> Result<(AppState, SessionStore), StartupError> {
+pub async fn assemble(settings: Settings) -> Result<(AppState, CachedSessions), StartupError> {
     let db = Db::open(settings.database_url.expose())
         .await
         .map_err(StartupError::Database)?;
@@ -87,11 +88,12 @@ pub async fn assemble(settings: Settings) -> Result<(AppState, SessionStore), St
         )),
         leptos: settings.leptos,
     };
-    Ok((state, store.session_store()))
+    let sessions = CachedSessions::new(store.session_store(), settings.session_cache);
+    Ok((state, sessions))
 }
 
 /// The whole HTTP surface.
-pub fn router(state: AppState, store: SessionStore) -> Router {
+pub fn router(state: AppState, store: CachedSessions) -> Router {
     let https = state.core.public_url.starts_with("https://");
     let ports = Ports::new(state.core.clone());
     let context = move || {
@@ -124,6 +126,7 @@ pub fn router(state: AppState, store: SessionStore) -> Router {
         ))
         .layer(middleware::from_fn_with_state(https, security_headers))
         .layer(session::layer(store, https, state.core.session_idle))
+        .layer(middleware::from_fn(cache::mark_cacheable_reads))
         .layer(middleware::from_fn(no_bare_errors))
         .with_state(state)
 }

@@ -26,7 +26,7 @@ use toml::{Table, Value};
 pub const DEFAULT_PATH: &str = "portcullis.toml";
 
 /// Top-level keys and the variables they stand for.
-const TOP_LEVEL: [(&str, &str); 11] = [
+const TOP_LEVEL: [(&str, &str); 12] = [
     ("public_url", "APP_PUBLIC_URL"),
     ("database_url", "DATABASE_URL"),
     ("token_encryption_keys", "TOKEN_ENCRYPTION_KEYS"),
@@ -44,6 +44,7 @@ const TOP_LEVEL: [(&str, &str); 11] = [
     ("background_refresh_seconds", "BACKGROUND_REFRESH_SECONDS"),
     ("session_store_url", "SESSION_STORE_URL"),
     ("session_store_prefix", "SESSION_STORE_PREFIX"),
+    ("session_cache_seconds", "SESSION_CACHE_SECONDS"),
 ];
 
 /// Keys of a `[providers.<name>]` table.
@@ -223,7 +224,7 @@ mod tests {
                  token_encryption_keys, login_timeout_seconds, provider_timeout_seconds, \
                  session_idle_timeout_seconds, session_absolute_timeout_seconds, \
                  token_refresh_skew_seconds, background_refresh_seconds, session_store_url, \
-                 session_store_prefix, providers)",
+                 session_store_prefix, session_cache_seconds, providers)",
                 "`database_url` must be a string or a number",
                 "unknown setting `providers.acme.clientid` (known: preset, issuer, tenant, \
                  api_url, client_id, client_secret, scopes, label)",

@@ -58,6 +58,10 @@ pub struct Settings {
     /// How often sessions in use get their tokens refreshed ahead of
     /// expiry; `None` turns that off (`BACKGROUND_REFRESH_SECONDS`, 0).
     pub background_refresh: Option<Duration>,
+    /// How long a signed-in session's records are read from memory before
+    /// the store is asked again (`SESSION_CACHE_SECONDS`, 0 = never; see
+    /// `cache.rs` for what this means across instances).
+    pub session_cache: Duration,
 }
 
 /// One identity provider as configured.
@@ -114,6 +118,8 @@ const DEFAULT_SESSION_IDLE: u64 = 8 * 3600;
 const DEFAULT_SESSION_ABSOLUTE: u64 = 7 * 86_400;
 /// A provider that has not answered in 15 s is treated as down.
 const DEFAULT_PROVIDER_TIMEOUT: u64 = 15;
+/// Seconds a session's records are read from memory (`SESSION_CACHE_SECONDS`).
+const DEFAULT_SESSION_CACHE: u64 = 2;
 
 impl Settings {
     /// Reads the process environment and the settings file.
@@ -355,6 +361,19 @@ impl Settings {
             Some("0") => None,
             _ => Some(seconds("BACKGROUND_REFRESH_SECONDS", 30, 3600)),
         };
+        let session_cache = match get("SESSION_CACHE_SECONDS") {
+            None => Duration::from_secs(DEFAULT_SESSION_CACHE),
+            Some(value) => match value.parse::<u64>() {
+                Ok(n) if n <= 60 => Duration::from_secs(n),
+                _ => {
+                    problems.push(format!(
+                        "SESSION_CACHE_SECONDS must be a whole number of seconds from 0 (off) \
+                         to 60, not \"{value}\""
+                    ));
+                    Duration::ZERO
+                }
+            },
+        };
         let provider_limits = Limits {
             connect_timeout: provider_timeout.min(Limits::default().connect_timeout),
             total_timeout: provider_timeout,
@@ -376,6 +395,7 @@ impl Settings {
                 session_absolute,
                 refresh_skew,
                 background_refresh,
+                session_cache,
             })
         } else {
             Err(ConfigProblems(problems))
@@ -635,6 +655,23 @@ mod tests {
             [
                 "LOGIN_TIMEOUT_SECONDS must be a whole number of seconds from 1 to 3600, not \"ten\"",
                 "PROVIDER_TIMEOUT_SECONDS must be a whole number of seconds from 1 to 120, not \"0\"",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_session_cache_is_two_seconds_unless_set_and_zero_turns_it_off() {
+        let settings = Settings::from_vars(options(), &vars(&[])).unwrap();
+        assert_eq!(settings.session_cache, Duration::from_secs(2));
+        let off = vars(&[("SESSION_CACHE_SECONDS", "0")]);
+        let settings = Settings::from_vars(options(), &off).unwrap();
+        assert_eq!(settings.session_cache, Duration::ZERO);
+        let problems =
+            Settings::from_vars(options(), &vars(&[("SESSION_CACHE_SECONDS", "61")])).unwrap_err();
+        assert_eq!(
+            problems.0,
+            [
+                "SESSION_CACHE_SECONDS must be a whole number of seconds from 0 (off) to 60, not \"61\""
             ]
         );
     }

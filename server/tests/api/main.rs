@@ -28,6 +28,7 @@ mod rig;
 mod robustness;
 mod server_functions;
 mod services;
+mod session_cache;
 mod sessions;
 mod spawn;
 mod store_contract;

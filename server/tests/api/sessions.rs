@@ -117,6 +117,21 @@ async fn an_idle_session_is_signed_out_and_its_tokens_deleted() {
 }
 
 #[tokio::test]
+async fn a_session_in_use_outlives_its_idle_timeout() {
+    let rig = rig_with(Script::default(), &[("SESSION_IDLE_TIMEOUT_SECONDS", "3")]).await;
+    let client = browser_as(FIREFOX);
+    sign_in(&rig, &client).await;
+    // Twice the idle timeout, never idle for long.
+    for _ in 0..8 {
+        tokio::time::sleep(Duration::from_millis(750)).await;
+        assert!(
+            is_signed_in(&rig, &client).await,
+            "in use, so never idle for 3 s"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_session_past_its_absolute_lifetime_is_signed_out_though_in_use() {
     let rig = rig_with(
         Script::default(),

@@ -63,6 +63,12 @@ async fn a_store_outage_is_a_clear_503_and_the_service_recovers_by_itself() {
     assert_eq!(user_status(&client, &url).await, StatusCode::OK);
 
     proxy.down().await;
+    // A session read in the last SESSION_CACHE_SECONDS may still be served
+    // from memory; then the outage shows.
+    assert_eq!(
+        until(&client, &url, StatusCode::SERVICE_UNAVAILABLE).await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
     let answer = client.get(format!("{url}/auth/user")).send().await.unwrap();
     assert_eq!(answer.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body: Value = answer.json().await.unwrap();
