@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use sqlx::{
     PgPool, SqlitePool,
     postgres::PgPoolOptions,
-    sqlite::{SqliteConnectOptions, SqlitePoolOptions},
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 use tower_sessions::{
     ExpiredDeletion, SessionStore as Store,
@@ -84,9 +84,20 @@ impl Db {
     /// Connects and applies every migration (sessions, token vault, users).
     pub async fn open(url: &str) -> Result<Self, sqlx::Error> {
         let db = if url.starts_with("sqlite:") {
-            let options = SqliteConnectOptions::from_str(url)?.create_if_missing(true);
             // An in-memory database exists per connection: keep exactly one.
             let in_memory = url.contains(":memory:");
+            let mut options = SqliteConnectOptions::from_str(url)?.create_if_missing(true);
+            if !in_memory {
+                // Write-ahead logging: readers never block the writer nor
+                // the writer them, and a commit is one append (synced at
+                // checkpoints, so a power cut may lose the last commits
+                // but never corrupts). The rollback journal SQLite starts
+                // with made every signed-in request wait behind sign-ins
+                // and failed some writes as "database is locked".
+                options = options
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal);
+            }
             let pool = SqlitePoolOptions::new()
                 .max_connections(if in_memory { 1 } else { 8 })
                 .connect_with(options)
@@ -204,4 +215,31 @@ pub async fn memory() -> Db {
     Db::open("sqlite::memory:")
         .await
         .expect("in-memory database opens")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_sqlite_file_is_opened_with_write_ahead_logging() {
+        let path = std::env::temp_dir().join(format!("portcullis-wal-{}.db", std::process::id()));
+        let db = Db::open(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        let (mode,): (String,) = sqlx::query_as("PRAGMA journal_mode")
+            .fetch_one(db.sqlite())
+            .await
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let (synchronous,): (i64,) = sqlx::query_as("PRAGMA synchronous")
+            .fetch_one(db.sqlite())
+            .await
+            .unwrap();
+        assert_eq!(synchronous, 1, "NORMAL");
+        db.sqlite().close().await;
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
 }
