@@ -331,7 +331,7 @@ async fn many_sign_ins_starting_and_finishing_at_once_on_sqlite_all_succeed() {
                 .send()
                 .await
                 .unwrap();
-            assert_eq!(response.status(), reqwest::StatusCode::SEE_OTHER, "started");
+            assert_eq!(response.status(), StatusCode::SEE_OTHER, "started");
             let authorize = crate::login::location(&rig.url, &response);
             let callback = crate::rig::authorize(&rig, client, &authorize).await;
             crate::rig::finish(client, &callback).await
