@@ -69,6 +69,13 @@ pub struct UserStore {
     db: Db,
 }
 
+/// The provider of the identity whose verified e-mail is `$1` (any case).
+/// Indexed (`identities_by_verified_email`): a first sign-in asks it while
+/// holding the write lock.
+const VERIFIED_EMAIL_OWNER: &str = "SELECT provider FROM identities
+     WHERE email_verified AND lower(email) = lower($1)
+     ORDER BY created_at LIMIT 1";
+
 impl UserStore {
     pub fn new(db: Db) -> Self {
         Self { db }
@@ -111,14 +118,10 @@ impl UserStore {
                 .as_deref()
                 .filter(|_| identity.email_verified)
             {
-                let owner: Option<(String,)> = sqlx::query_as(
-                    "SELECT provider FROM identities
-                     WHERE email_verified AND lower(email) = lower($1)
-                     ORDER BY created_at LIMIT 1",
-                )
-                .bind(email)
-                .fetch_optional(&mut *tx)
-                .await?;
+                let owner: Option<(String,)> = sqlx::query_as(VERIFIED_EMAIL_OWNER)
+                    .bind(email)
+                    .fetch_optional(&mut *tx)
+                    .await?;
                 if let Some((provider,)) = owner {
                     return Ok(SignIn::EmailBelongsTo { provider });
                 }
@@ -272,6 +275,28 @@ mod tests {
 
     async fn store() -> UserStore {
         UserStore::new(db::memory().await)
+    }
+
+    #[tokio::test]
+    async fn the_verified_email_lookup_of_a_first_sign_in_reads_an_index_not_every_identity() {
+        let db = db::memory().await;
+        let plan: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as(&format!("EXPLAIN QUERY PLAN {VERIFIED_EMAIL_OWNER}"))
+                .bind("someone@example.com")
+                .fetch_all(db.sqlite())
+                .await
+                .unwrap();
+        let steps: Vec<&str> = plan.iter().map(|row| row.3.as_str()).collect();
+        assert!(
+            steps
+                .iter()
+                .any(|s| s.contains("USING INDEX identities_by_verified_email")),
+            "{steps:?}"
+        );
+        assert!(
+            !steps.iter().any(|s| s.starts_with("SCAN identities")),
+            "{steps:?}"
+        );
     }
 
     fn identity(issuer: &str, subject: &str, email: &str) -> Identity {
