@@ -5,6 +5,7 @@
 //   node bench/login-throughput.mjs APP_URL SERVER_PID [SECONDS] [CONCURRENCY]
 
 import { readFileSync } from 'node:fs';
+import { signIn } from './fast-login.mjs';
 
 const [appUrl, pid, seconds = '10', concurrency = '16'] = process.argv.slice(2);
 const ticks = () => {
@@ -13,20 +14,6 @@ const ticks = () => {
 };
 const TICKS_PER_SECOND = 100;
 
-async function login() {
-  let cookie = '';
-  const go = async (url) => {
-    const response = await fetch(url, { redirect: 'manual', headers: { cookie } });
-    const set = response.headers.getSetCookie().find((c) => c.startsWith('portcullis='));
-    if (set && url.startsWith(appUrl)) cookie = set.split(';')[0];
-    return response.headers.get('location');
-  };
-  const toProvider = await go(`${appUrl}/auth/login/fast`);
-  const callback = await go(toProvider);
-  const end = await go(new URL(callback, appUrl).toString());
-  if (end !== '/') throw new Error(`sign-in ended at ${end}`);
-}
-
 const deadline = Date.now() + Number(seconds) * 1000;
 let done = 0;
 const before = ticks();
@@ -34,7 +21,7 @@ const started = performance.now();
 await Promise.all(
   Array.from({ length: Number(concurrency) }, async () => {
     while (Date.now() < deadline) {
-      await login();
+      await signIn(appUrl);
       done += 1;
     }
   }),

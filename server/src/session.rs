@@ -77,6 +77,19 @@ pub async fn sign_in(
     session.insert(USER_KEY, user).await
 }
 
+/// A new session record with `user` signed in, as [`sign_in`] leaves it,
+/// expiring after `idle`; for tools that fill a store.
+pub fn signed_in_record(
+    user: &SessionUser,
+    idle: StdDuration,
+) -> Result<Record, serde_json::Error> {
+    Ok(Record {
+        id: Id::default(),
+        data: [(USER_KEY.to_owned(), serde_json::to_value(user)?)].into(),
+        expiry_date: OffsetDateTime::now_utc() + idle,
+    })
+}
+
 /// Keeps an active session's record alive: with an inactivity expiry, the
 /// record's expiry moves only when it is saved, and a signed-in session
 /// that only reads would otherwise lapse `idle` after sign-in.
