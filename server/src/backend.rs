@@ -16,6 +16,7 @@ use http::request::Parts;
 use tower_sessions::Session;
 
 use crate::{
+    cache,
     config::Settings,
     db::Db,
     http_client::ProviderHttp,
@@ -194,10 +195,15 @@ impl Portcullis {
             tracing::error!("no session layer in front of the app");
             return Err(AppError::Internal);
         };
-        self.signed_in(session).await.map_err(|err| {
-            tracing::error!("session lookup failed: {}", cause_chain(&err));
-            AppError::Unavailable
-        })
+        // Page data is loaded in tasks of the renderer's own: they read
+        // through the cache as their request may.
+        let lookup = self.signed_in(session);
+        cache::within_request(&request.method, request.uri.path(), lookup)
+            .await
+            .map_err(|err| {
+                tracing::error!("session lookup failed: {}", cause_chain(&err));
+                AppError::Unavailable
+            })
     }
 }
 

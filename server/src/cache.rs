@@ -45,6 +45,14 @@ pub fn may_read_cached(method: &Method, path: &str) -> bool {
         && (!path.starts_with("/auth/") || path == "/auth/user")
 }
 
+/// Runs `work` as part of a request with `method` and `path`: for work the
+/// page renderer runs in tasks of its own, outside the middleware's mark.
+pub async fn within_request<F: Future>(method: &Method, path: &str, work: F) -> F::Output {
+    CACHED_READS
+        .scope(may_read_cached(method, path), work)
+        .await
+}
+
 /// Middleware: marks the request as one that may read through the cache.
 pub async fn mark_cacheable_reads(request: Request, next: Next) -> Response {
     let allowed = may_read_cached(request.method(), request.uri().path());
@@ -154,6 +162,8 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
     async fn allowed<T>(f: impl Future<Output = T>) -> T {
@@ -210,6 +220,23 @@ mod tests {
             cache.put(n, n, Instant::now());
         }
         assert!(cache.len() <= CAPACITY);
+    }
+
+    #[tokio::test]
+    async fn work_the_page_renderer_spawns_reads_through_the_cache_as_its_request_may() {
+        let cache = Arc::new(TtlCache::new(Duration::from_secs(60)));
+        cache.put("a", 1, Instant::now());
+        let spawned = tokio::spawn({
+            let cache = cache.clone();
+            async move {
+                (
+                    cache.get("a"),
+                    within_request(&Method::GET, "/profile", async { cache.get("a") }).await,
+                    within_request(&Method::POST, "/api/profile", async { cache.get("a") }).await,
+                )
+            }
+        });
+        assert_eq!(spawned.await.unwrap(), (None, Some(1), None));
     }
 
     #[test]
