@@ -44,6 +44,18 @@ pub enum Selector<'a> {
     Subject { issuer: &'a str, subject: &'a str },
 }
 
+/// Sessions in use (seen after `$2`) whose access token expires before
+/// `$1`; asked every `BACKGROUND_REFRESH_SECONDS`, so it reads indexes
+/// (`token_vault_by_expiry`, `logins_by_grant`), not every session.
+const DUE_FOR_REFRESH: &str =
+    "SELECT l.* FROM logins l JOIN token_vault v ON v.grant_id = l.grant_id
+     WHERE v.expires_at < $1 AND l.last_seen_at > $2";
+
+/// Sessions idle since before `$1` or created before `$2`; the sweep asks
+/// every five minutes, through `logins_by_last_seen` and `logins_by_created`.
+const END_EXPIRED: &str =
+    "DELETE FROM logins WHERE last_seen_at < $1 OR created_at < $2 RETURNING grant_id";
+
 #[derive(Clone, Debug)]
 pub struct LoginStore {
     store: Store,
@@ -294,13 +306,11 @@ impl LoginStore {
             }
         };
         let grants: Vec<(String,)> = with_pool!(db, |pool| {
-            sqlx::query_as(
-                "DELETE FROM logins WHERE last_seen_at < $1 OR created_at < $2 RETURNING grant_id",
-            )
-            .bind(idle_before)
-            .bind(created_before)
-            .fetch_all(pool)
-            .await
+            sqlx::query_as(END_EXPIRED)
+                .bind(idle_before)
+                .bind(created_before)
+                .fetch_all(pool)
+                .await
         })?;
         Ok(grants.into_iter().map(|(grant,)| grant).collect())
     }
@@ -365,14 +375,11 @@ impl LoginStore {
                     .await?
             }
             Store::Sql(db) => with_pool!(db, |pool| {
-                sqlx::query_as(
-                    "SELECT l.* FROM logins l JOIN token_vault v ON v.grant_id = l.grant_id
-                     WHERE v.expires_at < $1 AND l.last_seen_at > $2",
-                )
-                .bind(expiring_before)
-                .bind(seen_after)
-                .fetch_all(pool)
-                .await
+                sqlx::query_as(DUE_FOR_REFRESH)
+                    .bind(expiring_before)
+                    .bind(seen_after)
+                    .fetch_all(pool)
+                    .await
             })?,
         };
         Ok(due
@@ -396,6 +403,31 @@ impl LoginStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// SQLite's plan for `sql`, one line per step.
+    async fn plan(sql: &str) -> Vec<String> {
+        let db = crate::db::memory().await;
+        let rows: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .bind(1_i64)
+                .bind(2_i64)
+                .fetch_all(db.sqlite())
+                .await
+                .unwrap();
+        rows.into_iter().map(|row| row.3).collect()
+    }
+
+    #[tokio::test]
+    async fn finding_tokens_to_refresh_ahead_reads_indexes_not_every_session() {
+        let steps = plan(DUE_FOR_REFRESH).await;
+        assert!(!steps.iter().any(|s| s.starts_with("SCAN")), "{steps:?}");
+    }
+
+    #[tokio::test]
+    async fn the_sweep_of_expired_sessions_reads_indexes_not_every_session() {
+        let steps = plan(END_EXPIRED).await;
+        assert!(!steps.iter().any(|s| s.starts_with("SCAN")), "{steps:?}");
+    }
 
     #[test]
     fn user_agents_read_as_browser_and_system() {
