@@ -273,3 +273,36 @@ async fn sessions_in_use_are_refreshed_ahead_of_time_without_a_request_waiting()
     );
     assert!(is_signed_in(&rig, &client).await);
 }
+
+#[tokio::test]
+async fn forty_sessions_expiring_at_once_refresh_once_each_and_none_is_lost() {
+    let rig = on_demand(
+        Script {
+            refresh_delay: Duration::from_millis(100),
+            ..expiring()
+        },
+        &[],
+    )
+    .await;
+    let browsers: Vec<reqwest::Client> = (0..40).map(|_| browser()).collect();
+    for client in &browsers {
+        assert_eq!(sign_in(&rig, client).await, "/");
+    }
+
+    let answers = join_all(browsers.iter().map(|client| live(client, &rig.url))).await;
+    for (status, answer) in &answers {
+        assert_eq!(*status, StatusCode::OK, "{answer}");
+        assert_eq!(entry(answer, "Account ID").as_deref(), Some(SUBJECT));
+    }
+    let calls = rig.idp.calls();
+    assert_eq!(calls.refreshes, 40, "one refresh per session");
+    let mut presented = calls.refresh_tokens_used.clone();
+    presented.sort();
+    presented.dedup();
+    assert_eq!(presented.len(), 40, "no refresh token presented twice");
+
+    // Every session kept its rotated tokens: the next round refreshes none.
+    let again = join_all(browsers.iter().map(|client| live(client, &rig.url))).await;
+    assert!(again.iter().all(|(status, _)| *status == StatusCode::OK));
+    assert_eq!(rig.idp.calls().refreshes, 40);
+}
