@@ -22,6 +22,7 @@ use leptos_axum::{
     AxumRouteListing, LeptosRoutes, file_and_error_handler_with_context, generate_route_list,
 };
 use tokio::net::TcpListener;
+use tower_http::compression::{CompressionLayer, Predicate, predicate::DefaultPredicate};
 
 use crate::{
     backend::Portcullis,
@@ -128,7 +129,36 @@ pub fn router(state: AppState, store: CachedSessions) -> Router {
         .layer(session::layer(store, https, state.core.session_idle))
         .layer(middleware::from_fn(cache::mark_cacheable_reads))
         .layer(middleware::from_fn(no_bare_errors))
+        .layer(compress_static_assets())
         .with_state(state)
+}
+
+/// The browser bundle, its glue script and the stylesheet go out brotli-
+/// or gzip-compressed when the browser accepts it (the WASM bundle is a
+/// third of its size compressed). Pages and JSON never are: they carry
+/// per-user data, and compressing it next to anything an attacker can put
+/// in the same response leaks it by size (BREACH).
+fn compress_static_assets() -> CompressionLayer<impl Predicate> {
+    let static_asset =
+        |_: StatusCode, _: http::Version, headers: &http::HeaderMap, _: &http::Extensions| {
+            headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|value| value.to_str().ok())
+                .is_some_and(|kind| {
+                    [
+                        "application/wasm",
+                        "text/javascript",
+                        "application/javascript",
+                        "text/css",
+                    ]
+                    .iter()
+                    .any(|asset| kind.starts_with(asset))
+                })
+        };
+    CompressionLayer::new()
+        .br(true)
+        .gzip(true)
+        .compress_when(DefaultPredicate::new().and(static_asset))
 }
 
 /// The Leptos routes, generated once per process. Generating renders the

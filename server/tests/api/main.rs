@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod backchannel;
+mod compression;
 mod fake_github;
 mod github;
 mod headers;

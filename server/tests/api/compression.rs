@@ -1,0 +1,95 @@
+//! What goes out compressed: the browser bundle and the other static
+//! assets, when the browser accepts it; never a page or JSON, which carry
+//! per-user data (BREACH).
+
+use std::collections::HashMap;
+
+use axum::{Router, body::Body};
+use http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use leptos::config::LeptosOptions;
+use server::{
+    config::Settings,
+    startup::{assemble, router},
+};
+use tower::ServiceExt;
+
+/// An app serving a site whose `pkg/portcullis.wasm` is `wasm`.
+async fn app_with_bundle(wasm: &[u8]) -> Router {
+    let site = std::env::temp_dir().join(format!(
+        "portcullis-site-{}-{}",
+        std::process::id(),
+        wasm.len()
+    ));
+    std::fs::create_dir_all(site.join("pkg")).unwrap();
+    std::fs::write(site.join("pkg/portcullis.wasm"), wasm).unwrap();
+    let leptos = LeptosOptions::builder()
+        .output_name("portcullis")
+        .site_root(site.to_str().unwrap())
+        .build();
+    let vars: HashMap<String, String> = [("DATABASE_URL", "sqlite::memory:")]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let settings = Settings::from_vars(leptos, &vars).unwrap();
+    let (state, store) = assemble(settings).await.unwrap();
+    router(state, store)
+}
+
+/// Status, `Content-Encoding` and the body's length as sent.
+async fn fetch(
+    app: &Router,
+    path: &str,
+    accept: Option<&str>,
+) -> (StatusCode, Option<String>, usize) {
+    let mut request = Request::get(path);
+    if let Some(accept) = accept {
+        request = request.header(header::ACCEPT_ENCODING, accept);
+    }
+    let response = app
+        .clone()
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let encoding = response
+        .headers()
+        .get(header::CONTENT_ENCODING)
+        .map(|v| v.to_str().unwrap().to_owned());
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, encoding, body.len())
+}
+
+#[tokio::test]
+async fn the_browser_bundle_goes_out_compressed_when_the_browser_accepts_it() {
+    // A module-like body that compresses, as real ones do.
+    let wasm: Vec<u8> = b"\0asm\x01\0\0\0"
+        .iter()
+        .copied()
+        .chain((0..200_000u32).map(|i| (i % 97) as u8))
+        .collect();
+    let app = app_with_bundle(&wasm).await;
+    let path = "/pkg/portcullis.wasm";
+
+    let (status, encoding, size) = fetch(&app, path, Some("gzip, deflate, br, zstd")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(encoding.as_deref(), Some("br"));
+    assert!(size < wasm.len() / 4, "{size} bytes for {}", wasm.len());
+
+    let (_, encoding, _) = fetch(&app, path, Some("gzip")).await;
+    assert_eq!(encoding.as_deref(), Some("gzip"));
+
+    let (_, encoding, size) = fetch(&app, path, None).await;
+    assert_eq!(encoding, None);
+    assert_eq!(size, wasm.len());
+}
+
+#[tokio::test]
+async fn pages_and_json_are_never_compressed() {
+    let app = app_with_bundle(b"\0asm\x01\0\0\0").await;
+    for path in ["/", "/profile", "/auth/user", "/readyz"] {
+        let (status, encoding, size) = fetch(&app, path, Some("gzip, br")).await;
+        assert!(size > 0, "{path} answered {status} with a body");
+        assert_eq!(encoding, None, "{path} answered {status} compressed");
+    }
+}
