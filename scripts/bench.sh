@@ -253,7 +253,8 @@ if [ -f bench/time-to-interactive.mjs ]; then
   say "time to interactive: the home page in headless Chromium"
   tti=$(node bench/time-to-interactive.mjs "$app_url" 10)
   tti_rows+=("$(node -e 'const r=JSON.parse(process.argv[1]); const f=(v)=>v.toFixed(0)+" ms";
-    console.log(`| home page \`/\` (${r.runs} cold loads) | ${f(r.fcp.p50)} | ${f(r.tti.p50)} | ${f(r.tti.p90)} |`)' "$tti")")
+    const kb=(b)=>(b/1024).toFixed(1)+" KB";
+    console.log(`| home page \`/\` (${r.runs} cold loads each; bundle sent as ${kb(r.wasmBytes)}) | ${f(r.fcp.p50)} | ${f(r.tti.p50)} | ${f(r.tti.p90)} | ${f(r.withoutScript.p50)} | ${(100*r.tti.p50/r.withoutScript.p50).toFixed(0)}% |`)' "$tti")")
 fi
 
 cpu=$(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | sed 's/^ *//')
@@ -294,8 +295,8 @@ mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
   echo "| brotli -q 11 | $(kb "$br") | < 200 KB: $br_ok |"
   if [ ${#tti_rows[@]} -gt 0 ]; then
     echo
-    echo "| Headless Chromium, loopback | First contentful paint (p50) | Interactive, hydrated (p50) | Interactive (p90) |"
-    echo "|---|---|---|---|"
+    echo "| Headless Chromium, loopback | First contentful paint (p50) | Interactive, hydrated (p50) | Interactive (p90) | Same page without JavaScript, loaded (p50) | Interactive vs without JavaScript |"
+    echo "|---|---|---|---|---|---|"
     printf '%s\n' "${tti_rows[@]}"
   fi
 } > bench/results.md
