@@ -35,12 +35,36 @@ pub struct UserView {
 impl UserView {
     /// Up to two initials for the avatar placeholder.
     pub fn initials(&self) -> String {
-        self.name
+        let initials: String = self
+            .name
             .split_whitespace()
             .filter_map(|word| word.chars().next())
             .take(2)
-            .flat_map(char::to_uppercase)
-            .collect()
+            .collect();
+        upper_case(&initials)
+    }
+}
+
+/// The first letter of `label`, upper-cased: a provider's icon.
+pub fn first_letter(label: &str) -> Option<String> {
+    label
+        .chars()
+        .next()
+        .map(|letter| upper_case(letter.encode_utf8(&mut [0; 4])))
+}
+
+/// `text` upper-cased by Unicode's default case mapping. In the browser the
+/// JavaScript engine does it (`String.prototype.toUpperCase`, the same
+/// mapping), so the WASM bundle carries no Unicode case tables: they cost
+/// about 5 KB of the compressed bundle.
+pub fn upper_case(text: &str) -> String {
+    #[cfg(target_arch = "wasm32")]
+    {
+        js_sys::JsString::from(text).to_upper_case().into()
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        text.to_uppercase()
     }
 }
 
@@ -132,6 +156,15 @@ mod tests {
         assert_eq!(user("Alice  Example Third").initials(), "AE");
         assert_eq!(user("Ödön").initials(), "Ö");
         assert_eq!(user("").initials(), "");
+    }
+
+    #[test]
+    fn initials_and_first_letters_use_full_case_mapping() {
+        assert_eq!(user("ödön örs").initials(), "ÖÖ");
+        assert_eq!(user("ßa").initials(), "SS");
+        assert_eq!(first_letter("github").as_deref(), Some("G"));
+        assert_eq!(first_letter("ésope").as_deref(), Some("É"));
+        assert_eq!(first_letter(""), None);
     }
 
     #[test]

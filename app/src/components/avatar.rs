@@ -1,6 +1,6 @@
 //! The user's picture, or their initials when there is none.
 
-use leptos::prelude::*;
+use leptos::{either::Either, prelude::*};
 
 use crate::model::UserView;
 
@@ -9,12 +9,13 @@ use crate::model::UserView;
 pub fn Avatar(user: UserView, #[prop(default = "avatar")] class: &'static str) -> impl IntoView {
     let initials = user.initials();
     match user.picture {
-        Some(src) => view! { <img class=class src=src alt="" width="40" height="40" /> }.into_any(),
-        None => view! {
+        Some(src) => {
+            Either::Left(view! { <img class=class src=src alt="" width="40" height="40" /> })
+        }
+        None => Either::Right(view! {
             <span class=format!("{class} avatar-initials") aria-hidden="true">
                 {initials}
             </span>
-        }
-        .into_any(),
+        }),
     }
 }

@@ -3,11 +3,11 @@
 //! has none at. Plain forms posting to `/auth/unlink` and
 //! `/auth/link/<provider>`, so they work before the WASM bundle loads.
 
-use leptos::prelude::*;
+use leptos::{either::EitherOf3, prelude::*};
 
 use crate::{
     api,
-    model::{ConnectionsView, IdentityView, ProviderView},
+    model::{ConnectionsView, IdentityView, ProviderView, first_letter},
     pages::error::InlineError,
 };
 
@@ -20,9 +20,9 @@ pub fn Connections() -> impl IntoView {
             <Suspense fallback=|| view! { <div class="identity-loading" aria-busy="true"></div> }>
                 {move || Suspend::new(async move {
                     match connections.await {
-                        Err(err) => view! { <InlineError error=err /> }.into_any(),
-                        Ok(None) => ().into_any(),
-                        Ok(Some(connections)) => view! { <ConnectionList connections /> }.into_any(),
+                        Err(err) => EitherOf3::A(view! { <InlineError error=err /> }),
+                        Ok(None) => EitherOf3::B(()),
+                        Ok(Some(connections)) => EitherOf3::C(view! { <ConnectionList connections /> }),
                     }
                 })}
             </Suspense>
@@ -64,7 +64,7 @@ fn LinkedIdentity(identity: IdentityView, can_disconnect: bool) -> impl IntoView
     view! {
         <li class="identity" data-testid="identity" data-provider=identity.provider.clone()>
             <span class="provider-icon" aria-hidden="true">
-                {identity.label.chars().next().map(|c| c.to_uppercase().to_string())}
+                {first_letter(&identity.label)}
             </span>
             <span class="identity-text">
                 <span class="identity-label">{identity.label.clone()}</span>

@@ -1,6 +1,6 @@
 //! Top bar: the product name and the signed-in state.
 
-use leptos::prelude::*;
+use leptos::{either::Either, prelude::*};
 
 use crate::{CurrentUser, components::avatar::Avatar};
 
@@ -21,14 +21,13 @@ pub fn Header() -> impl IntoView {
                             None => None,
                         };
                         match signed_in {
-                            Some(user) => view! {
+                            Some(user) => Either::Left(view! {
                                 <a class="nav-user" href="/profile">
                                     <Avatar user=user.clone() class="avatar avatar-small" />
                                     <span>{user.name.clone()}</span>
                                 </a>
-                            }
-                            .into_any(),
-                            None => view! { <a class="nav-link" href="/">"Sign in"</a> }.into_any(),
+                            }),
+                            None => Either::Right(view! { <a class="nav-link" href="/">"Sign in"</a> }),
                         }
                     })}
                 </Suspense>

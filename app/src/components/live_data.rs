@@ -2,7 +2,7 @@
 //! with the user's token (refreshed first if about to expire). The browser
 //! asks the server; it never holds or sees the token.
 
-use leptos::prelude::*;
+use leptos::{either::EitherOf4, prelude::*};
 
 use crate::{api, error::AppError, model::LiveProfile, pages::error::InlineError};
 
@@ -47,22 +47,20 @@ fn LiveResult(result: Result<Option<LiveProfile>, AppError>, provider: String) -
                 .into_iter()
                 .map(|(label, value)| view! { <dt>{label}</dt> <dd>{value}</dd> })
                 .collect_view();
-            view! {
+            EitherOf4::A(view! {
                 <dl class="facts" data-testid="live-data">{rows}</dl>
                 <p class="muted">{live.source} " · " {live.fetched_at}</p>
-            }
-            .into_any()
+            })
         }
         Ok(None) => {
-            view! { <p class="inline-error" role="alert">"Please sign in first."</p> }.into_any()
+            EitherOf4::B(view! { <p class="inline-error" role="alert">"Please sign in first."</p> })
         }
-        Err(AppError::SessionEnded) => view! {
+        Err(AppError::SessionEnded) => EitherOf4::C(view! {
             <p class="inline-error" role="alert">
                 {format!("Your session with {provider} ended. Please log in again. ")}
                 <a href="/" rel="external">"Log in"</a>
             </p>
-        }
-        .into_any(),
-        Err(err) => view! { <InlineError error=err /> }.into_any(),
+        }),
+        Err(err) => EitherOf4::D(view! { <InlineError error=err /> }),
     }
 }

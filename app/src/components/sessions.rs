@@ -1,7 +1,7 @@
 //! The profile's list of signed-in sessions: this browser marked, any
 //! other one can be ended (a plain form posting to `/auth/sessions/end`).
 
-use leptos::prelude::*;
+use leptos::{either::Either, prelude::*};
 
 use crate::{api, model::SessionView, pages::error::InlineError};
 
@@ -14,14 +14,14 @@ pub fn Sessions() -> impl IntoView {
             <Suspense fallback=|| view! { <div class="identity-loading" aria-busy="true"></div> }>
                 {move || Suspend::new(async move {
                     match sessions.await {
-                        Err(err) => view! { <InlineError error=err /> }.into_any(),
+                        Err(err) => Either::Left(view! { <InlineError error=err /> }),
                         Ok(list) => {
                             let rows = list
                                 .unwrap_or_default()
                                 .into_iter()
                                 .map(|session| view! { <SessionRow session /> })
                                 .collect_view();
-                            view! { <ul class="identity-list">{rows}</ul> }.into_any()
+                            Either::Right(view! { <ul class="identity-list">{rows}</ul> })
                         }
                     }
                 })}

@@ -1,7 +1,7 @@
 //! How an error looks to the user: title, plain sentence, stable code and a
 //! way forward. `/error?code=…` is where the server sends a failed sign-in.
 
-use leptos::prelude::*;
+use leptos::{either::Either, prelude::*};
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
@@ -85,12 +85,12 @@ pub fn ErrorPage() -> impl IntoView {
             let existing = provider_id(query.read().get("existing"));
             match (error(), existing, provider()) {
                 (AppError::EmailInUse, Some(existing), Some(provider)) => {
-                    view! { <EmailInUsePanel existing provider /> }.into_any()
+                    Either::Left(view! { <EmailInUsePanel existing provider /> })
                 }
-                (error, ..) => match retry() {
-                    Some(href) => view! { <ErrorPanel error retry_href=href /> }.into_any(),
-                    None => view! { <ErrorPanel error /> }.into_any(),
-                },
+                (error, ..) => Either::Right(match retry() {
+                    Some(href) => view! { <ErrorPanel error retry_href=href /> },
+                    None => view! { <ErrorPanel error /> },
+                }),
             }
         }}
     }

@@ -1,6 +1,6 @@
 //! Home: the sign-in choices, or a welcome for a signed-in user.
 
-use leptos::prelude::*;
+use leptos::{either::EitherOf3, prelude::*};
 use leptos_meta::Title;
 
 use crate::{
@@ -22,18 +22,17 @@ pub fn HomePage() -> impl IntoView {
                     None => Ok(None),
                 };
                 match signed_in {
-                    Err(err) => view! { <ErrorPanel error=err /> }.into_any(),
-                    Ok(Some(user)) => view! {
+                    Err(err) => EitherOf3::A(view! { <ErrorPanel error=err /> }),
+                    Ok(Some(user)) => EitherOf3::B(view! {
                         <section class="card">
                             <h1>{format!("Welcome back, {}", user.name)}</h1>
                             <p class="lead">{format!("You are signed in with {}.", user.provider)}</p>
                             <a class="button" href="/profile">"Go to your profile"</a>
                         </section>
-                    }
-                    .into_any(),
+                    }),
                     Ok(None) => match providers.await {
-                        Err(err) => view! { <ErrorPanel error=err /> }.into_any(),
-                        Ok(providers) => view! { <SignIn providers /> }.into_any(),
+                        Err(err) => EitherOf3::A(view! { <ErrorPanel error=err /> }),
+                        Ok(providers) => EitherOf3::C(view! { <SignIn providers /> }),
                     },
                 }
             })}

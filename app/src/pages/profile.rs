@@ -1,6 +1,6 @@
 //! Profile: who is signed in, and the way out.
 
-use leptos::prelude::*;
+use leptos::{either::EitherOf3, prelude::*};
 use leptos_meta::Title;
 
 use crate::{
@@ -23,16 +23,15 @@ pub fn ProfilePage() -> impl IntoView {
                     None => Ok(None),
                 };
                 match signed_in {
-                    Err(err) => view! { <ErrorPanel error=err /> }.into_any(),
-                    Ok(None) => view! {
+                    Err(err) => EitherOf3::A(view! { <ErrorPanel error=err /> }),
+                    Ok(None) => EitherOf3::B(view! {
                         <section class="card">
                             <h1>"You are not signed in"</h1>
                             <p class="lead">"Sign in to see your profile."</p>
                             <a class="button" href="/">"Sign in"</a>
                         </section>
-                    }
-                    .into_any(),
-                    Ok(Some(user)) => view! {
+                    }),
+                    Ok(Some(user)) => EitherOf3::C(view! {
                         <section class="card profile" aria-labelledby="profile-heading">
                             <div class="profile-head">
                                 <Avatar user=user.clone() class="avatar avatar-large" />
@@ -53,8 +52,7 @@ pub fn ProfilePage() -> impl IntoView {
                                 <button class="button button-quiet" type="submit">"Log out"</button>
                             </form>
                         </section>
-                    }
-                    .into_any(),
+                    }),
                 }
             })}
         </Suspense>
