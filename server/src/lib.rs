@@ -1,6 +1,7 @@
 //! Portcullis server: the Axum application that renders the Leptos UI, runs
 //! the login flows and keeps everything sensitive on this side.
 
+pub mod assets;
 pub mod backend;
 pub mod cache;
 pub mod config;

@@ -25,6 +25,7 @@ use tokio::net::TcpListener;
 use tower_http::compression::{CompressionLayer, Predicate, predicate::DefaultPredicate};
 
 use crate::{
+    assets::{self, CompressedAssets},
     backend::Portcullis,
     cache,
     config::Settings,
@@ -97,6 +98,8 @@ pub async fn assemble(settings: Settings) -> Result<(AppState, CachedSessions), 
 pub fn router(state: AppState, store: CachedSessions) -> Router {
     let https = state.core.public_url.starts_with("https://");
     let ports = Ports::new(state.core.clone());
+    let assets = CompressedAssets::new(state.leptos.site_root.as_ref());
+    assets.prepare_all();
     let context = move || {
         provide_context(ports.clone());
         // A fresh nonce per response, for the inline scripts and the CSP.
@@ -125,6 +128,10 @@ pub fn router(state: AppState, store: CachedSessions) -> Router {
             state.core.public_url.clone(),
             server_functions_are_same_origin,
         ))
+        .layer(middleware::from_fn_with_state(
+            assets,
+            assets::serve_compressed,
+        ))
         .layer(middleware::from_fn_with_state(https, security_headers))
         .layer(session::layer(store, https, state.core.session_idle))
         .layer(middleware::from_fn(cache::mark_cacheable_reads))
@@ -135,7 +142,8 @@ pub fn router(state: AppState, store: CachedSessions) -> Router {
 
 /// The browser bundle, its glue script and the stylesheet go out brotli-
 /// or gzip-compressed when the browser accepts it (the WASM bundle is a
-/// third of its size compressed). Pages and JSON never are: they carry
+/// third of its size compressed): from the copies `assets.rs` compressed
+/// ahead at the best ratio, on the fly until those are ready. Pages and JSON never are: they carry
 /// per-user data, and compressing it next to anything an attacker can put
 /// in the same response leaks it by size (BREACH).
 fn compress_static_assets() -> CompressionLayer<impl Predicate> {
