@@ -121,11 +121,14 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
             return;
         }
         if entries.map.len() >= CAPACITY {
+            // Down to three quarters at most, so the next sweep is a
+            // quarter of the capacity away: a few steps per entry, however
+            // many sessions come and go.
             let ttl = self.ttl;
             entries
                 .map
                 .retain(|_, (_, read_at)| read_at.elapsed() < ttl);
-            if entries.map.len() >= CAPACITY {
+            if entries.map.len() > CAPACITY / 4 * 3 {
                 entries.map.clear();
             }
         }
