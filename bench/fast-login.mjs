@@ -1,5 +1,6 @@
-// One complete sign-in at the fast scripted provider (start → provider →
-// callback → session), as a browser makes it; shared by the benchmarks.
+// Shared by the benchmarks: one complete sign-in at the fast scripted
+// provider (start → provider → callback → session), as a browser makes it,
+// and latency percentiles.
 
 /** Signs in at APP_URL's provider "fast"; the session cookie. */
 export async function signIn(appUrl) {

@@ -6,6 +6,7 @@
 //   node bench/refresh-storm.mjs APP_URL COOKIE ISSUED_TOKENS_FILE TTL_SECONDS [N]
 
 import { readFileSync } from 'node:fs';
+import { percentiles } from './fast-login.mjs';
 
 const [appUrl, cookie, issuedFile, ttl, count = '1000'] = process.argv.slice(2);
 const n = Number(count);
@@ -25,9 +26,7 @@ async function round() {
       return performance.now() - started;
     }),
   );
-  times.sort((a, b) => a - b);
-  const at = (q) => times[Math.min(times.length - 1, Math.floor(q * times.length))];
-  return { p50: at(0.5), p99: at(0.99) };
+  return percentiles(times);
 }
 
 // One request first: it refreshes the token if it has expired already, so

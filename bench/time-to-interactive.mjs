@@ -9,23 +9,13 @@
 //   node bench/time-to-interactive.mjs APP_URL [RUNS]
 
 import { createRequire } from 'node:module';
+import { chromiumLaunchOptions } from '../end2end/lib/chromium.mjs';
 
 const require = createRequire(new URL('../end2end/package.json', import.meta.url));
 const { chromium } = require('playwright-core');
 
 const [appUrl, runs = '10'] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-  args: [
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-});
+const browser = await chromium.launch(chromiumLaunchOptions);
 
 /** The moment `data-hydrated` appears, in the page's own clock. */
 function watchHydration() {

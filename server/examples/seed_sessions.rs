@@ -1,7 +1,7 @@
 //! For the memory benchmark (`make bench`): fills the configured store with
 //! N signed-in sessions made the way a sign-in makes them (an account and
 //! its identity, sealed tokens in the vault, a signed-in session row and a
-//! session record), through the server's own stores. Reads the same
+//! session record), through the server's own sign-in code. Reads the same
 //! settings as the server (its first provider names the identities) and
 //! prints each session's cookie value, one per line.
 //!
@@ -19,12 +19,11 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chacha20poly1305::aead::{OsRng, rand_core::RngCore};
 use server::{
     config::Settings,
-    logins::{LoginRecord, now},
     secret::Secret,
-    session::{self, SessionUser},
+    session,
     startup::assemble,
     users::{Identity, SignIn},
-    vault::{self, TokenSet},
+    vault::TokenSet,
 };
 use tower_sessions::SessionStore as _;
 
@@ -88,25 +87,16 @@ async fn main() -> Result<(), Failure> {
                     id_token: Some(Secret::new(random_text(560))),
                     expires_at: TokenSet::expiry_in(Some(3600)),
                 };
-                let at = now();
-                let login = LoginRecord {
-                    id: vault::new_grant_id(),
-                    user_id: user_id.0,
-                    provider: provider.id.clone(),
-                    issuer: identity.issuer.clone(),
-                    subject: identity.subject.clone(),
-                    provider_sid: None,
-                    grant_id: vault::new_grant_id(),
-                    user_agent: "Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0.0.0".into(),
-                    created_at: at,
-                    last_seen_at: at,
-                };
-                core.vault
-                    .put(&login.grant_id, &provider.id, &tokens)
+                let user = core
+                    .keep_sign_in(
+                        &provider.id,
+                        identity,
+                        user_id,
+                        None,
+                        "Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0.0.0".into(),
+                        &tokens,
+                    )
                     .await?;
-                core.logins.create(&login).await?;
-                let user =
-                    SessionUser::new(identity, user_id, login.grant_id.clone(), login.id.clone());
                 let mut record = session::signed_in_record(&user, idle)?;
                 sessions.create(&mut record).await?;
                 cookies.push(record.id.to_string());

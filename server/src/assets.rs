@@ -46,27 +46,43 @@ pub struct CompressedAssets {
     kept: Arc<Mutex<Kept>>,
 }
 
+/// The assets worth compressing: file extension and content type.
+const KINDS: [(&str, &str); 3] = [
+    ("wasm", "application/wasm"),
+    ("js", "text/javascript"),
+    ("css", "text/css"),
+];
+
 /// The content type of an asset worth compressing, by its file name.
 fn content_type(name: &str) -> Option<&'static str> {
     let (_, extension) = name.rsplit_once('.')?;
-    match extension {
-        "wasm" => Some("application/wasm"),
-        "js" => Some("text/javascript"),
-        "css" => Some("text/css"),
-        _ => None,
-    }
+    KINDS
+        .iter()
+        .find(|(ext, _)| *ext == extension)
+        .map(|(_, kind)| *kind)
 }
 
-/// The asset file name in `path`, when it is one: a single plain segment
-/// below `/pkg/` (no directory, no `..`, nothing to escape the site with).
-fn asset_name(path: &str) -> Option<&str> {
+/// Whether a response of `content_type` is one of the assets (pages and
+/// JSON never are).
+pub fn is_asset_type(content_type: &str) -> bool {
+    KINDS
+        .iter()
+        .map(|(_, kind)| *kind)
+        .chain(["application/javascript"])
+        .any(|kind| content_type.starts_with(kind))
+}
+
+/// The asset file name in `path` and its content type, when it is one: a
+/// single plain segment below `/pkg/` (no directory, no `..`, nothing to
+/// escape the site with).
+fn asset_name(path: &str) -> Option<(&str, &'static str)> {
     let name = path.strip_prefix(PREFIX)?;
     let plain = !name.is_empty()
         && !name.starts_with('.')
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    (plain && content_type(name).is_some()).then_some(name)
+    plain.then_some(name).zip(content_type(name))
 }
 
 /// Which encoding the browser takes: brotli before gzip; none at `q=0`.
@@ -128,7 +144,7 @@ impl CompressedAssets {
         };
         for entry in entries.flatten() {
             if let Some(name) = entry.file_name().to_str()
-                && let Some(name) = asset_name(&format!("{PREFIX}{name}"))
+                && let Some((name, _)) = asset_name(&format!("{PREFIX}{name}"))
             {
                 self.prepare(name);
             }
@@ -206,10 +222,10 @@ pub async fn serve_compressed(
                 .and_then(|v| v.to_str().ok())
                 .and_then(accepted),
         );
-    let Some((name, encoding)) = wanted else {
+    let Some(((name, kind), encoding)) = wanted else {
         return next.run(request).await;
     };
-    let (Some(kind), Some(body)) = (content_type(name), assets.copy(name, encoding).await) else {
+    let Some(body) = assets.copy(name, encoding).await else {
         return next.run(request).await;
     };
     let length = body.len();
@@ -233,9 +249,18 @@ mod tests {
 
     #[test]
     fn only_plain_asset_names_below_pkg_are_assets() {
-        assert_eq!(asset_name("/pkg/portcullis.wasm"), Some("portcullis.wasm"));
-        assert_eq!(asset_name("/pkg/portcullis.js"), Some("portcullis.js"));
-        assert_eq!(asset_name("/pkg/portcullis.css"), Some("portcullis.css"));
+        assert_eq!(
+            asset_name("/pkg/portcullis.wasm"),
+            Some(("portcullis.wasm", "application/wasm"))
+        );
+        assert_eq!(
+            asset_name("/pkg/portcullis.js"),
+            Some(("portcullis.js", "text/javascript"))
+        );
+        assert_eq!(
+            asset_name("/pkg/portcullis.css"),
+            Some(("portcullis.css", "text/css"))
+        );
         for path in [
             "/pkg/../Cargo.toml",
             "/pkg/..%2fsecret.css",

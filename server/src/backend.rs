@@ -20,15 +20,15 @@ use crate::{
     config::Settings,
     db::Db,
     http_client::ProviderHttp,
-    logins::{self, LoginStore},
+    logins::{self, LoginRecord, LoginStore},
     provider_api::UpstreamError,
     providers::Registry,
     refresh::LocalLocks,
     session::{self, SessionUser},
     store::Store,
     telemetry::cause_chain,
-    users::{UserId, UserStore},
-    vault::TokenVault,
+    users::{Identity, UserId, UserStore},
+    vault::{self, TokenSet, TokenVault},
 };
 
 /// Everything request handlers share.
@@ -120,6 +120,41 @@ impl Portcullis {
         }
     }
 
+    /// What a sign-in at `provider` keeps besides the browser's session:
+    /// the tokens sealed in the vault and a signed-in session row. The user
+    /// to put in the session ([`session::sign_in`]).
+    pub async fn keep_sign_in(
+        &self,
+        provider: &str,
+        identity: Identity,
+        user_id: UserId,
+        provider_sid: Option<String>,
+        user_agent: String,
+        tokens: &TokenSet,
+    ) -> Result<SessionUser, SessionError> {
+        let now = logins::now();
+        let login = LoginRecord {
+            id: vault::new_grant_id(),
+            user_id: user_id.0,
+            provider: provider.to_owned(),
+            issuer: identity.issuer.clone(),
+            subject: identity.subject.clone(),
+            provider_sid,
+            grant_id: vault::new_grant_id(),
+            user_agent,
+            created_at: now,
+            last_seen_at: now,
+        };
+        self.vault.put(&login.grant_id, provider, tokens).await?;
+        self.logins.create(&login).await?;
+        Ok(SessionUser::new(
+            identity,
+            user_id,
+            login.grant_id,
+            login.id,
+        ))
+    }
+
     /// Ends a signed-in session: its row, then its tokens.
     pub async fn end_login(&self, id: &str) -> Result<(), SessionError> {
         if let Some(grant) = self.logins.end(id).await? {
@@ -163,7 +198,7 @@ pub enum SessionError {
     #[error("login store failed")]
     Logins(#[from] crate::store::StoreFailure),
     #[error("token vault failed")]
-    Vault(#[from] crate::vault::store::StoreError),
+    Vault(#[from] vault::store::StoreError),
     #[error("refreshing tokens failed")]
     Refresh(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("deleting expired sessions failed")]

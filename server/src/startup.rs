@@ -152,16 +152,7 @@ fn compress_static_assets() -> CompressionLayer<impl Predicate> {
             headers
                 .get(header::CONTENT_TYPE)
                 .and_then(|value| value.to_str().ok())
-                .is_some_and(|kind| {
-                    [
-                        "application/wasm",
-                        "text/javascript",
-                        "application/javascript",
-                        "text/css",
-                    ]
-                    .iter()
-                    .any(|asset| kind.starts_with(asset))
-                })
+                .is_some_and(assets::is_asset_type)
         };
     CompressionLayer::new()
         .br(true)

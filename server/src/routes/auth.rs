@@ -25,12 +25,12 @@ use url::Url;
 use crate::{
     backend::Portcullis,
     flow::{self, LoginTransaction, return_to},
-    logins::{self, LoginRecord, Selector},
+    logins::{self, Selector},
     providers::{Provider, backchannel},
     session::{self, SessionUser},
     telemetry::cause_chain,
     users::{Identity, Link, SignIn, Unlink, UserId},
-    vault::{self, TokenSet},
+    vault::TokenSet,
 };
 
 /// A failed step: what the user is told, and the cause for the log.
@@ -270,26 +270,15 @@ async fn sign_in(
             return Err(failure);
         }
     };
-    let now = logins::now();
-    let login = LoginRecord {
-        id: vault::new_grant_id(),
-        user_id: user_id.0,
-        provider: id.to_owned(),
-        issuer: identity.issuer.clone(),
-        subject: identity.subject.clone(),
-        provider_sid,
-        grant_id: vault::new_grant_id(),
-        user_agent: user_agent(headers),
-        created_at: now,
-        last_seen_at: now,
-    };
-    let user = SessionUser::new(identity, user_id, login.grant_id.clone(), login.id.clone());
-    core.vault
-        .put(&user.grant, id, &tokens)
-        .await
-        .map_err(|err| Failure::unavailable(Some(id), &err))?;
-    core.logins
-        .create(&login)
+    let user = core
+        .keep_sign_in(
+            id,
+            identity,
+            user_id,
+            provider_sid,
+            user_agent(headers),
+            &tokens,
+        )
         .await
         .map_err(|err| Failure::unavailable(Some(id), &err))?;
     session::sign_in(session, &user)

@@ -8,12 +8,9 @@ use sqlx::{Connection, PgConnection};
 use crate::{
     hostile_idp::{SUBJECT, Script},
     postgres::fresh_database,
-    rig::{hostile_vars, is_signed_in, rig_with, sign_in},
+    rig::{KEYS, hostile_vars, is_signed_in, rig_with, sign_in},
     spawn::{browser, spawn_server},
 };
-
-/// A fixed vault key, so two instances open each other's tokens.
-const KEYS: &str = "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
 async fn count(pg: &mut PgConnection, sql: &str) -> i64 {
     let (n,): (i64,) = sqlx::query_as(sql).fetch_one(pg).await.unwrap();

@@ -11,11 +11,9 @@ use crate::{
     hostile_idp::{HostileIdp, Script},
     proxy::Proxy,
     redis::{OwnRedis, fresh_redis},
-    rig::{Rig, hostile_vars, is_signed_in, rig_with, sign_in},
+    rig::{KEYS, Rig, hostile_vars, is_signed_in, rig_with, sign_in},
     spawn::{TempDatabase, browser, spawn_server, spawn_server_task},
 };
-
-const KEYS: &str = "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
 async fn redis_keys(url: &str, prefix: &str) -> Vec<String> {
     let client = redis::Client::open(url).unwrap();

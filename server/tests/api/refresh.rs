@@ -13,12 +13,9 @@ use serde_json::{Value, json};
 
 use crate::{
     hostile_idp::{SUBJECT, Script},
-    rig::{Rig, hostile_vars, is_signed_in, live, live_everywhere, rig_with, sign_in},
+    rig::{KEYS, Rig, hostile_vars, is_signed_in, live, live_everywhere, rig_with, sign_in},
     spawn::{browser, spawn_server},
 };
-
-/// A fixed vault key, so two instances open each other's tokens.
-const KEYS: &str = "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
 /// Access tokens that are already within the refresh skew when issued;
 /// refreshed ones last an hour.

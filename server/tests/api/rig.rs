@@ -51,6 +51,20 @@ impl Drop for Rig {
     }
 }
 
+/// A fixed vault key, so instances sharing a store (or a restarted one)
+/// open each other's tokens.
+pub const KEYS: &str = "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+/// What `/auth/user` at `base` answers the browser.
+pub async fn user_status(client: &Client, base: &str) -> StatusCode {
+    client
+        .get(format!("{base}/auth/user"))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
 pub async fn rig(script: Script) -> Rig {
     rig_with(script, &[]).await
 }

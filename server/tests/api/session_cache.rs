@@ -9,7 +9,9 @@ use tokio::net::TcpListener;
 
 use crate::{
     hostile_idp::Script,
-    rig::{Rig, authorize, finish, hostile_vars, is_signed_in, rig_with, sign_in, start},
+    rig::{
+        Rig, authorize, finish, hostile_vars, is_signed_in, rig_with, sign_in, start, user_status,
+    },
     spawn::{browser, serve},
 };
 
@@ -28,15 +30,6 @@ async fn second_instance(rig: &Rig, extra: &[(&str, &str)]) -> String {
     vars.extend_from_slice(extra);
     serve(listener, &rig.database, &vars).await;
     url
-}
-
-async fn user_status(client: &reqwest::Client, base: &str) -> StatusCode {
-    client
-        .get(format!("{base}/auth/user"))
-        .send()
-        .await
-        .unwrap()
-        .status()
 }
 
 #[tokio::test]

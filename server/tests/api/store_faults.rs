@@ -11,20 +11,9 @@ use crate::{
     hostile_idp::{HostileIdp, Script},
     postgres::fresh_database,
     proxy::Proxy,
-    rig::{Rig, hostile_vars, sign_in},
+    rig::{KEYS, Rig, hostile_vars, sign_in, user_status},
     spawn::{TempDatabase, browser, spawn_server},
 };
-
-const KEYS: &str = "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
-
-async fn user_status(client: &Client, base: &str) -> StatusCode {
-    client
-        .get(format!("{base}/auth/user"))
-        .send()
-        .await
-        .unwrap()
-        .status()
-}
 
 /// Waits until `/auth/user` answers `want` (or 30 s pass).
 async fn until(client: &Client, base: &str, want: StatusCode) -> StatusCode {
