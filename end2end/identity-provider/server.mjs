@@ -16,6 +16,10 @@
 //   IDP_CANARY_FILE                if set, every access and refresh token issued is appended there
 //   IDP_READY_FILE                 if set, {"issuer","port","pid"} JSON is written there (atomically)
 //                                  once the provider accepts requests
+//   IDP_TEST_CONTROLS              "1" enables POST /__test/rotate-signing-key: a new signing key
+//                                  is made and used from then on, the earlier ones stay published,
+//                                  sessions, grants and tokens are kept (key rotation as Google
+//                                  does it). Off by default.
 //
 // Once listening it prints exactly one line to stdout:
 //   IDP_READY {"issuer":"http://127.0.0.1:NNNNN","port":NNNNN}
@@ -41,6 +45,10 @@ import { failWith, integerEnv as integerEnvOf, stopWithParent } from '../lib/ser
 // parent can exit unnoticed (a process orphaned before this line sees ppid 1).
 const parentPid = process.ppid;
 const { default: Provider } = await import('oidc-provider');
+// oidc-provider's in-memory storage, one store per process rather than per
+// provider instance, so a key rotation (a new instance) keeps every session,
+// grant and token.
+const { default: MemoryAdapter } = await import('oidc-provider/lib/adapters/memory_adapter.js');
 
 // oidc-provider prints its "you SHOULD change ..." notices with console.info;
 // stdout is reserved for the ready line.
@@ -99,129 +107,158 @@ await new Promise((resolve, reject) => {
 const { port } = server.address();
 const issuer = `http://127.0.0.1:${port}`;
 
-const signingKey = generateKeyPairSync('rsa', { modulusLength: 2048 })
-  .privateKey.export({ format: 'jwk' });
-
-const provider = new Provider(issuer, {
-  clients: [{
-    client_id: config.clientId,
-    client_secret: config.clientSecret,
-    redirect_uris: config.redirectUris,
-    post_logout_redirect_uris: config.postLogoutRedirectUris,
-    ...(config.backchannelLogoutUri && {
-      backchannel_logout_uri: config.backchannelLogoutUri,
-      backchannel_logout_session_required: true,
-    }),
-    grant_types: ['authorization_code', 'refresh_token'],
-    response_types: ['code'],
-    token_endpoint_auth_method: 'client_secret_basic',
-    id_token_signed_response_alg: 'RS256',
-  }],
-  jwks: { keys: [{ ...signingKey, kid: `dev-${Date.now()}`, use: 'sig', alg: 'RS256' }] },
-  cookies: { keys: ['portcullis-dev-cookie-key-1', 'portcullis-dev-cookie-key-2'] },
-  claims: {
-    openid: ['sub'],
-    email: ['email', 'email_verified'],
-    profile: ['name', 'given_name', 'family_name', 'picture', 'preferred_username'],
-  },
-  // Put the scope-granted claims (email, name, ...) into the ID token, not only userinfo.
-  conformIdTokenClaims: false,
-  features: {
-    devInteractions: { enabled: true },
-    revocation: { enabled: true },
-    introspection: { enabled: false },
-    rpInitiatedLogout: { enabled: true },
-    backchannelLogout: { enabled: true },
-    claimsParameter: { enabled: false },
-  },
-  // S256 is the only method oidc-provider v9 supports; require it for every client.
-  pkce: { required: () => true },
-  // Without this, refresh tokens need offline_access (which itself needs prompt=consent).
-  issueRefreshToken: async (ctx, client, code) => client.grantTypeAllowed('refresh_token')
-    && code.scopes.has('openid'),
-  rotateRefreshToken: true,
-  // Everything runs on one clock; the default 15 s tolerance would keep an
-  // access token with IDP_ACCESS_TOKEN_TTL=5 usable for 20 s.
-  clockTolerance: 0,
-  ttl: {
-    AccessToken: config.accessTokenTtl,
-    AuthorizationCode: 60,
-    IdToken: 3600,
-    RefreshToken: 14 * 24 * 3600,
-    Interaction: 3600,
-    Session: 14 * 24 * 3600,
-    Grant: 14 * 24 * 3600,
-  },
-  // oidc-provider's outgoing requests (here only back-channel logout) go through
-  // an SSRF-protecting dispatcher that refuses loopback addresses, which is
-  // exactly where the client lives in development. Use the plain global fetch.
-  fetch: (url, { dispatcher, ...options }) => globalThis.fetch(url, options),
-  findAccount: async (ctx, sub) => {
-    const claims = accountsBySub.get(sub);
-    return claims && { accountId: sub, claims: async () => claims };
-  },
-});
-
-// The development login form posts the typed login as the account id. Handle
-// that submission here instead, to map the login to its sub and to refuse
-// unknown logins. The consent form still goes to the built-in handler.
-provider.use(async (ctx, next) => {
-  const uid = ctx.method === 'POST' && ctx.path.match(/^\/interaction\/([^/]+)$/)?.[1];
-  if (!uid) return next();
-
-  let details;
-  try {
-    details = await provider.interactionDetails(ctx.req, ctx.res);
-  } catch {
-    return next(); // no or expired interaction: let oidc-provider render the error
-  }
-  if (details.prompt.name !== 'login') return next();
-
-  const chunks = [];
-  for await (const chunk of ctx.req) chunks.push(chunk);
-  const account = ACCOUNTS[new URLSearchParams(Buffer.concat(chunks).toString()).get('login')];
-
-  ctx.set('Cache-Control', 'no-store');
-  ctx.status = 303;
-  ctx.set('Location', account
-    ? await provider.interactionResult(
-      ctx.req,
-      ctx.res,
-      { login: { accountId: account.sub } },
-      { mergeWithLastSubmission: false },
-    )
-    : `/interaction/${uid}`);
-});
-
-// The built-in pages import a Google font; this machine is offline and a failed
-// request would show up as a browser console error.
-provider.use(async (ctx, next) => {
-  await next();
-  if (typeof ctx.body === 'string' && ctx.response.is('html')) {
-    ctx.body = ctx.body.replace(/@import url\(https:\/\/fonts\.googleapis\.com[^)]*\);?/g, '');
-  }
-});
-
-provider.on('server_error', (ctx, error) => console.error('identity-provider: server_error', error));
-
-// Canary hunt: every access and refresh token issued is appended to
-// IDP_CANARY_FILE, so the tests can search everything the browser received
-// and every server log line for them.
-if (env.IDP_CANARY_FILE) {
-  for (const event of ['access_token.saved', 'refresh_token.saved']) {
-    provider.on(event, (token) => appendFileSync(env.IDP_CANARY_FILE, `${token.jti}\n`));
-  }
+/** A new RSA signing key as a private JWK with a fresh `kid`. */
+let keyCount = 0;
+function newSigningKey() {
+  keyCount += 1;
+  const key = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
+  return { ...key, kid: `dev-${Date.now()}-${keyCount}`, use: 'sig', alg: 'RS256' };
 }
-provider.on('backchannel.error', (ctx, error, client) => {
-  console.error(`identity-provider: back-channel logout to ${client.backchannelLogoutUri} failed: ${error.message}`);
-});
+
+/**
+ * The provider signing with the first of `keys` and publishing them all.
+ * Every instance shares one in-memory store, so a new instance keeps the
+ * sessions, grants and tokens.
+ */
+function makeProvider(keys) {
+  const instance = new Provider(issuer, {
+    clients: [{
+      client_id: config.clientId,
+      client_secret: config.clientSecret,
+      redirect_uris: config.redirectUris,
+      post_logout_redirect_uris: config.postLogoutRedirectUris,
+      ...(config.backchannelLogoutUri && {
+        backchannel_logout_uri: config.backchannelLogoutUri,
+        backchannel_logout_session_required: true,
+      }),
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: 'RS256',
+    }],
+    jwks: { keys },
+    adapter: (model) => new MemoryAdapter(model),
+    cookies: { keys: ['portcullis-dev-cookie-key-1', 'portcullis-dev-cookie-key-2'] },
+    claims: {
+      openid: ['sub'],
+      email: ['email', 'email_verified'],
+      profile: ['name', 'given_name', 'family_name', 'picture', 'preferred_username'],
+    },
+    // Put the scope-granted claims (email, name, ...) into the ID token, not only userinfo.
+    conformIdTokenClaims: false,
+    features: {
+      devInteractions: { enabled: true },
+      revocation: { enabled: true },
+      introspection: { enabled: false },
+      rpInitiatedLogout: { enabled: true },
+      backchannelLogout: { enabled: true },
+      claimsParameter: { enabled: false },
+    },
+    // S256 is the only method oidc-provider v9 supports; require it for every client.
+    pkce: { required: () => true },
+    // Without this, refresh tokens need offline_access (which itself needs prompt=consent).
+    issueRefreshToken: async (ctx, client, code) => client.grantTypeAllowed('refresh_token')
+      && code.scopes.has('openid'),
+    rotateRefreshToken: true,
+    // Everything runs on one clock; the default 15 s tolerance would keep an
+    // access token with IDP_ACCESS_TOKEN_TTL=5 usable for 20 s.
+    clockTolerance: 0,
+    ttl: {
+      AccessToken: config.accessTokenTtl,
+      AuthorizationCode: 60,
+      IdToken: 3600,
+      RefreshToken: 14 * 24 * 3600,
+      Interaction: 3600,
+      Session: 14 * 24 * 3600,
+      Grant: 14 * 24 * 3600,
+    },
+    // oidc-provider's outgoing requests (here only back-channel logout) go through
+    // an SSRF-protecting dispatcher that refuses loopback addresses, which is
+    // exactly where the client lives in development. Use the plain global fetch.
+    fetch: (url, { dispatcher, ...options }) => globalThis.fetch(url, options),
+    findAccount: async (ctx, sub) => {
+      const claims = accountsBySub.get(sub);
+      return claims && { accountId: sub, claims: async () => claims };
+    },
+  });
+  configure(instance);
+  return instance;
+}
+
+/** Login mapping, offline pages, logging and the canary hunt, on `instance`. */
+function configure(instance) {
+  // The development login form posts the typed login as the account id. Handle
+  // that submission here instead, to map the login to its sub and to refuse
+  // unknown logins. The consent form still goes to the built-in handler.
+  instance.use(async (ctx, next) => {
+    const uid = ctx.method === 'POST' && ctx.path.match(/^\/interaction\/([^/]+)$/)?.[1];
+    if (!uid) return next();
+
+    let details;
+    try {
+      details = await instance.interactionDetails(ctx.req, ctx.res);
+    } catch {
+      return next(); // no or expired interaction: let oidc-provider render the error
+    }
+    if (details.prompt.name !== 'login') return next();
+
+    const chunks = [];
+    for await (const chunk of ctx.req) chunks.push(chunk);
+    const account = ACCOUNTS[new URLSearchParams(Buffer.concat(chunks).toString()).get('login')];
+
+    ctx.set('Cache-Control', 'no-store');
+    ctx.status = 303;
+    ctx.set('Location', account
+      ? await instance.interactionResult(
+        ctx.req,
+        ctx.res,
+        { login: { accountId: account.sub } },
+        { mergeWithLastSubmission: false },
+      )
+      : `/interaction/${uid}`);
+  });
+
+  // The built-in pages import a Google font; this machine is offline and a failed
+  // request would show up as a browser console error.
+  instance.use(async (ctx, next) => {
+    await next();
+    if (typeof ctx.body === 'string' && ctx.response.is('html')) {
+      ctx.body = ctx.body.replace(/@import url\(https:\/\/fonts\.googleapis\.com[^)]*\);?/g, '');
+    }
+  });
+
+  instance.on('server_error', (ctx, error) => console.error('identity-provider: server_error', error));
+
+  // Canary hunt: every access and refresh token issued is appended to
+  // IDP_CANARY_FILE, so the tests can search everything the browser received
+  // and every server log line for them.
+  if (env.IDP_CANARY_FILE) {
+    for (const event of ['access_token.saved', 'refresh_token.saved']) {
+      instance.on(event, (token) => appendFileSync(env.IDP_CANARY_FILE, `${token.jti}\n`));
+    }
+  }
+  instance.on('backchannel.error', (ctx, error, client) => {
+    console.error(`identity-provider: back-channel logout to ${client.backchannelLogoutUri} failed: ${error.message}`);
+  });
+}
+
+let signingKeys = [newSigningKey()];
+let provider = makeProvider(signingKeys);
 
 // Browsers ask every origin for /favicon.ico; an empty answer keeps their
 // consoles free of 404s during browser tests.
-const handleOidc = provider.callback();
+let handleOidc = provider.callback();
 server.on('request', (req, res) => {
   if (req.url === '/favicon.ico') {
     res.writeHead(204, { 'cache-control': 'max-age=86400' }).end();
+    return;
+  }
+  if (env.IDP_TEST_CONTROLS === '1' && req.method === 'POST' && req.url === '/__test/rotate-signing-key') {
+    signingKeys = [newSigningKey(), ...signingKeys];
+    provider = makeProvider(signingKeys);
+    handleOidc = provider.callback();
+    res.writeHead(200, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ signing_kid: signingKeys[0].kid, published: signingKeys.length }));
     return;
   }
   handleOidc(req, res);

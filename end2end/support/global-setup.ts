@@ -112,6 +112,8 @@ export default async function globalSetup() {
         IDP_BACKCHANNEL_LOGOUT_URI: `${appUrl}/auth/backchannel/local`,
         IDP_ACCESS_TOKEN_TTL: process.env.IDP_ACCESS_TOKEN_TTL ?? '5',
         IDP_CANARY_FILE: canaryFile,
+        // Lets a test rotate the provider's signing keys mid-run.
+        IDP_TEST_CONTROLS: '1',
       },
       stdio: ['ignore', 'pipe', 'inherit'],
     });

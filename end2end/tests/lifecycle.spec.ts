@@ -41,6 +41,27 @@ test('signing out at the provider signs the browser out of Portcullis (back-chan
   await expect(page.getByRole('heading', { name: 'You are not signed in' })).toBeVisible();
 });
 
+test('after the provider rotates its signing keys, live data still loads and signing out there still signs the browser out', async ({ page }) => {
+  await signIn(page);
+  await page.goto('/profile');
+  await waitForHydration(page);
+  // The provider starts signing with a new key (the old one stays published),
+  // as Google does routinely; sessions and grants carry on.
+  const rotated = await fetch(`${process.env.PORTCULLIS_IDP!}/__test/rotate-signing-key`, { method: 'POST' });
+  expect(rotated.ok).toBe(true);
+  // Past the 5 s lifetime: the refresh brings an ID token signed with the new key.
+  await page.waitForTimeout(6_000);
+  const live = page.getByRole('region', { name: 'Live from Local demo provider' });
+  await live.getByRole('button', { name: 'Fetch live data' }).click();
+  await expect(live.getByTestId('live-data')).toContainText(DEMO.email);
+  await expect(live.getByRole('alert')).toHaveCount(0);
+  // Signing out at the provider: its logout token is signed with the new key too.
+  await page.goto(`${process.env.PORTCULLIS_IDP!}/session/end?client_id=portcullis-dev`);
+  await page.getByRole('button', { name: 'Yes, sign me out' }).click();
+  await page.goto('/profile');
+  await expect(page.getByRole('heading', { name: 'You are not signed in' })).toBeVisible();
+});
+
 test('signing out of Portcullis ends the provider session too', async ({ page }) => {
   await signIn(page);
   await page.goto('/profile');

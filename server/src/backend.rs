@@ -52,6 +52,9 @@ pub struct Portcullis {
     pub session_absolute: Duration,
     /// Access tokens expiring within this are refreshed before use.
     pub refresh_skew: Duration,
+    /// Taken as the lifetime of a renewable access token whose token
+    /// response did not state one.
+    pub default_token_lifetime: Duration,
     /// The users' database.
     pub db: Db,
     /// Session data: sessions, vault, logins, refresh locks.
@@ -75,6 +78,7 @@ impl Portcullis {
             users: UserStore::new(db.clone()),
             logins: LoginStore::with_cache(store.clone(), settings.session_cache),
             refresh_skew: settings.refresh_skew,
+            default_token_lifetime: settings.default_token_lifetime,
             db,
             store,
             local_locks: LocalLocks::default(),
@@ -181,6 +185,16 @@ impl Portcullis {
         Ok(grants.len())
     }
 
+    /// When an access token granted now expires (unix time): `expires_in`
+    /// seconds from now, or when the provider did not say and a refresh
+    /// token can renew it, the configured default lifetime. A token that
+    /// cannot be renewed and states no lifetime is used until the provider
+    /// refuses it.
+    pub fn access_token_expiry(&self, expires_in: Option<u64>, renewable: bool) -> Option<i64> {
+        let default = renewable.then_some(self.default_token_lifetime.as_secs());
+        TokenSet::expiry_in(expires_in.or(default))
+    }
+
     /// The label users know a provider by (its id if it is gone from config).
     pub fn provider_label(&self, id: &str) -> String {
         self.registry
@@ -209,11 +223,18 @@ pub enum SessionError {
 fn upstream_error(err: &UpstreamError) -> AppError {
     use crate::providers::oauth2::ApiError;
     match err {
+        UpstreamError::Refresh(refresh) if refresh.is_refusal() => {
+            AppError::InvalidProviderResponse
+        }
         UpstreamError::Refresh(refresh) if refresh.ends_session() => AppError::SessionEnded,
         UpstreamError::Refresh(_) => AppError::ProviderUnavailable,
         UpstreamError::Api(ApiError::RateLimited(_)) => AppError::ProviderRateLimited,
         UpstreamError::Api(ApiError::Unauthorized(_)) => AppError::ProviderRejected,
         UpstreamError::Api(ApiError::Http(_)) => AppError::ProviderUnavailable,
+        UpstreamError::Api(ApiError::Status { status, .. }) if status.is_server_error() => {
+            AppError::ProviderUnavailable
+        }
+        UpstreamError::Userinfo(err) => crate::routes::auth::userinfo_error(err),
         UpstreamError::Api(_) | UpstreamError::OtherUser => AppError::InvalidProviderResponse,
         UpstreamError::NotAllowed(_) | UpstreamError::NoApi => AppError::Internal,
     }

@@ -12,8 +12,13 @@ use url::Url;
 use crate::{
     backend::Portcullis,
     logins,
-    providers::{Protocol, oauth2},
+    providers::{
+        Protocol,
+        oauth2::{self, ApiError},
+        userinfo::UserinfoError,
+    },
     refresh::RefreshError,
+    secret::Secret,
     session::SessionUser,
 };
 
@@ -30,9 +35,22 @@ pub enum UpstreamError {
     #[error(transparent)]
     Refresh(#[from] RefreshError),
     #[error(transparent)]
-    Api(#[from] oauth2::ApiError),
+    Api(#[from] ApiError),
+    #[error(transparent)]
+    Userinfo(#[from] UserinfoError),
     #[error("the provider's answer names another user")]
     OtherUser,
+}
+
+impl UpstreamError {
+    /// Whether the provider refused the access token (HTTP 401).
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(
+            self,
+            Self::Api(ApiError::Unauthorized(_))
+                | Self::Userinfo(UserinfoError::Api(ApiError::Unauthorized(_)))
+        )
+    }
 }
 
 /// `base` + `path`, if `path` is on the allow-list and the result stays
@@ -78,14 +96,36 @@ fn entries(map: &Map<String, Value>, fields: &[(&str, &str)]) -> Vec<(String, St
 }
 
 impl Portcullis {
-    /// Fresh data about the signed-in user from their provider's API.
+    /// Fresh data about the signed-in user from their provider's API. An
+    /// access token the provider refuses (HTTP 401) before its stated
+    /// expiry is refreshed once (single-flight) and the call made once
+    /// more.
     pub async fn live_profile(&self, user: &SessionUser) -> Result<LiveProfile, UpstreamError> {
         let tokens = self.fresh_tokens(user).await?;
+        match self.fetch_live_profile(user, &tokens.access_token).await {
+            Err(err) if err.is_unauthorized() && tokens.refresh_token.is_some() => {
+                tracing::info!(
+                    provider = %user.identity.provider,
+                    "the provider refused an access token before its expiry; refreshing"
+                );
+                let renewed = self
+                    .tokens_after_rejection(user, &tokens.access_token)
+                    .await?;
+                self.fetch_live_profile(user, &renewed.access_token).await
+            }
+            other => other,
+        }
+    }
+
+    async fn fetch_live_profile(
+        &self,
+        user: &SessionUser,
+        token: &Secret,
+    ) -> Result<LiveProfile, UpstreamError> {
         let provider = self
             .registry
             .get(&user.identity.provider)
             .ok_or(UpstreamError::NoApi)?;
-        let token = &tokens.access_token;
         let (source, data, fields): (&str, Map<String, Value>, &[(&str, &str)]) =
             match provider.settings.protocol {
                 Protocol::Oidc | Protocol::OidcMultiTenant => {
@@ -93,19 +133,11 @@ impl Portcullis {
                         .discovered(&self.http)
                         .await
                         .map_err(|_| UpstreamError::NoApi)?;
-                    // The one upstream: the userinfo endpoint discovery named.
-                    let endpoint = discovered
-                        .metadata
-                        .userinfo_endpoint()
-                        .ok_or(UpstreamError::NoApi)?
-                        .url()
-                        .clone();
-                    let data: Map<String, Value> =
-                        oauth2::get_json(&self.http, endpoint.as_str(), token, &[]).await?;
-                    // SECURITY.md B6: the answer must be about this user.
-                    if text(&data, "sub").as_deref() != Some(user.identity.subject.as_str()) {
-                        return Err(UpstreamError::OtherUser);
-                    }
+                    // The one upstream: the userinfo endpoint discovery
+                    // named; its answer must be about this user (B6).
+                    let data = provider
+                        .userinfo(&self.http, &discovered, token, &user.identity.subject)
+                        .await?;
                     (
                         "userinfo",
                         data,

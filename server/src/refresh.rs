@@ -13,16 +13,17 @@ use std::{
     time::Duration,
 };
 
-use openidconnect::{
-    OAuth2TokenResponse, RefreshToken, RequestTokenError, TokenResponse,
-    core::CoreErrorResponseType,
-};
+use serde_json::Value;
 use tokio::sync::Mutex;
 
 use crate::{
     backend::{Portcullis, SessionError},
     logins,
-    providers::{Provider, oauth2},
+    providers::{
+        IdTokenError, Provider, SignedError,
+        id_token::{self, Expected},
+        oauth2, oidc,
+    },
     secret::Secret,
     session::SessionUser,
     store::StoreFailure,
@@ -48,6 +49,14 @@ pub enum RefreshError {
     /// A refreshed ID token names another issuer or subject (SECURITY.md B8).
     #[error("the refreshed ID token names another user")]
     IdentityChanged,
+    /// A refreshed ID token fails a check: the answer cannot be trusted,
+    /// and the refresh token it replaced may be spent.
+    #[error("the refreshed ID token was refused")]
+    InvalidIdToken(#[source] IdTokenError),
+    /// The provider's answer fails a check (not JSON, no access token,
+    /// discovery naming another issuer): it misbehaves or is misconfigured.
+    #[error("the provider's answer to the refresh was refused")]
+    Invalid(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("the provider could not refresh the tokens")]
     Provider(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("the token vault failed")]
@@ -61,7 +70,16 @@ pub enum RefreshError {
 impl RefreshError {
     /// Whether the session cannot go on and has been ended.
     pub fn ends_session(&self) -> bool {
-        matches!(self, Self::Ended(_) | Self::IdentityChanged | Self::Gone)
+        matches!(
+            self,
+            Self::Ended(_) | Self::IdentityChanged | Self::InvalidIdToken(_) | Self::Gone
+        )
+    }
+
+    /// Whether the provider's answer failed a check (rather than the
+    /// provider being unreachable or the grant ending).
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, Self::InvalidIdToken(_) | Self::Invalid(_))
     }
 }
 
@@ -95,20 +113,45 @@ impl Portcullis {
     /// skew, refreshing first if needed. A grant the provider ended ends
     /// the session here too.
     pub async fn fresh_tokens(&self, user: &SessionUser) -> Result<TokenSet, RefreshError> {
-        let provider_id = &user.identity.provider;
         let tokens = self
             .vault
-            .get(&user.grant, provider_id)
+            .get(&user.grant, &user.identity.provider)
             .await?
             .ok_or(RefreshError::Gone)?;
         if !self.is_expiring(&tokens, logins::now()) {
             return Ok(tokens);
         }
-        let result = self.refresh_single_flight(user).await;
+        self.refresh(user, |current| self.is_expiring(current, logins::now()))
+            .await
+    }
+
+    /// After the provider refused the access token `rejected` (HTTP 401)
+    /// though its stated lifetime had not run out: the session's tokens
+    /// refreshed once, or as another request already refreshed them.
+    pub async fn tokens_after_rejection(
+        &self,
+        user: &SessionUser,
+        rejected: &Secret,
+    ) -> Result<TokenSet, RefreshError> {
+        self.refresh(user, |current| {
+            current.access_token.expose() == rejected.expose()
+        })
+        .await
+    }
+
+    /// Refreshes single-flight if `needed` still says so once the lock is
+    /// held; a failure that ends the grant ends the session.
+    async fn refresh(
+        &self,
+        user: &SessionUser,
+        needed: impl Fn(&TokenSet) -> bool,
+    ) -> Result<TokenSet, RefreshError> {
+        let result = self.refresh_single_flight(user, needed).await;
         if let Err(err) = &result
             && err.ends_session()
         {
-            tracing::info!(provider = %provider_id, "session ended: {}", cause_chain(err));
+            let provider = &user.identity.provider;
+            tracing::info!(%provider, "session ended: {}", cause_chain(err));
             if let Err(end) = self.end_login(&user.login).await {
                 tracing::error!("ending the session failed: {}", cause_chain(&end));
             }
@@ -116,7 +159,11 @@ impl Portcullis {
         result
     }
 
-    async fn refresh_single_flight(&self, user: &SessionUser) -> Result<TokenSet, RefreshError> {
+    async fn refresh_single_flight(
+        &self,
+        user: &SessionUser,
+        needed: impl Fn(&TokenSet) -> bool,
+    ) -> Result<TokenSet, RefreshError> {
         let local = self.local_locks.for_grant(&user.grant);
         let _in_process = local.lock().await;
         let holder = crate::vault::new_grant_id();
@@ -131,7 +178,7 @@ impl Portcullis {
             }
             tokio::time::sleep(LOCK_POLL).await;
         }
-        let result = self.refresh_locked(user).await;
+        let result = self.refresh_locked(user, needed).await;
         if let Err(err) = self.store.unlock(&user.grant, &holder).await {
             tracing::warn!(
                 "refresh lock not released (it expires): {}",
@@ -142,14 +189,18 @@ impl Portcullis {
     }
 
     /// Under the lock: re-read, and refresh only if still needed.
-    async fn refresh_locked(&self, user: &SessionUser) -> Result<TokenSet, RefreshError> {
+    async fn refresh_locked(
+        &self,
+        user: &SessionUser,
+        needed: impl Fn(&TokenSet) -> bool,
+    ) -> Result<TokenSet, RefreshError> {
         let provider_id = &user.identity.provider;
         let current = self
             .vault
             .get(&user.grant, provider_id)
             .await?
             .ok_or(RefreshError::Gone)?;
-        if !self.is_expiring(&current, logins::now()) {
+        if !needed(&current) {
             return Ok(current);
         }
         let provider = self
@@ -172,6 +223,10 @@ impl Portcullis {
         Ok(fresh)
     }
 
+    /// RFC 6749 §6 at an OpenID Connect provider. A refreshed ID token is
+    /// checked like one at sign-in (OIDC Core §12.2) and must name the same
+    /// user (SECURITY.md B8); without one, the previous one is kept, and so
+    /// is the refresh token when no new one comes.
     async fn refresh_oidc(
         &self,
         provider: &Provider,
@@ -179,50 +234,77 @@ impl Portcullis {
         current: &TokenSet,
         refresh_token: &Secret,
     ) -> Result<TokenSet, RefreshError> {
-        let failed = |err: Box<dyn std::error::Error + Send + Sync>| RefreshError::Provider(err);
-        let discovered = provider
-            .discovered(&self.http)
+        let discovered = provider.discovered(&self.http).await.map_err(|err| {
+            if err.is_temporary() {
+                RefreshError::Provider(Box::new(err))
+            } else {
+                RefreshError::Invalid(Box::new(err))
+            }
+        })?;
+        let token_url = discovered
+            .metadata
+            .token_endpoint()
+            .ok_or_else(|| RefreshError::Invalid("discovery names no token endpoint".into()))?
+            .url()
+            .as_str();
+        let params = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token.expose()),
+        ];
+        let auth = discovered.client_auth();
+        let grant = oauth2::token_request(&self.http, token_url, &provider.settings, auth, &params)
             .await
-            .map_err(|err| failed(Box::new(err)))?;
-        let client = discovered
-            .client_at(&provider.settings, &self.public_url)
-            .map_err(|err| failed(Box::new(err)))?;
-        let response = client
-            .exchange_refresh_token(&RefreshToken::new(refresh_token.expose().to_owned()))
-            .map_err(|err| failed(Box::new(err)))?
-            .request_async(&self.http)
-            .await
-            .map_err(|err| match &err {
-                RequestTokenError::ServerResponse(response)
-                    if *response.error() == CoreErrorResponseType::InvalidGrant =>
-                {
-                    RefreshError::Ended("invalid_grant".into())
-                }
-                _ => failed(Box::new(err)),
-            })?;
-        let id_token = match response.id_token() {
+            .map_err(refresh_error)?;
+        let id_token = match grant.id_token {
             Some(id_token) => {
-                // SECURITY.md B8: same issuer, subject and audience.
-                let claims = discovered
-                    .verify_id_token(&client, id_token, response.access_token(), None)
-                    .map_err(|_| RefreshError::IdentityChanged)?;
-                if claims.issuer().as_str() != user.identity.issuer
-                    || claims.subject().as_str() != user.identity.subject
+                let expected = Expected {
+                    client_id: &provider.settings.client_id,
+                    nonce: None,
+                    access_token: grant.access_token.expose(),
+                    now: logins::now(),
+                };
+                let allowed = oidc::accepted_algs(&discovered.metadata);
+                match provider
+                    .verify_signed(&self.http, &discovered, &allowed, id_token.expose())
+                    .await
                 {
-                    return Err(RefreshError::IdentityChanged);
+                    Ok(signed) => {
+                        // Another user, told apart from a token that fails
+                        // a check: its iss or sub is well-formed, and not
+                        // the session's.
+                        let named = |name| signed.claims.get(name).and_then(Value::as_str);
+                        if named("iss").is_some_and(|iss| iss != user.identity.issuer)
+                            || named("sub").is_some_and(|sub| sub != user.identity.subject)
+                        {
+                            return Err(RefreshError::IdentityChanged);
+                        }
+                        id_token::check(&discovered, &signed, expected)
+                            .map_err(RefreshError::InvalidIdToken)?;
+                        Some(id_token)
+                    }
+                    Err(SignedError::Refused(err)) => {
+                        return Err(RefreshError::InvalidIdToken(IdTokenError::Signature(err)));
+                    }
+                    // The new tokens came from the token endpoint itself:
+                    // keep them, and the ID token we could check before.
+                    Err(SignedError::Keys(err)) => {
+                        tracing::warn!(
+                            provider = %provider.settings.id,
+                            "refreshed ID token not checked, previous one kept: {}",
+                            cause_chain(&err)
+                        );
+                        current.id_token.clone()
+                    }
                 }
-                Some(Secret::new(id_token.to_string()))
             }
             None => current.id_token.clone(),
         };
+        let refresh_token = grant.refresh_token.unwrap_or_else(|| refresh_token.clone());
         Ok(TokenSet {
-            access_token: Secret::new(response.access_token().secret().clone()),
-            refresh_token: response
-                .refresh_token()
-                .map(|t| Secret::new(t.secret().clone()))
-                .or_else(|| Some(refresh_token.clone())),
+            expires_at: self.access_token_expiry(grant.expires_in, true),
+            access_token: grant.access_token,
+            refresh_token: Some(refresh_token),
             id_token,
-            expires_at: TokenSet::expiry_in(response.expires_in().map(|d| d.as_secs())),
         })
     }
 
@@ -237,17 +319,12 @@ impl Portcullis {
             .ok_or_else(|| RefreshError::Ended("no token endpoint".into()))?;
         let grant = oauth2::refresh(&self.http, &endpoints, &provider.settings, refresh_token)
             .await
-            .map_err(|err| match err {
-                oauth2::ApiError::Refused { error, .. } if error == "invalid_grant" => {
-                    RefreshError::Ended(error)
-                }
-                other => RefreshError::Provider(Box::new(other)),
-            })?;
+            .map_err(refresh_error)?;
         Ok(TokenSet {
+            expires_at: self.access_token_expiry(grant.expires_in, true),
             access_token: grant.access_token,
             refresh_token: grant.refresh_token.or_else(|| Some(refresh_token.clone())),
             id_token: current.id_token.clone(),
-            expires_at: TokenSet::expiry_in(grant.expires_in),
         })
     }
 
@@ -280,6 +357,26 @@ impl Portcullis {
             }
         }
         Ok(refreshed)
+    }
+}
+
+/// A failed refresh grant: the grant ended (`invalid_grant`), the provider
+/// is down, or it answered something that fails our checks.
+fn refresh_error(err: oauth2::ApiError) -> RefreshError {
+    use oauth2::ApiError;
+    match err {
+        ApiError::Refused { error, .. } if error == "invalid_grant" => RefreshError::Ended(error),
+        ApiError::Refused { .. }
+        | ApiError::Http(_)
+        | ApiError::RateLimited(_)
+        | ApiError::Unauthorized(_) => RefreshError::Provider(Box::new(err)),
+        ApiError::Status { status, .. } if status.is_server_error() => {
+            RefreshError::Provider(Box::new(err))
+        }
+        ApiError::Status { .. }
+        | ApiError::Shape(_)
+        | ApiError::Invalid(_)
+        | ApiError::NoVerifiedEmail => RefreshError::Invalid(Box::new(err)),
     }
 }
 

@@ -55,6 +55,10 @@ pub struct Settings {
     /// Access tokens expiring within this are refreshed before use
     /// (`TOKEN_REFRESH_SKEW_SECONDS`).
     pub refresh_skew: Duration,
+    /// How long an access token is taken to last when the token response
+    /// does not say (`expires_in` missing or unreadable) and a refresh
+    /// token can renew it (`ACCESS_TOKEN_DEFAULT_LIFETIME_SECONDS`).
+    pub default_token_lifetime: Duration,
     /// How often sessions in use get their tokens refreshed ahead of
     /// expiry; `None` turns that off (`BACKGROUND_REFRESH_SECONDS`, 0).
     pub background_refresh: Option<Duration>,
@@ -118,6 +122,9 @@ const DEFAULT_SESSION_IDLE: u64 = 8 * 3600;
 const DEFAULT_SESSION_ABSOLUTE: u64 = 7 * 86_400;
 /// A provider that has not answered in 15 s is treated as down.
 const DEFAULT_PROVIDER_TIMEOUT: u64 = 15;
+/// Seconds an access token of unstated lifetime is taken to last
+/// (`ACCESS_TOKEN_DEFAULT_LIFETIME_SECONDS`).
+const DEFAULT_TOKEN_LIFETIME: u64 = 3600;
 /// Seconds a session's records are read from memory (`SESSION_CACHE_SECONDS`).
 const DEFAULT_SESSION_CACHE: u64 = 2;
 
@@ -357,6 +364,11 @@ impl Settings {
             365 * 86_400,
         );
         let refresh_skew = seconds("TOKEN_REFRESH_SKEW_SECONDS", 60, 3600);
+        let default_token_lifetime = seconds(
+            "ACCESS_TOKEN_DEFAULT_LIFETIME_SECONDS",
+            DEFAULT_TOKEN_LIFETIME,
+            86_400,
+        );
         let background_refresh = match get("BACKGROUND_REFRESH_SECONDS") {
             Some("0") => None,
             _ => Some(seconds("BACKGROUND_REFRESH_SECONDS", 30, 3600)),
@@ -394,6 +406,7 @@ impl Settings {
                 session_idle,
                 session_absolute,
                 refresh_skew,
+                default_token_lifetime,
                 background_refresh,
                 session_cache,
             })

@@ -5,14 +5,9 @@
 //! makes it a logout token: the back-channel logout event, `sub` or `sid`,
 //! a `jti`, and no `nonce` (so an ID token is never taken for one).
 
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use openidconnect::{
-    JsonWebKey, JwsSigningAlgorithm,
-    core::{CoreJsonWebKey, CoreJwsSigningAlgorithm},
-};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use super::{Discovered, oidc};
+use super::{Discovered, claims::Object};
 
 /// The event a logout token must carry.
 pub const LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
@@ -34,14 +29,6 @@ pub struct LogoutClaims {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum LogoutTokenError {
-    #[error("not a compact JWS")]
-    Malformed,
-    #[error("algorithm {0:?} is not accepted")]
-    Algorithm(String),
-    #[error("no key of the provider matches")]
-    NoKey,
-    #[error("the signature does not verify")]
-    Signature,
     #[error("claim {0} is missing or invalid")]
     Claim(&'static str),
     #[error("it has a nonce: an ID token, not a logout token")]
@@ -50,79 +37,23 @@ pub enum LogoutTokenError {
     Event,
 }
 
-fn decode(part: &str) -> Result<Map<String, Value>, LogoutTokenError> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(part)
-        .map_err(|_| LogoutTokenError::Malformed)?;
-    match serde_json::from_slice(&bytes) {
-        Ok(Value::Object(map)) => Ok(map),
-        _ => Err(LogoutTokenError::Malformed),
-    }
-}
-
-/// Validates `token` for the client `client_id` of the provider
-/// `discovered`, at unix time `now`.
-pub fn verify(
+/// Checks the claims of a logout token whose signature verified (with
+/// [`super::Provider::verify_signed`]) for the client `client_id` of the
+/// provider `discovered`, at unix time `now`.
+pub fn check(
     discovered: &Discovered,
     client_id: &str,
-    token: &str,
+    claims: &Object,
     now: i64,
 ) -> Result<LogoutClaims, LogoutTokenError> {
-    let mut parts = token.split('.');
-    let (Some(header), Some(payload), Some(signature), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(LogoutTokenError::Malformed);
-    };
-    let header = decode(header)?;
-    let alg_name = header
-        .get("alg")
-        .and_then(Value::as_str)
-        .ok_or(LogoutTokenError::Malformed)?;
-    // Only the algorithms we accept for ID tokens, and only those the
-    // provider announced: never `none`, never HMAC.
-    let alg: CoreJwsSigningAlgorithm = serde_json::from_value(Value::from(alg_name))
-        .map_err(|_| LogoutTokenError::Algorithm(alg_name.to_owned()))?;
-    if !oidc::accepted_algs(&discovered.metadata).contains(&alg) {
-        return Err(LogoutTokenError::Algorithm(alg_name.to_owned()));
-    }
-    // The key comes from the provider's published set only (`jwk`, `jku`
-    // and `x5u` headers are ignored).
-    let kid = header.get("kid").and_then(Value::as_str);
-    let candidates: Vec<&CoreJsonWebKey> = discovered
-        .metadata
-        .jwks()
-        .keys()
-        .iter()
-        .filter(|key| kid.is_none_or(|kid| key.key_id().is_some_and(|k| k.as_str() == kid)))
-        .filter(|key| alg.key_type().as_ref() == Some(key.key_type()))
-        .collect();
-    let [key] = candidates.as_slice() else {
-        return Err(LogoutTokenError::NoKey);
-    };
-    let signature = URL_SAFE_NO_PAD
-        .decode(signature)
-        .map_err(|_| LogoutTokenError::Malformed)?;
-    let signed = token
-        .rfind('.')
-        .map(|end| &token[..end])
-        .ok_or(LogoutTokenError::Malformed)?;
-    key.verify_signature(&alg, signed.as_bytes(), &signature)
-        .map_err(|_| LogoutTokenError::Signature)?;
-
-    let claims = decode(payload)?;
     let string = |name: &'static str| match claims.get(name) {
         None => Ok(None),
         Some(Value::String(value)) if !value.is_empty() => Ok(Some(value.clone())),
         Some(_) => Err(LogoutTokenError::Claim(name)),
     };
     // Time claims must be JSON numbers.
-    let number = |name: &'static str| match claims.get(name) {
-        None => Ok(None),
-        Some(value) => value
-            .as_i64()
-            .map(Some)
-            .ok_or(LogoutTokenError::Claim(name)),
+    let number = |name: &'static str| {
+        super::claims::numeric_date(claims, name).map_err(|_| LogoutTokenError::Claim(name))
     };
 
     let issuer = string("iss")?.ok_or(LogoutTokenError::Claim("iss"))?;

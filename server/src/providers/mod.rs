@@ -4,30 +4,29 @@
 //! provider never takes the app down.
 
 pub mod backchannel;
+pub mod claims;
 pub mod discord;
 pub mod github;
 pub mod gitlab;
 pub mod google;
+pub mod id_token;
+pub mod jws;
+pub mod keys;
 pub mod logout;
 pub mod microsoft;
 pub mod oauth2;
 pub mod oidc;
+pub mod userinfo;
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::sync::Arc;
 
 use app::model::ProviderView;
-use tokio::sync::{Mutex, RwLock};
+use openidconnect::core::CoreJwsSigningAlgorithm;
+use tokio::sync::RwLock;
 
 use crate::{config::ProviderSettings, http_client::ProviderHttp, secret::Secret, users::Identity};
-pub use oidc::{Discovered, DiscoveryError, IdTokenError};
-
-/// An ID token signed with an unknown key makes us fetch the provider's
-/// keys again, at most this often, so forged `kid`s cannot make us hammer
-/// the provider.
-const KEY_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
+pub use id_token::IdTokenError;
+pub use oidc::{Discovered, DiscoveryError};
 
 /// How a provider signs users in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,7 +81,18 @@ pub fn preset(name: &str) -> Option<Preset> {
 pub struct Provider {
     pub settings: ProviderSettings,
     discovered: RwLock<Option<Arc<Discovered>>>,
-    keys_fetched: Mutex<Option<Instant>>,
+    keys: keys::KeyCache,
+}
+
+/// Why a token signed by the provider was not verified.
+#[derive(Debug, thiserror::Error)]
+pub enum SignedError {
+    /// It fails the check even with the provider's current keys.
+    #[error("the signature was refused")]
+    Refused(#[from] jws::JwsError),
+    /// The keys could not be fetched: try again later.
+    #[error("the provider's signing keys are unavailable")]
+    Keys(#[from] keys::KeysError),
 }
 
 impl Provider {
@@ -90,7 +100,7 @@ impl Provider {
         Self {
             settings,
             discovered: RwLock::new(None),
-            keys_fetched: Mutex::new(None),
+            keys: keys::KeyCache::default(),
         }
     }
 
@@ -104,32 +114,41 @@ impl Provider {
             return Ok(found.clone());
         }
         let found = Arc::new(oidc::discover(&self.settings, http).await?);
+        // A provider is usable once its keys are too.
+        self.keys
+            .get(http, found.metadata.jwks_uri().url().as_str())
+            .await?;
         *slot = Some(found.clone());
         Ok(found)
     }
 
-    /// After an ID token checked against `used` named a key it lacks:
-    /// metadata with the provider's current keys, fetched now unless
-    /// another request just did (then its result) or a fetch happened less
-    /// than [`KEY_REFRESH_INTERVAL`] ago (then `None`).
-    pub async fn refresh_keys(
+    /// Verifies the compact JWS `token` (an ID token, a logout token, a
+    /// signed userinfo answer) with this provider's keys and one of
+    /// `allowed` ([`jws::verify`]). When it names a key we lack, the keys
+    /// are fetched again and it is checked once more (`keys.rs` says how
+    /// often), so a rotation at the provider never refuses a real token.
+    pub async fn verify_signed(
         &self,
-        used: &Arc<Discovered>,
         http: &ProviderHttp,
-    ) -> Result<Option<Arc<Discovered>>, DiscoveryError> {
-        let mut fetched = self.keys_fetched.lock().await;
-        let current = self.discovered(http).await?;
-        if !Arc::ptr_eq(&current, used) {
-            return Ok(Some(current));
+        discovered: &Discovered,
+        allowed: &[CoreJwsSigningAlgorithm],
+        token: &str,
+    ) -> Result<jws::Signed, SignedError> {
+        let uri = discovered.metadata.jwks_uri().url().as_str();
+        let keys = self.keys.get(http, uri).await?;
+        match jws::verify(&keys.set, allowed, token) {
+            Err(err) if err.is_unknown_key() => {
+                match self
+                    .keys
+                    .after_unknown_key(http, uri, &keys, err.kid())
+                    .await?
+                {
+                    Some(fresh) => Ok(jws::verify(&fresh.set, allowed, token)?),
+                    None => Err(err.into()),
+                }
+            }
+            checked => Ok(checked?),
         }
-        if fetched.is_some_and(|at| at.elapsed() < KEY_REFRESH_INTERVAL) {
-            return Ok(None);
-        }
-        *fetched = Some(Instant::now());
-        let fresh = Arc::new(current.with_fresh_keys(http).await?);
-        *self.discovered.write().await = Some(fresh.clone());
-        tracing::info!(provider = %self.settings.id, "fetched the provider's signing keys again");
-        Ok(Some(fresh))
     }
 
     /// Endpoints of a plain OAuth 2.0 provider; `None` for OpenID Connect.

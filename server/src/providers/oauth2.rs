@@ -5,11 +5,13 @@
 //! and errors. Each provider's own endpoints and profile mapping live in
 //! its file.
 
+use base64::{Engine, engine::general_purpose::STANDARD};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use url::Url;
 
+use super::claims::{self, Object};
 use crate::{
     config::ProviderSettings,
     http_client::{HttpError, ProviderHttp},
@@ -25,12 +27,25 @@ pub struct Endpoints {
     pub api: String,
 }
 
-/// What the token endpoint granted.
+/// What the token endpoint granted (RFC 6749 §5.1).
 #[derive(Debug)]
 pub struct Grant {
     pub access_token: Secret,
     pub refresh_token: Option<Secret>,
+    /// The ID token as sent (OpenID Connect only), not yet checked.
+    pub id_token: Option<Secret>,
+    /// Seconds; `None` when the provider did not say, or said it in a
+    /// shape that is not a number of seconds.
     pub expires_in: Option<u64>,
+}
+
+/// How the client authenticates at the token endpoint (RFC 6749 §2.3.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// `client_secret_basic`: HTTP Basic with the form-encoded id and secret.
+    Basic,
+    /// `client_secret_post`: `client_id` and `client_secret` in the body.
+    Post,
 }
 
 /// Why a code exchange or an API call failed.
@@ -80,19 +95,10 @@ pub fn authorize_url(
     Ok(url)
 }
 
-#[derive(Deserialize)]
-struct TokenResponse {
-    access_token: Option<String>,
-    token_type: Option<String>,
-    refresh_token: Option<String>,
-    expires_in: Option<u64>,
-    error: Option<String>,
-    error_description: Option<String>,
-}
-
-/// Exchanges the code on the server. The client authenticates in the form
-/// body (`client_secret_post`, which GitHub requires and Discord accepts);
-/// `Accept: application/json` makes GitHub answer JSON.
+/// Exchanges the code on the server (RFC 6749 §4.1.3) with the PKCE
+/// verifier (RFC 7636 §4.5). Plain providers take the client's credentials
+/// in the body (`client_secret_post`, which GitHub requires and Discord
+/// accepts).
 pub async fn exchange_code(
     http: &ProviderHttp,
     endpoints: &Endpoints,
@@ -101,15 +107,13 @@ pub async fn exchange_code(
     code: &str,
     pkce_verifier: &str,
 ) -> Result<Grant, ApiError> {
-    let body = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("grant_type", "authorization_code")
-        .append_pair("code", code)
-        .append_pair("redirect_uri", redirect_uri)
-        .append_pair("code_verifier", pkce_verifier)
-        .append_pair("client_id", &settings.client_id)
-        .append_pair("client_secret", settings.client_secret.expose())
-        .finish();
-    post_token_form(http, endpoints, body).await
+    let params = [
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", redirect_uri),
+        ("code_verifier", pkce_verifier),
+    ];
+    token_request(http, &endpoints.token, settings, ClientAuth::Post, &params).await
 }
 
 /// Renews the access token with `refresh_token` (RFC 6749 §6).
@@ -119,35 +123,72 @@ pub async fn refresh(
     settings: &ProviderSettings,
     refresh_token: &Secret,
 ) -> Result<Grant, ApiError> {
-    let body = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("grant_type", "refresh_token")
-        .append_pair("refresh_token", refresh_token.expose())
-        .append_pair("client_id", &settings.client_id)
-        .append_pair("client_secret", settings.client_secret.expose())
-        .finish();
-    post_token_form(http, endpoints, body).await
+    let params = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token.expose()),
+    ];
+    token_request(http, &endpoints.token, settings, ClientAuth::Post, &params).await
 }
 
-async fn post_token_form(
+/// A token request (RFC 6749 §3.2) to `token_url` with `params` and the
+/// client authenticated as `auth` says. `Accept: application/json` makes
+/// GitHub answer JSON.
+pub async fn token_request(
     http: &ProviderHttp,
-    endpoints: &Endpoints,
-    body: String,
+    token_url: &str,
+    settings: &ProviderSettings,
+    auth: ClientAuth,
+    params: &[(&str, &str)],
 ) -> Result<Grant, ApiError> {
-    let request = http::Request::builder()
-        .method(Method::POST)
-        .uri(&endpoints.token)
-        .header(header::ACCEPT, "application/json")
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(body.into_bytes())
-        .map_err(HttpError::from)?;
+    let request = token_http_request(token_url, settings, auth, params)?;
     let response = http.send(request).await?;
     parse_token_response(response.status(), response.body())
 }
 
-/// Reads a token endpoint's answer, in the shapes providers really use.
+fn token_http_request(
+    token_url: &str,
+    settings: &ProviderSettings,
+    auth: ClientAuth,
+    params: &[(&str, &str)],
+) -> Result<http::Request<Vec<u8>>, ApiError> {
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    form.extend_pairs(params);
+    let mut request = http::Request::builder()
+        .method(Method::POST)
+        .uri(token_url)
+        .header(header::ACCEPT, "application/json")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    match auth {
+        ClientAuth::Post => {
+            form.append_pair("client_id", &settings.client_id)
+                .append_pair("client_secret", settings.client_secret.expose());
+        }
+        ClientAuth::Basic => {
+            let encode = |value: &str| {
+                url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>()
+            };
+            let credentials = format!(
+                "{}:{}",
+                encode(&settings.client_id),
+                encode(settings.client_secret.expose())
+            );
+            let value =
+                HeaderValue::from_str(&format!("Basic {}", STANDARD.encode(credentials)))
+                    .map_err(|_| ApiError::Invalid("client credentials are not a header value"))?;
+            request = request.header(header::AUTHORIZATION, value);
+        }
+    }
+    Ok(request
+        .body(form.finish().into_bytes())
+        .map_err(HttpError::from)?)
+}
+
+/// Reads a token endpoint's answer (RFC 6749 §5.1, §5.2) in the shapes
+/// providers really use: an error on a 200 (GitHub), `expires_in` as a
+/// string (Azure AD), `token_type` in any case. Fields we do not use
+/// (`scope`, `ext_expires_in`, …) are never read.
 pub fn parse_token_response(status: StatusCode, body: &[u8]) -> Result<Grant, ApiError> {
-    let parsed: Result<TokenResponse, _> = serde_json::from_slice(body);
-    let response = match parsed {
+    let response: Object = match serde_json::from_slice(body) {
         Ok(response) => response,
         Err(err) if status.is_success() => return Err(err.into()),
         Err(_) => {
@@ -157,10 +198,10 @@ pub fn parse_token_response(status: StatusCode, body: &[u8]) -> Result<Grant, Ap
             });
         }
     };
-    if let Some(error) = response.error {
+    if let Some(error) = claims::text(&response, "error") {
         return Err(ApiError::Refused {
             error,
-            description: response.error_description,
+            description: claims::text(&response, "error_description"),
         });
     }
     if !status.is_success() {
@@ -169,22 +210,17 @@ pub fn parse_token_response(status: StatusCode, body: &[u8]) -> Result<Grant, Ap
             message: "no error code".into(),
         });
     }
-    let access_token = response
-        .access_token
-        .filter(|t| !t.is_empty())
-        .ok_or(ApiError::Invalid("no access_token"))?;
+    let access_token =
+        claims::text(&response, "access_token").ok_or(ApiError::Invalid("no access_token"))?;
     // RFC 6749 §5.1: the type is case-insensitive; only bearer is usable.
-    if !response
-        .token_type
-        .as_deref()
-        .is_some_and(|t| t.eq_ignore_ascii_case("bearer"))
-    {
+    if !claims::text(&response, "token_type").is_some_and(|t| t.eq_ignore_ascii_case("bearer")) {
         return Err(ApiError::Invalid("token_type is not bearer"));
     }
     Ok(Grant {
         access_token: Secret::new(access_token),
-        refresh_token: response.refresh_token.map(Secret::new),
-        expires_in: response.expires_in,
+        refresh_token: claims::text(&response, "refresh_token").map(Secret::new),
+        id_token: claims::text(&response, "id_token").map(Secret::new),
+        expires_in: claims::seconds(&response, "expires_in"),
     })
 }
 

@@ -7,6 +7,8 @@
 mod oidc;
 mod plain;
 
+pub(crate) use oidc::userinfo_error;
+
 use std::{error::Error as StdError, fmt::Write as _, sync::Arc};
 
 use app::error::AppError;
@@ -26,7 +28,7 @@ use crate::{
     backend::Portcullis,
     flow::{self, LoginTransaction, return_to},
     logins::{self, Selector},
-    providers::{Provider, backchannel},
+    providers::{Provider, SignedError, backchannel},
     session::{self, SessionUser},
     telemetry::cause_chain,
     users::{Identity, Link, SignIn, Unlink, UserId},
@@ -591,12 +593,35 @@ pub async fn backchannel(
     let Some(token) = form.logout_token else {
         return refuse("no logout_token".into());
     };
+    // The provider's keys or metadata cannot be had right now: nothing was
+    // decided, and the provider may deliver the token again.
+    let unavailable = |err: &(dyn StdError + 'static)| {
+        tracing::warn!(provider = %id, "back-channel logout deferred: {}", cause_chain(err));
+        let body = serde_json::json!({ "error": "temporarily_unavailable" });
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            no_store(),
+            axum::Json(body),
+        )
+            .into_response()
+    };
     let discovered = match provider.discovered(&core.http).await {
         Ok(discovered) => discovered,
-        Err(err) => return refuse(format!("provider unavailable: {}", cause_chain(&err))),
+        Err(err) if err.is_temporary() => return unavailable(&err),
+        Err(err) => return refuse(format!("provider misconfigured: {}", cause_chain(&err))),
+    };
+    let allowed = crate::providers::oidc::accepted_algs(&discovered.metadata);
+    let signed = match provider
+        .verify_signed(&core.http, &discovered, &allowed, &token)
+        .await
+    {
+        Ok(signed) => signed,
+        Err(SignedError::Keys(err)) => return unavailable(&err),
+        Err(err) => return refuse(format!("logout token invalid: {}", cause_chain(&err))),
     };
     let now = logins::now();
-    let claims = match backchannel::verify(&discovered, &provider.settings.client_id, &token, now) {
+    let client_id = &provider.settings.client_id;
+    let claims = match backchannel::check(&discovered, client_id, &signed.claims, now) {
         Ok(claims) => claims,
         Err(err) => return refuse(format!("logout token invalid: {err}")),
     };

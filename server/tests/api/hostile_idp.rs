@@ -22,7 +22,9 @@ use axum::{
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use openidconnect::{
     CsrfToken, JsonWebKeyId, PkceCodeChallenge, PkceCodeVerifier, PrivateSigningKey,
-    core::{CoreHmacKey, CoreJsonWebKeySet, CoreJwsSigningAlgorithm, CoreRsaPrivateSigningKey},
+    core::{
+        CoreEdDsaPrivateSigningKey, CoreHmacKey, CoreJwsSigningAlgorithm, CoreRsaPrivateSigningKey,
+    },
 };
 use serde_json::{Map, Value, json};
 use tokio::net::TcpListener;
@@ -34,6 +36,7 @@ pub const SUBJECT: &str = "hostile-user-1";
 const KEY_1: &str = include_str!("../fixtures/provider-key-1.pem");
 const KEY_2: &str = include_str!("../fixtures/provider-key-2.pem");
 const ATTACKER_KEY: &str = include_str!("../fixtures/attacker-key.pem");
+const ED25519_KEY: &str = include_str!("../fixtures/provider-key-ed25519.pem");
 
 /// How the ID token is signed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,6 +57,9 @@ pub enum Signing {
     EmbeddedAttackerJwk,
     /// Signed with the attacker's key under an unknown `kid`.
     UnknownKid,
+    /// EdDSA with the provider's Ed25519 key (`kid` "ed1"): an algorithm
+    /// other than RS256, announced only where a test says so.
+    Ed25519,
 }
 
 /// What the token endpoint does.
@@ -76,6 +82,51 @@ pub enum Revocation {
     Fail,
     /// Answers only after this long.
     Slow(Duration),
+}
+
+/// A real provider's answers in the shapes its public documentation shows
+/// (`tests/fixtures/<name>/`): discovery document, ID-token claims, token
+/// response and userinfo. The scripted provider answers in that shape with
+/// its own addresses and keys, and the values security rests on (`iss`,
+/// `aud`, `exp`, `iat`, `nonce`, `azp`) made right for this client.
+#[derive(Clone, Copy, Debug)]
+pub struct Shape {
+    /// Ends the issuer: Auth0's and JumpCloud's end in "/".
+    pub issuer_suffix: &'static str,
+    pub discovery: &'static str,
+    pub id_token: &'static str,
+    pub token_response: &'static str,
+    pub userinfo: &'static str,
+}
+
+/// The [`Shape`] recorded in `tests/fixtures/<name>/`.
+#[macro_export]
+macro_rules! shape {
+    ($name:literal, $issuer_suffix:literal) => {
+        $crate::hostile_idp::Shape {
+            issuer_suffix: $issuer_suffix,
+            discovery: include_str!(concat!("../fixtures/", $name, "/discovery.json")),
+            id_token: include_str!(concat!("../fixtures/", $name, "/id_token_claims.json")),
+            token_response: include_str!(concat!("../fixtures/", $name, "/token_response.json")),
+            userinfo: include_str!(concat!("../fixtures/", $name, "/userinfo.json")),
+        }
+    };
+}
+
+fn fixture_object(json: &str) -> Map<String, Value> {
+    match serde_json::from_str(json).unwrap() {
+        Value::Object(map) => map,
+        other => panic!("a fixture that is not an object: {other}"),
+    }
+}
+
+/// `fixture`'s fields over `target`, but for the `kept` ones.
+fn merge(target: &mut Map<String, Value>, fixture: &str, kept: &[&str]) {
+    for (name, value) in fixture_object(fixture) {
+        if !kept.contains(&name.as_str()) {
+            target.insert(name, value);
+        }
+    }
 }
 
 /// What a tamper function may look at.
@@ -124,6 +175,18 @@ pub struct Script {
     pub refresh_refused: bool,
     /// Changes a refresh response's ID token claims.
     pub refresh_claims: Tamper,
+    /// Changes a refresh grant's token response.
+    pub refresh_response: Tamper,
+    /// Changes the discovery document.
+    pub discovery: Tamper,
+    /// `Cache-Control` of the JWKS answer.
+    pub jwks_cache_control: Option<&'static str>,
+    /// Whether the JWKS endpoint answers 503.
+    pub jwks_down: bool,
+    /// Userinfo answers a JWT signed this way (`application/jwt`).
+    pub userinfo_signed: Option<Signing>,
+    /// Answers shaped like a real provider's.
+    pub shape: Option<Shape>,
 }
 
 impl Default for Script {
@@ -147,6 +210,12 @@ impl Default for Script {
             refresh_delay: Duration::ZERO,
             refresh_refused: false,
             refresh_claims: |_, _| {},
+            refresh_response: |_, _| {},
+            discovery: |_, _| {},
+            jwks_cache_control: None,
+            jwks_down: false,
+            userinfo_signed: None,
+            shape: None,
         }
     }
 }
@@ -185,12 +254,17 @@ struct Grant {
 }
 
 struct Inner {
+    /// Where the provider is: the base of its endpoints.
+    base: String,
+    /// Its issuer identifier: the base, and a shape's suffix.
     issuer: String,
     script: Script,
     calls: Calls,
     grants: HashMap<String, Grant>,
     last_nonce: Option<String>,
     previous_nonce: Option<String>,
+    /// Access tokens userinfo no longer accepts (expired at the provider).
+    expired_access_tokens: Vec<String>,
     /// Live refresh tokens (rotated on use) and whose they are.
     refresh_tokens: HashMap<String, String>,
     /// Whose each access token is.
@@ -209,14 +283,18 @@ pub struct HostileIdp {
 impl HostileIdp {
     pub async fn start(script: Script) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let issuer = format!("http://{}", listener.local_addr().unwrap());
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let suffix = script.shape.map_or("", |shape| shape.issuer_suffix);
+        let issuer = format!("{base}{suffix}");
         let inner = Arc::new(Mutex::new(Inner {
+            base,
             issuer: issuer.clone(),
             script,
             calls: Calls::default(),
             grants: HashMap::new(),
             last_nonce: None,
             previous_nonce: None,
+            expired_access_tokens: Vec::new(),
             refresh_tokens: HashMap::new(),
             subject_of: HashMap::new(),
         }));
@@ -243,6 +321,14 @@ impl HostileIdp {
         change(&mut self.inner.lock().unwrap().script);
     }
 
+    /// Every access token issued so far stops working at userinfo, as when
+    /// it expired at the provider before the time we were told.
+    pub fn expire_access_tokens(&self) {
+        let mut inner = self.inner.lock().unwrap();
+        let issued = inner.calls.issued_access_tokens.clone();
+        inner.expired_access_tokens.extend(issued);
+    }
+
     pub fn calls(&self) -> Calls {
         self.inner.lock().unwrap().calls.clone()
     }
@@ -263,9 +349,17 @@ fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+fn ed25519_key() -> CoreEdDsaPrivateSigningKey {
+    CoreEdDsaPrivateSigningKey::from_ed25519_pem(ED25519_KEY, Some(JsonWebKeyId::new("ed1".into())))
+        .unwrap()
+}
+
 /// The public half of a key, as a JWK.
 fn public_jwk(signing: Signing) -> Value {
-    serde_json::to_value(rsa_key(signing).as_verification_key()).unwrap()
+    match signing {
+        Signing::Ed25519 => serde_json::to_value(ed25519_key().as_verification_key()).unwrap(),
+        _ => serde_json::to_value(rsa_key(signing).as_verification_key()).unwrap(),
+    }
 }
 
 /// A compact JWS over `claims`, signed as `signing` says.
@@ -280,6 +374,7 @@ pub fn sign(claims: &Value, signing: Signing) -> String {
         Signing::AlgNone => header = json!({ "alg": "none", "typ": "JWT" }),
         Signing::Hs256WithPublicKey => header["alg"] = json!("HS256"),
         Signing::EmbeddedAttackerJwk => header["jwk"] = public_jwk(signing),
+        Signing::Ed25519 => header["alg"] = json!("EdDSA"),
         _ => {}
     }
     let input = format!(
@@ -300,6 +395,9 @@ pub fn sign(claims: &Value, signing: Signing) -> String {
             signature[10] ^= 0x01;
             signature
         }
+        Signing::Ed25519 => ed25519_key()
+            .sign(&CoreJwsSigningAlgorithm::EdDsa, input.as_bytes())
+            .unwrap(),
         _ => key.sign(&rs256, input.as_bytes()).unwrap(),
     };
     format!("{input}.{}", b64(&signature))
@@ -323,7 +421,7 @@ fn base_claims(inner: &Inner, subject: &str) -> Map<String, Value> {
 /// The issuer tokens name: the provider's, or in tenant mode the tenant's.
 fn token_issuer(inner: &Inner) -> String {
     match inner.script.tenant {
-        Some(tid) => format!("{}/{tid}/v2.0", inner.issuer),
+        Some(tid) => format!("{}/{tid}/v2.0", inner.base),
         None => inner.issuer.clone(),
     }
 }
@@ -338,12 +436,12 @@ fn context(inner: &Inner, access_token: &str) -> Context {
 
 async fn discovery(State(inner): State<Shared>) -> Json<Value> {
     let inner = inner.lock().unwrap();
-    let issuer = &inner.issuer;
-    Json(json!({
+    let issuer = &inner.base;
+    let mut document = json!({
         "issuer": inner.script.discovery_issuer.clone().unwrap_or_else(|| {
             match inner.script.tenant {
                 Some(_) => format!("{issuer}/{{tenantid}}/v2.0"),
-                None => issuer.clone(),
+                None => inner.issuer.clone(),
             }
         }),
         "authorization_endpoint": format!("{issuer}/authorize"),
@@ -360,19 +458,46 @@ async fn discovery(State(inner): State<Shared>) -> Json<Value> {
         "authorization_response_iss_parameter_supported": inner.script.announces_iss,
         "revocation_endpoint": format!("{issuer}/revoke"),
         "end_session_endpoint": format!("{issuer}/session/end"),
-    }))
+    });
+    if let Value::Object(map) = &mut document {
+        if let Some(shape) = inner.script.shape {
+            // The provider's own fields; where things are stays ours.
+            let ours = [
+                "issuer",
+                "authorization_endpoint",
+                "token_endpoint",
+                "userinfo_endpoint",
+                "jwks_uri",
+                "revocation_endpoint",
+                "end_session_endpoint",
+            ];
+            merge(map, shape.discovery, &ours);
+        }
+        (inner.script.discovery)(map, &context(&inner, ""));
+    }
+    Json(document)
 }
 
-async fn jwks(State(inner): State<Shared>) -> Json<Value> {
+async fn jwks(State(inner): State<Shared>) -> Response {
     let mut inner = inner.lock().unwrap();
     inner.calls.jwks += 1;
-    let keys = inner
+    if inner.script.jwks_down {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
+    let keys: Vec<Value> = inner
         .script
         .published
         .iter()
-        .map(|s| rsa_key(*s).as_verification_key())
+        .map(|s| public_jwk(*s))
         .collect();
-    Json(serde_json::to_value(CoreJsonWebKeySet::new(keys)).unwrap())
+    let mut response = Json(json!({ "keys": keys })).into_response();
+    if let Some(cache_control) = inner.script.jwks_cache_control {
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static(cache_control),
+        );
+    }
+    response
 }
 
 async fn authorize(
@@ -421,8 +546,8 @@ async fn token(
     match mode {
         TokenEndpoint::Normal => {}
         TokenEndpoint::RedirectElsewhere => {
-            let issuer = shared.lock().unwrap().issuer.clone();
-            return Redirect::temporary(&format!("{issuer}/stolen")).into_response();
+            let base = shared.lock().unwrap().base.clone();
+            return Redirect::temporary(&format!("{base}/stolen")).into_response();
         }
         TokenEndpoint::Slow(delay) => tokio::time::sleep(delay).await,
         TokenEndpoint::Recorded(status, body) => {
@@ -470,6 +595,9 @@ async fn token(
     let sid = format!("hostile-sid-{}", CsrfToken::new_random().secret());
     inner.calls.sids.push(sid.clone());
     claims.insert("sid".into(), json!(sid));
+    if let Some(shape) = inner.script.shape {
+        shape_claims(&mut claims, shape.id_token, true);
+    }
     (inner.script.claims)(&mut claims, &ctx);
     let subject = claims
         .get("sub")
@@ -482,6 +610,25 @@ async fn token(
     (inner.script.token_response)(&mut response, &ctx);
     record_issued(&mut inner, &response);
     Json(Value::Object(response)).into_response()
+}
+
+/// A shape's ID-token claims over `claims`, with the values security rests
+/// on kept right for this client; its `sub` too when `with_subject`.
+fn shape_claims(claims: &mut Map<String, Value>, fixture: &str, with_subject: bool) {
+    let shaped = fixture_object(fixture);
+    let mut kept = vec![
+        "iss", "aud", "exp", "iat", "nonce", "azp", "at_hash", "c_hash", "sid",
+    ];
+    if !with_subject {
+        kept.push("sub");
+    }
+    merge(claims, fixture, &kept);
+    if shaped.contains_key("azp") {
+        claims.insert("azp".into(), json!(CLIENT_ID));
+    }
+    if shaped.get("aud").is_some_and(Value::is_array) {
+        claims.insert("aud".into(), json!([CLIENT_ID]));
+    }
 }
 
 /// A token response for `subject`, with a new refresh token.
@@ -503,6 +650,13 @@ fn token_response(
     response.insert("expires_in".into(), json!(ttl));
     response.insert("refresh_token".into(), json!(refresh_token));
     response.insert("id_token".into(), json!(id_token));
+    if let Some(shape) = inner.script.shape {
+        merge(
+            &mut response,
+            shape.token_response,
+            &["access_token", "refresh_token", "id_token"],
+        );
+    }
     response
 }
 
@@ -532,10 +686,23 @@ async fn refresh_grant(shared: &Shared, presented: &str) -> Response {
     inner.calls.issued_access_tokens.push(access_token.clone());
     let ctx = context(&inner, &access_token);
     let mut claims = base_claims(&inner, &subject);
+    if let Some(shape) = inner.script.shape {
+        shape_claims(&mut claims, shape.id_token, false);
+    }
     (inner.script.refresh_claims)(&mut claims, &ctx);
     let id_token = sign(&Value::Object(claims), inner.script.signing);
     let ttl = inner.script.refreshed_ttl;
-    let response = token_response(&mut inner, access_token, subject, id_token, ttl);
+    let mut response = token_response(&mut inner, access_token, subject.clone(), id_token, ttl);
+    let rotated = response["refresh_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    (inner.script.refresh_response)(&mut response, &ctx);
+    if !response.contains_key("refresh_token") {
+        // No new refresh token issued: the one presented stays valid.
+        inner.refresh_tokens.remove(&rotated);
+        inner.refresh_tokens.insert(presented.to_owned(), subject);
+    }
     record_issued(&mut inner, &response);
     Json(Value::Object(response)).into_response()
 }
@@ -557,7 +724,9 @@ async fn userinfo(State(shared): State<Shared>, headers: HeaderMap, uri: Uri) ->
         .userinfo_query
         .push(uri.query().unwrap_or_default().to_owned());
     let token = authorization.strip_prefix("Bearer ").unwrap_or_default();
-    if !inner.calls.issued_access_tokens.iter().any(|t| t == token) {
+    if !inner.calls.issued_access_tokens.iter().any(|t| t == token)
+        || inner.expired_access_tokens.iter().any(|t| t == token)
+    {
         return StatusCode::UNAUTHORIZED.into_response();
     }
     let ctx = context(&inner, token);
@@ -571,8 +740,21 @@ async fn userinfo(State(shared): State<Shared>, headers: HeaderMap, uri: Uri) ->
     claims.insert("name".into(), json!("Harriet Hostile"));
     claims.insert("email".into(), json!("harriet@hostile.test"));
     claims.insert("email_verified".into(), json!(true));
+    if let Some(shape) = inner.script.shape {
+        merge(&mut claims, shape.userinfo, &["sub"]);
+    }
+    if inner.script.userinfo_signed.is_some() {
+        claims.insert("iss".into(), json!(token_issuer(&inner)));
+        claims.insert("aud".into(), json!(CLIENT_ID));
+    }
     (inner.script.userinfo)(&mut claims, &ctx);
-    Json(Value::Object(claims)).into_response()
+    match inner.script.userinfo_signed {
+        Some(signing) => {
+            let jwt = sign(&Value::Object(claims), signing);
+            ([(header::CONTENT_TYPE, "application/jwt")], jwt).into_response()
+        }
+        None => Json(Value::Object(claims)).into_response(),
+    }
 }
 
 /// Where a redirecting token endpoint points: a client that followed the

@@ -652,7 +652,7 @@ async fn the_same_email_with_another_subject_is_never_joined_to_the_account() {
 // ---------------------------------------------------------------- B9
 
 #[tokio::test]
-async fn a_discovery_issuer_mismatch_disables_the_provider_before_any_redirect() {
+async fn a_discovery_naming_another_issuer_is_refused_as_misconfigured_before_any_redirect() {
     let rig = rig(Script {
         discovery_issuer: Some("https://evil.test".into()),
         ..Script::default()
@@ -665,7 +665,7 @@ async fn a_discovery_issuer_mismatch_disables_the_provider_before_any_redirect()
         .send()
         .await
         .unwrap();
-    assert_eq!(response.headers()[header::LOCATION], error(UNAVAILABLE));
+    assert_eq!(response.headers()[header::LOCATION], error(INVALID));
     assert_eq!(idp.calls().authorize, 0);
     let providers: Value = client
         .post(format!("{url}/api/providers"))
@@ -823,7 +823,7 @@ async fn a_multi_tenant_token_with_a_forged_tid_is_refused() {
 }
 
 #[tokio::test]
-async fn a_multi_tenant_discovery_naming_a_fixed_issuer_disables_the_provider() {
+async fn a_multi_tenant_discovery_naming_a_fixed_issuer_is_refused_as_misconfigured() {
     let rig = multi_tenant(Script {
         discovery_issuer: Some("https://login.example/common/v2.0".into()),
         ..Script::default()
@@ -834,6 +834,6 @@ async fn a_multi_tenant_discovery_naming_a_fixed_issuer_disables_the_provider() 
         .send()
         .await
         .unwrap();
-    assert_eq!(response.headers()[header::LOCATION], error(UNAVAILABLE));
+    assert_eq!(response.headers()[header::LOCATION], error(INVALID));
     assert_eq!(rig.idp.calls().authorize, 0);
 }

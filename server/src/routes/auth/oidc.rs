@@ -1,25 +1,29 @@
 //! The OpenID Connect side of a sign-in: the authorization request with a
 //! nonce, and the callback's RFC 9207 check, code exchange, ID-token
-//! validation (with one key refresh on an unknown `kid`) and userinfo.
+//! validation (keys fetched again on a rotation) and userinfo.
 
 use std::sync::Arc;
 
 use app::error::AppError;
 use openidconnect::{
-    AuthenticationFlow, AuthorizationCode, CsrfToken, LocalizedClaim, Nonce, OAuth2TokenResponse,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, TokenResponse,
-    core::{CoreResponseType, CoreUserInfoClaims},
+    AuthenticationFlow, CsrfToken, Nonce, PkceCodeChallenge, RedirectUrl, Scope,
+    core::CoreResponseType,
 };
 
 use super::{Authorization, CallbackQuery, Failure, Verified};
 use crate::{
     backend::Portcullis,
     flow::LoginTransaction,
+    logins,
     providers::{
-        Discovered, Provider,
+        Discovered, DiscoveryError, Provider, SignedError,
+        id_token::{self, Expected, IdClaims, Profile},
+        oauth2::{self, ApiError},
         oidc::{self, OidcClient},
+        userinfo::UserinfoError,
     },
     secret::Secret,
+    telemetry::cause_chain,
     users::Identity,
     vault::TokenSet,
 };
@@ -34,9 +38,20 @@ async fn client_for(
     let discovered = provider
         .discovered(&core.http)
         .await
-        .map_err(|err| Failure::from_error(AppError::ProviderUnavailable, id, &err))?;
+        .map_err(|err| Failure::from_error(discovery_error(&err), id, &err))?;
     let client = client_of(core, provider, &discovered)?;
     Ok((discovered, client))
+}
+
+/// What the user is told when discovery failed: the provider is down, or
+/// it answered something that fails our checks (a misconfiguration, or a
+/// provider that misbehaves), which trying again will not fix.
+pub(crate) fn discovery_error(err: &DiscoveryError) -> AppError {
+    if err.is_temporary() {
+        AppError::ProviderUnavailable
+    } else {
+        AppError::InvalidProviderResponse
+    }
 }
 
 /// A client for `discovered` with our redirect URI, from configuration.
@@ -87,7 +102,7 @@ pub(super) async fn sign_in(
 ) -> Result<Verified, Failure> {
     let id = provider.settings.id.as_str();
     let fail = |error: AppError, cause: String| Failure::new(error, Some(id), cause);
-    let (discovered, client) = client_for(core, provider).await?;
+    let (discovered, _) = client_for(core, provider).await?;
     // RFC 9207 mix-up defence.
     match query.iss.as_deref() {
         Some(iss) if !discovered.is_own_iss(iss) => {
@@ -108,105 +123,138 @@ pub(super) async fn sign_in(
         .code
         .ok_or_else(|| fail(AppError::ProviderRejected, "callback without code".into()))?;
 
-    let token = client
-        .exchange_code(AuthorizationCode::new(code))
-        .map_err(|err| Failure::from_error(AppError::Internal, Some(id), &err))?
-        .set_pkce_verifier(PkceCodeVerifier::new(tx.pkce_verifier.clone()))
-        .request_async(&core.http)
+    let token_url = discovered
+        .metadata
+        .token_endpoint()
+        .ok_or_else(|| {
+            fail(
+                AppError::InvalidProviderResponse,
+                "discovery names no token endpoint".into(),
+            )
+        })?
+        .url()
+        .as_str();
+    let redirect_uri = provider.settings.redirect_uri(&core.public_url);
+    let params = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", redirect_uri.as_str()),
+        ("code_verifier", tx.pkce_verifier.as_str()),
+    ];
+    let auth = discovered.client_auth();
+    let grant = oauth2::token_request(&core.http, token_url, &provider.settings, auth, &params)
         .await
-        .map_err(|err| {
-            let user_error = match &err {
-                RequestTokenError::ServerResponse(_) => AppError::ProviderRejected,
-                RequestTokenError::Request(_) => AppError::ProviderUnavailable,
-                _ => AppError::InvalidProviderResponse,
-            };
-            Failure::from_error(user_error, Some(id), &err)
-        })?;
+        .map_err(|err| Failure::from_error(api_error(&err), Some(id), &err))?;
 
-    let id_token = token.id_token().ok_or_else(|| {
+    let id_token = grant.id_token.as_ref().ok_or_else(|| {
         fail(
             AppError::InvalidProviderResponse,
             "token response has no id_token".into(),
         )
     })?;
-    let nonce = Nonce::new(tx.nonce.clone());
-    let checked = discovered.verify_id_token(&client, id_token, token.access_token(), Some(&nonce));
-    let claims = match checked {
-        // Signed with a key we lack: the provider may have rotated its
-        // keys; fetch them once and check again.
-        Err(err) if err.is_unknown_key() => {
-            match provider.refresh_keys(&discovered, &core.http).await {
-                Ok(Some(fresh)) => {
-                    let client = client_of(core, provider, &fresh)?;
-                    fresh.verify_id_token(&client, id_token, token.access_token(), Some(&nonce))
-                }
-                Ok(None) => Err(err),
-                Err(fetch) => {
-                    return Err(Failure::from_error(
-                        AppError::ProviderUnavailable,
-                        Some(id),
-                        &fetch,
-                    ));
-                }
-            }
-        }
-        checked => checked,
-    }
-    .map_err(|err| Failure::from_error(AppError::InvalidProviderResponse, Some(id), &err))?;
-
-    let mut identity = Identity {
-        issuer: claims.issuer().to_string(),
-        subject: claims.subject().to_string(),
-        provider: id.to_owned(),
-        name: localized(claims.name()).unwrap_or_default(),
-        email: claims.email().map(|e| e.to_string()),
-        email_verified: claims.email_verified().unwrap_or(false),
-        picture: localized(claims.picture()),
+    let expected = Expected {
+        client_id: &provider.settings.client_id,
+        nonce: Some(&tx.nonce),
+        access_token: grant.access_token.expose(),
+        now: logins::now(),
     };
-    // Providers that keep profile claims out of the ID token serve them
-    // from userinfo; the crate checks its `sub` equals the ID token's.
-    let incomplete = identity.name.is_empty() || identity.email.is_none();
-    if incomplete
-        && let Ok(request) =
-            client.user_info(token.access_token().clone(), Some(claims.subject().clone()))
-    {
-        let info: CoreUserInfoClaims = request.request_async(&core.http).await.map_err(|err| {
-            Failure::from_error(AppError::InvalidProviderResponse, Some(id), &err)
-        })?;
-        if identity.name.is_empty() {
-            identity.name = localized(info.name()).unwrap_or_default();
-        }
-        if identity.email.is_none() {
-            identity.email = info.email().map(|e| e.to_string());
-            identity.email_verified = info.email_verified().unwrap_or(false);
-        }
-        identity.picture = identity.picture.or_else(|| localized(info.picture()));
-    }
-    if identity.name.is_empty() {
-        identity.name = identity
-            .email
-            .clone()
-            .unwrap_or_else(|| "Signed-in user".into());
-    }
+    let claims = verify_id_token(core, provider, &discovered, id_token, expected)
+        .await
+        .map_err(|(error, cause)| fail(error, cause))?;
 
+    let mut profile = claims.profile;
+    // Providers that keep profile claims out of the ID token serve them
+    // from userinfo, which must answer about the same subject; what it
+    // tells is used as if the ID token had said it.
+    if !profile.is_complete() {
+        let info = provider
+            .userinfo(
+                &core.http,
+                &discovered,
+                &grant.access_token,
+                &claims.subject,
+            )
+            .await;
+        match info {
+            Ok(info) => profile.complete_with(Profile::from_claims(&info)),
+            Err(UserinfoError::NoEndpoint) => {}
+            Err(err) => return Err(Failure::from_error(userinfo_error(&err), Some(id), &err)),
+        }
+    }
+    let name = profile
+        .name
+        .or_else(|| profile.email.clone())
+        .unwrap_or_else(|| "Signed-in user".into());
+    let identity = Identity {
+        issuer: claims.issuer,
+        subject: claims.subject,
+        provider: id.to_owned(),
+        name,
+        email: profile.email,
+        email_verified: profile.email_verified.unwrap_or(false),
+        picture: profile.picture,
+    };
     let tokens = TokenSet {
-        access_token: Secret::new(token.access_token().secret().clone()),
-        refresh_token: token
-            .refresh_token()
-            .map(|t| Secret::new(t.secret().clone())),
-        id_token: Some(Secret::new(id_token.to_string())),
-        expires_at: TokenSet::expiry_in(token.expires_in().map(|d| d.as_secs())),
+        expires_at: core.access_token_expiry(grant.expires_in, grant.refresh_token.is_some()),
+        access_token: grant.access_token,
+        refresh_token: grant.refresh_token,
+        id_token: Some(id_token.clone()),
     };
     Ok(Verified {
         identity,
         tokens,
-        provider_sid: oidc::id_token_claim(id_token, "sid"),
+        provider_sid: claims.sid,
     })
 }
 
-/// A claim in the user's default language.
-fn localized<T: std::ops::Deref<Target = String>>(
-    claim: Option<&LocalizedClaim<T>>,
-) -> Option<String> {
-    claim.and_then(|c| c.get(None)).map(|v| v.to_string())
+/// Verifies an ID token's signature (fetching the provider's keys again on
+/// a rotation) and its claims. The error says what the user is told.
+pub(crate) async fn verify_id_token(
+    core: &Portcullis,
+    provider: &Provider,
+    discovered: &Discovered,
+    id_token: &Secret,
+    expected: Expected<'_>,
+) -> Result<IdClaims, (AppError, String)> {
+    let allowed = oidc::accepted_algs(&discovered.metadata);
+    let signed = provider
+        .verify_signed(&core.http, discovered, &allowed, id_token.expose())
+        .await
+        .map_err(|err| {
+            let error = match err {
+                SignedError::Keys(_) => AppError::ProviderUnavailable,
+                SignedError::Refused(_) => AppError::InvalidProviderResponse,
+            };
+            (error, cause_chain(&err))
+        })?;
+    id_token::check(discovered, &signed, expected)
+        .map_err(|err| (AppError::InvalidProviderResponse, cause_chain(&err)))
+}
+
+/// What the user is told about a failed token request.
+pub(crate) fn api_error(err: &ApiError) -> AppError {
+    match err {
+        ApiError::Refused { .. } | ApiError::Unauthorized(_) => AppError::ProviderRejected,
+        ApiError::RateLimited(_) => AppError::ProviderRateLimited,
+        ApiError::Http(_) => AppError::ProviderUnavailable,
+        ApiError::Status { status, .. } if status.is_server_error() => {
+            AppError::ProviderUnavailable
+        }
+        ApiError::Status { .. }
+        | ApiError::Shape(_)
+        | ApiError::Invalid(_)
+        | ApiError::NoVerifiedEmail => AppError::InvalidProviderResponse,
+    }
+}
+
+/// What the user is told about a failed userinfo call.
+pub(crate) fn userinfo_error(err: &UserinfoError) -> AppError {
+    match err {
+        UserinfoError::Api(err) => api_error(err),
+        UserinfoError::Signed(SignedError::Keys(_)) => AppError::ProviderUnavailable,
+        UserinfoError::NoEndpoint
+        | UserinfoError::Signed(SignedError::Refused(_))
+        | UserinfoError::Claim(_)
+        | UserinfoError::OtherUser => AppError::InvalidProviderResponse,
+    }
 }

@@ -106,10 +106,10 @@ pub(super) async fn sign_in(
         .await
         .map_err(fail)?;
     let tokens = TokenSet {
+        expires_at: core.access_token_expiry(grant.expires_in, grant.refresh_token.is_some()),
         access_token: grant.access_token,
         refresh_token: grant.refresh_token,
         id_token: None,
-        expires_at: TokenSet::expiry_in(grant.expires_in),
     };
     Ok(Verified {
         identity,

@@ -1,0 +1,150 @@
+//! Reading what providers send. Fields that no security decision rests on
+//! (profile claims, `expires_in`, `email_verified`) arrive in more than one
+//! JSON shape in the wild: a number as a string (`"expires_in": "3599"`,
+//! Azure AD), a boolean as a string (`"email_verified": "true"`, Cognito),
+//! a timestamp as RFC 3339 text (`"updated_at": "2025-12-23T10:59:07Z"`,
+//! Auth0). These readers take every unambiguous shape and treat anything
+//! else as absent. The time claims a check rests on (`exp`, `iat`,
+//! `auth_time`) are read by [`numeric_date`], which takes JSON numbers
+//! only (RFC 7519 §2, NumericDate).
+
+use serde_json::{Map, Value};
+
+/// A JSON object as providers send it.
+pub type Object = Map<String, Value>;
+
+/// A non-empty string field; anything else is absent.
+pub fn text(object: &Object, name: &str) -> Option<String> {
+    match object.get(name)? {
+        Value::String(value) if !value.trim().is_empty() => Some(value.clone()),
+        _ => None,
+    }
+}
+
+/// A boolean field: `true`/`false`, or the same as a string in any case
+/// (`"true"`, `"False"`). Anything else is absent.
+pub fn flag(object: &Object, name: &str) -> Option<bool> {
+    match object.get(name)? {
+        Value::Bool(value) => Some(*value),
+        Value::String(value) => match value.trim().to_ascii_lowercase().as_str() {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// A count of seconds (`expires_in`, RFC 6749 §5.1): a non-negative JSON
+/// number (a fraction is rounded down) or the same as a decimal string
+/// (`"3599"`). Anything else, or a negative value, is absent.
+pub fn seconds(object: &Object, name: &str) -> Option<u64> {
+    let number = match object.get(name)? {
+        Value::Number(number) => number.as_f64()?,
+        Value::String(value) => value.trim().parse::<f64>().ok()?,
+        _ => return None,
+    };
+    // Whole seconds; the cast saturates at u64::MAX for absurd values.
+    (number.is_finite() && number >= 0.0).then(|| number.floor() as u64)
+}
+
+/// Why a NumericDate claim was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("claim {0} is not a JSON number")]
+pub struct NotANumber(pub &'static str);
+
+/// A NumericDate claim (RFC 7519 §2): seconds since the epoch as a JSON
+/// number, a fraction rounded down. `Ok(None)` when absent; a string, even
+/// a numeric or RFC 3339 one, is refused: these claims decide whether a
+/// token is accepted.
+pub fn numeric_date(object: &Object, name: &'static str) -> Result<Option<i64>, NotANumber> {
+    match object.get(name) {
+        None => Ok(None),
+        Some(Value::Number(number)) => match (number.as_i64(), number.as_f64()) {
+            (Some(whole), _) => Ok(Some(whole)),
+            (None, Some(float)) if float.is_finite() && float.abs() < 1e15 => {
+                Ok(Some(float.floor() as i64))
+            }
+            _ => Err(NotANumber(name)),
+        },
+        Some(_) => Err(NotANumber(name)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn object(value: Value) -> Object {
+        match value {
+            Value::Object(map) => map,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn expires_in_is_read_as_a_number_or_a_numeric_string() {
+        for (value, expected) in [
+            (json!(3599), Some(3599)),
+            (json!("3599"), Some(3599)),
+            (json!(" 3599 "), Some(3599)),
+            (json!(3599.7), Some(3599)),
+            (json!("3599.0"), Some(3599)),
+            (json!(0), Some(0)),
+            (json!(-5), None),
+            (json!("soon"), None),
+            (json!(null), None),
+            (json!(true), None),
+            (json!([3599]), None),
+        ] {
+            let answer = object(json!({ "expires_in": value }));
+            assert_eq!(seconds(&answer, "expires_in"), expected, "{value}");
+        }
+        assert_eq!(seconds(&Object::new(), "expires_in"), None);
+    }
+
+    #[test]
+    fn booleans_are_read_as_booleans_or_their_names_in_any_case() {
+        for (value, expected) in [
+            (json!(true), Some(true)),
+            (json!(false), Some(false)),
+            (json!("true"), Some(true)),
+            (json!("TRUE"), Some(true)),
+            (json!("False"), Some(false)),
+            (json!("yes"), None),
+            (json!(1), None),
+            (json!(null), None),
+        ] {
+            let claims = object(json!({ "email_verified": value }));
+            assert_eq!(flag(&claims, "email_verified"), expected, "{value}");
+        }
+    }
+
+    #[test]
+    fn text_is_a_non_empty_string_and_nothing_else() {
+        let claims = object(json!({ "a": "Ada", "b": "", "c": 7, "d": ["x"], "e": "  " }));
+        assert_eq!(text(&claims, "a").as_deref(), Some("Ada"));
+        for name in ["b", "c", "d", "e", "missing"] {
+            assert_eq!(text(&claims, name), None, "{name}");
+        }
+    }
+
+    #[test]
+    fn numeric_dates_are_json_numbers_only() {
+        let claims = object(json!({
+            "exp": 1_767_000_000,
+            "iat": 1_767_000_000.9,
+            "as_text": "1767000000",
+            "rfc3339": "2025-12-23T10:59:07.841Z",
+            "object": {},
+        }));
+        assert_eq!(numeric_date(&claims, "exp"), Ok(Some(1_767_000_000)));
+        assert_eq!(numeric_date(&claims, "iat"), Ok(Some(1_767_000_000)));
+        assert_eq!(numeric_date(&claims, "auth_time"), Ok(None));
+        for name in ["as_text", "rfc3339", "object"] {
+            assert_eq!(numeric_date(&claims, name), Err(NotANumber(name)), "{name}");
+        }
+    }
+}

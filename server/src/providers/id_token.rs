@@ -1,0 +1,227 @@
+//! ID token validation (OIDC Core §3.1.3.7, and §12.2 for refresh
+//! responses), after its signature verified ([`super::jws`]).
+//!
+//! Strict on what the sign-in rests on: `iss` exactly the provider's (or,
+//! for a multi-tenant issuer, the token's own tenant's), `aud` exactly this
+//! client and no other, `azp` only this client, `sub` a non-empty string,
+//! `exp`, `iat` and `auth_time` JSON numbers with `exp` in the future and
+//! `iat` recent, `nonce` the authorization request's, `at_hash` the access
+//! token's. Tolerant of everything else: profile claims are read in every
+//! unambiguous shape ([`super::claims`]) and claims we do not use
+//! (`updated_at`, `locale`, …) are never read at all.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use openidconnect::JsonWebKey;
+use serde_json::Value;
+
+use super::{
+    Discovered,
+    claims::{self, NotANumber, Object},
+    jws::{JwsError, Signed},
+    microsoft,
+};
+
+/// An ID token issued longer ago than this is refused (it is used right
+/// after it is issued), and so is one issued further ahead of our clock
+/// than [`CLOCK_SKEW_SECS`].
+const MAX_AGE_SECS: i64 = 10 * 60;
+/// Tolerated difference between our clock and the provider's, in seconds.
+pub const CLOCK_SKEW_SECS: i64 = 2 * 60;
+
+/// Why an ID token was refused: one variant per failed check.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdTokenError {
+    #[error("ID token signature refused")]
+    Signature(#[from] JwsError),
+    #[error("ID token iss is missing or not the provider's issuer")]
+    Issuer,
+    #[error("ID token's issuer is not the issuer of its tenant (tid)")]
+    Tenant,
+    #[error("ID token aud is missing or names another client")]
+    Audience,
+    #[error("ID token azp names another client")]
+    AuthorizedParty,
+    #[error("ID token sub is missing or not a string")]
+    Subject,
+    #[error("ID token has no exp")]
+    NoExpiry,
+    #[error("ID token expired {0}s ago")]
+    Expired(i64),
+    #[error("ID token has no iat")]
+    NoIssueTime,
+    #[error("ID token was issued {0}s ago")]
+    IssuedLongAgo(i64),
+    #[error("ID token was issued {0}s in the future")]
+    IssuedInTheFuture(i64),
+    #[error("ID token {0}")]
+    NotANumber(#[from] NotANumber),
+    #[error("ID token nonce is missing or not this sign-in's")]
+    Nonce,
+    #[error("ID token at_hash does not match the access token")]
+    AccessTokenHash,
+    #[error("cannot compute the at_hash of the ID token's algorithm: {0}")]
+    HashUnavailable(String),
+}
+
+/// Who the ID token says signed in, and what it tells about them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdClaims {
+    pub issuer: String,
+    pub subject: String,
+    /// The provider's session id, for back-channel logout.
+    pub sid: Option<String>,
+    pub profile: Profile,
+}
+
+/// Profile claims (OIDC Core §5.1), read from an ID token or userinfo in
+/// whatever unambiguous shape they came.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Profile {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub email_verified: Option<bool>,
+    pub picture: Option<String>,
+}
+
+impl Profile {
+    /// Whether a name and an e-mail are known, and whether it is verified.
+    pub fn is_complete(&self) -> bool {
+        self.name.is_some() && self.email.is_some() && self.email_verified.is_some()
+    }
+
+    /// What `more` (userinfo's answer) adds: what is missing here, and
+    /// whether the e-mail is verified when both name the same one.
+    pub fn complete_with(&mut self, more: Profile) {
+        self.name = self.name.take().or(more.name);
+        self.picture = self.picture.take().or(more.picture);
+        match &self.email {
+            None => {
+                self.email = more.email;
+                self.email_verified = more.email_verified;
+            }
+            Some(email) if more.email.as_ref() == Some(email) => {
+                self.email_verified = self.email_verified.or(more.email_verified);
+            }
+            Some(_) => {}
+        }
+    }
+
+    pub fn from_claims(claims: &Object) -> Self {
+        let name = claims::text(claims, "name").or_else(|| {
+            let parts: Vec<String> = ["given_name", "family_name"]
+                .iter()
+                .filter_map(|part| claims::text(claims, part))
+                .collect();
+            (!parts.is_empty()).then(|| parts.join(" "))
+        });
+        Self {
+            name,
+            email: claims::text(claims, "email"),
+            email_verified: claims::flag(claims, "email_verified"),
+            picture: claims::text(claims, "picture"),
+        }
+    }
+}
+
+/// What the token must answer.
+#[derive(Debug, Clone, Copy)]
+pub struct Expected<'a> {
+    pub client_id: &'a str,
+    /// The authorization request's nonce; `None` for a refresh response's
+    /// ID token, which answers no authorization request.
+    pub nonce: Option<&'a str>,
+    /// The access token issued with it, for `at_hash`.
+    pub access_token: &'a str,
+    /// Unix time now.
+    pub now: i64,
+}
+
+/// Checks the claims of a signature-verified ID token.
+pub fn check(
+    discovered: &Discovered,
+    signed: &Signed,
+    expected: Expected<'_>,
+) -> Result<IdClaims, IdTokenError> {
+    let claims = &signed.claims;
+    let issuer = string(claims, "iss").ok_or(IdTokenError::Issuer)?;
+    match &discovered.tenant_template {
+        None if issuer != discovered.issuer() => return Err(IdTokenError::Issuer),
+        None => {}
+        Some(template) => {
+            let own = string(claims, "tid")
+                .and_then(|tid| microsoft::issuer_of_tenant(template, &tid))
+                .ok_or(IdTokenError::Tenant)?;
+            if issuer != own {
+                return Err(IdTokenError::Tenant);
+            }
+        }
+    }
+    // Only this client may be an audience: a token also meant for another
+    // client could have been replayed by it (§3.1.3.7 steps 3 to 5).
+    let audience_ok = match claims.get("aud") {
+        Some(Value::String(aud)) => aud == expected.client_id,
+        Some(Value::Array(auds)) => auds.len() == 1 && auds[0].as_str() == Some(expected.client_id),
+        _ => false,
+    };
+    if !audience_ok {
+        return Err(IdTokenError::Audience);
+    }
+    if claims
+        .get("azp")
+        .is_some_and(|azp| azp.as_str() != Some(expected.client_id))
+    {
+        return Err(IdTokenError::AuthorizedParty);
+    }
+    let subject = string(claims, "sub").ok_or(IdTokenError::Subject)?;
+
+    let now = expected.now;
+    let expires = claims::numeric_date(claims, "exp")?.ok_or(IdTokenError::NoExpiry)?;
+    if expires <= now - CLOCK_SKEW_SECS {
+        return Err(IdTokenError::Expired(now - expires));
+    }
+    let issued = claims::numeric_date(claims, "iat")?.ok_or(IdTokenError::NoIssueTime)?;
+    if issued > now + CLOCK_SKEW_SECS {
+        return Err(IdTokenError::IssuedInTheFuture(issued - now));
+    }
+    if issued < now - MAX_AGE_SECS - CLOCK_SKEW_SECS {
+        return Err(IdTokenError::IssuedLongAgo(now - issued));
+    }
+    // Not used, but a check may rest on it one day: a number or absent.
+    claims::numeric_date(claims, "auth_time")?;
+
+    if let Some(nonce) = expected.nonce
+        && claims.get("nonce").and_then(Value::as_str) != Some(nonce)
+    {
+        return Err(IdTokenError::Nonce);
+    }
+    if let Some(at_hash) = claims.get("at_hash") {
+        let actual = access_token_hash(signed, expected.access_token)?;
+        if at_hash.as_str() != Some(actual.as_str()) {
+            return Err(IdTokenError::AccessTokenHash);
+        }
+    }
+    Ok(IdClaims {
+        issuer,
+        subject,
+        sid: string(claims, "sid"),
+        profile: Profile::from_claims(claims),
+    })
+}
+
+/// `at_hash` (OIDC Core §3.1.3.6): the left half of the access token's hash
+/// under the ID token's algorithm, base64url.
+fn access_token_hash(signed: &Signed, access_token: &str) -> Result<String, IdTokenError> {
+    let hash = signed
+        .key
+        .hash_bytes(access_token.as_bytes(), &signed.alg)
+        .map_err(IdTokenError::HashUnavailable)?;
+    Ok(URL_SAFE_NO_PAD.encode(&hash[..hash.len() / 2]))
+}
+
+/// A claim that must be a non-empty string to count.
+fn string(claims: &Object, name: &str) -> Option<String> {
+    match claims.get(name)? {
+        Value::String(value) if !value.is_empty() => Some(value.clone()),
+        _ => None,
+    }
+}

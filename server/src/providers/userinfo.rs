@@ -1,0 +1,103 @@
+//! The userinfo endpoint (OIDC Core §5.3), in both its forms: a JSON
+//! object, or a JWT signed with the provider's keys (`application/jwt`,
+//! §5.3.2) when the client is registered for signed answers. Either way
+//! the answer must be about the signed-in user: its `sub` is the ID
+//! token's (§5.3.4, SECURITY.md B6).
+
+use http::{HeaderValue, Method, header};
+use serde_json::Value;
+
+use super::{
+    Discovered, Provider, SignedError,
+    claims::{self, Object},
+    oauth2::{self, ApiError},
+};
+use crate::{
+    http_client::{HttpError, ProviderHttp},
+    secret::Secret,
+};
+
+/// Why a userinfo answer was not used.
+#[derive(Debug, thiserror::Error)]
+pub enum UserinfoError {
+    #[error("the provider announces no userinfo endpoint")]
+    NoEndpoint,
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error("the signed userinfo answer was not verified")]
+    Signed(#[from] SignedError),
+    #[error("the signed userinfo answer's {0} is not this provider's or this client's")]
+    Claim(&'static str),
+    #[error("the userinfo answer names another user")]
+    OtherUser,
+}
+
+impl Provider {
+    /// The claims userinfo answers for `access_token`, whose ID token named
+    /// `subject`.
+    pub async fn userinfo(
+        &self,
+        http: &ProviderHttp,
+        discovered: &Discovered,
+        access_token: &Secret,
+        subject: &str,
+    ) -> Result<Object, UserinfoError> {
+        let endpoint = discovered
+            .metadata
+            .userinfo_endpoint()
+            .ok_or(UserinfoError::NoEndpoint)?
+            .url()
+            .as_str();
+        let bearer = HeaderValue::from_str(&format!("Bearer {}", access_token.expose()))
+            .map_err(|_| ApiError::Invalid("access token is not a header value"))?;
+        let request = http::Request::builder()
+            .method(Method::GET)
+            .uri(endpoint)
+            .header(header::ACCEPT, "application/json, application/jwt")
+            .header(header::AUTHORIZATION, bearer)
+            .body(Vec::new())
+            .map_err(|err| ApiError::from(HttpError::from(err)))?;
+        let response = http.send(request).await.map_err(ApiError::from)?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(oauth2::api_error(status, response.headers(), response.body()).into());
+        }
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let claims = if content_type.starts_with("application/jwt") {
+            let token = String::from_utf8_lossy(response.body());
+            let signed = self
+                .verify_signed(http, discovered, &discovered.userinfo_algs(), &token)
+                .await?;
+            // §5.3.2: a signed answer SHOULD carry iss and aud; when it
+            // does, they must be the provider's and ours.
+            let claims = signed.claims;
+            if claims
+                .get("iss")
+                .is_some_and(|iss| !iss.as_str().is_some_and(|iss| discovered.is_own_iss(iss)))
+            {
+                return Err(UserinfoError::Claim("iss"));
+            }
+            let ours = |aud: &Value| aud.as_str() == Some(self.settings.client_id.as_str());
+            let audience_ok = match claims.get("aud") {
+                None => true,
+                Some(Value::Array(auds)) => auds.iter().any(ours),
+                Some(aud) => ours(aud),
+            };
+            if !audience_ok {
+                return Err(UserinfoError::Claim("aud"));
+            }
+            claims
+        } else {
+            serde_json::from_slice(response.body()).map_err(ApiError::from)?
+        };
+        if claims::text(&claims, "sub").as_deref() != Some(subject) {
+            return Err(UserinfoError::OtherUser);
+        }
+        Ok(claims)
+    }
+}

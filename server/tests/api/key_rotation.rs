@@ -1,0 +1,223 @@
+//! Signing-key rotation on every path that checks a provider's signature
+//! (sign-in, refresh, back-channel logout, signed userinfo): a key the
+//! provider starts using is looked up at once, keys are fetched again when
+//! their cache lifetime ends (so a withdrawn key stops being trusted), and
+//! keys that cannot be fetched are a temporary failure that signs nobody
+//! out.
+
+use std::time::{Duration, Instant};
+
+use reqwest::{Client, StatusCode};
+use serde_json::json;
+
+use crate::{
+    hostile_idp::{CLIENT_ID, SUBJECT, Script, Signing, sign},
+    rig::{Rig, error, is_signed_in, live, rig, rig_with, sign_in},
+    spawn::browser,
+};
+
+const UNAVAILABLE: &str = "PC-AUTH-004";
+const INVALID: &str = "PC-AUTH-005";
+
+/// A signed-in browser against `script`, background refresh off, access
+/// tokens due for refresh at their first use.
+async fn signed_in(script: Script) -> (Rig, Client) {
+    let rig = rig_with(
+        Script {
+            access_token_ttl: 1,
+            ..script
+        },
+        &[("BACKGROUND_REFRESH_SECONDS", "0")],
+    )
+    .await;
+    let client = browser();
+    assert_eq!(sign_in(&rig, &client).await, "/");
+    (rig, client)
+}
+
+/// The provider publishes key 2 beside key 1 and signs with it from now on.
+fn rotate(rig: &Rig) {
+    rig.idp.rescript(|script| {
+        script.published = vec![Signing::Key1, Signing::Key2];
+        script.signing = Signing::Key2;
+    });
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// A logout token for the last session the provider issued, signed so.
+fn logout_token(rig: &Rig, signing: Signing, jti: &str) -> String {
+    let sid = rig.idp.calls().sids.last().unwrap().clone();
+    let claims = json!({
+        "iss": rig.idp.issuer,
+        "aud": CLIENT_ID,
+        "iat": now(),
+        "exp": now() + 120,
+        "jti": jti,
+        "sid": sid,
+        "sub": SUBJECT,
+        "events": { "http://schemas.openid.net/event/backchannel-logout": {} },
+    });
+    sign(&claims, signing)
+}
+
+async fn post_logout(rig: &Rig, token: &str) -> StatusCode {
+    browser()
+        .post(format!("{}/auth/backchannel/hostile", rig.url))
+        .form(&[("logout_token", token)])
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn a_refreshed_id_token_signed_with_a_newly_published_key_keeps_the_user_signed_in() {
+    let (rig, client) = signed_in(Script::default()).await;
+    let jwks_before = rig.idp.calls().jwks;
+    rotate(&rig);
+
+    let (status, answer) = live(&client, &rig.url).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert!(is_signed_in(&rig, &client).await);
+    let calls = rig.idp.calls();
+    assert_eq!(calls.refreshes, 1);
+    assert_eq!(
+        calls.jwks,
+        jwks_before + 1,
+        "the keys were fetched once more"
+    );
+}
+
+#[tokio::test]
+async fn a_logout_token_signed_with_a_newly_published_key_signs_the_user_out() {
+    let (rig, client) = signed_in(Script::default()).await;
+    rotate(&rig);
+    let token = logout_token(&rig, Signing::Key2, "rotated-1");
+    assert_eq!(post_logout(&rig, &token).await, StatusCode::OK);
+    assert!(!is_signed_in(&rig, &client).await);
+}
+
+#[tokio::test]
+async fn a_signed_userinfo_answer_with_a_newly_published_key_still_loads() {
+    let (rig, client) = signed_in(Script {
+        userinfo_signed: Some(Signing::Key1),
+        access_token_ttl: 3600,
+        ..Script::default()
+    })
+    .await;
+    rig.idp.rescript(|script| {
+        script.published = vec![Signing::Key1, Signing::Key2];
+        script.userinfo_signed = Some(Signing::Key2);
+    });
+    let (status, answer) = live(&client, &rig.url).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+}
+
+#[tokio::test]
+async fn a_rotation_right_after_a_forged_key_id_still_signs_users_in() {
+    let rig = rig(Script {
+        signing: Signing::UnknownKid,
+        ..Script::default()
+    })
+    .await;
+    // A forged key id: looked up once, refused.
+    assert_eq!(sign_in(&rig, &browser()).await, error(INVALID));
+    // Seconds later the provider really rotates: every sign-in works.
+    rotate(&rig);
+    for _ in 0..8 {
+        let client = browser();
+        assert_eq!(sign_in(&rig, &client).await, "/");
+        assert!(is_signed_in(&rig, &client).await);
+    }
+    assert_eq!(rig.idp.calls().jwks, 3, "discovery, the forged kid, key 2");
+}
+
+#[tokio::test]
+async fn forged_key_ids_make_at_most_one_key_fetch_a_second() {
+    let (rig, client) = signed_in(Script::default()).await;
+    let jwks_before = rig.idp.calls().jwks;
+    let started = Instant::now();
+    let tokens: Vec<String> = (0..4)
+        .map(|i| logout_token(&rig, Signing::UnknownKid, &format!("forged-{i}")))
+        .collect();
+    let statuses =
+        futures_util::future::join_all(tokens.iter().map(|token| post_logout(&rig, token))).await;
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::BAD_REQUEST),
+        "{statuses:?}"
+    );
+    let fetches = rig.idp.calls().jwks - jwks_before;
+    let seconds = started.elapsed().as_secs_f64();
+    assert!(
+        fetches as f64 <= seconds + 1.0,
+        "{fetches} fetches in {seconds:.1} s"
+    );
+    assert!(is_signed_in(&rig, &client).await);
+}
+
+#[tokio::test]
+async fn keys_past_their_cache_lifetime_are_fetched_again_and_a_withdrawn_key_stops_being_trusted()
+{
+    let rig = rig(Script {
+        published: vec![Signing::Key1, Signing::Key2],
+        jwks_cache_control: Some("public, max-age=1"),
+        ..Script::default()
+    })
+    .await;
+    assert_eq!(sign_in(&rig, &browser()).await, "/");
+    // The provider withdraws key 1, but a token signed with it arrives.
+    rig.idp
+        .rescript(|script| script.published = vec![Signing::Key2]);
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    assert_eq!(sign_in(&rig, &browser()).await, error(INVALID));
+    // Key 2, still published, signs users in.
+    rig.idp.rescript(|script| script.signing = Signing::Key2);
+    assert_eq!(sign_in(&rig, &browser()).await, "/");
+}
+
+#[tokio::test]
+async fn keys_within_their_cache_lifetime_are_not_fetched_again() {
+    let rig = rig(Script::default()).await;
+    for _ in 0..3 {
+        assert_eq!(sign_in(&rig, &browser()).await, "/");
+    }
+    assert_eq!(rig.idp.calls().jwks, 1, "fetched at discovery only");
+}
+
+#[tokio::test]
+async fn keys_that_cannot_be_fetched_during_a_refresh_do_not_sign_the_user_out() {
+    let (rig, client) = signed_in(Script::default()).await;
+    rotate(&rig);
+    rig.idp.rescript(|script| script.jwks_down = true);
+    let (status, answer) = live(&client, &rig.url).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert!(is_signed_in(&rig, &client).await);
+}
+
+#[tokio::test]
+async fn keys_that_cannot_be_fetched_at_sign_in_are_a_temporary_failure() {
+    let rig = rig(Script::default()).await;
+    rotate(&rig);
+    rig.idp.rescript(|script| script.jwks_down = true);
+    assert_eq!(sign_in(&rig, &browser()).await, error(UNAVAILABLE));
+}
+
+#[tokio::test]
+async fn a_logout_token_whose_keys_cannot_be_fetched_is_deferred_not_refused() {
+    let (rig, client) = signed_in(Script::default()).await;
+    rotate(&rig);
+    rig.idp.rescript(|script| script.jwks_down = true);
+    let token = logout_token(&rig, Signing::Key2, "deferred-1");
+    assert_eq!(
+        post_logout(&rig, &token).await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert!(is_signed_in(&rig, &client).await);
+    // Delivered again once the keys are back, it signs the user out.
+    rig.idp.rescript(|script| script.jwks_down = false);
+    assert_eq!(post_logout(&rig, &token).await, StatusCode::OK);
+    assert!(!is_signed_in(&rig, &client).await);
+}
