@@ -235,6 +235,7 @@ fn upstream_error(err: &UpstreamError) -> AppError {
             AppError::ProviderUnavailable
         }
         UpstreamError::Userinfo(err) => crate::routes::auth::userinfo_error(err),
+        UpstreamError::Discovery(err) => crate::routes::auth::discovery_error(err),
         UpstreamError::Api(_) | UpstreamError::OtherUser => AppError::InvalidProviderResponse,
         UpstreamError::NotAllowed(_) | UpstreamError::NoApi => AppError::Internal,
     }

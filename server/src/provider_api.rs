@@ -13,7 +13,7 @@ use crate::{
     backend::Portcullis,
     logins,
     providers::{
-        Protocol,
+        DiscoveryError, Protocol,
         oauth2::{self, ApiError},
         userinfo::UserinfoError,
     },
@@ -38,6 +38,8 @@ pub enum UpstreamError {
     Api(#[from] ApiError),
     #[error(transparent)]
     Userinfo(#[from] UserinfoError),
+    #[error(transparent)]
+    Discovery(#[from] DiscoveryError),
     #[error("the provider's answer names another user")]
     OtherUser,
 }
@@ -129,10 +131,7 @@ impl Portcullis {
         let (source, data, fields): (&str, Map<String, Value>, &[(&str, &str)]) =
             match provider.settings.protocol {
                 Protocol::Oidc | Protocol::OidcMultiTenant => {
-                    let discovered = provider
-                        .discovered(&self.http)
-                        .await
-                        .map_err(|_| UpstreamError::NoApi)?;
+                    let discovered = provider.discovered(&self.http).await?;
                     // The one upstream: the userinfo endpoint discovery
                     // named; its answer must be about this user (B6).
                     let data = provider

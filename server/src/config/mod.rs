@@ -673,6 +673,23 @@ mod tests {
     }
 
     #[test]
+    fn an_unstated_token_lifetime_is_an_hour_unless_set() {
+        let settings = Settings::from_vars(options(), &vars(&[])).unwrap();
+        assert_eq!(settings.default_token_lifetime, Duration::from_secs(3600));
+        let set = vars(&[("ACCESS_TOKEN_DEFAULT_LIFETIME_SECONDS", "300")]);
+        let settings = Settings::from_vars(options(), &set).unwrap();
+        assert_eq!(settings.default_token_lifetime, Duration::from_secs(300));
+        let zero = vars(&[("ACCESS_TOKEN_DEFAULT_LIFETIME_SECONDS", "0")]);
+        let problems = Settings::from_vars(options(), &zero).unwrap_err();
+        assert_eq!(
+            problems.0,
+            [
+                "ACCESS_TOKEN_DEFAULT_LIFETIME_SECONDS must be a whole number of seconds from 1 to 86400, not \"0\""
+            ]
+        );
+    }
+
+    #[test]
     fn the_session_cache_is_two_seconds_unless_set_and_zero_turns_it_off() {
         let settings = Settings::from_vars(options(), &vars(&[])).unwrap();
         assert_eq!(settings.session_cache, Duration::from_secs(2));

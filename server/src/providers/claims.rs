@@ -15,24 +15,13 @@ pub type Object = Map<String, Value>;
 
 /// A non-empty string field; anything else is absent.
 pub fn text(object: &Object, name: &str) -> Option<String> {
-    match object.get(name)? {
-        Value::String(value) if !value.trim().is_empty() => Some(value.clone()),
-        _ => None,
-    }
+    object.get(name).and_then(text_value)
 }
 
 /// A boolean field: `true`/`false`, or the same as a string in any case
 /// (`"true"`, `"False"`). Anything else is absent.
 pub fn flag(object: &Object, name: &str) -> Option<bool> {
-    match object.get(name)? {
-        Value::Bool(value) => Some(*value),
-        Value::String(value) => match value.trim().to_ascii_lowercase().as_str() {
-            "true" => Some(true),
-            "false" => Some(false),
-            _ => None,
-        },
-        _ => None,
-    }
+    object.get(name).and_then(flag_value)
 }
 
 /// A count of seconds (`expires_in`, RFC 6749 §5.1): a non-negative JSON
@@ -46,6 +35,63 @@ pub fn seconds(object: &Object, name: &str) -> Option<u64> {
     };
     // Whole seconds; the cast saturates at u64::MAX for absurd values.
     (number.is_finite() && number >= 0.0).then(|| number.floor() as u64)
+}
+
+fn text_value(value: &Value) -> Option<String> {
+    match value {
+        Value::String(value) if !value.trim().is_empty() => Some(value.clone()),
+        _ => None,
+    }
+}
+
+fn flag_value(value: &Value) -> Option<bool> {
+    match value {
+        Value::Bool(value) => Some(*value),
+        Value::String(value) => match value.trim().to_ascii_lowercase().as_str() {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The same rules for typed answers (the plain OAuth 2.0 providers' user
+/// APIs), as `#[serde(deserialize_with = "…")]` adapters. Missing fields
+/// need `#[serde(default)]` beside them.
+pub mod lenient {
+    use serde::{Deserialize, Deserializer, de::Error};
+    use serde_json::Value;
+
+    /// A non-empty string, or absent for anything else.
+    pub fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        Ok(super::text_value(&Value::deserialize(d)?))
+    }
+
+    /// A boolean or its name as a string; anything else is `false`.
+    pub fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+        Ok(super::flag_value(&Value::deserialize(d)?).unwrap_or(false))
+    }
+
+    /// The same, absent for anything else.
+    pub fn maybe_flag<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+        Ok(super::flag_value(&Value::deserialize(d)?))
+    }
+
+    /// A numeric account id, as a JSON number or a string of digits (the
+    /// same account either way); anything else is refused.
+    pub fn numeric_id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        let id = match Value::deserialize(d)? {
+            Value::Number(number) if number.is_u64() => number.to_string(),
+            Value::String(digits)
+                if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                digits
+            }
+            other => return Err(D::Error::custom(format!("{other} is not a numeric id"))),
+        };
+        Ok(id)
+    }
 }
 
 /// Why a NumericDate claim was refused.

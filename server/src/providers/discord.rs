@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use super::{
     Preset, Protocol,
+    claims::lenient,
     oauth2::{self, ApiError, Endpoints},
 };
 use crate::{http_client::ProviderHttp, secret::Secret, users::Identity};
@@ -29,14 +30,20 @@ pub fn endpoints(site: &str, api_url: Option<&str>) -> Endpoints {
     }
 }
 
-/// `GET /users/@me`, the fields we use.
+/// `GET /users/@me`, the fields we use; the id is the subject, so it must
+/// be one, the rest are read in any unambiguous shape.
 #[derive(Debug, Deserialize)]
 pub struct User {
+    #[serde(deserialize_with = "lenient::numeric_id")]
     pub id: String,
     pub username: String,
+    #[serde(default, deserialize_with = "lenient::text")]
     pub global_name: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
     pub avatar: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
     pub email: Option<String>,
+    #[serde(default, deserialize_with = "lenient::maybe_flag")]
     pub verified: Option<bool>,
 }
 
@@ -114,6 +121,19 @@ mod tests {
                 "https://cdn.discordapp.com/avatars/80351110224678912/8342729096ea3675442027381ff50dfe.png"
             )
         );
+    }
+
+    #[test]
+    fn a_snowflake_as_a_number_and_verified_as_a_string_are_read() {
+        let user: User = serde_json::from_str(
+            r#"{"id":80351110224678912,"username":"nelly","global_name":null,
+                "avatar":null,"email":"nelly@discord.com","verified":"true"}"#,
+        )
+        .unwrap();
+        let identity = identity_from(PRESET.issuer, "discord", user).unwrap();
+        assert_eq!(identity.subject, "80351110224678912");
+        assert_eq!(identity.name, "nelly");
+        assert_eq!(identity.email.as_deref(), Some("nelly@discord.com"));
     }
 
     #[test]

@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::{
     Preset, Protocol,
+    claims::lenient,
     oauth2::{self, ApiError, Endpoints},
 };
 use crate::{http_client::ProviderHttp, secret::Secret, users::Identity};
@@ -41,12 +42,16 @@ pub fn endpoints(site: &str, api_url: Option<&str>) -> Endpoints {
     }
 }
 
-/// `GET /user`, the fields we use.
+/// `GET /user`, the fields we use; the id is the subject, so it must be
+/// one, the rest are read in any unambiguous shape.
 #[derive(Debug, Deserialize)]
 pub struct User {
-    pub id: u64,
+    #[serde(deserialize_with = "lenient::numeric_id")]
+    pub id: String,
     pub login: String,
+    #[serde(default, deserialize_with = "lenient::text")]
     pub name: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
     pub avatar_url: Option<String>,
 }
 
@@ -54,7 +59,9 @@ pub struct User {
 #[derive(Debug, Deserialize)]
 pub struct Email {
     pub email: String,
+    #[serde(default, deserialize_with = "lenient::flag")]
     pub primary: bool,
+    #[serde(default, deserialize_with = "lenient::flag")]
     pub verified: bool,
 }
 
@@ -102,7 +109,7 @@ pub fn identity_from(
         .unwrap_or(user.login);
     Ok(Identity {
         issuer: site.to_owned(),
-        subject: user.id.to_string(),
+        subject: user.id,
         provider: provider.to_owned(),
         name,
         email: Some(email),
@@ -147,6 +154,26 @@ mod tests {
         let emails = serde_json::from_str(&fixture("emails-unverified.json")).unwrap();
         let err = identity_from(PRESET.issuer, "github", user(), emails).unwrap_err();
         assert!(matches!(err, ApiError::NoVerifiedEmail), "{err:?}");
+    }
+
+    #[test]
+    fn user_and_email_fields_in_other_shapes_are_read_and_the_id_stays_strict() {
+        let user: User = serde_json::from_str(
+            r#"{"id":"583231","login":"octocat","name":7,"avatar_url":null,"plan":{"name":"pro"}}"#,
+        )
+        .unwrap();
+        let emails: Vec<Email> = serde_json::from_str(
+            r#"[{"email":"octocat@github.com","primary":"true","verified":"TRUE","visibility":null}]"#,
+        )
+        .unwrap();
+        let identity = identity_from(PRESET.issuer, "github", user, emails).unwrap();
+        assert_eq!(identity.subject, "583231");
+        assert_eq!(identity.name, "octocat");
+        assert_eq!(identity.email.as_deref(), Some("octocat@github.com"));
+        for id in [r#""583231x""#, r#""""#, "-1", "1.5", "null", r#"["1"]"#] {
+            let body = format!(r#"{{"id":{id},"login":"octocat"}}"#);
+            assert!(serde_json::from_str::<User>(&body).is_err(), "{id}");
+        }
     }
 
     #[test]

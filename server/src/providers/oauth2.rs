@@ -296,6 +296,35 @@ mod tests {
     }
 
     #[test]
+    fn token_responses_in_the_shapes_providers_send_are_grants() {
+        for (body, expires_in) in [
+            // Azure AD v1: numbers as strings, and more fields we ignore.
+            (
+                r#"{"token_type":"Bearer","expires_in":"3599","ext_expires_in":"3599",
+                    "expires_on":"1766491147","access_token":"at","refresh_token":"rt"}"#,
+                Some(3599),
+            ),
+            (
+                r#"{"token_type":"bearer","expires_in":3599.0,"access_token":"at"}"#,
+                Some(3599),
+            ),
+            // A scope as a list, a lifetime we cannot read: unknown.
+            (
+                r#"{"token_type":"Bearer","expires_in":"soon","scope":["a","b"],"access_token":"at"}"#,
+                None,
+            ),
+            (
+                r#"{"token_type":"Bearer","expires_in":null,"access_token":"at"}"#,
+                None,
+            ),
+        ] {
+            let grant = parse_token_response(StatusCode::OK, body.as_bytes()).unwrap();
+            assert_eq!(grant.access_token.expose(), "at", "{body}");
+            assert_eq!(grant.expires_in, expires_in, "{body}");
+        }
+    }
+
+    #[test]
     fn an_error_on_a_200_is_a_refusal() {
         let err = parse_token_response(
             StatusCode::OK,

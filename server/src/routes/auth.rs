@@ -7,7 +7,7 @@
 mod oidc;
 mod plain;
 
-pub(crate) use oidc::userinfo_error;
+pub(crate) use oidc::{discovery_error, userinfo_error};
 
 use std::{error::Error as StdError, fmt::Write as _, sync::Arc};
 
