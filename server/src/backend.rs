@@ -23,7 +23,7 @@ use crate::{
     logins::{self, LoginRecord, LoginStore},
     provider_api::UpstreamError,
     providers::Registry,
-    refresh::LocalLocks,
+    refresh::{LocalLocks, RefreshError},
     session::{self, SessionUser},
     store::Store,
     telemetry::cause_chain,
@@ -54,7 +54,7 @@ pub struct Portcullis {
     pub refresh_skew: Duration,
     /// Taken as the lifetime of a renewable access token whose token
     /// response did not state one.
-    pub default_token_lifetime: Duration,
+    pub access_token_default_lifetime: Duration,
     /// The users' database.
     pub db: Db,
     /// Session data: sessions, vault, logins, refresh locks.
@@ -78,7 +78,7 @@ impl Portcullis {
             users: UserStore::new(db.clone()),
             logins: LoginStore::with_cache(store.clone(), settings.session_cache),
             refresh_skew: settings.refresh_skew,
-            default_token_lifetime: settings.default_token_lifetime,
+            access_token_default_lifetime: settings.access_token_default_lifetime,
             db,
             store,
             local_locks: LocalLocks::default(),
@@ -191,7 +191,7 @@ impl Portcullis {
     /// cannot be renewed and states no lifetime is used until the provider
     /// refuses it.
     pub fn access_token_expiry(&self, expires_in: Option<u64>, renewable: bool) -> Option<i64> {
-        let default = renewable.then_some(self.default_token_lifetime.as_secs());
+        let default = renewable.then_some(self.access_token_default_lifetime.as_secs());
         TokenSet::expiry_in(expires_in.or(default))
     }
 
@@ -227,6 +227,7 @@ fn upstream_error(err: &UpstreamError) -> AppError {
             AppError::InvalidProviderResponse
         }
         UpstreamError::Refresh(refresh) if refresh.ends_session() => AppError::SessionEnded,
+        UpstreamError::Refresh(RefreshError::Refused(_)) => AppError::ProviderRejected,
         UpstreamError::Refresh(_) => AppError::ProviderUnavailable,
         UpstreamError::Api(ApiError::RateLimited(_)) => AppError::ProviderRateLimited,
         UpstreamError::Api(ApiError::Unauthorized(_)) => AppError::ProviderRejected,

@@ -135,7 +135,13 @@ impl Portcullis {
                     // The one upstream: the userinfo endpoint discovery
                     // named; its answer must be about this user (B6).
                     let data = provider
-                        .userinfo(&self.http, &discovered, token, &user.identity.subject)
+                        .userinfo(
+                            &self.http,
+                            &discovered,
+                            token,
+                            &user.identity.issuer,
+                            &user.identity.subject,
+                        )
                         .await?;
                     (
                         "userinfo",

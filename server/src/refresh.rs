@@ -20,9 +20,10 @@ use crate::{
     backend::{Portcullis, SessionError},
     logins,
     providers::{
-        IdTokenError, Provider, SignedError,
+        Discovered, IdTokenError, Provider, SignedError,
+        claims::Object,
         id_token::{self, Expected},
-        oauth2, oidc,
+        jws, oauth2,
     },
     secret::Secret,
     session::SessionUser,
@@ -57,8 +58,13 @@ pub enum RefreshError {
     /// discovery naming another issuer): it misbehaves or is misconfigured.
     #[error("the provider's answer to the refresh was refused")]
     Invalid(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The provider is down, slow or limiting us: try again later.
     #[error("the provider could not refresh the tokens")]
     Provider(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The provider refused the refresh for another reason than an ended
+    /// grant (`invalid_client`, `invalid_scope`, …): a misconfiguration.
+    #[error("the provider refused the refresh")]
+    Refused(#[source] oauth2::ApiError),
     #[error("the token vault failed")]
     Vault(#[from] StoreError),
     #[error("the refresh lock failed")]
@@ -263,39 +269,10 @@ impl Portcullis {
                     access_token: grant.access_token.expose(),
                     now: logins::now(),
                 };
-                let allowed = oidc::accepted_algs(&discovered.metadata);
-                match provider
-                    .verify_signed(&self.http, &discovered, &allowed, id_token.expose())
-                    .await
-                {
-                    Ok(signed) => {
-                        // Another user, told apart from a token that fails
-                        // a check: its iss or sub is well-formed, and not
-                        // the session's.
-                        let named = |name| signed.claims.get(name).and_then(Value::as_str);
-                        if named("iss").is_some_and(|iss| iss != user.identity.issuer)
-                            || named("sub").is_some_and(|sub| sub != user.identity.subject)
-                        {
-                            return Err(RefreshError::IdentityChanged);
-                        }
-                        id_token::check(&discovered, &signed, expected)
-                            .map_err(RefreshError::InvalidIdToken)?;
-                        Some(id_token)
-                    }
-                    Err(SignedError::Refused(err)) => {
-                        return Err(RefreshError::InvalidIdToken(IdTokenError::Signature(err)));
-                    }
-                    // The new tokens came from the token endpoint itself:
-                    // keep them, and the ID token we could check before.
-                    Err(SignedError::Keys(err)) => {
-                        tracing::warn!(
-                            provider = %provider.settings.id,
-                            "refreshed ID token not checked, previous one kept: {}",
-                            cause_chain(&err)
-                        );
-                        current.id_token.clone()
-                    }
-                }
+                self.check_refreshed_id_token(provider, &discovered, user, &id_token, expected)
+                    .await?
+                    .then_some(id_token)
+                    .or_else(|| current.id_token.clone())
             }
             None => current.id_token.clone(),
         };
@@ -306,6 +283,59 @@ impl Portcullis {
             refresh_token: Some(refresh_token),
             id_token,
         })
+    }
+
+    /// OIDC Core §12.2 for a refreshed ID token: `Ok(true)` when it passes
+    /// every check of one at sign-in and names the session's user,
+    /// `Ok(false)` when its signature cannot be checked for now (the keys
+    /// cannot be fetched, or it names a key the provider has not published
+    /// yet) though it names the session's user: the new tokens came from
+    /// the token endpoint itself and are kept, with the ID token checked
+    /// before. Another `iss` or `sub` is [`RefreshError::IdentityChanged`];
+    /// any other failed check, [`RefreshError::InvalidIdToken`].
+    async fn check_refreshed_id_token(
+        &self,
+        provider: &Provider,
+        discovered: &Discovered,
+        user: &SessionUser,
+        id_token: &Secret,
+        expected: Expected<'_>,
+    ) -> Result<bool, RefreshError> {
+        // Another user, told apart from a token that fails a check: its
+        // iss or sub is a string, and not the session's.
+        let names_another = |claims: &Object| {
+            let named = |name| claims.get(name).and_then(Value::as_str);
+            named("iss").is_some_and(|iss| iss != user.identity.issuer)
+                || named("sub").is_some_and(|sub| sub != user.identity.subject)
+        };
+        let allowed = discovered.id_token_algs();
+        let verified = provider
+            .verify_signed(&self.http, discovered, &allowed, id_token.expose())
+            .await;
+        let signed = match verified {
+            Ok(signed) => signed,
+            Err(err) if err.is_temporary() || err.is_unknown_key() => {
+                let claims = jws::unverified_claims(id_token.expose()).unwrap_or_default();
+                if names_another(&claims) {
+                    return Err(RefreshError::IdentityChanged);
+                }
+                tracing::warn!(
+                    provider = %provider.settings.id,
+                    "refreshed ID token not checked for now, the previous one kept: {}",
+                    cause_chain(&err)
+                );
+                return Ok(false);
+            }
+            Err(SignedError::Refused(err)) => {
+                return Err(RefreshError::InvalidIdToken(err.into()));
+            }
+            Err(err @ SignedError::Keys(_)) => return Err(RefreshError::Invalid(Box::new(err))),
+        };
+        if names_another(&signed.claims) {
+            return Err(RefreshError::IdentityChanged);
+        }
+        id_token::check(discovered, &signed, expected).map_err(RefreshError::InvalidIdToken)?;
+        Ok(true)
     }
 
     async fn refresh_plain(
@@ -366,10 +396,8 @@ fn refresh_error(err: oauth2::ApiError) -> RefreshError {
     use oauth2::ApiError;
     match err {
         ApiError::Refused { error, .. } if error == "invalid_grant" => RefreshError::Ended(error),
-        ApiError::Refused { .. }
-        | ApiError::Http(_)
-        | ApiError::RateLimited(_)
-        | ApiError::Unauthorized(_) => RefreshError::Provider(Box::new(err)),
+        ApiError::Refused { .. } | ApiError::Unauthorized(_) => RefreshError::Refused(err),
+        ApiError::Http(_) | ApiError::RateLimited(_) => RefreshError::Provider(Box::new(err)),
         ApiError::Status { status, .. } if status.is_server_error() => {
             RefreshError::Provider(Box::new(err))
         }

@@ -58,7 +58,7 @@ pub struct Settings {
     /// How long an access token is taken to last when the token response
     /// does not say (`expires_in` missing or unreadable) and a refresh
     /// token can renew it (`ACCESS_TOKEN_DEFAULT_LIFETIME_SECONDS`).
-    pub default_token_lifetime: Duration,
+    pub access_token_default_lifetime: Duration,
     /// How often sessions in use get their tokens refreshed ahead of
     /// expiry; `None` turns that off (`BACKGROUND_REFRESH_SECONDS`, 0).
     pub background_refresh: Option<Duration>,
@@ -364,7 +364,7 @@ impl Settings {
             365 * 86_400,
         );
         let refresh_skew = seconds("TOKEN_REFRESH_SKEW_SECONDS", 60, 3600);
-        let default_token_lifetime = seconds(
+        let access_token_default_lifetime = seconds(
             "ACCESS_TOKEN_DEFAULT_LIFETIME_SECONDS",
             DEFAULT_TOKEN_LIFETIME,
             86_400,
@@ -386,6 +386,15 @@ impl Settings {
                 }
             },
         };
+        // A default within the skew would refresh such a token on every use.
+        if access_token_default_lifetime <= refresh_skew {
+            problems.push(format!(
+                "ACCESS_TOKEN_DEFAULT_LIFETIME_SECONDS ({}) must be longer than \
+                 TOKEN_REFRESH_SKEW_SECONDS ({})",
+                access_token_default_lifetime.as_secs(),
+                refresh_skew.as_secs()
+            ));
+        }
         let provider_limits = Limits {
             connect_timeout: provider_timeout.min(Limits::default().connect_timeout),
             total_timeout: provider_timeout,
@@ -406,7 +415,7 @@ impl Settings {
                 session_idle,
                 session_absolute,
                 refresh_skew,
-                default_token_lifetime,
+                access_token_default_lifetime,
                 background_refresh,
                 session_cache,
             })
@@ -675,16 +684,31 @@ mod tests {
     #[test]
     fn an_unstated_token_lifetime_is_an_hour_unless_set() {
         let settings = Settings::from_vars(options(), &vars(&[])).unwrap();
-        assert_eq!(settings.default_token_lifetime, Duration::from_secs(3600));
+        assert_eq!(
+            settings.access_token_default_lifetime,
+            Duration::from_secs(3600)
+        );
         let set = vars(&[("ACCESS_TOKEN_DEFAULT_LIFETIME_SECONDS", "300")]);
         let settings = Settings::from_vars(options(), &set).unwrap();
-        assert_eq!(settings.default_token_lifetime, Duration::from_secs(300));
+        assert_eq!(
+            settings.access_token_default_lifetime,
+            Duration::from_secs(300)
+        );
         let zero = vars(&[("ACCESS_TOKEN_DEFAULT_LIFETIME_SECONDS", "0")]);
         let problems = Settings::from_vars(options(), &zero).unwrap_err();
         assert_eq!(
+            problems.0[0],
+            "ACCESS_TOKEN_DEFAULT_LIFETIME_SECONDS must be a whole number of seconds from 1 to 86400, not \"0\""
+        );
+        let within_skew = vars(&[
+            ("ACCESS_TOKEN_DEFAULT_LIFETIME_SECONDS", "60"),
+            ("TOKEN_REFRESH_SKEW_SECONDS", "60"),
+        ]);
+        let problems = Settings::from_vars(options(), &within_skew).unwrap_err();
+        assert_eq!(
             problems.0,
             [
-                "ACCESS_TOKEN_DEFAULT_LIFETIME_SECONDS must be a whole number of seconds from 1 to 86400, not \"0\""
+                "ACCESS_TOKEN_DEFAULT_LIFETIME_SECONDS (60) must be longer than TOKEN_REFRESH_SKEW_SECONDS (60)"
             ]
         );
     }

@@ -7,14 +7,13 @@
 
 use serde_json::Value;
 
-use super::{Discovered, claims::Object};
+use super::{
+    Discovered,
+    claims::{CLOCK_SKEW_SECS, MAX_AGE_SECS, Object},
+};
 
 /// The event a logout token must carry.
 pub const LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
-/// A logout token is sent as the user signs out: one issued longer ago than
-/// this, or more than the clock skew ahead, is refused.
-const MAX_AGE_SECS: i64 = 10 * 60;
-const CLOCK_SKEW_SECS: i64 = 2 * 60;
 
 /// Which sessions a valid logout token ends, and its replay key.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,12 +59,7 @@ pub fn check(
     if !discovered.is_own_iss(&issuer) {
         return Err(LogoutTokenError::Claim("iss"));
     }
-    let audience_ok = match claims.get("aud") {
-        Some(Value::String(aud)) => aud == client_id,
-        Some(Value::Array(auds)) => auds.len() == 1 && auds[0].as_str() == Some(client_id),
-        _ => false,
-    };
-    if !audience_ok {
+    if !super::claims::is_only_audience(claims, client_id) {
         return Err(LogoutTokenError::Claim("aud"));
     }
     let issued = number("iat")?.ok_or(LogoutTokenError::Claim("iat"))?;

@@ -94,6 +94,24 @@ pub mod lenient {
     }
 }
 
+/// A signed token (ID token, logout token) is used as it is issued: one
+/// issued longer ago than this, in seconds, is refused.
+pub const MAX_AGE_SECS: i64 = 10 * 60;
+/// Tolerated difference between our clock and a provider's, in seconds:
+/// how far ahead of ours a token's `iat` may be.
+pub const CLOCK_SKEW_SECS: i64 = 2 * 60;
+
+/// Whether `aud` names `client_id` and no one else (OIDC Core §3.1.3.7
+/// steps 3 to 5): a string, or a list of just that string. A token also
+/// meant for another client could have been replayed to us by it.
+pub fn is_only_audience(object: &Object, client_id: &str) -> bool {
+    match object.get("aud") {
+        Some(Value::String(aud)) => aud == client_id,
+        Some(Value::Array(auds)) => auds.len() == 1 && auds[0].as_str() == Some(client_id),
+        _ => false,
+    }
+}
+
 /// Why a NumericDate claim was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("claim {0} is not a JSON number")]

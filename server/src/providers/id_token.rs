@@ -16,23 +16,18 @@ use serde_json::Value;
 
 use super::{
     Discovered,
-    claims::{self, NotANumber, Object},
+    claims::{self, CLOCK_SKEW_SECS, MAX_AGE_SECS, NotANumber, Object},
     jws::{JwsError, Signed},
     microsoft,
 };
-
-/// An ID token issued longer ago than this is refused (it is used right
-/// after it is issued), and so is one issued further ahead of our clock
-/// than [`CLOCK_SKEW_SECS`].
-const MAX_AGE_SECS: i64 = 10 * 60;
-/// Tolerated difference between our clock and the provider's, in seconds.
-pub const CLOCK_SKEW_SECS: i64 = 2 * 60;
 
 /// Why an ID token was refused: one variant per failed check.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdTokenError {
     #[error("ID token signature refused")]
     Signature(#[from] JwsError),
+    #[error("a logout token is not an ID token")]
+    LogoutToken,
     #[error("ID token iss is missing or not the provider's issuer")]
     Issuer,
     #[error("ID token's issuer is not the issuer of its tenant (tid)")]
@@ -66,7 +61,9 @@ pub enum IdTokenError {
 /// Who the ID token says signed in, and what it tells about them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdClaims {
+    /// `iss`: the provider's issuer (a multi-tenant one's tenant issuer).
     pub issuer: String,
+    /// `sub`: the account at that issuer, stable and never reassigned.
     pub subject: String,
     /// The provider's session id, for back-channel logout.
     pub sid: Option<String>,
@@ -77,9 +74,12 @@ pub struct IdClaims {
 /// whatever unambiguous shape they came.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Profile {
+    /// `name`, else `given_name` and `family_name` joined.
     pub name: Option<String>,
     pub email: Option<String>,
+    /// `None` when the provider did not say (or said it unreadably).
     pub email_verified: Option<bool>,
+    /// `picture`: a URL.
     pub picture: Option<String>,
 }
 
@@ -106,6 +106,7 @@ impl Profile {
         }
     }
 
+    /// The profile claims of an ID token or a userinfo answer.
     pub fn from_claims(claims: &Object) -> Self {
         let name = claims::text(claims, "name").or_else(|| {
             let parts: Vec<String> = ["given_name", "family_name"]
@@ -143,12 +144,15 @@ pub fn check(
     expected: Expected<'_>,
 ) -> Result<IdClaims, IdTokenError> {
     let claims = &signed.claims;
-    let issuer = string(claims, "iss").ok_or(IdTokenError::Issuer)?;
+    if signed.typ.as_deref() == Some("logout+jwt") {
+        return Err(IdTokenError::LogoutToken);
+    }
+    let issuer = claims::text(claims, "iss").ok_or(IdTokenError::Issuer)?;
     match &discovered.tenant_template {
         None if issuer != discovered.issuer() => return Err(IdTokenError::Issuer),
         None => {}
         Some(template) => {
-            let own = string(claims, "tid")
+            let own = claims::text(claims, "tid")
                 .and_then(|tid| microsoft::issuer_of_tenant(template, &tid))
                 .ok_or(IdTokenError::Tenant)?;
             if issuer != own {
@@ -156,14 +160,7 @@ pub fn check(
             }
         }
     }
-    // Only this client may be an audience: a token also meant for another
-    // client could have been replayed by it (§3.1.3.7 steps 3 to 5).
-    let audience_ok = match claims.get("aud") {
-        Some(Value::String(aud)) => aud == expected.client_id,
-        Some(Value::Array(auds)) => auds.len() == 1 && auds[0].as_str() == Some(expected.client_id),
-        _ => false,
-    };
-    if !audience_ok {
+    if !claims::is_only_audience(claims, expected.client_id) {
         return Err(IdTokenError::Audience);
     }
     if claims
@@ -172,11 +169,11 @@ pub fn check(
     {
         return Err(IdTokenError::AuthorizedParty);
     }
-    let subject = string(claims, "sub").ok_or(IdTokenError::Subject)?;
+    let subject = claims::text(claims, "sub").ok_or(IdTokenError::Subject)?;
 
     let now = expected.now;
     let expires = claims::numeric_date(claims, "exp")?.ok_or(IdTokenError::NoExpiry)?;
-    if expires <= now - CLOCK_SKEW_SECS {
+    if expires <= now {
         return Err(IdTokenError::Expired(now - expires));
     }
     let issued = claims::numeric_date(claims, "iat")?.ok_or(IdTokenError::NoIssueTime)?;
@@ -203,7 +200,7 @@ pub fn check(
     Ok(IdClaims {
         issuer,
         subject,
-        sid: string(claims, "sid"),
+        sid: claims::text(claims, "sid"),
         profile: Profile::from_claims(claims),
     })
 }
@@ -216,12 +213,4 @@ fn access_token_hash(signed: &Signed, access_token: &str) -> Result<String, IdTo
         .hash_bytes(access_token.as_bytes(), &signed.alg)
         .map_err(IdTokenError::HashUnavailable)?;
     Ok(URL_SAFE_NO_PAD.encode(&hash[..hash.len() / 2]))
-}
-
-/// A claim that must be a non-empty string to count.
-fn string(claims: &Object, name: &str) -> Option<String> {
-    match claims.get(name)? {
-        Value::String(value) if !value.is_empty() => Some(value.clone()),
-        _ => None,
-    }
 }

@@ -32,17 +32,27 @@ pub const ACCEPTED_ALGS: [CoreJwsSigningAlgorithm; 10] = [
 /// Why a signed token was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JwsError {
+    /// Not three base64url parts, or a header or payload that is not a JSON
+    /// object.
     #[error("not a compact JWS")]
     Malformed,
+    /// `alg` is not one the provider announced, or not an asymmetric one.
     #[error("algorithm {0:?} is not accepted")]
     Algorithm(String),
-    #[error("it names a critical header extension we do not understand")]
-    Critical,
+    /// A `crit` header (RFC 7515 §4.1.11), or a `cty` (a nested token),
+    /// neither of which we understand.
+    #[error("it needs a header extension we do not understand")]
+    Unsupported,
+    /// A `typ` that says it is some other kind of token (an access token,
+    /// say; RFC 8725 §3.11).
+    #[error("typ {0:?} is not a JWT's")]
+    Type(String),
     /// No published key fits the token's `kid` (or, without a `kid`, none
     /// of the fitting keys verifies it): the provider may have rotated its
     /// keys since we fetched them.
     #[error("no published key of the provider verifies it (kid {kid:?})")]
     UnknownKey { kid: Option<String> },
+    /// The key named verifies no such signature.
     #[error("the signature does not verify")]
     Signature,
 }
@@ -65,11 +75,19 @@ impl JwsError {
 /// A token whose signature verified, with what the checks of its kind need.
 #[derive(Debug, Clone)]
 pub struct Signed {
+    /// The algorithm it was signed with.
     pub alg: CoreJwsSigningAlgorithm,
     /// The published key that verified it (for `at_hash`).
     pub key: CoreJsonWebKey,
+    /// `typ`, lower-cased without `application/`: `jwt`, `logout+jwt`, or
+    /// `None` when absent.
+    pub typ: Option<String>,
+    /// The payload's claims, not yet checked.
     pub claims: Object,
 }
+
+/// `typ` values (RFC 7515 §4.1.9) of the tokens providers sign for us.
+const TYPES: [&str; 2] = ["jwt", "logout+jwt"];
 
 fn decode(part: &str) -> Result<Object, JwsError> {
     let bytes = URL_SAFE_NO_PAD
@@ -95,21 +113,22 @@ fn fits(key: &CoreJsonWebKey, alg: &CoreJwsSigningAlgorithm) -> bool {
     signing && same_type && same_alg
 }
 
-/// Verifies the compact JWS `token` with one of `keys`, by an algorithm in
-/// `allowed` (already narrowed to [`ACCEPTED_ALGS`]). With a `kid`, only
-/// the key of that id is tried; without one, every fitting key is (a
-/// provider with one key often omits it).
+/// Verifies the compact JWS `token` (RFC 7515 §5.2) with one of `keys`, by
+/// an algorithm in `allowed` (narrowed here to [`ACCEPTED_ALGS`]). With a
+/// `kid`, only the key of that id is tried; without one, every fitting key
+/// is (a provider with one key often omits it). The claims are returned
+/// unchecked: each kind of token checks its own.
 pub fn verify(
     keys: &JsonWebKeySet<CoreJsonWebKey>,
     allowed: &[CoreJwsSigningAlgorithm],
     token: &str,
 ) -> Result<Signed, JwsError> {
-    let mut parts = token.trim().split('.');
-    let (Some(header), Some(payload), Some(signature), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let token = token.trim();
+    let (signed_part, signature) = token.rsplit_once('.').ok_or(JwsError::Malformed)?;
+    let (header, payload) = signed_part.split_once('.').ok_or(JwsError::Malformed)?;
+    if payload.contains('.') {
         return Err(JwsError::Malformed);
-    };
+    }
     let header = decode(header)?;
     let alg_name = header
         .get("alg")
@@ -120,10 +139,21 @@ pub fn verify(
     if !allowed.contains(&alg) || !ACCEPTED_ALGS.contains(&alg) {
         return Err(JwsError::Algorithm(alg_name.to_owned()));
     }
-    // RFC 7515 §4.1.11: we understand no extension, so none may be critical.
-    if header.contains_key("crit") {
-        return Err(JwsError::Critical);
+    if header.contains_key("crit") || header.contains_key("cty") {
+        return Err(JwsError::Unsupported);
     }
+    let typ = match header.get("typ") {
+        None => None,
+        Some(Value::String(typ)) => {
+            let lower = typ.to_ascii_lowercase();
+            let short = lower.strip_prefix("application/").unwrap_or(&lower);
+            if !TYPES.contains(&short) {
+                return Err(JwsError::Type(typ.clone()));
+            }
+            Some(short.to_owned())
+        }
+        Some(_) => return Err(JwsError::Malformed),
+    };
     let kid = match header.get("kid") {
         None => None,
         Some(Value::String(kid)) => Some(kid.as_str()),
@@ -132,7 +162,6 @@ pub fn verify(
     let signature = URL_SAFE_NO_PAD
         .decode(signature)
         .map_err(|_| JwsError::Malformed)?;
-    let signed_part = &token.trim()[..header_and_payload_len(token.trim())];
     let unknown = || JwsError::UnknownKey {
         kid: kid.map(str::to_owned),
     };
@@ -161,11 +190,14 @@ pub fn verify(
     Ok(Signed {
         alg,
         key: key.clone(),
+        typ,
         claims: decode(payload)?,
     })
 }
 
-/// Length of `header.payload` in a compact JWS with three parts.
-fn header_and_payload_len(token: &str) -> usize {
-    token.rfind('.').unwrap_or(0)
+/// The claims of a compact JWS whose signature could not be checked, for
+/// comparing who it names with what is known already; never for deciding
+/// that it may be trusted.
+pub fn unverified_claims(token: &str) -> Option<Object> {
+    decode(token.trim().split('.').nth(1)?).ok()
 }

@@ -90,9 +90,23 @@ pub enum SignedError {
     /// It fails the check even with the provider's current keys.
     #[error("the signature was refused")]
     Refused(#[from] jws::JwsError),
-    /// The keys could not be fetched: try again later.
+    /// The keys could not be fetched.
     #[error("the provider's signing keys are unavailable")]
     Keys(#[from] keys::KeysError),
+}
+
+impl SignedError {
+    /// Whether trying again later may succeed: the keys could not be had
+    /// for now, rather than the token or the key endpoint being wrong.
+    pub fn is_temporary(&self) -> bool {
+        matches!(self, Self::Keys(keys) if keys.is_temporary())
+    }
+
+    /// Whether it names a key the provider has not published (yet), even
+    /// after the keys were fetched again.
+    pub fn is_unknown_key(&self) -> bool {
+        matches!(self, Self::Refused(err) if err.is_unknown_key())
+    }
 }
 
 impl Provider {
@@ -115,9 +129,7 @@ impl Provider {
         }
         let found = Arc::new(oidc::discover(&self.settings, http).await?);
         // A provider is usable once its keys are too.
-        self.keys
-            .get(http, found.metadata.jwks_uri().url().as_str())
-            .await?;
+        self.keys.get(http, found.jwks_uri()).await?;
         *slot = Some(found.clone());
         Ok(found)
     }
@@ -126,7 +138,7 @@ impl Provider {
     /// signed userinfo answer) with this provider's keys and one of
     /// `allowed` ([`jws::verify`]). When it names a key we lack, the keys
     /// are fetched again and it is checked once more (`keys.rs` says how
-    /// often), so a rotation at the provider never refuses a real token.
+    /// often), so a key the provider starts using is trusted at once.
     pub async fn verify_signed(
         &self,
         http: &ProviderHttp,
@@ -134,7 +146,7 @@ impl Provider {
         allowed: &[CoreJwsSigningAlgorithm],
         token: &str,
     ) -> Result<jws::Signed, SignedError> {
-        let uri = discovered.metadata.jwks_uri().url().as_str();
+        let uri = discovered.jwks_uri();
         let keys = self.keys.get(http, uri).await?;
         match jws::verify(&keys.set, allowed, token) {
             Err(err) if err.is_unknown_key() => {

@@ -108,7 +108,8 @@ impl DiscoveryError {
     /// it) failed, rather than answered something wrong.
     pub fn is_temporary(&self) -> bool {
         match self {
-            Self::Unreachable { .. } | Self::Keys(_) => true,
+            Self::Unreachable { .. } => true,
+            Self::Keys(keys) => keys.is_temporary(),
             Self::Status { status, .. } => status.is_server_error() || *status == 429,
             Self::InvalidIssuer(_) | Self::Shape { .. } | Self::IssuerMismatch { .. } => false,
         }
@@ -194,6 +195,17 @@ impl Discovered {
         .set_redirect_uri(redirect_uri)
     }
 
+    /// Where the provider publishes its signing keys (`jwks_uri`).
+    pub fn jwks_uri(&self) -> &str {
+        self.metadata.jwks_uri().url().as_str()
+    }
+
+    /// The algorithms accepted on its ID tokens and logout tokens: the
+    /// announced ones that are asymmetric ([`ACCEPTED_ALGS`]).
+    pub fn id_token_algs(&self) -> Vec<CoreJwsSigningAlgorithm> {
+        accepted_algs(&self.metadata)
+    }
+
     /// The issuer ID tokens must name: the discovered one, or for a
     /// multi-tenant issuer, the template.
     pub fn issuer(&self) -> &str {
@@ -247,7 +259,7 @@ impl Discovered {
             })
             .unwrap_or_default();
         if announced.is_empty() {
-            accepted_algs(&self.metadata)
+            self.id_token_algs()
         } else {
             announced
         }

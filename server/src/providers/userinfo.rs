@@ -5,7 +5,6 @@
 //! token's (§5.3.4, SECURITY.md B6).
 
 use http::{HeaderValue, Method, header};
-use serde_json::Value;
 
 use super::{
     Discovered, Provider, SignedError,
@@ -33,13 +32,24 @@ pub enum UserinfoError {
 }
 
 impl Provider {
-    /// The claims userinfo answers for `access_token`, whose ID token named
-    /// `subject`.
+    /// The claims userinfo answers (a JSON object) for `access_token`,
+    /// whose ID token named `issuer` and `subject`. The access token goes
+    /// in the `Authorization` header only (RFC 6750 §2.1). A signed answer
+    /// is verified with the provider's keys by an algorithm its ID tokens
+    /// may use; its `iss`, when present, must be `issuer` and its `aud`
+    /// this client alone (§5.3.2).
+    ///
+    /// Errors: [`UserinfoError::NoEndpoint`] when discovery named none,
+    /// [`UserinfoError::Api`] for an HTTP failure or a refusal (401 when
+    /// the provider no longer accepts the token), [`UserinfoError::Signed`]
+    /// and [`UserinfoError::Claim`] for a signed answer that fails, and
+    /// [`UserinfoError::OtherUser`] for one about someone else.
     pub async fn userinfo(
         &self,
         http: &ProviderHttp,
         discovered: &Discovered,
         access_token: &Secret,
+        issuer: &str,
         subject: &str,
     ) -> Result<Object, UserinfoError> {
         let endpoint = discovered
@@ -73,22 +83,16 @@ impl Provider {
             let signed = self
                 .verify_signed(http, discovered, &discovered.userinfo_algs(), &token)
                 .await?;
-            // §5.3.2: a signed answer SHOULD carry iss and aud; when it
-            // does, they must be the provider's and ours.
             let claims = signed.claims;
             if claims
                 .get("iss")
-                .is_some_and(|iss| !iss.as_str().is_some_and(|iss| discovered.is_own_iss(iss)))
+                .is_some_and(|iss| iss.as_str() != Some(issuer))
             {
                 return Err(UserinfoError::Claim("iss"));
             }
-            let ours = |aud: &Value| aud.as_str() == Some(self.settings.client_id.as_str());
-            let audience_ok = match claims.get("aud") {
-                None => true,
-                Some(Value::Array(auds)) => auds.iter().any(ours),
-                Some(aud) => ours(aud),
-            };
-            if !audience_ok {
+            if claims.contains_key("aud")
+                && !claims::is_only_audience(&claims, &self.settings.client_id)
+            {
                 return Err(UserinfoError::Claim("aud"));
             }
             claims

@@ -28,7 +28,7 @@ use crate::{
     backend::Portcullis,
     flow::{self, LoginTransaction, return_to},
     logins::{self, Selector},
-    providers::{Provider, SignedError, backchannel},
+    providers::{Provider, backchannel},
     session::{self, SessionUser},
     telemetry::cause_chain,
     users::{Identity, Link, SignIn, Unlink, UserId},
@@ -610,13 +610,13 @@ pub async fn backchannel(
         Err(err) if err.is_temporary() => return unavailable(&err),
         Err(err) => return refuse(format!("provider misconfigured: {}", cause_chain(&err))),
     };
-    let allowed = crate::providers::oidc::accepted_algs(&discovered.metadata);
+    let allowed = discovered.id_token_algs();
     let signed = match provider
         .verify_signed(&core.http, &discovered, &allowed, &token)
         .await
     {
         Ok(signed) => signed,
-        Err(SignedError::Keys(err)) => return unavailable(&err),
+        Err(err) if err.is_temporary() => return unavailable(&err),
         Err(err) => return refuse(format!("logout token invalid: {}", cause_chain(&err))),
     };
     let now = logins::now();

@@ -34,7 +34,8 @@ impl TokenSet {
     /// The expiry time `expires_in` seconds from now, as a token response
     /// gives it.
     pub fn expiry_in(expires_in: Option<u64>) -> Option<i64> {
-        let secs = i64::try_from(expires_in?).ok()?;
+        // An absurd lifetime is a very long one, not an unknown one.
+        let secs = i64::try_from(expires_in?).unwrap_or(i64::MAX);
         Some(
             time::OffsetDateTime::now_utc()
                 .unix_timestamp()

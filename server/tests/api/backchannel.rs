@@ -111,6 +111,23 @@ async fn a_logout_token_with_only_sub_ends_every_session_of_the_subject() {
 }
 
 #[tokio::test]
+async fn a_logout_token_typed_logout_jwt_is_accepted() {
+    let rig = rig(Script::default()).await;
+    let (client, sid) = signed_in(&rig).await;
+    let token = sign(
+        &Value::Object(claims(&rig, &sid)),
+        Signing::Key1WithTyp("logout+jwt"),
+    );
+    assert_eq!(post(&rig, &token).await.status(), StatusCode::OK);
+    assert!(!is_signed_in(&rig, &client).await);
+}
+
+#[tokio::test]
+async fn a_logout_token_typed_as_an_access_token_is_refused() {
+    refused(|_| Signing::Key1WithTyp("at+jwt")).await;
+}
+
+#[tokio::test]
 async fn a_replayed_logout_token_is_refused() {
     let rig = rig(Script::default()).await;
     let (_, sid) = signed_in(&rig).await;

@@ -57,6 +57,10 @@ pub enum Signing {
     EmbeddedAttackerJwk,
     /// Signed with the attacker's key under an unknown `kid`.
     UnknownKid,
+    /// The same under the unknown `kid` "forged-<n>".
+    ForgedKid(u8),
+    /// RS256 with key 1, its header's `typ` this.
+    Key1WithTyp(&'static str),
     /// EdDSA with the provider's Ed25519 key (`kid` "ed1"): an algorithm
     /// other than RS256, announced only where a test says so.
     Ed25519,
@@ -321,6 +325,11 @@ impl HostileIdp {
         change(&mut self.inner.lock().unwrap().script);
     }
 
+    /// Where the provider is (its issuer without a shape's suffix).
+    pub fn base(&self) -> String {
+        self.inner.lock().unwrap().base.clone()
+    }
+
     /// Every access token issued so far stops working at userinfo, as when
     /// it expired at the provider before the time we were told.
     pub fn expire_access_tokens(&self) {
@@ -336,13 +345,14 @@ impl HostileIdp {
 
 fn rsa_key(signing: Signing) -> CoreRsaPrivateSigningKey {
     let (pem, kid) = match signing {
-        Signing::Key2 => (KEY_2, Some("k2")),
+        Signing::Key2 => (KEY_2, Some("k2".to_owned())),
         Signing::Key1WithoutKid => (KEY_1, None),
-        Signing::EmbeddedAttackerJwk => (ATTACKER_KEY, Some("attacker")),
-        Signing::UnknownKid => (ATTACKER_KEY, Some("k9")),
-        _ => (KEY_1, Some("k1")),
+        Signing::EmbeddedAttackerJwk => (ATTACKER_KEY, Some("attacker".to_owned())),
+        Signing::UnknownKid => (ATTACKER_KEY, Some("k9".to_owned())),
+        Signing::ForgedKid(n) => (ATTACKER_KEY, Some(format!("forged-{n}"))),
+        _ => (KEY_1, Some("k1".to_owned())),
     };
-    CoreRsaPrivateSigningKey::from_pem(pem, kid.map(|k| JsonWebKeyId::new(k.into()))).unwrap()
+    CoreRsaPrivateSigningKey::from_pem(pem, kid.map(JsonWebKeyId::new)).unwrap()
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -375,6 +385,7 @@ pub fn sign(claims: &Value, signing: Signing) -> String {
         Signing::Hs256WithPublicKey => header["alg"] = json!("HS256"),
         Signing::EmbeddedAttackerJwk => header["jwk"] = public_jwk(signing),
         Signing::Ed25519 => header["alg"] = json!("EdDSA"),
+        Signing::Key1WithTyp(typ) => header["typ"] = json!(typ),
         _ => {}
     }
     let input = format!(

@@ -433,6 +433,20 @@ async fn an_id_token_with_alg_none_is_refused_though_the_provider_announces_it()
 }
 
 #[tokio::test]
+async fn an_id_token_typed_as_an_access_token_or_a_logout_token_is_refused() {
+    for typ in ["at+jwt", "logout+jwt", "application/logout+jwt"] {
+        id_token_refused(signed(Signing::Key1WithTyp(typ))).await;
+    }
+}
+
+#[tokio::test]
+async fn an_id_token_typed_jwt_in_any_spelling_signs_in() {
+    for typ in ["JWT", "jwt", "application/jwt"] {
+        assert_accepted(signed(Signing::Key1WithTyp(typ))).await;
+    }
+}
+
+#[tokio::test]
 async fn an_id_token_hs256_keyed_with_the_public_key_is_refused() {
     id_token_refused(signed(Signing::Hs256WithPublicKey)).await;
 }

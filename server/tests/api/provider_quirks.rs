@@ -125,23 +125,22 @@ async fn an_email_verified_string_that_says_false_is_not_taken_as_verified() {
     );
 }
 
+/// A one-second skew and a two-second default lifetime: a lifetime that
+/// was not read is told apart from one that was within two seconds.
+const SHORT_DEFAULT: [(&str, &str); 2] = [
+    ("TOKEN_REFRESH_SKEW_SECONDS", "1"),
+    ("ACCESS_TOKEN_DEFAULT_LIFETIME_SECONDS", "2"),
+];
+
+/// Past the short default lifetime.
+async fn past_the_default() {
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+}
+
 #[tokio::test]
 async fn a_token_response_with_expires_in_as_a_string_signs_in_and_counts_it() {
-    // Some Azure AD endpoints send "3599". One second as a string is
-    // within the refresh skew, so the first use refreshes: it was read.
-    let (rig, client) = signed_in(
-        Script {
-            token_response: |response, _| {
-                response.insert("expires_in".into(), json!("1"));
-            },
-            ..Script::default()
-        },
-        &[],
-    )
-    .await;
-    live_loads(&rig, &client).await;
-    assert_eq!(rig.idp.calls().refreshes, 1, "\"1\" was read as 1 s");
-
+    // Some Azure AD endpoints send "3599". Read, it outlasts the short
+    // default: no refresh.
     let (rig, client) = signed_in(
         Script {
             token_response: |response, _| {
@@ -149,11 +148,26 @@ async fn a_token_response_with_expires_in_as_a_string_signs_in_and_counts_it() {
             },
             ..Script::default()
         },
-        &[],
+        &SHORT_DEFAULT,
+    )
+    .await;
+    past_the_default().await;
+    live_loads(&rig, &client).await;
+    assert_eq!(rig.idp.calls().refreshes, 0, "\"3599\" was read as 3,599 s");
+
+    // "1" (within the skew) is due at once: read too.
+    let (rig, client) = signed_in(
+        Script {
+            token_response: |response, _| {
+                response.insert("expires_in".into(), json!("1"));
+            },
+            ..Script::default()
+        },
+        &SHORT_DEFAULT,
     )
     .await;
     live_loads(&rig, &client).await;
-    assert_eq!(rig.idp.calls().refreshes, 0, "\"3599\" was read as 3,599 s");
+    assert_eq!(rig.idp.calls().refreshes, 1, "\"1\" was read as 1 s");
 }
 
 #[tokio::test]
@@ -166,12 +180,12 @@ async fn a_refresh_response_with_expires_in_as_a_string_keeps_the_user_signed_in
             },
             ..expiring()
         },
-        &[],
+        &SHORT_DEFAULT,
     )
     .await;
-    for _ in 0..3 {
-        live_loads(&rig, &client).await;
-    }
+    live_loads(&rig, &client).await;
+    past_the_default().await;
+    live_loads(&rig, &client).await;
     assert_eq!(
         rig.idp.calls().refreshes,
         1,
@@ -345,24 +359,44 @@ async fn a_discovery_naming_another_issuer_shows_a_security_refusal_page_with_a_
 
 #[tokio::test]
 async fn a_token_response_without_expires_in_gets_the_configured_default_lifetime() {
-    let no_expiry = Script {
-        token_response: |response, _| {
-            response.remove("expires_in");
-        },
-        ..Script::default()
-    };
-    // A default shorter than the skew: due at once.
     let (rig, client) = signed_in(
-        no_expiry.clone(),
-        &[("ACCESS_TOKEN_DEFAULT_LIFETIME_SECONDS", "30")],
+        Script {
+            token_response: |response, _| {
+                response.remove("expires_in");
+            },
+            ..Script::default()
+        },
+        &SHORT_DEFAULT,
     )
     .await;
     live_loads(&rig, &client).await;
-    assert_eq!(rig.idp.calls().refreshes, 1, "the default made it due");
-    // The default default: an hour.
-    let (rig, client) = signed_in(no_expiry, &[]).await;
+    assert_eq!(rig.idp.calls().refreshes, 0, "within the default lifetime");
+    past_the_default().await;
+    live_loads(&rig, &client).await;
+    assert_eq!(
+        rig.idp.calls().refreshes,
+        1,
+        "due at the end of the default"
+    );
+}
+
+#[tokio::test]
+async fn a_token_without_expires_in_or_refresh_token_is_used_until_refused() {
+    let (rig, client) = signed_in(
+        Script {
+            token_response: |response, _| {
+                response.remove("expires_in");
+                response.remove("refresh_token");
+            },
+            ..Script::default()
+        },
+        &SHORT_DEFAULT,
+    )
+    .await;
+    past_the_default().await;
     live_loads(&rig, &client).await;
     assert_eq!(rig.idp.calls().refreshes, 0);
+    assert!(is_signed_in(&rig, &client).await);
 }
 
 #[tokio::test]

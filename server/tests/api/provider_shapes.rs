@@ -17,8 +17,8 @@ use crate::{
 };
 
 /// What the user store keeps of the identity that signed in.
-async fn stored_identity(rig: &Rig) -> (String, Option<String>, bool) {
-    sqlx::query_as("SELECT subject, email, email_verified FROM identities")
+async fn stored_identity(rig: &Rig) -> (String, String, Option<String>, bool) {
+    sqlx::query_as("SELECT issuer, subject, email, email_verified FROM identities")
         .fetch_one(&rig.database.connect().await)
         .await
         .unwrap()
@@ -37,14 +37,16 @@ async fn works_in_its_shape(shape: Shape, identity: (&str, &str, bool)) {
         ..Script::default()
     };
     let rig = rig_with(script, &[("BACKGROUND_REFRESH_SECONDS", "0")]).await;
-    assert!(rig.idp.issuer.ends_with(shape.issuer_suffix));
     let client = browser();
     assert_eq!(sign_in(&rig, &client).await, "/");
     assert!(is_signed_in(&rig, &client).await);
     let (subject, email, verified) = identity;
+    // Keyed by the issuer exactly as the provider names it (a trailing
+    // slash included) and the subject.
+    let issuer = format!("{}{}", rig.idp.base(), shape.issuer_suffix);
     assert_eq!(
         stored_identity(&rig).await,
-        (subject.to_owned(), Some(email.to_owned()), verified)
+        (issuer, subject.to_owned(), Some(email.to_owned()), verified)
     );
     live_loads(&rig, &client).await;
 
@@ -167,11 +169,17 @@ async fn an_azure_ad_v1_token_response_with_numbers_as_strings_signs_in_and_coun
             refresh_response: azure_v1,
             ..Script::default()
         },
-        &[("BACKGROUND_REFRESH_SECONDS", "0")],
+        &[
+            ("BACKGROUND_REFRESH_SECONDS", "0"),
+            ("TOKEN_REFRESH_SKEW_SECONDS", "1"),
+            ("ACCESS_TOKEN_DEFAULT_LIFETIME_SECONDS", "2"),
+        ],
     )
     .await;
     let client = browser();
     assert_eq!(sign_in(&rig, &client).await, "/");
+    // Past the two-second default: only a lifetime that was read holds.
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
     live_loads(&rig, &client).await;
     assert_eq!(rig.idp.calls().refreshes, 0, "\"3599\" read as 3,599 s");
 }

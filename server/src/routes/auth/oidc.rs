@@ -19,7 +19,7 @@ use crate::{
         Discovered, DiscoveryError, Provider, SignedError,
         id_token::{self, Expected, IdClaims, Profile},
         oauth2::{self, ApiError},
-        oidc::{self, OidcClient},
+        oidc::OidcClient,
         userinfo::UserinfoError,
     },
     secret::Secret,
@@ -28,19 +28,12 @@ use crate::{
     vault::TokenSet,
 };
 
-/// The provider's discovered metadata and a client with our redirect URI,
-/// discovering now if start-up could not.
-async fn client_for(
-    core: &Portcullis,
-    provider: &Provider,
-) -> Result<(Arc<Discovered>, OidcClient), Failure> {
-    let id = Some(provider.settings.id.as_str());
-    let discovered = provider
-        .discovered(&core.http)
-        .await
-        .map_err(|err| Failure::from_error(discovery_error(&err), id, &err))?;
-    let client = client_of(core, provider, &discovered)?;
-    Ok((discovered, client))
+/// The provider's discovered metadata, discovering now if start-up could
+/// not.
+async fn discovered(core: &Portcullis, provider: &Provider) -> Result<Arc<Discovered>, Failure> {
+    provider.discovered(&core.http).await.map_err(|err| {
+        Failure::from_error(discovery_error(&err), Some(&provider.settings.id), &err)
+    })
 }
 
 /// What the user is told when discovery failed: the provider is down, or
@@ -72,7 +65,7 @@ pub(super) async fn authorize(
     core: &Portcullis,
     provider: &Provider,
 ) -> Result<Authorization, Failure> {
-    let (_, client) = client_for(core, provider).await?;
+    let client = client_of(core, provider, &*discovered(core, provider).await?)?;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut request = client
         .authorize_url(
@@ -102,7 +95,7 @@ pub(super) async fn sign_in(
 ) -> Result<Verified, Failure> {
     let id = provider.settings.id.as_str();
     let fail = |error: AppError, cause: String| Failure::new(error, Some(id), cause);
-    let (discovered, _) = client_for(core, provider).await?;
+    let discovered = discovered(core, provider).await?;
     // RFC 9207 mix-up defence.
     match query.iss.as_deref() {
         Some(iss) if !discovered.is_own_iss(iss) => {
@@ -172,6 +165,7 @@ pub(super) async fn sign_in(
                 &core.http,
                 &discovered,
                 &grant.access_token,
+                &claims.issuer,
                 &claims.subject,
             )
             .await;
@@ -216,17 +210,11 @@ pub(crate) async fn verify_id_token(
     id_token: &Secret,
     expected: Expected<'_>,
 ) -> Result<IdClaims, (AppError, String)> {
-    let allowed = oidc::accepted_algs(&discovered.metadata);
+    let allowed = discovered.id_token_algs();
     let signed = provider
         .verify_signed(&core.http, discovered, &allowed, id_token.expose())
         .await
-        .map_err(|err| {
-            let error = match err {
-                SignedError::Keys(_) => AppError::ProviderUnavailable,
-                SignedError::Refused(_) => AppError::InvalidProviderResponse,
-            };
-            (error, cause_chain(&err))
-        })?;
+        .map_err(|err| (signed_error(&err), cause_chain(&err)))?;
     id_token::check(discovered, &signed, expected)
         .map_err(|err| (AppError::InvalidProviderResponse, cause_chain(&err)))
 }
@@ -251,10 +239,18 @@ pub(crate) fn api_error(err: &ApiError) -> AppError {
 pub(crate) fn userinfo_error(err: &UserinfoError) -> AppError {
     match err {
         UserinfoError::Api(err) => api_error(err),
-        UserinfoError::Signed(SignedError::Keys(_)) => AppError::ProviderUnavailable,
-        UserinfoError::NoEndpoint
-        | UserinfoError::Signed(SignedError::Refused(_))
-        | UserinfoError::Claim(_)
-        | UserinfoError::OtherUser => AppError::InvalidProviderResponse,
+        UserinfoError::Signed(err) => signed_error(err),
+        UserinfoError::NoEndpoint | UserinfoError::Claim(_) | UserinfoError::OtherUser => {
+            AppError::InvalidProviderResponse
+        }
+    }
+}
+
+/// What the user is told when a signed answer was not verified.
+fn signed_error(err: &SignedError) -> AppError {
+    if err.is_temporary() {
+        AppError::ProviderUnavailable
+    } else {
+        AppError::InvalidProviderResponse
     }
 }
