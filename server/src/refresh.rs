@@ -287,9 +287,9 @@ impl Portcullis {
 
     /// OIDC Core §12.2 for a refreshed ID token: `Ok(true)` when it passes
     /// every check of one at sign-in and names the session's user,
-    /// `Ok(false)` when its signature cannot be checked for now (the keys
-    /// cannot be fetched, or it names a key the provider has not published
-    /// yet) though it names the session's user: the new tokens came from
+    /// `Ok(false)` when its signature cannot be checked (the keys cannot
+    /// be had, or it names a key the provider has not published yet)
+    /// though it names the session's user: the new tokens came from
     /// the token endpoint itself and are kept, with the ID token checked
     /// before. Another `iss` or `sub` is [`RefreshError::IdentityChanged`];
     /// any other failed check, [`RefreshError::InvalidIdToken`].
@@ -314,7 +314,10 @@ impl Portcullis {
             .await;
         let signed = match verified {
             Ok(signed) => signed,
-            Err(err) if err.is_temporary() || err.is_unknown_key() => {
+            Err(SignedError::Refused(err)) if !err.names_an_unpublished_key() => {
+                return Err(RefreshError::InvalidIdToken(err.into()));
+            }
+            Err(err) => {
                 let claims = jws::unverified_claims(id_token.expose()).unwrap_or_default();
                 if names_another(&claims) {
                     return Err(RefreshError::IdentityChanged);
@@ -326,10 +329,6 @@ impl Portcullis {
                 );
                 return Ok(false);
             }
-            Err(SignedError::Refused(err)) => {
-                return Err(RefreshError::InvalidIdToken(err.into()));
-            }
-            Err(err @ SignedError::Keys(_)) => return Err(RefreshError::Invalid(Box::new(err))),
         };
         if names_another(&signed.claims) {
             return Err(RefreshError::IdentityChanged);

@@ -11,7 +11,7 @@ use std::{
 use app::{App, error::AppError, ports::Ports, shell};
 use axum::{
     Router,
-    extract::{FromRef, Request},
+    extract::{DefaultBodyLimit, FromRef, Request},
     http::{HeaderValue, StatusCode, header},
     middleware::{self, Next},
     response::{Html, IntoResponse, Response},
@@ -31,7 +31,7 @@ use crate::{
     config::Settings,
     db::Db,
     http_client,
-    providers::Registry,
+    providers::{Registry, jws},
     routes::{auth, health},
     secret::Secret,
     session::{self, CachedSessions},
@@ -114,7 +114,11 @@ pub fn router(state: AppState, store: CachedSessions) -> Router {
         .route("/auth/link/{provider}", post(auth::link))
         .route("/auth/unlink", post(auth::unlink))
         .route("/auth/sessions/end", post(auth::end_session))
-        .route("/auth/backchannel/{provider}", post(auth::backchannel))
+        .route(
+            "/auth/backchannel/{provider}",
+            // A logout token is small; anything much larger is refused unread.
+            post(auth::backchannel).layer(DefaultBodyLimit::max(2 * jws::MAX_TOKEN_LEN)),
+        )
         .route("/auth/user", get(auth::user))
         .leptos_routes_with_context(&state, app_routes(), context.clone(), {
             let options = state.leptos.clone();

@@ -50,7 +50,7 @@ pub enum JwsError {
     /// No published key fits the token's `kid` (or, without a `kid`, none
     /// of the fitting keys verifies it): the provider may have rotated its
     /// keys since we fetched them.
-    #[error("no published key of the provider verifies it (kid {kid:?})")]
+    #[error("no published key of the provider verifies it (kid {:?})", kid.as_deref().map(shown))]
     UnknownKey { kid: Option<String> },
     /// The key named verifies no such signature.
     #[error("the signature does not verify")]
@@ -61,6 +61,12 @@ impl JwsError {
     /// Whether fetching the provider's keys again might make it verify.
     pub fn is_unknown_key(&self) -> bool {
         matches!(self, Self::UnknownKey { .. })
+    }
+
+    /// Whether it names, by `kid`, a key the provider has not published:
+    /// not one whose signature failed every published key.
+    pub fn names_an_unpublished_key(&self) -> bool {
+        matches!(self, Self::UnknownKey { kid: Some(_) })
     }
 
     /// The `kid` a key lookup should be made for.
@@ -88,6 +94,18 @@ pub struct Signed {
 
 /// `typ` values (RFC 7515 §4.1.9) of the tokens providers sign for us.
 const TYPES: [&str; 2] = ["jwt", "logout+jwt"];
+/// The longest token read, in bytes: ID tokens with many group claims
+/// reach a few kilobytes; anything far longer is refused unread.
+pub const MAX_TOKEN_LEN: usize = 64 * 1024;
+/// The longest `kid` looked up: real ones are short, and each one looked
+/// up is remembered for a while (`keys.rs`).
+const MAX_KID_LEN: usize = 256;
+
+/// At most 64 characters of a value the token's sender chose, for error
+/// messages and the log.
+fn shown(value: &str) -> String {
+    value.chars().take(64).collect()
+}
 
 fn decode(part: &str) -> Result<Object, JwsError> {
     let bytes = URL_SAFE_NO_PAD
@@ -124,6 +142,9 @@ pub fn verify(
     token: &str,
 ) -> Result<Signed, JwsError> {
     let token = token.trim();
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(JwsError::Malformed);
+    }
     let (signed_part, signature) = token.rsplit_once('.').ok_or(JwsError::Malformed)?;
     let (header, payload) = signed_part.split_once('.').ok_or(JwsError::Malformed)?;
     if payload.contains('.') {
@@ -135,9 +156,9 @@ pub fn verify(
         .and_then(Value::as_str)
         .ok_or(JwsError::Malformed)?;
     let alg: CoreJwsSigningAlgorithm = serde_json::from_value(Value::from(alg_name))
-        .map_err(|_| JwsError::Algorithm(alg_name.to_owned()))?;
+        .map_err(|_| JwsError::Algorithm(shown(alg_name)))?;
     if !allowed.contains(&alg) || !ACCEPTED_ALGS.contains(&alg) {
-        return Err(JwsError::Algorithm(alg_name.to_owned()));
+        return Err(JwsError::Algorithm(shown(alg_name)));
     }
     if header.contains_key("crit") || header.contains_key("cty") {
         return Err(JwsError::Unsupported);
@@ -148,7 +169,7 @@ pub fn verify(
             let lower = typ.to_ascii_lowercase();
             let short = lower.strip_prefix("application/").unwrap_or(&lower);
             if !TYPES.contains(&short) {
-                return Err(JwsError::Type(typ.clone()));
+                return Err(JwsError::Type(shown(typ)));
             }
             Some(short.to_owned())
         }
@@ -156,7 +177,7 @@ pub fn verify(
     };
     let kid = match header.get("kid") {
         None => None,
-        Some(Value::String(kid)) => Some(kid.as_str()),
+        Some(Value::String(kid)) if kid.len() <= MAX_KID_LEN => Some(kid.as_str()),
         Some(_) => return Err(JwsError::Malformed),
     };
     let signature = URL_SAFE_NO_PAD

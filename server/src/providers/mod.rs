@@ -101,12 +101,6 @@ impl SignedError {
     pub fn is_temporary(&self) -> bool {
         matches!(self, Self::Keys(keys) if keys.is_temporary())
     }
-
-    /// Whether it names a key the provider has not published (yet), even
-    /// after the keys were fetched again.
-    pub fn is_unknown_key(&self) -> bool {
-        matches!(self, Self::Refused(err) if err.is_unknown_key())
-    }
 }
 
 impl Provider {

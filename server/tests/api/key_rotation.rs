@@ -159,6 +159,35 @@ async fn every_new_forged_key_id_is_looked_up_once_and_at_most_one_fetch_a_secon
 }
 
 #[tokio::test]
+async fn a_logout_token_with_a_huge_key_id_or_size_is_refused_without_a_key_fetch() {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    let (rig, client) = signed_in(Script::default()).await;
+    let jwks_before = rig.idp.calls().jwks;
+    let token = |kid_len: usize| {
+        let header = json!({ "alg": "RS256", "kid": "k".repeat(kid_len) });
+        format!(
+            "{}.{}.AAAA",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(b"{}")
+        )
+    };
+    // A key id longer than any real one: refused, not looked up.
+    assert_eq!(
+        post_logout(&rig, &token(300)).await,
+        StatusCode::BAD_REQUEST
+    );
+    // A body far larger than any logout token: refused unread.
+    assert_eq!(
+        post_logout(&rig, &token(200_000)).await,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    assert_eq!(rig.idp.calls().jwks, jwks_before, "no key fetch");
+    assert!(is_signed_in(&rig, &client).await);
+    // The log keeps at most a short excerpt of what the sender chose.
+    assert!(!crate::log_capture::text().contains(&"k".repeat(1_000)));
+}
+
+#[tokio::test]
 async fn keys_past_their_cache_lifetime_are_fetched_again_and_a_withdrawn_key_stops_being_trusted()
 {
     let rig = rig(Script {
