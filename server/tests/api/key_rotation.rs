@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::{
     hostile_idp::{CLIENT_ID, SUBJECT, Script, Signing, sign},
-    rig::{Rig, error, is_signed_in, live, rig, rig_with, sign_in},
+    rig::{Rig, error, first_id_token, id_token_hint, is_signed_in, live, rig, rig_with, sign_in},
     spawn::browser,
 };
 
@@ -214,34 +214,6 @@ async fn keys_within_their_cache_lifetime_are_not_fetched_again() {
         assert_eq!(sign_in(&rig, &browser()).await, "/");
     }
     assert_eq!(rig.idp.calls().jwks, 1, "fetched at discovery only");
-}
-
-/// The ID token the provider issued first (at sign-in).
-fn first_id_token(rig: &Rig) -> String {
-    rig.idp
-        .calls()
-        .issued_tokens
-        .into_iter()
-        .find(|t| t.matches('.').count() == 2)
-        .unwrap()
-}
-
-/// The `id_token_hint` sign-out sends the browser to the provider with:
-/// the ID token the vault holds.
-async fn id_token_hint(rig: &Rig, client: &Client) -> String {
-    let out = client
-        .post(format!("{}/auth/logout", rig.url))
-        .header(reqwest::header::ORIGIN, &rig.url)
-        .send()
-        .await
-        .unwrap();
-    let end_session = out.headers()[reqwest::header::LOCATION].to_str().unwrap();
-    reqwest::Url::parse(end_session)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "id_token_hint")
-        .map(|(_, v)| v.into_owned())
-        .unwrap()
 }
 
 #[tokio::test]

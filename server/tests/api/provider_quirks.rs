@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::{
     hostile_idp::{SUBJECT, Script, Signing},
-    rig::{Rig, error, is_signed_in, live, rig, rig_with, sign_in},
+    rig::{Rig, error, first_id_token, id_token_hint, is_signed_in, live, rig, rig_with, sign_in},
     spawn::browser,
 };
 
@@ -454,25 +454,7 @@ async fn a_refresh_response_without_refresh_token_or_id_token_keeps_the_previous
         "the refresh token from the sign-in was kept and used each time"
     );
     // The sign-in's ID token is still the one sent as id_token_hint.
-    let out = client
-        .post(format!("{}/auth/logout", rig.url))
-        .header(header::ORIGIN, &rig.url)
-        .send()
-        .await
-        .unwrap();
-    let end_session = out.headers()[header::LOCATION].to_str().unwrap();
-    let hint = reqwest::Url::parse(end_session)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "id_token_hint")
-        .map(|(_, v)| v.into_owned())
-        .unwrap();
-    let first_id_token = calls
-        .issued_tokens
-        .iter()
-        .find(|t| t.matches('.').count() == 2)
-        .unwrap();
-    assert_eq!(&hint, first_id_token);
+    assert_eq!(id_token_hint(&rig, &client).await, first_id_token(&rig));
 }
 
 // ------------------------------------------------- 4: signed userinfo

@@ -174,3 +174,31 @@ pub async fn live_everywhere(client: &Client, bases: &[String], count: usize) {
         assert_eq!(status, StatusCode::OK, "{answer}");
     }
 }
+
+/// The ID token the provider issued first (at sign-in).
+pub fn first_id_token(rig: &Rig) -> String {
+    rig.idp
+        .calls()
+        .issued_tokens
+        .into_iter()
+        .find(|t| t.matches('.').count() == 2)
+        .unwrap()
+}
+
+/// The `id_token_hint` sign-out sends the browser to the provider with:
+/// the ID token the vault holds.
+pub async fn id_token_hint(rig: &Rig, client: &Client) -> String {
+    let out = client
+        .post(format!("{}/auth/logout", rig.url))
+        .header(header::ORIGIN, &rig.url)
+        .send()
+        .await
+        .unwrap();
+    let end_session = out.headers()[header::LOCATION].to_str().unwrap();
+    reqwest::Url::parse(end_session)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "id_token_hint")
+        .map(|(_, v)| v.into_owned())
+        .unwrap()
+}
