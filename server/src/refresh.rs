@@ -248,11 +248,8 @@ impl Portcullis {
             }
         })?;
         let token_url = discovered
-            .metadata
-            .token_endpoint()
-            .ok_or_else(|| RefreshError::Invalid("discovery names no token endpoint".into()))?
-            .url()
-            .as_str();
+            .token_url()
+            .ok_or_else(|| RefreshError::Invalid("discovery names no token endpoint".into()))?;
         let params = [
             ("grant_type", "refresh_token"),
             ("refresh_token", refresh_token.expose()),

@@ -195,6 +195,12 @@ impl Discovered {
         .set_redirect_uri(redirect_uri)
     }
 
+    /// Where codes and refresh tokens are exchanged (`token_endpoint`);
+    /// discovery may leave it out only for implicit-flow-only providers.
+    pub fn token_url(&self) -> Option<&str> {
+        self.metadata.token_endpoint().map(|url| url.url().as_str())
+    }
+
     /// Where the provider publishes its signing keys (`jwks_uri`).
     pub fn jwks_uri(&self) -> &str {
         self.metadata.jwks_uri().url().as_str()

@@ -116,17 +116,12 @@ pub(super) async fn sign_in(
         .code
         .ok_or_else(|| fail(AppError::ProviderRejected, "callback without code".into()))?;
 
-    let token_url = discovered
-        .metadata
-        .token_endpoint()
-        .ok_or_else(|| {
-            fail(
-                AppError::InvalidProviderResponse,
-                "discovery names no token endpoint".into(),
-            )
-        })?
-        .url()
-        .as_str();
+    let token_url = discovered.token_url().ok_or_else(|| {
+        fail(
+            AppError::InvalidProviderResponse,
+            "discovery names no token endpoint".into(),
+        )
+    })?;
     let redirect_uri = provider.settings.redirect_uri(&core.public_url);
     let params = [
         ("grant_type", "authorization_code"),
