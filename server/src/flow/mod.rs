@@ -1,8 +1,12 @@
-//! The login transaction: what a started sign-in must remember until the
-//! browser comes back (state, nonce, PKCE verifier, provider, return_to).
-//! It lives server-side in this browser's session, expires after
-//! `LOGIN_TIMEOUT_SECONDS` (ten minutes by default) and is taken out
-//! (single use) when the callback arrives.
+//! Sign-ins in progress: what a started sign-in (or "connect") must
+//! remember until the browser comes back (state, nonce, PKCE verifier,
+//! provider, return_to). They live server-side in this browser's session,
+//! found by their `state`: a browser may have a few in progress at once (a
+//! sign-in started in two tabs), at most [`MAX_IN_PROGRESS`], the oldest
+//! dropped first. Each expires after `LOGIN_TIMEOUT_SECONDS` (ten minutes
+//! by default) and is taken out, and the session saved, as soon as its
+//! callback arrives, so it serves once whatever the callback's outcome; a
+//! callback with an unknown `state` takes nothing.
 
 pub mod return_to;
 
@@ -10,7 +14,9 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use tower_sessions::Session;
 
-const SESSION_KEY: &str = "login";
+const SESSION_KEY: &str = "signins";
+/// Sign-ins one browser may have in progress at once.
+pub const MAX_IN_PROGRESS: usize = 5;
 
 #[derive(Clone, Serialize, Deserialize)]
 pub struct LoginTransaction {
@@ -43,17 +49,54 @@ impl LoginTransaction {
     }
 }
 
-/// Remembers a started sign-in, replacing any earlier one of this browser.
+/// Remembers a started sign-in beside this browser's others still in
+/// progress, dropping expired ones and, past [`MAX_IN_PROGRESS`], the
+/// oldest.
 pub async fn begin(
     session: &Session,
     tx: &LoginTransaction,
 ) -> Result<(), tower_sessions::session::Error> {
-    session.insert(SESSION_KEY, tx).await
+    let now = OffsetDateTime::now_utc();
+    let mut pending: Vec<LoginTransaction> = session.get(SESSION_KEY).await?.unwrap_or_default();
+    pending.retain(|earlier| !earlier.is_expired(now));
+    pending.sort_by_key(|earlier| earlier.expires_at);
+    let excess = (pending.len() + 1).saturating_sub(MAX_IN_PROGRESS);
+    pending.drain(..excess);
+    pending.push(tx.clone());
+    session.insert(SESSION_KEY, pending).await
 }
 
-/// Takes the started sign-in out of the session: a callback can use it once.
+/// Takes the sign-in in progress whose `state` this is out of the session
+/// and saves the session at once: a callback can use it once, whether it
+/// then succeeds or fails. The others stay; an unknown `state` takes
+/// nothing.
 pub async fn take(
     session: &Session,
+    state: &str,
 ) -> Result<Option<LoginTransaction>, tower_sessions::session::Error> {
-    session.remove(SESSION_KEY).await
+    let Some(mut pending) = session.get::<Vec<LoginTransaction>>(SESSION_KEY).await? else {
+        return Ok(None);
+    };
+    let Some(found) = pending.iter().position(|tx| same_state(&tx.state, state)) else {
+        return Ok(None);
+    };
+    let tx = pending.remove(found);
+    if pending.is_empty() {
+        session.remove_value(SESSION_KEY).await?;
+    } else {
+        session.insert(SESSION_KEY, pending).await?;
+    }
+    session.save().await?;
+    Ok(Some(tx))
+}
+
+/// Compares states without a timing difference that tells how much of a
+/// guess was right.
+fn same_state(ours: &str, theirs: &str) -> bool {
+    ours.len() == theirs.len()
+        && ours
+            .bytes()
+            .zip(theirs.bytes())
+            .fold(0u8, |diff, (a, b)| diff | (a ^ b))
+            == 0
 }

@@ -193,15 +193,16 @@ pub async fn callback(
     let fail = |error: AppError, cause: String| Failure::new(error, Some(&id), cause);
     let provider = provider(&core, &id)?;
 
-    // The transaction is taken out first: whatever happens next, it cannot
-    // be used twice.
-    let tx = flow::take(&session)
+    // The sign-in this `state` belongs to is taken out first: whatever
+    // happens next, it cannot be used twice.
+    let state = query.state.as_deref().unwrap_or_default();
+    let tx = flow::take(&session, state)
         .await
         .map_err(|err| Failure::unavailable(Some(&id), &err))?
         .ok_or_else(|| {
             fail(
                 AppError::LoginExpired,
-                "no sign-in in progress for this browser".into(),
+                "no sign-in in progress in this browser has this state".into(),
             )
         })?;
     if tx.provider != id {
@@ -209,9 +210,6 @@ pub async fn callback(
             AppError::LoginExpired,
             format!("sign-in was started with {:?}, not {id:?}", tx.provider),
         ));
-    }
-    if query.state.as_deref() != Some(tx.state.as_str()) {
-        return Err(fail(AppError::LoginExpired, "state does not match".into()));
     }
     if tx.is_expired(OffsetDateTime::now_utc()) {
         return Err(fail(

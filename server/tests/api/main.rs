@@ -34,6 +34,7 @@ mod server_functions;
 mod services;
 mod session_cache;
 mod sessions;
+mod signins_in_progress;
 mod spawn;
 mod store_contract;
 mod store_faults;
