@@ -4,6 +4,7 @@
 pub mod assets;
 pub mod backend;
 pub mod cache;
+pub mod canonical_host;
 pub mod config;
 pub mod db;
 pub mod flow;

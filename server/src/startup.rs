@@ -28,6 +28,7 @@ use crate::{
     assets::{self, CompressedAssets},
     backend::Portcullis,
     cache,
+    canonical_host::{self, PublicOrigin},
     config::Settings,
     db::Db,
     http_client,
@@ -138,6 +139,10 @@ pub fn router(state: AppState, store: CachedSessions) -> Router {
         ))
         .layer(middleware::from_fn_with_state(https, security_headers))
         .layer(session::layer(store, https, state.core.session_idle))
+        .layer(middleware::from_fn_with_state(
+            PublicOrigin::new(&state.core.public_url),
+            canonical_host::to_public_origin,
+        ))
         .layer(middleware::from_fn(cache::mark_cacheable_reads))
         .layer(middleware::from_fn(no_bare_errors))
         .layer(compress_static_assets())

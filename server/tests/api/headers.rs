@@ -95,7 +95,13 @@ async fn responses_forbid_framing_and_sniffing_and_keep_the_referrer_to_our_orig
 #[tokio::test]
 async fn over_https_responses_carry_hsts() {
     let app = spawn_app_with_public_url(Some("https://portcullis.example")).await;
-    let response = browser().get(format!("{}/", app.url)).send().await.unwrap();
+    // Behind a TLS proxy that names the public host.
+    let response = browser()
+        .get(format!("{}/", app.url))
+        .header("x-forwarded-host", "portcullis.example")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(
         response.headers()[header::STRICT_TRANSPORT_SECURITY],
         "max-age=63072000; includeSubDomains"

@@ -71,9 +71,25 @@ async fn every_login_gets_a_fresh_s256_challenge_state_and_nonce() {
 #[tokio::test]
 async fn the_redirect_uri_comes_from_configuration_not_the_host_header() {
     let app = spawn_app().await;
+    // Another host: sent to the configured origin, nothing started.
+    let elsewhere = browser()
+        .get(format!("{}/auth/login/local", app.url))
+        .header(header::HOST, "evil.test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.status(), StatusCode::TEMPORARY_REDIRECT);
+    assert_eq!(
+        elsewhere.headers()[header::LOCATION],
+        format!("{}/auth/login/local", app.url).as_str()
+    );
+    assert!(elsewhere.headers().get(header::SET_COOKIE).is_none());
+    // Behind a proxy that names the configured host, whatever `Host` says.
+    let public_host = app.url.trim_start_matches("http://").to_owned();
     let start = browser()
         .get(format!("{}/auth/login/local", app.url))
         .header(header::HOST, "evil.test")
+        .header("x-forwarded-host", public_host)
         .send()
         .await
         .unwrap();
@@ -142,6 +158,7 @@ async fn over_https_the_cookie_is_secure_with_the_host_prefix() {
     let socket = app.url.clone();
     let start = browser()
         .get(format!("{socket}/auth/login/local"))
+        .header("x-forwarded-host", "app.portcullis.test")
         .send()
         .await
         .unwrap();
@@ -157,6 +174,59 @@ async fn over_https_the_cookie_is_secure_with_the_host_prefix() {
     assert_eq!(
         param(&authorize, "redirect_uri"),
         "https://app.portcullis.test/auth/callback/local"
+    );
+}
+
+#[tokio::test]
+async fn a_page_or_sign_in_at_another_host_name_goes_to_the_configured_origin_first() {
+    let app = spawn_app().await;
+    let port = app.url.rsplit(':').next().unwrap().to_owned();
+    for path in [
+        "/",
+        "/profile?tab=1",
+        "/auth/login/local?return_to=%2Fprofile",
+    ] {
+        let response = browser()
+            .get(format!("{}{path}", app.url))
+            .header(header::HOST, format!("localhost:{port}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::TEMPORARY_REDIRECT, "{path}");
+        assert_eq!(
+            response.headers()[header::LOCATION],
+            format!("{}{path}", app.url).as_str()
+        );
+        assert!(
+            response.headers().get(header::SET_COOKIE).is_none(),
+            "no session state made at the other host"
+        );
+    }
+}
+
+#[tokio::test]
+async fn health_probes_and_the_back_channel_answer_at_any_host_name() {
+    let app = spawn_app().await;
+    for path in ["/healthz", "/readyz"] {
+        let response = browser()
+            .get(format!("{}{path}", app.url))
+            .header(header::HOST, "10.0.0.7:8080")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+    }
+    let backchannel = browser()
+        .post(format!("{}/auth/backchannel/local", app.url))
+        .header(header::HOST, "internal.example")
+        .form(&[("logout_token", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        backchannel.status(),
+        StatusCode::BAD_REQUEST,
+        "answered, not sent away"
     );
 }
 

@@ -4,19 +4,21 @@
 
 use std::time::Duration;
 
-use reqwest::{StatusCode, header};
+use reqwest::{Client, StatusCode, header};
 use tokio::net::TcpListener;
 
 use crate::{
     hostile_idp::Script,
     rig::{
-        Rig, authorize, finish, hostile_vars, is_signed_in, rig_with, sign_in, start, user_status,
+        Rig, authorize, hostile_vars, is_signed_in, rig_with, sign_in, start,
     },
     spawn::{browser, serve},
 };
 
 /// A second instance on the rig's database, behind the same public URL
 /// (as behind a load balancer), with `extra` settings; its own address.
+/// Requests to it carry the public host in `X-Forwarded-Host`, as the load
+/// balancer would.
 async fn second_instance(rig: &Rig, extra: &[(&str, &str)]) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -32,6 +34,25 @@ async fn second_instance(rig: &Rig, extra: &[(&str, &str)]) -> String {
     url
 }
 
+const FORWARDED_HOST: &str = "x-forwarded-host";
+
+/// The host of the rig's public URL, as a load balancer forwards it.
+fn public_host(rig: &Rig) -> String {
+    rig.url.trim_start_matches("http://").to_owned()
+}
+
+/// What `/auth/user` at the second instance answers, reached through the
+/// load balancer.
+async fn user_status_behind_the_balancer(client: &Client, rig: &Rig, other: &str) -> StatusCode {
+    client
+        .get(format!("{other}/auth/user"))
+        .header(FORWARDED_HOST, public_host(rig))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
 #[tokio::test]
 async fn a_session_ended_on_another_instance_stops_there_within_the_cache_time() {
     let cache = [("SESSION_CACHE_SECONDS", "1")];
@@ -44,12 +65,13 @@ async fn a_session_ended_on_another_instance_stops_there_within_the_cache_time()
     let out = client
         .post(format!("{other}/auth/logout"))
         .header(header::ORIGIN, &rig.url)
+        .header(FORWARDED_HOST, public_host(&rig))
         .send()
         .await
         .unwrap();
     assert_eq!(out.status(), StatusCode::SEE_OTHER);
     assert_eq!(
-        user_status(&client, &other).await,
+        user_status_behind_the_balancer(&client, &rig, &other).await,
         StatusCode::UNAUTHORIZED,
         "at once on the instance that signed out"
     );
@@ -85,7 +107,7 @@ async fn a_sign_in_completes_on_an_instance_that_had_the_session_cached() {
     assert_eq!(sign_in(&rig, &client).await, "/");
     let other = second_instance(&rig, &cache).await;
     assert_eq!(
-        user_status(&client, &other).await,
+        user_status_behind_the_balancer(&client, &rig, &other).await,
         StatusCode::OK,
         "the other instance read the signed-in session, and cached it"
     );
@@ -96,8 +118,14 @@ async fn a_sign_in_completes_on_an_instance_that_had_the_session_cached() {
     let callback = authorize(&rig, &client, &authorize_url).await;
     // ...and the provider's answer reaches the other one.
     let callback = callback.replacen(&rig.url, &other, 1);
+    let finished = client
+        .get(&callback)
+        .header(FORWARDED_HOST, public_host(&rig))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(
-        finish(&client, &callback).await,
+        finished.headers()[header::LOCATION],
         "/",
         "the callback read the session from the store, not the cache"
     );

@@ -1,0 +1,136 @@
+//! One origin: the app is used at `APP_PUBLIC_URL` only. A browser that
+//! reaches it by another host name (`localhost` for `127.0.0.1`, a bare
+//! domain for `www.`) would start a sign-in whose cookie the provider's
+//! redirect back to the configured origin never carries, and be told the
+//! sign-in expired. So a request for another host is sent to the same path
+//! on the configured origin (307, method and body kept) before any session
+//! state is made. The target comes from configuration, never from `Host`.
+//! Health probes and the provider's back-channel calls are answered at any
+//! host: load balancers and providers address the server as they please.
+//!
+//! Behind a proxy that rewrites `Host`, the `X-Forwarded-Host` it sets is
+//! the host the browser used.
+
+use axum::{
+    extract::{Request, State},
+    http::{HeaderValue, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use url::Url;
+
+/// The configured origin's host and port, as requests must name them.
+#[derive(Clone, Debug)]
+pub struct PublicOrigin {
+    origin: String,
+    host: String,
+    port: Option<u16>,
+}
+
+impl PublicOrigin {
+    /// `None` when `public_url` is not an absolute http(s) URL (the
+    /// settings refuse that before the server starts).
+    pub fn new(public_url: &str) -> Option<Self> {
+        let url = Url::parse(public_url).ok()?;
+        Some(Self {
+            origin: public_url.trim_end_matches('/').to_owned(),
+            host: url.host_str()?.to_ascii_lowercase(),
+            port: url.port_or_known_default(),
+        })
+    }
+
+    /// Whether a `Host` value (`name[:port]`) names this origin; the
+    /// scheme's default port may be left out.
+    fn is_ours(&self, host: &str) -> bool {
+        if host.contains(['/', '?', '#', '@', '\\']) {
+            return false;
+        }
+        let default_port = if self.origin.starts_with("https://") {
+            443
+        } else {
+            80
+        };
+        let Ok(url) = Url::parse(&format!("http://{host}")) else {
+            return false;
+        };
+        let port = url.port().unwrap_or(default_port);
+        url.host_str()
+            .is_some_and(|name| name.eq_ignore_ascii_case(&self.host))
+            && Some(port) == self.port
+    }
+}
+
+/// Paths answered at any host.
+fn is_host_neutral(path: &str) -> bool {
+    path == "/healthz" || path == "/readyz" || path.starts_with("/auth/backchannel/")
+}
+
+/// Middleware: a request naming another host goes to the configured
+/// origin, same path and query.
+pub async fn to_public_origin(
+    State(public): State<Option<PublicOrigin>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some(public) = public else {
+        return next.run(request).await;
+    };
+    let headers = request.headers();
+    let named = headers
+        .get("x-forwarded-host")
+        .or_else(|| headers.get(header::HOST))
+        .and_then(|value| value.to_str().ok())
+        // A proxy chain lists hosts left to right; the first is the browser's.
+        .map(|value| {
+            value
+                .split(',')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_owned()
+        });
+    let elsewhere = named.is_some_and(|host| !public.is_ours(&host));
+    if !elsewhere || is_host_neutral(request.uri().path()) {
+        return next.run(request).await;
+    }
+    let path_and_query = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
+    let target = format!("{}{path_and_query}", public.origin);
+    match HeaderValue::from_str(&target) {
+        Ok(location) => (
+            StatusCode::TEMPORARY_REDIRECT,
+            [
+                (header::LOCATION, location),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            ],
+        )
+            .into_response(),
+        Err(_) => next.run(request).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_configured_host_is_ours_with_or_without_its_default_port() {
+        let public = PublicOrigin::new("https://App.Example.com").unwrap();
+        for host in ["app.example.com", "APP.example.com", "app.example.com:443"] {
+            assert!(public.is_ours(host), "{host}");
+        }
+        for host in [
+            "www.app.example.com",
+            "app.example.com:8443",
+            "app.example.com.evil.test",
+            "evil.test",
+            "",
+            "app.example.com/x",
+        ] {
+            assert!(!public.is_ours(host), "{host}");
+        }
+        let local = PublicOrigin::new("http://127.0.0.1:3000").unwrap();
+        assert!(local.is_ours("127.0.0.1:3000"));
+        assert!(!local.is_ours("localhost:3000"));
+        assert!(!local.is_ours("127.0.0.1"));
+    }
+}
