@@ -19,6 +19,10 @@ pub enum AppError {
     /// The requested page does not exist.
     #[error("There is nothing at this address.")]
     NotFound,
+    /// The request itself could not be read (a query parameter given
+    /// twice, invalid percent-encoding, a body of the wrong kind or size).
+    #[error("We could not read this request. Check the link, or start again from the home page.")]
+    BadRequest,
     /// A bug or an unexpected state on the server; details are in its log.
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
@@ -84,6 +88,7 @@ impl AppError {
             Self::Unreachable => "PC-NET-001",
             Self::Unavailable => "PC-SVC-503",
             Self::NotFound => "PC-WEB-404",
+            Self::BadRequest => "PC-WEB-400",
             Self::Internal => "PC-SRV-500",
             Self::LoginCancelled => "PC-AUTH-001",
             Self::LoginExpired => "PC-AUTH-002",
@@ -103,10 +108,11 @@ impl AppError {
     }
 
     /// Every error, for lookups by code.
-    pub const ALL: [AppError; 18] = [
+    pub const ALL: [AppError; 19] = [
         Self::Unreachable,
         Self::Unavailable,
         Self::NotFound,
+        Self::BadRequest,
         Self::Internal,
         Self::LoginCancelled,
         Self::LoginExpired,
@@ -139,6 +145,7 @@ impl AppError {
             Self::NotSignedIn | Self::SessionEnded => 401,
             Self::Unavailable => 503,
             Self::NotFound | Self::UnknownProvider => 404,
+            Self::BadRequest => 400,
             Self::Internal => 500,
             Self::LoginCancelled
             | Self::LoginExpired
@@ -168,6 +175,7 @@ impl AppError {
             Self::Unreachable => "Connection problem",
             Self::Unavailable => "Temporarily unavailable",
             Self::NotFound => "Page not found",
+            Self::BadRequest => "Request not understood",
             Self::Internal => "Something went wrong",
             Self::LoginCancelled => "Sign-in cancelled",
             Self::LoginExpired => "Sign-in expired",

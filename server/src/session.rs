@@ -151,6 +151,53 @@ impl Store for CachedSessions {
     }
 }
 
+/// Over https, every session cookie the server sets carries `Secure`: the
+/// session layer leaves it off the removal cookie it sends when a session
+/// ends, and browsers ignore a `__Host-` cookie without it, so signing out
+/// would leave the cookie in place (RFC 6265bis §4.1.3.2).
+pub async fn removals_are_secure(
+    axum::extract::State(https): axum::extract::State<bool>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let mut response = next.run(request).await;
+    if !https {
+        return response;
+    }
+    let headers = response.headers_mut();
+    let cookies: Vec<http::HeaderValue> = headers
+        .get_all(http::header::SET_COOKIE)
+        .iter()
+        .cloned()
+        .collect();
+    let insecure = |cookie: &http::HeaderValue| {
+        cookie.to_str().is_ok_and(|text| {
+            text.starts_with("__Host-")
+                && !text
+                    .split(';')
+                    .skip(1)
+                    .any(|attribute| attribute.trim().eq_ignore_ascii_case("secure"))
+        })
+    };
+    if !cookies.iter().any(insecure) {
+        return response;
+    }
+    headers.remove(http::header::SET_COOKIE);
+    for cookie in cookies {
+        let fixed = if insecure(&cookie) {
+            cookie
+                .to_str()
+                .ok()
+                .and_then(|text| http::HeaderValue::from_str(&format!("{text}; Secure")).ok())
+                .unwrap_or(cookie)
+        } else {
+            cookie
+        };
+        headers.append(http::header::SET_COOKIE, fixed);
+    }
+    response
+}
+
 /// The cookie settings (SECURITY.md D1): HttpOnly, SameSite=Lax so the
 /// login transaction survives the provider's redirect back, and over https
 /// `Secure` with the `__Host-` prefix (Path=/, no Domain).

@@ -140,6 +140,10 @@ pub fn router(state: AppState, store: CachedSessions) -> Router {
         .layer(middleware::from_fn_with_state(https, security_headers))
         .layer(session::layer(store, https, state.core.session_idle))
         .layer(middleware::from_fn_with_state(
+            https,
+            session::removals_are_secure,
+        ))
+        .layer(middleware::from_fn_with_state(
             PublicOrigin::new(&state.core.public_url),
             canonical_host::to_public_origin,
         ))
@@ -254,41 +258,83 @@ async fn security_headers(
     response
 }
 
-/// The session layer answers a bare, empty 500 when its store fails (it
-/// could not load or save the session). The user gets the "temporarily
-/// unavailable" page instead, with its code and a way forward; the store's
-/// error is in the log.
+/// No bare error answers. The session layer answers an empty 500 when its
+/// store fails (it could not load or save the session): the user gets the
+/// "temporarily unavailable" page instead, with its code and a way
+/// forward; the store's error is in the log. Axum answers a request it
+/// cannot read (a query parameter given twice, invalid percent-encoding,
+/// a body of the wrong kind or size, a method the route does not take)
+/// with plain text or nothing: the user gets PC-WEB-400 with the same
+/// status, as a page, or as JSON for API callers.
 async fn no_bare_errors(request: Request, next: Next) -> Response {
+    let json = wants_json(&request);
     let response = next.run(request).await;
-    let bare = response.status() == StatusCode::INTERNAL_SERVER_ERROR
-        && !response.headers().contains_key(header::CONTENT_TYPE);
-    if !bare {
-        return response;
+    let status = response.status();
+    let typed = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|kind| kind.starts_with("text/html") || kind.starts_with("application/json"));
+    if status == StatusCode::INTERNAL_SERVER_ERROR
+        && !response.headers().contains_key(header::CONTENT_TYPE)
+    {
+        tracing::error!("the session store failed under a request: answering 503");
+        let mut page = error_answer(AppError::Unavailable, StatusCode::SERVICE_UNAVAILABLE, json);
+        page.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        return page;
     }
-    tracing::error!("the session store failed under a request: answering 503");
-    unavailable_page()
+    if status.is_client_error() && !typed {
+        tracing::info!(status = status.as_u16(), "a request that could not be read");
+        return error_answer(AppError::BadRequest, status, json);
+    }
+    response
 }
 
-/// A self-contained 503 page (it must not need the store to render).
-fn unavailable_page() -> Response {
-    let error = AppError::Unavailable;
-    let html = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title} · Portcullis</title><link rel=\"stylesheet\" href=\"/pkg/portcullis.css\"></head>\
-         <body><main id=\"main\" class=\"main\"><section class=\"card error\" role=\"alert\">\
-         <h1>{title}</h1><p class=\"lead\">{message}</p>\
-         <p class=\"muted\">Error code: <code data-testid=\"error-code\">{code}</code></p>\
-         <div class=\"actions\"><a class=\"button\" href=\"/\">Try again</a></div>\
-         </section></main></body></html>",
-        title = error.title(),
-        message = error,
-        code = error.code(),
-    );
-    let mut response = (StatusCode::SERVICE_UNAVAILABLE, Html(html)).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+/// Whether the caller is a program rather than a page: the server
+/// functions, the back-channel and user endpoints, or an `Accept` that
+/// asks for JSON and not HTML.
+fn wants_json(request: &Request) -> bool {
+    let path = request.uri().path();
+    let accept = request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    path.starts_with("/api/")
+        || path.starts_with("/auth/backchannel/")
+        || path == "/auth/user"
+        || (accept.contains("application/json") && !accept.contains("text/html"))
+}
+
+/// `error` with `status`: the project's JSON error body, or a
+/// self-contained page (it must not need the store to render).
+fn error_answer(error: AppError, status: StatusCode, json: bool) -> Response {
+    let mut response = if json {
+        (
+            status,
+            axum::Json(serde_json::json!({ "error": error.code(), "message": error.to_string() })),
+        )
+            .into_response()
+    } else {
+        let html = format!(
+            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+             <title>{title} · Portcullis</title><link rel=\"stylesheet\" href=\"/pkg/portcullis.css\"></head>\
+             <body><main id=\"main\" class=\"main\"><section class=\"card error\" role=\"alert\">\
+             <h1>{title}</h1><p class=\"lead\">{message}</p>\
+             <p class=\"muted\">Error code: <code data-testid=\"error-code\">{code}</code></p>\
+             <div class=\"actions\"><a class=\"button\" href=\"/\">Try again</a></div>\
+             </section></main></body></html>",
+            title = error.title(),
+            message = error,
+            code = error.code(),
+        );
+        (status, Html(html)).into_response()
+    };
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 

@@ -30,7 +30,7 @@ use crate::{
     logins::{self, Selector},
     providers::{Provider, backchannel},
     session::{self, SessionUser},
-    telemetry::cause_chain,
+    telemetry::{cause_chain, escaped},
     users::{Identity, Link, SignIn, Unlink, UserId},
     vault::TokenSet,
 };
@@ -68,9 +68,9 @@ impl IntoResponse for Failure {
     fn into_response(self) -> Response {
         tracing::warn!(
             code = self.error.code(),
-            provider = self.provider.as_deref().unwrap_or("-"),
+            provider = self.provider.as_deref().map(escaped).unwrap_or_default(),
             "sign-in flow failed: {}",
-            self.cause
+            escaped(&self.cause)
         );
         let mut location = format!("/error?code={}", self.error.code());
         if let Some(provider) = &self.provider {
@@ -576,9 +576,14 @@ pub async fn backchannel(
     Form(form): Form<BackchannelForm>,
 ) -> Response {
     let no_store = || [(header::CACHE_CONTROL, "no-store")];
+    // The caller is anonymous: the answer says no more than the spec's
+    // error code; why goes to the log.
     let refuse = |why: String| {
-        tracing::warn!(provider = %id, "back-channel logout refused: {why}");
-        let body = serde_json::json!({ "error": "invalid_request", "error_description": why });
+        tracing::warn!(provider = %escaped(&id), "back-channel logout refused: {}", escaped(&why));
+        let body = serde_json::json!({
+            "error": "invalid_request",
+            "error_description": "The logout token was not accepted.",
+        });
         (StatusCode::BAD_REQUEST, no_store(), axum::Json(body)).into_response()
     };
     let Some(provider) = core

@@ -22,20 +22,37 @@ pub async fn healthz() -> impl IntoResponse {
     )
 }
 
-/// Readiness: 200 when the store answers and every provider is usable;
-/// 503 otherwise, naming what is not (a provider that cannot be reached
-/// yet does not make the instance unready when others can sign in, but it
-/// is reported).
+/// Readiness: 200 when every store in use answers (the users' database,
+/// and the session store when it is another one: Redis, say) and a
+/// provider is usable; 503 otherwise, naming what is not (a provider that
+/// cannot be reached yet does not make the instance unready when others
+/// can sign in, but it is reported).
 pub async fn readyz(State(core): State<Arc<Portcullis>>) -> impl IntoResponse {
-    let store = match core.db.ping().await {
-        Ok(()) => "ok".to_owned(),
+    let users = match core.db.ping().await {
+        Ok(()) => "ok",
         Err(err) => {
             tracing::warn!(
-                "readiness: the store does not answer: {}",
+                "readiness: the users' database does not answer: {}",
                 cause_chain(&err)
             );
-            "unavailable".to_owned()
+            "unavailable"
         }
+    };
+    let sessions = match core.store.ping().await {
+        Ok(()) => "ok",
+        Err(err) => {
+            tracing::warn!(
+                "readiness: the session store ({}) does not answer: {}",
+                core.store.kind(),
+                cause_chain(&err)
+            );
+            "unavailable"
+        }
+    };
+    let store = if users == "ok" && sessions == "ok" {
+        "ok"
+    } else {
+        "unavailable"
     };
     let mut providers = Map::new();
     for view in core.registry.views().await {
@@ -55,6 +72,8 @@ pub async fn readyz(State(core): State<Arc<Portcullis>>) -> impl IntoResponse {
         Json(json!({
             "status": if ready { "ready" } else { "unavailable" },
             "store": store,
+            "users": users,
+            "sessions": sessions,
             "providers": providers,
         })),
     )

@@ -178,6 +178,40 @@ async fn over_https_the_cookie_is_secure_with_the_host_prefix() {
 }
 
 #[tokio::test]
+async fn over_https_signing_out_removes_the_host_prefixed_cookie() {
+    let app = spawn_app_with_public_url(Some("https://app.portcullis.test")).await;
+    let socket = app.url.clone();
+    let start = browser()
+        .get(format!("{socket}/auth/login/local"))
+        .header("x-forwarded-host", "app.portcullis.test")
+        .send()
+        .await
+        .unwrap();
+    let cookie = session_cookie(&start, "__Host-portcullis").unwrap();
+    let pair = cookie.split(';').next().unwrap().to_owned();
+    let out = browser()
+        .post(format!("{socket}/auth/logout"))
+        .header("x-forwarded-host", "app.portcullis.test")
+        .header(header::ORIGIN, "https://app.portcullis.test")
+        .header(header::COOKIE, pair)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    let removal = session_cookie(&out, "__Host-portcullis").expect("a removal cookie");
+    let attributes = cookie_attributes(&removal);
+    // Browsers ignore a `__Host-` cookie without `Secure`, removals too.
+    assert!(attributes.contains(&"secure".into()), "{removal}");
+    assert!(attributes.contains(&"path=/".into()), "{removal}");
+    assert!(
+        attributes
+            .iter()
+            .any(|a| a.starts_with("max-age=0") || a.starts_with("expires=")),
+        "{removal}"
+    );
+}
+
+#[tokio::test]
 async fn a_page_or_sign_in_at_another_host_name_goes_to_the_configured_origin_first() {
     let app = spawn_app().await;
     let port = app.url.rsplit(':').next().unwrap().to_owned();

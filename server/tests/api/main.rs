@@ -9,6 +9,7 @@ mod fake_github;
 mod github;
 mod headers;
 mod helpers;
+mod hostile_clients;
 mod hostile_idp;
 mod key_rotation;
 mod linking;

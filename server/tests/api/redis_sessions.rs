@@ -191,7 +191,7 @@ async fn sessions_survive_restarting_portcullis_and_redis_with_persistence() {
 }
 
 #[tokio::test]
-async fn a_redis_outage_is_a_clear_503_and_the_service_recovers_by_itself() {
+async fn a_redis_outage_is_a_clear_503_readiness_says_so_and_the_service_recovers_by_itself() {
     let (url, prefix) = fresh_redis().await;
     let upstream = url.trim_start_matches("redis://").to_owned();
     let proxy = Proxy::start(upstream).await;
@@ -214,6 +214,16 @@ async fn a_redis_outage_is_a_clear_503_and_the_service_recovers_by_itself() {
         .await
         .unwrap();
     assert_eq!(answer.status(), StatusCode::SERVICE_UNAVAILABLE);
+    // Readiness checks the session store in use, not only the users' one.
+    let ready = client
+        .get(format!("{}/readyz", rig.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let ready: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(ready["sessions"], "unavailable", "{ready}");
+    assert_eq!(ready["users"], "ok", "{ready}");
     let page = client
         .get(format!("{}/profile", rig.url))
         .send()

@@ -1,6 +1,6 @@
 //! Bad input never breaks the server: arbitrary callback query strings and
-//! cookies get a clear answer below 500 (a redirect to the error page, or a
-//! 4xx), never a panic or a bare 500. The fuzz target `callback_request`
+//! cookies get a clear answer below 500 (a redirect to the error page, or
+//! the error page itself), never a panic, a bare 500 or bare text. The fuzz target `callback_request`
 //! (`make fuzz`) searches the same space longer.
 
 use axum::body::Body;
@@ -62,9 +62,18 @@ proptest! {
             // Not a valid HTTP request at all: it never reaches the server.
             return Ok(());
         };
-        let status = runtime().block_on(async {
-            app().await.oneshot(request).await.unwrap().status()
-        });
+        let response = runtime().block_on(async { app().await.oneshot(request).await.unwrap() });
+        let status = response.status();
         prop_assert!(status.as_u16() < 500, "{query:?} / {cookie:?} → {status}");
+        // A refusal is the project's page or a redirect to it, never text.
+        let kind = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap_or_default().to_owned())
+            .unwrap_or_default();
+        prop_assert!(
+            status.is_redirection() || kind.starts_with("text/html"),
+            "{query:?} / {cookie:?} → {status} {kind:?}"
+        );
     }
 }

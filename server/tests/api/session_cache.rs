@@ -9,9 +9,7 @@ use tokio::net::TcpListener;
 
 use crate::{
     hostile_idp::Script,
-    rig::{
-        Rig, authorize, hostile_vars, is_signed_in, rig_with, sign_in, start,
-    },
+    rig::{Rig, authorize, hostile_vars, is_signed_in, rig_with, sign_in, start},
     spawn::{browser, serve},
 };
 

@@ -1,0 +1,124 @@
+//! Anonymous callers who send what no browser would: every refusal is the
+//! project's page or JSON with a stable code, never bare text, never
+//! internal detail, and nothing they send can forge a log line.
+
+use axum::body::Body;
+use http::{Request, StatusCode, header};
+use serde_json::Value;
+
+use crate::{
+    helpers::{app, get, send},
+    hostile_idp::{Script, Signing, sign},
+    rig::rig,
+    spawn::browser,
+};
+
+/// The answer is the project's page with `code`, not plain text.
+fn is_error_page(response: &crate::helpers::TestResponse, code: &str) -> bool {
+    response.headers[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html")
+        && response.body.contains(code)
+}
+
+#[tokio::test]
+async fn a_query_string_the_router_cannot_read_gets_the_error_page_with_a_code() {
+    for path in [
+        "/auth/callback/local?state=a&state=b",
+        "/auth/callback/local?code=a&code=b&state=x",
+        "/auth/login/local?return_to=%2F&return_to=%2Fprofile",
+    ] {
+        let answer = get(app().await, path).await;
+        assert!(answer.status.is_client_error(), "{path}: {}", answer.status);
+        assert!(
+            is_error_page(&answer, "PC-WEB-400"),
+            "{path}: {}",
+            answer.body
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_method_or_body_a_route_does_not_take_gets_a_page_or_json_with_a_code() {
+    let not_allowed = send(
+        app().await,
+        Request::delete("/auth/logout").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(not_allowed.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(
+        is_error_page(&not_allowed, "PC-WEB-400"),
+        "{}",
+        not_allowed.body
+    );
+
+    let wrong_kind = send(
+        app().await,
+        Request::post("/auth/backchannel/local")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from("{}"))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(wrong_kind.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let body: Value = serde_json::from_str(&wrong_kind.body).unwrap();
+    assert_eq!(body["error"], "PC-WEB-400", "{body}");
+}
+
+#[tokio::test]
+async fn a_refused_logout_token_gets_a_fixed_answer_without_internal_detail() {
+    let rig = rig(Script::default()).await;
+    let forged = sign(
+        &serde_json::json!({ "iss": "https://evil.test", "aud": "x", "iat": 0 }),
+        Signing::UnknownKid,
+    );
+    for token in [forged.as_str(), "not.a.jwt", "eyJhbGciOiJub25lIn0.e30."] {
+        let answer = browser()
+            .post(format!("{}/auth/backchannel/hostile", rig.url))
+            .form(&[("logout_token", token)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::BAD_REQUEST);
+        let body: Value = answer.json().await.unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "error": "invalid_request",
+                "error_description": "The logout token was not accepted.",
+            })
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_callback_error_parameter_cannot_forge_a_log_line() {
+    let rig = rig(Script::default()).await;
+    let forged = "access_denied\n2026-11-30T00:00:00.000000Z  INFO user signed in FORGED-LINE";
+    let encoded: String = url::form_urlencoded::byte_serialize(forged.as_bytes()).collect();
+    let client = browser();
+    let authorize = crate::rig::start(&rig, &client).await;
+    let state = reqwest::Url::parse(&authorize)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    let answer = client
+        .get(format!(
+            "{}/auth/callback/hostile?error={encoded}&state={state}",
+            rig.url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    let log = crate::log_capture::text();
+    assert!(log.contains("FORGED-LINE"), "the refusal was logged");
+    assert!(
+        !log.lines()
+            .any(|line| line.contains("FORGED-LINE") && line.starts_with("2026-11-30T00")),
+        "no log line of the caller's making"
+    );
+}
