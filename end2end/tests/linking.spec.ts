@@ -2,7 +2,7 @@ import { test, expect, waitForHydration } from '../support/fixtures';
 import { ALICE, DEMO, confirmLogoutAtProvider, signInAtProvider } from '../support/identity-provider';
 import { signInAtGitHub } from '../support/fake-github';
 
-test('a user connects GitHub, signs in with it to the same account, and disconnects it', async ({ page }) => {
+test('a user connects GitHub, signs in with it to the same account, and disconnecting it ends that session', async ({ page }) => {
   await page.goto('/');
   await waitForHydration(page);
   await page.getByRole('link', { name: 'Continue with Local demo provider' }).click();
@@ -34,6 +34,14 @@ test('a user connects GitHub, signs in with it to the same account, and disconne
   await waitForHydration(page);
   await methods.getByRole('button', { name: 'Disconnect GitHub' }).click();
   await expect(page).toHaveURL('/profile');
+  // This session was signed in with GitHub: it ended with the identity.
+  await expect(page.getByRole('heading', { name: 'You are not signed in' })).toBeVisible();
+  await page.goto('/');
+  await page.getByRole('link', { name: 'Continue with Local demo provider' }).click();
+  const login = page.locator('input[name=login]');
+  await Promise.race([login.waitFor({ state: 'visible' }), page.waitForURL((url) => url.pathname === '/')]);
+  if (await login.isVisible()) await signInAtProvider(page, ALICE);
+  await page.goto('/profile');
   await expect(methods.getByTestId('identity')).toHaveCount(1);
   await expect(methods.getByText(ALICE.email)).toBeVisible();
   // The last way to sign in cannot be disconnected.

@@ -167,6 +167,58 @@ impl Portcullis {
         Ok(())
     }
 
+    /// Ends a signed-in session the user or the app ended (signing in
+    /// again, disconnecting its identity, ending it from another device):
+    /// its row and tokens, as [`Self::end_login`], and then its grant at the
+    /// provider, by revoking the refresh token in the background (RFC 7009).
+    pub async fn end_login_and_grant(&self, login: &LoginRecord) -> Result<(), SessionError> {
+        let tokens = match self.vault.get(&login.grant_id, &login.provider).await {
+            Ok(tokens) => tokens,
+            Err(err) => {
+                tracing::warn!(
+                    provider = %login.provider,
+                    "tokens of an ending session cannot be read, so not revoked: {}",
+                    cause_chain(&err)
+                );
+                None
+            }
+        };
+        self.end_login(&login.id).await?;
+        if let Some(tokens) = tokens {
+            self.revoke_in_background(&login.provider, &tokens);
+        }
+        Ok(())
+    }
+
+    /// Revokes the grant behind `tokens` at `provider` (its refresh token,
+    /// or the access token when there is none; RFC 7009) without making
+    /// anyone wait for the provider. A failure is logged: the session here
+    /// is already gone.
+    pub fn revoke_in_background(&self, provider: &str, tokens: &TokenSet) {
+        let Some(provider) = self.registry.shared(provider).cloned() else {
+            return;
+        };
+        let (token, hint) = match &tokens.refresh_token {
+            Some(refresh) => (refresh.clone(), "refresh_token"),
+            None => (tokens.access_token.clone(), "access_token"),
+        };
+        let http = self.http.clone();
+        tokio::spawn(async move {
+            let id = &provider.settings.id;
+            let Some(endpoint) = provider.revocation_endpoint(&http).await else {
+                return;
+            };
+            match provider.revoke(&http, &endpoint, &token, hint).await {
+                Ok(()) => tracing::info!(provider = %id, "grant revoked at the provider"),
+                Err(err) => tracing::warn!(
+                    provider = %id,
+                    "revocation failed (the session here ended anyway): {}",
+                    cause_chain(&err)
+                ),
+            }
+        });
+    }
+
     /// Ends expired sessions and deletes their tokens.
     pub async fn sweep(&self) -> Result<usize, SessionError> {
         let now = logins::now();

@@ -196,7 +196,7 @@ impl Provider {
 /// All configured providers, in display order.
 #[derive(Debug)]
 pub struct Registry {
-    providers: Vec<Provider>,
+    providers: Vec<Arc<Provider>>,
 }
 
 impl Registry {
@@ -205,7 +205,7 @@ impl Registry {
         let registry = Self {
             providers: settings
                 .iter()
-                .map(|settings| Provider::new(settings.clone()))
+                .map(|settings| Arc::new(Provider::new(settings.clone())))
                 .collect(),
         };
         let oidc = registry
@@ -226,6 +226,11 @@ impl Registry {
     }
 
     pub fn get(&self, id: &str) -> Option<&Provider> {
+        self.shared(id).map(Arc::as_ref)
+    }
+
+    /// The provider `id`, for work that outlives the request.
+    pub fn shared(&self, id: &str) -> Option<&Arc<Provider>> {
         self.providers.iter().find(|p| p.settings.id == id)
     }
 

@@ -270,6 +270,23 @@ async fn sign_in(
             return Err(failure);
         }
     };
+    // Signing in again in a browser already signed in replaces that
+    // sign-in: it ends here, and its grant at its provider.
+    let earlier = session::user(session)
+        .await
+        .map_err(|err| Failure::unavailable(Some(id), &err))?;
+    if let Some(earlier) = earlier {
+        let login = core
+            .logins
+            .get(&earlier.login)
+            .await
+            .map_err(|err| Failure::unavailable(Some(id), &err))?;
+        if let Some(login) = login {
+            core.end_login_and_grant(&login)
+                .await
+                .map_err(|err| Failure::unavailable(Some(id), &err))?;
+        }
+    }
     let user = core
         .keep_sign_in(
             id,
@@ -400,7 +417,24 @@ pub async fn unlink(
         .await
         .map_err(|err| Failure::unavailable(None, &err))?;
     match outcome {
-        Unlink::Unlinked | Unlink::NotFound => Ok(redirect("/profile")),
+        Unlink::Unlinked => {
+            // Sessions signed in with that identity end with it.
+            let logins = core
+                .logins
+                .for_user(user.user_id)
+                .await
+                .map_err(|err| Failure::unavailable(None, &err))?;
+            for login in logins
+                .iter()
+                .filter(|login| login.issuer == form.issuer && login.subject == form.subject)
+            {
+                core.end_login_and_grant(login)
+                    .await
+                    .map_err(|err| Failure::unavailable(None, &err))?;
+            }
+            Ok(redirect("/profile"))
+        }
+        Unlink::NotFound => Ok(redirect("/profile")),
         Unlink::LastIdentity => Err(Failure::new(
             AppError::LastIdentity,
             None,
@@ -494,27 +528,7 @@ pub async fn logout(
         return Ok(redirect("/auth/logged-out"));
     };
     // Revocation runs on its own: a slow provider never delays the user.
-    if let Some(endpoint) = provider.revocation_endpoint(&core.http).await {
-        let (token, hint) = match &tokens.refresh_token {
-            Some(refresh) => (refresh.clone(), "refresh_token"),
-            None => (tokens.access_token.clone(), "access_token"),
-        };
-        let core = core.clone();
-        let id = user.identity.provider.clone();
-        tokio::spawn(async move {
-            let Some(provider) = core.registry.get(&id) else {
-                return;
-            };
-            match provider.revoke(&core.http, &endpoint, &token, hint).await {
-                Ok(()) => tracing::info!(provider = %id, "tokens revoked at sign-out"),
-                Err(err) => tracing::warn!(
-                    provider = %id,
-                    "revocation at sign-out failed (signed out here anyway): {}",
-                    cause_chain(&err)
-                ),
-            }
-        });
-    }
+    core.revoke_in_background(&user.identity.provider, &tokens);
     let back = format!("{}/auth/logged-out", core.public_url);
     let state = CsrfToken::new_random();
     match provider
@@ -545,9 +559,9 @@ pub async fn end_session(
         .get(&form.id)
         .await
         .map_err(|err| Failure::unavailable(None, &err))?
-        .is_some_and(|login| login.user_id == user.user_id);
-    if theirs && form.id != user.login {
-        core.end_login(&form.id)
+        .filter(|login| login.user_id == user.user_id && login.id != user.login);
+    if let Some(login) = theirs {
+        core.end_login_and_grant(&login)
             .await
             .map_err(|err| Failure::unavailable(None, &err))?;
         tracing::info!("a session was ended from another one");

@@ -7,6 +7,7 @@ use reqwest::{Client, StatusCode, header};
 use crate::{
     github::{sign_in_with_github, through_github},
     login::{page, sign_in_at_provider},
+    rig::user_status,
     spawn::{TestApp, browser, spawn_app_with_github},
 };
 
@@ -137,6 +138,13 @@ async fn any_identity_but_the_last_can_be_disconnected() {
     let github = app.github.as_ref().unwrap().url.clone();
     let done = unlink(local, "demo-user-1").await.unwrap();
     assert_eq!(done.headers()[header::LOCATION], "/profile");
+    // This session was signed in with the identity just disconnected: it
+    // ended with it. Signed in with GitHub, the last one stays.
+    assert_eq!(
+        user_status(&client, &app.url).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(sign_in_with_github(&client, &app, "dana").await, "/");
     let refused = unlink(github, "1001").await.unwrap();
     assert_eq!(
         refused.headers()[header::LOCATION],
@@ -150,6 +158,54 @@ async fn any_identity_but_the_last_can_be_disconnected() {
         !profile.contains(r#"action="/auth/unlink""#),
         "the last cannot be disconnected"
     );
+}
+
+#[tokio::test]
+async fn disconnecting_an_identity_ends_every_session_signed_in_with_it_and_their_tokens() {
+    let app = spawn_app_with_github(0, &[]).await;
+    let laptop = browser();
+    sign_in_locally(&laptop, &app, "demo").await;
+    connect_github(&laptop, &app, "dana").await;
+    // Two more devices sign into the same account with GitHub.
+    let phone = browser();
+    assert_eq!(sign_in_with_github(&phone, &app, "dana").await, "/");
+    let tablet = browser();
+    assert_eq!(sign_in_with_github(&tablet, &app, "dana").await, "/");
+    let count = |table: &'static str| {
+        let app = &app;
+        async move {
+            let (n,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM {table}"))
+                .fetch_one(&app.db().await)
+                .await
+                .unwrap();
+            n
+        }
+    };
+    assert_eq!((count("logins").await, count("token_vault").await), (3, 3));
+
+    let github = app.github.as_ref().unwrap().url.clone();
+    let done = laptop
+        .post(format!("{}/auth/unlink", app.url))
+        .header(header::ORIGIN, &app.url)
+        .form(&[("issuer", github), ("subject", "1001".to_owned())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.headers()[header::LOCATION], "/profile");
+    assert_eq!(
+        user_status(&phone, &app.url).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        user_status(&tablet, &app.url).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        user_status(&laptop, &app.url).await,
+        StatusCode::OK,
+        "signed in locally"
+    );
+    assert_eq!((count("logins").await, count("token_vault").await), (1, 1));
 }
 
 #[tokio::test]

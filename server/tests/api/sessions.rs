@@ -237,3 +237,58 @@ async fn expired_sessions_their_tokens_and_session_records_are_swept() {
         "expired records deleted"
     );
 }
+
+/// Waits until the provider has seen `count` revocations.
+async fn revoked(rig: &Rig, count: usize) -> Vec<(String, String)> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let revoked = rig.idp.calls().revoked;
+        if revoked.len() >= count || std::time::Instant::now() > deadline {
+            return revoked;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The refresh tokens the provider issued, in order.
+fn issued_refresh_tokens(rig: &Rig) -> Vec<String> {
+    rig.idp
+        .calls()
+        .issued_tokens
+        .into_iter()
+        .filter(|t| t.starts_with("hostile-rt-"))
+        .collect()
+}
+
+#[tokio::test]
+async fn signing_in_again_in_a_signed_in_browser_ends_the_earlier_sign_in_and_its_grant() {
+    let rig = rig(Script::default()).await;
+    let client = browser_as(FIREFOX);
+    assert_eq!(sign_in(&rig, &client).await, "/");
+    assert_eq!(sign_in(&rig, &client).await, "/");
+    assert!(is_signed_in(&rig, &client).await);
+    assert_eq!(rig.database.count("logins").await, 1, "one session listed");
+    assert_eq!(rig.database.count("token_vault").await, 1);
+    let first = issued_refresh_tokens(&rig)[0].clone();
+    assert_eq!(
+        revoked(&rig, 1).await,
+        [(first, "refresh_token".to_owned())],
+        "the earlier grant was revoked at the provider"
+    );
+}
+
+#[tokio::test]
+async fn ending_another_session_revokes_its_grant_at_the_provider() {
+    let rig = rig(Script::default()).await;
+    let (laptop, desktop) = (browser_as(FIREFOX), browser_as(CHROME));
+    assert_eq!(sign_in(&rig, &laptop).await, "/");
+    assert_eq!(sign_in(&rig, &desktop).await, "/");
+    let desktop_grant = issued_refresh_tokens(&rig)[1].clone();
+    let ended = end(&rig, &laptop, &login_id(&rig, CHROME).await).await;
+    assert_eq!(ended.status(), StatusCode::SEE_OTHER);
+    assert!(!is_signed_in(&rig, &desktop).await);
+    assert_eq!(
+        revoked(&rig, 1).await,
+        [(desktop_grant, "refresh_token".to_owned())]
+    );
+}
