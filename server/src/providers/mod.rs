@@ -18,11 +18,14 @@ pub mod oauth2;
 pub mod oidc;
 pub mod userinfo;
 
-use std::sync::Arc;
+use std::{
+    sync::{Arc, PoisonError, RwLock},
+    time::{Duration, Instant},
+};
 
 use app::model::ProviderView;
 use openidconnect::core::CoreJwsSigningAlgorithm;
-use tokio::sync::RwLock;
+use tokio::sync::Mutex;
 
 use crate::{config::ProviderSettings, http_client::ProviderHttp, secret::Secret, users::Identity};
 pub use id_token::IdTokenError;
@@ -80,8 +83,25 @@ pub fn preset(name: &str) -> Option<Preset> {
 #[derive(Debug)]
 pub struct Provider {
     pub settings: ProviderSettings,
+    /// Read without waiting: never held across network I/O.
     discovered: RwLock<Option<Arc<Discovered>>>,
+    /// One discovery at a time, and how the last ones failed.
+    attempts: Mutex<Attempts>,
     keys: keys::KeyCache,
+}
+
+/// Failed discoveries in a row, and when the last one failed.
+#[derive(Debug, Default)]
+struct Attempts {
+    failures: u32,
+    last: Option<(Instant, bool)>,
+}
+
+/// After a failed discovery, the next waits 1 s, then 2, 4, … up to this.
+const MAX_DISCOVERY_BACKOFF: Duration = Duration::from_secs(60);
+
+fn discovery_backoff(failures: u32) -> Duration {
+    Duration::from_secs(1u64 << failures.saturating_sub(1).min(6)).min(MAX_DISCOVERY_BACKOFF)
 }
 
 /// Why a token signed by the provider was not verified.
@@ -108,24 +128,64 @@ impl Provider {
         Self {
             settings,
             discovered: RwLock::new(None),
+            attempts: Mutex::new(Attempts::default()),
             keys: keys::KeyCache::default(),
         }
     }
 
-    /// The discovered metadata, discovering now if that has not worked yet.
+    /// The discovered metadata, discovering now if that has not worked
+    /// yet: one attempt at a time, and after a failure not again before
+    /// its backoff (1 s, doubling up to a minute; meanwhile
+    /// [`DiscoveryError::BackingOff`], as temporary as the failure was).
+    /// Nothing that only asks whether the provider is usable waits for an
+    /// attempt in progress.
     pub async fn discovered(&self, http: &ProviderHttp) -> Result<Arc<Discovered>, DiscoveryError> {
-        if let Some(found) = self.discovered.read().await.as_ref() {
-            return Ok(found.clone());
+        if let Some(found) = self.current() {
+            return Ok(found);
         }
-        let mut slot = self.discovered.write().await;
-        if let Some(found) = slot.as_ref() {
-            return Ok(found.clone());
+        let mut attempts = self.attempts.lock().await;
+        if let Some(found) = self.current() {
+            return Ok(found);
         }
+        if let Some((at, temporary)) = attempts.last {
+            let wait = discovery_backoff(attempts.failures);
+            if let Some(retry_in) = wait.checked_sub(at.elapsed()) {
+                return Err(DiscoveryError::BackingOff {
+                    issuer: self.settings.issuer.clone(),
+                    retry_in,
+                    temporary,
+                });
+            }
+        }
+        match self.discover(http).await {
+            Ok(found) => {
+                *self
+                    .discovered
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(found.clone());
+                *attempts = Attempts::default();
+                Ok(found)
+            }
+            Err(err) => {
+                attempts.failures = attempts.failures.saturating_add(1);
+                attempts.last = Some((Instant::now(), err.is_temporary()));
+                Err(err)
+            }
+        }
+    }
+
+    /// Discovery and the keys: a provider is usable once both are had.
+    async fn discover(&self, http: &ProviderHttp) -> Result<Arc<Discovered>, DiscoveryError> {
         let found = Arc::new(oidc::discover(&self.settings, http).await?);
-        // A provider is usable once its keys are too.
         self.keys.get(http, found.jwks_uri()).await?;
-        *slot = Some(found.clone());
         Ok(found)
+    }
+
+    fn current(&self) -> Option<Arc<Discovered>> {
+        self.discovered
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Verifies the compact JWS `token` (an ID token, a logout token, a
@@ -184,12 +244,9 @@ impl Provider {
         }
     }
 
-    async fn is_available(&self) -> bool {
-        if !self.settings.protocol.is_oidc() {
-            // Nothing to discover: usable as configured.
-            return true;
-        }
-        self.discovered.read().await.is_some()
+    fn is_available(&self) -> bool {
+        // Nothing to discover for plain OAuth 2.0: usable as configured.
+        !self.settings.protocol.is_oidc() || self.current().is_some()
     }
 }
 
@@ -241,7 +298,7 @@ impl Registry {
             views.push(ProviderView {
                 id: provider.settings.id.clone(),
                 label: provider.settings.label.clone(),
-                available: provider.is_available().await,
+                available: provider.is_available(),
             });
         }
         views

@@ -101,6 +101,14 @@ pub enum DiscoveryError {
     IssuerMismatch { expected: String, found: String },
     #[error("fetching the provider's signing keys failed")]
     Keys(#[from] KeysError),
+    /// Discovery failed a moment ago and is not tried again yet.
+    #[error("discovery of {issuer} failed; tried again in {retry_in:?}")]
+    BackingOff {
+        issuer: String,
+        retry_in: std::time::Duration,
+        /// Whether the failure was temporary.
+        temporary: bool,
+    },
 }
 
 impl DiscoveryError {
@@ -110,6 +118,7 @@ impl DiscoveryError {
         match self {
             Self::Unreachable { .. } => true,
             Self::Keys(keys) => keys.is_temporary(),
+            Self::BackingOff { temporary, .. } => *temporary,
             Self::Status { status, .. } => status.is_server_error() || *status == 429,
             Self::InvalidIssuer(_) | Self::Shape { .. } | Self::IssuerMismatch { .. } => false,
         }

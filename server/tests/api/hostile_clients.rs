@@ -122,3 +122,62 @@ async fn a_callback_error_parameter_cannot_forge_a_log_line() {
         "no log line of the caller's making"
     );
 }
+
+#[tokio::test]
+async fn a_provider_that_never_answers_stalls_no_page_while_people_try_to_sign_in_with_it() {
+    // An issuer that accepts connections and never answers.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!("http://{}", silent.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    let (url, _database) = crate::spawn::spawn_server(&[
+        ("AUTH_PROVIDERS", "silent"),
+        ("SILENT_ISSUER", issuer.as_str()),
+        ("SILENT_CLIENT_ID", "client"),
+        ("SILENT_CLIENT_SECRET", "secret"),
+        ("PROVIDER_TIMEOUT_SECONDS", "3"),
+    ])
+    .await;
+    // Past the backoff of the failed discovery at start: the next sign-in
+    // tries again, and hangs with the issuer.
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let attempts: Vec<_> = (0..10)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move {
+                browser()
+                    .get(format!("{url}/auth/login/silent"))
+                    .send()
+                    .await
+                    .map(|answer| answer.headers().get(header::LOCATION).cloned())
+            })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    for path in ["/", "/profile", "/readyz"] {
+        let started = std::time::Instant::now();
+        let answer = browser()
+            .get(format!("{url}{path}"))
+            .timeout(std::time::Duration::from_secs(5))
+            .send()
+            .await
+            .unwrap();
+        let took = started.elapsed();
+        assert!(
+            !answer.status().is_server_error() || path == "/readyz",
+            "{path}"
+        );
+        assert!(
+            took < std::time::Duration::from_secs(1),
+            "{path} took {took:?} while a discovery hung"
+        );
+    }
+    for attempt in attempts {
+        let location = attempt.await.unwrap().unwrap().unwrap();
+        assert_eq!(location, "/error?code=PC-AUTH-004&provider=silent");
+    }
+}
