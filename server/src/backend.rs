@@ -60,18 +60,24 @@ pub struct Portcullis {
     /// Session data: sessions, vault, logins, refresh locks.
     pub store: Store,
     pub(crate) local_locks: LocalLocks,
+    /// How long a refresh lock is held before it must be renewed.
+    pub(crate) refresh_lock_lease: Duration,
+    /// This very value, for work that must outlive the request that
+    /// started it (a refresh whose caller went away).
+    pub(crate) me: std::sync::Weak<Portcullis>,
     started: Instant,
 }
 
 impl Portcullis {
+    /// The shared state of one server, from its settings and parts.
     pub fn new(
         settings: &Settings,
         registry: Registry,
         http: ProviderHttp,
         db: Db,
         store: Store,
-    ) -> Self {
-        Self {
+    ) -> std::sync::Arc<Self> {
+        std::sync::Arc::new_cyclic(|me| Self {
             registry,
             http,
             vault: TokenVault::with_configured_keys(store.clone(), settings.token_keys.clone()),
@@ -82,12 +88,14 @@ impl Portcullis {
             db,
             store,
             local_locks: LocalLocks::default(),
+            refresh_lock_lease: settings.refresh_lock_lease,
+            me: me.clone(),
             session_idle: settings.session_idle,
             session_absolute: settings.session_absolute,
             public_url: settings.public_url.clone(),
             login_ttl: settings.login_ttl,
             started: Instant::now(),
-        }
+        })
     }
 
     /// The user signed in on `session`, if its login is still valid. A

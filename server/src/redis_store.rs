@@ -71,6 +71,11 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 ";
 
+const RENEW: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return 0
+";
+
 impl RedisStore {
     pub async fn open(url: &str, prefix: &str) -> Result<Self, redis::RedisError> {
         let client = redis::Client::open(url)?;
@@ -342,6 +347,23 @@ impl RedisStore {
             .query_async(&mut self.conn())
             .await?;
         Ok(taken.is_some())
+    }
+
+    /// Extends the lock of `grant` by `lease_secs` from now if `holder`
+    /// still holds it.
+    pub async fn renew_lock(
+        &self,
+        grant: &str,
+        holder: &str,
+        lease_secs: u64,
+    ) -> redis::RedisResult<bool> {
+        Script::new(RENEW)
+            .key(self.key(&format!("lock:{grant}")))
+            .arg(holder)
+            .arg(lease_secs)
+            .invoke_async::<i64>(&mut self.conn())
+            .await
+            .map(|renewed| renewed == 1)
     }
 
     pub async fn unlock(&self, grant: &str, holder: &str) -> redis::RedisResult<()> {

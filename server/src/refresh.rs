@@ -6,6 +6,13 @@
 //! taking the lock, so those that waited use the new tokens instead of
 //! refreshing again with a rotated-away refresh token. The rotated refresh
 //! token is stored in the same atomic write as the new access token.
+//!
+//! The lock's lease (`REFRESH_LOCK_SECONDS`, 30 s) is renewed while the
+//! refresh runs, however long the provider takes, so no other instance
+//! takes over and presents the same refresh token; one that crashed frees
+//! it within the lease. A refresh runs in a task of its own: started for a
+//! request that goes away (the browser closed the tab), it still finishes
+//! and its rotated tokens are stored.
 
 use std::{
     collections::HashMap,
@@ -32,8 +39,6 @@ use crate::{
     vault::{TokenSet, store::StoreError},
 };
 
-/// How long a refresh may hold the lock before others may take over.
-const LOCK_LEASE_SECS: i64 = 30;
 /// How long a request waits for another's refresh before giving up.
 const LOCK_WAIT: Duration = Duration::from_secs(20);
 const LOCK_POLL: Duration = Duration::from_millis(25);
@@ -89,6 +94,16 @@ impl RefreshError {
     }
 }
 
+/// Why a refresh is wanted; checked again under the lock, where another
+/// request's refresh may have made it moot.
+#[derive(Debug)]
+enum Need {
+    /// The access token expires within the skew.
+    Expiring,
+    /// The provider refused this access token.
+    Rejected(Secret),
+}
+
 /// Per-grant mutexes of this process.
 #[derive(Debug, Default)]
 pub struct LocalLocks(StdMutex<HashMap<String, Weak<Mutex<()>>>>);
@@ -127,8 +142,7 @@ impl Portcullis {
         if !self.is_expiring(&tokens, logins::now()) {
             return Ok(tokens);
         }
-        self.refresh(user, |current| self.is_expiring(current, logins::now()))
-            .await
+        self.refresh(user, Need::Expiring).await
     }
 
     /// After the provider refused the access token `rejected` (HTTP 401)
@@ -139,21 +153,39 @@ impl Portcullis {
         user: &SessionUser,
         rejected: &Secret,
     ) -> Result<TokenSet, RefreshError> {
-        self.refresh(user, |current| {
-            current.access_token.expose() == rejected.expose()
-        })
-        .await
+        self.refresh(user, Need::Rejected(rejected.clone())).await
     }
 
-    /// Refreshes single-flight if `needed` still says so once the lock is
-    /// held; a failure that ends the grant ends the session.
-    async fn refresh(
+    /// Refreshes single-flight if `need` still holds once the lock is
+    /// held, in a task of its own that finishes even if the caller goes
+    /// away; a failure that ends the grant ends the session.
+    async fn refresh(&self, user: &SessionUser, need: Need) -> Result<TokenSet, RefreshError> {
+        match self.me.upgrade() {
+            Some(core) => {
+                let user = user.clone();
+                let task = tokio::spawn(async move {
+                    let result = core.refresh_single_flight(&user, &need).await;
+                    core.end_session_if_over(&user, &result).await;
+                    result
+                });
+                task.await
+                    .unwrap_or_else(|err| Err(RefreshError::Provider(Box::new(err))))
+            }
+            // Not shared (a test's own value): in the caller's task.
+            None => {
+                let result = self.refresh_single_flight(user, &need).await;
+                self.end_session_if_over(user, &result).await;
+                result
+            }
+        }
+    }
+
+    async fn end_session_if_over(
         &self,
         user: &SessionUser,
-        needed: impl Fn(&TokenSet) -> bool,
-    ) -> Result<TokenSet, RefreshError> {
-        let result = self.refresh_single_flight(user, needed).await;
-        if let Err(err) = &result
+        result: &Result<TokenSet, RefreshError>,
+    ) {
+        if let Err(err) = result
             && err.ends_session()
         {
             let provider = &user.identity.provider;
@@ -162,21 +194,21 @@ impl Portcullis {
                 tracing::error!("ending the session failed: {}", cause_chain(&end));
             }
         }
-        result
     }
 
     async fn refresh_single_flight(
         &self,
         user: &SessionUser,
-        needed: impl Fn(&TokenSet) -> bool,
+        need: &Need,
     ) -> Result<TokenSet, RefreshError> {
         let local = self.local_locks.for_grant(&user.grant);
         let _in_process = local.lock().await;
         let holder = crate::vault::new_grant_id();
+        let lease = i64::try_from(self.refresh_lock_lease.as_secs()).unwrap_or(30);
         let deadline = tokio::time::Instant::now() + LOCK_WAIT;
         while !self
             .store
-            .try_lock(&user.grant, &holder, logins::now(), LOCK_LEASE_SECS)
+            .try_lock(&user.grant, &holder, logins::now(), lease)
             .await?
         {
             if tokio::time::Instant::now() > deadline {
@@ -184,7 +216,28 @@ impl Portcullis {
             }
             tokio::time::sleep(LOCK_POLL).await;
         }
-        let result = self.refresh_locked(user, needed).await;
+        // The lease is renewed a third of the way through, again and again,
+        // for as long as the refresh takes.
+        let renew = async {
+            loop {
+                tokio::time::sleep(self.refresh_lock_lease / 3).await;
+                match self
+                    .store
+                    .renew_lock(&user.grant, &holder, logins::now(), lease)
+                    .await
+                {
+                    Ok(true) => {}
+                    Ok(false) => tracing::warn!("refresh lock lost while refreshing"),
+                    Err(err) => {
+                        tracing::warn!("refresh lock not renewed: {}", cause_chain(&err))
+                    }
+                }
+            }
+        };
+        let result = tokio::select! {
+            result = self.refresh_locked(user, need) => result,
+            never = renew => never,
+        };
         if let Err(err) = self.store.unlock(&user.grant, &holder).await {
             tracing::warn!(
                 "refresh lock not released (it expires): {}",
@@ -198,7 +251,7 @@ impl Portcullis {
     async fn refresh_locked(
         &self,
         user: &SessionUser,
-        needed: impl Fn(&TokenSet) -> bool,
+        need: &Need,
     ) -> Result<TokenSet, RefreshError> {
         let provider_id = &user.identity.provider;
         let current = self
@@ -206,7 +259,11 @@ impl Portcullis {
             .get(&user.grant, provider_id)
             .await?
             .ok_or(RefreshError::Gone)?;
-        if !needed(&current) {
+        let needed = match need {
+            Need::Expiring => self.is_expiring(&current, logins::now()),
+            Need::Rejected(rejected) => current.access_token.expose() == rejected.expose(),
+        };
+        if !needed {
             return Ok(current);
         }
         let provider = self

@@ -82,13 +82,7 @@ pub async fn assemble(settings: Settings) -> Result<(AppState, CachedSessions), 
         .map_err(StartupError::HttpClient)?;
     let registry = Registry::discover_all(&settings.providers, &http).await;
     let state = AppState {
-        core: Arc::new(Portcullis::new(
-            &settings,
-            registry,
-            http,
-            db.clone(),
-            store.clone(),
-        )),
+        core: Portcullis::new(&settings, registry, http, db.clone(), store.clone()),
         leptos: settings.leptos,
     };
     let sessions = CachedSessions::new(store.session_store(), settings.session_cache);

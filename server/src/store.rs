@@ -90,6 +90,37 @@ impl Store {
         Ok(taken == 1)
     }
 
+    /// Extends the lock of `grant` to `lease_secs` from `now` if `holder`
+    /// still holds it; whether it did.
+    pub async fn renew_lock(
+        &self,
+        grant: &str,
+        holder: &str,
+        now: i64,
+        lease_secs: i64,
+    ) -> Result<bool, StoreFailure> {
+        let db = match self {
+            Self::Sql(db) => db,
+            Self::Redis(redis) => {
+                return Ok(redis
+                    .renew_lock(grant, holder, lease_secs.unsigned_abs())
+                    .await?);
+            }
+        };
+        let renewed = with_pool!(db, |pool| {
+            sqlx::query(
+                "UPDATE refresh_locks SET expires_at = $3 WHERE grant_id = $1 AND holder = $2",
+            )
+            .bind(grant)
+            .bind(holder)
+            .bind(now + lease_secs)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        })?;
+        Ok(renewed == 1)
+    }
+
     /// Releases the lock of `grant` if `holder` still holds it.
     pub async fn unlock(&self, grant: &str, holder: &str) -> Result<(), StoreFailure> {
         let db = match self {

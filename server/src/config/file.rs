@@ -26,7 +26,7 @@ use toml::{Table, Value};
 pub const DEFAULT_PATH: &str = "portcullis.toml";
 
 /// Top-level keys and the variables they stand for.
-const TOP_LEVEL: [(&str, &str); 13] = [
+const TOP_LEVEL: [(&str, &str); 14] = [
     ("public_url", "APP_PUBLIC_URL"),
     ("database_url", "DATABASE_URL"),
     ("token_encryption_keys", "TOKEN_ENCRYPTION_KEYS"),
@@ -45,6 +45,7 @@ const TOP_LEVEL: [(&str, &str); 13] = [
         "access_token_default_lifetime_seconds",
         "ACCESS_TOKEN_DEFAULT_LIFETIME_SECONDS",
     ),
+    ("refresh_lock_seconds", "REFRESH_LOCK_SECONDS"),
     ("background_refresh_seconds", "BACKGROUND_REFRESH_SECONDS"),
     ("session_store_url", "SESSION_STORE_URL"),
     ("session_store_prefix", "SESSION_STORE_PREFIX"),
@@ -228,8 +229,8 @@ mod tests {
                  token_encryption_keys, login_timeout_seconds, provider_timeout_seconds, \
                  session_idle_timeout_seconds, session_absolute_timeout_seconds, \
                  token_refresh_skew_seconds, access_token_default_lifetime_seconds, \
-                 background_refresh_seconds, session_store_url, session_store_prefix, \
-                 session_cache_seconds, providers)",
+                 refresh_lock_seconds, background_refresh_seconds, session_store_url, \
+                 session_store_prefix, session_cache_seconds, providers)",
                 "`database_url` must be a string or a number",
                 "unknown setting `providers.acme.clientid` (known: preset, issuer, tenant, \
                  api_url, client_id, client_secret, scopes, label)",

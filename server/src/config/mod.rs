@@ -59,6 +59,10 @@ pub struct Settings {
     /// does not say (`expires_in` missing or unreadable) and a refresh
     /// token can renew it (`ACCESS_TOKEN_DEFAULT_LIFETIME_SECONDS`).
     pub access_token_default_lifetime: Duration,
+    /// How long a refresh lock is held before its holder renews it; one
+    /// that crashed mid-refresh frees it after this
+    /// (`REFRESH_LOCK_SECONDS`, 2–300).
+    pub refresh_lock_lease: Duration,
     /// How often sessions in use get their tokens refreshed ahead of
     /// expiry; `None` turns that off (`BACKGROUND_REFRESH_SECONDS`, 0).
     pub background_refresh: Option<Duration>,
@@ -364,6 +368,8 @@ impl Settings {
             365 * 86_400,
         );
         let refresh_skew = seconds("TOKEN_REFRESH_SKEW_SECONDS", 60, 3600);
+        let refresh_lock_lease =
+            seconds("REFRESH_LOCK_SECONDS", 30, 300).max(Duration::from_secs(2));
         let access_token_default_lifetime = seconds(
             "ACCESS_TOKEN_DEFAULT_LIFETIME_SECONDS",
             DEFAULT_TOKEN_LIFETIME,
@@ -416,6 +422,7 @@ impl Settings {
                 session_absolute,
                 refresh_skew,
                 access_token_default_lifetime,
+                refresh_lock_lease,
                 background_refresh,
                 session_cache,
             })

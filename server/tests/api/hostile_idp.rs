@@ -681,29 +681,37 @@ fn record_issued(inner: &mut Inner, response: &Map<String, Value>) {
 
 /// RFC 6749 §6 with rotation: each refresh token works once.
 async fn refresh_grant(shared: &Shared, presented: &str) -> Response {
-    let delay = {
+    // Rotation happens at once; the answer comes after the delay, as from a
+    // provider that rotated and is slow to say so. A client that gives up
+    // meanwhile has lost the new refresh token unless it waits.
+    let (delay, answer) = {
         let mut inner = shared.lock().unwrap();
         inner.calls.refreshes += 1;
         inner.calls.refresh_tokens_used.push(presented.to_owned());
-        inner.script.refresh_delay
+        (inner.script.refresh_delay, rotate(&mut inner, presented))
     };
     tokio::time::sleep(delay).await;
-    let mut inner = shared.lock().unwrap();
+    answer
+}
+
+/// RFC 6749 §6: a new access token, ID token and refresh token for the
+/// holder of `presented`, which stops working.
+fn rotate(inner: &mut Inner, presented: &str) -> Response {
     let subject = inner.refresh_tokens.remove(presented);
     let Some(subject) = subject.filter(|_| !inner.script.refresh_refused) else {
         return token_error("invalid_grant");
     };
     let access_token = format!("hostile-at-{}", CsrfToken::new_random().secret());
     inner.calls.issued_access_tokens.push(access_token.clone());
-    let ctx = context(&inner, &access_token);
-    let mut claims = base_claims(&inner, &subject);
+    let ctx = context(inner, &access_token);
+    let mut claims = base_claims(inner, &subject);
     if let Some(shape) = inner.script.shape {
         shape_claims(&mut claims, shape.id_token, false);
     }
     (inner.script.refresh_claims)(&mut claims, &ctx);
     let id_token = sign(&Value::Object(claims), inner.script.signing);
     let ttl = inner.script.refreshed_ttl;
-    let mut response = token_response(&mut inner, access_token, subject.clone(), id_token, ttl);
+    let mut response = token_response(inner, access_token, subject.clone(), id_token, ttl);
     let rotated = response["refresh_token"]
         .as_str()
         .unwrap_or_default()
@@ -714,7 +722,7 @@ async fn refresh_grant(shared: &Shared, presented: &str) -> Response {
         inner.refresh_tokens.remove(&rotated);
         inner.refresh_tokens.insert(presented.to_owned(), subject);
     }
-    record_issued(&mut inner, &response);
+    record_issued(inner, &response);
     Json(Value::Object(response)).into_response()
 }
 

@@ -303,3 +303,69 @@ async fn forty_sessions_expiring_at_once_refresh_once_each_and_none_is_lost() {
     assert!(again.iter().all(|(status, _)| *status == StatusCode::OK));
     assert_eq!(rig.idp.calls().refreshes, 40);
 }
+
+#[tokio::test]
+async fn a_refresh_longer_than_the_lock_lease_is_not_repeated_by_another_instance() {
+    // A two-second lease, a refresh that takes four: the lease is renewed.
+    let lease = [
+        ("TOKEN_ENCRYPTION_KEYS", KEYS),
+        ("REFRESH_LOCK_SECONDS", "2"),
+    ];
+    let rig = on_demand(
+        Script {
+            refresh_delay: Duration::from_secs(4),
+            ..expiring()
+        },
+        &lease,
+    )
+    .await;
+    let client = browser();
+    sign_in(&rig, &client).await;
+    let mut vars = hostile_vars(&rig.idp.issuer);
+    let database = rig.database.url();
+    vars.extend([
+        ("DATABASE_URL", database.as_str()),
+        ("BACKGROUND_REFRESH_SECONDS", "0"),
+    ]);
+    vars.extend_from_slice(&lease);
+    let (second, _shared) = spawn_server(&vars).await;
+
+    live_everywhere(&client, &[rig.url.clone(), second], 10).await;
+    let calls = rig.idp.calls();
+    assert_eq!(calls.refreshes, 1, "one refresh across both instances");
+    assert!(is_signed_in(&rig, &client).await);
+}
+
+#[tokio::test]
+async fn a_refresh_whose_request_went_away_still_finishes_and_keeps_the_rotated_token() {
+    let rig = on_demand(
+        Script {
+            refresh_delay: Duration::from_millis(800),
+            ..expiring()
+        },
+        &[],
+    )
+    .await;
+    let client = browser();
+    sign_in(&rig, &client).await;
+    // The browser gives up before the provider answers the refresh.
+    let gave_up = client
+        .post(format!("{}/api/live_profile", rig.url))
+        .header(reqwest::header::ORIGIN, &rig.url)
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .timeout(Duration::from_millis(200))
+        .body("")
+        .send()
+        .await;
+    assert!(gave_up.is_err(), "the request timed out");
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    // The refresh finished and was stored: nothing to refresh now, and the
+    // rotated refresh token is the one kept.
+    let (status, answer) = live(&client, &rig.url).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(rig.idp.calls().refreshes, 1);
+    assert!(is_signed_in(&rig, &client).await);
+}
