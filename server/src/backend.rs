@@ -240,6 +240,15 @@ impl Portcullis {
         for grant in &grants {
             self.vault.delete(grant).await?;
         }
+        // Sealed tokens no session points to (a sign-in that failed between
+        // its two writes), once older than any sign-in in progress.
+        let orphans = self
+            .vault
+            .delete_orphans(now - secs(self.login_ttl))
+            .await?;
+        if orphans > 0 {
+            tracing::info!(orphans, "swept sealed tokens no session points to");
+        }
         self.logins.forget_old_logout_tokens(now).await?;
         self.store.session_store().delete_expired().await?;
         Ok(grants.len())

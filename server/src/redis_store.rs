@@ -71,6 +71,14 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 ";
 
+/// The vault entry's fields set only if the entry is there.
+const VAULT_REPLACE: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'provider', ARGV[1], 'key_id', ARGV[2], 'nonce', ARGV[3], 'ciphertext', ARGV[4])
+if ARGV[5] == '' then redis.call('ZREM', KEYS[2], ARGV[6]) else redis.call('ZADD', KEYS[2], ARGV[5], ARGV[6]) end
+return 1
+";
+
 const RENEW: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) end
 return 0
@@ -133,6 +141,27 @@ impl RedisStore {
             None => pipe.zrem(&expiring, grant).ignore(),
         };
         pipe.query_async::<()>(&mut self.conn()).await
+    }
+
+    /// Replaces the entry of `grant` if there is one; whether there was.
+    pub async fn vault_replace(
+        &self,
+        grant: &str,
+        row: &SealedRow,
+        expires_at: Option<i64>,
+    ) -> redis::RedisResult<bool> {
+        Script::new(VAULT_REPLACE)
+            .key(self.key(&format!("vault:{grant}")))
+            .key(self.key("vault:expiring"))
+            .arg(row.provider.as_bytes())
+            .arg(row.key_id.as_bytes())
+            .arg(row.nonce.as_slice())
+            .arg(row.ciphertext.as_slice())
+            .arg(expires_at.map(|at| at.to_string()).unwrap_or_default())
+            .arg(grant)
+            .invoke_async::<i64>(&mut self.conn())
+            .await
+            .map(|replaced| replaced == 1)
     }
 
     pub async fn vault_get(&self, grant: &str) -> redis::RedisResult<Option<SealedRow>> {

@@ -281,7 +281,17 @@ impl Portcullis {
             self.refresh_plain(provider, &current, &refresh_token)
                 .await?
         };
-        self.vault.put(&user.grant, provider_id, &fresh).await?;
+        // Written back only if the session still has tokens: one ended
+        // while the provider answered must not get them back, and the
+        // grant the refresh renewed is revoked.
+        if !self.vault.replace(&user.grant, provider_id, &fresh).await? {
+            tracing::info!(
+                provider = %provider_id,
+                "tokens refreshed for a session that ended meanwhile: revoking them"
+            );
+            self.revoke_in_background(provider_id, &fresh);
+            return Err(RefreshError::Gone);
+        }
         tracing::info!(provider = %provider_id, "tokens refreshed");
         Ok(fresh)
     }

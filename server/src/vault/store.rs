@@ -18,6 +18,13 @@ pub enum StoreError {
     Vault(#[from] VaultError),
 }
 
+/// How [`TokenVault::write`] treats an existing row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Write {
+    Upsert,
+    ReplaceOnly,
+}
+
 #[derive(Clone, Debug)]
 pub struct TokenVault {
     store: Store,
@@ -55,6 +62,30 @@ impl TokenVault {
         provider: &str,
         tokens: &TokenSet,
     ) -> Result<(), StoreError> {
+        self.write(grant_id, provider, tokens, Write::Upsert)
+            .await?;
+        Ok(())
+    }
+
+    /// Replaces the tokens of `grant_id` only if it still has some (its
+    /// session was not ended meanwhile); whether it did.
+    pub async fn replace(
+        &self,
+        grant_id: &str,
+        provider: &str,
+        tokens: &TokenSet,
+    ) -> Result<bool, StoreError> {
+        self.write(grant_id, provider, tokens, Write::ReplaceOnly)
+            .await
+    }
+
+    async fn write(
+        &self,
+        grant_id: &str,
+        provider: &str,
+        tokens: &TokenSet,
+        how: Write,
+    ) -> Result<bool, StoreError> {
         let sealed = self
             .keys
             .seal(&tokens.to_plaintext(), &associated_data(grant_id, provider))?;
@@ -67,30 +98,69 @@ impl TokenVault {
                     nonce: sealed.nonce,
                     ciphertext: sealed.ciphertext,
                 };
-                return Ok(redis.vault_put(grant_id, &row, tokens.expires_at).await?);
+                return Ok(match how {
+                    Write::Upsert => {
+                        redis.vault_put(grant_id, &row, tokens.expires_at).await?;
+                        true
+                    }
+                    Write::ReplaceOnly => {
+                        redis
+                            .vault_replace(grant_id, &row, tokens.expires_at)
+                            .await?
+                    }
+                });
             }
         };
         let updated_at = OffsetDateTime::now_utc().unix_timestamp();
-        with_pool!(db, |pool| {
-            sqlx::query(
+        let sql = match how {
+            Write::Upsert => {
                 "INSERT INTO token_vault
                      (grant_id, provider, key_id, nonce, ciphertext, updated_at, expires_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)
                  ON CONFLICT (grant_id) DO UPDATE SET provider = $2, key_id = $3, nonce = $4,
-                     ciphertext = $5, updated_at = $6, expires_at = $7",
+                     ciphertext = $5, updated_at = $6, expires_at = $7"
+            }
+            Write::ReplaceOnly => {
+                "UPDATE token_vault SET provider = $2, key_id = $3, nonce = $4,
+                     ciphertext = $5, updated_at = $6, expires_at = $7
+                 WHERE grant_id = $1"
+            }
+        };
+        let written = with_pool!(db, |pool| {
+            sqlx::query(sql)
+                .bind(grant_id)
+                .bind(provider)
+                .bind(&sealed.key_id)
+                .bind(&sealed.nonce)
+                .bind(&sealed.ciphertext)
+                .bind(updated_at)
+                .bind(tokens.expires_at)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(written == 1)
+    }
+
+    /// Deletes sealed tokens that no signed-in session points to and that
+    /// were written before `before` (unix time; a sign-in writes its tokens
+    /// just before its session row). The number deleted. In Redis nothing is
+    /// swept: a sign-in that failed between its two writes may leave an
+    /// entry there, sealed and never read.
+    pub async fn delete_orphans(&self, before: i64) -> Result<u64, StoreError> {
+        let Store::Sql(db) = &self.store else {
+            return Ok(0);
+        };
+        Ok(with_pool!(db, |pool| {
+            sqlx::query(
+                "DELETE FROM token_vault WHERE updated_at < $1
+                 AND grant_id NOT IN (SELECT grant_id FROM logins)",
             )
-            .bind(grant_id)
-            .bind(provider)
-            .bind(&sealed.key_id)
-            .bind(&sealed.nonce)
-            .bind(&sealed.ciphertext)
-            .bind(updated_at)
-            .bind(tokens.expires_at)
+            .bind(before)
             .execute(pool)
             .await
-            .map(drop)
-        })?;
-        Ok(())
+            .map(|done| done.rows_affected())
+        })?)
     }
 
     /// The tokens of `grant_id`, if any.
@@ -205,6 +275,36 @@ mod tests {
             vault.get("g2", "acme").await.unwrap(),
             None,
             "bound to its provider"
+        );
+    }
+
+    #[tokio::test]
+    async fn tokens_no_session_points_to_are_swept_once_old_enough() {
+        let (vault, pool) = vault().await;
+        sqlx::query(
+            "INSERT INTO users (id, name, created_at, last_login_at) VALUES (1, 'Dana', 0, 0)",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO logins (id, user_id, provider, issuer, subject, grant_id, user_agent,
+                 created_at, last_seen_at)
+             VALUES ('l1', 1, 'local', 'https://idp.test', 'dana', 'kept', '', 0, 0)",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        for grant in ["kept", "orphan"] {
+            vault.put(grant, "local", &tokens(grant)).await.unwrap();
+        }
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        assert_eq!(vault.delete_orphans(now - 600).await.unwrap(), 0, "too new");
+        assert_eq!(vault.delete_orphans(now + 1).await.unwrap(), 1);
+        assert_eq!(vault.get("orphan", "local").await.unwrap(), None);
+        assert_eq!(
+            vault.get("kept", "local").await.unwrap(),
+            Some(tokens("kept"))
         );
     }
 

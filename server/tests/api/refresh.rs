@@ -369,3 +369,67 @@ async fn a_refresh_whose_request_went_away_still_finishes_and_keeps_the_rotated_
     assert_eq!(rig.idp.calls().refreshes, 1);
     assert!(is_signed_in(&rig, &client).await);
 }
+
+#[tokio::test]
+async fn a_refresh_that_finishes_after_sign_out_writes_nothing_back_and_revokes_its_grant() {
+    let rig = on_demand(
+        Script {
+            refresh_delay: Duration::from_millis(800),
+            ..expiring()
+        },
+        &[],
+    )
+    .await;
+    let client = browser();
+    sign_in(&rig, &client).await;
+    // Live data starts a refresh; the user signs out while it runs.
+    let refreshing = {
+        let (client, url) = (client.clone(), rig.url.clone());
+        tokio::spawn(async move { live(&client, &url).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let out = client
+        .post(format!("{}/auth/logout", rig.url))
+        .header(reqwest::header::ORIGIN, &rig.url)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    let (_, answer) = refreshing.await.unwrap();
+    assert_ne!(answer, Value::Null, "{answer}");
+    assert_eq!(
+        rig.database.count("token_vault").await,
+        0,
+        "nothing written back"
+    );
+    assert_eq!(rig.database.count("logins").await, 0);
+    // The refresh token the late refresh got was revoked at the provider.
+    let rotated = rig
+        .idp
+        .calls()
+        .issued_tokens
+        .into_iter()
+        .filter(|t| t.starts_with("hostile-rt-"))
+        .nth(1)
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !rig
+        .idp
+        .calls()
+        .revoked
+        .iter()
+        .any(|(token, _)| *token == rotated)
+        && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        rig.idp
+            .calls()
+            .revoked
+            .iter()
+            .any(|(token, _)| *token == rotated),
+        "{:?}",
+        rig.idp.calls().revoked
+    );
+}

@@ -118,9 +118,28 @@ async fn vault_round_trips_replaces_and_deletes(subject: Subject) {
         "bound to its provider"
     );
     assert_eq!(vault.get("nope", "local").await.unwrap(), None);
+    // A replace writes over tokens that are there, and never brings back
+    // ones that were deleted (a session ended during its refresh).
+    assert!(
+        vault
+            .replace("g1", "local", &tokens("three", Some(9)))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        vault.get("g1", "local").await.unwrap(),
+        Some(tokens("three", Some(9)))
+    );
     vault.delete("g1").await.unwrap();
     assert_eq!(vault.get("g1", "local").await.unwrap(), None);
     vault.delete("g1").await.unwrap();
+    assert!(
+        !vault
+            .replace("g1", "local", &tokens("late", None))
+            .await
+            .unwrap()
+    );
+    assert_eq!(vault.get("g1", "local").await.unwrap(), None);
 }
 
 async fn logins_are_found_touched_listed_and_ended(subject: Subject) {
