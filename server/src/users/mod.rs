@@ -170,6 +170,14 @@ impl UserStore {
     ) -> Result<Unlink, sqlx::Error> {
         with_pool!(&self.db, |pool| {
             let mut tx = pool.begin_write().await?;
+            // The account's row is locked first (PostgreSQL takes a row
+            // lock on update; SQLite's write transaction already excludes
+            // others), so two disconnects at once count one after the
+            // other and never both find "not the last".
+            sqlx::query("UPDATE users SET last_login_at = last_login_at WHERE id = $1")
+                .bind(user.0)
+                .execute(&mut *tx)
+                .await?;
             let (count,): (i64,) =
                 sqlx::query_as("SELECT count(*) FROM identities WHERE user_id = $1")
                     .bind(user.0)

@@ -171,3 +171,47 @@ async fn refresh_is_single_flight_across_two_instances_on_postgresql() {
         "one refresh across both instances"
     );
 }
+
+#[tokio::test]
+async fn two_disconnects_at_once_on_postgresql_never_leave_an_account_without_a_way_in() {
+    use server::{
+        db::Db,
+        users::{Identity, SignIn, Unlink, UserStore},
+    };
+    let db = Db::open(&fresh_database().await).await.unwrap();
+    let users = UserStore::new(db);
+    let identity = |n: usize, provider: &str| Identity {
+        issuer: format!("https://{provider}.test"),
+        subject: format!("user-{n}"),
+        provider: provider.to_owned(),
+        name: "Dana".into(),
+        email: None,
+        email_verified: false,
+        picture: None,
+    };
+    for n in 0..20 {
+        let (first, second) = (identity(n, "first"), identity(n, "second"));
+        let SignIn::Account(account) = users.sign_in(&first).await.unwrap() else {
+            panic!("a new account");
+        };
+        users.link(account, &second).await.unwrap();
+        let (a, b) = tokio::join!(
+            users.unlink(account, &first.issuer, &first.subject),
+            users.unlink(account, &second.issuer, &second.subject),
+        );
+        let outcomes = [a.unwrap(), b.unwrap()];
+        assert_eq!(
+            outcomes
+                .iter()
+                .filter(|o| matches!(o, Unlink::Unlinked))
+                .count(),
+            1,
+            "{outcomes:?}"
+        );
+        assert!(
+            outcomes.iter().any(|o| matches!(o, Unlink::LastIdentity)),
+            "{outcomes:?}"
+        );
+        assert_eq!(users.identities(account).await.unwrap().len(), 1);
+    }
+}
