@@ -90,9 +90,11 @@ pub fn signed_in_record(
     })
 }
 
-/// Keeps an active session's record alive: with an inactivity expiry, the
-/// record's expiry moves only when it is saved, and a signed-in session
-/// that only reads would otherwise lapse `idle` after sign-in.
+/// Keeps a session's record alive for `idle` from now: with an inactivity
+/// expiry, the record's expiry moves only when it is saved, and a
+/// signed-in session that only reads would otherwise lapse `idle` after
+/// sign-in. A session holding only sign-ins in progress gets the sign-in
+/// timeout instead; signing in gives it the idle timeout.
 pub fn keep_alive(session: &Session, idle: StdDuration) {
     let idle = Duration::try_from(idle).unwrap_or(Duration::hours(8));
     session.set_expiry(Some(Expiry::OnInactivity(idle)));

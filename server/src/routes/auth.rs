@@ -168,6 +168,16 @@ async fn start(
     flow::begin(session, &tx)
         .await
         .map_err(|err| Failure::unavailable(Some(&provider.settings.id), &err))?;
+    // A session that only holds sign-ins in progress lives no longer than
+    // they do: anonymous requests cannot fill the store for hours.
+    if link_to.is_none() {
+        let signed_in = session::user(session)
+            .await
+            .map_err(|err| Failure::unavailable(Some(&provider.settings.id), &err))?;
+        if signed_in.is_none() {
+            session::keep_alive(session, core.login_ttl);
+        }
+    }
     Ok(redirect(authorization.url.as_str()))
 }
 
@@ -301,6 +311,7 @@ async fn sign_in(
     session::sign_in(session, &user)
         .await
         .map_err(|err| Failure::unavailable(Some(id), &err))?;
+    session::keep_alive(session, core.session_idle);
     tracing::info!(provider = %id, "user signed in");
     Ok(redirect(&tx.return_to))
 }

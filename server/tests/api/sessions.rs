@@ -292,3 +292,33 @@ async fn ending_another_session_revokes_its_grant_at_the_provider() {
         [(desktop_grant, "refresh_token".to_owned())]
     );
 }
+
+/// Seconds from now until each stored session record expires.
+async fn record_lifetimes(rig: &Rig) -> Vec<i64> {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let expiries: Vec<(i64,)> =
+        sqlx::query_as("SELECT CAST(strftime('%s', expiry_date) AS INTEGER) FROM tower_sessions")
+            .fetch_all(&rig.database.connect().await)
+            .await
+            .unwrap();
+    expiries.into_iter().map(|(at,)| at - now).collect()
+}
+
+#[tokio::test]
+async fn a_session_holding_only_sign_ins_in_progress_lives_the_sign_in_timeout() {
+    let rig = rig_with(Script::default(), &[("LOGIN_TIMEOUT_SECONDS", "120")]).await;
+    for _ in 0..5 {
+        crate::rig::start(&rig, &browser_as(FIREFOX)).await;
+    }
+    let lifetimes = record_lifetimes(&rig).await;
+    assert_eq!(lifetimes.len(), 5);
+    assert!(
+        lifetimes.iter().all(|secs| *secs <= 121),
+        "anonymous records last the sign-in timeout: {lifetimes:?}"
+    );
+    // Signing in gives the session the idle timeout (eight hours).
+    let client = browser_as(CHROME);
+    assert_eq!(sign_in(&rig, &client).await, "/");
+    let longest = record_lifetimes(&rig).await.into_iter().max().unwrap();
+    assert!(longest > 8 * 3600 - 60, "{longest}");
+}
