@@ -87,6 +87,15 @@ export GITHUB_CLIENT_ID=portcullis-dev-github
 export GITHUB_CLIENT_SECRET=portcullis-dev-github-secret
 export GITHUB_LABEL="${GITHUB_LABEL:-GitHub (local fake)}"
 export RUST_LOG=${RUST_LOG:-warn,server=info}
+# The token vault's key: made once and kept in .dev/, so sessions and their
+# tokens survive restarting `make dev` (never use this key in production).
+if [ -z "${TOKEN_ENCRYPTION_KEYS:-}" ]; then
+  if [ ! -s "$state_dir/token-key" ]; then
+    (umask 077 && head -c 32 /dev/urandom | base64 >"$state_dir/token-key")
+  fi
+  TOKEN_ENCRYPTION_KEYS="dev:$(cat "$state_dir/token-key")"
+  export TOKEN_ENCRYPTION_KEYS
+fi
 
 # 4. The welcome banner, once the server answers.
 node -e '

@@ -3,6 +3,7 @@
 // them all when the run ends. Two runs at once never collide.
 
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -152,6 +153,8 @@ export default async function globalSetup() {
         LOCAL_CLIENT_ID: 'portcullis-dev',
         LOCAL_CLIENT_SECRET: 'portcullis-dev-secret',
         DATABASE_URL: `sqlite://${path.join(dataDir, 'portcullis.db')}`,
+        // A vault key of this run: the store is a file.
+        TOKEN_ENCRYPTION_KEYS: process.env.TOKEN_ENCRYPTION_KEYS ?? `e2e:${randomBytes(32).toString('base64')}`,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -47,6 +47,7 @@ for _ in $(seq 600); do
 done
 check "make dev prints the address" grep -q "Portcullis is running: *http://127.0.0.1:$app_port" "$log"
 check "make dev prints the demo account" grep -q 'login "demo", password "demo"' "$log"
+check "make dev keeps a token vault key for its persistent store" test -s .dev/token-key
 
 home=$(http_get "http://127.0.0.1:$app_port/" || true)
 check "the home page offers the local provider" grep -q 'href="/auth/login/local"' <<<"$home"

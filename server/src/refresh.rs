@@ -48,6 +48,9 @@ pub enum RefreshError {
     /// The session's tokens are gone (signed out meanwhile).
     #[error("the session has no tokens")]
     Gone,
+    /// The session's tokens were sealed with a key this server lacks.
+    #[error("the session's tokens cannot be opened with the configured keys")]
+    Unreadable(#[source] crate::vault::VaultError),
     /// The provider no longer honours the grant (`invalid_grant`, or no
     /// refresh token to renew an expired access token with).
     #[error("the provider ended the grant: {0}")]
@@ -83,7 +86,11 @@ impl RefreshError {
     pub fn ends_session(&self) -> bool {
         matches!(
             self,
-            Self::Ended(_) | Self::IdentityChanged | Self::InvalidIdToken(_) | Self::Gone
+            Self::Ended(_)
+                | Self::IdentityChanged
+                | Self::InvalidIdToken(_)
+                | Self::Gone
+                | Self::Unreadable(_)
         )
     }
 
@@ -134,15 +141,31 @@ impl Portcullis {
     /// skew, refreshing first if needed. A grant the provider ended ends
     /// the session here too.
     pub async fn fresh_tokens(&self, user: &SessionUser) -> Result<TokenSet, RefreshError> {
-        let tokens = self
-            .vault
-            .get(&user.grant, &user.identity.provider)
-            .await?
-            .ok_or(RefreshError::Gone)?;
+        let tokens = match self.stored_tokens(user).await {
+            Ok(tokens) => tokens,
+            Err(err) => {
+                let failed = Err(err);
+                self.end_session_if_over(user, &failed).await;
+                return failed;
+            }
+        };
         if !self.is_expiring(&tokens, logins::now()) {
             return Ok(tokens);
         }
         self.refresh(user, Need::Expiring).await
+    }
+
+    /// The session's tokens as the vault holds them. Tokens sealed with a
+    /// key this server does not have (a restart or another instance
+    /// without the same `TOKEN_ENCRYPTION_KEYS`) can never be used again:
+    /// [`RefreshError::Unreadable`], which ends the session.
+    async fn stored_tokens(&self, user: &SessionUser) -> Result<TokenSet, RefreshError> {
+        match self.vault.get(&user.grant, &user.identity.provider).await {
+            Ok(Some(tokens)) => Ok(tokens),
+            Ok(None) => Err(RefreshError::Gone),
+            Err(StoreError::Vault(err)) => Err(RefreshError::Unreadable(err)),
+            Err(err) => Err(err.into()),
+        }
     }
 
     /// After the provider refused the access token `rejected` (HTTP 401)
@@ -254,11 +277,7 @@ impl Portcullis {
         need: &Need,
     ) -> Result<TokenSet, RefreshError> {
         let provider_id = &user.identity.provider;
-        let current = self
-            .vault
-            .get(&user.grant, provider_id)
-            .await?
-            .ok_or(RefreshError::Gone)?;
+        let current = self.stored_tokens(user).await?;
         let needed = match need {
             Need::Expiring => self.is_expiring(&current, logins::now()),
             Need::Rejected(rejected) => current.access_token.expose() == rejected.expose(),

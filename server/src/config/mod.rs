@@ -126,6 +126,12 @@ const DEFAULT_SESSION_IDLE: u64 = 8 * 3600;
 const DEFAULT_SESSION_ABSOLUTE: u64 = 7 * 86_400;
 /// A provider that has not answered in 15 s is treated as down.
 const DEFAULT_PROVIDER_TIMEOUT: u64 = 15;
+/// Whether a store URL keeps nothing past the process (tests, throwaway
+/// runs), so a per-process vault key is enough.
+fn is_in_memory(url: &str) -> bool {
+    url.starts_with("sqlite::memory:") || url.contains("mode=memory")
+}
+
 /// Seconds an access token of unstated lifetime is taken to last
 /// (`ACCESS_TOKEN_DEFAULT_LIFETIME_SECONDS`).
 const DEFAULT_TOKEN_LIFETIME: u64 = 3600;
@@ -342,6 +348,18 @@ impl Settings {
                 None
             }
         };
+        // Tokens sealed with a key of this process alone cannot be opened
+        // after a restart or by another instance, while the sessions that
+        // point to them live on in a persistent store.
+        let store_url = session_store_url.unwrap_or(database_url);
+        if get("TOKEN_ENCRYPTION_KEYS").is_none() && !is_in_memory(store_url) {
+            problems.push(
+                "TOKEN_ENCRYPTION_KEYS is not set, and sessions are kept in a persistent store: \
+                 set it to `k1:` followed by 32 random bytes in base64 \
+                 (`head -c 32 /dev/urandom | base64`), the same on every instance"
+                    .to_owned(),
+            );
+        }
 
         let mut seconds = |key: &str, default: u64, max: u64| match get(key) {
             None => Duration::from_secs(default),
@@ -500,11 +518,47 @@ mod tests {
         LeptosOptions::builder().output_name("portcullis").build()
     }
 
+    /// Variables as given, with a vault key unless they name one.
     fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        let mut vars = vars_as_given(pairs);
+        vars.entry("TOKEN_ENCRYPTION_KEYS".into())
+            .or_insert_with(|| "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into());
+        vars
+    }
+
+    fn vars_as_given(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect()
+    }
+
+    #[test]
+    fn a_persistent_store_without_a_vault_key_stops_the_start_naming_the_variable() {
+        for store in [
+            vec![],
+            vec![("DATABASE_URL", "postgres://db.internal/portcullis")],
+            vec![
+                ("DATABASE_URL", "sqlite::memory:"),
+                ("SESSION_STORE_URL", "redis://cache.internal"),
+            ],
+        ] {
+            let problems = Settings::from_vars(options(), &vars_as_given(&store)).unwrap_err();
+            assert_eq!(problems.0.len(), 1, "{store:?}: {problems}");
+            assert!(
+                problems.0[0].starts_with("TOKEN_ENCRYPTION_KEYS is not set")
+                    && problems.0[0].contains("head -c 32 /dev/urandom | base64"),
+                "{problems}"
+            );
+        }
+        // In memory, a key of the process is enough.
+        let memory = vars_as_given(&[("DATABASE_URL", "sqlite::memory:")]);
+        assert!(
+            Settings::from_vars(options(), &memory)
+                .unwrap()
+                .token_keys
+                .is_none()
+        );
     }
 
     #[test]
@@ -601,7 +655,7 @@ mod tests {
 
     #[test]
     fn no_providers_is_a_valid_empty_configuration() {
-        let settings = Settings::from_vars(options(), &HashMap::new()).unwrap();
+        let settings = Settings::from_vars(options(), &vars(&[])).unwrap();
         assert!(settings.providers.is_empty());
         assert_eq!(settings.public_url, "http://127.0.0.1:3000");
         assert_eq!(settings.database_url.expose(), "sqlite://portcullis.db");

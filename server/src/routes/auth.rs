@@ -532,18 +532,23 @@ pub async fn logout(
         .map_err(|err| Failure::unavailable(None, &err))?;
     tracing::info!("user signed out");
 
-    let (Some(user), Some(tokens)) = (user, tokens) else {
+    let Some(user) = user else {
         return Ok(redirect("/auth/logged-out"));
     };
     let Some(provider) = core.registry.get(&user.identity.provider) else {
         return Ok(redirect("/auth/logged-out"));
     };
     // Revocation runs on its own: a slow provider never delays the user.
-    core.revoke_in_background(&user.identity.provider, &tokens);
+    // Tokens that cannot be opened cannot be revoked; the provider's
+    // session is still ended below, without a hint.
+    if let Some(tokens) = &tokens {
+        core.revoke_in_background(&user.identity.provider, tokens);
+    }
+    let id_token = tokens.as_ref().and_then(|tokens| tokens.id_token.as_ref());
     let back = format!("{}/auth/logged-out", core.public_url);
     let state = CsrfToken::new_random();
     match provider
-        .end_session_url(&core.http, tokens.id_token.as_ref(), &back, state.secret())
+        .end_session_url(&core.http, id_token, &back, state.secret())
         .await
     {
         Some(url) => Ok(redirect(url.as_str())),

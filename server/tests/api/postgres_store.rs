@@ -101,7 +101,12 @@ async fn an_unreachable_postgresql_stops_the_start_with_a_clear_error() {
     let leptos = leptos::config::LeptosOptions::builder()
         .output_name("portcullis")
         .build();
-    let vars = [("DATABASE_URL".to_owned(), url)].into_iter().collect();
+    let vars = [
+        ("DATABASE_URL".to_owned(), url),
+        ("TOKEN_ENCRYPTION_KEYS".to_owned(), KEYS.to_owned()),
+    ]
+    .into_iter()
+    .collect();
     let settings = server::config::Settings::from_vars(leptos, &vars).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let err = server::startup::Application::build_on(listener, settings)

@@ -433,3 +433,32 @@ async fn a_refresh_that_finishes_after_sign_out_writes_nothing_back_and_revokes_
         rig.idp.calls().revoked
     );
 }
+
+#[tokio::test]
+async fn a_session_whose_tokens_cannot_be_opened_ends_with_a_clear_message() {
+    let rig = on_demand(Script::default(), &[("TOKEN_ENCRYPTION_KEYS", KEYS)]).await;
+    let client = browser();
+    sign_in(&rig, &client).await;
+    // Another instance on the same database, configured with another key
+    // (as after a restart with a new one): it cannot open the tokens.
+    let mut vars = hostile_vars(&rig.idp.issuer);
+    let database = rig.database.url();
+    vars.extend([
+        ("DATABASE_URL", database.as_str()),
+        (
+            "TOKEN_ENCRYPTION_KEYS",
+            "k2:ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=",
+        ),
+        ("BACKGROUND_REFRESH_SECONDS", "0"),
+    ]);
+    let (other, _shared) = spawn_server(&vars).await;
+    let (status, answer) = live(&client, &other).await;
+    assert_eq!(answer, json!("SessionEnded"));
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        crate::rig::user_status(&client, &other).await,
+        StatusCode::UNAUTHORIZED,
+        "signed out, not left signed in with tokens nobody can use"
+    );
+    assert_eq!(rig.database.count("logins").await, 0);
+}

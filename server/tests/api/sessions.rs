@@ -169,6 +169,10 @@ async fn expired_sessions_their_tokens_and_session_records_are_swept() {
     let vars = [
         ("DATABASE_URL".to_owned(), database.url()),
         ("SESSION_IDLE_TIMEOUT_SECONDS".to_owned(), "60".to_owned()),
+        (
+            "TOKEN_ENCRYPTION_KEYS".to_owned(),
+            crate::rig::KEYS.to_owned(),
+        ),
     ]
     .into_iter()
     .collect();

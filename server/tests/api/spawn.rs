@@ -145,6 +145,8 @@ pub async fn serve_task(
         .collect();
     vars.entry("DATABASE_URL".into())
         .or_insert_with(|| database.url());
+    vars.entry("TOKEN_ENCRYPTION_KEYS".into())
+        .or_insert_with(|| crate::rig::KEYS.into());
     // Every server's log lines are kept, for the canary hunt.
     crate::log_capture::start();
     let leptos = LeptosOptions::builder().output_name("portcullis").build();
