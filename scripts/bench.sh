@@ -93,7 +93,7 @@ start_server() {
   local port=$1 log=$2
   shift 2
   env LEPTOS_SITE_ADDR="127.0.0.1:$port" LEPTOS_SITE_ROOT="$root/target/site" LEPTOS_SITE_PKG_DIR=pkg \
-    APP_PUBLIC_URL="http://127.0.0.1:$port" BACKGROUND_REFRESH_SECONDS=0 TOKEN_ENCRYPTION_KEYS="$keys" \
+    APP_PUBLIC_URL="http://127.0.0.1:$port" BACKGROUND_REFRESH_SECONDS=0 RATE_LIMIT_SIGN_IN_PER_MINUTE=0 RATE_LIMIT_BACKCHANNEL_PER_MINUTE=0 TOKEN_ENCRYPTION_KEYS="$keys" \
     RUST_LOG=error "$@" "$binary" >"$log" 2>&1 &
   server_pid=$!
   pids+=("$server_pid")

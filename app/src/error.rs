@@ -47,6 +47,10 @@ pub enum AppError {
     /// No provider with that name is configured.
     #[error("This sign-in provider is not configured here.")]
     UnknownProvider,
+    /// Too many requests from one client to the sign-in or back-channel
+    /// endpoints.
+    #[error("Too many sign-in attempts from your network. Please wait a minute, then try again.")]
+    TooManyRequests,
     /// A state-changing request that did not come from this site.
     #[error("This request was refused because it did not come from this site.")]
     CrossSiteRequest,
@@ -97,6 +101,7 @@ impl AppError {
             Self::InvalidProviderResponse => "PC-AUTH-005",
             Self::UnknownProvider => "PC-AUTH-006",
             Self::CrossSiteRequest => "PC-SEC-403",
+            Self::TooManyRequests => "PC-SEC-429",
             Self::NoVerifiedEmail => "PC-AUTH-007",
             Self::ProviderRateLimited => "PC-AUTH-008",
             Self::EmailInUse => "PC-AUTH-009",
@@ -108,7 +113,7 @@ impl AppError {
     }
 
     /// Every error, for lookups by code.
-    pub const ALL: [AppError; 19] = [
+    pub const ALL: [AppError; 20] = [
         Self::Unreachable,
         Self::Unavailable,
         Self::NotFound,
@@ -121,6 +126,7 @@ impl AppError {
         Self::InvalidProviderResponse,
         Self::UnknownProvider,
         Self::CrossSiteRequest,
+        Self::TooManyRequests,
         Self::NoVerifiedEmail,
         Self::ProviderRateLimited,
         Self::EmailInUse,
@@ -152,6 +158,7 @@ impl AppError {
             | Self::ProviderRejected
             | Self::InvalidProviderResponse => 400,
             Self::CrossSiteRequest => 403,
+            Self::TooManyRequests => 429,
         }
     }
 
@@ -184,6 +191,7 @@ impl AppError {
             Self::InvalidProviderResponse => "Sign-in failed a security check",
             Self::UnknownProvider => "Unknown sign-in provider",
             Self::CrossSiteRequest => "Request refused",
+            Self::TooManyRequests => "Too many attempts",
             Self::NoVerifiedEmail => "No verified e-mail address",
             Self::ProviderRateLimited => "Too many requests",
             Self::EmailInUse => "This e-mail already has an account",

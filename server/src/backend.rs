@@ -60,6 +60,10 @@ pub struct Portcullis {
     /// Session data: sessions, vault, logins, refresh locks.
     pub store: Store,
     pub(crate) local_locks: LocalLocks,
+    /// Per-client limits on the sign-in and back-channel endpoints.
+    pub sign_in_per_minute: u32,
+    pub backchannel_per_minute: u32,
+    pub client_ip_header: Option<http::HeaderName>,
     /// How long a refresh lock is held before it must be renewed.
     pub(crate) refresh_lock_lease: Duration,
     /// This very value, for work that must outlive the request that
@@ -89,6 +93,9 @@ impl Portcullis {
             store,
             local_locks: LocalLocks::default(),
             refresh_lock_lease: settings.refresh_lock_lease,
+            sign_in_per_minute: settings.sign_in_per_minute,
+            backchannel_per_minute: settings.backchannel_per_minute,
+            client_ip_header: settings.client_ip_header.clone(),
             me: me.clone(),
             session_idle: settings.session_idle,
             session_absolute: settings.session_absolute,

@@ -12,6 +12,7 @@ pub mod http_client;
 pub mod logins;
 pub mod provider_api;
 pub mod providers;
+pub mod rate_limit;
 pub mod redis_store;
 pub mod refresh;
 pub mod routes;

@@ -33,6 +33,7 @@ use crate::{
     db::Db,
     http_client,
     providers::{Registry, jws},
+    rate_limit::{self, ClientLimits},
     routes::{auth, health},
     secret::Secret,
     session::{self, CachedSessions},
@@ -136,6 +137,14 @@ pub fn router(state: AppState, store: CachedSessions) -> Router {
         .layer(middleware::from_fn_with_state(
             https,
             session::removals_are_secure,
+        ))
+        .layer(middleware::from_fn_with_state(
+            Arc::new(ClientLimits::new(
+                state.core.sign_in_per_minute,
+                state.core.backchannel_per_minute,
+                state.core.client_ip_header.clone(),
+            )),
+            rate_limit::limit,
         ))
         .layer(middleware::from_fn_with_state(
             PublicOrigin::new(&state.core.public_url),
@@ -303,7 +312,7 @@ fn wants_json(request: &Request) -> bool {
 
 /// `error` with `status`: the project's JSON error body, or a
 /// self-contained page (it must not need the store to render).
-fn error_answer(error: AppError, status: StatusCode, json: bool) -> Response {
+pub(crate) fn error_answer(error: AppError, status: StatusCode, json: bool) -> Response {
     let mut response = if json {
         (
             status,
@@ -377,9 +386,13 @@ impl Application {
             self.core.clone(),
             self.background_refresh,
         )));
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await
     }
 }
 

@@ -26,7 +26,7 @@ use toml::{Table, Value};
 pub const DEFAULT_PATH: &str = "portcullis.toml";
 
 /// Top-level keys and the variables they stand for.
-const TOP_LEVEL: [(&str, &str); 14] = [
+const TOP_LEVEL: [(&str, &str); 17] = [
     ("public_url", "APP_PUBLIC_URL"),
     ("database_url", "DATABASE_URL"),
     ("token_encryption_keys", "TOKEN_ENCRYPTION_KEYS"),
@@ -46,6 +46,15 @@ const TOP_LEVEL: [(&str, &str); 14] = [
         "ACCESS_TOKEN_DEFAULT_LIFETIME_SECONDS",
     ),
     ("refresh_lock_seconds", "REFRESH_LOCK_SECONDS"),
+    (
+        "rate_limit_sign_in_per_minute",
+        "RATE_LIMIT_SIGN_IN_PER_MINUTE",
+    ),
+    (
+        "rate_limit_backchannel_per_minute",
+        "RATE_LIMIT_BACKCHANNEL_PER_MINUTE",
+    ),
+    ("client_ip_header", "CLIENT_IP_HEADER"),
     ("background_refresh_seconds", "BACKGROUND_REFRESH_SECONDS"),
     ("session_store_url", "SESSION_STORE_URL"),
     ("session_store_prefix", "SESSION_STORE_PREFIX"),
@@ -229,8 +238,9 @@ mod tests {
                  token_encryption_keys, login_timeout_seconds, provider_timeout_seconds, \
                  session_idle_timeout_seconds, session_absolute_timeout_seconds, \
                  token_refresh_skew_seconds, access_token_default_lifetime_seconds, \
-                 refresh_lock_seconds, background_refresh_seconds, session_store_url, \
-                 session_store_prefix, session_cache_seconds, providers)",
+                 refresh_lock_seconds, rate_limit_sign_in_per_minute, \
+                 rate_limit_backchannel_per_minute, client_ip_header, background_refresh_seconds, \
+                 session_store_url, session_store_prefix, session_cache_seconds, providers)",
                 "`database_url` must be a string or a number",
                 "unknown setting `providers.acme.clientid` (known: preset, issuer, tenant, \
                  api_url, client_id, client_secret, scopes, label)",

@@ -59,6 +59,15 @@ pub struct Settings {
     /// does not say (`expires_in` missing or unreadable) and a refresh
     /// token can renew it (`ACCESS_TOKEN_DEFAULT_LIFETIME_SECONDS`).
     pub access_token_default_lifetime: Duration,
+    /// Requests a client may make per minute to start sign-ins and to the
+    /// callback (`RATE_LIMIT_SIGN_IN_PER_MINUTE`, 120; 0 = no limit).
+    pub sign_in_per_minute: u32,
+    /// Logout tokens a client may post per minute
+    /// (`RATE_LIMIT_BACKCHANNEL_PER_MINUTE`, 600; 0 = no limit).
+    pub backchannel_per_minute: u32,
+    /// The header a proxy names the client's address in
+    /// (`CLIENT_IP_HEADER`, e.g. `X-Forwarded-For`); none: the peer's.
+    pub client_ip_header: Option<http::HeaderName>,
     /// How long a refresh lock is held before its holder renews it; one
     /// that crashed mid-refresh frees it after this
     /// (`REFRESH_LOCK_SECONDS`, 2–300).
@@ -419,6 +428,28 @@ impl Settings {
                 refresh_skew.as_secs()
             ));
         }
+        let mut per_minute = |key: &str, default: u32| match get(key) {
+            None => default,
+            Some(value) => value.parse::<u32>().unwrap_or_else(|_| {
+                problems.push(format!(
+                    "{key} must be a whole number of requests per minute (0 for no limit), \
+                     not \"{value}\""
+                ));
+                default
+            }),
+        };
+        let sign_in_per_minute = per_minute("RATE_LIMIT_SIGN_IN_PER_MINUTE", 120);
+        let backchannel_per_minute = per_minute("RATE_LIMIT_BACKCHANNEL_PER_MINUTE", 600);
+        let client_ip_header = match get("CLIENT_IP_HEADER") {
+            None => None,
+            Some(name) => match http::HeaderName::try_from(name) {
+                Ok(header) => Some(header),
+                Err(_) => {
+                    problems.push(format!("CLIENT_IP_HEADER {name:?} is not a header name"));
+                    None
+                }
+            },
+        };
         let provider_limits = Limits {
             connect_timeout: provider_timeout.min(Limits::default().connect_timeout),
             total_timeout: provider_timeout,
@@ -441,6 +472,9 @@ impl Settings {
                 refresh_skew,
                 access_token_default_lifetime,
                 refresh_lock_lease,
+                sign_in_per_minute,
+                backchannel_per_minute,
+                client_ip_header,
                 background_refresh,
                 session_cache,
             })

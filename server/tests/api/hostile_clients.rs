@@ -181,3 +181,70 @@ async fn a_provider_that_never_answers_stalls_no_page_while_people_try_to_sign_i
         assert_eq!(location, "/error?code=PC-AUTH-004&provider=silent");
     }
 }
+
+#[tokio::test]
+async fn past_its_limit_a_client_gets_429_with_retry_after_and_the_error_page() {
+    let rig = crate::rig::rig_with(
+        Script::default(),
+        &[
+            ("RATE_LIMIT_SIGN_IN_PER_MINUTE", "3"),
+            ("CLIENT_IP_HEADER", "X-Forwarded-For"),
+        ],
+    )
+    .await;
+    let attempt = |client_ip: &'static str| {
+        let url = format!("{}/auth/login/hostile", rig.url);
+        async move {
+            browser()
+                .get(url)
+                .header("x-forwarded-for", format!("198.51.100.9, {client_ip}"))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    for _ in 0..3 {
+        assert_eq!(attempt("203.0.113.1").await.status(), StatusCode::SEE_OTHER);
+    }
+    let limited = attempt("203.0.113.1").await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = limited.headers()[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=61).contains(&retry_after), "{retry_after}");
+    assert!(
+        limited.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(limited.text().await.unwrap().contains("PC-SEC-429"));
+    // Another client is not held back by the first.
+    assert_eq!(attempt("203.0.113.2").await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(rig.idp.calls().authorize, 0, "no provider call for anyone");
+}
+
+#[tokio::test]
+async fn the_back_channel_endpoint_answers_429_in_json_past_its_limit() {
+    let rig = crate::rig::rig_with(
+        Script::default(),
+        &[("RATE_LIMIT_BACKCHANNEL_PER_MINUTE", "2")],
+    )
+    .await;
+    let post = || {
+        browser()
+            .post(format!("{}/auth/backchannel/hostile", rig.url))
+            .form(&[("logout_token", "x.y.z")])
+            .send()
+    };
+    for _ in 0..2 {
+        assert_eq!(post().await.unwrap().status(), StatusCode::BAD_REQUEST);
+    }
+    let limited = post().await.unwrap();
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(limited.headers().contains_key(header::RETRY_AFTER));
+    let body: Value = limited.json().await.unwrap();
+    assert_eq!(body["error"], "PC-SEC-429", "{body}");
+}
