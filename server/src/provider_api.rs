@@ -203,6 +203,19 @@ mod tests {
     }
 
     #[test]
+    fn a_plain_path_that_is_not_on_the_list_is_refused() {
+        for path in ["/admin", "/user/repos", "/users/octocat", "/user/", "/User"] {
+            assert!(
+                matches!(
+                    upstream_url(API, path, &GITHUB_PATHS),
+                    Err(UpstreamError::NotAllowed(_))
+                ),
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
     fn traversal_absolute_urls_and_host_changes_are_refused() {
         let attempts = [
             "/user/../admin",

@@ -61,6 +61,12 @@ pub enum Signing {
     ForgedKid(u8),
     /// RS256 with key 1, its header's `typ` this.
     Key1WithTyp(&'static str),
+    /// HS256 with a symmetric key the provider (wrongly) publishes in its
+    /// JWKS (`kid` "shared"): anyone can read it there.
+    Hs256PublishedKey,
+    /// HS256 keyed with our client secret, as OIDC Core §10.1 allows and
+    /// Portcullis never accepts.
+    Hs256WithClientSecret,
     /// EdDSA with the provider's Ed25519 key (`kid` "ed1"): an algorithm
     /// other than RS256, announced only where a test says so.
     Ed25519,
@@ -364,9 +370,18 @@ fn ed25519_key() -> CoreEdDsaPrivateSigningKey {
         .unwrap()
 }
 
+const PUBLISHED_HMAC_KEY: &[u8] = b"a-symmetric-key-the-provider-publishes-00";
+
 /// The public half of a key, as a JWK.
 fn public_jwk(signing: Signing) -> Value {
     match signing {
+        Signing::Hs256PublishedKey => json!({
+            "kty": "oct",
+            "kid": "shared",
+            "use": "sig",
+            "alg": "HS256",
+            "k": b64(PUBLISHED_HMAC_KEY),
+        }),
         Signing::Ed25519 => serde_json::to_value(ed25519_key().as_verification_key()).unwrap(),
         _ => serde_json::to_value(rsa_key(signing).as_verification_key()).unwrap(),
     }
@@ -386,6 +401,8 @@ pub fn sign(claims: &Value, signing: Signing) -> String {
         Signing::EmbeddedAttackerJwk => header["jwk"] = public_jwk(signing),
         Signing::Ed25519 => header["alg"] = json!("EdDSA"),
         Signing::Key1WithTyp(typ) => header["typ"] = json!(typ),
+        Signing::Hs256PublishedKey => header["alg"] = json!("HS256"),
+        Signing::Hs256WithClientSecret => header = json!({ "alg": "HS256", "typ": "JWT" }),
         _ => {}
     }
     let input = format!(
@@ -406,6 +423,12 @@ pub fn sign(claims: &Value, signing: Signing) -> String {
             signature[10] ^= 0x01;
             signature
         }
+        Signing::Hs256PublishedKey => CoreHmacKey::new(PUBLISHED_HMAC_KEY)
+            .sign(&CoreJwsSigningAlgorithm::HmacSha256, input.as_bytes())
+            .unwrap(),
+        Signing::Hs256WithClientSecret => CoreHmacKey::new(CLIENT_SECRET.as_bytes())
+            .sign(&CoreJwsSigningAlgorithm::HmacSha256, input.as_bytes())
+            .unwrap(),
         Signing::Ed25519 => ed25519_key()
             .sign(&CoreJwsSigningAlgorithm::EdDsa, input.as_bytes())
             .unwrap(),

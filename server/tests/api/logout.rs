@@ -157,3 +157,50 @@ async fn logout_by_get_or_from_another_site_leaves_the_user_signed_in() {
     assert!(is_signed_in(&rig, &client).await);
     assert!(rig.idp.calls().revoked.is_empty());
 }
+
+#[tokio::test]
+async fn only_our_exact_origin_or_same_origin_fetch_metadata_may_sign_out() {
+    let rig = rig(Script::default()).await;
+    let client = browser();
+    sign_in(&rig, &client).await;
+    let post = |origin: Option<String>, fetch_site: Option<&'static str>| {
+        let mut request = client.post(format!("{}/auth/logout", rig.url));
+        if let Some(origin) = origin {
+            request = request.header(header::ORIGIN, origin);
+        }
+        if let Some(site) = fetch_site {
+            request = request.header("sec-fetch-site", site);
+        }
+        request.send()
+    };
+    let refused = [
+        // Our origin as a prefix of another host's, or with a path.
+        (Some(format!("{}.evil.test", rig.url)), None),
+        (Some(format!("{}/", rig.url)), None),
+        (Some(format!("{}0", rig.url)), None),
+        (Some("null".to_owned()), Some("same-origin")),
+        // No Origin: only Fetch Metadata's "same-origin" will do.
+        (None, Some("cross-site")),
+        (None, Some("same-site")),
+        (None, Some("none")),
+        (None, Some("same-origin, cross-site")),
+        (None, None),
+    ];
+    for (origin, fetch_site) in refused {
+        let answer = post(origin.clone(), fetch_site).await.unwrap();
+        assert_eq!(
+            answer.headers()[header::LOCATION],
+            "/error?code=PC-SEC-403",
+            "{origin:?} / {fetch_site:?}"
+        );
+        assert!(
+            is_signed_in(&rig, &client).await,
+            "{origin:?} / {fetch_site:?}"
+        );
+    }
+    // A browser that omits Origin but says same-origin signs out.
+    let ours = post(None, Some("same-origin")).await.unwrap();
+    assert_eq!(ours.status(), StatusCode::SEE_OTHER);
+    assert_ne!(ours.headers()[header::LOCATION], "/error?code=PC-SEC-403");
+    assert!(!is_signed_in(&rig, &client).await);
+}

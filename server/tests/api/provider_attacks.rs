@@ -447,6 +447,23 @@ async fn an_id_token_typed_jwt_in_any_spelling_signs_in() {
 }
 
 #[tokio::test]
+async fn an_id_token_hs256_signed_with_a_symmetric_key_the_provider_publishes_is_refused() {
+    // The key is in the JWKS for anyone to read: only our own "asymmetric
+    // algorithms only" rule stands between it and a forged sign-in.
+    id_token_refused(Script {
+        signing: Signing::Hs256PublishedKey,
+        published: vec![Signing::Key1, Signing::Hs256PublishedKey],
+        ..Script::default()
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_id_token_hs256_signed_with_the_client_secret_is_refused() {
+    id_token_refused(signed(Signing::Hs256WithClientSecret)).await;
+}
+
+#[tokio::test]
 async fn an_id_token_hs256_keyed_with_the_public_key_is_refused() {
     id_token_refused(signed(Signing::Hs256WithPublicKey)).await;
 }
