@@ -4,6 +4,7 @@
 
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { startTlsProxy } from '../lib/tls-proxy.mjs';
 import { createServer } from 'node:net';
 import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -86,6 +87,11 @@ function stop(child: ChildProcess | undefined): Promise<void> {
 export default async function globalSetup() {
   const appPort = await freePort();
   const appUrl = `http://127.0.0.1:${appPort}`;
+  // A second server behind a TLS proxy, for what only https shows
+  // (`Secure` and `__Host-` cookies).
+  const tlsPort = await freePort();
+  const tlsAppPort = await freePort();
+  const httpsUrl = `https://127.0.0.1:${tlsPort}`;
   const dataDir = mkdtempSync(path.join(tmpdir(), 'portcullis-e2e-'));
   // The canary hunt's inputs: the tokens the provider issued, and every
   // line the server logged.
@@ -97,7 +103,12 @@ export default async function globalSetup() {
   let idp: ChildProcess | undefined;
   let github: ChildProcess | undefined;
   let app: ChildProcess | undefined;
+  let tlsApp: ChildProcess | undefined;
+  let tlsProxy: import('node:https').Server | undefined;
   const teardown = async () => {
+    tlsProxy?.close();
+    tlsProxy?.closeAllConnections();
+    await stop(tlsApp);
     await stop(app);
     await stop(github);
     await stop(idp);
@@ -108,8 +119,8 @@ export default async function globalSetup() {
       env: {
         ...process.env,
         IDP_PORT: '0',
-        IDP_REDIRECT_URIS: `${appUrl}/auth/callback/local`,
-        IDP_POST_LOGOUT_REDIRECT_URIS: `${appUrl}/auth/logged-out`,
+        IDP_REDIRECT_URIS: `${appUrl}/auth/callback/local,${httpsUrl}/auth/callback/local`,
+        IDP_POST_LOGOUT_REDIRECT_URIS: `${appUrl}/auth/logged-out,${httpsUrl}/auth/logged-out`,
         IDP_BACKCHANNEL_LOGOUT_URI: `${appUrl}/auth/backchannel/local`,
         IDP_ACCESS_TOKEN_TTL: process.env.IDP_ACCESS_TOKEN_TTL ?? '5',
         IDP_CANARY_FILE: canaryFile,
@@ -131,40 +142,49 @@ export default async function globalSetup() {
     });
     const githubReady = JSON.parse(await waitForLine(github, 'FAKE_GITHUB_READY ', 'the fake GitHub', 15_000));
 
-    app = spawn(serverBinary(), [], {
-      cwd: root,
-      env: {
-        ...process.env,
-        // Everything our crates log, so the canary hunt sees it all.
-        RUST_LOG: process.env.RUST_LOG ?? 'warn,server=trace,app=trace',
-        LEPTOS_OUTPUT_NAME: 'portcullis',
-        LEPTOS_SITE_ROOT: path.join(root, 'target/site'),
-        LEPTOS_SITE_PKG_DIR: 'pkg',
-        LEPTOS_SITE_ADDR: `127.0.0.1:${appPort}`,
-        LEPTOS_RELOAD_PORT: String(await freePort()),
-        APP_PUBLIC_URL: appUrl,
-        AUTH_PROVIDERS: 'local,github',
-        LOCAL_LABEL: 'Local demo provider',
-        GITHUB_ISSUER: githubReady.url,
-        GITHUB_API_URL: `${githubReady.url}/api/v3`,
-        GITHUB_CLIENT_ID: 'portcullis-dev-github',
-        GITHUB_CLIENT_SECRET: 'portcullis-dev-github-secret',
-        LOCAL_ISSUER: ready.issuer,
-        LOCAL_CLIENT_ID: 'portcullis-dev',
-        LOCAL_CLIENT_SECRET: 'portcullis-dev-secret',
-        DATABASE_URL: `sqlite://${path.join(dataDir, 'portcullis.db')}`,
-        // A vault key of this run: the store is a file.
-        TOKEN_ENCRYPTION_KEYS: process.env.TOKEN_ENCRYPTION_KEYS ?? `e2e:${randomBytes(32).toString('base64')}`,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const vaultKey = process.env.TOKEN_ENCRYPTION_KEYS ?? `e2e:${randomBytes(32).toString('base64')}`;
+    const portcullis = async (port: number, publicUrl: string, db: string, extra: Record<string, string>) => {
+      const child = spawn(serverBinary(), [], {
+        cwd: root,
+        env: {
+          ...process.env,
+          // Everything our crates log, so the canary hunt sees it all.
+          RUST_LOG: process.env.RUST_LOG ?? 'warn,server=trace,app=trace',
+          LEPTOS_OUTPUT_NAME: 'portcullis',
+          LEPTOS_SITE_ROOT: path.join(root, 'target/site'),
+          LEPTOS_SITE_PKG_DIR: 'pkg',
+          LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
+          LEPTOS_RELOAD_PORT: String(await freePort()),
+          APP_PUBLIC_URL: publicUrl,
+          LOCAL_LABEL: 'Local demo provider',
+          LOCAL_ISSUER: ready.issuer,
+          LOCAL_CLIENT_ID: 'portcullis-dev',
+          LOCAL_CLIENT_SECRET: 'portcullis-dev-secret',
+          DATABASE_URL: `sqlite://${path.join(dataDir, db)}`,
+          // A vault key of this run: the store is a file.
+          TOKEN_ENCRYPTION_KEYS: vaultKey,
+          ...extra,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      for (const stream of [child.stdout!, child.stderr!]) {
+        stream.on('data', (chunk: Buffer) => appendFileSync(serverLog, chunk));
+      }
+      child.on('exit', (code, signal) => {
+        if (!stopping.has(child)) console.error(`portcullis server exited early (code ${code}, signal ${signal})`);
+      });
+      return child;
+    };
+    app = await portcullis(appPort, appUrl, 'portcullis.db', {
+      AUTH_PROVIDERS: 'local,github',
+      GITHUB_ISSUER: githubReady.url,
+      GITHUB_API_URL: `${githubReady.url}/api/v3`,
+      GITHUB_CLIENT_ID: 'portcullis-dev-github',
+      GITHUB_CLIENT_SECRET: 'portcullis-dev-github-secret',
     });
-    for (const stream of [app.stdout!, app.stderr!]) {
-      stream.on('data', (chunk: Buffer) => appendFileSync(serverLog, chunk));
-    }
-    const server = app;
-    server.on('exit', (code, signal) => {
-      if (!stopping.has(server)) console.error(`portcullis server exited early (code ${code}, signal ${signal})`);
-    });
+    tlsApp = await portcullis(tlsAppPort, httpsUrl, 'portcullis-https.db', { AUTH_PROVIDERS: 'local' });
+    tlsProxy = await startTlsProxy(tlsPort, tlsAppPort);
+    await waitForHttp(`http://127.0.0.1:${tlsAppPort}/healthz`, 'the Portcullis server behind TLS', 30_000);
     await waitForHttp(`${appUrl}/healthz`, 'the Portcullis server', 30_000);
   } catch (err) {
     await teardown();
@@ -172,6 +192,7 @@ export default async function globalSetup() {
   }
 
   process.env.PORTCULLIS_URL = appUrl;
+  process.env.PORTCULLIS_HTTPS_URL = httpsUrl;
   process.env.PORTCULLIS_CANARY_FILE = canaryFile;
   process.env.PORTCULLIS_SERVER_LOG = serverLog;
   process.env.PORTCULLIS_IDP = localIssuer;

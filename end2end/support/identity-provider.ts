@@ -6,14 +6,18 @@ import { expect, type Page } from '@playwright/test';
 export const DEMO = { login: 'demo', password: 'demo', name: 'Dana Demo', email: 'demo@portcullis.test' };
 export const ALICE = { login: 'alice', password: 'alice', name: 'Alice Example', email: 'alice@portcullis.test' };
 
-/** Fills the provider's login form, then its consent form if it asks. */
-export async function signInAtProvider(page: Page, account = DEMO): Promise<void> {
+/** Fills the provider's login form, then its consent form if it asks, and
+ * waits to be back at `appUrl`. */
+export async function signInAtProvider(
+  page: Page,
+  account = DEMO,
+  appUrl = process.env.PORTCULLIS_URL!,
+): Promise<void> {
   await expect(page.locator('input[name=login]')).toBeVisible();
   await page.locator('input[name=login]').fill(account.login);
   await page.locator('input[name=password]').fill(account.password);
   await page.locator('button[type=submit]').click();
   const consent = page.getByRole('button', { name: 'Continue' });
-  const appUrl = process.env.PORTCULLIS_URL!;
   // Either the consent form appears, or the provider sends us straight back.
   await Promise.race([
     consent.waitFor({ state: 'visible' }),
