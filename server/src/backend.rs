@@ -60,9 +60,12 @@ pub struct Portcullis {
     /// Session data: sessions, vault, logins, refresh locks.
     pub store: Store,
     pub(crate) local_locks: LocalLocks,
-    /// Per-client limits on the sign-in and back-channel endpoints.
+    /// Requests per minute one client may make to start sign-ins and to
+    /// the callback (0: no limit; `rate_limit.rs`).
     pub sign_in_per_minute: u32,
+    /// Logout tokens per minute one client may post (0: no limit).
     pub backchannel_per_minute: u32,
+    /// The header a proxy names the client's address in, if any.
     pub client_ip_header: Option<http::HeaderName>,
     /// How long a refresh lock is held before it must be renewed.
     pub(crate) refresh_lock_lease: Duration,

@@ -9,7 +9,9 @@
 //! host: load balancers and providers address the server as they please.
 //!
 //! Behind a proxy that rewrites `Host`, the `X-Forwarded-Host` it sets is
-//! the host the browser used.
+//! the host the browser used; a proxy that rewrites `Host` and sets no
+//! `X-Forwarded-Host` must set one (nginx: `proxy_set_header
+//! X-Forwarded-Host $host;`), or every request would be sent round again.
 
 use axum::{
     extract::{Request, State},
@@ -30,18 +32,27 @@ pub struct PublicOrigin {
 impl PublicOrigin {
     /// `None` when `public_url` is not an absolute http(s) URL (the
     /// settings refuse that before the server starts).
+    /// `None` too when the origin's host is unspecified (`0.0.0.0`, `[::]`:
+    /// the listen address stood in for a public URL nobody set), since no
+    /// browser could be sent there.
     pub fn new(public_url: &str) -> Option<Self> {
         let url = Url::parse(public_url).ok()?;
+        let host = url.host_str()?.to_ascii_lowercase();
+        if host == "0.0.0.0" || host == "[::]" {
+            return None;
+        }
         Some(Self {
             origin: public_url.trim_end_matches('/').to_owned(),
-            host: url.host_str()?.to_ascii_lowercase(),
+            host,
             port: url.port_or_known_default(),
         })
     }
 
     /// Whether a `Host` value (`name[:port]`) names this origin; the
-    /// scheme's default port may be left out.
-    fn is_ours(&self, host: &str) -> bool {
+    /// scheme's default port may be left out. A forwarded host without a
+    /// port (`X-Forwarded-Host` as many proxies set it) is ours when its
+    /// name is.
+    fn is_ours(&self, host: &str, forwarded: bool) -> bool {
         if host.contains(['/', '?', '#', '@', '\\']) {
             return false;
         }
@@ -53,10 +64,14 @@ impl PublicOrigin {
         let Ok(url) = Url::parse(&format!("http://{host}")) else {
             return false;
         };
-        let port = url.port().unwrap_or(default_port);
-        url.host_str()
-            .is_some_and(|name| name.eq_ignore_ascii_case(&self.host))
-            && Some(port) == self.port
+        let same_name = url
+            .host_str()
+            .is_some_and(|name| name.trim_end_matches('.').eq_ignore_ascii_case(&self.host));
+        let same_port = match url.port() {
+            Some(port) => Some(port) == self.port,
+            None => forwarded || Some(default_port) == self.port,
+        };
+        same_name && same_port
     }
 }
 
@@ -76,8 +91,8 @@ pub async fn to_public_origin(
         return next.run(request).await;
     };
     let headers = request.headers();
-    let named = headers
-        .get("x-forwarded-host")
+    let forwarded = headers.get("x-forwarded-host");
+    let named = forwarded
         .or_else(|| headers.get(header::HOST))
         .and_then(|value| value.to_str().ok())
         // A proxy chain lists hosts left to right; the first is the browser's.
@@ -89,7 +104,7 @@ pub async fn to_public_origin(
                 .trim()
                 .to_owned()
         });
-    let elsewhere = named.is_some_and(|host| !public.is_ours(&host));
+    let elsewhere = named.is_some_and(|host| !public.is_ours(&host, forwarded.is_some()));
     if !elsewhere || is_host_neutral(request.uri().path()) {
         return next.run(request).await;
     }
@@ -115,8 +130,13 @@ mod tests {
     #[test]
     fn the_configured_host_is_ours_with_or_without_its_default_port() {
         let public = PublicOrigin::new("https://App.Example.com").unwrap();
-        for host in ["app.example.com", "APP.example.com", "app.example.com:443"] {
-            assert!(public.is_ours(host), "{host}");
+        for host in [
+            "app.example.com",
+            "APP.example.com",
+            "app.example.com:443",
+            "app.example.com.",
+        ] {
+            assert!(public.is_ours(host, false), "{host}");
         }
         for host in [
             "www.app.example.com",
@@ -126,11 +146,20 @@ mod tests {
             "",
             "app.example.com/x",
         ] {
-            assert!(!public.is_ours(host), "{host}");
+            assert!(!public.is_ours(host, false), "{host}");
         }
         let local = PublicOrigin::new("http://127.0.0.1:3000").unwrap();
-        assert!(local.is_ours("127.0.0.1:3000"));
-        assert!(!local.is_ours("localhost:3000"));
-        assert!(!local.is_ours("127.0.0.1"));
+        assert!(local.is_ours("127.0.0.1:3000", false));
+        assert!(!local.is_ours("localhost:3000", false));
+        assert!(!local.is_ours("127.0.0.1", false));
+        // A proxy's X-Forwarded-Host often carries no port.
+        assert!(local.is_ours("127.0.0.1", true));
+        assert!(!local.is_ours("localhost", true));
+    }
+
+    #[test]
+    fn an_unspecified_listen_address_is_no_origin_to_send_browsers_to() {
+        assert!(PublicOrigin::new("http://0.0.0.0:3000").is_none());
+        assert!(PublicOrigin::new("http://[::]:3000").is_none());
     }
 }

@@ -8,9 +8,10 @@
 //! `CLIENT_IP_HEADER` (its last address, the one the proxy added).
 
 use std::{
-    net::{IpAddr, Ipv4Addr, SocketAddr},
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
     num::NonZeroU32,
-    sync::Arc,
+    sync::{Arc, Mutex, PoisonError},
+    time::{Duration, Instant},
 };
 
 use app::error::AppError;
@@ -26,8 +27,9 @@ use governor::{
 };
 
 /// Clients remembered per limit before the ones with a full allowance
-/// again are forgotten.
+/// again are forgotten, at most every [`FORGET_EVERY`].
 const REMEMBERED_CLIENTS: usize = 10_000;
+const FORGET_EVERY: Duration = Duration::from_secs(10);
 
 /// The limits of one server.
 #[derive(Debug)]
@@ -35,6 +37,7 @@ pub struct ClientLimits {
     sign_in: Option<DefaultKeyedRateLimiter<IpAddr>>,
     backchannel: Option<DefaultKeyedRateLimiter<IpAddr>>,
     client_ip_header: Option<HeaderName>,
+    last_forgotten: Mutex<Instant>,
 }
 
 fn per_minute(limit: u32) -> Option<DefaultKeyedRateLimiter<IpAddr>> {
@@ -53,6 +56,7 @@ impl ClientLimits {
             sign_in: per_minute(sign_in_per_minute),
             backchannel: per_minute(backchannel_per_minute),
             client_ip_header,
+            last_forgotten: Mutex::new(Instant::now()),
         }
     }
 
@@ -69,9 +73,37 @@ impl ClientLimits {
         }
     }
 
-    /// Who sent `request`: the proxy's word when one is configured and
-    /// says, else the peer's address (unknown in tests without a socket).
+    /// Forgets clients back to a full allowance, when many are kept and
+    /// not more often than [`FORGET_EVERY`] (it scans them all).
+    fn forget_idle(&self, limiter: &DefaultKeyedRateLimiter<IpAddr>) {
+        if limiter.len() <= REMEMBERED_CLIENTS {
+            return;
+        }
+        let mut last = self
+            .last_forgotten
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if last.elapsed() >= FORGET_EVERY {
+            *last = Instant::now();
+            limiter.retain_recent();
+        }
+    }
+
+    /// Who sent `request`, an IPv6 client by its /64 (one host holds a
+    /// whole one).
     fn client(&self, request: &Request) -> IpAddr {
+        match self.address(request) {
+            IpAddr::V6(v6) => {
+                let [a, b, c, d, ..] = v6.segments();
+                IpAddr::V6(Ipv6Addr::new(a, b, c, d, 0, 0, 0, 0))
+            }
+            v4 => v4,
+        }
+    }
+
+    /// The proxy's word when one is configured and says, else the peer's
+    /// address (unknown in tests without a socket).
+    fn address(&self, request: &Request) -> IpAddr {
         let forwarded = self.client_ip_header.as_ref().and_then(|name| {
             request
                 .headers()
@@ -105,9 +137,7 @@ pub async fn limit(
     };
     let json = path.starts_with("/auth/backchannel/");
     let client = limits.client(&request);
-    if limiter.len() > REMEMBERED_CLIENTS {
-        limiter.retain_recent();
-    }
+    limits.forget_idle(limiter);
     let Err(not_until) = limiter.check_key(&client) else {
         return next.run(request).await;
     };

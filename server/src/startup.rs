@@ -132,7 +132,6 @@ pub fn router(state: AppState, store: CachedSessions) -> Router {
             assets,
             assets::serve_compressed,
         ))
-        .layer(middleware::from_fn_with_state(https, security_headers))
         .layer(session::layer(store, https, state.core.session_idle))
         .layer(middleware::from_fn_with_state(
             https,
@@ -153,6 +152,9 @@ pub fn router(state: AppState, store: CachedSessions) -> Router {
         .layer(middleware::from_fn(cache::mark_cacheable_reads))
         .layer(middleware::from_fn(no_bare_errors))
         .layer(compress_static_assets())
+        // Outermost: every answer carries them, the ones the layers above
+        // make (redirects to the public origin, 429s, error pages) too.
+        .layer(middleware::from_fn_with_state(https, security_headers))
         .with_state(state)
 }
 
@@ -289,7 +291,13 @@ async fn no_bare_errors(request: Request, next: Next) -> Response {
     }
     if status.is_client_error() && !typed {
         tracing::info!(status = status.as_u16(), "a request that could not be read");
-        return error_answer(AppError::BadRequest, status, json);
+        let allow = response.headers().get(header::ALLOW).cloned();
+        let mut answer = error_answer(AppError::BadRequest, status, json);
+        // RFC 9110 §15.5.6: a 405 says which methods the address takes.
+        if let Some(allow) = allow {
+            answer.headers_mut().insert(header::ALLOW, allow);
+        }
+        return answer;
     }
     response
 }

@@ -206,6 +206,15 @@ pub async fn callback(
     // The sign-in this `state` belongs to is taken out first: whatever
     // happens next, it cannot be used twice.
     let state = query.state.as_deref().unwrap_or_default();
+    // Taking the sign-in saves the session: an anonymous one keeps the
+    // sign-in timeout (signing in below gives it the idle timeout).
+    let anonymous = session::user(&session)
+        .await
+        .map_err(|err| Failure::unavailable(Some(&id), &err))?
+        .is_none();
+    if anonymous {
+        session::keep_alive(&session, core.login_ttl);
+    }
     let tx = flow::take(&session, state)
         .await
         .map_err(|err| Failure::unavailable(Some(&id), &err))?

@@ -47,6 +47,7 @@ async fn a_method_or_body_a_route_does_not_take_gets_a_page_or_json_with_a_code(
     )
     .await;
     assert_eq!(not_allowed.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(not_allowed.headers[header::ALLOW], "POST");
     assert!(
         is_error_page(&not_allowed, "PC-WEB-400"),
         "{}",
@@ -220,6 +221,7 @@ async fn past_its_limit_a_client_gets_429_with_retry_after_and_the_error_page() 
             .unwrap()
             .starts_with("text/html")
     );
+    assert_eq!(limited.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
     assert!(limited.text().await.unwrap().contains("PC-SEC-429"));
     // Another client is not held back by the first.
     assert_eq!(attempt("203.0.113.2").await.status(), StatusCode::SEE_OTHER);

@@ -235,6 +235,7 @@ async fn a_page_or_sign_in_at_another_host_name_goes_to_the_configured_origin_fi
             response.headers().get(header::SET_COOKIE).is_none(),
             "no session state made at the other host"
         );
+        assert_eq!(response.headers()[header::X_FRAME_OPTIONS], "DENY");
     }
 }
 
