@@ -87,7 +87,10 @@ impl Portcullis {
         std::sync::Arc::new_cyclic(|me| Self {
             registry,
             http,
-            vault: TokenVault::with_configured_keys(store.clone(), settings.token_keys.clone()),
+            // A session lives at most its absolute timeout; its tokens a
+            // day longer at most, wherever the store can expire them.
+            vault: TokenVault::with_configured_keys(store.clone(), settings.token_keys.clone())
+                .keeping_for(settings.session_absolute + Duration::from_secs(86_400)),
             users: UserStore::new(db.clone()),
             logins: LoginStore::with_cache(store.clone(), settings.session_cache),
             refresh_skew: settings.refresh_skew,

@@ -115,11 +115,14 @@ impl RedisStore {
 
     // ---- token vault
 
+    /// Stores the entry of `grant`; with `keep_for` (seconds), the entry
+    /// expires after that long, so one no session points to does not stay.
     pub async fn vault_put(
         &self,
         grant: &str,
         row: &SealedRow,
         expires_at: Option<i64>,
+        keep_for: Option<u64>,
     ) -> redis::RedisResult<()> {
         let key = self.key(&format!("vault:{grant}"));
         let mut pipe = redis::pipe();
@@ -135,6 +138,10 @@ impl RedisStore {
                 ],
             )
             .ignore();
+        if let Some(secs) = keep_for {
+            pipe.expire(&key, i64::try_from(secs).unwrap_or(i64::MAX))
+                .ignore();
+        }
         let expiring = self.key("vault:expiring");
         match expires_at {
             Some(at) => pipe.zadd(&expiring, grant, at).ignore(),

@@ -29,6 +29,9 @@ enum Write {
 pub struct TokenVault {
     store: Store,
     keys: KeyRing,
+    /// How long an entry may outlive its writing, where the store can
+    /// expire entries (Redis): the longest a session may live.
+    keep_for: Option<std::time::Duration>,
 }
 
 /// Binds a ciphertext to its row.
@@ -38,7 +41,22 @@ fn associated_data(grant_id: &str, provider: &str) -> Vec<u8> {
 
 impl TokenVault {
     pub fn new(store: Store, keys: KeyRing) -> Self {
-        Self { store, keys }
+        Self {
+            store,
+            keys,
+            keep_for: None,
+        }
+    }
+
+    /// The same vault, its entries expiring `keep_for` after they were
+    /// last written where the store can do that (Redis; the SQL stores
+    /// sweep with [`Self::delete_orphans`] instead). A session never lives
+    /// longer than its absolute timeout, so that is what to give.
+    pub fn keeping_for(self, keep_for: std::time::Duration) -> Self {
+        Self {
+            keep_for: Some(keep_for),
+            ..self
+        }
     }
 
     /// The vault in `store`, sealed with the configured keys, or with a
@@ -100,7 +118,10 @@ impl TokenVault {
                 };
                 return Ok(match how {
                     Write::Upsert => {
-                        redis.vault_put(grant_id, &row, tokens.expires_at).await?;
+                        let keep_for = self.keep_for.map(|keep| keep.as_secs());
+                        redis
+                            .vault_put(grant_id, &row, tokens.expires_at, keep_for)
+                            .await?;
                         true
                     }
                     Write::ReplaceOnly => {
@@ -145,8 +166,7 @@ impl TokenVault {
     /// Deletes sealed tokens that no signed-in session points to and that
     /// were written before `before` (unix time; a sign-in writes its tokens
     /// just before its session row). The number deleted. In Redis nothing is
-    /// swept: a sign-in that failed between its two writes may leave an
-    /// entry there, sealed and never read.
+    /// swept here: entries expire by themselves ([`Self::keeping_for`]).
     pub async fn delete_orphans(&self, before: i64) -> Result<u64, StoreError> {
         let Store::Sql(db) = &self.store else {
             return Ok(0);

@@ -59,6 +59,17 @@ async fn sessions_and_sealed_tokens_live_in_redis_and_go_at_logout() {
     );
     assert_eq!(rig.database.count("token_vault").await, 0, "not in SQL");
     assert_eq!(rig.database.count("users").await, 1, "users stay in SQL");
+    // Sealed tokens expire by themselves a day after the longest a session
+    // may live (seven days), so none that no session points to stays.
+    let ttl: i64 = redis::cmd("TTL")
+        .arg(&vault_key)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(
+        (7 * 86_400..=8 * 86_400).contains(&ttl),
+        "the vault entry expires: {ttl}"
+    );
 
     client
         .post(format!("{}/auth/logout", rig.url))
