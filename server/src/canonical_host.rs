@@ -25,6 +25,9 @@ use url::Url;
 #[derive(Clone, Debug)]
 pub struct PublicOrigin {
     origin: String,
+    /// `host[:port]` exactly as the origin spells it: what nearly every
+    /// request names, recognised without parsing.
+    authority: String,
     host: String,
     port: Option<u16>,
 }
@@ -41,8 +44,13 @@ impl PublicOrigin {
         if host == "0.0.0.0" || host == "[::]" {
             return None;
         }
+        let origin = public_url.trim_end_matches('/').to_owned();
         Some(Self {
-            origin: public_url.trim_end_matches('/').to_owned(),
+            authority: origin
+                .split_once("://")
+                .map_or("", |(_, authority)| authority)
+                .to_owned(),
+            origin,
             host,
             port: url.port_or_known_default(),
         })
@@ -53,6 +61,9 @@ impl PublicOrigin {
     /// port (`X-Forwarded-Host` as many proxies set it) is ours when its
     /// name is.
     fn is_ours(&self, host: &str, forwarded: bool) -> bool {
+        if host.eq_ignore_ascii_case(&self.authority) {
+            return true;
+        }
         if host.contains(['/', '?', '#', '@', '\\']) {
             return false;
         }

@@ -100,12 +100,7 @@ async fn a_callback_error_parameter_cannot_forge_a_log_line() {
     let encoded: String = url::form_urlencoded::byte_serialize(forged.as_bytes()).collect();
     let client = browser();
     let authorize = crate::rig::start(&rig, &client).await;
-    let state = reqwest::Url::parse(&authorize)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .map(|(_, v)| v.into_owned())
-        .unwrap();
+    let state = crate::rig::state_of(&authorize);
     let answer = client
         .get(format!(
             "{}/auth/callback/hostile?error={encoded}&state={state}",

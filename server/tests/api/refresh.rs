@@ -34,6 +34,20 @@ async fn on_demand(script: Script, extra: &[(&str, &str)]) -> Rig {
     rig_with(script, &vars).await
 }
 
+/// A second server on the rig's database, background refresh off, with
+/// `extra` settings; its address.
+async fn second_instance(rig: &Rig, extra: &[(&str, &str)]) -> String {
+    let mut vars = hostile_vars(&rig.idp.issuer);
+    let database = rig.database.url();
+    vars.extend([
+        ("DATABASE_URL", database.as_str()),
+        ("BACKGROUND_REFRESH_SECONDS", "0"),
+    ]);
+    vars.extend_from_slice(extra);
+    // Its own temporary database is never used: DATABASE_URL is the rig's.
+    spawn_server(&vars).await.0
+}
+
 fn entry(live: &Value, label: &str) -> Option<String> {
     live["entries"]
         .as_array()?
@@ -87,14 +101,7 @@ async fn two_instances_sharing_the_database_refresh_once_between_them() {
     .await;
     let client = browser();
     sign_in(&rig, &client).await;
-    let mut vars = hostile_vars(&rig.idp.issuer);
-    let database = rig.database.url();
-    vars.extend([
-        ("DATABASE_URL", database.as_str()),
-        ("TOKEN_ENCRYPTION_KEYS", KEYS),
-        ("BACKGROUND_REFRESH_SECONDS", "0"),
-    ]);
-    let (second, _shared) = spawn_server(&vars).await;
+    let second = second_instance(&rig, &[("TOKEN_ENCRYPTION_KEYS", KEYS)]).await;
 
     live_everywhere(&client, &[rig.url.clone(), second], 40).await;
     assert_eq!(
@@ -321,14 +328,7 @@ async fn a_refresh_longer_than_the_lock_lease_is_not_repeated_by_another_instanc
     .await;
     let client = browser();
     sign_in(&rig, &client).await;
-    let mut vars = hostile_vars(&rig.idp.issuer);
-    let database = rig.database.url();
-    vars.extend([
-        ("DATABASE_URL", database.as_str()),
-        ("BACKGROUND_REFRESH_SECONDS", "0"),
-    ]);
-    vars.extend_from_slice(&lease);
-    let (second, _shared) = spawn_server(&vars).await;
+    let second = second_instance(&rig, &lease).await;
 
     live_everywhere(&client, &[rig.url.clone(), second], 10).await;
     let calls = rig.idp.calls();
@@ -441,17 +441,14 @@ async fn a_session_whose_tokens_cannot_be_opened_ends_with_a_clear_message() {
     sign_in(&rig, &client).await;
     // Another instance on the same database, configured with another key
     // (as after a restart with a new one): it cannot open the tokens.
-    let mut vars = hostile_vars(&rig.idp.issuer);
-    let database = rig.database.url();
-    vars.extend([
-        ("DATABASE_URL", database.as_str()),
-        (
+    let other = second_instance(
+        &rig,
+        &[(
             "TOKEN_ENCRYPTION_KEYS",
             "k2:ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=",
-        ),
-        ("BACKGROUND_REFRESH_SECONDS", "0"),
-    ]);
-    let (other, _shared) = spawn_server(&vars).await;
+        )],
+    )
+    .await;
     let (status, answer) = live(&client, &other).await;
     assert_eq!(answer, json!("SessionEnded"));
     assert_eq!(status, StatusCode::UNAUTHORIZED);

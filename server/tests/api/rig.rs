@@ -103,6 +103,16 @@ pub async fn start(rig: &Rig, client: &Client) -> String {
     authorize
 }
 
+/// The `state` of an authorization request URL.
+pub fn state_of(authorize: &str) -> String {
+    reqwest::Url::parse(authorize)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .unwrap()
+}
+
 /// Lets the provider answer; returns the callback URL it sends back.
 pub async fn authorize(rig: &Rig, client: &Client, authorize: &str) -> String {
     let response = client.get(authorize).send().await.unwrap();

@@ -318,12 +318,7 @@ async fn a_session_holding_only_sign_ins_in_progress_lives_the_sign_in_timeout()
     // session, which keeps the sign-in timeout.
     let cancelled = browser_as(FIREFOX);
     let authorize = crate::rig::start(&rig, &cancelled).await;
-    let state = reqwest::Url::parse(&authorize)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .map(|(_, v)| v.into_owned())
-        .unwrap();
+    let state = crate::rig::state_of(&authorize);
     cancelled
         .get(format!(
             "{}/auth/callback/hostile?error=access_denied&state={state}",
