@@ -19,6 +19,7 @@ use crate::{
     cache,
     config::Settings,
     db::Db,
+    error::ErrorCode,
     http_client::ProviderHttp,
     logins::{self, LoginRecord, LoginStore},
     provider_api::UpstreamError,
@@ -302,26 +303,31 @@ pub enum SessionError {
 }
 
 /// What the user is told about a failed provider API call.
-fn upstream_error(err: &UpstreamError) -> AppError {
+fn upstream_error(err: &UpstreamError) -> ErrorCode {
     use crate::providers::oauth2::ApiError;
     match err {
         UpstreamError::Refresh(refresh) if refresh.is_refusal() => {
-            AppError::InvalidProviderResponse
+            ErrorCode::InvalidProviderResponse
         }
-        UpstreamError::Refresh(refresh) if refresh.ends_session() => AppError::SessionEnded,
-        UpstreamError::Refresh(RefreshError::Refused(_)) => AppError::ProviderRejected,
-        UpstreamError::Refresh(_) => AppError::ProviderUnavailable,
-        UpstreamError::Api(ApiError::RateLimited(_)) => AppError::ProviderRateLimited,
-        UpstreamError::Api(ApiError::Unauthorized(_)) => AppError::ProviderRejected,
-        UpstreamError::Api(ApiError::Http(_)) => AppError::ProviderUnavailable,
+        UpstreamError::Refresh(refresh) if refresh.ends_session() => ErrorCode::SessionEnded,
+        UpstreamError::Refresh(RefreshError::Refused(_)) => ErrorCode::ProviderRejected,
+        UpstreamError::Refresh(_) => ErrorCode::ProviderUnavailable,
+        UpstreamError::Api(ApiError::RateLimited(_)) => ErrorCode::ProviderRateLimited,
+        UpstreamError::Api(ApiError::Unauthorized(_)) => ErrorCode::ProviderRejected,
+        UpstreamError::Api(ApiError::Http(_)) => ErrorCode::ProviderUnavailable,
         UpstreamError::Api(ApiError::Status { status, .. }) if status.is_server_error() => {
-            AppError::ProviderUnavailable
+            ErrorCode::ProviderUnavailable
         }
         UpstreamError::Userinfo(err) => crate::routes::auth::userinfo_error(err),
         UpstreamError::Discovery(err) => crate::routes::auth::discovery_error(err),
-        UpstreamError::Api(_) | UpstreamError::OtherUser => AppError::InvalidProviderResponse,
-        UpstreamError::NotAllowed(_) | UpstreamError::NoApi => AppError::Internal,
+        UpstreamError::Api(_) | UpstreamError::OtherUser => ErrorCode::InvalidProviderResponse,
+        UpstreamError::NotAllowed(_) | UpstreamError::NoApi => ErrorCode::Internal,
     }
+}
+
+/// The reference UI's error for a library code (the codes are the same).
+fn app_error(code: ErrorCode) -> AppError {
+    AppError::from_code(code.code()).unwrap_or(AppError::Internal)
 }
 
 fn secs(duration: Duration) -> i64 {
@@ -443,7 +449,7 @@ impl Backend for Portcullis {
                     "live profile failed: {}",
                     cause_chain(&err)
                 );
-                upstream_error(&err)
+                app_error(upstream_error(&err))
             })
         })
     }

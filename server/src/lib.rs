@@ -7,6 +7,7 @@ pub mod cache;
 pub mod canonical_host;
 pub mod config;
 pub mod db;
+pub mod error;
 pub mod flow;
 pub mod http_client;
 pub mod logins;

@@ -14,7 +14,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use app::error::AppError;
+use crate::error::ErrorCode;
 use axum::{
     extract::{ConnectInfo, Request, State},
     http::{HeaderName, HeaderValue, StatusCode, header},
@@ -145,7 +145,7 @@ pub async fn limit(
     let retry_after = wait.as_secs().saturating_add(1);
     tracing::warn!(%client, path = %crate::telemetry::escaped(path), "rate limit reached");
     let mut response = crate::startup::error_answer(
-        AppError::TooManyRequests,
+        ErrorCode::TooManyRequests,
         StatusCode::TOO_MANY_REQUESTS,
         json,
     );

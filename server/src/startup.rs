@@ -8,7 +8,8 @@ use std::{
     sync::{Arc, OnceLock},
 };
 
-use app::{App, error::AppError, ports::Ports, shell};
+use crate::error::ErrorCode;
+use app::{App, ports::Ports, shell};
 use axum::{
     Router,
     extract::{DefaultBodyLimit, FromRef, Request},
@@ -215,7 +216,7 @@ async fn server_functions_are_same_origin(
         && !auth::is_same_origin(request.headers(), &public_url)
     {
         tracing::warn!(path = %request.uri().path(), "cross-site server-function call refused");
-        let error = AppError::CrossSiteRequest;
+        let error = ErrorCode::CrossSiteRequest;
         return (
             StatusCode::FORBIDDEN,
             [(header::CACHE_CONTROL, "no-store")],
@@ -284,7 +285,11 @@ async fn no_bare_errors(request: Request, next: Next) -> Response {
         && !response.headers().contains_key(header::CONTENT_TYPE)
     {
         tracing::error!("the session store failed under a request: answering 503");
-        let mut page = error_answer(AppError::Unavailable, StatusCode::SERVICE_UNAVAILABLE, json);
+        let mut page = error_answer(
+            ErrorCode::Unavailable,
+            StatusCode::SERVICE_UNAVAILABLE,
+            json,
+        );
         page.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         return page;
@@ -292,7 +297,7 @@ async fn no_bare_errors(request: Request, next: Next) -> Response {
     if status.is_client_error() && !typed {
         tracing::info!(status = status.as_u16(), "a request that could not be read");
         let allow = response.headers().get(header::ALLOW).cloned();
-        let mut answer = error_answer(AppError::BadRequest, status, json);
+        let mut answer = error_answer(ErrorCode::BadRequest, status, json);
         // RFC 9110 §15.5.6: a 405 says which methods the address takes.
         if let Some(allow) = allow {
             answer.headers_mut().insert(header::ALLOW, allow);
@@ -320,7 +325,7 @@ fn wants_json(request: &Request) -> bool {
 
 /// `error` with `status`: the project's JSON error body, or a
 /// self-contained page (it must not need the store to render).
-pub(crate) fn error_answer(error: AppError, status: StatusCode, json: bool) -> Response {
+pub(crate) fn error_answer(error: ErrorCode, status: StatusCode, json: bool) -> Response {
     let mut response = if json {
         (
             status,

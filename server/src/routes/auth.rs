@@ -11,7 +11,7 @@ pub(crate) use oidc::{discovery_error, userinfo_error};
 
 use std::{error::Error as StdError, fmt::Write as _, sync::Arc};
 
-use app::error::AppError;
+use crate::error::ErrorCode;
 use axum::{
     Form,
     extract::{Path, Query, State},
@@ -38,15 +38,15 @@ use crate::{
 /// A failed step: what the user is told, and the cause for the log.
 #[derive(Debug)]
 pub struct Failure {
-    error: AppError,
+    error: ErrorCode,
     provider: Option<String>,
-    /// For [`AppError::EmailInUse`]: the provider the account uses.
+    /// For [`ErrorCode::EmailInUse`]: the provider the account uses.
     existing: Option<String>,
     cause: String,
 }
 
 impl Failure {
-    fn new(error: AppError, provider: Option<&str>, cause: impl Into<String>) -> Self {
+    fn new(error: ErrorCode, provider: Option<&str>, cause: impl Into<String>) -> Self {
         Self {
             error,
             provider: provider.map(str::to_owned),
@@ -55,12 +55,16 @@ impl Failure {
         }
     }
 
-    fn from_error(error: AppError, provider: Option<&str>, err: &(dyn StdError + 'static)) -> Self {
+    fn from_error(
+        error: ErrorCode,
+        provider: Option<&str>,
+        err: &(dyn StdError + 'static),
+    ) -> Self {
         Self::new(error, provider, cause_chain(err))
     }
 
     fn unavailable(provider: Option<&str>, err: &(dyn StdError + 'static)) -> Self {
-        Self::from_error(AppError::Unavailable, provider, err)
+        Self::from_error(ErrorCode::Unavailable, provider, err)
     }
 }
 
@@ -86,7 +90,7 @@ impl IntoResponse for Failure {
 fn provider<'a>(core: &'a Portcullis, id: &str) -> Result<&'a Provider, Failure> {
     core.registry.get(id).ok_or_else(|| {
         Failure::new(
-            AppError::UnknownProvider,
+            ErrorCode::UnknownProvider,
             None,
             format!("no provider {id:?}"),
         )
@@ -200,7 +204,7 @@ pub async fn callback(
     headers: HeaderMap,
     session: Session,
 ) -> Result<Response, Failure> {
-    let fail = |error: AppError, cause: String| Failure::new(error, Some(&id), cause);
+    let fail = |error: ErrorCode, cause: String| Failure::new(error, Some(&id), cause);
     let provider = provider(&core, &id)?;
 
     // The sign-in this `state` belongs to is taken out first: whatever
@@ -220,27 +224,27 @@ pub async fn callback(
         .map_err(|err| Failure::unavailable(Some(&id), &err))?
         .ok_or_else(|| {
             fail(
-                AppError::LoginExpired,
+                ErrorCode::SignInExpired,
                 "no sign-in in progress in this browser has this state".into(),
             )
         })?;
     if tx.provider != id {
         return Err(fail(
-            AppError::LoginExpired,
+            ErrorCode::SignInExpired,
             format!("sign-in was started with {:?}, not {id:?}", tx.provider),
         ));
     }
     if tx.is_expired(OffsetDateTime::now_utc()) {
         return Err(fail(
-            AppError::LoginExpired,
+            ErrorCode::SignInExpired,
             "sign-in transaction expired".into(),
         ));
     }
     if let Some(error) = &query.error {
         let user_error = if error == "access_denied" {
-            AppError::LoginCancelled
+            ErrorCode::SignInCancelled
         } else {
-            AppError::ProviderRejected
+            ErrorCode::ProviderRejected
         };
         return Err(fail(user_error, format!("provider answered error={error}")));
     }
@@ -279,7 +283,7 @@ async fn sign_in(
         SignIn::Account(user_id) => user_id,
         SignIn::EmailBelongsTo { provider } => {
             let mut failure = Failure::new(
-                AppError::EmailInUse,
+                ErrorCode::EmailInUse,
                 Some(id),
                 format!(
                     "a new identity's verified e-mail belongs to an account using {provider:?}"
@@ -342,7 +346,7 @@ async fn connect(
         .map_err(|err| Failure::unavailable(Some(id), &err))?;
     if current.map(|u| u.user_id) != Some(user.0) {
         return Err(Failure::new(
-            AppError::LoginExpired,
+            ErrorCode::SignInExpired,
             Some(id),
             "the session changed while connecting a provider",
         ));
@@ -358,7 +362,7 @@ async fn connect(
             Ok(redirect(&tx.return_to))
         }
         Link::BelongsToAnother => Err(Failure::new(
-            AppError::IdentityInUse,
+            ErrorCode::IdentityInUse,
             Some(id),
             "the identity signs into another account",
         )),
@@ -385,7 +389,7 @@ async fn signed_in_same_origin(
 ) -> Result<SessionUser, Failure> {
     if !is_same_origin(headers, &core.public_url) {
         return Err(Failure::new(
-            AppError::CrossSiteRequest,
+            ErrorCode::CrossSiteRequest,
             None,
             "a state-changing request without a same-origin Origin or Sec-Fetch-Site header",
         ));
@@ -393,7 +397,7 @@ async fn signed_in_same_origin(
     core.signed_in(session)
         .await
         .map_err(|err| Failure::unavailable(None, &err))?
-        .ok_or_else(|| Failure::new(AppError::NotSignedIn, None, "not signed in"))
+        .ok_or_else(|| Failure::new(ErrorCode::NotSignedIn, None, "not signed in"))
 }
 
 /// `POST /auth/link/{provider}`: same-origin, signed in; starts a sign-in
@@ -456,7 +460,7 @@ pub async fn unlink(
         }
         Unlink::NotFound => Ok(redirect("/profile")),
         Unlink::LastIdentity => Err(Failure::new(
-            AppError::LastIdentity,
+            ErrorCode::LastIdentity,
             None,
             "refused to disconnect the account's last identity",
         )),
@@ -483,7 +487,7 @@ pub async fn user(State(core): State<Arc<Portcullis>>, session: Session) -> Resp
             .into_response(),
         Err(err) => {
             tracing::error!("session store failed: {}", cause_chain(&err));
-            let error = AppError::Unavailable;
+            let error = ErrorCode::Unavailable;
             (
                 StatusCode::SERVICE_UNAVAILABLE,
                 no_store,
@@ -509,7 +513,7 @@ pub async fn logout(
 ) -> Result<Response, Failure> {
     if !is_same_origin(&headers, &core.public_url) {
         return Err(Failure::new(
-            AppError::CrossSiteRequest,
+            ErrorCode::CrossSiteRequest,
             None,
             "logout without a same-origin Origin or Sec-Fetch-Site header",
         ));

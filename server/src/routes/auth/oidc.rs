@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use app::error::AppError;
+use crate::error::ErrorCode;
 use openidconnect::{
     AuthenticationFlow, CsrfToken, Nonce, PkceCodeChallenge, RedirectUrl, Scope,
     core::CoreResponseType,
@@ -39,11 +39,11 @@ async fn discovered(core: &Portcullis, provider: &Provider) -> Result<Arc<Discov
 /// What the user is told when discovery failed: the provider is down, or
 /// it answered something that fails our checks (a misconfiguration, or a
 /// provider that misbehaves), which trying again will not fix.
-pub(crate) fn discovery_error(err: &DiscoveryError) -> AppError {
+pub(crate) fn discovery_error(err: &DiscoveryError) -> ErrorCode {
     if err.is_temporary() {
-        AppError::ProviderUnavailable
+        ErrorCode::ProviderUnavailable
     } else {
-        AppError::InvalidProviderResponse
+        ErrorCode::InvalidProviderResponse
     }
 }
 
@@ -55,7 +55,7 @@ fn client_of(
 ) -> Result<OidcClient, Failure> {
     let redirect_uri =
         RedirectUrl::new(provider.settings.redirect_uri(&core.public_url)).map_err(|err| {
-            Failure::from_error(AppError::Internal, Some(&provider.settings.id), &err)
+            Failure::from_error(ErrorCode::Internal, Some(&provider.settings.id), &err)
         })?;
     Ok(discovered.client(&provider.settings, redirect_uri))
 }
@@ -94,19 +94,19 @@ pub(super) async fn sign_in(
     query: CallbackQuery,
 ) -> Result<Verified, Failure> {
     let id = provider.settings.id.as_str();
-    let fail = |error: AppError, cause: String| Failure::new(error, Some(id), cause);
+    let fail = |error: ErrorCode, cause: String| Failure::new(error, Some(id), cause);
     let discovered = discovered(core, provider).await?;
     // RFC 9207 mix-up defence.
     match query.iss.as_deref() {
         Some(iss) if !discovered.is_own_iss(iss) => {
             return Err(fail(
-                AppError::InvalidProviderResponse,
+                ErrorCode::InvalidProviderResponse,
                 format!("iss {iss:?} is not {:?}", discovered.issuer()),
             ));
         }
         None if discovered.sends_iss() => {
             return Err(fail(
-                AppError::InvalidProviderResponse,
+                ErrorCode::InvalidProviderResponse,
                 "iss missing though advertised".into(),
             ));
         }
@@ -114,11 +114,11 @@ pub(super) async fn sign_in(
     }
     let code = query
         .code
-        .ok_or_else(|| fail(AppError::ProviderRejected, "callback without code".into()))?;
+        .ok_or_else(|| fail(ErrorCode::ProviderRejected, "callback without code".into()))?;
 
     let token_url = discovered.token_url().ok_or_else(|| {
         fail(
-            AppError::InvalidProviderResponse,
+            ErrorCode::InvalidProviderResponse,
             "discovery names no token endpoint".into(),
         )
     })?;
@@ -136,7 +136,7 @@ pub(super) async fn sign_in(
 
     let id_token = grant.id_token.as_ref().ok_or_else(|| {
         fail(
-            AppError::InvalidProviderResponse,
+            ErrorCode::InvalidProviderResponse,
             "token response has no id_token".into(),
         )
     })?;
@@ -204,48 +204,48 @@ pub(crate) async fn verify_id_token(
     discovered: &Discovered,
     id_token: &Secret,
     expected: Expected<'_>,
-) -> Result<IdClaims, (AppError, String)> {
+) -> Result<IdClaims, (ErrorCode, String)> {
     let allowed = discovered.id_token_algs();
     let signed = provider
         .verify_signed(&core.http, discovered, &allowed, id_token.expose())
         .await
         .map_err(|err| (signed_error(&err), cause_chain(&err)))?;
     id_token::check(discovered, &signed, expected)
-        .map_err(|err| (AppError::InvalidProviderResponse, cause_chain(&err)))
+        .map_err(|err| (ErrorCode::InvalidProviderResponse, cause_chain(&err)))
 }
 
 /// What the user is told about a failed token request.
-pub(crate) fn api_error(err: &ApiError) -> AppError {
+pub(crate) fn api_error(err: &ApiError) -> ErrorCode {
     match err {
-        ApiError::Refused { .. } | ApiError::Unauthorized(_) => AppError::ProviderRejected,
-        ApiError::RateLimited(_) => AppError::ProviderRateLimited,
-        ApiError::Http(_) => AppError::ProviderUnavailable,
+        ApiError::Refused { .. } | ApiError::Unauthorized(_) => ErrorCode::ProviderRejected,
+        ApiError::RateLimited(_) => ErrorCode::ProviderRateLimited,
+        ApiError::Http(_) => ErrorCode::ProviderUnavailable,
         ApiError::Status { status, .. } if status.is_server_error() => {
-            AppError::ProviderUnavailable
+            ErrorCode::ProviderUnavailable
         }
         ApiError::Status { .. }
         | ApiError::Shape(_)
         | ApiError::Invalid(_)
-        | ApiError::NoVerifiedEmail => AppError::InvalidProviderResponse,
+        | ApiError::NoVerifiedEmail => ErrorCode::InvalidProviderResponse,
     }
 }
 
 /// What the user is told about a failed userinfo call.
-pub(crate) fn userinfo_error(err: &UserinfoError) -> AppError {
+pub(crate) fn userinfo_error(err: &UserinfoError) -> ErrorCode {
     match err {
         UserinfoError::Api(err) => api_error(err),
         UserinfoError::Signed(err) => signed_error(err),
         UserinfoError::NoEndpoint | UserinfoError::Claim(_) | UserinfoError::OtherUser => {
-            AppError::InvalidProviderResponse
+            ErrorCode::InvalidProviderResponse
         }
     }
 }
 
 /// What the user is told when a signed answer was not verified.
-fn signed_error(err: &SignedError) -> AppError {
+fn signed_error(err: &SignedError) -> ErrorCode {
     if err.is_temporary() {
-        AppError::ProviderUnavailable
+        ErrorCode::ProviderUnavailable
     } else {
-        AppError::InvalidProviderResponse
+        ErrorCode::InvalidProviderResponse
     }
 }

@@ -2,7 +2,7 @@
 //! no ID token; after the code exchange, the provider's API says whose
 //! token it is.
 
-use app::error::AppError;
+use crate::error::ErrorCode;
 use openidconnect::{CsrfToken, PkceCodeChallenge};
 
 use super::{Authorization, CallbackQuery, Failure, Verified};
@@ -19,7 +19,7 @@ use crate::{
 fn endpoints(provider: &Provider) -> Result<Endpoints, Failure> {
     provider.endpoints().ok_or_else(|| {
         Failure::new(
-            AppError::Internal,
+            ErrorCode::Internal,
             Some(&provider.settings.id),
             "no OAuth 2.0 endpoints for this provider",
         )
@@ -37,7 +37,7 @@ pub(super) fn authorize(core: &Portcullis, provider: &Provider) -> Result<Author
         state.secret(),
         challenge.as_str(),
     )
-    .map_err(|err| Failure::from_error(AppError::Internal, Some(&provider.settings.id), &err))?;
+    .map_err(|err| Failure::from_error(ErrorCode::Internal, Some(&provider.settings.id), &err))?;
     Ok(Authorization {
         url,
         state: state.secret().clone(),
@@ -47,18 +47,18 @@ pub(super) fn authorize(core: &Portcullis, provider: &Provider) -> Result<Author
 }
 
 /// What the user is told about a failed exchange or API call.
-fn user_error(err: &ApiError) -> AppError {
+fn user_error(err: &ApiError) -> ErrorCode {
     match err {
-        ApiError::Refused { error, .. } if error == "access_denied" => AppError::LoginCancelled,
-        ApiError::Refused { .. } | ApiError::Unauthorized(_) => AppError::ProviderRejected,
-        ApiError::RateLimited(_) => AppError::ProviderRateLimited,
+        ApiError::Refused { error, .. } if error == "access_denied" => ErrorCode::SignInCancelled,
+        ApiError::Refused { .. } | ApiError::Unauthorized(_) => ErrorCode::ProviderRejected,
+        ApiError::RateLimited(_) => ErrorCode::ProviderRateLimited,
         ApiError::Status { status, .. } if status.is_server_error() => {
-            AppError::ProviderUnavailable
+            ErrorCode::ProviderUnavailable
         }
-        ApiError::Status { .. } => AppError::ProviderRejected,
-        ApiError::Http(_) => AppError::ProviderUnavailable,
-        ApiError::Shape(_) | ApiError::Invalid(_) => AppError::InvalidProviderResponse,
-        ApiError::NoVerifiedEmail => AppError::NoVerifiedEmail,
+        ApiError::Status { .. } => ErrorCode::ProviderRejected,
+        ApiError::Http(_) => ErrorCode::ProviderUnavailable,
+        ApiError::Shape(_) | ApiError::Invalid(_) => ErrorCode::InvalidProviderResponse,
+        ApiError::NoVerifiedEmail => ErrorCode::NoVerifiedEmail,
     }
 }
 
@@ -78,14 +78,14 @@ pub(super) async fn sign_in(
         && iss != settings.issuer
     {
         return Err(Failure::new(
-            AppError::InvalidProviderResponse,
+            ErrorCode::InvalidProviderResponse,
             Some(id),
             format!("iss {iss:?} is not {:?}", settings.issuer),
         ));
     }
     let code = query.code.ok_or_else(|| {
         Failure::new(
-            AppError::ProviderRejected,
+            ErrorCode::ProviderRejected,
             Some(id),
             "callback without code",
         )
