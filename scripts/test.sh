@@ -25,11 +25,11 @@ step() {
 
 step "bootstrap: idempotent, complete, clear when it cannot help" scripts/tests/bootstrap.sh
 step "format" cargo fmt --all --check
-step "lint: server and SSR app" cargo clippy -p server -p app --all-targets -- -D warnings
+step "lint: server and SSR app" cargo clippy -p portcullis -p reference -p app --all-targets -- -D warnings
 step "lint: browser bundle" cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 step "architecture: the browser bundle cannot name a token" scripts/check-architecture.sh
 # A hung test fails the run within minutes instead of eating CI's budget.
-step "unit and integration tests" timeout 900 cargo test -p app -p server
+step "unit and integration tests" timeout 900 cargo test -p app -p portcullis -p reference
 step "SECURITY.md names only tests that exist" scripts/check-security-table.sh
 step "local identity provider selftest" npm --prefix end2end run --silent test:idp
 step "build the site" cargo leptos build

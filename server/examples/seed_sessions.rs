@@ -5,7 +5,7 @@
 //! settings as the server (its first provider names the identities) and
 //! prints each session's cookie value, one per line.
 //!
-//!   cargo run --release -p server --example seed_sessions -- 100000 > cookies
+//!   cargo run --release -p portcullis --example seed_sessions -- 100000 > cookies
 
 use std::{
     io::Write,
@@ -17,11 +17,10 @@ use std::{
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chacha20poly1305::aead::{OsRng, rand_core::RngCore};
-use server::{
+use portcullis::{
     config::Settings,
     secret::Secret,
     session,
-    startup::assemble,
     users::{Identity, SignIn},
     vault::TokenSet,
 };
@@ -50,8 +49,10 @@ async fn main() -> Result<(), Failure> {
         .ok_or("configure the provider the sessions belong to")?
         .clone();
     let idle = settings.session_idle;
-    let (state, sessions) = assemble(settings).await.map_err(|e| e.to_string())?;
-    let core = state.core;
+    let portcullis = portcullis::Portcullis::start(settings)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (core, sessions) = portcullis.internals();
     let next = Arc::new(AtomicUsize::new(0));
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..16 {

@@ -1,30 +1,18 @@
-//! The server's implementation of the UI's port: turns server state into
-//! view types. This is the only place the `app` crate's questions are
-//! answered.
+//! The state every request handler shares ([`Core`]) and the steps that
+//! keep the signed-in state: checking a session, keeping a sign-in, ending
+//! sessions with their tokens, sweeping expired ones.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use app::{
-    error::AppError,
-    model::{
-        ConnectionsView, IdentityView, LiveProfile, ProviderView, ServiceStatus, SessionView,
-        UserView,
-    },
-    ports::{Backend, BoxFuture},
-};
-use http::request::Parts;
 use tower_sessions::Session;
 
 use crate::{
-    cache,
     config::Settings,
     db::Db,
-    error::ErrorCode,
     http_client::ProviderHttp,
     logins::{self, LoginRecord, LoginStore},
-    provider_api::UpstreamError,
     providers::Registry,
-    refresh::{LocalLocks, RefreshError},
+    refresh::LocalLocks,
     session::{self, SessionUser},
     store::Store,
     telemetry::cause_chain,
@@ -34,12 +22,14 @@ use crate::{
 
 /// Everything request handlers share.
 #[derive(Debug)]
-pub struct Portcullis {
+pub struct Core {
     pub registry: Registry,
     /// Client for provider calls: no redirects, timeouts, size limit.
     pub http: ProviderHttp,
     /// Our origin, e.g. `https://app.example.com`.
     pub public_url: String,
+    /// The app's page for a failed sign-in, if not Portcullis's own.
+    pub error_page: Option<String>,
     /// Every token, encrypted at rest.
     pub vault: TokenVault,
     /// Accounts and their provider identities.
@@ -72,11 +62,10 @@ pub struct Portcullis {
     pub(crate) refresh_lock_lease: Duration,
     /// This very value, for work that must outlive the request that
     /// started it (a refresh whose caller went away).
-    pub(crate) me: std::sync::Weak<Portcullis>,
-    started: Instant,
+    pub(crate) me: std::sync::Weak<Core>,
 }
 
-impl Portcullis {
+impl Core {
     /// The shared state of one server, from its settings and parts.
     pub fn new(
         settings: &Settings,
@@ -107,8 +96,8 @@ impl Portcullis {
             session_idle: settings.session_idle,
             session_absolute: settings.session_absolute,
             public_url: settings.public_url.clone(),
+            error_page: settings.error_page.clone(),
             login_ttl: settings.login_ttl,
-            started: Instant::now(),
         })
     }
 
@@ -302,167 +291,6 @@ pub enum SessionError {
     Expired(#[from] tower_sessions::session_store::Error),
 }
 
-/// What the user is told about a failed provider API call.
-fn upstream_error(err: &UpstreamError) -> ErrorCode {
-    use crate::providers::oauth2::ApiError;
-    match err {
-        UpstreamError::Refresh(refresh) if refresh.is_refusal() => {
-            ErrorCode::InvalidProviderResponse
-        }
-        UpstreamError::Refresh(refresh) if refresh.ends_session() => ErrorCode::SessionEnded,
-        UpstreamError::Refresh(RefreshError::Refused(_)) => ErrorCode::ProviderRejected,
-        UpstreamError::Refresh(_) => ErrorCode::ProviderUnavailable,
-        UpstreamError::Api(ApiError::RateLimited(_)) => ErrorCode::ProviderRateLimited,
-        UpstreamError::Api(ApiError::Unauthorized(_)) => ErrorCode::ProviderRejected,
-        UpstreamError::Api(ApiError::Http(_)) => ErrorCode::ProviderUnavailable,
-        UpstreamError::Api(ApiError::Status { status, .. }) if status.is_server_error() => {
-            ErrorCode::ProviderUnavailable
-        }
-        UpstreamError::Userinfo(err) => crate::routes::auth::userinfo_error(err),
-        UpstreamError::Discovery(err) => crate::routes::auth::discovery_error(err),
-        UpstreamError::Api(_) | UpstreamError::OtherUser => ErrorCode::InvalidProviderResponse,
-        UpstreamError::NotAllowed(_) | UpstreamError::NoApi => ErrorCode::Internal,
-    }
-}
-
-/// The reference UI's error for a library code (the codes are the same).
-fn app_error(code: ErrorCode) -> AppError {
-    AppError::from_code(code.code()).unwrap_or(AppError::Internal)
-}
-
 fn secs(duration: Duration) -> i64 {
     i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
-}
-
-impl Portcullis {
-    /// The user signed in on the request's session, if any.
-    async fn session_user(&self, request: &Parts) -> Result<Option<SessionUser>, AppError> {
-        let Some(session) = request.extensions.get::<Session>() else {
-            tracing::error!("no session layer in front of the app");
-            return Err(AppError::Internal);
-        };
-        // Page data is loaded in tasks of the renderer's own: they read
-        // through the cache as their request may.
-        let lookup = self.signed_in(session);
-        cache::within_request(&request.method, request.uri.path(), lookup)
-            .await
-            .map_err(|err| {
-                tracing::error!("session lookup failed: {}", cause_chain(&err));
-                AppError::Unavailable
-            })
-    }
-}
-
-impl Backend for Portcullis {
-    fn providers(&self) -> BoxFuture<'_, Vec<ProviderView>> {
-        Box::pin(self.registry.views())
-    }
-
-    fn current_user<'a>(
-        &'a self,
-        request: &'a Parts,
-    ) -> BoxFuture<'a, Result<Option<UserView>, AppError>> {
-        Box::pin(async move {
-            let user = self.session_user(request).await?;
-            Ok(user.map(|u| u.view(self.provider_label(&u.identity.provider))))
-        })
-    }
-
-    fn connections<'a>(
-        &'a self,
-        request: &'a Parts,
-    ) -> BoxFuture<'a, Result<Option<ConnectionsView>, AppError>> {
-        Box::pin(async move {
-            let Some(user) = self.session_user(request).await? else {
-                return Ok(None);
-            };
-            let identities = self
-                .users
-                .identities(UserId(user.user_id))
-                .await
-                .map_err(|err| {
-                    tracing::error!("user store failed: {}", cause_chain(&err));
-                    AppError::Unavailable
-                })?;
-            let linked: Vec<IdentityView> = identities
-                .into_iter()
-                .map(|identity| IdentityView {
-                    label: self.provider_label(&identity.provider),
-                    provider: identity.provider,
-                    email: identity.email,
-                    issuer: identity.issuer,
-                    subject: identity.subject,
-                })
-                .collect();
-            let connectable = self
-                .registry
-                .views()
-                .await
-                .into_iter()
-                .filter(|p| !linked.iter().any(|l| l.provider == p.id))
-                .collect();
-            Ok(Some(ConnectionsView {
-                linked,
-                connectable,
-            }))
-        })
-    }
-
-    fn sessions<'a>(
-        &'a self,
-        request: &'a Parts,
-    ) -> BoxFuture<'a, Result<Option<Vec<SessionView>>, AppError>> {
-        Box::pin(async move {
-            let Some(user) = self.session_user(request).await? else {
-                return Ok(None);
-            };
-            let logins = self.logins.for_user(user.user_id).await.map_err(|err| {
-                tracing::error!("login store failed: {}", cause_chain(&err));
-                AppError::Unavailable
-            })?;
-            let mut views: Vec<SessionView> = logins
-                .into_iter()
-                .map(|login| SessionView {
-                    current: login.id == user.login,
-                    browser: logins::describe_user_agent(&login.user_agent),
-                    created: logins::format_time(login.created_at),
-                    last_seen: logins::format_time(login.last_seen_at),
-                    id: login.id,
-                })
-                .collect();
-            views.sort_by_key(|view| !view.current);
-            Ok(Some(views))
-        })
-    }
-
-    fn live_profile<'a>(
-        &'a self,
-        request: &'a Parts,
-    ) -> BoxFuture<'a, Result<Option<LiveProfile>, AppError>> {
-        Box::pin(async move {
-            let Some(user) = self.session_user(request).await? else {
-                return Ok(None);
-            };
-            self.live_profile(&user).await.map(Some).map_err(|err| {
-                tracing::warn!(
-                    provider = %user.identity.provider,
-                    "live profile failed: {}",
-                    cause_chain(&err)
-                );
-                app_error(upstream_error(&err))
-            })
-        })
-    }
-
-    fn service_status(&self) -> BoxFuture<'_, Result<ServiceStatus, AppError>> {
-        Box::pin(async move {
-            let providers = self.registry.views().await;
-            Ok(ServiceStatus {
-                version: env!("CARGO_PKG_VERSION").to_owned(),
-                uptime_secs: self.started.elapsed().as_secs(),
-                providers_available: providers.iter().filter(|p| p.available).count(),
-                providers_total: providers.len(),
-            })
-        })
-    }
 }

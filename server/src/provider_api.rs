@@ -5,13 +5,14 @@
 //! path trick nor an absolute URL nor a changed host can send the user's
 //! token anywhere else. The access token is made fresh first.
 
-use app::model::LiveProfile;
 use serde_json::{Map, Value};
 use url::Url;
 
 use crate::{
-    backend::Portcullis,
+    backend::Core,
+    error::ErrorCode,
     logins,
+    model::ProviderProfile,
     providers::{
         DiscoveryError, Protocol,
         oauth2::{self, ApiError},
@@ -97,12 +98,12 @@ fn entries(map: &Map<String, Value>, fields: &[(&str, &str)]) -> Vec<(String, St
         .collect()
 }
 
-impl Portcullis {
+impl Core {
     /// Fresh data about the signed-in user from their provider's API. An
     /// access token the provider refuses (HTTP 401) before its stated
     /// expiry is refreshed once (single-flight) and the call made once
     /// more.
-    pub async fn live_profile(&self, user: &SessionUser) -> Result<LiveProfile, UpstreamError> {
+    pub async fn live_profile(&self, user: &SessionUser) -> Result<ProviderProfile, UpstreamError> {
         let tokens = self.fresh_tokens(user).await?;
         match self.fetch_live_profile(user, &tokens.access_token).await {
             Err(err) if err.is_unauthorized() && tokens.refresh_token.is_some() => {
@@ -123,7 +124,7 @@ impl Portcullis {
         &self,
         user: &SessionUser,
         token: &Secret,
-    ) -> Result<LiveProfile, UpstreamError> {
+    ) -> Result<ProviderProfile, UpstreamError> {
         let provider = self
             .registry
             .get(&user.identity.provider)
@@ -180,11 +181,36 @@ impl Portcullis {
                     )
                 }
             };
-        Ok(LiveProfile {
+        Ok(ProviderProfile {
             source: format!("{source} at {}", provider.settings.label),
             entries: entries(&data, fields),
-            fetched_at: logins::format_time(logins::now()),
+            fetched_at: logins::now(),
         })
+    }
+}
+
+impl UpstreamError {
+    /// What the user is told about this failure.
+    pub fn code(&self) -> ErrorCode {
+        use crate::providers::oauth2::ApiError;
+        match self {
+            UpstreamError::Refresh(refresh) if refresh.is_refusal() => {
+                ErrorCode::InvalidProviderResponse
+            }
+            UpstreamError::Refresh(refresh) if refresh.ends_session() => ErrorCode::SessionEnded,
+            UpstreamError::Refresh(RefreshError::Refused(_)) => ErrorCode::ProviderRejected,
+            UpstreamError::Refresh(_) => ErrorCode::ProviderUnavailable,
+            UpstreamError::Api(ApiError::RateLimited(_)) => ErrorCode::ProviderRateLimited,
+            UpstreamError::Api(ApiError::Unauthorized(_)) => ErrorCode::ProviderRejected,
+            UpstreamError::Api(ApiError::Http(_)) => ErrorCode::ProviderUnavailable,
+            UpstreamError::Api(ApiError::Status { status, .. }) if status.is_server_error() => {
+                ErrorCode::ProviderUnavailable
+            }
+            UpstreamError::Userinfo(err) => crate::routes::auth::userinfo_error(err),
+            UpstreamError::Discovery(err) => crate::routes::auth::discovery_error(err),
+            UpstreamError::Api(_) | UpstreamError::OtherUser => ErrorCode::InvalidProviderResponse,
+            UpstreamError::NotAllowed(_) | UpstreamError::NoApi => ErrorCode::Internal,
+        }
     }
 }
 

@@ -144,7 +144,7 @@ pub async fn limit(
     let wait = not_until.wait_time_from(DefaultClock::default().now());
     let retry_after = wait.as_secs().saturating_add(1);
     tracing::warn!(%client, path = %crate::telemetry::escaped(path), "rate limit reached");
-    let mut response = crate::startup::error_answer(
+    let mut response = crate::pages::error_answer(
         ErrorCode::TooManyRequests,
         StatusCode::TOO_MANY_REQUESTS,
         json,

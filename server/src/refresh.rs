@@ -24,7 +24,7 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 
 use crate::{
-    backend::{Portcullis, SessionError},
+    backend::{Core, SessionError},
     logins,
     providers::{
         Discovered, IdTokenError, Provider, SignedError,
@@ -131,7 +131,7 @@ impl LocalLocks {
     }
 }
 
-impl Portcullis {
+impl Core {
     fn is_expiring(&self, tokens: &TokenSet, now: i64) -> bool {
         let skew = i64::try_from(self.refresh_skew.as_secs()).unwrap_or(60);
         tokens.expires_at.is_some_and(|at| at - now <= skew)

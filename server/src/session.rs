@@ -1,7 +1,6 @@
 //! Browser sessions: the cookie, its store, and the signed-in user kept in
 //! it. Tokens are never part of this record.
 
-use app::model::UserView;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tower_sessions::{
@@ -48,15 +47,6 @@ impl SessionUser {
             user_id: user_id.0,
             grant,
             login,
-        }
-    }
-
-    pub fn view(&self, provider_label: String) -> UserView {
-        UserView {
-            name: self.identity.name.clone(),
-            email: self.identity.email.clone(),
-            picture: self.identity.picture.clone(),
-            provider: provider_label,
         }
     }
 }

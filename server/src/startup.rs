@@ -1,38 +1,34 @@
-//! Building and running the application. Tests call [`Application::build`]
-//! with port 0 and read [`Application::local_addr`]; [`router`] serves
-//! requests without a socket.
+//! Mounting Portcullis in an app: [`Portcullis::start`] opens the stores
+//! and discovers the providers; [`Portcullis::router`] answers the
+//! sign-in, callback, sign-out and back-channel endpoints;
+//! [`Portcullis::layer`] carries the session cookie and the checks every
+//! request passes; [`Portcullis::background`] refreshes tokens ahead and
+//! ends expired sessions.
 
-use std::{
-    io,
-    net::SocketAddr,
-    sync::{Arc, OnceLock},
-};
+use std::{convert::Infallible, future::Future, sync::Arc, time::Duration};
 
-use crate::error::ErrorCode;
-use app::{App, ports::Ports, shell};
 use axum::{
-    Router,
-    extract::{DefaultBodyLimit, FromRef, Request},
+    Extension, Router,
+    extract::{DefaultBodyLimit, Request},
     http::{HeaderValue, StatusCode, header},
     middleware::{self, Next},
-    response::{Html, IntoResponse, Response},
-    routing::{get, post},
+    response::Response,
+    routing::{Route, get, post},
 };
-use leptos::{config::LeptosOptions, prelude::provide_context};
-use leptos_axum::{
-    AxumRouteListing, LeptosRoutes, file_and_error_handler_with_context, generate_route_list,
+use tower::{
+    Layer, ServiceBuilder,
+    util::{BoxCloneSyncService, BoxCloneSyncServiceLayer},
 };
-use tokio::net::TcpListener;
-use tower_http::compression::{CompressionLayer, Predicate, predicate::DefaultPredicate};
 
 use crate::{
-    assets::{self, CompressedAssets},
-    backend::Portcullis,
+    backend::Core,
     cache,
     canonical_host::{self, PublicOrigin},
     config::Settings,
     db::Db,
+    error::ErrorCode,
     http_client,
+    pages::{self, error_answer},
     providers::{Registry, jws},
     rate_limit::{self, ClientLimits},
     routes::{auth, health},
@@ -42,189 +38,213 @@ use crate::{
     telemetry::cause_chain,
 };
 
-/// Shared state of every request handler.
-#[derive(Clone, Debug, FromRef)]
-pub struct AppState {
-    pub leptos: LeptosOptions,
-    pub core: Arc<Portcullis>,
-}
-
-/// Why the server could not start.
+/// Why Portcullis could not start.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StartupError {
-    #[error("cannot listen on {addr}")]
-    Bind {
-        addr: SocketAddr,
-        #[source]
-        source: io::Error,
-    },
+    /// The users' database (`DATABASE_URL`) could not be opened or
+    /// migrated.
     #[error("cannot open the database")]
     Database(#[source] sqlx::Error),
+    /// The session store (`SESSION_STORE_URL`) could not be opened.
     #[error("cannot open the session store")]
     Store(#[source] StoreFailure),
+    /// The HTTP client for provider calls could not be built (no TLS
+    /// roots).
     #[error("cannot build the HTTP client")]
     HttpClient(#[source] reqwest::Error),
 }
 
-/// Opens the database, discovers the providers and builds the state.
-pub async fn assemble(settings: Settings) -> Result<(AppState, CachedSessions), StartupError> {
-    let db = Db::open(settings.database_url.expose())
+/// Portcullis, started: a cheap handle (clone it freely) on the stores,
+/// the providers and the token vault.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// use axum::{Router, routing::get};
+/// use portcullis::{Portcullis, Settings, User};
+///
+/// let auth = Portcullis::start(Settings::from_env()?).await?;
+/// tokio::spawn(auth.background());
+/// let app = Router::new().route("/me", get(|user: User| async move { user.name().to_owned() }));
+/// let app = auth.mount(app);
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+/// axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Portcullis {
+    pub(crate) core: Arc<Core>,
+    sessions: CachedSessions,
+    limits: Arc<ClientLimits>,
+    background_refresh: Option<Duration>,
+}
+
+impl Portcullis {
+    /// Opens the users' database and the session store (running their
+    /// migrations) and starts discovering the OpenID Connect providers
+    /// (OpenID Connect Discovery 1.0; a provider that cannot be reached yet
+    /// is retried in the background and shown as unavailable meanwhile).
+    ///
+    /// # Errors
+    ///
+    /// [`StartupError`] when a store cannot be opened.
+    pub async fn start(settings: Settings) -> Result<Self, StartupError> {
+        let db = Db::open(settings.database_url.expose())
+            .await
+            .map_err(StartupError::Database)?;
+        tracing::info!("database: {}", db.kind());
+        let store = Store::open(
+            settings.session_store_url.as_ref().map(Secret::expose),
+            &settings.session_store_prefix,
+            &db,
+        )
         .await
-        .map_err(StartupError::Database)?;
-    tracing::info!("database: {}", db.kind());
-    let store = Store::open(
-        settings.session_store_url.as_ref().map(Secret::expose),
-        &settings.session_store_prefix,
-        &db,
-    )
-    .await
-    .map_err(StartupError::Store)?;
-    tracing::info!("session store: {}", store.kind());
-    let http = http_client::ProviderHttp::new(settings.provider_limits)
-        .map_err(StartupError::HttpClient)?;
-    let registry = Registry::discover_all(&settings.providers, &http).await;
-    let state = AppState {
-        core: Portcullis::new(&settings, registry, http, db.clone(), store.clone()),
-        leptos: settings.leptos,
-    };
-    let sessions = CachedSessions::new(store.session_store(), settings.session_cache);
-    Ok((state, sessions))
-}
-
-/// The whole HTTP surface.
-pub fn router(state: AppState, store: CachedSessions) -> Router {
-    let https = state.core.public_url.starts_with("https://");
-    let ports = Ports::new(state.core.clone());
-    let assets = CompressedAssets::new(state.leptos.site_root.as_ref());
-    assets.prepare_all();
-    let context = move || {
-        provide_context(ports.clone());
-        // A fresh nonce per response, for the inline scripts and the CSP.
-        leptos::nonce::provide_nonce();
-    };
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/auth/login/{provider}", get(auth::login))
-        .route("/auth/callback/{provider}", get(auth::callback))
-        .route("/auth/logout", post(auth::logout))
-        .route("/auth/link/{provider}", post(auth::link))
-        .route("/auth/unlink", post(auth::unlink))
-        .route("/auth/sessions/end", post(auth::end_session))
-        .route(
-            "/auth/backchannel/{provider}",
-            // A logout token is small; anything much larger is refused unread.
-            post(auth::backchannel).layer(DefaultBodyLimit::max(2 * jws::MAX_TOKEN_LEN)),
-        )
-        .route("/auth/user", get(auth::user))
-        .leptos_routes_with_context(&state, app_routes(), context.clone(), {
-            let options = state.leptos.clone();
-            move || shell(options.clone())
+        .map_err(StartupError::Store)?;
+        tracing::info!("session store: {}", store.kind());
+        let http = http_client::ProviderHttp::new(settings.provider_limits)
+            .map_err(StartupError::HttpClient)?;
+        let registry = Registry::discover_all(&settings.providers, &http).await;
+        let sessions = CachedSessions::new(store.session_store(), settings.session_cache);
+        let core = Core::new(&settings, registry, http, db, store);
+        let limits = Arc::new(ClientLimits::new(
+            core.sign_in_per_minute,
+            core.backchannel_per_minute,
+            core.client_ip_header.clone(),
+        ));
+        Ok(Self {
+            core,
+            sessions,
+            limits,
+            background_refresh: settings.background_refresh,
         })
-        .fallback(file_and_error_handler_with_context::<AppState, _>(
-            context, shell,
-        ))
-        .layer(middleware::from_fn(html_is_private))
-        .layer(middleware::from_fn_with_state(
-            state.core.public_url.clone(),
-            server_functions_are_same_origin,
-        ))
-        .layer(middleware::from_fn_with_state(
-            assets,
-            assets::serve_compressed,
-        ))
-        .layer(session::layer(store, https, state.core.session_idle))
-        .layer(middleware::from_fn_with_state(
-            https,
-            session::removals_are_secure,
-        ))
-        .layer(middleware::from_fn_with_state(
-            Arc::new(ClientLimits::new(
-                state.core.sign_in_per_minute,
-                state.core.backchannel_per_minute,
-                state.core.client_ip_header.clone(),
+    }
+
+    /// The origin users reach the app at (`APP_PUBLIC_URL`), e.g.
+    /// `https://app.example.com`.
+    pub fn public_url(&self) -> &str {
+        &self.core.public_url
+    }
+
+    /// Portcullis's endpoints, to merge into the app's router (they need
+    /// [`layer`](Self::layer) around them; [`mount`](Self::mount) does
+    /// both):
+    ///
+    /// - `GET /auth/login/{provider}?return_to=/path`: starts the
+    ///   authorization request (RFC 6749 §4.1, PKCE per RFC 7636);
+    /// - `GET /auth/callback/{provider}`: the redirection endpoint, where
+    ///   the code exchange happens;
+    /// - `POST /auth/logout`, `POST /auth/link/{provider}`,
+    ///   `POST /auth/unlink`, `POST /auth/sessions/end`: same-origin
+    ///   form posts;
+    /// - `POST /auth/backchannel/{provider}`: OpenID Connect Back-Channel
+    ///   Logout 1.0;
+    /// - `GET /auth/user`: the signed-in [`User`](crate::User) as JSON, or
+    ///   401 with `{"error": "PC-AUTH-401", ...}`;
+    /// - `GET /auth/error?code=...`: a plain page for a failed sign-in,
+    ///   unless the settings name the app's own (`error_page`);
+    /// - `GET /healthz` and `GET /readyz`: liveness and readiness.
+    pub fn router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
+        let router = Router::new()
+            .route("/healthz", get(health::healthz))
+            .route("/readyz", get(health::readyz))
+            .route("/auth/login/{provider}", get(auth::login))
+            .route("/auth/callback/{provider}", get(auth::callback))
+            .route("/auth/logout", post(auth::logout))
+            .route("/auth/link/{provider}", post(auth::link))
+            .route("/auth/unlink", post(auth::unlink))
+            .route("/auth/sessions/end", post(auth::end_session))
+            .route(
+                "/auth/backchannel/{provider}",
+                // A logout token is small; anything much larger is refused unread.
+                post(auth::backchannel).layer(DefaultBodyLimit::max(2 * jws::MAX_TOKEN_LEN)),
+            )
+            .route("/auth/user", get(auth::user))
+            .route(auth::ERROR_PAGE, get(pages::error_page))
+            .route(pages::SIGN_IN_PAGE, get(pages::sign_in_page));
+        let router = match &self.core.error_page {
+            Some(page) => router.layer(middleware::from_fn_with_state(
+                Arc::<str>::from(page.as_str()),
+                auth::to_error_page,
             )),
-            rate_limit::limit,
-        ))
-        .layer(middleware::from_fn_with_state(
-            PublicOrigin::new(&state.core.public_url),
-            canonical_host::to_public_origin,
-        ))
-        .layer(middleware::from_fn(cache::mark_cacheable_reads))
-        .layer(middleware::from_fn(no_bare_errors))
-        .layer(compress_static_assets())
-        // Outermost: every answer carries them, the ones the layers above
-        // make (redirects to the public origin, 429s, error pages) too.
-        .layer(middleware::from_fn_with_state(https, security_headers))
-        .with_state(state)
-}
-
-/// The browser bundle, its glue script and the stylesheet go out brotli-
-/// or gzip-compressed when the browser accepts it (the WASM bundle is a
-/// third of its size compressed): from the copies `assets.rs` compressed
-/// ahead at the best ratio, on the fly until those are ready. Pages and JSON never are: they carry
-/// per-user data, and compressing it next to anything an attacker can put
-/// in the same response leaks it by size (BREACH).
-fn compress_static_assets() -> CompressionLayer<impl Predicate> {
-    let static_asset =
-        |_: StatusCode, _: http::Version, headers: &http::HeaderMap, _: &http::Extensions| {
-            headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|value| value.to_str().ok())
-                .is_some_and(assets::is_asset_type)
+            None => router,
         };
-    CompressionLayer::new()
-        .br(true)
-        .gzip(true)
-        .compress_when(DefaultPredicate::new().and(static_asset))
-}
-
-/// The Leptos routes, generated once per process. Generating renders the
-/// app with resource loading switched off process-wide, so it must never
-/// overlap with serving a page (several routers in one test process would).
-fn app_routes() -> Vec<AxumRouteListing> {
-    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
-    ROUTES.get_or_init(|| generate_route_list(App)).clone()
-}
-
-/// Pages show who is signed in: no browser or proxy may keep a copy (the
-/// back button after logout must not show the profile again).
-async fn html_is_private(request: Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
-    let is_html = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
-    if is_html {
-        response
-            .headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        router.with_state(self.core.clone())
     }
-    response
+
+    /// What every request of the app passes through, outermost first:
+    /// security headers (SECURITY.md D8), error answers that are never bare
+    /// (a JSON body or a page with a stable code), the redirect to the
+    /// public origin, per-client rate limits on the sign-in and
+    /// back-channel endpoints, and the session cookie (`HttpOnly`,
+    /// `SameSite=Lax`, `__Host-` and `Secure` over https). It also makes
+    /// this handle available to the extractors ([`crate::extract`]).
+    pub fn layer(&self) -> PortcullisLayer {
+        let https = self.core.public_url.starts_with("https://");
+        let stack = ServiceBuilder::new()
+            .layer(middleware::from_fn_with_state(https, security_headers))
+            .layer(middleware::from_fn(no_bare_errors))
+            .layer(middleware::from_fn(cache::mark_cacheable_reads))
+            .layer(middleware::from_fn_with_state(
+                PublicOrigin::new(&self.core.public_url),
+                canonical_host::to_public_origin,
+            ))
+            .layer(middleware::from_fn_with_state(
+                self.limits.clone(),
+                rate_limit::limit,
+            ))
+            .layer(middleware::from_fn_with_state(
+                https,
+                session::removals_are_secure,
+            ))
+            .layer(session::layer(
+                self.sessions.clone(),
+                https,
+                self.core.session_idle,
+            ))
+            .layer(Extension(self.clone()));
+        PortcullisLayer(BoxCloneSyncServiceLayer::new(stack))
+    }
+
+    /// `app` with Portcullis's [`router`](Self::router) merged in and its
+    /// [`layer`](Self::layer) around everything.
+    pub fn mount(&self, app: Router) -> Router {
+        app.merge(self.router()).layer(self.layer())
+    }
+
+    /// Not part of the API: the shared state and the session store, for
+    /// this project's own tests and benchmark seeder.
+    #[doc(hidden)]
+    pub fn internals(&self) -> (&Arc<Core>, &CachedSessions) {
+        (&self.core, &self.sessions)
+    }
+
+    /// The work Portcullis does while the app serves, as one future to
+    /// spawn: refreshing the tokens of sessions in use before they expire
+    /// (every `BACKGROUND_REFRESH_SECONDS`, when set) and, every five
+    /// minutes, ending expired sessions with their tokens. It runs until
+    /// dropped or aborted.
+    pub fn background(&self) -> impl Future<Output = ()> + Send + 'static {
+        housekeeping(self.core.clone(), self.background_refresh)
+    }
 }
 
-/// Server functions (`/api/*`) answer only our own pages (SECURITY.md
-/// D3): a request whose `Origin` is not ours, or that has neither an
-/// `Origin` nor `Sec-Fetch-Site: same-origin`, is refused with 403 and the
-/// error code, before the function runs. There is no CORS.
-async fn server_functions_are_same_origin(
-    axum::extract::State(public_url): axum::extract::State<String>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if request.uri().path().starts_with("/api/")
-        && !auth::is_same_origin(request.headers(), &public_url)
-    {
-        tracing::warn!(path = %request.uri().path(), "cross-site server-function call refused");
-        let error = ErrorCode::CrossSiteRequest;
-        return (
-            StatusCode::FORBIDDEN,
-            [(header::CACHE_CONTROL, "no-store")],
-            axum::Json(serde_json::json!({ "error": error.code(), "message": error.to_string() })),
-        )
-            .into_response();
+/// The layer [`Portcullis::layer`] returns, for `Router::layer`.
+#[derive(Clone)]
+pub struct PortcullisLayer(BoxCloneSyncServiceLayer<Route, Request, Response, Infallible>);
+
+impl Layer<Route> for PortcullisLayer {
+    type Service = BoxCloneSyncService<Request, Response, Infallible>;
+
+    fn layer(&self, inner: Route) -> Self::Service {
+        self.0.layer(inner)
     }
-    next.run(request).await
+}
+
+impl std::fmt::Debug for PortcullisLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PortcullisLayer")
+    }
 }
 
 /// Headers on every response (SECURITY.md D8): no MIME sniffing, no
@@ -323,105 +343,11 @@ fn wants_json(request: &Request) -> bool {
         || (accept.contains("application/json") && !accept.contains("text/html"))
 }
 
-/// `error` with `status`: the project's JSON error body, or a
-/// self-contained page (it must not need the store to render).
-pub(crate) fn error_answer(error: ErrorCode, status: StatusCode, json: bool) -> Response {
-    let mut response = if json {
-        (
-            status,
-            axum::Json(serde_json::json!({ "error": error.code(), "message": error.to_string() })),
-        )
-            .into_response()
-    } else {
-        let html = format!(
-            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-             <title>{title} · Portcullis</title><link rel=\"stylesheet\" href=\"/pkg/portcullis.css\"></head>\
-             <body><main id=\"main\" class=\"main\"><section class=\"card error\" role=\"alert\">\
-             <h1>{title}</h1><p class=\"lead\">{message}</p>\
-             <p class=\"muted\">Error code: <code data-testid=\"error-code\">{code}</code></p>\
-             <div class=\"actions\"><a class=\"button\" href=\"/\">Try again</a></div>\
-             </section></main></body></html>",
-            title = error.title(),
-            message = error,
-            code = error.code(),
-        );
-        (status, Html(html)).into_response()
-    };
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-}
-
-/// A bound, ready-to-serve server.
-#[derive(Debug)]
-pub struct Application {
-    listener: TcpListener,
-    router: Router,
-    core: Arc<Portcullis>,
-    background_refresh: Option<std::time::Duration>,
-}
-
-impl Application {
-    /// Binds the socket, opens the store, discovers the providers.
-    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        let addr = settings.leptos.site_addr;
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| StartupError::Bind { addr, source })?;
-        Self::build_on(listener, settings).await
-    }
-
-    /// Like [`Application::build`] on a socket bound already (tests bind
-    /// port 0 first, to know the public URL before the provider starts).
-    pub async fn build_on(listener: TcpListener, settings: Settings) -> Result<Self, StartupError> {
-        let background_refresh = settings.background_refresh;
-        let (state, store) = assemble(settings).await?;
-        Ok(Self {
-            listener,
-            core: state.core.clone(),
-            router: router(state, store),
-            background_refresh,
-        })
-    }
-
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.listener.local_addr()
-    }
-
-    /// Serves until Ctrl-C or SIGTERM, then finishes open requests.
-    pub async fn run_until_stopped(self) -> io::Result<()> {
-        let addr = self.local_addr()?;
-        tracing::info!("Portcullis is listening on http://{addr}");
-        // Stops with the server, however it stops (even when dropped).
-        let _housekeeping = AbortOnDrop(tokio::spawn(housekeeping(
-            self.core.clone(),
-            self.background_refresh,
-        )));
-        axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-    }
-}
-
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 /// Work in the background while serving: refreshing the tokens of sessions
 /// in use before they expire (every `refresh_every`, when on), and every
 /// five minutes ending expired sessions with their tokens.
-async fn housekeeping(core: Arc<Portcullis>, refresh_every: Option<std::time::Duration>) {
-    const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
+async fn housekeeping(core: Arc<Core>, refresh_every: Option<Duration>) {
+    const SWEEP_EVERY: Duration = Duration::from_secs(300);
     let tick = refresh_every.unwrap_or(SWEEP_EVERY).min(SWEEP_EVERY);
     let mut interval = tokio::time::interval(tick);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -442,25 +368,4 @@ async fn housekeeping(core: Arc<Portcullis>, refresh_every: Option<std::time::Du
             }
         }
     }
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {},
-            _ = term.recv() => {},
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }

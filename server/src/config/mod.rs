@@ -10,9 +10,7 @@
 
 pub mod file;
 
-use std::{collections::HashMap, fmt, net::SocketAddr, path::PathBuf, time::Duration};
-
-use leptos::config::{LeptosOptions, get_configuration};
+use std::{collections::HashMap, fmt, path::PathBuf, time::Duration};
 
 use crate::{
     http_client::Limits,
@@ -24,11 +22,13 @@ use crate::{
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Where to listen and where the compiled site lives.
-    pub leptos: LeptosOptions,
     /// Origin users reach us at (`APP_PUBLIC_URL`), without trailing slash.
     /// Redirect URIs are built from it, never from the Host header.
     pub public_url: String,
+    /// The app's page for a failed sign-in (a path such as `/error`), sent
+    /// `?code=PC-...&provider=...`; `None` (the default): Portcullis's own
+    /// plain page at `/auth/error`.
+    pub error_page: Option<String>,
     /// Configured identity providers, in `AUTH_PROVIDERS` order.
     pub providers: Vec<ProviderSettings>,
     /// Where users (and by default everything else) live
@@ -122,9 +122,9 @@ impl fmt::Display for ConfigProblems {
 
 impl std::error::Error for ConfigProblems {}
 
-/// Output name of the compiled site when the binary was not built by
-/// cargo-leptos (tests, `cargo run`).
-const DEFAULT_OUTPUT_NAME: &str = "portcullis";
+/// Where users reach the app when `APP_PUBLIC_URL` is not set: a local
+/// development server.
+const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:3000";
 const DEFAULT_SCOPES: &str = "openid email profile";
 const DEFAULT_DATABASE_URL: &str = "sqlite://portcullis.db";
 /// Ten minutes to finish signing in at the provider.
@@ -150,19 +150,13 @@ const DEFAULT_SESSION_CACHE: u64 = 2;
 impl Settings {
     /// Reads the process environment and the settings file.
     pub fn from_env() -> Result<Self, ConfigProblems> {
-        let leptos = get_configuration(None)
-            .map(|conf| conf.leptos_options)
-            .map_err(|err| ConfigProblems(vec![format!("LEPTOS_* settings: {err}")]))?;
-        Self::from_file_and_vars(leptos, &std::env::vars().collect())
+        Self::from_file_and_vars(&std::env::vars().collect())
     }
 
     /// `env` over the settings file: the one `PORTCULLIS_CONFIG` names
     /// (which must exist), else `portcullis.toml` in the working directory
     /// when there is one. A variable set in `env` wins over the file.
-    pub fn from_file_and_vars(
-        leptos: LeptosOptions,
-        env: &HashMap<String, String>,
-    ) -> Result<Self, ConfigProblems> {
+    pub fn from_file_and_vars(env: &HashMap<String, String>) -> Result<Self, ConfigProblems> {
         let named = env
             .get("PORTCULLIS_CONFIG")
             .map(|p| p.trim())
@@ -180,7 +174,7 @@ impl Settings {
             tracing::info!("settings file: {}", path.display());
         }
         vars.extend(env.iter().map(|(k, v)| (k.clone(), v.clone())));
-        match Self::from_vars(leptos, &vars) {
+        match Self::from_vars(&vars) {
             Ok(settings) if problems.is_empty() => Ok(settings),
             Ok(_) => Err(ConfigProblems(problems)),
             Err(ConfigProblems(more)) => {
@@ -191,14 +185,8 @@ impl Settings {
     }
 
     /// Builds settings from `vars`, collecting every problem.
-    pub fn from_vars(
-        mut leptos: LeptosOptions,
-        vars: &HashMap<String, String>,
-    ) -> Result<Self, ConfigProblems> {
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigProblems> {
         let mut problems = Vec::new();
-        if leptos.output_name.is_empty() {
-            leptos.output_name = DEFAULT_OUTPUT_NAME.into();
-        }
         let get = |key: &str| vars.get(key).map(|v| v.trim()).filter(|v| !v.is_empty());
 
         let public_url = match get("APP_PUBLIC_URL") {
@@ -209,7 +197,7 @@ impl Settings {
                     String::new()
                 }
             },
-            None => default_public_url(leptos.site_addr),
+            None => DEFAULT_PUBLIC_URL.to_owned(),
         };
 
         let mut providers: Vec<ProviderSettings> = Vec::new();
@@ -458,7 +446,7 @@ impl Settings {
 
         if problems.is_empty() {
             Ok(Self {
-                leptos,
+                error_page: None,
                 public_url,
                 providers,
                 database_url: Secret::new(database_url),
@@ -482,10 +470,6 @@ impl Settings {
             Err(ConfigProblems(problems))
         }
     }
-}
-
-fn default_public_url(addr: SocketAddr) -> String {
-    format!("http://{addr}")
 }
 
 /// An origin: scheme `http` or `https`, a host, optional port, no path,
@@ -548,10 +532,6 @@ fn default_label(name: &str) -> String {
 mod tests {
     use super::*;
 
-    fn options() -> LeptosOptions {
-        LeptosOptions::builder().output_name("portcullis").build()
-    }
-
     /// Variables as given, with a vault key unless they name one.
     fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         let mut vars = vars_as_given(pairs);
@@ -577,7 +557,7 @@ mod tests {
                 ("SESSION_STORE_URL", "redis://cache.internal"),
             ],
         ] {
-            let problems = Settings::from_vars(options(), &vars_as_given(&store)).unwrap_err();
+            let problems = Settings::from_vars(&vars_as_given(&store)).unwrap_err();
             assert_eq!(problems.0.len(), 1, "{store:?}: {problems}");
             assert!(
                 problems.0[0].starts_with("TOKEN_ENCRYPTION_KEYS is not set")
@@ -587,26 +567,18 @@ mod tests {
         }
         // In memory, a key of the process is enough.
         let memory = vars_as_given(&[("DATABASE_URL", "sqlite::memory:")]);
-        assert!(
-            Settings::from_vars(options(), &memory)
-                .unwrap()
-                .token_keys
-                .is_none()
-        );
+        assert!(Settings::from_vars(&memory).unwrap().token_keys.is_none());
     }
 
     #[test]
     fn a_provider_is_declared_with_environment_variables_alone() {
-        let settings = Settings::from_vars(
-            options(),
-            &vars(&[
-                ("AUTH_PROVIDERS", "local"),
-                ("LOCAL_CLIENT_ID", "client"),
-                ("LOCAL_CLIENT_SECRET", "s3cret"),
-                ("LOCAL_ISSUER", "http://127.0.0.1:5556"),
-                ("APP_PUBLIC_URL", "http://127.0.0.1:3000/"),
-            ]),
-        )
+        let settings = Settings::from_vars(&vars(&[
+            ("AUTH_PROVIDERS", "local"),
+            ("LOCAL_CLIENT_ID", "client"),
+            ("LOCAL_CLIENT_SECRET", "s3cret"),
+            ("LOCAL_ISSUER", "http://127.0.0.1:5556"),
+            ("APP_PUBLIC_URL", "http://127.0.0.1:3000/"),
+        ]))
         .unwrap();
         let local = &settings.providers[0];
         assert_eq!(local.id, "local");
@@ -621,21 +593,18 @@ mod tests {
 
     #[test]
     fn every_problem_is_reported_at_once_naming_the_variable() {
-        let err = Settings::from_vars(
-            options(),
-            &vars(&[
-                ("AUTH_PROVIDERS", "acme,Bad Name,corp"),
-                ("ACME_CLIENT_ID", "id"),
-                ("ACME_ISSUER", "http://idp.example.com"),
-                ("CORP_CLIENT_ID", "id"),
-                ("CORP_CLIENT_SECRET", "x"),
-                ("CORP_ISSUER", "https://corp.example.com"),
-                ("CORP_SCOPES", "email"),
-                ("APP_PUBLIC_URL", "ftp://x"),
-                ("DATABASE_URL", "mysql://db"),
-                ("TOKEN_ENCRYPTION_KEYS", "k1:c2hvcnQ="),
-            ]),
-        )
+        let err = Settings::from_vars(&vars(&[
+            ("AUTH_PROVIDERS", "acme,Bad Name,corp"),
+            ("ACME_CLIENT_ID", "id"),
+            ("ACME_ISSUER", "http://idp.example.com"),
+            ("CORP_CLIENT_ID", "id"),
+            ("CORP_CLIENT_SECRET", "x"),
+            ("CORP_ISSUER", "https://corp.example.com"),
+            ("CORP_SCOPES", "email"),
+            ("APP_PUBLIC_URL", "ftp://x"),
+            ("DATABASE_URL", "mysql://db"),
+            ("TOKEN_ENCRYPTION_KEYS", "k1:c2hvcnQ="),
+        ]))
         .unwrap_err();
         let text = err.to_string();
         assert!(text.starts_with("configuration has 7 problems:"), "{text}");
@@ -666,22 +635,18 @@ mod tests {
 
     #[test]
     fn google_needs_only_its_client_id_and_secret() {
-        let settings = Settings::from_vars(
-            options(),
-            &vars(&[
-                ("AUTH_PROVIDERS", "google"),
-                ("GOOGLE_CLIENT_ID", "123.apps.googleusercontent.com"),
-                ("GOOGLE_CLIENT_SECRET", "s"),
-            ]),
-        )
+        let settings = Settings::from_vars(&vars(&[
+            ("AUTH_PROVIDERS", "google"),
+            ("GOOGLE_CLIENT_ID", "123.apps.googleusercontent.com"),
+            ("GOOGLE_CLIENT_SECRET", "s"),
+        ]))
         .unwrap();
         let google = &settings.providers[0];
         assert_eq!(google.issuer, "https://accounts.google.com");
         assert_eq!(google.label, "Google");
         assert_eq!(google.scopes, ["openid", "email", "profile"]);
 
-        let err =
-            Settings::from_vars(options(), &vars(&[("AUTH_PROVIDERS", "google")])).unwrap_err();
+        let err = Settings::from_vars(&vars(&[("AUTH_PROVIDERS", "google")])).unwrap_err();
         assert_eq!(err.0.len(), 2, "{err}");
         assert!(err.to_string().contains("GOOGLE_CLIENT_ID is not set"));
         assert!(!err.to_string().contains("GOOGLE_ISSUER"));
@@ -689,7 +654,7 @@ mod tests {
 
     #[test]
     fn no_providers_is_a_valid_empty_configuration() {
-        let settings = Settings::from_vars(options(), &vars(&[])).unwrap();
+        let settings = Settings::from_vars(&vars(&[])).unwrap();
         assert!(settings.providers.is_empty());
         assert_eq!(settings.public_url, "http://127.0.0.1:3000");
         assert_eq!(settings.database_url.expose(), "sqlite://portcullis.db");
@@ -719,35 +684,29 @@ mod tests {
 
     #[test]
     fn the_secret_does_not_appear_in_debug_output() {
-        let settings = Settings::from_vars(
-            options(),
-            &vars(&[
-                ("AUTH_PROVIDERS", "local"),
-                ("LOCAL_CLIENT_ID", "client"),
-                ("LOCAL_CLIENT_SECRET", "topsecret-value"),
-                ("LOCAL_ISSUER", "http://127.0.0.1:5556"),
-            ]),
-        )
+        let settings = Settings::from_vars(&vars(&[
+            ("AUTH_PROVIDERS", "local"),
+            ("LOCAL_CLIENT_ID", "client"),
+            ("LOCAL_CLIENT_SECRET", "topsecret-value"),
+            ("LOCAL_ISSUER", "http://127.0.0.1:5556"),
+        ]))
         .unwrap();
         assert!(!format!("{settings:?}").contains("topsecret-value"));
     }
 
     #[test]
     fn timeouts_have_defaults_and_bad_values_are_named() {
-        let settings = Settings::from_vars(options(), &vars(&[])).unwrap();
+        let settings = Settings::from_vars(&vars(&[])).unwrap();
         assert_eq!(settings.login_ttl, Duration::from_secs(600));
         assert_eq!(
             settings.provider_limits.total_timeout,
             Duration::from_secs(15)
         );
 
-        let settings = Settings::from_vars(
-            options(),
-            &vars(&[
-                ("LOGIN_TIMEOUT_SECONDS", "60"),
-                ("PROVIDER_TIMEOUT_SECONDS", "2"),
-            ]),
-        )
+        let settings = Settings::from_vars(&vars(&[
+            ("LOGIN_TIMEOUT_SECONDS", "60"),
+            ("PROVIDER_TIMEOUT_SECONDS", "2"),
+        ]))
         .unwrap();
         assert_eq!(settings.login_ttl, Duration::from_secs(60));
         assert_eq!(
@@ -759,13 +718,10 @@ mod tests {
             Duration::from_secs(2)
         );
 
-        let problems = Settings::from_vars(
-            options(),
-            &vars(&[
-                ("LOGIN_TIMEOUT_SECONDS", "ten"),
-                ("PROVIDER_TIMEOUT_SECONDS", "0"),
-            ]),
-        )
+        let problems = Settings::from_vars(&vars(&[
+            ("LOGIN_TIMEOUT_SECONDS", "ten"),
+            ("PROVIDER_TIMEOUT_SECONDS", "0"),
+        ]))
         .unwrap_err();
         assert_eq!(
             problems.0,
@@ -778,19 +734,19 @@ mod tests {
 
     #[test]
     fn an_unstated_token_lifetime_is_an_hour_unless_set() {
-        let settings = Settings::from_vars(options(), &vars(&[])).unwrap();
+        let settings = Settings::from_vars(&vars(&[])).unwrap();
         assert_eq!(
             settings.access_token_default_lifetime,
             Duration::from_secs(3600)
         );
         let set = vars(&[("ACCESS_TOKEN_DEFAULT_LIFETIME_SECONDS", "300")]);
-        let settings = Settings::from_vars(options(), &set).unwrap();
+        let settings = Settings::from_vars(&set).unwrap();
         assert_eq!(
             settings.access_token_default_lifetime,
             Duration::from_secs(300)
         );
         let zero = vars(&[("ACCESS_TOKEN_DEFAULT_LIFETIME_SECONDS", "0")]);
-        let problems = Settings::from_vars(options(), &zero).unwrap_err();
+        let problems = Settings::from_vars(&zero).unwrap_err();
         assert_eq!(
             problems.0[0],
             "ACCESS_TOKEN_DEFAULT_LIFETIME_SECONDS must be a whole number of seconds from 1 to 86400, not \"0\""
@@ -799,7 +755,7 @@ mod tests {
             ("ACCESS_TOKEN_DEFAULT_LIFETIME_SECONDS", "60"),
             ("TOKEN_REFRESH_SKEW_SECONDS", "60"),
         ]);
-        let problems = Settings::from_vars(options(), &within_skew).unwrap_err();
+        let problems = Settings::from_vars(&within_skew).unwrap_err();
         assert_eq!(
             problems.0,
             [
@@ -810,13 +766,12 @@ mod tests {
 
     #[test]
     fn the_session_cache_is_two_seconds_unless_set_and_zero_turns_it_off() {
-        let settings = Settings::from_vars(options(), &vars(&[])).unwrap();
+        let settings = Settings::from_vars(&vars(&[])).unwrap();
         assert_eq!(settings.session_cache, Duration::from_secs(2));
         let off = vars(&[("SESSION_CACHE_SECONDS", "0")]);
-        let settings = Settings::from_vars(options(), &off).unwrap();
+        let settings = Settings::from_vars(&off).unwrap();
         assert_eq!(settings.session_cache, Duration::ZERO);
-        let problems =
-            Settings::from_vars(options(), &vars(&[("SESSION_CACHE_SECONDS", "61")])).unwrap_err();
+        let problems = Settings::from_vars(&vars(&[("SESSION_CACHE_SECONDS", "61")])).unwrap_err();
         assert_eq!(
             problems.0,
             [
@@ -859,14 +814,11 @@ mod tests {
             "#,
         );
         let path = file.0.display().to_string();
-        let settings = Settings::from_file_and_vars(
-            options(),
-            &vars(&[
-                ("PORTCULLIS_CONFIG", &path),
-                ("ACME_CLIENT_SECRET", "from-env"),
-                ("APP_PUBLIC_URL", "https://from-env.example"),
-            ]),
-        )
+        let settings = Settings::from_file_and_vars(&vars(&[
+            ("PORTCULLIS_CONFIG", &path),
+            ("ACME_CLIENT_SECRET", "from-env"),
+            ("APP_PUBLIC_URL", "https://from-env.example"),
+        ]))
         .unwrap();
         assert_eq!(settings.public_url, "https://from-env.example");
         let ids: Vec<&str> = settings.providers.iter().map(|p| p.id.as_str()).collect();
@@ -887,13 +839,10 @@ mod tests {
             "#,
         );
         let path = file.0.display().to_string();
-        let problems = Settings::from_file_and_vars(
-            options(),
-            &vars(&[
-                ("PORTCULLIS_CONFIG", &path),
-                ("LOGIN_TIMEOUT_SECONDS", "soon"),
-            ]),
-        )
+        let problems = Settings::from_file_and_vars(&vars(&[
+            ("PORTCULLIS_CONFIG", &path),
+            ("LOGIN_TIMEOUT_SECONDS", "soon"),
+        ]))
         .unwrap_err();
         assert_eq!(problems.0.len(), 2, "{problems}");
         assert!(problems.0[0].starts_with(&format!(
@@ -904,10 +853,10 @@ mod tests {
 
     #[test]
     fn a_named_settings_file_that_is_missing_is_a_problem() {
-        let problems = Settings::from_file_and_vars(
-            options(),
-            &vars(&[("PORTCULLIS_CONFIG", "/nonexistent/portcullis.toml")]),
-        )
+        let problems = Settings::from_file_and_vars(&vars(&[(
+            "PORTCULLIS_CONFIG",
+            "/nonexistent/portcullis.toml",
+        )]))
         .unwrap_err();
         assert!(
             problems.0[0].starts_with("/nonexistent/portcullis.toml: cannot be read"),
@@ -918,14 +867,11 @@ mod tests {
     #[test]
     fn the_example_settings_file_is_valid_with_its_secrets_in_the_environment() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../portcullis.example.toml");
-        let settings = Settings::from_file_and_vars(
-            options(),
-            &vars(&[
-                ("PORTCULLIS_CONFIG", path),
-                ("GOOGLE_CLIENT_SECRET", "g"),
-                ("ACME_CLIENT_SECRET", "a"),
-            ]),
-        )
+        let settings = Settings::from_file_and_vars(&vars(&[
+            ("PORTCULLIS_CONFIG", path),
+            ("GOOGLE_CLIENT_SECRET", "g"),
+            ("ACME_CLIENT_SECRET", "a"),
+        ]))
         .unwrap();
         assert_eq!(settings.providers.len(), 2);
     }
@@ -936,14 +882,11 @@ mod tests {
             let prefix = name.to_ascii_uppercase();
             let id_key = format!("{prefix}_CLIENT_ID");
             let secret_key = format!("{prefix}_CLIENT_SECRET");
-            let settings = Settings::from_vars(
-                options(),
-                &vars(&[
-                    ("AUTH_PROVIDERS", name),
-                    (&id_key, "id"),
-                    (&secret_key, "secret"),
-                ]),
-            )
+            let settings = Settings::from_vars(&vars(&[
+                ("AUTH_PROVIDERS", name),
+                (&id_key, "id"),
+                (&secret_key, "secret"),
+            ]))
             .unwrap_or_else(|problems| panic!("{name}: {problems}"));
             let preset = providers::preset(name).unwrap();
             let provider = &settings.providers[0];
@@ -957,20 +900,17 @@ mod tests {
     #[test]
     fn a_preset_can_serve_another_name_and_a_tenant_makes_microsoft_single_tenant() {
         let tenant = "9188040d-6c67-4c5b-b112-36a304b66dad";
-        let settings = Settings::from_vars(
-            options(),
-            &vars(&[
-                ("AUTH_PROVIDERS", "work,hub"),
-                ("WORK_PRESET", "microsoft"),
-                ("WORK_TENANT", tenant),
-                ("WORK_CLIENT_ID", "id"),
-                ("WORK_CLIENT_SECRET", "secret"),
-                ("HUB_PRESET", "github"),
-                ("HUB_ISSUER", "https://github.example.com"),
-                ("HUB_CLIENT_ID", "id"),
-                ("HUB_CLIENT_SECRET", "secret"),
-            ]),
-        )
+        let settings = Settings::from_vars(&vars(&[
+            ("AUTH_PROVIDERS", "work,hub"),
+            ("WORK_PRESET", "microsoft"),
+            ("WORK_TENANT", tenant),
+            ("WORK_CLIENT_ID", "id"),
+            ("WORK_CLIENT_SECRET", "secret"),
+            ("HUB_PRESET", "github"),
+            ("HUB_ISSUER", "https://github.example.com"),
+            ("HUB_CLIENT_ID", "id"),
+            ("HUB_CLIENT_SECRET", "secret"),
+        ]))
         .unwrap();
         let work = &settings.providers[0];
         assert_eq!(
@@ -986,19 +926,16 @@ mod tests {
 
     #[test]
     fn an_unknown_preset_and_an_api_url_for_openid_connect_are_problems() {
-        let problems = Settings::from_vars(
-            options(),
-            &vars(&[
-                ("AUTH_PROVIDERS", "a,google"),
-                ("A_PRESET", "myspace"),
-                ("A_CLIENT_ID", "id"),
-                ("A_CLIENT_SECRET", "secret"),
-                ("A_ISSUER", "https://a.example"),
-                ("GOOGLE_CLIENT_ID", "id"),
-                ("GOOGLE_CLIENT_SECRET", "secret"),
-                ("GOOGLE_API_URL", "https://www.googleapis.com"),
-            ]),
-        )
+        let problems = Settings::from_vars(&vars(&[
+            ("AUTH_PROVIDERS", "a,google"),
+            ("A_PRESET", "myspace"),
+            ("A_CLIENT_ID", "id"),
+            ("A_CLIENT_SECRET", "secret"),
+            ("A_ISSUER", "https://a.example"),
+            ("GOOGLE_CLIENT_ID", "id"),
+            ("GOOGLE_CLIENT_SECRET", "secret"),
+            ("GOOGLE_API_URL", "https://www.googleapis.com"),
+        ]))
         .unwrap_err();
         assert_eq!(problems.0.len(), 2, "{problems}");
         assert!(
@@ -1010,23 +947,17 @@ mod tests {
 
     #[test]
     fn the_session_store_may_be_redis_and_bad_urls_are_named() {
-        let settings = Settings::from_vars(
-            options(),
-            &vars(&[("SESSION_STORE_URL", "redis://127.0.0.1:6379")]),
-        )
-        .unwrap();
+        let settings =
+            Settings::from_vars(&vars(&[("SESSION_STORE_URL", "redis://127.0.0.1:6379")])).unwrap();
         assert_eq!(
             settings.session_store_url.map(|u| u.expose().to_owned()),
             Some("redis://127.0.0.1:6379".to_owned())
         );
         assert_eq!(settings.session_store_prefix, "portcullis");
-        let problems = Settings::from_vars(
-            options(),
-            &vars(&[
-                ("SESSION_STORE_URL", "memcached://x"),
-                ("SESSION_STORE_PREFIX", "a b"),
-            ]),
-        )
+        let problems = Settings::from_vars(&vars(&[
+            ("SESSION_STORE_URL", "memcached://x"),
+            ("SESSION_STORE_PREFIX", "a b"),
+        ]))
         .unwrap_err();
         assert_eq!(problems.0.len(), 2, "{problems}");
         assert!(problems.0[0].starts_with("SESSION_STORE_URL must be"));
@@ -1057,7 +988,7 @@ mod tests {
                     .map(|(k, v)| ((*k).to_owned(), v))
                     .collect();
                 env.insert("AUTH_PROVIDERS".into(), names);
-                let _ = Settings::from_vars(options(), &env);
+                let _ = Settings::from_vars(&env);
             }
 
             #[test]

@@ -23,7 +23,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use app::model::ProviderView;
+use crate::model::ProviderInfo;
 use openidconnect::core::CoreJwsSigningAlgorithm;
 use tokio::sync::Mutex;
 
@@ -292,10 +292,10 @@ impl Registry {
     }
 
     /// The providers as the login page shows them.
-    pub async fn views(&self) -> Vec<ProviderView> {
+    pub async fn views(&self) -> Vec<ProviderInfo> {
         let mut views = Vec::with_capacity(self.providers.len());
         for provider in &self.providers {
-            views.push(ProviderView {
+            views.push(ProviderInfo {
                 id: provider.settings.id.clone(),
                 label: provider.settings.label.clone(),
                 available: provider.is_available(),

@@ -25,7 +25,7 @@ use tower_sessions::Session;
 use url::Url;
 
 use crate::{
-    backend::Portcullis,
+    backend::Core,
     flow::{self, LoginTransaction, return_to},
     logins::{self, Selector},
     providers::{Provider, backchannel},
@@ -34,6 +34,30 @@ use crate::{
     users::{Identity, Link, SignIn, Unlink, UserId},
     vault::TokenSet,
 };
+
+/// Portcullis's own page for a failed sign-in; [`to_error_page`] sends the
+/// browser to the app's instead when the settings name one.
+pub const ERROR_PAGE: &str = "/auth/error";
+
+/// Middleware: a redirect to [`ERROR_PAGE`] goes to the app's own error
+/// page (`Settings::error_page`) with the same query.
+pub async fn to_error_page(
+    State(page): State<Arc<str>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    let location = response.headers().get(header::LOCATION);
+    if let Some(query) = location
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix(ERROR_PAGE))
+        .filter(|rest| rest.starts_with('?'))
+        && let Ok(value) = HeaderValue::from_str(&format!("{page}{query}"))
+    {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
 
 /// A failed step: what the user is told, and the cause for the log.
 #[derive(Debug)]
@@ -76,7 +100,7 @@ impl IntoResponse for Failure {
             "sign-in flow failed: {}",
             escaped(&self.cause)
         );
-        let mut location = format!("/error?code={}", self.error.code());
+        let mut location = format!("{ERROR_PAGE}?code={}", self.error.code());
         if let Some(provider) = &self.provider {
             let _ = write!(location, "&provider={provider}");
         }
@@ -87,7 +111,7 @@ impl IntoResponse for Failure {
     }
 }
 
-fn provider<'a>(core: &'a Portcullis, id: &str) -> Result<&'a Provider, Failure> {
+fn provider<'a>(core: &'a Core, id: &str) -> Result<&'a Provider, Failure> {
     core.registry.get(id).ok_or_else(|| {
         Failure::new(
             ErrorCode::UnknownProvider,
@@ -136,7 +160,7 @@ pub struct LoginQuery {
 /// fresh `state` (and `nonce` for OpenID Connect), kept server-side for
 /// this browser.
 pub async fn login(
-    State(core): State<Arc<Portcullis>>,
+    State(core): State<Arc<Core>>,
     Path(id): Path<String>,
     Query(query): Query<LoginQuery>,
     session: Session,
@@ -149,7 +173,7 @@ pub async fn login(
 /// Remembers a new login transaction and sends the browser to the
 /// provider. `link_to` is the signed-in account a new identity is for.
 async fn start(
-    core: &Portcullis,
+    core: &Core,
     provider: &Provider,
     session: &Session,
     return_to: String,
@@ -198,7 +222,7 @@ pub struct CallbackQuery {
 /// the code into an identity, and signs the user in (or connects the
 /// identity to their account).
 pub async fn callback(
-    State(core): State<Arc<Portcullis>>,
+    State(core): State<Arc<Core>>,
     Path(id): Path<String>,
     Query(query): Query<CallbackQuery>,
     headers: HeaderMap,
@@ -262,7 +286,7 @@ pub async fn callback(
 
 /// Signs the identity's account in: tokens into the vault, a new session id.
 async fn sign_in(
-    core: &Portcullis,
+    core: &Core,
     session: &Session,
     headers: &HeaderMap,
     tx: &LoginTransaction,
@@ -333,7 +357,7 @@ async fn sign_in(
 /// new provider's tokens are not kept: connecting proves the identity,
 /// signing in with it later keeps its tokens.
 async fn connect(
-    core: &Portcullis,
+    core: &Core,
     session: &Session,
     tx: &LoginTransaction,
     user: UserId,
@@ -383,7 +407,7 @@ fn user_agent(headers: &HeaderMap) -> String {
 /// The signed-in user of a state-changing request that came from our own
 /// pages.
 async fn signed_in_same_origin(
-    core: &Portcullis,
+    core: &Core,
     headers: &HeaderMap,
     session: &Session,
 ) -> Result<SessionUser, Failure> {
@@ -403,7 +427,7 @@ async fn signed_in_same_origin(
 /// `POST /auth/link/{provider}`: same-origin, signed in; starts a sign-in
 /// at `provider` whose identity is connected to this account.
 pub async fn link(
-    State(core): State<Arc<Portcullis>>,
+    State(core): State<Arc<Core>>,
     Path(id): Path<String>,
     headers: HeaderMap,
     session: Session,
@@ -429,7 +453,7 @@ pub struct UnlinkForm {
 /// `POST /auth/unlink`: same-origin, signed in; disconnects one of the
 /// account's identities, never the last.
 pub async fn unlink(
-    State(core): State<Arc<Portcullis>>,
+    State(core): State<Arc<Core>>,
     headers: HeaderMap,
     session: Session,
     Form(form): Form<UnlinkForm>,
@@ -467,37 +491,20 @@ pub async fn unlink(
     }
 }
 
-/// `GET /auth/user`: the signed-in user as JSON, for clients that are not
-/// the Leptos app; 401 when anonymous. The same view data the UI gets.
-pub async fn user(State(core): State<Arc<Portcullis>>, session: Session) -> Response {
+/// `GET /auth/user`: the signed-in [`User`](crate::User) as JSON, for
+/// clients that are not the app's pages; 401 with
+/// `{"error": "PC-AUTH-401", ...}` when anonymous.
+pub async fn user(State(core): State<Arc<Core>>, session: Session) -> Response {
     let no_store = [(header::CACHE_CONTROL, "no-store")];
-    match core.signed_in(&session).await {
-        Ok(Some(user)) => {
-            let view = user.view(core.provider_label(&user.identity.provider));
-            (no_store, axum::Json(view)).into_response()
-        }
-        Ok(None) => (
-            StatusCode::UNAUTHORIZED,
-            no_store,
-            axum::Json(serde_json::json!({
-                "error": "not_signed_in",
-                "message": "Sign in to see this.",
-            })),
-        )
-            .into_response(),
+    let error = match core.signed_in(&session).await {
+        Ok(Some(user)) => return (no_store, axum::Json(crate::User(user))).into_response(),
+        Ok(None) => ErrorCode::NotSignedIn,
         Err(err) => {
             tracing::error!("session store failed: {}", cause_chain(&err));
-            let error = ErrorCode::Unavailable;
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                no_store,
-                axum::Json(
-                    serde_json::json!({ "error": error.code(), "message": error.to_string() }),
-                ),
-            )
-                .into_response()
+            ErrorCode::Unavailable
         }
-    }
+    };
+    crate::pages::error_answer(error, error.status(), true)
 }
 
 /// `POST /auth/logout`: same-origin only. The local session and its
@@ -507,7 +514,7 @@ pub async fn user(State(core): State<Arc<Portcullis>>, session: Session) -> Resp
 /// browser goes there to end the provider session too, and comes back to
 /// "You are signed out".
 pub async fn logout(
-    State(core): State<Arc<Portcullis>>,
+    State(core): State<Arc<Core>>,
     headers: HeaderMap,
     session: Session,
 ) -> Result<Response, Failure> {
@@ -577,7 +584,7 @@ pub struct EndSessionForm {
 /// `POST /auth/sessions/end`: same-origin, signed in; ends another of the
 /// account's sessions (this one ends with "Log out").
 pub async fn end_session(
-    State(core): State<Arc<Portcullis>>,
+    State(core): State<Arc<Core>>,
     headers: HeaderMap,
     session: Session,
     Form(form): Form<EndSessionForm>,
@@ -614,7 +621,7 @@ impl std::fmt::Debug for BackchannelForm {
 /// matching sessions here (by `sid`, or all of the subject's) with their
 /// tokens: 200. An invalid one changes nothing: 400. Never cached.
 pub async fn backchannel(
-    State(core): State<Arc<Portcullis>>,
+    State(core): State<Arc<Core>>,
     Path(id): Path<String>,
     Form(form): Form<BackchannelForm>,
 ) -> Response {

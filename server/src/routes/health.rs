@@ -12,7 +12,7 @@ use axum::{
 };
 use serde_json::{Map, Value, json};
 
-use crate::{backend::Portcullis, telemetry::cause_chain};
+use crate::{backend::Core, telemetry::cause_chain};
 
 /// Liveness: the process is up and serving.
 pub async fn healthz() -> impl IntoResponse {
@@ -27,7 +27,7 @@ pub async fn healthz() -> impl IntoResponse {
 /// provider is usable; 503 otherwise, naming what is not (a provider that
 /// cannot be reached yet does not make the instance unready when others
 /// can sign in, but it is reported).
-pub async fn readyz(State(core): State<Arc<Portcullis>>) -> impl IntoResponse {
+pub async fn readyz(State(core): State<Arc<Core>>) -> impl IntoResponse {
     let users = match core.db.ping().await {
         Ok(()) => "ok",
         Err(err) => {

@@ -12,7 +12,7 @@ use openidconnect::{
 
 use super::{Authorization, CallbackQuery, Failure, Verified};
 use crate::{
-    backend::Portcullis,
+    backend::Core,
     flow::LoginTransaction,
     logins,
     providers::{
@@ -30,7 +30,7 @@ use crate::{
 
 /// The provider's discovered metadata, discovering now if start-up could
 /// not.
-async fn discovered(core: &Portcullis, provider: &Provider) -> Result<Arc<Discovered>, Failure> {
+async fn discovered(core: &Core, provider: &Provider) -> Result<Arc<Discovered>, Failure> {
     provider.discovered(&core.http).await.map_err(|err| {
         Failure::from_error(discovery_error(&err), Some(&provider.settings.id), &err)
     })
@@ -49,7 +49,7 @@ pub(crate) fn discovery_error(err: &DiscoveryError) -> ErrorCode {
 
 /// A client for `discovered` with our redirect URI, from configuration.
 fn client_of(
-    core: &Portcullis,
+    core: &Core,
     provider: &Provider,
     discovered: &Discovered,
 ) -> Result<OidcClient, Failure> {
@@ -61,10 +61,7 @@ fn client_of(
 }
 
 /// Code flow with PKCE S256, a fresh `state` and `nonce`.
-pub(super) async fn authorize(
-    core: &Portcullis,
-    provider: &Provider,
-) -> Result<Authorization, Failure> {
+pub(super) async fn authorize(core: &Core, provider: &Provider) -> Result<Authorization, Failure> {
     let client = client_of(core, provider, &*discovered(core, provider).await?)?;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut request = client
@@ -88,7 +85,7 @@ pub(super) async fn authorize(
 
 /// From the callback's code to a validated identity and its tokens.
 pub(super) async fn sign_in(
-    core: &Portcullis,
+    core: &Core,
     provider: &Provider,
     tx: &LoginTransaction,
     query: CallbackQuery,
@@ -199,7 +196,7 @@ pub(super) async fn sign_in(
 /// Verifies an ID token's signature (fetching the provider's keys again on
 /// a rotation) and its claims. The error says what the user is told.
 pub(crate) async fn verify_id_token(
-    core: &Portcullis,
+    core: &Core,
     provider: &Provider,
     discovered: &Discovered,
     id_token: &Secret,

@@ -7,7 +7,7 @@ use openidconnect::{CsrfToken, PkceCodeChallenge};
 
 use super::{Authorization, CallbackQuery, Failure, Verified};
 use crate::{
-    backend::Portcullis,
+    backend::Core,
     flow::LoginTransaction,
     providers::{
         Provider,
@@ -27,7 +27,7 @@ fn endpoints(provider: &Provider) -> Result<Endpoints, Failure> {
 }
 
 /// Code flow with PKCE S256 and a fresh `state`.
-pub(super) fn authorize(core: &Portcullis, provider: &Provider) -> Result<Authorization, Failure> {
+pub(super) fn authorize(core: &Core, provider: &Provider) -> Result<Authorization, Failure> {
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let state = CsrfToken::new_random();
     let url = oauth2::authorize_url(
@@ -64,7 +64,7 @@ fn user_error(err: &ApiError) -> ErrorCode {
 
 /// From the callback's code to the identity the provider's API names.
 pub(super) async fn sign_in(
-    core: &Portcullis,
+    core: &Core,
     provider: &Provider,
     tx: &LoginTransaction,
     query: CallbackQuery,

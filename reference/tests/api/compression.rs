@@ -8,10 +8,7 @@ use axum::{Router, body::Body};
 use http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use leptos::config::LeptosOptions;
-use server::{
-    config::Settings,
-    startup::{assemble, router},
-};
+use reference::Config;
 use tower::ServiceExt;
 
 /// An app serving a site whose `pkg/portcullis.wasm` is `wasm`.
@@ -31,9 +28,8 @@ async fn app_with_bundle(wasm: &[u8]) -> Router {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-    let settings = Settings::from_vars(leptos, &vars).unwrap();
-    let (state, store) = assemble(settings).await.unwrap();
-    router(state, store)
+    let config = Config::from_vars(leptos, &vars).unwrap();
+    reference::router(config).await.unwrap()
 }
 
 /// Status, `Content-Encoding` and the body's length as sent.

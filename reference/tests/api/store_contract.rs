@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use server::{
+use portcullis::{
     db::Db,
     logins::{LoginRecord, LoginStore, Selector, now},
     redis_store::RedisStore,

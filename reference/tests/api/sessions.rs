@@ -159,7 +159,7 @@ async fn a_session_past_its_absolute_lifetime_is_signed_out_though_in_use() {
 
 #[tokio::test]
 async fn expired_sessions_their_tokens_and_session_records_are_swept() {
-    use server::{
+    use portcullis::{
         config::Settings,
         logins::{LoginRecord, now},
         secret::Secret,
@@ -176,12 +176,9 @@ async fn expired_sessions_their_tokens_and_session_records_are_swept() {
     ]
     .into_iter()
     .collect();
-    let leptos = leptos::config::LeptosOptions::builder()
-        .output_name("portcullis")
-        .build();
-    let settings = Settings::from_vars(leptos, &vars).unwrap();
-    let (state, _store) = server::startup::assemble(settings).await.unwrap();
-    let core = state.core;
+    let settings = Settings::from_vars(&vars).unwrap();
+    let portcullis = portcullis::Portcullis::start(settings).await.unwrap();
+    let (core, _) = portcullis.internals();
     let db = database.connect().await;
     sqlx::query(
         "INSERT INTO users (id, name, email, picture, created_at, last_login_at)

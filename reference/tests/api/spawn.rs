@@ -7,7 +7,7 @@ use std::{
 };
 
 use leptos::config::LeptosOptions;
-use server::{config::Settings, startup::Application};
+use reference::{Application, Config};
 use tokio::net::TcpListener;
 
 use crate::{
@@ -150,8 +150,8 @@ pub async fn serve_task(
     // Every server's log lines are kept, for the canary hunt.
     crate::log_capture::start();
     let leptos = LeptosOptions::builder().output_name("portcullis").build();
-    let settings = Settings::from_vars(leptos, &vars).unwrap();
-    let app = Application::build_on(listener, settings).await.unwrap();
+    let config = Config::from_vars(leptos, &vars).unwrap();
+    let app = Application::build_on(listener, config).await.unwrap();
     tokio::spawn(app.run_until_stopped())
 }
 

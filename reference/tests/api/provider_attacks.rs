@@ -565,7 +565,7 @@ async fn an_id_token_with_a_wrong_at_hash_is_refused() {
 async fn an_id_token_with_the_right_at_hash_is_accepted() {
     assert_accepted(claims_script(|claims, ctx| {
         let key = CoreRsaPrivateSigningKey::from_pem(
-            include_str!("../fixtures/provider-key-1.pem"),
+            include_str!("../../../server/tests/fixtures/provider-key-1.pem"),
             Some(JsonWebKeyId::new("k1".into())),
         )
         .unwrap();
@@ -769,9 +769,9 @@ async fn a_slow_token_endpoint_ends_on_an_error_page_not_a_hang() {
 #[tokio::test]
 async fn the_oidc_presets_recorded_token_errors_end_on_a_refusal() {
     for body in [
-        include_str!("../fixtures/google/token-error.json"),
-        include_str!("../fixtures/gitlab/token-error.json"),
-        include_str!("../fixtures/microsoft/token-error.json"),
+        include_str!("../../../server/tests/fixtures/google/token-error.json"),
+        include_str!("../../../server/tests/fixtures/gitlab/token-error.json"),
+        include_str!("../../../server/tests/fixtures/microsoft/token-error.json"),
     ] {
         let rig = rig(Script {
             token_endpoint: TokenEndpoint::Recorded(400, body),

@@ -33,10 +33,10 @@ pub const CLIENT_ID: &str = "portcullis-test";
 pub const CLIENT_SECRET: &str = "hostile-test-secret";
 pub const SUBJECT: &str = "hostile-user-1";
 
-const KEY_1: &str = include_str!("../fixtures/provider-key-1.pem");
-const KEY_2: &str = include_str!("../fixtures/provider-key-2.pem");
-const ATTACKER_KEY: &str = include_str!("../fixtures/attacker-key.pem");
-const ED25519_KEY: &str = include_str!("../fixtures/provider-key-ed25519.pem");
+const KEY_1: &str = include_str!("../../../server/tests/fixtures/provider-key-1.pem");
+const KEY_2: &str = include_str!("../../../server/tests/fixtures/provider-key-2.pem");
+const ATTACKER_KEY: &str = include_str!("../../../server/tests/fixtures/attacker-key.pem");
+const ED25519_KEY: &str = include_str!("../../../server/tests/fixtures/provider-key-ed25519.pem");
 
 /// How the ID token is signed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,10 +115,26 @@ macro_rules! shape {
     ($name:literal, $issuer_suffix:literal) => {
         $crate::hostile_idp::Shape {
             issuer_suffix: $issuer_suffix,
-            discovery: include_str!(concat!("../fixtures/", $name, "/discovery.json")),
-            id_token: include_str!(concat!("../fixtures/", $name, "/id_token_claims.json")),
-            token_response: include_str!(concat!("../fixtures/", $name, "/token_response.json")),
-            userinfo: include_str!(concat!("../fixtures/", $name, "/userinfo.json")),
+            discovery: include_str!(concat!(
+                "../../../server/tests/fixtures/",
+                $name,
+                "/discovery.json"
+            )),
+            id_token: include_str!(concat!(
+                "../../../server/tests/fixtures/",
+                $name,
+                "/id_token_claims.json"
+            )),
+            token_response: include_str!(concat!(
+                "../../../server/tests/fixtures/",
+                $name,
+                "/token_response.json"
+            )),
+            userinfo: include_str!(concat!(
+                "../../../server/tests/fixtures/",
+                $name,
+                "/userinfo.json"
+            )),
         }
     };
 }

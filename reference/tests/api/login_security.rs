@@ -276,6 +276,8 @@ async fn the_user_endpoint_is_401_when_anonymous_and_view_data_only_when_signed_
         .unwrap();
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(anonymous.headers()[header::CACHE_CONTROL], "no-store");
+    let body: serde_json::Value = anonymous.json().await.unwrap();
+    assert_eq!(body["error"], "PC-AUTH-401", "a stable code: {body}");
 
     let callback = sign_in_at_provider(&client, &app, "demo", "/").await;
     client.get(&callback).send().await.unwrap();
@@ -287,13 +289,21 @@ async fn the_user_endpoint_is_401_when_anonymous_and_view_data_only_when_signed_
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
     let user: serde_json::Value = response.json().await.unwrap();
+    let issuer = user["issuer"].as_str().unwrap().to_owned();
+    let subject = user["subject"].as_str().unwrap().to_owned();
+    assert!(!subject.is_empty(), "{user}");
     assert_eq!(
         user,
         serde_json::json!({
+            "account": user["account"],
+            "provider": "local",
+            "issuer": issuer,
+            "subject": subject,
             "name": "Dana Demo",
             "email": "demo@portcullis.test",
+            "email_verified": true,
             "picture": null,
-            "provider": "Local demo provider",
-        })
+        }),
+        "the user's identity and profile, nothing that points at a token"
     );
 }

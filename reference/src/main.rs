@@ -1,23 +1,23 @@
-//! Portcullis server binary: read settings, start, serve until stopped.
+//! The reference app's server: read settings, start, serve until stopped.
 
 use std::process::ExitCode;
 
-use server::{config::Settings, startup::Application, telemetry};
+use reference::{Application, Config};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    telemetry::init();
-    let settings = match Settings::from_env() {
-        Ok(settings) => settings,
+    portcullis::telemetry::init();
+    let config = match Config::from_env() {
+        Ok(config) => config,
         Err(problems) => {
             tracing::error!("{problems}");
             return ExitCode::FAILURE;
         }
     };
-    let app = match Application::build(settings).await {
+    let app = match Application::build(config).await {
         Ok(app) => app,
         Err(err) => {
-            tracing::error!("cannot start: {}", telemetry::cause_chain(&err));
+            tracing::error!("cannot start: {}", portcullis::telemetry::cause_chain(&err));
             return ExitCode::FAILURE;
         }
     };

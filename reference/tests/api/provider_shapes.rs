@@ -154,9 +154,10 @@ async fn an_azure_ad_v1_token_response_with_numbers_as_strings_signs_in_and_coun
         response: &mut serde_json::Map<String, serde_json::Value>,
         _: &crate::hostile_idp::Context,
     ) {
-        let recorded: serde_json::Value =
-            serde_json::from_str(include_str!("../fixtures/azure-ad-v1/token_response.json"))
-                .unwrap();
+        let recorded: serde_json::Value = serde_json::from_str(include_str!(
+            "../../../server/tests/fixtures/azure-ad-v1/token_response.json"
+        ))
+        .unwrap();
         for (name, value) in recorded.as_object().unwrap() {
             if !["access_token", "refresh_token", "id_token"].contains(&name.as_str()) {
                 response.insert(name.clone(), value.clone());

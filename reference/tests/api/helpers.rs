@@ -6,10 +6,7 @@ use axum::{Router, body::Body};
 use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use leptos::config::LeptosOptions;
-use server::{
-    config::Settings,
-    startup::{assemble, router},
-};
+use reference::Config;
 use tower::ServiceExt;
 
 /// A test application with the given environment variables and its own
@@ -22,9 +19,8 @@ pub async fn app_with(vars: &[(&str, &str)]) -> Router {
     vars.entry("DATABASE_URL".into())
         .or_insert_with(|| "sqlite::memory:".into());
     let leptos = LeptosOptions::builder().output_name("portcullis").build();
-    let settings = Settings::from_vars(leptos, &vars).expect("valid test settings");
-    let (state, store) = assemble(settings).await.unwrap();
-    router(state, store)
+    let config = Config::from_vars(leptos, &vars).expect("valid test settings");
+    reference::router(config).await.unwrap()
 }
 
 /// A test application with one provider, "local", whose issuer is down.

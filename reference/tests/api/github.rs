@@ -115,7 +115,7 @@ async fn a_github_user_signs_in_keyed_by_the_numeric_id_with_the_verified_email(
         .unwrap();
     assert_eq!(user["name"], "The Octocat");
     assert_eq!(user["email"], "octocat@github.test");
-    assert_eq!(user["provider"], "GitHub");
+    assert_eq!(user["provider"], "github");
 
     let (issuer, subject): (String, String) =
         sqlx::query_as("SELECT issuer, subject FROM identities")

@@ -5,6 +5,7 @@
 
 mod backchannel;
 mod compression;
+mod embed;
 mod fake_github;
 mod github;
 mod headers;

@@ -107,12 +107,12 @@ async fn an_unreachable_postgresql_stops_the_start_with_a_clear_error() {
     ]
     .into_iter()
     .collect();
-    let settings = server::config::Settings::from_vars(leptos, &vars).unwrap();
+    let config = reference::Config::from_vars(leptos, &vars).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let err = server::startup::Application::build_on(listener, settings)
+    let err = reference::Application::build_on(listener, config)
         .await
         .unwrap_err();
-    let chain = server::telemetry::cause_chain(&err);
+    let chain = portcullis::telemetry::cause_chain(&err);
     assert!(chain.starts_with("cannot open the database"), "{chain}");
 }
 
@@ -179,7 +179,7 @@ async fn refresh_is_single_flight_across_two_instances_on_postgresql() {
 
 #[tokio::test]
 async fn two_disconnects_at_once_on_postgresql_never_leave_an_account_without_a_way_in() {
-    use server::{
+    use portcullis::{
         db::Db,
         users::{Identity, SignIn, Unlink, UserStore},
     };

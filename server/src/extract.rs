@@ -1,0 +1,213 @@
+//! Axum extractors for handlers behind [`Portcullis::layer`]:
+//!
+//! - [`User`]: the signed-in user. Without one, an API request gets 401
+//!   with `{"error": "PC-AUTH-401", "message": ...}`, a page navigation a
+//!   303 to the sign-in page (`/auth/sign-in?return_to=<this path>`).
+//! - `Option<User>`: the signed-in user or `None`, for pages that show
+//!   either.
+//! - [`AccessToken`]: a fresh access token for the session's provider,
+//!   refreshed first when it is about to expire (single-flight across
+//!   requests and instances), for calling the provider's API.
+
+use axum::{
+    extract::{FromRequestParts, OptionalFromRequestParts},
+    http::{HeaderValue, header, request::Parts},
+    response::{IntoResponse, Redirect, Response},
+};
+
+use crate::{
+    Portcullis,
+    error::ErrorCode,
+    model::User,
+    pages::{SIGN_IN_PAGE, error_answer},
+    provider_api::UpstreamError,
+    secret::Secret,
+    telemetry::cause_chain,
+};
+
+/// Why an extractor refused a request: an [`ErrorCode`] answered as JSON,
+/// or a redirect to the sign-in page for a page navigation.
+#[derive(Debug)]
+pub struct Rejection(RejectionKind);
+
+#[derive(Debug)]
+enum RejectionKind {
+    Error { code: ErrorCode, json: bool },
+    SignIn { return_to: String },
+}
+
+impl Rejection {
+    /// The user-facing code behind this rejection ([`ErrorCode::NotSignedIn`]
+    /// for a redirect to the sign-in page).
+    pub fn code(&self) -> ErrorCode {
+        match &self.0 {
+            RejectionKind::Error { code, .. } => *code,
+            RejectionKind::SignIn { .. } => ErrorCode::NotSignedIn,
+        }
+    }
+}
+
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        match self.0 {
+            RejectionKind::Error { code, json } => error_answer(code, code.status(), json),
+            RejectionKind::SignIn { return_to } => {
+                let back: String =
+                    url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
+                let mut response =
+                    Redirect::to(&format!("{SIGN_IN_PAGE}?return_to={back}")).into_response();
+                response
+                    .headers_mut()
+                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                response
+            }
+        }
+    }
+}
+
+/// Whether the request is a browser navigating to a page (Fetch Metadata
+/// `Sec-Fetch-Mode: navigate`, or an `Accept` that asks for HTML), which is
+/// sent to sign in rather than told 401.
+fn is_navigation(parts: &Parts) -> bool {
+    let header = |name| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|value: &HeaderValue| value.to_str().ok())
+    };
+    match header("sec-fetch-mode") {
+        Some(mode) => mode == "navigate",
+        None => header(header::ACCEPT.as_str()).is_some_and(|accept| accept.contains("text/html")),
+    }
+}
+
+fn portcullis(parts: &Parts) -> Result<Portcullis, Rejection> {
+    parts
+        .extensions
+        .get::<Portcullis>()
+        .cloned()
+        .ok_or_else(|| {
+            tracing::error!("no Portcullis layer in front of this route");
+            Rejection(RejectionKind::Error {
+                code: ErrorCode::Internal,
+                json: !is_navigation(parts),
+            })
+        })
+}
+
+/// The [`Portcullis`] handle itself, for handlers that ask it about the
+/// account ([`Portcullis::identities`], [`Portcullis::provider_profile`]...).
+impl<S: Send + Sync> FromRequestParts<S> for Portcullis {
+    type Rejection = Rejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Rejection> {
+        portcullis(parts)
+    }
+}
+
+impl<S: Send + Sync> OptionalFromRequestParts<S> for User {
+    type Rejection = Rejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Rejection> {
+        let portcullis = portcullis(parts)?;
+        portcullis.user(parts).await.map_err(|code| {
+            Rejection(RejectionKind::Error {
+                code,
+                json: !is_navigation(parts),
+            })
+        })
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for User {
+    type Rejection = Rejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Rejection> {
+        match <Self as OptionalFromRequestParts<S>>::from_request_parts(parts, state).await? {
+            Some(user) => Ok(user),
+            None if is_navigation(parts) && parts.method == http::Method::GET => {
+                let return_to = parts
+                    .uri
+                    .path_and_query()
+                    .map_or("/", |path| path.as_str())
+                    .to_owned();
+                Err(Rejection(RejectionKind::SignIn { return_to }))
+            }
+            None => Err(Rejection(RejectionKind::Error {
+                code: ErrorCode::NotSignedIn,
+                json: !is_navigation(parts),
+            })),
+        }
+    }
+}
+
+/// A fresh OAuth 2.0 access token (RFC 6749 §1.4) of the signed-in
+/// session's provider, for calling that provider's API from the server:
+/// `Authorization: Bearer <token>` (RFC 6750 §2.1). It was refreshed first
+/// if it expires within `TOKEN_REFRESH_SKEW_SECONDS`.
+///
+/// It cannot be serialised or printed (its `Debug` says `AccessToken(..)`),
+/// so it does not end up in a response or a log by accident; read it with
+/// [`expose`](Self::expose) or [`bearer`](Self::bearer) where it is sent.
+///
+/// Rejections: not signed in as for [`User`]; the provider ended the grant
+/// ([`ErrorCode::SessionEnded`], 401, and the session here is ended);
+/// the provider unreachable ([`ErrorCode::ProviderUnavailable`], 502).
+pub struct AccessToken {
+    token: Secret,
+    user: User,
+}
+
+impl AccessToken {
+    /// The token itself.
+    pub fn expose(&self) -> &str {
+        self.token.expose()
+    }
+
+    /// An `Authorization` header value, `Bearer <token>`, marked sensitive
+    /// (HTTP/2 never indexes it).
+    pub fn bearer(&self) -> HeaderValue {
+        let mut value = HeaderValue::from_str(&format!("Bearer {}", self.token.expose()))
+            .unwrap_or_else(|_| HeaderValue::from_static("Bearer"));
+        value.set_sensitive(true);
+        value
+    }
+
+    /// The user the token acts for.
+    pub fn user(&self) -> &User {
+        &self.user
+    }
+}
+
+impl std::fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AccessToken(..)")
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for AccessToken {
+    type Rejection = Rejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Rejection> {
+        let user = <User as FromRequestParts<S>>::from_request_parts(parts, state).await?;
+        let portcullis = portcullis(parts)?;
+        match portcullis.core.fresh_tokens(&user.0).await {
+            Ok(tokens) => Ok(Self {
+                token: tokens.access_token,
+                user,
+            }),
+            Err(err) => {
+                tracing::warn!(
+                    provider = %user.provider(),
+                    "no fresh access token: {}",
+                    cause_chain(&err)
+                );
+                let code = UpstreamError::Refresh(err).code();
+                Err(Rejection(RejectionKind::Error {
+                    code,
+                    json: !is_navigation(parts),
+                }))
+            }
+        }
+    }
+}
