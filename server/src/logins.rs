@@ -67,23 +67,6 @@ pub fn now() -> i64 {
     OffsetDateTime::now_utc().unix_timestamp()
 }
 
-/// A unix time as the profile shows it: "2026-11-26 06:40 UTC".
-pub fn format_time(unix: i64) -> String {
-    OffsetDateTime::from_unix_timestamp(unix).map_or_else(
-        |_| "unknown".to_owned(),
-        |t| {
-            format!(
-                "{:04}-{:02}-{:02} {:02}:{:02} UTC",
-                t.year(),
-                u8::from(t.month()),
-                t.day(),
-                t.hour(),
-                t.minute()
-            )
-        },
-    )
-}
-
 /// "Firefox on Linux", from a User-Agent header; good enough to tell one's
 /// own devices apart, never used for a decision.
 pub fn describe_user_agent(ua: &str) -> String {
@@ -454,10 +437,5 @@ mod tests {
         for (ua, expected) in cases {
             assert_eq!(describe_user_agent(ua), expected, "{ua}");
         }
-    }
-
-    #[test]
-    fn times_read_in_utc_to_the_minute() {
-        assert_eq!(format_time(1_795_675_243), "2026-11-26 06:40 UTC");
     }
 }
