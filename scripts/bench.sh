@@ -36,8 +36,8 @@ json_field() { # JSON PATH: prints JSON.PATH
 say "building the release site, server and session seeder (the first time takes a while)"
 export LEPTOS_OUTPUT_NAME=portcullis
 cargo leptos build --release >/dev/null 2>&1 || cargo leptos build --release
-cargo build --release -p portcullis --example seed_sessions >/dev/null 2>&1 \
-  || cargo build --release -p portcullis --example seed_sessions
+cargo build --release -p portcullis --features testing --example seed_sessions >/dev/null 2>&1 \
+  || cargo build --release -p portcullis --features testing --example seed_sessions
 target_dir=$(cargo metadata --no-deps --format-version 1 | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')
 binary="$target_dir/release/server"
 seeder="$target_dir/release/examples/seed_sessions"

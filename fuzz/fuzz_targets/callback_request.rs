@@ -34,12 +34,9 @@ fn app() -> &'static Router {
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect();
-            let leptos = leptos::config::LeptosOptions::builder()
-                .output_name("portcullis")
-                .build();
-            let settings = server::config::Settings::from_vars(leptos, &vars).expect("settings");
-            let (state, store) = server::startup::assemble(settings).await.expect("app");
-            server::startup::router(state, store)
+            let settings = portcullis::Settings::from_vars(&vars).expect("settings");
+            let portcullis = portcullis::Portcullis::start(settings).await.expect("app");
+            portcullis.mount(Router::new())
         })
     })
 }

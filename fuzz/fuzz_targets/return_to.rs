@@ -8,7 +8,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(value) = std::str::from_utf8(data) else {
         return;
     };
-    if let Some(path) = server::flow::return_to::validate(value) {
+    if let Some(path) = portcullis::fuzzing::return_to(value) {
         assert!(path.starts_with('/') && !path.starts_with("//"), "{path:?}");
         assert!(!path.contains('\\'), "{path:?}");
     }

@@ -294,3 +294,90 @@ pub enum SessionError {
 fn secs(duration: Duration) -> i64 {
     i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{
+        config::Settings,
+        logins::{LoginRecord, now},
+        secret::Secret,
+        test_support::temp_database::TempDatabase,
+        vault::TokenSet,
+    };
+
+    #[tokio::test]
+    async fn expired_sessions_their_tokens_and_session_records_are_swept() {
+        let database = TempDatabase::new();
+        let vars = [
+            ("DATABASE_URL".to_owned(), database.url()),
+            ("SESSION_IDLE_TIMEOUT_SECONDS".to_owned(), "60".to_owned()),
+            (
+                "TOKEN_ENCRYPTION_KEYS".to_owned(),
+                "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".to_owned(),
+            ),
+        ]
+        .into_iter()
+        .collect();
+        let settings = Settings::from_vars(&vars).unwrap();
+        let portcullis = crate::Portcullis::start(settings).await.unwrap();
+        let core = &portcullis.core;
+        let db = database.connect().await;
+        sqlx::query(
+            "INSERT INTO users (id, name, email, picture, created_at, last_login_at)
+             VALUES (1, 'Dana', NULL, NULL, 0, 0)",
+        )
+        .execute(&db)
+        .await
+        .unwrap();
+        let tokens = TokenSet {
+            access_token: Secret::new("at"),
+            refresh_token: None,
+            id_token: None,
+            expires_at: None,
+        };
+        for (id, last_seen) in [("stale", now() - 3600), ("fresh", now())] {
+            let grant = format!("grant-{id}");
+            core.vault.put(&grant, "local", &tokens).await.unwrap();
+            core.logins
+                .create(&LoginRecord {
+                    id: id.into(),
+                    user_id: 1,
+                    provider: "local".into(),
+                    issuer: "https://idp.test".into(),
+                    subject: "dana".into(),
+                    provider_sid: None,
+                    grant_id: grant,
+                    user_agent: String::new(),
+                    created_at: last_seen,
+                    last_seen_at: last_seen,
+                })
+                .await
+                .unwrap();
+        }
+        sqlx::query("INSERT INTO tower_sessions (id, data, expiry_date) VALUES ('old', x'', 0)")
+            .execute(&db)
+            .await
+            .unwrap();
+
+        assert_eq!(
+            core.sweep().await.unwrap(),
+            1,
+            "one session was past its idle time"
+        );
+        let left: Vec<(String,)> = sqlx::query_as("SELECT id FROM logins")
+            .fetch_all(&db)
+            .await
+            .unwrap();
+        assert_eq!(left, [("fresh".to_owned(),)]);
+        assert_eq!(
+            database.count("token_vault").await,
+            1,
+            "its tokens went too"
+        );
+        assert_eq!(
+            database.count("tower_sessions").await,
+            0,
+            "expired records deleted"
+        );
+    }
+}

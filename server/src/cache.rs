@@ -154,10 +154,12 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
     }
 
     /// How many entries are kept (stale ones included).
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.entries().map.len()
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

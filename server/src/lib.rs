@@ -8,32 +8,39 @@
 //! [`Portcullis::mount`], spawn [`Portcullis::background`], and read the
 //! signed-in [`User`] in handlers.
 
-pub mod account;
-pub mod backend;
-pub mod cache;
-pub mod canonical_host;
-pub mod config;
-pub mod db;
-pub mod error;
-pub mod extract;
-pub mod flow;
-pub mod http_client;
-pub mod logins;
-pub mod model;
-pub mod pages;
-pub mod provider_api;
-pub mod providers;
-pub mod rate_limit;
-pub mod redis_store;
-pub mod refresh;
-pub mod routes;
-pub mod secret;
-pub mod session;
-pub mod startup;
-pub mod store;
+mod account;
+mod backend;
+mod cache;
+mod canonical_host;
+mod config;
+mod db;
+mod error;
+mod extract;
+mod flow;
+mod http_client;
+mod logins;
+mod model;
+mod pages;
+mod provider_api;
+mod providers;
+mod rate_limit;
+mod redis_store;
+mod refresh;
+mod routes;
+mod secret;
+mod session;
+mod startup;
+mod store;
 pub mod telemetry;
-pub mod users;
-pub mod vault;
+// Shared with the reference app's tests, which use more of it.
+#[cfg(test)]
+#[allow(dead_code)]
+#[path = "../tests/support/mod.rs"]
+mod test_support;
+#[cfg(feature = "testing")]
+pub mod testing;
+mod users;
+mod vault;
 
 pub use config::{ConfigProblems, Settings};
 pub use error::ErrorCode;
@@ -41,3 +48,15 @@ pub use extract::{AccessToken, Rejection};
 pub use model::{LinkedIdentity, ProviderInfo, ProviderProfile, SessionInfo, User};
 pub use routes::auth::is_same_origin;
 pub use startup::{Portcullis, PortcullisLayer, StartupError};
+
+/// Entry points for the fuzz targets (`fuzz/`); built only by `cargo fuzz`.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::flow::return_to::validate as return_to;
+
+    /// Parses a settings file's text, for the parser's fuzz target.
+    pub fn settings_file(text: &str) {
+        let _ = crate::config::file::parse(text);
+    }
+}

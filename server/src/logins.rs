@@ -108,6 +108,7 @@ pub fn describe_user_agent(ua: &str) -> String {
 
 impl LoginStore {
     /// The store itself, every read going to it.
+    #[cfg(test)]
     pub fn new(store: Store) -> Self {
         Self::with_cache(store, Duration::ZERO)
     }

@@ -41,8 +41,6 @@ pub enum UpstreamError {
     Userinfo(#[from] UserinfoError),
     #[error(transparent)]
     Discovery(#[from] DiscoveryError),
-    #[error("the provider's answer names another user")]
-    OtherUser,
 }
 
 impl UpstreamError {
@@ -208,7 +206,7 @@ impl UpstreamError {
             }
             UpstreamError::Userinfo(err) => crate::routes::auth::userinfo_error(err),
             UpstreamError::Discovery(err) => crate::routes::auth::discovery_error(err),
-            UpstreamError::Api(_) | UpstreamError::OtherUser => ErrorCode::InvalidProviderResponse,
+            UpstreamError::Api(_) => ErrorCode::InvalidProviderResponse,
             UpstreamError::NotAllowed(_) | UpstreamError::NoApi => ErrorCode::Internal,
         }
     }

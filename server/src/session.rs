@@ -68,7 +68,8 @@ pub async fn sign_in(
 }
 
 /// A new session record with `user` signed in, as [`sign_in`] leaves it,
-/// expiring after `idle`; for tools that fill a store.
+/// expiring after `idle`; for the test kit.
+#[cfg(feature = "testing")]
 pub fn signed_in_record(
     user: &SessionUser,
     idle: StdDuration,
@@ -190,6 +191,15 @@ pub async fn removals_are_secure(
     response
 }
 
+/// The session cookie's name: with the `__Host-` prefix over https.
+pub fn cookie_name(https: bool) -> &'static str {
+    if https {
+        "__Host-portcullis"
+    } else {
+        "portcullis"
+    }
+}
+
 /// The cookie settings (SECURITY.md D1): HttpOnly, SameSite=Lax so the
 /// login transaction survives the provider's redirect back, and over https
 /// `Secure` with the `__Host-` prefix (Path=/, no Domain).
@@ -200,11 +210,7 @@ pub fn layer(
 ) -> SessionManagerLayer<CachedSessions> {
     let idle = Duration::try_from(idle).unwrap_or(Duration::hours(8));
     SessionManagerLayer::new(store)
-        .with_name(if https {
-            "__Host-portcullis"
-        } else {
-            "portcullis"
-        })
+        .with_name(cookie_name(https))
         .with_secure(https)
         .with_http_only(true)
         .with_same_site(SameSite::Lax)

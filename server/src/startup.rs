@@ -75,7 +75,7 @@ pub enum StartupError {
 #[derive(Clone, Debug)]
 pub struct Portcullis {
     pub(crate) core: Arc<Core>,
-    sessions: CachedSessions,
+    pub(crate) sessions: CachedSessions,
     limits: Arc<ClientLimits>,
     background_refresh: Option<Duration>,
 }
@@ -210,13 +210,6 @@ impl Portcullis {
     /// [`layer`](Self::layer) around everything.
     pub fn mount(&self, app: Router) -> Router {
         app.merge(self.router()).layer(self.layer())
-    }
-
-    /// Not part of the API: the shared state and the session store, for
-    /// this project's own tests and benchmark seeder.
-    #[doc(hidden)]
-    pub fn internals(&self) -> (&Arc<Core>, &CachedSessions) {
-        (&self.core, &self.sessions)
     }
 
     /// The work Portcullis does while the app serves, as one future to

@@ -21,23 +21,27 @@ mod login_security;
 mod logout;
 mod node_service;
 mod pages;
+#[path = "../../../server/tests/support/postgres.rs"]
 mod postgres;
 mod postgres_store;
 mod provider_attacks;
 mod provider_quirks;
 mod provider_shapes;
 mod proxy;
+#[path = "../../../server/tests/support/redis.rs"]
 mod redis;
 mod redis_sessions;
 mod refresh;
 mod rig;
 mod robustness;
 mod server_functions;
+#[path = "../../../server/tests/support/services.rs"]
 mod services;
 mod session_cache;
 mod sessions;
 mod signins_in_progress;
 mod spawn;
-mod store_contract;
 mod store_faults;
+#[path = "../../../server/tests/support/temp_database.rs"]
+mod temp_database;
 mod token_exposure;

@@ -286,6 +286,13 @@ impl Registry {
         self.shared(id).map(Arc::as_ref)
     }
 
+    /// The first provider in display order, if any (the test kit's
+    /// default).
+    #[cfg(feature = "testing")]
+    pub fn first(&self) -> Option<&Provider> {
+        self.providers.first().map(Arc::as_ref)
+    }
+
     /// The provider `id`, for work that outlives the request.
     pub fn shared(&self, id: &str) -> Option<&Arc<Provider>> {
         self.providers.iter().find(|p| p.settings.id == id)

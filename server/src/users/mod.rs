@@ -435,3 +435,49 @@ mod tests {
         assert_eq!(left[0].subject, "42");
     }
 }
+
+#[cfg(test)]
+mod postgres_tests {
+    use super::{Identity, SignIn, Unlink, UserStore};
+    use crate::{db::Db, test_support::postgres::fresh_database};
+
+    #[tokio::test]
+    async fn two_disconnects_at_once_on_postgresql_never_leave_an_account_without_a_way_in() {
+        let db = Db::open(&fresh_database().await).await.unwrap();
+        let users = UserStore::new(db);
+        let identity = |n: usize, provider: &str| Identity {
+            issuer: format!("https://{provider}.test"),
+            subject: format!("user-{n}"),
+            provider: provider.to_owned(),
+            name: "Dana".into(),
+            email: None,
+            email_verified: false,
+            picture: None,
+        };
+        for n in 0..20 {
+            let (first, second) = (identity(n, "first"), identity(n, "second"));
+            let SignIn::Account(account) = users.sign_in(&first).await.unwrap() else {
+                panic!("a new account");
+            };
+            users.link(account, &second).await.unwrap();
+            let (a, b) = tokio::join!(
+                users.unlink(account, &first.issuer, &first.subject),
+                users.unlink(account, &second.issuer, &second.subject),
+            );
+            let outcomes = [a.unwrap(), b.unwrap()];
+            assert_eq!(
+                outcomes
+                    .iter()
+                    .filter(|o| matches!(o, Unlink::Unlinked))
+                    .count(),
+                1,
+                "{outcomes:?}"
+            );
+            assert!(
+                outcomes.iter().any(|o| matches!(o, Unlink::LastIdentity)),
+                "{outcomes:?}"
+            );
+            assert_eq!(users.identities(account).await.unwrap().len(), 1);
+        }
+    }
+}

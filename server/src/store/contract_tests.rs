@@ -4,12 +4,13 @@
 
 use std::collections::HashMap;
 
-use portcullis::{
+use crate::{
     db::Db,
     logins::{LoginRecord, LoginStore, Selector, now},
     redis_store::RedisStore,
     secret::Secret,
     store::Store,
+    test_support::{postgres::fresh_database, redis::fresh_redis, temp_database::TempDatabase},
     users::{Identity, SignIn, UserStore},
     vault::{KeyRing, TokenSet, TokenVault},
 };
@@ -17,8 +18,6 @@ use tower_sessions::{
     SessionStore as _,
     session::{Id, Record},
 };
-
-use crate::{postgres::fresh_database, redis::fresh_redis, spawn::TempDatabase};
 
 /// A store to test, with an account to attach logins to.
 struct Subject {

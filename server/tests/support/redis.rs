@@ -19,7 +19,7 @@ pub struct OwnRedis {
 
 impl OwnRedis {
     pub fn start(dir: &str) -> Self {
-        let (url, child) = crate::services::start("redis.sh", "REDIS_READY", &[dir]);
+        let (url, child) = super::services::start("redis.sh", "REDIS_READY", &[dir]);
         Self { url, child }
     }
 
@@ -39,7 +39,7 @@ pub async fn fresh_redis() -> (String, String) {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let url = tokio::task::spawn_blocking(|| {
         SERVER
-            .get_or_init(|| crate::services::start_for_process("redis.sh", "REDIS_READY"))
+            .get_or_init(|| super::services::start_for_process("redis.sh", "REDIS_READY"))
             .clone()
     })
     .await

@@ -13,7 +13,7 @@ use sqlx::{Connection, PgConnection};
 /// The cluster's admin URL (database `postgres`).
 fn cluster() -> &'static str {
     static CLUSTER: OnceLock<String> = OnceLock::new();
-    CLUSTER.get_or_init(|| crate::services::start_for_process("postgres.sh", "POSTGRES_READY"))
+    CLUSTER.get_or_init(|| super::services::start_for_process("postgres.sh", "POSTGRES_READY"))
 }
 
 /// A new, empty database in the test cluster; its URL.

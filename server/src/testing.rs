@@ -1,0 +1,391 @@
+//! A test kit for apps that mount Portcullis (feature `testing`): sign a
+//! user in within the app's own tests in one call, with no provider round
+//! trip, and run Portcullis on an in-memory store.
+//!
+//! ```
+//! use axum::{Router, body::Body, http::{Request, header}, routing::get};
+//! use portcullis::{Portcullis, User, testing::{self, TestUser}};
+//! use tower::ServiceExt;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let portcullis = Portcullis::start(testing::settings()).await.unwrap();
+//! let app = portcullis.mount(Router::new().route(
+//!     "/hello",
+//!     get(|user: User| async move { format!("hello {}", user.name()) }),
+//! ));
+//!
+//! let session = portcullis
+//!     .sign_in_for_test(TestUser::new("dana").name("Dana"))
+//!     .await
+//!     .unwrap();
+//! let request = Request::get("/hello")
+//!     .header(header::COOKIE, session.cookie())
+//!     .body(Body::empty())
+//!     .unwrap();
+//! let response = app.oneshot(request).await.unwrap();
+//! assert_eq!(response.status(), 200);
+//! # }
+//! ```
+
+use std::{collections::HashMap, time::Duration};
+
+use tower_sessions::SessionStore as _;
+
+use crate::{
+    Portcullis, Settings, User,
+    secret::Secret,
+    session,
+    users::{Identity, SignIn},
+    vault::TokenSet,
+};
+
+/// The provider [`settings`] configures: a plain OAuth 2.0 provider whose
+/// endpoints are never called by [`Portcullis::sign_in_for_test`].
+pub const TEST_PROVIDER: &str = "test";
+
+/// Settings for an app's tests: an in-memory SQLite database for users and
+/// sessions (gone when the process ends), a vault key for this process only,
+/// and one provider, [`TEST_PROVIDER`], configured as a GitHub-style
+/// OAuth 2.0 provider at `https://provider.test` that no test reaches.
+///
+/// # Panics
+///
+/// Never: the settings are fixed and valid (a test checks it).
+#[allow(clippy::expect_used)]
+pub fn settings() -> Settings {
+    let vars: HashMap<String, String> = [
+        ("DATABASE_URL", "sqlite::memory:"),
+        ("AUTH_PROVIDERS", TEST_PROVIDER),
+        ("TEST_PRESET", "github"),
+        ("TEST_CLIENT_ID", "test-client"),
+        ("TEST_CLIENT_SECRET", "test-secret"),
+        ("TEST_LABEL", "Test provider"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    Settings::from_vars(&vars).expect("the test settings are valid")
+}
+
+/// A user to sign in with [`Portcullis::sign_in_for_test`]: an identity at
+/// a configured provider and the tokens its sign-in left in the vault.
+#[derive(Clone, Debug)]
+pub struct TestUser {
+    subject: String,
+    provider: Option<String>,
+    name: Option<String>,
+    email: Option<(String, bool)>,
+    picture: Option<String>,
+    access_token: Secret,
+    refresh_token: Option<Secret>,
+    id_token: Option<Secret>,
+    expires_in: Option<Duration>,
+}
+
+impl TestUser {
+    /// The user the provider knows as `subject` (its stable id, OpenID
+    /// Connect Core §2 `sub`), named after it, without an e-mail, with the
+    /// access token `test-access-token-<subject>` that never expires and no
+    /// refresh token.
+    pub fn new(subject: impl Into<String>) -> Self {
+        let subject = subject.into();
+        Self {
+            access_token: Secret::new(format!("test-access-token-{subject}")),
+            subject,
+            provider: None,
+            name: None,
+            email: None,
+            picture: None,
+            refresh_token: None,
+            id_token: None,
+            expires_in: None,
+        }
+    }
+
+    /// Signs in at the configured provider `id` (default: the first one).
+    pub fn provider(mut self, id: impl Into<String>) -> Self {
+        self.provider = Some(id.into());
+        self
+    }
+
+    /// The display name.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// The e-mail address, and whether the provider vouches for it.
+    pub fn email(mut self, address: impl Into<String>, verified: bool) -> Self {
+        self.email = Some((address.into(), verified));
+        self
+    }
+
+    /// The avatar's URL.
+    pub fn picture(mut self, url: impl Into<String>) -> Self {
+        self.picture = Some(url.into());
+        self
+    }
+
+    /// The access token [`crate::AccessToken`] hands the app's handlers.
+    pub fn access_token(mut self, token: impl Into<String>) -> Self {
+        self.access_token = Secret::new(token.into());
+        self
+    }
+
+    /// A refresh token (RFC 6749 §1.5) kept with the access token.
+    pub fn refresh_token(mut self, token: impl Into<String>) -> Self {
+        self.refresh_token = Some(Secret::new(token.into()));
+        self
+    }
+
+    /// An ID token (OpenID Connect Core §2) kept with the access token.
+    pub fn id_token(mut self, token: impl Into<String>) -> Self {
+        self.id_token = Some(Secret::new(token.into()));
+        self
+    }
+
+    /// The access token expires this long after sign-in (default: never).
+    pub fn expires_in(mut self, lifetime: Duration) -> Self {
+        self.expires_in = Some(lifetime);
+        self
+    }
+}
+
+/// A session [`Portcullis::sign_in_for_test`] signed in.
+#[derive(Clone, Debug)]
+pub struct TestSession {
+    cookie: String,
+    user: User,
+}
+
+impl TestSession {
+    /// The `Cookie` request header's value (`name=value`) that makes a
+    /// request this session's.
+    pub fn cookie(&self) -> &str {
+        &self.cookie
+    }
+
+    /// The signed-in user, as the [`User`] extractor gives it.
+    pub fn user(&self) -> &User {
+        &self.user
+    }
+}
+
+/// Why [`Portcullis::sign_in_for_test`] could not sign the user in.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TestSignInError {
+    /// No provider is configured, or none with this id.
+    #[error("no configured provider is called {0:?}")]
+    UnknownProvider(String),
+    /// The identity is new and its verified e-mail is an existing
+    /// account's, which signs in with `provider` (no account is created,
+    /// as at a real sign-in).
+    #[error("the e-mail belongs to an account that signs in with {provider}")]
+    EmailBelongsTo {
+        /// The provider the existing account signs in with.
+        provider: String,
+    },
+    /// The store failed.
+    #[error("the store failed")]
+    Store(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+fn store(err: impl std::error::Error + Send + Sync + 'static) -> TestSignInError {
+    TestSignInError::Store(Box::new(err))
+}
+
+impl Portcullis {
+    /// Signs `user` in as a real sign-in would (the account and identity,
+    /// the tokens sealed in the vault, a signed-in session and its session
+    /// record) without a provider round trip; the session to send requests
+    /// with. For tests only (feature `testing`).
+    ///
+    /// # Errors
+    ///
+    /// [`TestSignInError`]: an unknown provider, an e-mail taken by another
+    /// account, or a store failure.
+    pub async fn sign_in_for_test(&self, user: TestUser) -> Result<TestSession, TestSignInError> {
+        let core = &self.core;
+        let provider = match &user.provider {
+            Some(id) => core.registry.get(id),
+            None => core.registry.first(),
+        }
+        .map(|provider| provider.settings.clone())
+        .ok_or_else(|| {
+            TestSignInError::UnknownProvider(user.provider.clone().unwrap_or_default())
+        })?;
+        let (email, email_verified) = user.email.clone().unzip();
+        let identity = Identity {
+            issuer: provider.issuer.clone(),
+            subject: user.subject.clone(),
+            provider: provider.id.clone(),
+            name: user.name.clone().unwrap_or_else(|| user.subject.clone()),
+            email,
+            email_verified: email_verified.unwrap_or(false),
+            picture: user.picture.clone(),
+        };
+        let user_id = match core.users.sign_in(&identity).await.map_err(store)? {
+            SignIn::Account(id) => id,
+            SignIn::EmailBelongsTo { provider } => {
+                return Err(TestSignInError::EmailBelongsTo { provider });
+            }
+        };
+        let tokens = TokenSet {
+            access_token: user.access_token,
+            refresh_token: user.refresh_token,
+            id_token: user.id_token,
+            expires_at: TokenSet::expiry_in(user.expires_in.map(|lifetime| lifetime.as_secs())),
+        };
+        let signed_in = core
+            .keep_sign_in(
+                &provider.id,
+                identity,
+                user_id,
+                None,
+                "test".into(),
+                &tokens,
+            )
+            .await
+            .map_err(store)?;
+        let mut record = session::signed_in_record(&signed_in, core.session_idle).map_err(store)?;
+        self.sessions.create(&mut record).await.map_err(store)?;
+        let name = session::cookie_name(core.public_url.starts_with("https://"));
+        Ok(TestSession {
+            cookie: format!("{name}={}", record.id),
+            user: User(signed_in),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::{
+        Router,
+        body::{Body, to_bytes},
+        http::{Request, StatusCode, header},
+        routing::get,
+    };
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::AccessToken;
+
+    async fn app() -> (Portcullis, Router) {
+        let portcullis = Portcullis::start(settings()).await.unwrap();
+        let routes = Router::new()
+            .route(
+                "/me",
+                get(|user: User| async move { format!("{} at {}", user.name(), user.provider()) }),
+            )
+            .route(
+                "/token",
+                get(|token: AccessToken| async move { token.expose().to_owned() }),
+            );
+        let app = portcullis.mount(routes);
+        (portcullis, app)
+    }
+
+    async fn get_with(app: &Router, path: &str, cookie: Option<&str>) -> (StatusCode, String) {
+        let mut request = Request::get(path).header(header::ACCEPT, "application/json");
+        if let Some(cookie) = cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        let response = app
+            .clone()
+            .oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let body = to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_user_signed_in_by_the_test_kit_reaches_the_apps_handlers_with_its_token() {
+        let (portcullis, app) = app().await;
+        assert_eq!(
+            get_with(&app, "/me", None).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+
+        let session = portcullis
+            .sign_in_for_test(
+                TestUser::new("dana")
+                    .name("Dana")
+                    .email("dana@example.test", true)
+                    .access_token("the-token"),
+            )
+            .await
+            .unwrap();
+        assert!(
+            session.cookie().starts_with("portcullis="),
+            "{}",
+            session.cookie()
+        );
+        assert_eq!(session.user().subject(), "dana");
+        assert_eq!(
+            get_with(&app, "/me", Some(session.cookie())).await,
+            (StatusCode::OK, "Dana at test".to_owned())
+        );
+        assert_eq!(
+            get_with(&app, "/token", Some(session.cookie())).await,
+            (StatusCode::OK, "the-token".to_owned())
+        );
+        let (status, body) = get_with(&app, "/auth/user", Some(session.cookie())).await;
+        assert_eq!(status, StatusCode::OK);
+        let user: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(user["email"], "dana@example.test");
+        assert_eq!(user["email_verified"], true);
+    }
+
+    #[tokio::test]
+    async fn two_test_users_get_separate_accounts_and_sessions() {
+        let (portcullis, app) = app().await;
+        let dana = portcullis
+            .sign_in_for_test(TestUser::new("dana"))
+            .await
+            .unwrap();
+        let eli = portcullis
+            .sign_in_for_test(TestUser::new("eli"))
+            .await
+            .unwrap();
+        assert_ne!(dana.cookie(), eli.cookie());
+        assert_ne!(dana.user().account_id(), eli.user().account_id());
+        assert_eq!(
+            get_with(&app, "/me", Some(eli.cookie())).await.1,
+            "eli at test"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_test_kit_refuses_a_provider_that_is_not_configured() {
+        let (portcullis, _) = app().await;
+        let err = portcullis
+            .sign_in_for_test(TestUser::new("dana").provider("google"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, TestSignInError::UnknownProvider(id) if id == "google"),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_test_kit_keeps_the_rule_that_a_verified_email_belongs_to_one_account() {
+        let (portcullis, _) = app().await;
+        portcullis
+            .sign_in_for_test(TestUser::new("dana").email("dana@example.test", true))
+            .await
+            .unwrap();
+        let err = portcullis
+            .sign_in_for_test(TestUser::new("impostor").email("dana@example.test", true))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, TestSignInError::EmailBelongsTo { provider } if provider == "test"),
+            "{err:?}"
+        );
+    }
+}
