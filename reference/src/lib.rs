@@ -25,7 +25,7 @@ use leptos::{config::LeptosOptions, prelude::provide_context};
 use leptos_axum::{
     AxumRouteListing, LeptosRoutes, file_and_error_handler_with_context, generate_route_list,
 };
-use portcullis::{ConfigProblems, Portcullis, Settings, StartupError};
+use portcullis::{ConfigProblems, Portcullis, Settings, SettingsBuilder, StartupError};
 use tokio::net::TcpListener;
 use tower_http::compression::{CompressionLayer, Predicate, predicate::DefaultPredicate};
 
@@ -50,9 +50,9 @@ impl Config {
     pub fn from_env() -> Result<Self, ConfigProblems> {
         let leptos = leptos::config::get_configuration(None)
             .map(|conf| conf.leptos_options)
-            .map_err(|err| ConfigProblems(vec![format!("LEPTOS_* settings: {err}")]))?;
+            .map_err(|err| ConfigProblems::new([format!("LEPTOS_* settings: {err}")]))?;
         let vars = Self::with_public_url(&leptos, std::env::vars().collect());
-        Ok(Self::new(leptos, Settings::from_file_and_vars(&vars)?))
+        Self::new(leptos, SettingsBuilder::from_vars(vars))
     }
 
     /// Settings from `vars` alone (tests).
@@ -61,7 +61,12 @@ impl Config {
         vars: &HashMap<String, String>,
     ) -> Result<Self, ConfigProblems> {
         let vars = Self::with_public_url(&leptos, vars.clone());
-        Ok(Self::new(leptos, Settings::from_vars(&vars)?))
+        let settings = vars
+            .iter()
+            .fold(Settings::builder(), |settings, (name, value)| {
+                settings.var(name, value)
+            });
+        Self::new(leptos, settings)
     }
 
     /// Users reach a local server at its own address unless
@@ -75,13 +80,13 @@ impl Config {
         vars
     }
 
-    fn new(mut leptos: LeptosOptions, mut portcullis: Settings) -> Self {
+    fn new(mut leptos: LeptosOptions, settings: SettingsBuilder) -> Result<Self, ConfigProblems> {
         if leptos.output_name.is_empty() {
             leptos.output_name = DEFAULT_OUTPUT_NAME.into();
         }
         // A failed sign-in lands on the UI's own error page.
-        portcullis.error_page = Some("/error".into());
-        Self { leptos, portcullis }
+        let portcullis = settings.error_page("/error").build()?;
+        Ok(Self { leptos, portcullis })
     }
 }
 

@@ -42,7 +42,7 @@ pub mod testing;
 mod users;
 mod vault;
 
-pub use config::{ConfigProblems, Settings};
+pub use config::{ConfigProblems, ProviderConfig, Settings, SettingsBuilder};
 pub use error::ErrorCode;
 pub use extract::{AccessToken, Rejection};
 pub use model::{LinkedIdentity, ProviderInfo, ProviderProfile, SessionInfo, User};

@@ -26,8 +26,9 @@ use toml::{Table, Value};
 pub const DEFAULT_PATH: &str = "portcullis.toml";
 
 /// Top-level keys and the variables they stand for.
-const TOP_LEVEL: [(&str, &str); 17] = [
+const TOP_LEVEL: [(&str, &str); 18] = [
     ("public_url", "APP_PUBLIC_URL"),
+    ("error_page", "APP_ERROR_PAGE"),
     ("database_url", "DATABASE_URL"),
     ("token_encryption_keys", "TOKEN_ENCRYPTION_KEYS"),
     ("login_timeout_seconds", "LOGIN_TIMEOUT_SECONDS"),
@@ -234,7 +235,7 @@ mod tests {
         assert_eq!(
             problems,
             [
-                "unknown setting `public_uri` (known: public_url, database_url, \
+                "unknown setting `public_uri` (known: public_url, error_page, database_url, \
                  token_encryption_keys, login_timeout_seconds, provider_timeout_seconds, \
                  session_idle_timeout_seconds, session_absolute_timeout_seconds, \
                  token_refresh_skew_seconds, access_token_default_lifetime_seconds, \

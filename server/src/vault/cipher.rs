@@ -100,10 +100,6 @@ impl KeyRing {
         }
     }
 
-    pub fn current_key_id(&self) -> &str {
-        &self.current
-    }
-
     /// Encrypts `plaintext`, binding it to `aad` (the row it belongs to).
     pub fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Result<Sealed, VaultError> {
         let cipher = self

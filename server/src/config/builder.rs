@@ -1,0 +1,317 @@
+//! Settings written in code. Each method sets the environment variable it
+//! names, and [`SettingsBuilder::build`] validates them exactly as
+//! [`Settings::from_vars`] does: the same defaults, and every problem
+//! reported at once, naming the variable.
+
+use std::{collections::HashMap, time::Duration};
+
+use super::{ConfigProblems, Settings};
+
+/// Settings from code, optionally over the environment and the settings
+/// file; made by [`Settings::builder`] or [`SettingsBuilder::from_env`].
+///
+/// ```
+/// use std::time::Duration;
+/// use portcullis::{ProviderConfig, Settings};
+///
+/// let settings = Settings::builder()
+///     .public_url("https://app.example.com")
+///     .database_url("sqlite::memory:")
+///     .provider(ProviderConfig::new("github").client("Iv1.0123", "github-secret"))
+///     .provider(
+///         ProviderConfig::new("corp")
+///             .issuer("https://id.corp.example")
+///             .client("portcullis", "corp-secret")
+///             .label("Corp SSO"),
+///     )
+///     .session_idle_timeout(Duration::from_secs(3600))
+///     .build()
+///     .expect("valid settings");
+/// # drop(settings);
+///
+/// // Every problem at once, each naming its variable.
+/// let problems = Settings::builder()
+///     .public_url("ftp://app.example.com")
+///     .provider(ProviderConfig::new("corp"))
+///     .build()
+///     .unwrap_err();
+/// assert_eq!(problems.problems().len(), 5, "{problems}");
+/// ```
+#[derive(Clone, Debug, Default)]
+#[must_use]
+pub struct SettingsBuilder {
+    /// The environment the file is read under, when there is one.
+    env: Option<HashMap<String, String>>,
+    /// What was set in code.
+    vars: HashMap<String, String>,
+    /// Providers added in code, in order.
+    providers: Vec<String>,
+}
+
+impl Settings {
+    /// Settings from code alone: nothing is read from the environment or
+    /// a file; what is not set takes its documented default.
+    pub fn builder() -> SettingsBuilder {
+        SettingsBuilder::default()
+    }
+}
+
+impl SettingsBuilder {
+    /// Starts from the process environment over the settings file (as
+    /// [`Settings::from_env`]); what is set in code wins over both.
+    pub fn from_env() -> Self {
+        Self::from_vars(std::env::vars())
+    }
+
+    /// Starts from `vars` (variable name, value) over the settings file, as
+    /// if they were the environment.
+    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Self {
+        Self {
+            env: Some(vars.into_iter().collect()),
+            ..Self::default()
+        }
+    }
+
+    fn set(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.vars.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// Sets any variable by its name, e.g. `("LOCAL_ISSUER", "...")`: the
+    /// settings reference in the README lists them all.
+    pub fn var(self, name: &str, value: &str) -> Self {
+        self.set(name, value)
+    }
+
+    fn seconds(self, key: &str, duration: Duration) -> Self {
+        self.set(key, duration.as_secs().to_string())
+    }
+
+    /// The origin users reach the app at, e.g. `https://app.example.com`
+    /// (`APP_PUBLIC_URL`; default `http://127.0.0.1:3000`). Redirect URIs
+    /// are `<origin>/auth/callback/<provider>`.
+    pub fn public_url(self, origin: &str) -> Self {
+        self.set("APP_PUBLIC_URL", origin)
+    }
+
+    /// The app's page for a failed sign-in, a path such as `/error`
+    /// (`APP_ERROR_PAGE`); it is sent `?code=PC-...&provider=...`. Default:
+    /// Portcullis's own page at `/auth/error`.
+    pub fn error_page(self, path: &str) -> Self {
+        self.set("APP_ERROR_PAGE", path)
+    }
+
+    /// Where users live, and by default sessions and tokens too: a
+    /// `sqlite:` or `postgres://` URL (`DATABASE_URL`; default
+    /// `sqlite://portcullis.db`).
+    pub fn database_url(self, url: &str) -> Self {
+        self.set("DATABASE_URL", url)
+    }
+
+    /// Where sessions, tokens and locks live instead: `sqlite:`,
+    /// `postgres://` or `redis://` (`SESSION_STORE_URL`).
+    pub fn session_store_url(self, url: &str) -> Self {
+        self.set("SESSION_STORE_URL", url)
+    }
+
+    /// The prefix of every Redis key (`SESSION_STORE_PREFIX`; default
+    /// `portcullis`).
+    pub fn session_store_prefix(self, prefix: &str) -> Self {
+        self.set("SESSION_STORE_PREFIX", prefix)
+    }
+
+    /// The keys sealing the token vault, `k1:<32 bytes in base64>`, newest
+    /// first and comma-separated (`TOKEN_ENCRYPTION_KEYS`); required with
+    /// any store that outlives the process.
+    pub fn token_encryption_keys(self, keys: &str) -> Self {
+        self.set("TOKEN_ENCRYPTION_KEYS", keys)
+    }
+
+    /// Adds a provider; buttons show in the order providers are added
+    /// (`AUTH_PROVIDERS`).
+    pub fn provider(mut self, provider: ProviderConfig) -> Self {
+        let prefix = provider.id.to_ascii_uppercase().replace('-', "_");
+        for (suffix, value) in provider.vars {
+            self.vars.insert(format!("{prefix}_{suffix}"), value);
+        }
+        self.providers.push(provider.id);
+        self
+    }
+
+    /// How long a started sign-in may take, in whole seconds, 1 to 3600
+    /// (`LOGIN_TIMEOUT_SECONDS`; default 600).
+    pub fn sign_in_timeout(self, timeout: Duration) -> Self {
+        self.seconds("LOGIN_TIMEOUT_SECONDS", timeout)
+    }
+
+    /// The longest any call to a provider may take, in whole seconds, 1 to
+    /// 120 (`PROVIDER_TIMEOUT_SECONDS`; default 15).
+    pub fn provider_timeout(self, timeout: Duration) -> Self {
+        self.seconds("PROVIDER_TIMEOUT_SECONDS", timeout)
+    }
+
+    /// A session unused this long is signed out, in whole seconds, up to
+    /// 30 days (`SESSION_IDLE_TIMEOUT_SECONDS`; default 8 hours).
+    pub fn session_idle_timeout(self, timeout: Duration) -> Self {
+        self.seconds("SESSION_IDLE_TIMEOUT_SECONDS", timeout)
+    }
+
+    /// A session this old is signed out, used or not, in whole seconds, up
+    /// to a year (`SESSION_ABSOLUTE_TIMEOUT_SECONDS`; default 7 days).
+    pub fn session_absolute_timeout(self, timeout: Duration) -> Self {
+        self.seconds("SESSION_ABSOLUTE_TIMEOUT_SECONDS", timeout)
+    }
+
+    /// Access tokens expiring within this are refreshed before use, in
+    /// whole seconds, up to an hour (`TOKEN_REFRESH_SKEW_SECONDS`; default
+    /// 60).
+    pub fn token_refresh_skew(self, skew: Duration) -> Self {
+        self.seconds("TOKEN_REFRESH_SKEW_SECONDS", skew)
+    }
+
+    /// How long a renewable access token whose token response states no
+    /// `expires_in` (RFC 6749 §5.1) is taken to last, in whole seconds, up
+    /// to a day (`ACCESS_TOKEN_DEFAULT_LIFETIME_SECONDS`; default 3600).
+    pub fn access_token_default_lifetime(self, lifetime: Duration) -> Self {
+        self.seconds("ACCESS_TOKEN_DEFAULT_LIFETIME_SECONDS", lifetime)
+    }
+
+    /// How long a refresh lock is held before its holder renews it, in
+    /// whole seconds, 2 to 300 (`REFRESH_LOCK_SECONDS`; default 30).
+    pub fn refresh_lock_lease(self, lease: Duration) -> Self {
+        self.seconds("REFRESH_LOCK_SECONDS", lease)
+    }
+
+    /// How often sessions in use get their tokens refreshed ahead of
+    /// expiry, in whole seconds, up to an hour; `None` turns it off
+    /// (`BACKGROUND_REFRESH_SECONDS`; default 30).
+    pub fn background_refresh(self, every: Option<Duration>) -> Self {
+        self.seconds("BACKGROUND_REFRESH_SECONDS", every.unwrap_or_default())
+    }
+
+    /// How long a signed-in session's records are read from memory before
+    /// the store is asked again, in whole seconds, 0 (off) to 60
+    /// (`SESSION_CACHE_SECONDS`; default 2). A session ended on another
+    /// instance is signed out here within this time.
+    pub fn session_cache(self, ttl: Duration) -> Self {
+        self.seconds("SESSION_CACHE_SECONDS", ttl)
+    }
+
+    /// Requests one client may make per minute to start sign-ins and to
+    /// the callback, 0 for no limit (`RATE_LIMIT_SIGN_IN_PER_MINUTE`;
+    /// default 120).
+    pub fn sign_in_rate_limit(self, per_minute: u32) -> Self {
+        self.set("RATE_LIMIT_SIGN_IN_PER_MINUTE", per_minute.to_string())
+    }
+
+    /// Logout tokens one client may post per minute, 0 for no limit
+    /// (`RATE_LIMIT_BACKCHANNEL_PER_MINUTE`; default 600).
+    pub fn backchannel_rate_limit(self, per_minute: u32) -> Self {
+        self.set("RATE_LIMIT_BACKCHANNEL_PER_MINUTE", per_minute.to_string())
+    }
+
+    /// The header a trusted proxy names the client's address in, e.g.
+    /// `X-Forwarded-For` (`CLIENT_IP_HEADER`; default: the peer address).
+    pub fn client_ip_header(self, name: &str) -> Self {
+        self.set("CLIENT_IP_HEADER", name)
+    }
+
+    /// Validates everything set.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigProblems`] with every problem found, each naming the
+    /// variable (or settings-file key) it is about.
+    pub fn build(self) -> Result<Settings, ConfigProblems> {
+        let (mut vars, problems) = match &self.env {
+            Some(env) => Settings::file_under(env),
+            None => (HashMap::new(), Vec::new()),
+        };
+        // Providers added in code come after those listed before.
+        let mut providers: Vec<String> = (self.vars.get("AUTH_PROVIDERS"))
+            .or(vars.get("AUTH_PROVIDERS"))
+            .into_iter()
+            .flat_map(|list| list.split(','))
+            .map(|name| name.trim().to_owned())
+            .filter(|name| !name.is_empty())
+            .collect();
+        providers.extend(self.providers);
+        vars.extend(self.vars);
+        vars.insert("AUTH_PROVIDERS".to_owned(), providers.join(","));
+        Settings::after(problems, Settings::from_vars(&vars))
+    }
+}
+
+/// One identity provider, for [`SettingsBuilder::provider`]. Its id names
+/// it in URLs (`/auth/sign-in/<id>`, the redirect URI
+/// `/auth/callback/<id>`) and in its variables (`<ID>_CLIENT_ID`...).
+///
+/// An id that is a preset's name (`google`, `github`, `microsoft`,
+/// `gitlab`, `discord`) is that preset; any other id is an OpenID Connect
+/// provider found by discovery at its [`issuer`](Self::issuer), unless
+/// [`preset`](Self::preset) says otherwise.
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct ProviderConfig {
+    id: String,
+    vars: Vec<(&'static str, String)>,
+}
+
+impl ProviderConfig {
+    /// The provider called `id`: lower-case letters, digits and `-`,
+    /// starting with a letter, at most 32 characters.
+    pub fn new(id: &str) -> Self {
+        Self {
+            id: id.to_owned(),
+            vars: Vec::new(),
+        }
+    }
+
+    fn set(mut self, suffix: &'static str, value: impl Into<String>) -> Self {
+        self.vars.push((suffix, value.into()));
+        self
+    }
+
+    /// The client registered at the provider: its `client_id` and
+    /// `client_secret` (RFC 6749 §2.3.1; `<ID>_CLIENT_ID`,
+    /// `<ID>_CLIENT_SECRET`).
+    pub fn client(self, id: &str, secret: &str) -> Self {
+        self.set("CLIENT_ID", id).set("CLIENT_SECRET", secret)
+    }
+
+    /// The issuer identifier, an `https://` URL (`http://` on loopback)
+    /// whose `/.well-known/openid-configuration` describes it (OpenID
+    /// Connect Discovery 1.0 §4; `<ID>_ISSUER`).
+    pub fn issuer(self, url: &str) -> Self {
+        self.set("ISSUER", url)
+    }
+
+    /// Which preset this provider is, when its id is not the preset's name
+    /// (`<ID>_PRESET`).
+    pub fn preset(self, name: &str) -> Self {
+        self.set("PRESET", name)
+    }
+
+    /// The scopes to ask for (RFC 6749 §3.3; `<ID>_SCOPES`); OpenID Connect
+    /// providers need `openid`.
+    pub fn scopes(self, scopes: &[&str]) -> Self {
+        self.set("SCOPES", scopes.join(" "))
+    }
+
+    /// The button's label (`<ID>_LABEL`; default: the preset's, or the id
+    /// capitalised).
+    pub fn label(self, label: &str) -> Self {
+        self.set("LABEL", label)
+    }
+
+    /// The Microsoft Entra ID tenant (`<ID>_TENANT`; Microsoft preset only).
+    pub fn tenant(self, tenant: &str) -> Self {
+        self.set("TENANT", tenant)
+    }
+
+    /// The profile API's base URL of a plain OAuth 2.0 preset, for GitHub
+    /// Enterprise and the like (`<ID>_API_URL`).
+    pub fn api_url(self, url: &str) -> Self {
+        self.set("API_URL", url)
+    }
+}

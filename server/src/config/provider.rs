@@ -1,0 +1,191 @@
+//! The identity providers in the settings: `AUTH_PROVIDERS=local,acme`,
+//! then for each `<NAME>_CLIENT_ID`, `<NAME>_CLIENT_SECRET`, and
+//! `<NAME>_ISSUER` (or `<NAME>_PRESET`, or a preset's own name), optional
+//! `<NAME>_SCOPES`, `<NAME>_LABEL`, `<NAME>_TENANT` and `<NAME>_API_URL`.
+
+use crate::{
+    providers::{self, Protocol, microsoft},
+    secret::Secret,
+};
+
+const DEFAULT_SCOPES: &str = "openid email profile";
+
+/// One identity provider as configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderSettings {
+    /// Short name used in URLs and as the variable prefix.
+    pub id: String,
+    pub label: String,
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub scopes: Vec<String>,
+    pub protocol: Protocol,
+    /// The profile API of a plain OAuth 2.0 provider, when not the
+    /// preset's default (`<NAME>_API_URL`).
+    pub api_url: Option<String>,
+}
+
+impl ProviderSettings {
+    /// The callback address registered at the provider.
+    pub fn redirect_uri(&self, public_url: &str) -> String {
+        format!("{public_url}/auth/callback/{}", self.id)
+    }
+}
+
+/// The providers `AUTH_PROVIDERS` lists, in its order, read with `get`;
+/// each problem found is pushed to `problems`.
+pub fn parse<'a>(
+    get: &impl Fn(&str) -> Option<&'a str>,
+    problems: &mut Vec<String>,
+) -> Vec<ProviderSettings> {
+    let mut providers: Vec<ProviderSettings> = Vec::new();
+    let names = get("AUTH_PROVIDERS").unwrap_or_default();
+    for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        if !is_valid_provider_name(name) {
+            problems.push(format!(
+                "AUTH_PROVIDERS: \"{name}\" is not a valid provider name \
+                 (use lower-case letters, digits and '-', starting with a letter)"
+            ));
+            continue;
+        }
+        if providers.iter().any(|p| p.id == name) {
+            problems.push(format!("AUTH_PROVIDERS lists \"{name}\" twice"));
+            continue;
+        }
+        let prefix = name.to_ascii_uppercase().replace('-', "_");
+        let preset = match get(&format!("{prefix}_PRESET")) {
+            None => providers::preset(name),
+            Some(kind) => {
+                let found = providers::preset(kind);
+                if found.is_none() {
+                    problems.push(format!(
+                        "{prefix}_PRESET: \"{kind}\" is not a preset (known: {})",
+                        providers::PRESETS.join(", ")
+                    ));
+                }
+                found
+            }
+        };
+        let mut required = |suffix: &str| {
+            let key = format!("{prefix}_{suffix}");
+            let value = get(&key).map(str::to_owned);
+            if value.is_none() {
+                problems.push(format!("{key} is not set (needed for provider \"{name}\")"));
+            }
+            value
+        };
+        let client_id = required("CLIENT_ID");
+        let client_secret = required("CLIENT_SECRET");
+        let tenant = get(&format!("{prefix}_TENANT"));
+        let issuer = match (preset, tenant) {
+            (Some(p), Some(tenant)) if p.protocol == Protocol::OidcMultiTenant => {
+                Some(microsoft::issuer_for(tenant))
+            }
+            (Some(preset), _) => Some(
+                get(&format!("{prefix}_ISSUER"))
+                    .unwrap_or(preset.issuer)
+                    .to_owned(),
+            ),
+            (None, _) => required("ISSUER"),
+        };
+        let issuer = issuer.and_then(|issuer| match parse_issuer(&issuer) {
+            Ok(issuer) => Some(issuer),
+            Err(why) => {
+                problems.push(format!("{prefix}_ISSUER {why}"));
+                None
+            }
+        });
+        let mut protocol = preset.map_or(Protocol::Oidc, |p| p.protocol);
+        // A Microsoft app bound to one tenant is plain OpenID Connect.
+        if protocol == Protocol::OidcMultiTenant
+            && !issuer.as_deref().is_some_and(microsoft::is_multi_tenant)
+        {
+            protocol = Protocol::Oidc;
+        }
+        let scopes: Vec<String> = get(&format!("{prefix}_SCOPES"))
+            .or(preset.map(|p| p.scopes))
+            .unwrap_or(DEFAULT_SCOPES)
+            .split([' ', ','])
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if protocol.is_oidc() && !scopes.iter().any(|s| s == "openid") {
+            problems.push(format!("{prefix}_SCOPES must include \"openid\""));
+        }
+        let api_url = get(&format!("{prefix}_API_URL")).and_then(|url| {
+            if protocol.is_oidc() {
+                problems.push(format!(
+                    "{prefix}_API_URL applies to GitHub and Discord only \
+                     (OpenID Connect providers are found by discovery)"
+                ));
+                return None;
+            }
+            match parse_issuer(url) {
+                Ok(url) => Some(url.trim_end_matches('/').to_owned()),
+                Err(why) => {
+                    problems.push(format!("{prefix}_API_URL {why}"));
+                    None
+                }
+            }
+        });
+        let label = get(&format!("{prefix}_LABEL"))
+            .or(preset.map(|p| p.label))
+            .map(str::to_owned)
+            .unwrap_or_else(|| default_label(name));
+        if let (Some(client_id), Some(client_secret), Some(issuer)) =
+            (client_id, client_secret, issuer)
+        {
+            providers.push(ProviderSettings {
+                id: name.to_owned(),
+                label,
+                issuer,
+                client_id,
+                client_secret: Secret::new(client_secret),
+                scopes,
+                protocol,
+                api_url,
+            });
+        }
+    }
+    providers
+}
+
+/// An issuer URL: `https://`, or `http://` on loopback for local
+/// development. Kept byte-exact (a trailing slash is significant in OIDC).
+pub(super) fn parse_issuer(value: &str) -> Result<String, &'static str> {
+    let host_part = if let Some(rest) = value.strip_prefix("https://") {
+        rest
+    } else if let Some(rest) = value.strip_prefix("http://") {
+        let host = rest.split(['/', ':']).next().unwrap_or_default();
+        let loopback = matches!(host, "127.0.0.1" | "localhost") || rest.starts_with("[::1]");
+        if !loopback {
+            return Err("must use https:// (plain http is allowed on loopback only)");
+        }
+        rest
+    } else {
+        return Err("must be an https:// URL");
+    };
+    if host_part.is_empty() || host_part.starts_with('/') {
+        return Err("has no host");
+    }
+    if host_part.contains(['?', '#', ' ']) {
+        return Err("must not contain a query or fragment");
+    }
+    Ok(value.to_owned())
+}
+
+fn is_valid_provider_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && name.len() <= 32
+}
+
+fn default_label(name: &str) -> String {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}

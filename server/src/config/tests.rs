@@ -1,0 +1,588 @@
+//! Settings from variables, the file and code: what each accepts and
+//! every problem it reports.
+
+use super::{provider::parse_issuer, *};
+use crate::providers::{self, Protocol};
+
+/// Variables as given, with a vault key unless they name one.
+fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    let mut vars = vars_as_given(pairs);
+    vars.entry("TOKEN_ENCRYPTION_KEYS".into())
+        .or_insert_with(|| "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into());
+    vars
+}
+
+fn vars_as_given(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+#[test]
+fn a_persistent_store_without_a_vault_key_stops_the_start_naming_the_variable() {
+    for store in [
+        vec![],
+        vec![("DATABASE_URL", "postgres://db.internal/portcullis")],
+        vec![
+            ("DATABASE_URL", "sqlite::memory:"),
+            ("SESSION_STORE_URL", "redis://cache.internal"),
+        ],
+    ] {
+        let problems = Settings::from_vars(&vars_as_given(&store)).unwrap_err();
+        assert_eq!(problems.0.len(), 1, "{store:?}: {problems}");
+        assert!(
+            problems.0[0].starts_with("TOKEN_ENCRYPTION_KEYS is not set")
+                && problems.0[0].contains("head -c 32 /dev/urandom | base64"),
+            "{problems}"
+        );
+    }
+    // In memory, a key of the process is enough.
+    let memory = vars_as_given(&[("DATABASE_URL", "sqlite::memory:")]);
+    assert!(Settings::from_vars(&memory).unwrap().token_keys.is_none());
+}
+
+#[test]
+fn a_provider_is_declared_with_environment_variables_alone() {
+    let settings = Settings::from_vars(&vars(&[
+        ("AUTH_PROVIDERS", "local"),
+        ("LOCAL_CLIENT_ID", "client"),
+        ("LOCAL_CLIENT_SECRET", "s3cret"),
+        ("LOCAL_ISSUER", "http://127.0.0.1:5556"),
+        ("APP_PUBLIC_URL", "http://127.0.0.1:3000/"),
+    ]))
+    .unwrap();
+    let local = &settings.providers[0];
+    assert_eq!(local.id, "local");
+    assert_eq!(local.label, "Local");
+    assert_eq!(local.scopes, ["openid", "email", "profile"]);
+    assert_eq!(settings.public_url, "http://127.0.0.1:3000");
+    assert_eq!(
+        local.redirect_uri(&settings.public_url),
+        "http://127.0.0.1:3000/auth/callback/local"
+    );
+}
+
+#[test]
+fn every_problem_is_reported_at_once_naming_the_variable() {
+    let err = Settings::from_vars(&vars(&[
+        ("AUTH_PROVIDERS", "acme,Bad Name,corp"),
+        ("ACME_CLIENT_ID", "id"),
+        ("ACME_ISSUER", "http://idp.example.com"),
+        ("CORP_CLIENT_ID", "id"),
+        ("CORP_CLIENT_SECRET", "x"),
+        ("CORP_ISSUER", "https://corp.example.com"),
+        ("CORP_SCOPES", "email"),
+        ("APP_PUBLIC_URL", "ftp://x"),
+        ("DATABASE_URL", "mysql://db"),
+        ("TOKEN_ENCRYPTION_KEYS", "k1:c2hvcnQ="),
+    ]))
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(text.starts_with("configuration has 7 problems:"), "{text}");
+    assert!(
+        text.contains("TOKEN_ENCRYPTION_KEYS: key \"k1\" must be 32 bytes"),
+        "{text}"
+    );
+    assert!(!text.contains("c2hvcnQ"), "the key is never echoed: {text}");
+    assert!(
+        text.contains("DATABASE_URL must be a sqlite: or postgres:// URL"),
+        "{text}"
+    );
+    assert!(text.contains("ACME_CLIENT_SECRET is not set"), "{text}");
+    assert!(text.contains("ACME_ISSUER must use https://"), "{text}");
+    assert!(
+        text.contains("\"Bad Name\" is not a valid provider name"),
+        "{text}"
+    );
+    assert!(
+        text.contains("CORP_SCOPES must include \"openid\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("APP_PUBLIC_URL must start with http://"),
+        "{text}"
+    );
+}
+
+#[test]
+fn google_needs_only_its_client_id_and_secret() {
+    let settings = Settings::from_vars(&vars(&[
+        ("AUTH_PROVIDERS", "google"),
+        ("GOOGLE_CLIENT_ID", "123.apps.googleusercontent.com"),
+        ("GOOGLE_CLIENT_SECRET", "s"),
+    ]))
+    .unwrap();
+    let google = &settings.providers[0];
+    assert_eq!(google.issuer, "https://accounts.google.com");
+    assert_eq!(google.label, "Google");
+    assert_eq!(google.scopes, ["openid", "email", "profile"]);
+
+    let err = Settings::from_vars(&vars(&[("AUTH_PROVIDERS", "google")])).unwrap_err();
+    assert_eq!(err.0.len(), 2, "{err}");
+    assert!(err.to_string().contains("GOOGLE_CLIENT_ID is not set"));
+    assert!(!err.to_string().contains("GOOGLE_ISSUER"));
+}
+
+#[test]
+fn no_providers_is_a_valid_empty_configuration() {
+    let settings = Settings::from_vars(&vars(&[])).unwrap();
+    assert!(settings.providers.is_empty());
+    assert_eq!(settings.public_url, "http://127.0.0.1:3000");
+    assert_eq!(settings.database_url.expose(), "sqlite://portcullis.db");
+}
+
+#[test]
+fn public_url_must_be_an_origin() {
+    assert!(parse_public_url("https://app.example.com/path").is_err());
+    assert!(parse_public_url("https://user@app.example.com").is_err());
+    assert!(parse_public_url("https://").is_err());
+    assert_eq!(
+        parse_public_url("https://app.example.com:8443/").unwrap(),
+        "https://app.example.com:8443"
+    );
+}
+
+#[test]
+fn plain_http_issuers_are_allowed_on_loopback_only() {
+    assert!(parse_issuer("http://127.0.0.1:4000").is_ok());
+    assert!(parse_issuer("http://localhost:4000/oidc").is_ok());
+    assert!(parse_issuer("http://[::1]:4000").is_ok());
+    assert!(parse_issuer("http://127.0.0.1.evil.test").is_err());
+    assert!(parse_issuer("http://accounts.example.com").is_err());
+    assert!(parse_issuer("https://accounts.example.com/").is_ok());
+    assert!(parse_issuer("accounts.example.com").is_err());
+}
+
+#[test]
+fn the_secret_does_not_appear_in_debug_output() {
+    let settings = Settings::from_vars(&vars(&[
+        ("AUTH_PROVIDERS", "local"),
+        ("LOCAL_CLIENT_ID", "client"),
+        ("LOCAL_CLIENT_SECRET", "topsecret-value"),
+        ("LOCAL_ISSUER", "http://127.0.0.1:5556"),
+    ]))
+    .unwrap();
+    assert!(!format!("{settings:?}").contains("topsecret-value"));
+}
+
+#[test]
+fn timeouts_have_defaults_and_bad_values_are_named() {
+    let settings = Settings::from_vars(&vars(&[])).unwrap();
+    assert_eq!(settings.login_ttl, Duration::from_secs(600));
+    assert_eq!(
+        settings.provider_limits.total_timeout,
+        Duration::from_secs(15)
+    );
+
+    let settings = Settings::from_vars(&vars(&[
+        ("LOGIN_TIMEOUT_SECONDS", "60"),
+        ("PROVIDER_TIMEOUT_SECONDS", "2"),
+    ]))
+    .unwrap();
+    assert_eq!(settings.login_ttl, Duration::from_secs(60));
+    assert_eq!(
+        settings.provider_limits.total_timeout,
+        Duration::from_secs(2)
+    );
+    assert_eq!(
+        settings.provider_limits.connect_timeout,
+        Duration::from_secs(2)
+    );
+
+    let problems = Settings::from_vars(&vars(&[
+        ("LOGIN_TIMEOUT_SECONDS", "ten"),
+        ("PROVIDER_TIMEOUT_SECONDS", "0"),
+    ]))
+    .unwrap_err();
+    assert_eq!(
+        problems.0,
+        [
+            "LOGIN_TIMEOUT_SECONDS must be a whole number of seconds from 1 to 3600, not \"ten\"",
+            "PROVIDER_TIMEOUT_SECONDS must be a whole number of seconds from 1 to 120, not \"0\"",
+        ]
+    );
+}
+
+#[test]
+fn an_unstated_token_lifetime_is_an_hour_unless_set() {
+    let settings = Settings::from_vars(&vars(&[])).unwrap();
+    assert_eq!(
+        settings.access_token_default_lifetime,
+        Duration::from_secs(3600)
+    );
+    let set = vars(&[("ACCESS_TOKEN_DEFAULT_LIFETIME_SECONDS", "300")]);
+    let settings = Settings::from_vars(&set).unwrap();
+    assert_eq!(
+        settings.access_token_default_lifetime,
+        Duration::from_secs(300)
+    );
+    let zero = vars(&[("ACCESS_TOKEN_DEFAULT_LIFETIME_SECONDS", "0")]);
+    let problems = Settings::from_vars(&zero).unwrap_err();
+    assert_eq!(
+        problems.0[0],
+        "ACCESS_TOKEN_DEFAULT_LIFETIME_SECONDS must be a whole number of seconds from 1 to 86400, not \"0\""
+    );
+    let within_skew = vars(&[
+        ("ACCESS_TOKEN_DEFAULT_LIFETIME_SECONDS", "60"),
+        ("TOKEN_REFRESH_SKEW_SECONDS", "60"),
+    ]);
+    let problems = Settings::from_vars(&within_skew).unwrap_err();
+    assert_eq!(
+        problems.0,
+        [
+            "ACCESS_TOKEN_DEFAULT_LIFETIME_SECONDS (60) must be longer than TOKEN_REFRESH_SKEW_SECONDS (60)"
+        ]
+    );
+}
+
+#[test]
+fn the_session_cache_is_two_seconds_unless_set_and_zero_turns_it_off() {
+    let settings = Settings::from_vars(&vars(&[])).unwrap();
+    assert_eq!(settings.session_cache, Duration::from_secs(2));
+    let off = vars(&[("SESSION_CACHE_SECONDS", "0")]);
+    let settings = Settings::from_vars(&off).unwrap();
+    assert_eq!(settings.session_cache, Duration::ZERO);
+    let problems = Settings::from_vars(&vars(&[("SESSION_CACHE_SECONDS", "61")])).unwrap_err();
+    assert_eq!(
+        problems.0,
+        ["SESSION_CACHE_SECONDS must be a whole number of seconds from 0 (off) to 60, not \"61\""]
+    );
+}
+
+/// A settings file of its own for one test, removed afterwards.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn new(name: &str, text: &str) -> Self {
+        let path =
+            std::env::temp_dir().join(format!("portcullis-{}-{name}.toml", std::process::id()));
+        std::fs::write(&path, text).unwrap();
+        Self(path)
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+fn a_settings_file_declares_providers_and_the_environment_wins() {
+    let file = TempFile::new(
+        "merge",
+        r#"
+        public_url = "https://from-file.example"
+        [providers.acme]
+        issuer = "https://id.acme.example"
+        client_id = "acme-client"
+        label = "Acme ID"
+        [providers.google]
+        client_id = "g"
+        client_secret = "g-secret"
+        "#,
+    );
+    let path = file.0.display().to_string();
+    let settings = Settings::from_file_and_vars(&vars(&[
+        ("PORTCULLIS_CONFIG", &path),
+        ("ACME_CLIENT_SECRET", "from-env"),
+        ("APP_PUBLIC_URL", "https://from-env.example"),
+    ]))
+    .unwrap();
+    assert_eq!(settings.public_url, "https://from-env.example");
+    let ids: Vec<&str> = settings.providers.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, ["acme", "google"], "file order");
+    assert_eq!(settings.providers[0].label, "Acme ID");
+    assert_eq!(settings.providers[0].client_secret.expose(), "from-env");
+    assert_eq!(settings.providers[1].issuer, "https://accounts.google.com");
+}
+
+#[test]
+fn problems_in_the_file_and_the_environment_are_reported_together() {
+    let file = TempFile::new(
+        "problems",
+        r#"
+        [providers.acme]
+        issuer = "https://id.acme.example"
+        clientid = "typo"
+        "#,
+    );
+    let path = file.0.display().to_string();
+    let problems = Settings::from_file_and_vars(&vars(&[
+        ("PORTCULLIS_CONFIG", &path),
+        ("LOGIN_TIMEOUT_SECONDS", "soon"),
+    ]))
+    .unwrap_err();
+    assert_eq!(problems.0.len(), 2, "{problems}");
+    assert!(problems.0[0].starts_with(&format!(
+        "{path}: unknown setting `providers.acme.clientid`"
+    )));
+    assert!(problems.0[1].starts_with("LOGIN_TIMEOUT_SECONDS must be"));
+}
+
+#[test]
+fn a_named_settings_file_that_is_missing_is_a_problem() {
+    let problems = Settings::from_file_and_vars(&vars(&[(
+        "PORTCULLIS_CONFIG",
+        "/nonexistent/portcullis.toml",
+    )]))
+    .unwrap_err();
+    assert!(
+        problems.0[0].starts_with("/nonexistent/portcullis.toml: cannot be read"),
+        "{problems}"
+    );
+}
+
+#[test]
+fn the_example_settings_file_is_valid_with_its_secrets_in_the_environment() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../portcullis.example.toml");
+    let settings = Settings::from_file_and_vars(&vars(&[
+        ("PORTCULLIS_CONFIG", path),
+        ("GOOGLE_CLIENT_SECRET", "g"),
+        ("ACME_CLIENT_SECRET", "a"),
+    ]))
+    .unwrap();
+    assert_eq!(settings.providers.len(), 2);
+}
+
+#[test]
+fn every_preset_needs_only_its_client_id_and_secret() {
+    for name in providers::PRESETS {
+        let prefix = name.to_ascii_uppercase();
+        let id_key = format!("{prefix}_CLIENT_ID");
+        let secret_key = format!("{prefix}_CLIENT_SECRET");
+        let settings = Settings::from_vars(&vars(&[
+            ("AUTH_PROVIDERS", name),
+            (&id_key, "id"),
+            (&secret_key, "secret"),
+        ]))
+        .unwrap_or_else(|problems| panic!("{name}: {problems}"));
+        let preset = providers::preset(name).unwrap();
+        let provider = &settings.providers[0];
+        assert_eq!(provider.issuer, preset.issuer, "{name}");
+        assert_eq!(provider.label, preset.label, "{name}");
+        assert_eq!(provider.protocol, preset.protocol, "{name}");
+        assert_eq!(provider.scopes.join(" "), preset.scopes, "{name}");
+    }
+}
+
+#[test]
+fn a_preset_can_serve_another_name_and_a_tenant_makes_microsoft_single_tenant() {
+    let tenant = "9188040d-6c67-4c5b-b112-36a304b66dad";
+    let settings = Settings::from_vars(&vars(&[
+        ("AUTH_PROVIDERS", "work,hub"),
+        ("WORK_PRESET", "microsoft"),
+        ("WORK_TENANT", tenant),
+        ("WORK_CLIENT_ID", "id"),
+        ("WORK_CLIENT_SECRET", "secret"),
+        ("HUB_PRESET", "github"),
+        ("HUB_ISSUER", "https://github.example.com"),
+        ("HUB_CLIENT_ID", "id"),
+        ("HUB_CLIENT_SECRET", "secret"),
+    ]))
+    .unwrap();
+    let work = &settings.providers[0];
+    assert_eq!(
+        work.issuer,
+        format!("https://login.microsoftonline.com/{tenant}/v2.0")
+    );
+    assert_eq!(work.protocol, Protocol::Oidc);
+    assert_eq!(work.label, "Microsoft");
+    let hub = &settings.providers[1];
+    assert_eq!(hub.protocol, Protocol::GitHub);
+    assert_eq!(hub.issuer, "https://github.example.com");
+}
+
+#[test]
+fn an_unknown_preset_and_an_api_url_for_openid_connect_are_problems() {
+    let problems = Settings::from_vars(&vars(&[
+        ("AUTH_PROVIDERS", "a,google"),
+        ("A_PRESET", "myspace"),
+        ("A_CLIENT_ID", "id"),
+        ("A_CLIENT_SECRET", "secret"),
+        ("A_ISSUER", "https://a.example"),
+        ("GOOGLE_CLIENT_ID", "id"),
+        ("GOOGLE_CLIENT_SECRET", "secret"),
+        ("GOOGLE_API_URL", "https://www.googleapis.com"),
+    ]))
+    .unwrap_err();
+    assert_eq!(problems.0.len(), 2, "{problems}");
+    assert!(
+        problems.0[0].starts_with("A_PRESET: \"myspace\" is not a preset (known: google, github")
+    );
+    assert!(problems.0[1].starts_with("GOOGLE_API_URL applies to GitHub and Discord only"));
+}
+
+#[test]
+fn the_session_store_may_be_redis_and_bad_urls_are_named() {
+    let settings =
+        Settings::from_vars(&vars(&[("SESSION_STORE_URL", "redis://127.0.0.1:6379")])).unwrap();
+    assert_eq!(
+        settings.session_store_url.map(|u| u.expose().to_owned()),
+        Some("redis://127.0.0.1:6379".to_owned())
+    );
+    assert_eq!(settings.session_store_prefix, "portcullis");
+    let problems = Settings::from_vars(&vars(&[
+        ("SESSION_STORE_URL", "memcached://x"),
+        ("SESSION_STORE_PREFIX", "a b"),
+    ]))
+    .unwrap_err();
+    assert_eq!(problems.0.len(), 2, "{problems}");
+    assert!(problems.0[0].starts_with("SESSION_STORE_URL must be"));
+    assert!(problems.0[1].starts_with("SESSION_STORE_PREFIX may hold"));
+}
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Any values at all for the settings give settings or a list
+        /// of problems, never a panic.
+        #[test]
+        fn any_environment_is_judged_without_panic(
+            names in "[a-z,-]{0,20}",
+            values in proptest::collection::vec(any::<String>(), 8),
+        ) {
+            let keys = [
+                "APP_PUBLIC_URL", "DATABASE_URL", "TOKEN_ENCRYPTION_KEYS",
+                "LOGIN_TIMEOUT_SECONDS", "SESSION_STORE_URL", "A_ISSUER",
+                "A_CLIENT_ID", "A_SCOPES",
+            ];
+            let mut env: HashMap<String, String> = keys
+                .iter()
+                .zip(values)
+                .map(|(k, v)| ((*k).to_owned(), v))
+                .collect();
+            env.insert("AUTH_PROVIDERS".into(), names);
+            let _ = Settings::from_vars(&env);
+        }
+
+        #[test]
+        fn any_settings_file_is_judged_without_panic(text in any::<String>()) {
+            let _ = file::parse(&text);
+        }
+    }
+}
+
+#[test]
+fn settings_written_in_code_equal_the_same_settings_from_variables() {
+    let from_code = Settings::builder()
+        .public_url("https://app.example.com")
+        .database_url("sqlite::memory:")
+        .error_page("/oops")
+        .provider(crate::ProviderConfig::new("github").client("gh-id", "gh-secret"))
+        .provider(
+            crate::ProviderConfig::new("corp")
+                .issuer("https://id.corp.example")
+                .client("corp-id", "corp-secret")
+                .scopes(&["openid", "email"])
+                .label("Corp SSO"),
+        )
+        .session_idle_timeout(Duration::from_secs(1800))
+        .session_cache(Duration::ZERO)
+        .background_refresh(None)
+        .sign_in_rate_limit(10)
+        .client_ip_header("X-Forwarded-For")
+        .build()
+        .unwrap();
+    let from_vars = Settings::from_vars(&vars_as_given(&[
+        ("APP_PUBLIC_URL", "https://app.example.com"),
+        ("DATABASE_URL", "sqlite::memory:"),
+        ("APP_ERROR_PAGE", "/oops"),
+        ("AUTH_PROVIDERS", "github,corp"),
+        ("GITHUB_CLIENT_ID", "gh-id"),
+        ("GITHUB_CLIENT_SECRET", "gh-secret"),
+        ("CORP_ISSUER", "https://id.corp.example"),
+        ("CORP_CLIENT_ID", "corp-id"),
+        ("CORP_CLIENT_SECRET", "corp-secret"),
+        ("CORP_SCOPES", "openid email"),
+        ("CORP_LABEL", "Corp SSO"),
+        ("SESSION_IDLE_TIMEOUT_SECONDS", "1800"),
+        ("SESSION_CACHE_SECONDS", "0"),
+        ("BACKGROUND_REFRESH_SECONDS", "0"),
+        ("RATE_LIMIT_SIGN_IN_PER_MINUTE", "10"),
+        ("CLIENT_IP_HEADER", "X-Forwarded-For"),
+    ]))
+    .unwrap();
+    assert_eq!(format!("{from_code:?}"), format!("{from_vars:?}"));
+    assert_eq!(from_code.error_page.as_deref(), Some("/oops"));
+    assert_eq!(from_code.providers[1].label, "Corp SSO");
+    assert_eq!(from_code.session_idle, Duration::from_secs(1800));
+}
+
+#[test]
+fn every_problem_in_settings_written_in_code_is_reported_at_once() {
+    let problems = Settings::builder()
+        .public_url("ftp://app.example.com")
+        .error_page("https://elsewhere.example/error")
+        .provider(crate::ProviderConfig::new("corp").client("id", "secret"))
+        .provider(crate::ProviderConfig::new("Bad Name"))
+        .session_idle_timeout(Duration::ZERO)
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        problems.problems(),
+        [
+            "APP_PUBLIC_URL must start with http:// or https://",
+            "APP_ERROR_PAGE must be a path on this site such as /error, not \
+             \"https://elsewhere.example/error\"",
+            "CORP_ISSUER is not set (needed for provider \"corp\")",
+            "AUTH_PROVIDERS: \"Bad Name\" is not a valid provider name (use lower-case \
+             letters, digits and '-', starting with a letter)",
+            "TOKEN_ENCRYPTION_KEYS is not set, and sessions are kept in a persistent store: \
+             set it to `k1:` followed by 32 random bytes in base64 \
+             (`head -c 32 /dev/urandom | base64`), the same on every instance",
+            "SESSION_IDLE_TIMEOUT_SECONDS must be a whole number of seconds from 1 to 2592000, \
+             not \"0\"",
+        ]
+    );
+}
+
+#[test]
+fn code_wins_over_the_environment_and_its_providers_follow_the_listed_ones() {
+    let env = vars(&[
+        ("APP_PUBLIC_URL", "https://from-env.example"),
+        ("DATABASE_URL", "sqlite::memory:"),
+        ("AUTH_PROVIDERS", "google"),
+        ("GOOGLE_CLIENT_ID", "g-id"),
+        ("GOOGLE_CLIENT_SECRET", "g-secret"),
+        ("PORTCULLIS_CONFIG", ""),
+    ]);
+    let settings = crate::SettingsBuilder::from_vars(env)
+        .public_url("https://from-code.example")
+        .provider(crate::ProviderConfig::new("github").client("gh-id", "gh-secret"))
+        .build()
+        .unwrap();
+    assert_eq!(settings.public_url, "https://from-code.example");
+    let ids: Vec<&str> = settings.providers.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, ["google", "github"]);
+}
+
+#[test]
+fn the_error_page_is_a_path_on_this_site() {
+    for bad in [
+        "//evil.example",
+        "https://evil.example/error",
+        "error",
+        "/\\evil",
+    ] {
+        let problems = Settings::from_vars(&vars(&[
+            ("DATABASE_URL", "sqlite::memory:"),
+            ("APP_ERROR_PAGE", bad),
+        ]))
+        .unwrap_err();
+        assert!(
+            problems.problems()[0].starts_with("APP_ERROR_PAGE must be a path"),
+            "{bad}: {problems}"
+        );
+    }
+    let settings = Settings::from_vars(&vars(&[
+        ("DATABASE_URL", "sqlite::memory:"),
+        ("APP_ERROR_PAGE", "/sign-in/failed"),
+    ]))
+    .unwrap();
+    assert_eq!(settings.error_page.as_deref(), Some("/sign-in/failed"));
+}
