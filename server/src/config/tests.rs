@@ -473,9 +473,9 @@ fn settings_written_in_code_equal_the_same_settings_from_variables() {
         .public_url("https://app.example.com")
         .database_url("sqlite::memory:")
         .error_page("/oops")
-        .provider(crate::ProviderConfig::new("github").client("gh-id", "gh-secret"))
+        .provider(ProviderConfig::new("github").client("gh-id", "gh-secret"))
         .provider(
-            crate::ProviderConfig::new("corp")
+            ProviderConfig::new("corp")
                 .issuer("https://id.corp.example")
                 .client("corp-id", "corp-secret")
                 .scopes(&["openid", "email"])
@@ -518,8 +518,8 @@ fn every_problem_in_settings_written_in_code_is_reported_at_once() {
     let problems = Settings::builder()
         .public_url("ftp://app.example.com")
         .error_page("https://elsewhere.example/error")
-        .provider(crate::ProviderConfig::new("corp").client("id", "secret"))
-        .provider(crate::ProviderConfig::new("Bad Name"))
+        .provider(ProviderConfig::new("corp").client("id", "secret"))
+        .provider(ProviderConfig::new("Bad Name"))
         .session_idle_timeout(Duration::ZERO)
         .build()
         .unwrap_err();
@@ -551,9 +551,9 @@ fn code_wins_over_the_environment_and_its_providers_follow_the_listed_ones() {
         ("GOOGLE_CLIENT_SECRET", "g-secret"),
         ("PORTCULLIS_CONFIG", ""),
     ]);
-    let settings = crate::SettingsBuilder::from_vars(env)
+    let settings = SettingsBuilder::from_vars(env)
         .public_url("https://from-code.example")
-        .provider(crate::ProviderConfig::new("github").client("gh-id", "gh-secret"))
+        .provider(ProviderConfig::new("github").client("gh-id", "gh-secret"))
         .build()
         .unwrap();
     assert_eq!(settings.public_url, "https://from-code.example");
