@@ -15,4 +15,28 @@ for crate in oauth2 openidconnect reqwest sqlx; do
   done
 done
 [ "$status" = 0 ] && echo "app depends on none of: oauth2 openidconnect reqwest sqlx"
+
+# The browser bundle does not even see the library.
+if found=$(cargo tree -p app --features hydrate -e normal -i portcullis 2>/dev/null) && [ -n "$found" ]; then
+  echo "app depends on portcullis:" >&2
+  echo "$found" >&2
+  status=1
+fi
+
+# The library's public API is what its crate root exports: every module is
+# private but `telemetry`, `testing` (feature) and `fuzzing` (cargo fuzz
+# only), and nothing is public-but-hidden, so the reference app and the
+# examples, which the compiler holds to that API, use nothing else.
+public_modules=$(grep -E '^\s*pub mod ' server/src/lib.rs | sed -E 's/^\s*pub mod ([a-z_]+).*/\1/' | sort | tr '\n' ' ')
+if [ "$public_modules" != "fuzzing telemetry testing " ]; then
+  echo "server/src/lib.rs: public modules are \"$public_modules\", expected \"fuzzing telemetry testing \"" >&2
+  status=1
+fi
+if ! grep -B1 -A1 -E '#\[doc\(hidden\)\]' -r server/src | grep -q 'pub mod fuzzing' \
+  || [ "$(grep -rc -E '#\[doc\(hidden\)\]' server/src | awk -F: '{n += $2} END {print n}')" != 1 ]; then
+  echo "server/src: #[doc(hidden)] is only for the fuzzing entry points" >&2
+  grep -rn -E '#\[doc\(hidden\)\]' server/src >&2 || true
+  status=1
+fi
+[ "$status" = 0 ] && echo "the library's API is its crate root; the browser bundle cannot reach it"
 exit "$status"

@@ -1,12 +1,69 @@
 //! Portcullis: "Log in with Google / GitHub / any OAuth 2.0 or OpenID
-//! Connect provider" for Axum apps, as a backend-for-frontend. The server
-//! runs the authorization-code flow (RFC 6749 §4.1 with PKCE, RFC 7636),
-//! keeps every token server-side and encrypted, refreshes them without
-//! races, and hands the browser only a session cookie.
+//! Connect provider" for Axum apps, as a backend-for-frontend
+//! (draft-ietf-oauth-browser-based-apps §6.1). The server runs the
+//! authorization-code flow (RFC 6749 §4.1 with PKCE, RFC 7636, and OpenID
+//! Connect Core §3.1), keeps every token server-side and encrypted,
+//! refreshes them without races, and hands the browser only a session
+//! cookie.
 //!
-//! Start it with [`Portcullis::start`], mount its routes and layer with
-//! [`Portcullis::mount`], spawn [`Portcullis::background`], and read the
-//! signed-in [`User`] in handlers.
+//! # Mounting it
+//!
+//! ```no_run
+//! use axum::{Router, routing::get};
+//! use portcullis::{Portcullis, Settings, User};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let portcullis = Portcullis::start(Settings::from_env()?).await?;
+//! tokio::spawn(portcullis.background());
+//! let app = portcullis.mount(
+//!     Router::new().route("/me", get(|user: User| async move { user.name().to_owned() })),
+//! );
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+//!     .await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! [`Portcullis::mount`] adds [`Portcullis::router`] (`/auth/sign-in`,
+//! `/auth/callback/<provider>`, `/auth/sign-out`, `/auth/user`, the
+//! back-channel logout endpoint...) and [`Portcullis::layer`] (the session
+//! cookie and the checks every request passes) to the app's router.
+//!
+//! # Extractors
+//!
+//! - [`User`]: the signed-in user. Without one, an API request gets 401
+//!   with `{"error": "PC-AUTH-401", "message": ...}`, a page navigation a
+//!   303 to the sign-in page (`/auth/sign-in?return_to=<this path>`).
+//! - `Option<User>`: the signed-in user or `None`, for pages that show
+//!   either.
+//! - [`AccessToken`]: a fresh access token for the session's provider,
+//!   refreshed first when it is about to expire (single-flight across
+//!   requests and instances), for calling the provider's API. It cannot be
+//!   serialised and its `Debug` prints no token.
+//! - [`Portcullis`] itself, for the account's identities, sessions and
+//!   the provider's profile.
+//!
+//! # Settings
+//!
+//! From the environment and `portcullis.toml` ([`Settings::from_env`]), or
+//! from code ([`Settings::builder`]); either way every problem is reported
+//! at once ([`ConfigProblems`]).
+//!
+//! # Testing an app
+//!
+//! With the `testing` feature, `Portcullis::sign_in_for_test` signs a user
+//! in within the app's own tests without a provider round trip, and
+//! `testing::settings` runs Portcullis on an in-memory store (see the
+//! `testing` module).
+//!
+//! # Stability
+//!
+//! Before 1.0, minor versions (0.x) may change this API; patch versions
+//! do not. Stable codes ([`ErrorCode`]), routes and the settings'
+//! variable names change only with a note in the changelog.
+
+#![deny(missing_docs)]
 
 mod account;
 mod backend;

@@ -11,7 +11,7 @@ use crate::session::SessionUser;
 /// provider's issuer and subject (OpenID Connect Core §5.7), never by
 /// e-mail.
 ///
-/// Extract it in a handler (see [`crate::extract`]) or read it with
+/// Extract it in a handler (as `User` or `Option<User>`) or read it with
 /// [`crate::Portcullis::user`]. It serialises to
 /// `{"account": 1, "provider": "google", "issuer": "...", "subject": "...",
 /// "name": "...", "email": "..." | null, "email_verified": bool,

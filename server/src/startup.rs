@@ -178,7 +178,8 @@ impl Portcullis {
     /// public origin, per-client rate limits on the sign-in and
     /// back-channel endpoints, and the session cookie (`HttpOnly`,
     /// `SameSite=Lax`, `__Host-` and `Secure` over https). It also makes
-    /// this handle available to the extractors ([`crate::extract`]).
+    /// this handle available to the extractors ([`User`](crate::User),
+    /// [`AccessToken`](crate::AccessToken)).
     pub fn layer(&self) -> PortcullisLayer {
         let https = self.core.public_url.starts_with("https://");
         let stack = ServiceBuilder::new()
