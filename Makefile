@@ -14,11 +14,11 @@ fmt: ## Format the Rust code
 	cargo fmt --all
 
 lint:
-	cargo clippy -p portcullis -p reference -p app --all-targets --features portcullis/testing -- -D warnings
+	cargo clippy -p portcullis -p reference -p app --all-targets --features portcullis/testing,portcullis/leptos -- -D warnings
 	cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
 unit:
-	cargo test -p app -p portcullis -p reference --features portcullis/testing
+	cargo test -p app -p portcullis -p reference --features portcullis/testing,portcullis/leptos
 
 build:
 	cargo leptos build

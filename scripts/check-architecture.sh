@@ -24,12 +24,12 @@ if found=$(cargo tree -p app --features hydrate -e normal -i portcullis 2>/dev/n
 fi
 
 # The library's public API is what its crate root exports: every module is
-# private but `telemetry`, `testing` (feature) and `fuzzing` (cargo fuzz
+# private but `telemetry`, `testing` and `leptos` (features) and `fuzzing` (cargo fuzz
 # only), and nothing is public-but-hidden, so the reference app and the
 # examples, which the compiler holds to that API, use nothing else.
 public_modules=$(grep -E '^\s*pub mod ' server/src/lib.rs | sed -E 's/^\s*pub mod ([a-z_]+).*/\1/' | sort | tr '\n' ' ')
-if [ "$public_modules" != "fuzzing telemetry testing " ]; then
-  echo "server/src/lib.rs: public modules are \"$public_modules\", expected \"fuzzing telemetry testing \"" >&2
+if [ "$public_modules" != "fuzzing leptos telemetry testing " ]; then
+  echo "server/src/lib.rs: public modules are \"$public_modules\", expected \"fuzzing leptos telemetry testing \"" >&2
   status=1
 fi
 if ! grep -B1 -A1 -E '#\[doc\(hidden\)\]' -r server/src | grep -q 'pub mod fuzzing' \

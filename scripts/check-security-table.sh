@@ -6,7 +6,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-tests=$(cargo test -q -p portcullis -p reference --features portcullis/testing -- --list 2>/dev/null | sed -n 's/: test$//p' | sed 's/.*:://' | sort -u)
+tests=$(cargo test -q -p portcullis -p reference --features portcullis/testing,portcullis/leptos -- --list 2>/dev/null | sed -n 's/: test$//p' | sed 's/.*:://' | sort -u)
 [ -n "$tests" ] || { echo "check-security-table: no tests listed" >&2; exit 1; }
 missing=0
 # Test names are long snake_case identifiers in backticks.

@@ -25,14 +25,14 @@ step() {
 
 step "bootstrap: idempotent, complete, clear when it cannot help" scripts/tests/bootstrap.sh
 step "format" cargo fmt --all --check
-step "lint: server and SSR app" cargo clippy -p portcullis -p reference -p app --all-targets --features portcullis/testing -- -D warnings
+step "lint: server and SSR app" cargo clippy -p portcullis -p reference -p app --all-targets --features portcullis/testing,portcullis/leptos -- -D warnings
 step "lint: the library without its optional features" cargo clippy -p portcullis --all-targets -- -D warnings
 step "lint: browser bundle" cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 step "architecture: the browser bundle cannot name a token; the library's API is its crate root" scripts/check-architecture.sh
-step "library docs build without warnings" env RUSTDOCFLAGS="-D warnings" cargo doc -p portcullis --no-deps --features testing
+step "library docs build without warnings" env RUSTDOCFLAGS="-D warnings" cargo doc -p portcullis --no-deps --features testing,leptos
 step "the library packages and builds on its own, offline" cargo package -p portcullis --offline --allow-dirty --quiet
 # A hung test fails the run within minutes instead of eating CI's budget.
-step "unit and integration tests" timeout 900 cargo test -p app -p portcullis -p reference --features portcullis/testing
+step "unit and integration tests" timeout 900 cargo test -p app -p portcullis -p reference --features portcullis/testing,portcullis/leptos
 step "SECURITY.md names only tests that exist" scripts/check-security-table.sh
 step "local identity provider selftest" npm --prefix end2end run --silent test:idp
 step "build the site" cargo leptos build

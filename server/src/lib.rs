@@ -44,6 +44,9 @@
 //! - [`Portcullis`] itself, for the account's identities, sessions and
 //!   the provider's profile.
 //!
+//! In a Leptos app (feature `leptos`), server functions and rendering get
+//! the same three from the `leptos` module.
+//!
 //! # Settings
 //!
 //! From the environment and `portcullis.toml` ([`Settings::from_env`]), or
@@ -75,6 +78,8 @@ mod error;
 mod extract;
 mod flow;
 mod http_client;
+#[cfg(feature = "leptos")]
+pub mod leptos;
 mod logins;
 mod model;
 mod pages;
