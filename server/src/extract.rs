@@ -164,13 +164,17 @@ impl AccessToken {
         self.token.expose()
     }
 
-    /// An `Authorization` header value, `Bearer <token>`, marked sensitive
-    /// (HTTP/2 never indexes it).
-    pub fn bearer(&self) -> HeaderValue {
-        let mut value = HeaderValue::from_str(&format!("Bearer {}", self.token.expose()))
-            .unwrap_or_else(|_| HeaderValue::from_static("Bearer"));
+    /// An `Authorization` header value, `Bearer <token>` (RFC 6750 §2.1),
+    /// marked sensitive (HTTP/2 never indexes it).
+    ///
+    /// # Errors
+    ///
+    /// When the provider issued a token that cannot be a header value
+    /// (control characters); the error holds nothing of the token.
+    pub fn bearer(&self) -> Result<HeaderValue, header::InvalidHeaderValue> {
+        let mut value = HeaderValue::from_str(&format!("Bearer {}", self.token.expose()))?;
         value.set_sensitive(true);
-        value
+        Ok(value)
     }
 
     /// The user the token acts for.

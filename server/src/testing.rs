@@ -282,6 +282,21 @@ mod tests {
             .route(
                 "/token",
                 get(|token: AccessToken| async move { token.expose().to_owned() }),
+            )
+            .route(
+                "/bearer",
+                get(|token: AccessToken| async move {
+                    match token.bearer() {
+                        Ok(value) if value.is_sensitive() => {
+                            value.to_str().unwrap_or_default().to_owned()
+                        }
+                        other => format!("{other:?}"),
+                    }
+                }),
+            )
+            .route(
+                "/debug",
+                get(|token: AccessToken| async move { format!("{token:?}") }),
             );
         let app = portcullis.mount(routes);
         (portcullis, app)
@@ -333,11 +348,31 @@ mod tests {
             get_with(&app, "/token", Some(session.cookie())).await,
             (StatusCode::OK, "the-token".to_owned())
         );
+        let debug = get_with(&app, "/debug", Some(session.cookie())).await;
+        assert_eq!(debug.1, "AccessToken(..)", "Debug prints no token");
+        let bearer = get_with(&app, "/bearer", Some(session.cookie())).await;
+        assert_eq!(bearer, (StatusCode::OK, "Bearer the-token".to_owned()));
         let (status, body) = get_with(&app, "/auth/user", Some(session.cookie())).await;
         assert_eq!(status, StatusCode::OK);
         let user: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(user["email"], "dana@example.test");
         assert_eq!(user["email_verified"], true);
+    }
+
+    #[tokio::test]
+    async fn a_token_that_cannot_be_a_header_value_is_an_error_not_an_empty_bearer() {
+        let (portcullis, app) = app().await;
+        let session = portcullis
+            .sign_in_for_test(TestUser::new("dana").access_token("bad\ntoken"))
+            .await
+            .unwrap();
+        let (status, body) = get_with(&app, "/bearer", Some(session.cookie())).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.starts_with("Err("), "{body}");
+        assert!(
+            !body.contains("bad"),
+            "the error holds nothing of the token: {body}"
+        );
     }
 
     #[tokio::test]

@@ -49,7 +49,7 @@ async fn start() -> TestApp {
         get(move |token: AccessToken| async move {
             let answer = reqwest::Client::new()
                 .get(&userinfo)
-                .header(header::AUTHORIZATION, token.bearer())
+                .header(header::AUTHORIZATION, token.bearer().unwrap())
                 .send()
                 .await
                 .unwrap();
