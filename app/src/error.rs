@@ -83,6 +83,11 @@ pub enum AppError {
     /// here has ended too.
     #[error("Your session with the identity provider ended. Please log in again.")]
     SessionEnded,
+    /// The app does not let this identity sign in.
+    #[error(
+        "This account is not allowed to sign in here. Sign in with another account, or ask this site's administrator for access."
+    )]
+    SignInRefused,
 }
 
 impl AppError {
@@ -109,11 +114,12 @@ impl AppError {
             Self::LastIdentity => "PC-AUTH-011",
             Self::NotSignedIn => "PC-AUTH-401",
             Self::SessionEnded => "PC-AUTH-012",
+            Self::SignInRefused => "PC-AUTH-013",
         }
     }
 
     /// Every error, for lookups by code.
-    pub const ALL: [AppError; 20] = [
+    pub const ALL: [AppError; 21] = [
         Self::Unreachable,
         Self::Unavailable,
         Self::NotFound,
@@ -134,6 +140,7 @@ impl AppError {
         Self::LastIdentity,
         Self::NotSignedIn,
         Self::SessionEnded,
+        Self::SignInRefused,
     ];
 
     /// The error with this stable code, if any.
@@ -157,7 +164,7 @@ impl AppError {
             | Self::LoginExpired
             | Self::ProviderRejected
             | Self::InvalidProviderResponse => 400,
-            Self::CrossSiteRequest => 403,
+            Self::CrossSiteRequest | Self::SignInRefused => 403,
             Self::TooManyRequests => 429,
         }
     }
@@ -173,6 +180,7 @@ impl AppError {
                 | Self::InvalidProviderResponse
                 | Self::NoVerifiedEmail
                 | Self::ProviderRateLimited
+                | Self::SignInRefused
         )
     }
 
@@ -199,6 +207,7 @@ impl AppError {
             Self::LastIdentity => "Cannot disconnect",
             Self::NotSignedIn => "Not signed in",
             Self::SessionEnded => "Session ended",
+            Self::SignInRefused => "Sign-in not allowed",
         }
     }
 }

@@ -9,6 +9,7 @@ use tower_sessions::Session;
 use crate::{
     config::Settings,
     db::Db,
+    hooks::Hooks,
     http_client::ProviderHttp,
     logins::{self, LoginRecord, LoginStore},
     providers::Registry,
@@ -51,6 +52,8 @@ pub struct Core {
     /// Session data: sessions, vault, logins, refresh locks.
     pub store: Store,
     pub(crate) local_locks: LocalLocks,
+    /// The app's say in every sign-in.
+    pub hooks: Hooks,
     /// Requests per minute one client may make to start sign-ins and to
     /// the callback (0: no limit; `rate_limit.rs`).
     pub sign_in_per_minute: u32,
@@ -73,6 +76,7 @@ impl Core {
         http: ProviderHttp,
         db: Db,
         store: Store,
+        hooks: Hooks,
     ) -> std::sync::Arc<Self> {
         std::sync::Arc::new_cyclic(|me| Self {
             registry,
@@ -98,6 +102,7 @@ impl Core {
             public_url: settings.public_url.clone(),
             error_page: settings.error_page.clone(),
             login_ttl: settings.login_ttl,
+            hooks,
         })
     }
 

@@ -84,11 +84,17 @@ pub enum ErrorCode {
     /// here has ended too.
     #[error("Your session with the identity provider ended. Please log in again.")]
     SessionEnded,
+    /// The app does not let this identity sign in (its sign-in hook said
+    /// no).
+    #[error(
+        "This account is not allowed to sign in here. Sign in with another account, or ask this site's administrator for access."
+    )]
+    SignInRefused,
 }
 
 impl ErrorCode {
     /// Every code, for lookups.
-    pub const ALL: [ErrorCode; 19] = [
+    pub const ALL: [ErrorCode; 20] = [
         Self::Unavailable,
         Self::NotFound,
         Self::BadRequest,
@@ -108,6 +114,7 @@ impl ErrorCode {
         Self::LastIdentity,
         Self::NotSignedIn,
         Self::SessionEnded,
+        Self::SignInRefused,
     ];
 
     /// The stable code, e.g. `PC-AUTH-002`.
@@ -132,6 +139,7 @@ impl ErrorCode {
             Self::LastIdentity => "PC-AUTH-011",
             Self::NotSignedIn => "PC-AUTH-401",
             Self::SessionEnded => "PC-AUTH-012",
+            Self::SignInRefused => "PC-AUTH-013",
         }
     }
 
@@ -155,7 +163,7 @@ impl ErrorCode {
             | Self::SignInExpired
             | Self::ProviderRejected
             | Self::InvalidProviderResponse => StatusCode::BAD_REQUEST,
-            Self::CrossSiteRequest => StatusCode::FORBIDDEN,
+            Self::CrossSiteRequest | Self::SignInRefused => StatusCode::FORBIDDEN,
             Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
         }
     }
@@ -182,6 +190,7 @@ impl ErrorCode {
             Self::LastIdentity => "Cannot disconnect",
             Self::NotSignedIn => "Not signed in",
             Self::SessionEnded => "Session ended",
+            Self::SignInRefused => "Sign-in not allowed",
         }
     }
 }

@@ -3,7 +3,7 @@
 //! [`AccessToken`] give an Axum handler, read from the request that
 //! `leptos_axum` puts in the reactive context.
 //!
-//! ```ignore
+//! ```no_run
 //! use leptos::prelude::*;
 //!
 //! #[server]

@@ -77,6 +77,7 @@ mod db;
 mod error;
 mod extract;
 mod flow;
+mod hooks;
 mod http_client;
 #[cfg(feature = "leptos")]
 pub mod leptos;
@@ -104,12 +105,14 @@ pub mod testing;
 mod users;
 mod vault;
 
+pub use async_trait::async_trait;
 pub use config::{ConfigProblems, ProviderConfig, Settings, SettingsBuilder};
 pub use error::ErrorCode;
 pub use extract::{AccessToken, Rejection};
+pub use hooks::{HookError, Identity, SignInHooks};
 pub use model::{LinkedIdentity, ProviderInfo, ProviderProfile, SessionInfo, User};
 pub use routes::auth::is_same_origin;
-pub use startup::{Portcullis, PortcullisLayer, StartupError};
+pub use startup::{Portcullis, PortcullisBuilder, PortcullisLayer, StartupError};
 
 /// Entry points for the fuzz targets (`fuzz/`); built only by `cargo fuzz`.
 #[cfg(fuzzing)]

@@ -27,6 +27,7 @@ use crate::{
     config::Settings,
     db::Db,
     error::ErrorCode,
+    hooks::{Hooks, SignInHooks},
     http_client,
     pages::{self, error_answer},
     providers::{Registry, jws},
@@ -90,6 +91,41 @@ impl Portcullis {
     ///
     /// [`StartupError`] when a store cannot be opened.
     pub async fn start(settings: Settings) -> Result<Self, StartupError> {
+        Self::builder(settings).start().await
+    }
+
+    /// Portcullis with more than settings: the app's [`SignInHooks`].
+    pub fn builder(settings: Settings) -> PortcullisBuilder {
+        PortcullisBuilder {
+            settings,
+            hooks: Hooks::default(),
+        }
+    }
+}
+
+/// Settings and the app's own parts, for [`Portcullis::builder`].
+#[derive(Debug)]
+#[must_use]
+pub struct PortcullisBuilder {
+    settings: Settings,
+    hooks: Hooks,
+}
+
+impl PortcullisBuilder {
+    /// The app's say in every sign-in ([`SignInHooks`]); by default
+    /// everyone a provider vouches for may sign in.
+    pub fn sign_in_hooks(mut self, hooks: impl SignInHooks) -> Self {
+        self.hooks = Hooks(Arc::new(hooks));
+        self
+    }
+
+    /// Starts Portcullis, as [`Portcullis::start`] describes.
+    ///
+    /// # Errors
+    ///
+    /// [`StartupError`] when a store cannot be opened.
+    pub async fn start(self) -> Result<Portcullis, StartupError> {
+        let Self { settings, hooks } = self;
         let db = Db::open(settings.database_url.expose())
             .await
             .map_err(StartupError::Database)?;
@@ -106,20 +142,22 @@ impl Portcullis {
             .map_err(StartupError::HttpClient)?;
         let registry = Registry::discover_all(&settings.providers, &http).await;
         let sessions = CachedSessions::new(store.session_store(), settings.session_cache);
-        let core = Core::new(&settings, registry, http, db, store);
+        let core = Core::new(&settings, registry, http, db, store, hooks);
         let limits = Arc::new(ClientLimits::new(
             core.sign_in_per_minute,
             core.backchannel_per_minute,
             core.client_ip_header.clone(),
         ));
-        Ok(Self {
+        Ok(Portcullis {
             core,
             sessions,
             limits,
             background_refresh: settings.background_refresh,
         })
     }
+}
 
+impl Portcullis {
     /// The origin users reach the app at (`APP_PUBLIC_URL`), e.g.
     /// `https://app.example.com`.
     pub fn public_url(&self) -> &str {

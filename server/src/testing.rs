@@ -187,6 +187,10 @@ pub enum TestSignInError {
         /// The provider the existing account signs in with.
         provider: String,
     },
+    /// The app's [`SignInHooks`](crate::SignInHooks) refused the user or
+    /// failed, as they would at a real sign-in.
+    #[error("the app's sign-in hook stopped the sign-in")]
+    Hook(#[source] crate::HookError),
     /// The store failed.
     #[error("the store failed")]
     Store(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -197,8 +201,9 @@ fn store(err: impl std::error::Error + Send + Sync + 'static) -> TestSignInError
 }
 
 impl Portcullis {
-    /// Signs `user` in as a real sign-in would (the account and identity,
-    /// the tokens sealed in the vault, a signed-in session and its session
+    /// Signs `user` in as a real sign-in would (the app's
+    /// [`SignInHooks`](crate::SignInHooks), the account and identity, the
+    /// tokens sealed in the vault, a signed-in session and its session
     /// record) without a provider round trip; the session to send requests
     /// with. For tests only (feature `testing`).
     ///
@@ -226,12 +231,20 @@ impl Portcullis {
             email_verified: email_verified.unwrap_or(false),
             picture: user.picture.clone(),
         };
+        core.hooks
+            .allow(&identity)
+            .await
+            .map_err(TestSignInError::Hook)?;
         let user_id = match core.users.sign_in(&identity).await.map_err(store)? {
             SignIn::Account(id) => id,
             SignIn::EmailBelongsTo { provider } => {
                 return Err(TestSignInError::EmailBelongsTo { provider });
             }
         };
+        core.hooks
+            .before_session(user_id, &identity)
+            .await
+            .map_err(TestSignInError::Hook)?;
         let tokens = TokenSet {
             access_token: user.access_token,
             refresh_token: user.refresh_token,
@@ -372,6 +385,38 @@ mod tests {
         assert!(
             !body.contains("bad"),
             "the error holds nothing of the token: {body}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_test_kit_asks_the_apps_sign_in_hooks_as_a_real_sign_in_does() {
+        struct NoEli;
+        #[async_trait::async_trait]
+        impl crate::SignInHooks for NoEli {
+            async fn allow(&self, identity: &crate::Identity) -> Result<(), crate::HookError> {
+                if identity.subject() == "eli" {
+                    Err(crate::HookError::Refused)
+                } else {
+                    Ok(())
+                }
+            }
+        }
+        let portcullis = Portcullis::builder(settings())
+            .sign_in_hooks(NoEli)
+            .start()
+            .await
+            .unwrap();
+        portcullis
+            .sign_in_for_test(TestUser::new("dana"))
+            .await
+            .unwrap();
+        let err = portcullis
+            .sign_in_for_test(TestUser::new("eli"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, TestSignInError::Hook(crate::HookError::Refused)),
+            "{err:?}"
         );
     }
 

@@ -10,6 +10,7 @@ mod fake_github;
 mod github;
 mod headers;
 mod helpers;
+mod hooks;
 mod hostile_clients;
 mod hostile_idp;
 mod key_rotation;

@@ -11,7 +11,7 @@ pub(crate) use oidc::{discovery_error, userinfo_error};
 
 use std::{error::Error as StdError, fmt::Write as _, sync::Arc};
 
-use crate::error::ErrorCode;
+use crate::{error::ErrorCode, hooks::HookError};
 use axum::{
     Form,
     extract::{Path, Query, State},
@@ -89,6 +89,15 @@ impl Failure {
 
     fn unavailable(provider: Option<&str>, err: &(dyn StdError + 'static)) -> Self {
         Self::from_error(ErrorCode::Unavailable, provider, err)
+    }
+
+    /// The app's sign-in hook said no, or failed.
+    fn hook(provider: &str, err: &HookError) -> Self {
+        let code = match err {
+            HookError::Refused => ErrorCode::SignInRefused,
+            _ => ErrorCode::Unavailable,
+        };
+        Self::from_error(code, Some(provider), err)
     }
 }
 
@@ -298,6 +307,10 @@ async fn sign_in(
         provider_sid,
     } = verified;
     let id = tx.provider.as_str();
+    core.hooks
+        .allow(&identity)
+        .await
+        .map_err(|err| Failure::hook(id, &err))?;
     let user_id = match core
         .users
         .sign_in(&identity)
@@ -317,6 +330,10 @@ async fn sign_in(
             return Err(failure);
         }
     };
+    core.hooks
+        .before_session(user_id, &identity)
+        .await
+        .map_err(|err| Failure::hook(id, &err))?;
     // Signing in again in a browser already signed in replaces that
     // sign-in: it ends here, and its grant at its provider.
     let earlier = session::user(session)
@@ -375,6 +392,10 @@ async fn connect(
             "the session changed while connecting a provider",
         ));
     }
+    core.hooks
+        .allow(identity)
+        .await
+        .map_err(|err| Failure::hook(id, &err))?;
     match core
         .users
         .link(user, identity)

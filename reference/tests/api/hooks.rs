@@ -1,0 +1,199 @@
+//! The app's sign-in hooks (`SignInHooks`), through a real sign-in at the
+//! local identity provider: an identity the app refuses is not signed in
+//! and leaves nothing behind; the app sees the account before the session
+//! exists; a failing hook is a clear error, not a half sign-in.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use axum::{Json, Router, routing::get};
+use http::{StatusCode, header};
+use portcullis::{HookError, Identity, Portcullis, Settings, SignInHooks, User};
+use serde_json::Value;
+use tokio::net::TcpListener;
+
+use crate::{
+    local_idp::{CLIENT_ID, CLIENT_SECRET, LocalIdp},
+    login::{complete_at_provider, location},
+    spawn::{TempDatabase, TestApp, browser},
+};
+
+/// `(account id, subject, e-mail)` per `before_session`.
+type Seen = Arc<Mutex<Vec<(i64, String, Option<String>)>>>;
+
+/// What the hooks do, and what they saw.
+#[derive(Clone, Default)]
+struct AppHooks {
+    /// Only these e-mail addresses may sign in (none: anyone).
+    allowed: Option<Vec<&'static str>>,
+    /// `before_session` fails, as if the app's database were down.
+    fail: bool,
+    seen: Seen,
+}
+
+#[portcullis::async_trait]
+impl SignInHooks for AppHooks {
+    async fn allow(&self, identity: &Identity) -> Result<(), HookError> {
+        match (&self.allowed, identity.email()) {
+            (None, _) => Ok(()),
+            (Some(allowed), Some(email))
+                if identity.email_verified() && allowed.contains(&email) =>
+            {
+                Ok(())
+            }
+            _ => Err(HookError::Refused),
+        }
+    }
+
+    async fn before_session(&self, account_id: i64, identity: &Identity) -> Result<(), HookError> {
+        if self.fail {
+            return Err(HookError::Failed("the app's users table is locked".into()));
+        }
+        self.seen.lock().unwrap().push((
+            account_id,
+            identity.subject().to_owned(),
+            identity.email().map(str::to_owned),
+        ));
+        Ok(())
+    }
+}
+
+/// An app with `hooks`, signed in through the local identity provider.
+async fn start(hooks: AppHooks) -> TestApp {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let idp = LocalIdp::start(&url).await;
+    let database = TempDatabase::new();
+    let vars: HashMap<String, String> = [
+        ("APP_PUBLIC_URL", url.as_str()),
+        ("DATABASE_URL", &database.url()),
+        ("TOKEN_ENCRYPTION_KEYS", crate::rig::KEYS),
+        ("AUTH_PROVIDERS", "local"),
+        ("LOCAL_ISSUER", idp.issuer.as_str()),
+        ("LOCAL_CLIENT_ID", CLIENT_ID),
+        ("LOCAL_CLIENT_SECRET", CLIENT_SECRET),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let portcullis = Portcullis::builder(Settings::from_vars(&vars).unwrap())
+        .sign_in_hooks(hooks)
+        .start()
+        .await
+        .unwrap();
+    let app =
+        portcullis.mount(Router::new().route("/api/me", get(|user: User| async { Json(user) })));
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+    });
+    TestApp {
+        url,
+        idp,
+        github: None,
+        database,
+    }
+}
+
+/// Signs `login` in at the provider; where the callback sends the browser.
+async fn sign_in(app: &TestApp, client: &reqwest::Client, login: &str) -> String {
+    let started = client
+        .get(format!("{}/auth/login/local?return_to=%2Fdone", app.url))
+        .send()
+        .await
+        .unwrap();
+    let callback = complete_at_provider(client, app, location(&app.url, &started), login).await;
+    let back = client.get(&callback).send().await.unwrap();
+    assert_eq!(back.status(), StatusCode::SEE_OTHER);
+    back.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn me(app: &TestApp, client: &reqwest::Client) -> reqwest::Response {
+    client
+        .get(format!("{}/api/me", app.url))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_identity_the_apps_hook_refuses_is_not_signed_in_and_leaves_nothing_behind() {
+    let app = start(AppHooks {
+        allowed: Some(vec!["demo@portcullis.test"]),
+        ..AppHooks::default()
+    })
+    .await;
+    let client = browser();
+    let landed = sign_in(&app, &client, "alice").await;
+    assert_eq!(landed, "/auth/error?code=PC-AUTH-013&provider=local");
+    assert_eq!(me(&app, &client).await.status(), StatusCode::UNAUTHORIZED);
+    let page = client
+        .get(format!("{}{landed}", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::FORBIDDEN);
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("not allowed to sign in here")
+    );
+    for table in ["users", "identities", "logins", "token_vault"] {
+        assert_eq!(app.database.count(table).await, 0, "{table}");
+    }
+
+    // The address the app allows signs in.
+    let client = browser();
+    assert_eq!(sign_in(&app, &client, "demo").await, "/done");
+    assert_eq!(me(&app, &client).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_apps_hook_sees_the_account_before_the_session_exists() {
+    let hooks = AppHooks::default();
+    let seen = hooks.seen.clone();
+    let app = start(hooks).await;
+    let client = browser();
+    assert_eq!(sign_in(&app, &client, "alice").await, "/done");
+    let user: Value = me(&app, &client).await.json().await.unwrap();
+    let recorded = seen.lock().unwrap().clone();
+    assert_eq!(
+        recorded,
+        [(
+            user["account"].as_i64().unwrap(),
+            user["subject"].as_str().unwrap().to_owned(),
+            Some("alice@portcullis.test".to_owned())
+        )]
+    );
+
+    // Signing in again: the same account, told again.
+    let client = browser();
+    sign_in(&app, &client, "alice").await;
+    let recorded = seen.lock().unwrap().clone();
+    assert_eq!(recorded.len(), 2);
+    assert_eq!(recorded[0], recorded[1]);
+}
+
+#[tokio::test]
+async fn a_failing_hook_ends_the_sign_in_with_a_clear_code_and_no_session() {
+    let app = start(AppHooks {
+        fail: true,
+        ..AppHooks::default()
+    })
+    .await;
+    let client = browser();
+    let landed = sign_in(&app, &client, "alice").await;
+    assert_eq!(landed, "/auth/error?code=PC-SVC-503&provider=local");
+    assert_eq!(me(&app, &client).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(app.database.count("logins").await, 0);
+    assert_eq!(app.database.count("token_vault").await, 0);
+}
