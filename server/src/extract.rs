@@ -68,10 +68,9 @@ impl IntoResponse for Rejection {
 /// Whether the request is a browser navigating to a page (Fetch Metadata
 /// `Sec-Fetch-Mode: navigate`, or an `Accept` that asks for HTML), which is
 /// sent to sign in rather than told 401.
-fn is_navigation(parts: &Parts) -> bool {
+pub(crate) fn is_navigation(headers: &http::HeaderMap) -> bool {
     let header = |name| {
-        parts
-            .headers
+        headers
             .get(name)
             .and_then(|value: &HeaderValue| value.to_str().ok())
     };
@@ -90,7 +89,7 @@ fn portcullis(parts: &Parts) -> Result<Portcullis, Rejection> {
             tracing::error!("no Portcullis layer in front of this route");
             Rejection(RejectionKind::Error {
                 code: ErrorCode::Internal,
-                json: !is_navigation(parts),
+                json: !is_navigation(&parts.headers),
             })
         })
 }
@@ -113,7 +112,7 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for User {
         portcullis.user(parts).await.map_err(|code| {
             Rejection(RejectionKind::Error {
                 code,
-                json: !is_navigation(parts),
+                json: !is_navigation(&parts.headers),
             })
         })
     }
@@ -125,7 +124,7 @@ impl<S: Send + Sync> FromRequestParts<S> for User {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Rejection> {
         match <Self as OptionalFromRequestParts<S>>::from_request_parts(parts, state).await? {
             Some(user) => Ok(user),
-            None if is_navigation(parts) && parts.method == http::Method::GET => {
+            None if is_navigation(&parts.headers) && parts.method == http::Method::GET => {
                 let return_to = parts
                     .uri
                     .path_and_query()
@@ -135,7 +134,7 @@ impl<S: Send + Sync> FromRequestParts<S> for User {
             }
             None => Err(Rejection(RejectionKind::Error {
                 code: ErrorCode::NotSignedIn,
-                json: !is_navigation(parts),
+                json: !is_navigation(&parts.headers),
             })),
         }
     }
@@ -209,7 +208,7 @@ impl<S: Send + Sync> FromRequestParts<S> for AccessToken {
                 let code = UpstreamError::Refresh(err).code();
                 Err(Rejection(RejectionKind::Error {
                     code,
-                    json: !is_navigation(parts),
+                    json: !is_navigation(&parts.headers),
                 }))
             }
         }

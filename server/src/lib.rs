@@ -90,6 +90,7 @@ mod rate_limit;
 mod redis_store;
 mod refresh;
 mod routes;
+mod same_origin;
 mod secret;
 mod session;
 mod startup;
@@ -111,7 +112,7 @@ pub use error::ErrorCode;
 pub use extract::{AccessToken, Rejection};
 pub use hooks::{HookError, Identity, SignInHooks};
 pub use model::{LinkedIdentity, ProviderInfo, ProviderProfile, SessionInfo, User};
-pub use routes::auth::is_same_origin;
+pub use same_origin::is_same_origin;
 pub use startup::{Portcullis, PortcullisBuilder, PortcullisLayer, StartupError};
 
 /// Entry points for the fuzz targets (`fuzz/`); built only by `cargo fuzz`.

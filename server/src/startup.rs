@@ -33,6 +33,7 @@ use crate::{
     providers::{Registry, jws},
     rate_limit::{self, ClientLimits},
     routes::{auth, health},
+    same_origin::{self, Guard},
     secret::Secret,
     session::{self, CachedSessions},
     store::{Store, StoreFailure},
@@ -78,6 +79,8 @@ pub struct Portcullis {
     pub(crate) core: Arc<Core>,
     pub(crate) sessions: CachedSessions,
     limits: Arc<ClientLimits>,
+    /// Path prefixes open to cross-site writes.
+    cross_site: Arc<[String]>,
     background_refresh: Option<Duration>,
 }
 
@@ -99,6 +102,7 @@ impl Portcullis {
         PortcullisBuilder {
             settings,
             hooks: Hooks::default(),
+            cross_site: Vec::new(),
         }
     }
 }
@@ -109,6 +113,7 @@ impl Portcullis {
 pub struct PortcullisBuilder {
     settings: Settings,
     hooks: Hooks,
+    cross_site: Vec<String>,
 }
 
 impl PortcullisBuilder {
@@ -119,13 +124,27 @@ impl PortcullisBuilder {
         self
     }
 
+    /// Lets other sites make state-changing requests under the path
+    /// `prefix` (e.g. `/webhooks` for `/webhooks/...`), which
+    /// [`Portcullis::layer`] otherwise refuses when they carry the session
+    /// cookie. Only for endpoints that authenticate their callers some
+    /// other way (a webhook's signature, say).
+    pub fn allow_cross_site(mut self, prefix: &str) -> Self {
+        self.cross_site.push(prefix.to_owned());
+        self
+    }
+
     /// Starts Portcullis, as [`Portcullis::start`] describes.
     ///
     /// # Errors
     ///
     /// [`StartupError`] when a store cannot be opened.
     pub async fn start(self) -> Result<Portcullis, StartupError> {
-        let Self { settings, hooks } = self;
+        let Self {
+            settings,
+            hooks,
+            cross_site,
+        } = self;
         let db = Db::open(settings.database_url.expose())
             .await
             .map_err(StartupError::Database)?;
@@ -152,6 +171,7 @@ impl PortcullisBuilder {
             core,
             sessions,
             limits,
+            cross_site: cross_site.into(),
             background_refresh: settings.background_refresh,
         })
     }
@@ -214,7 +234,10 @@ impl Portcullis {
     /// security headers (SECURITY.md D8), error answers that are never bare
     /// (a JSON body or a page with a stable code), the redirect to the
     /// public origin, per-client rate limits on the sign-in and
-    /// back-channel endpoints, and the session cookie (`HttpOnly`,
+    /// back-channel endpoints, the same-origin check on the app's
+    /// state-changing requests (a cross-site `POST`, `PUT`, `PATCH` or
+    /// `DELETE` carrying the session cookie gets 403 `PC-SEC-403`; see
+    /// [`PortcullisBuilder::allow_cross_site`]), and the session cookie (`HttpOnly`,
     /// `SameSite=Lax`, `__Host-` and `Secure` over https). It also makes
     /// this handle available to the extractors ([`User`](crate::User),
     /// [`AccessToken`](crate::AccessToken)).
@@ -231,6 +254,20 @@ impl Portcullis {
             .layer(middleware::from_fn_with_state(
                 self.limits.clone(),
                 rate_limit::limit,
+            ))
+            .layer(middleware::from_fn_with_state(
+                Guard {
+                    public_url: self.core.public_url.as_str().into(),
+                    error_page: self
+                        .core
+                        .error_page
+                        .as_deref()
+                        .unwrap_or(auth::ERROR_PAGE)
+                        .into(),
+                    cookie: session::cookie_name(https),
+                    cross_site: self.cross_site.clone(),
+                },
+                same_origin::writes_are_same_origin,
             ))
             .layer(middleware::from_fn_with_state(
                 https,

@@ -11,7 +11,7 @@ pub(crate) use oidc::{discovery_error, userinfo_error};
 
 use std::{error::Error as StdError, fmt::Write as _, sync::Arc};
 
-use crate::{error::ErrorCode, hooks::HookError};
+use crate::{error::ErrorCode, hooks::HookError, same_origin::is_same_origin};
 use axum::{
     Form,
     extract::{Path, Query, State},
@@ -735,15 +735,4 @@ pub async fn backchannel(
     }
     tracing::info!(provider = %id, sessions = grants.len(), "back-channel logout");
     (StatusCode::OK, no_store()).into_response()
-}
-
-/// A request made by our own pages: its `Origin` is ours, or (for browsers
-/// that omit it) Fetch Metadata says same-origin. Neither: refused.
-pub fn is_same_origin(headers: &HeaderMap, public_url: &str) -> bool {
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        return origin.as_bytes() == public_url.as_bytes();
-    }
-    headers
-        .get("sec-fetch-site")
-        .is_some_and(|site| site.as_bytes() == b"same-origin")
 }
