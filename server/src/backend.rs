@@ -11,7 +11,7 @@ use crate::{
     db::Db,
     hooks::Hooks,
     http_client::ProviderHttp,
-    logins::{self, LoginRecord, LoginStore},
+    logins::{self, LoginRecord, LoginStore, Selector},
     providers::Registry,
     refresh::LocalLocks,
     session::{self, SessionUser},
@@ -129,7 +129,11 @@ impl Core {
             }
             Some(login) => {
                 tracing::info!(provider = %login.provider, "session timed out");
-                self.end_login(&login.id).await?;
+                self.end_sessions(Ending::One {
+                    id: &login.id,
+                    grant: Some(&login.grant_id),
+                })
+                .await?;
                 session.flush().await?;
                 Ok(None)
             }
@@ -175,19 +179,45 @@ impl Core {
         ))
     }
 
-    /// Ends a signed-in session: its row, then its tokens.
-    pub async fn end_login(&self, id: &str) -> Result<(), SessionError> {
-        if let Some(grant) = self.logins.end(id).await? {
-            self.vault.delete(&grant).await?;
+    /// Ends the signed-in sessions `which` picks: their rows first (no
+    /// request finds them signed in from then on), then their sealed
+    /// tokens. The one place sessions end; [`Self::end_session_and_grant`]
+    /// adds revoking the grant at the provider. How many sessions' tokens
+    /// were deleted.
+    pub async fn end_sessions(&self, which: Ending<'_>) -> Result<usize, SessionError> {
+        let grants = match which {
+            Ending::One { id, grant } => {
+                let mut grants: Vec<String> = self.logins.end(id).await?.into_iter().collect();
+                if let Some(grant) = grant
+                    && !grants.iter().any(|ended| ended == grant)
+                {
+                    grants.push(grant.to_owned());
+                }
+                grants
+            }
+            Ending::Matching(selector) => self.logins.end_matching(&selector).await?,
+            Ending::Expired => {
+                let now = logins::now();
+                self.logins
+                    .end_expired(
+                        now - secs(self.session_idle),
+                        now - secs(self.session_absolute),
+                    )
+                    .await?
+            }
+        };
+        for grant in &grants {
+            self.vault.delete(grant).await?;
         }
-        Ok(())
+        Ok(grants.len())
     }
 
     /// Ends a signed-in session the user or the app ended (signing in
     /// again, disconnecting its identity, ending it from another device):
-    /// its row and tokens, as [`Self::end_login`], and then its grant at the
-    /// provider, by revoking the refresh token in the background (RFC 7009).
-    pub async fn end_login_and_grant(&self, login: &LoginRecord) -> Result<(), SessionError> {
+    /// its row and tokens, as [`Self::end_sessions`], and then its grant at
+    /// the provider, by revoking the refresh token in the background (RFC
+    /// 7009).
+    pub async fn end_session_and_grant(&self, login: &LoginRecord) -> Result<(), SessionError> {
         let tokens = match self.vault.get(&login.grant_id, &login.provider).await {
             Ok(tokens) => tokens,
             Err(err) => {
@@ -199,7 +229,11 @@ impl Core {
                 None
             }
         };
-        self.end_login(&login.id).await?;
+        self.end_sessions(Ending::One {
+            id: &login.id,
+            grant: Some(&login.grant_id),
+        })
+        .await?;
         if let Some(tokens) = tokens {
             self.revoke_in_background(&login.provider, &tokens);
         }
@@ -235,19 +269,12 @@ impl Core {
         });
     }
 
-    /// Ends expired sessions and deletes their tokens.
+    /// Ends expired sessions with their tokens, and forgets what expired
+    /// with them (orphaned tokens, old logout-token ids, session records).
+    /// How many sessions ended.
     pub async fn sweep(&self) -> Result<usize, SessionError> {
+        let ended = self.end_sessions(Ending::Expired).await?;
         let now = logins::now();
-        let grants = self
-            .logins
-            .end_expired(
-                now - secs(self.session_idle),
-                now - secs(self.session_absolute),
-            )
-            .await?;
-        for grant in &grants {
-            self.vault.delete(grant).await?;
-        }
         // Sealed tokens no session points to (a sign-in that failed between
         // its two writes), once older than any sign-in in progress.
         let orphans = self
@@ -259,7 +286,7 @@ impl Core {
         }
         self.logins.forget_old_logout_tokens(now).await?;
         self.store.session_store().delete_expired().await?;
-        Ok(grants.len())
+        Ok(ended)
     }
 
     /// When an access token granted now expires (unix time): `expires_in`
@@ -279,6 +306,19 @@ impl Core {
             .map(|p| p.settings.label.clone())
             .unwrap_or_else(|| id.to_owned())
     }
+}
+
+/// Which signed-in sessions [`Core::end_sessions`] ends.
+#[derive(Clone, Debug)]
+pub enum Ending<'a> {
+    /// One session, by its row's id, and the tokens at `grant` even if the
+    /// row is gone already.
+    One { id: &'a str, grant: Option<&'a str> },
+    /// Those a provider's logout token names (OpenID Connect Back-Channel
+    /// Logout 1.0 §2.4).
+    Matching(Selector<'a>),
+    /// Those past their idle or absolute timeout.
+    Expired,
 }
 
 /// Why the signed-in state could not be read or changed.

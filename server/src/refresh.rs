@@ -24,7 +24,7 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 
 use crate::{
-    backend::{Core, SessionError},
+    backend::{Core, Ending, SessionError},
     logins,
     providers::{
         Discovered, IdTokenError, Provider, SignedError,
@@ -213,7 +213,11 @@ impl Core {
         {
             let provider = &user.identity.provider;
             tracing::info!(%provider, "session ended: {}", cause_chain(err));
-            if let Err(end) = self.end_login(&user.login).await {
+            let session = Ending::One {
+                id: &user.login,
+                grant: Some(&user.grant),
+            };
+            if let Err(end) = self.end_sessions(session).await {
                 tracing::error!("ending the session failed: {}", cause_chain(&end));
             }
         }

@@ -25,7 +25,7 @@ use tower_sessions::Session;
 use url::Url;
 
 use crate::{
-    backend::Core,
+    backend::{Core, Ending},
     flow::{self, LoginTransaction, return_to},
     logins::{self, Selector},
     providers::{Provider, backchannel},
@@ -346,7 +346,7 @@ async fn sign_in(
             .await
             .map_err(|err| Failure::unavailable(Some(id), &err))?;
         if let Some(login) = login {
-            core.end_login_and_grant(&login)
+            core.end_session_and_grant(&login)
                 .await
                 .map_err(|err| Failure::unavailable(Some(id), &err))?;
         }
@@ -497,7 +497,7 @@ pub async fn unlink(
                 .iter()
                 .filter(|login| login.issuer == form.issuer && login.subject == form.subject)
             {
-                core.end_login_and_grant(login)
+                core.end_session_and_grant(login)
                     .await
                     .map_err(|err| Failure::unavailable(None, &err))?;
             }
@@ -560,11 +560,12 @@ pub async fn logout(
             Ok(found) => tokens = found,
             Err(err) => tracing::error!("logout: tokens unreadable: {}", cause_chain(&err)),
         }
-        if let Err(err) = core.end_login(&user.login).await {
-            tracing::error!("logout: login not ended: {}", cause_chain(&err));
-        }
-        if let Err(err) = core.vault.delete(&user.grant).await {
-            tracing::error!("logout: tokens not deleted: {}", cause_chain(&err));
+        let session = Ending::One {
+            id: &user.login,
+            grant: Some(&user.grant),
+        };
+        if let Err(err) = core.end_sessions(session).await {
+            tracing::error!("logout: session not ended: {}", cause_chain(&err));
         }
     }
     session
@@ -618,7 +619,7 @@ pub async fn end_session(
         .map_err(|err| Failure::unavailable(None, &err))?
         .filter(|login| login.user_id == user.user_id && login.id != user.login);
     if let Some(login) = theirs {
-        core.end_login_and_grant(&login)
+        core.end_session_and_grant(&login)
             .await
             .map_err(|err| Failure::unavailable(None, &err))?;
         tracing::info!("a session was ended from another one");
@@ -724,15 +725,10 @@ pub async fn backchannel(
         },
         (None, None) => return refuse("neither sid nor sub".into()),
     };
-    let grants = match core.logins.end_matching(&selector).await {
-        Ok(grants) => grants,
+    let sessions = match core.end_sessions(Ending::Matching(selector)).await {
+        Ok(sessions) => sessions,
         Err(err) => return failed(&err),
     };
-    for grant in &grants {
-        if let Err(err) = core.vault.delete(grant).await {
-            return failed(&err);
-        }
-    }
-    tracing::info!(provider = %id, sessions = grants.len(), "back-channel logout");
+    tracing::info!(provider = %id, sessions, "back-channel logout");
     (StatusCode::OK, no_store()).into_response()
 }
