@@ -194,7 +194,8 @@ impl Portcullis {
     ///   the code exchange happens;
     /// - `POST /auth/logout`, `POST /auth/link/{provider}`,
     ///   `POST /auth/unlink`, `POST /auth/sessions/end`: same-origin
-    ///   form posts;
+    ///   form posts, each going back to its `return_to` (a path on this
+    ///   site; default `/`);
     /// - `POST /auth/backchannel/{provider}`: OpenID Connect Back-Channel
     ///   Logout 1.0;
     /// - `GET /auth/user`: the signed-in [`User`](crate::User) as JSON, or

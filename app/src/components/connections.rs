@@ -74,6 +74,7 @@ fn LinkedIdentity(identity: IdentityView, can_disconnect: bool) -> impl IntoView
                 <form method="post" action="/auth/unlink" class="identity-action">
                     <input type="hidden" name="issuer" value=identity.issuer />
                     <input type="hidden" name="subject" value=identity.subject />
+                    <input type="hidden" name="return_to" value="/profile" />
                     <button class="button button-quiet button-small" type="submit" aria-label=disconnect_label>
                         "Disconnect"
                     </button>
@@ -85,7 +86,7 @@ fn LinkedIdentity(identity: IdentityView, can_disconnect: bool) -> impl IntoView
 
 #[component]
 fn ConnectButton(provider: ProviderView) -> impl IntoView {
-    let action = format!("/auth/link/{}", provider.id);
+    let action = format!("/auth/link/{}?return_to=%2Fprofile", provider.id);
     let label = format!("Connect {}", provider.label);
     view! {
         <li>

@@ -47,6 +47,7 @@ fn SessionRow(session: SessionView) -> impl IntoView {
             {(!session.current).then(|| view! {
                 <form method="post" action="/auth/sessions/end" class="identity-action">
                     <input type="hidden" name="id" value=session.id />
+                    <input type="hidden" name="return_to" value="/profile" />
                     <button class="button button-quiet button-small" type="submit" aria-label=end_label>
                         "End session"
                     </button>

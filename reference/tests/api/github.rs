@@ -14,7 +14,7 @@ use crate::{
 pub async fn start_github(client: &Client, app: &TestApp, link: bool) -> String {
     let response = if link {
         client
-            .post(format!("{}/auth/link/github", app.url))
+            .post(format!("{}/auth/link/github?return_to=%2Fprofile", app.url))
             .header(header::ORIGIN, &app.url)
             .send()
             .await

@@ -53,7 +53,7 @@ async fn a_connected_github_signs_into_the_same_account_and_both_are_listed() {
     sign_in_locally(&client, &app, "demo").await;
     let (_, profile) = page(&client, format!("{}/profile", app.url)).await;
     assert!(
-        profile.contains(r#"action="/auth/link/github""#),
+        profile.contains(r#"action="/auth/link/github?return_to=%2Fprofile""#),
         "offers to connect GitHub"
     );
 
@@ -64,7 +64,7 @@ async fn a_connected_github_signs_into_the_same_account_and_both_are_listed() {
         2,
         "{profile}"
     );
-    assert!(!profile.contains(r#"action="/auth/link/github""#));
+    assert!(!profile.contains(r#"action="/auth/link/github"#));
 
     logout(&client, &app).await;
     let later = browser();
@@ -131,7 +131,11 @@ async fn any_identity_but_the_last_can_be_disconnected() {
         client
             .post(format!("{}/auth/unlink", app.url))
             .header(header::ORIGIN, &app.url)
-            .form(&[("issuer", issuer), ("subject", subject.to_owned())])
+            .form(&[
+                ("issuer", issuer),
+                ("subject", subject.to_owned()),
+                ("return_to", "/profile".to_owned()),
+            ])
             .send()
     };
     let local = app.idp.issuer.clone();
@@ -187,7 +191,11 @@ async fn disconnecting_an_identity_ends_every_session_signed_in_with_it_and_thei
     let done = laptop
         .post(format!("{}/auth/unlink", app.url))
         .header(header::ORIGIN, &app.url)
-        .form(&[("issuer", github), ("subject", "1001".to_owned())])
+        .form(&[
+            ("issuer", github),
+            ("subject", "1001".to_owned()),
+            ("return_to", "/profile".to_owned()),
+        ])
         .send()
         .await
         .unwrap();

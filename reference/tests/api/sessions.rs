@@ -37,10 +37,38 @@ async fn end(rig: &Rig, client: &Client, id: &str) -> reqwest::Response {
     client
         .post(format!("{}/auth/sessions/end", rig.url))
         .header(header::ORIGIN, &rig.url)
-        .form(&[("id", id)])
+        .form(&[("id", id), ("return_to", "/profile")])
         .send()
         .await
         .unwrap()
+}
+
+#[tokio::test]
+async fn ending_a_session_goes_back_to_the_page_named_and_never_off_site() {
+    let rig = rig(Script::default()).await;
+    let laptop = browser_as(FIREFOX);
+    sign_in(&rig, &laptop).await;
+    for (return_to, landed) in [
+        (None, "/"),
+        (Some("/settings?tab=sessions"), "/settings?tab=sessions"),
+        (Some("https://evil.test/phish"), "/"),
+        (Some("//evil.test"), "/"),
+    ] {
+        let phone = browser_as(CHROME);
+        sign_in(&rig, &phone).await;
+        let id = login_id(&rig, CHROME).await;
+        let mut form = vec![("id", id.as_str())];
+        form.extend(return_to.map(|to| ("return_to", to)));
+        let ended = laptop
+            .post(format!("{}/auth/sessions/end", rig.url))
+            .header(header::ORIGIN, &rig.url)
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ended.headers()[header::LOCATION], landed, "{return_to:?}");
+        assert!(!is_signed_in(&rig, &phone).await);
+    }
 }
 
 #[tokio::test]

@@ -10,7 +10,10 @@ use openidconnect::{
     core::CoreResponseType,
 };
 
-use super::{Authorization, CallbackQuery, Failure, Verified};
+use super::{
+    Failure,
+    sign_in::{Authorization, CallbackQuery, Verified},
+};
 use crate::{
     backend::Core,
     flow::LoginTransaction,

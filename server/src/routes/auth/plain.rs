@@ -5,7 +5,10 @@
 use crate::error::ErrorCode;
 use openidconnect::{CsrfToken, PkceCodeChallenge};
 
-use super::{Authorization, CallbackQuery, Failure, Verified};
+use super::{
+    Failure,
+    sign_in::{Authorization, CallbackQuery, Verified},
+};
 use crate::{
     backend::Core,
     flow::LoginTransaction,

@@ -1,0 +1,311 @@
+//! Signing in: `GET /auth/login/{provider}` starts the authorization
+//! request (RFC 6749 §4.1, PKCE per RFC 7636), and the provider's callback
+//! redeems the code, checks the answer (`oidc.rs`, `plain.rs`) and signs
+//! the identity's account in, or connects the identity to the signed-in
+//! account.
+
+use std::sync::Arc;
+
+use axum::{
+    extract::{Path, Query, State},
+    http::{HeaderMap, header},
+    response::Response,
+};
+use serde::Deserialize;
+use time::OffsetDateTime;
+use tower_sessions::Session;
+use url::Url;
+
+use super::{Failure, oidc, plain, provider, redirect};
+use crate::{
+    backend::Core,
+    error::ErrorCode,
+    flow::{self, LoginTransaction, return_to},
+    providers::Provider,
+    session,
+    users::{Identity, Link, SignIn, UserId},
+    vault::TokenSet,
+};
+
+/// Where the browser goes to authorize us, and what the callback must
+/// match.
+pub(super) struct Authorization {
+    pub(super) url: Url,
+    pub(super) state: String,
+    /// Empty for plain OAuth 2.0.
+    pub(super) nonce: String,
+    pub(super) pkce_verifier: String,
+}
+
+/// What a protocol's callback step found out.
+pub(super) struct Verified {
+    pub(super) identity: Identity,
+    pub(super) tokens: TokenSet,
+    /// The provider's session id (`sid`), for back-channel logout.
+    pub(super) provider_sid: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginQuery {
+    pub(super) return_to: Option<String>,
+}
+
+/// `GET /auth/login/{provider}`: authorization code flow with PKCE S256,
+/// fresh `state` (and `nonce` for OpenID Connect), kept server-side for
+/// this browser.
+pub async fn login(
+    State(core): State<Arc<Core>>,
+    Path(id): Path<String>,
+    Query(query): Query<LoginQuery>,
+    session: Session,
+) -> Result<Response, Failure> {
+    let provider = provider(&core, &id)?;
+    let return_to = return_to::or_home(query.return_to.as_deref());
+    start(&core, provider, &session, return_to, None).await
+}
+
+/// Remembers a new login transaction and sends the browser to the
+/// provider. `link_to` is the signed-in account a new identity is for.
+pub(super) async fn start(
+    core: &Core,
+    provider: &Provider,
+    session: &Session,
+    return_to: String,
+    link_to: Option<UserId>,
+) -> Result<Response, Failure> {
+    let authorization = if provider.settings.protocol.is_oidc() {
+        oidc::authorize(core, provider).await?
+    } else {
+        plain::authorize(core, provider)?
+    };
+    let tx = LoginTransaction {
+        provider: provider.settings.id.clone(),
+        state: authorization.state,
+        nonce: authorization.nonce,
+        pkce_verifier: authorization.pkce_verifier,
+        return_to,
+        expires_at: OffsetDateTime::now_utc() + core.login_ttl,
+        link_to: link_to.map(|user| user.0),
+    };
+    flow::begin(session, &tx)
+        .await
+        .map_err(|err| Failure::unavailable(Some(&provider.settings.id), &err))?;
+    // A session that only holds sign-ins in progress lives no longer than
+    // they do: anonymous requests cannot fill the store for hours.
+    if link_to.is_none() {
+        let signed_in = session::user(session)
+            .await
+            .map_err(|err| Failure::unavailable(Some(&provider.settings.id), &err))?;
+        if signed_in.is_none() {
+            session::keep_alive(session, core.login_ttl);
+        }
+    }
+    Ok(redirect(authorization.url.as_str()))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CallbackQuery {
+    pub(super) code: Option<String>,
+    state: Option<String>,
+    pub(super) iss: Option<String>,
+    error: Option<String>,
+}
+
+/// `GET /auth/callback/{provider}`: checks the response belongs to the
+/// sign-in this browser started, then lets the provider's protocol turn
+/// the code into an identity, and signs the user in (or connects the
+/// identity to their account).
+pub async fn callback(
+    State(core): State<Arc<Core>>,
+    Path(id): Path<String>,
+    Query(query): Query<CallbackQuery>,
+    headers: HeaderMap,
+    session: Session,
+) -> Result<Response, Failure> {
+    let fail = |error: ErrorCode, cause: String| Failure::new(error, Some(&id), cause);
+    let provider = provider(&core, &id)?;
+
+    // The sign-in this `state` belongs to is taken out first: whatever
+    // happens next, it cannot be used twice.
+    let state = query.state.as_deref().unwrap_or_default();
+    // Taking the sign-in saves the session: an anonymous one keeps the
+    // sign-in timeout (signing in below gives it the idle timeout).
+    let anonymous = session::user(&session)
+        .await
+        .map_err(|err| Failure::unavailable(Some(&id), &err))?
+        .is_none();
+    if anonymous {
+        session::keep_alive(&session, core.login_ttl);
+    }
+    let tx = flow::take(&session, state)
+        .await
+        .map_err(|err| Failure::unavailable(Some(&id), &err))?
+        .ok_or_else(|| {
+            fail(
+                ErrorCode::SignInExpired,
+                "no sign-in in progress in this browser has this state".into(),
+            )
+        })?;
+    if tx.provider != id {
+        return Err(fail(
+            ErrorCode::SignInExpired,
+            format!("sign-in was started with {:?}, not {id:?}", tx.provider),
+        ));
+    }
+    if tx.is_expired(OffsetDateTime::now_utc()) {
+        return Err(fail(
+            ErrorCode::SignInExpired,
+            "sign-in transaction expired".into(),
+        ));
+    }
+    if let Some(error) = &query.error {
+        let user_error = if error == "access_denied" {
+            ErrorCode::SignInCancelled
+        } else {
+            ErrorCode::ProviderRejected
+        };
+        return Err(fail(user_error, format!("provider answered error={error}")));
+    }
+
+    let verified = if provider.settings.protocol.is_oidc() {
+        oidc::sign_in(&core, provider, &tx, query).await?
+    } else {
+        plain::sign_in(&core, provider, &tx, query).await?
+    };
+    match tx.link_to {
+        Some(user) => connect(&core, &session, &tx, UserId(user), &verified.identity).await,
+        None => sign_in(&core, &session, &headers, &tx, verified).await,
+    }
+}
+
+/// Signs the identity's account in: tokens into the vault, a new session id.
+async fn sign_in(
+    core: &Core,
+    session: &Session,
+    headers: &HeaderMap,
+    tx: &LoginTransaction,
+    verified: Verified,
+) -> Result<Response, Failure> {
+    let Verified {
+        identity,
+        tokens,
+        provider_sid,
+    } = verified;
+    let id = tx.provider.as_str();
+    core.hooks
+        .allow(&identity)
+        .await
+        .map_err(|err| Failure::hook(id, &err))?;
+    let user_id = match core
+        .users
+        .sign_in(&identity)
+        .await
+        .map_err(|err| Failure::unavailable(Some(id), &err))?
+    {
+        SignIn::Account(user_id) => user_id,
+        SignIn::EmailBelongsTo { provider } => {
+            let mut failure = Failure::new(
+                ErrorCode::EmailInUse,
+                Some(id),
+                format!(
+                    "a new identity's verified e-mail belongs to an account using {provider:?}"
+                ),
+            );
+            failure.existing = Some(provider);
+            return Err(failure);
+        }
+    };
+    core.hooks
+        .before_session(user_id, &identity)
+        .await
+        .map_err(|err| Failure::hook(id, &err))?;
+    // Signing in again in a browser already signed in replaces that
+    // sign-in: it ends here, and its grant at its provider.
+    let earlier = session::user(session)
+        .await
+        .map_err(|err| Failure::unavailable(Some(id), &err))?;
+    if let Some(earlier) = earlier {
+        let login = core
+            .logins
+            .get(&earlier.login)
+            .await
+            .map_err(|err| Failure::unavailable(Some(id), &err))?;
+        if let Some(login) = login {
+            core.end_session_and_grant(&login)
+                .await
+                .map_err(|err| Failure::unavailable(Some(id), &err))?;
+        }
+    }
+    let user = core
+        .keep_sign_in(
+            id,
+            identity,
+            user_id,
+            provider_sid,
+            user_agent(headers),
+            &tokens,
+        )
+        .await
+        .map_err(|err| Failure::unavailable(Some(id), &err))?;
+    session::sign_in(session, &user)
+        .await
+        .map_err(|err| Failure::unavailable(Some(id), &err))?;
+    session::keep_alive(session, core.session_idle);
+    tracing::info!(provider = %id, "user signed in");
+    Ok(redirect(&tx.return_to))
+}
+
+/// Connects the identity to the signed-in account that asked for it. The
+/// new provider's tokens are not kept: connecting proves the identity,
+/// signing in with it later keeps its tokens.
+async fn connect(
+    core: &Core,
+    session: &Session,
+    tx: &LoginTransaction,
+    user: UserId,
+    identity: &Identity,
+) -> Result<Response, Failure> {
+    let id = tx.provider.as_str();
+    let current = core
+        .signed_in(session)
+        .await
+        .map_err(|err| Failure::unavailable(Some(id), &err))?;
+    if current.map(|u| u.user_id) != Some(user.0) {
+        return Err(Failure::new(
+            ErrorCode::SignInExpired,
+            Some(id),
+            "the session changed while connecting a provider",
+        ));
+    }
+    core.hooks
+        .allow(identity)
+        .await
+        .map_err(|err| Failure::hook(id, &err))?;
+    match core
+        .users
+        .link(user, identity)
+        .await
+        .map_err(|err| Failure::unavailable(Some(id), &err))?
+    {
+        Link::Linked | Link::AlreadyLinked => {
+            tracing::info!(provider = %id, "provider connected to an account");
+            Ok(redirect(&tx.return_to))
+        }
+        Link::BelongsToAnother => Err(Failure::new(
+            ErrorCode::IdentityInUse,
+            Some(id),
+            "the identity signs into another account",
+        )),
+    }
+}
+
+/// The browser's User-Agent, shortened, for the profile's session list.
+fn user_agent(headers: &HeaderMap) -> String {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .chars()
+        .take(256)
+        .collect()
+}
