@@ -19,7 +19,7 @@ use crate::{
     Portcullis,
     error::ErrorCode,
     model::User,
-    pages::{SIGN_IN_PAGE, error_answer},
+    pages::{SIGN_IN_PAGE, error_answer, is_navigation},
     provider_api::UpstreamError,
     secret::Secret,
     telemetry::cause_chain,
@@ -62,21 +62,6 @@ impl IntoResponse for Rejection {
                 response
             }
         }
-    }
-}
-
-/// Whether the request is a browser navigating to a page (Fetch Metadata
-/// `Sec-Fetch-Mode: navigate`, or an `Accept` that asks for HTML), which is
-/// sent to sign in rather than told 401.
-pub(crate) fn is_navigation(headers: &http::HeaderMap) -> bool {
-    let header = |name| {
-        headers
-            .get(name)
-            .and_then(|value: &HeaderValue| value.to_str().ok())
-    };
-    match header("sec-fetch-mode") {
-        Some(mode) => mode == "navigate",
-        None => header(header::ACCEPT.as_str()).is_some_and(|accept| accept.contains("text/html")),
     }
 }
 

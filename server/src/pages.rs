@@ -141,3 +141,18 @@ pub(crate) fn error_answer(error: ErrorCode, status: StatusCode, json: bool) -> 
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
+
+/// Whether the request is a browser navigating to a page (Fetch Metadata
+/// `Sec-Fetch-Mode: navigate`, or an `Accept` that asks for HTML), which is
+/// sent to sign in rather than told 401.
+pub(crate) fn is_navigation(headers: &http::HeaderMap) -> bool {
+    let header = |name| {
+        headers
+            .get(name)
+            .and_then(|value: &HeaderValue| value.to_str().ok())
+    };
+    match header("sec-fetch-mode") {
+        Some(mode) => mode == "navigate",
+        None => header(header::ACCEPT.as_str()).is_some_and(|accept| accept.contains("text/html")),
+    }
+}

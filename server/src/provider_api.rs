@@ -190,23 +190,11 @@ impl Core {
 impl UpstreamError {
     /// What the user is told about this failure.
     pub fn code(&self) -> ErrorCode {
-        use crate::providers::oauth2::ApiError;
         match self {
-            UpstreamError::Refresh(refresh) if refresh.is_refusal() => {
-                ErrorCode::InvalidProviderResponse
-            }
-            UpstreamError::Refresh(refresh) if refresh.ends_session() => ErrorCode::SessionEnded,
-            UpstreamError::Refresh(RefreshError::Refused(_)) => ErrorCode::ProviderRejected,
-            UpstreamError::Refresh(_) => ErrorCode::ProviderUnavailable,
-            UpstreamError::Api(ApiError::RateLimited(_)) => ErrorCode::ProviderRateLimited,
-            UpstreamError::Api(ApiError::Unauthorized(_)) => ErrorCode::ProviderRejected,
-            UpstreamError::Api(ApiError::Http(_)) => ErrorCode::ProviderUnavailable,
-            UpstreamError::Api(ApiError::Status { status, .. }) if status.is_server_error() => {
-                ErrorCode::ProviderUnavailable
-            }
-            UpstreamError::Userinfo(err) => crate::routes::auth::userinfo_error(err),
-            UpstreamError::Discovery(err) => crate::routes::auth::discovery_error(err),
-            UpstreamError::Api(_) => ErrorCode::InvalidProviderResponse,
+            UpstreamError::Refresh(err) => err.code(),
+            UpstreamError::Api(err) => err.code(),
+            UpstreamError::Userinfo(err) => err.code(),
+            UpstreamError::Discovery(err) => err.code(),
             UpstreamError::NotAllowed(_) | UpstreamError::NoApi => ErrorCode::Internal,
         }
     }

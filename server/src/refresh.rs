@@ -25,6 +25,7 @@ use tokio::sync::Mutex;
 
 use crate::{
     backend::{Core, Ending, SessionError},
+    error::ErrorCode,
     logins,
     providers::{
         Discovered, IdTokenError, Provider, SignedError,
@@ -98,6 +99,19 @@ impl RefreshError {
     /// provider being unreachable or the grant ending).
     pub fn is_refusal(&self) -> bool {
         matches!(self, Self::InvalidIdToken(_) | Self::Invalid(_))
+    }
+
+    /// What the user is told about this failure.
+    pub fn code(&self) -> ErrorCode {
+        if self.is_refusal() {
+            ErrorCode::InvalidProviderResponse
+        } else if self.ends_session() {
+            ErrorCode::SessionEnded
+        } else if let Self::Refused(_) = self {
+            ErrorCode::ProviderRejected
+        } else {
+            ErrorCode::ProviderUnavailable
+        }
     }
 }
 

@@ -13,7 +13,11 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
 };
 
-use crate::{error::ErrorCode, pages::error_answer, telemetry::escaped};
+use crate::{
+    error::ErrorCode,
+    pages::{error_answer, is_navigation},
+    telemetry::escaped,
+};
 
 /// A request made by our own pages: its `Origin` (RFC 6454 §7) is ours,
 /// or (for browsers that omit it) Fetch Metadata says
@@ -91,7 +95,7 @@ pub(crate) async fn writes_are_same_origin(
         "cross-site state-changing request refused"
     );
     let code = ErrorCode::CrossSiteRequest;
-    if crate::extract::is_navigation(request.headers()) {
+    if is_navigation(request.headers()) {
         let mut response =
             Redirect::to(&format!("{}?code={}", guard.error_page, code.code())).into_response();
         response.headers_mut().insert(

@@ -13,11 +13,10 @@ pub mod file;
 mod provider;
 
 pub use builder::{ProviderConfig, SettingsBuilder};
-pub use provider::ProviderSettings;
 
 use std::{collections::HashMap, fmt, path::PathBuf, time::Duration};
 
-use crate::{http_client::Limits, secret::Secret, vault::KeyRing};
+use crate::{http_client::Limits, providers::ProviderSettings, secret::Secret, vault::KeyRing};
 
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]

@@ -16,6 +16,7 @@ pub mod logout;
 pub mod microsoft;
 pub mod oauth2;
 pub mod oidc;
+mod settings;
 pub mod userinfo;
 
 use std::{
@@ -23,11 +24,14 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::error::ErrorCode;
 use crate::model::ProviderInfo;
 use openidconnect::core::CoreJwsSigningAlgorithm;
 use tokio::sync::Mutex;
 
-use crate::{config::ProviderSettings, http_client::ProviderHttp, secret::Secret, users::Identity};
+pub use settings::ProviderSettings;
+
+use crate::{http_client::ProviderHttp, secret::Secret, users::Identity};
 pub use id_token::IdTokenError;
 pub use oidc::{Discovered, DiscoveryError};
 
@@ -120,6 +124,16 @@ impl SignedError {
     /// for now, rather than the token or the key endpoint being wrong.
     pub fn is_temporary(&self) -> bool {
         matches!(self, Self::Keys(keys) if keys.is_temporary())
+    }
+
+    /// What the user is told: the keys could not be had for now, or the
+    /// signature is wrong.
+    pub fn code(&self) -> ErrorCode {
+        if self.is_temporary() {
+            ErrorCode::ProviderUnavailable
+        } else {
+            ErrorCode::InvalidProviderResponse
+        }
     }
 }
 

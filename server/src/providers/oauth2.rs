@@ -13,8 +13,9 @@ use url::Url;
 
 use super::claims::{self, Object};
 use crate::{
-    config::ProviderSettings,
+    error::ErrorCode,
     http_client::{HttpError, ProviderHttp},
+    providers::ProviderSettings,
     secret::Secret,
 };
 
@@ -72,6 +73,26 @@ pub enum ApiError {
     Invalid(&'static str),
     #[error("the account has no verified primary e-mail address")]
     NoVerifiedEmail,
+}
+
+impl ApiError {
+    /// What the user is told about this failure, wherever the call was: the
+    /// code exchange, a refresh, userinfo or another provider API.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::Refused { error, .. } if error == "access_denied" => ErrorCode::SignInCancelled,
+            Self::Refused { .. } | Self::Unauthorized(_) => ErrorCode::ProviderRejected,
+            Self::RateLimited(_) => ErrorCode::ProviderRateLimited,
+            Self::Http(_) => ErrorCode::ProviderUnavailable,
+            Self::Status { status, .. } if status.is_server_error() => {
+                ErrorCode::ProviderUnavailable
+            }
+            Self::NoVerifiedEmail => ErrorCode::NoVerifiedEmail,
+            Self::Status { .. } | Self::Shape(_) | Self::Invalid(_) => {
+                ErrorCode::InvalidProviderResponse
+            }
+        }
+    }
 }
 
 /// The URL that asks the user to authorize us: code flow with PKCE S256
@@ -361,6 +382,31 @@ mod tests {
         let err =
             parse_token_response(StatusCode::BAD_GATEWAY, b"<html>bad gateway</html>").unwrap_err();
         assert!(matches!(err, ApiError::Status { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn each_failure_of_a_provider_call_tells_the_user_one_code() {
+        let refused = |error: &str| ApiError::Refused {
+            error: error.into(),
+            description: None,
+        };
+        let status =
+            |code: u16| api_error(StatusCode::from_u16(code).unwrap(), &HeaderMap::new(), b"");
+        for (err, code) in [
+            (refused("access_denied"), ErrorCode::SignInCancelled),
+            (refused("invalid_grant"), ErrorCode::ProviderRejected),
+            (status(401), ErrorCode::ProviderRejected),
+            (status(429), ErrorCode::ProviderRateLimited),
+            (status(503), ErrorCode::ProviderUnavailable),
+            (status(404), ErrorCode::InvalidProviderResponse),
+            (
+                ApiError::Invalid("no access token"),
+                ErrorCode::InvalidProviderResponse,
+            ),
+            (ApiError::NoVerifiedEmail, ErrorCode::NoVerifiedEmail),
+        ] {
+            assert_eq!(err.code(), code, "{err:?}");
+        }
     }
 
     #[test]

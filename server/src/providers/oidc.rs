@@ -16,8 +16,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{Protocol, jws::ACCEPTED_ALGS, keys::KeysError, microsoft, oauth2::ClientAuth};
 use crate::{
-    config::ProviderSettings,
+    error::ErrorCode,
     http_client::{HttpError, ProviderHttp},
+    providers::ProviderSettings,
 };
 
 /// Discovery fields beyond OIDC Discovery 1.0 that we act on.
@@ -121,6 +122,17 @@ impl DiscoveryError {
             Self::BackingOff { temporary, .. } => *temporary,
             Self::Status { status, .. } => status.is_server_error() || *status == 429,
             Self::InvalidIssuer(_) | Self::Shape { .. } | Self::IssuerMismatch { .. } => false,
+        }
+    }
+
+    /// What the user is told: the provider is down, or it answered
+    /// something that fails our checks (a misconfiguration, or a provider
+    /// that misbehaves), which trying again will not fix.
+    pub fn code(&self) -> ErrorCode {
+        if self.is_temporary() {
+            ErrorCode::ProviderUnavailable
+        } else {
+            ErrorCode::InvalidProviderResponse
         }
     }
 }

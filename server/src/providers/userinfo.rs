@@ -12,6 +12,7 @@ use super::{
     oauth2::{self, ApiError},
 };
 use crate::{
+    error::ErrorCode,
     http_client::{HttpError, ProviderHttp},
     secret::Secret,
 };
@@ -29,6 +30,19 @@ pub enum UserinfoError {
     Claim(&'static str),
     #[error("the userinfo answer names another user")]
     OtherUser,
+}
+
+impl UserinfoError {
+    /// What the user is told about a failed userinfo call.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::Api(err) => err.code(),
+            Self::Signed(err) => err.code(),
+            Self::NoEndpoint | Self::Claim(_) | Self::OtherUser => {
+                ErrorCode::InvalidProviderResponse
+            }
+        }
+    }
 }
 
 impl Provider {

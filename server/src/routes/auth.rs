@@ -21,7 +21,6 @@ pub use self::{
     sign_out::{end_session, logout},
     user::user,
 };
-pub(crate) use oidc::{discovery_error, userinfo_error};
 
 use std::{error::Error as StdError, fmt::Write as _, sync::Arc};
 

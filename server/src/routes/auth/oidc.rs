@@ -19,9 +19,9 @@ use crate::{
     flow::LoginTransaction,
     logins,
     providers::{
-        Discovered, DiscoveryError, Provider, SignedError,
+        Discovered, Provider,
         id_token::{self, Expected, IdClaims, Profile},
-        oauth2::{self, ApiError},
+        oauth2::{self},
         oidc::OidcClient,
         userinfo::UserinfoError,
     },
@@ -34,20 +34,10 @@ use crate::{
 /// The provider's discovered metadata, discovering now if start-up could
 /// not.
 async fn discovered(core: &Core, provider: &Provider) -> Result<Arc<Discovered>, Failure> {
-    provider.discovered(&core.http).await.map_err(|err| {
-        Failure::from_error(discovery_error(&err), Some(&provider.settings.id), &err)
-    })
-}
-
-/// What the user is told when discovery failed: the provider is down, or
-/// it answered something that fails our checks (a misconfiguration, or a
-/// provider that misbehaves), which trying again will not fix.
-pub(crate) fn discovery_error(err: &DiscoveryError) -> ErrorCode {
-    if err.is_temporary() {
-        ErrorCode::ProviderUnavailable
-    } else {
-        ErrorCode::InvalidProviderResponse
-    }
+    provider
+        .discovered(&core.http)
+        .await
+        .map_err(|err| Failure::from_error(err.code(), Some(&provider.settings.id), &err))
 }
 
 /// A client for `discovered` with our redirect URI, from configuration.
@@ -132,7 +122,7 @@ pub(super) async fn sign_in(
     let auth = discovered.client_auth();
     let grant = oauth2::token_request(&core.http, token_url, &provider.settings, auth, &params)
         .await
-        .map_err(|err| Failure::from_error(api_error(&err), Some(id), &err))?;
+        .map_err(|err| Failure::from_error(err.code(), Some(id), &err))?;
 
     let id_token = grant.id_token.as_ref().ok_or_else(|| {
         fail(
@@ -167,7 +157,7 @@ pub(super) async fn sign_in(
         match info {
             Ok(info) => profile.complete_with(Profile::from_claims(&info)),
             Err(UserinfoError::NoEndpoint) => {}
-            Err(err) => return Err(Failure::from_error(userinfo_error(&err), Some(id), &err)),
+            Err(err) => return Err(Failure::from_error(err.code(), Some(id), &err)),
         }
     }
     let name = profile
@@ -209,43 +199,7 @@ pub(crate) async fn verify_id_token(
     let signed = provider
         .verify_signed(&core.http, discovered, &allowed, id_token.expose())
         .await
-        .map_err(|err| (signed_error(&err), cause_chain(&err)))?;
+        .map_err(|err| (err.code(), cause_chain(&err)))?;
     id_token::check(discovered, &signed, expected)
         .map_err(|err| (ErrorCode::InvalidProviderResponse, cause_chain(&err)))
-}
-
-/// What the user is told about a failed token request.
-pub(crate) fn api_error(err: &ApiError) -> ErrorCode {
-    match err {
-        ApiError::Refused { .. } | ApiError::Unauthorized(_) => ErrorCode::ProviderRejected,
-        ApiError::RateLimited(_) => ErrorCode::ProviderRateLimited,
-        ApiError::Http(_) => ErrorCode::ProviderUnavailable,
-        ApiError::Status { status, .. } if status.is_server_error() => {
-            ErrorCode::ProviderUnavailable
-        }
-        ApiError::Status { .. }
-        | ApiError::Shape(_)
-        | ApiError::Invalid(_)
-        | ApiError::NoVerifiedEmail => ErrorCode::InvalidProviderResponse,
-    }
-}
-
-/// What the user is told about a failed userinfo call.
-pub(crate) fn userinfo_error(err: &UserinfoError) -> ErrorCode {
-    match err {
-        UserinfoError::Api(err) => api_error(err),
-        UserinfoError::Signed(err) => signed_error(err),
-        UserinfoError::NoEndpoint | UserinfoError::Claim(_) | UserinfoError::OtherUser => {
-            ErrorCode::InvalidProviderResponse
-        }
-    }
-}
-
-/// What the user is told when a signed answer was not verified.
-fn signed_error(err: &SignedError) -> ErrorCode {
-    if err.is_temporary() {
-        ErrorCode::ProviderUnavailable
-    } else {
-        ErrorCode::InvalidProviderResponse
-    }
 }

@@ -49,22 +49,6 @@ pub(super) fn authorize(core: &Core, provider: &Provider) -> Result<Authorizatio
     })
 }
 
-/// What the user is told about a failed exchange or API call.
-fn user_error(err: &ApiError) -> ErrorCode {
-    match err {
-        ApiError::Refused { error, .. } if error == "access_denied" => ErrorCode::SignInCancelled,
-        ApiError::Refused { .. } | ApiError::Unauthorized(_) => ErrorCode::ProviderRejected,
-        ApiError::RateLimited(_) => ErrorCode::ProviderRateLimited,
-        ApiError::Status { status, .. } if status.is_server_error() => {
-            ErrorCode::ProviderUnavailable
-        }
-        ApiError::Status { .. } => ErrorCode::ProviderRejected,
-        ApiError::Http(_) => ErrorCode::ProviderUnavailable,
-        ApiError::Shape(_) | ApiError::Invalid(_) => ErrorCode::InvalidProviderResponse,
-        ApiError::NoVerifiedEmail => ErrorCode::NoVerifiedEmail,
-    }
-}
-
 /// From the callback's code to the identity the provider's API names.
 pub(super) async fn sign_in(
     core: &Core,
@@ -74,7 +58,7 @@ pub(super) async fn sign_in(
 ) -> Result<Verified, Failure> {
     let settings = &provider.settings;
     let id = settings.id.as_str();
-    let fail = |err: ApiError| Failure::from_error(user_error(&err), Some(id), &err);
+    let fail = |err: ApiError| Failure::from_error(err.code(), Some(id), &err);
     // These providers do not send RFC 9207 `iss`; one that names another
     // issuer is a mix-up.
     if let Some(iss) = query.iss.as_deref()

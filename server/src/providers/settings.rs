@@ -1,0 +1,28 @@
+//! One identity provider as the settings describe it (`config/` reads
+//! them; everything in `providers/` works from them).
+
+use super::Protocol;
+use crate::secret::Secret;
+
+/// One identity provider as configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderSettings {
+    /// Short name used in URLs and as the variable prefix.
+    pub id: String,
+    pub label: String,
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub scopes: Vec<String>,
+    pub protocol: Protocol,
+    /// The profile API of a plain OAuth 2.0 provider, when not the
+    /// preset's default (`<NAME>_API_URL`).
+    pub api_url: Option<String>,
+}
+
+impl ProviderSettings {
+    /// The callback address registered at the provider.
+    pub fn redirect_uri(&self, public_url: &str) -> String {
+        format!("{public_url}/auth/callback/{}", self.id)
+    }
+}
