@@ -38,7 +38,7 @@ impl Portcullis {
         };
         // Work spawned off the request (a page's data loaded by the
         // renderer) reads through the cache as its request may.
-        let lookup = self.core.signed_in(session);
+        let lookup = self.core.sessions.signed_in(session);
         cache::within_request(&request.method, request.uri.path(), lookup)
             .await
             .map(|user| user.map(User))
@@ -83,6 +83,7 @@ impl Portcullis {
     pub async fn sessions(&self, user: &User) -> Result<Vec<SessionInfo>, ErrorCode> {
         let rows = self
             .core
+            .sessions
             .logins
             .for_user(user.account_id())
             .await
@@ -116,13 +117,17 @@ impl Portcullis {
     /// [`ErrorCode::ProviderRateLimited`], [`ErrorCode::ProviderRejected`]
     /// or [`ErrorCode::InvalidProviderResponse`] as the provider answered.
     pub async fn provider_profile(&self, user: &User) -> Result<ProviderProfile, ErrorCode> {
-        self.core.live_profile(&user.0).await.map_err(|err| {
-            tracing::warn!(
-                provider = %user.provider(),
-                "live profile failed: {}",
-                cause_chain(&err)
-            );
-            err.code()
-        })
+        self.core
+            .provider_api
+            .live_profile(&user.0)
+            .await
+            .map_err(|err| {
+                tracing::warn!(
+                    provider = %user.provider(),
+                    "live profile failed: {}",
+                    cause_chain(&err)
+                );
+                err.code()
+            })
     }
 }

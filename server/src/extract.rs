@@ -179,7 +179,7 @@ impl<S: Send + Sync> FromRequestParts<S> for AccessToken {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Rejection> {
         let user = <User as FromRequestParts<S>>::from_request_parts(parts, state).await?;
         let portcullis = portcullis(parts)?;
-        match portcullis.core.fresh_tokens(&user.0).await {
+        match portcullis.core.refresher.fresh_tokens(&user.0).await {
             Ok(tokens) => Ok(Self {
                 token: tokens.access_token,
                 user,

@@ -93,6 +93,7 @@ mod routes;
 mod same_origin;
 mod secret;
 mod session;
+mod signed_in;
 mod startup;
 mod store;
 pub mod telemetry;

@@ -5,20 +5,22 @@
 //! path trick nor an absolute URL nor a changed host can send the user's
 //! token anywhere else. The access token is made fresh first.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 use url::Url;
 
 use crate::{
-    backend::Core,
     error::ErrorCode,
+    http_client::ProviderHttp,
     logins,
     model::ProviderProfile,
     providers::{
-        DiscoveryError, Protocol,
+        DiscoveryError, Protocol, Registry,
         oauth2::{self, ApiError},
         userinfo::UserinfoError,
     },
-    refresh::RefreshError,
+    refresh::{RefreshError, Refresher},
     secret::Secret,
     session::SessionUser,
 };
@@ -96,13 +98,30 @@ fn entries(map: &Map<String, Value>, fields: &[(&str, &str)]) -> Vec<(String, St
         .collect()
 }
 
-impl Core {
+/// The providers' own APIs, called server-side with the session's fresh
+/// access token; a cheap handle.
+#[derive(Clone, Debug)]
+pub struct ProviderApi {
+    registry: Arc<Registry>,
+    http: ProviderHttp,
+    refresher: Refresher,
+}
+
+impl ProviderApi {
+    pub fn new(registry: Arc<Registry>, http: ProviderHttp, refresher: Refresher) -> Self {
+        Self {
+            registry,
+            http,
+            refresher,
+        }
+    }
+
     /// Fresh data about the signed-in user from their provider's API. An
     /// access token the provider refuses (HTTP 401) before its stated
     /// expiry is refreshed once (single-flight) and the call made once
     /// more.
     pub async fn live_profile(&self, user: &SessionUser) -> Result<ProviderProfile, UpstreamError> {
-        let tokens = self.fresh_tokens(user).await?;
+        let tokens = self.refresher.fresh_tokens(user).await?;
         match self.fetch_live_profile(user, &tokens.access_token).await {
             Err(err) if err.is_unauthorized() && tokens.refresh_token.is_some() => {
                 tracing::info!(
@@ -110,6 +129,7 @@ impl Core {
                     "the provider refused an access token before its expiry; refreshing"
                 );
                 let renewed = self
+                    .refresher
                     .tokens_after_rejection(user, &tokens.access_token)
                     .await?;
                 self.fetch_live_profile(user, &renewed.access_token).await

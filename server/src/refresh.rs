@@ -24,9 +24,11 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 
 use crate::{
-    backend::{Core, Ending, SessionError},
+    config::Settings,
     error::ErrorCode,
+    http_client::ProviderHttp,
     logins,
+    providers::Registry,
     providers::{
         Discovered, IdTokenError, Provider, SignedError,
         claims::Object,
@@ -35,6 +37,8 @@ use crate::{
     },
     secret::Secret,
     session::SessionUser,
+    signed_in::{Ending, SessionError, SignedInSessions},
+    store::Store,
     store::StoreFailure,
     telemetry::cause_chain,
     vault::{TokenSet, store::StoreError},
@@ -145,16 +149,96 @@ impl LocalLocks {
     }
 }
 
-impl Core {
-    fn is_expiring(&self, tokens: &TokenSet, now: i64) -> bool {
-        let skew = i64::try_from(self.refresh_skew.as_secs()).unwrap_or(60);
-        tokens.expires_at.is_some_and(|at| at - now <= skew)
+/// Fresh access tokens for signed-in sessions (see the module's docs); a
+/// cheap handle.
+#[derive(Clone, Debug)]
+pub struct Refresher(Arc<State>);
+
+#[derive(Debug)]
+struct State {
+    registry: Arc<Registry>,
+    http: ProviderHttp,
+    /// Where the refresh locks are.
+    store: Store,
+    sessions: SignedInSessions,
+    locks: LocalLocks,
+    /// Access tokens expiring within this are refreshed before use.
+    skew: Duration,
+    /// How long a refresh lock is held before it must be renewed.
+    lease: Duration,
+    /// Sessions unused this long get no refresh ahead of time.
+    idle: Duration,
+    /// Taken as the lifetime of a renewable access token whose token
+    /// response did not state one.
+    default_lifetime: Duration,
+}
+
+impl Refresher {
+    pub fn new(
+        settings: &Settings,
+        registry: Arc<Registry>,
+        http: ProviderHttp,
+        store: Store,
+        sessions: SignedInSessions,
+    ) -> Self {
+        Self(Arc::new(State {
+            registry,
+            http,
+            store,
+            sessions,
+            locks: LocalLocks::default(),
+            skew: settings.refresh_skew,
+            lease: settings.refresh_lock_lease,
+            idle: settings.session_idle,
+            default_lifetime: settings.access_token_default_lifetime,
+        }))
     }
 
     /// The session's tokens with an access token good for at least the
     /// skew, refreshing first if needed. A grant the provider ended ends
     /// the session here too.
     pub async fn fresh_tokens(&self, user: &SessionUser) -> Result<TokenSet, RefreshError> {
+        self.0.fresh_tokens(user).await
+    }
+
+    /// After the provider refused the access token `rejected` (HTTP 401)
+    /// though its stated lifetime had not run out: the session's tokens
+    /// refreshed once, or as another request already refreshed them.
+    pub async fn tokens_after_rejection(
+        &self,
+        user: &SessionUser,
+        rejected: &Secret,
+    ) -> Result<TokenSet, RefreshError> {
+        self.0.refresh(user, Need::Rejected(rejected.clone())).await
+    }
+
+    /// Refreshes the tokens of sessions in use that expire soon; how many.
+    pub async fn refresh_ahead(&self) -> Result<usize, SessionError> {
+        self.0.refresh_ahead().await
+    }
+
+    /// When an access token granted now expires (unix time): `expires_in`
+    /// seconds from now, or when the provider did not say and a refresh
+    /// token can renew it, the configured default lifetime. A token that
+    /// cannot be renewed and states no lifetime is used until the provider
+    /// refuses it.
+    pub fn access_token_expiry(&self, expires_in: Option<u64>, renewable: bool) -> Option<i64> {
+        self.0.access_token_expiry(expires_in, renewable)
+    }
+}
+
+impl State {
+    fn access_token_expiry(&self, expires_in: Option<u64>, renewable: bool) -> Option<i64> {
+        let default = renewable.then_some(self.default_lifetime.as_secs());
+        TokenSet::expiry_in(expires_in.or(default))
+    }
+
+    fn is_expiring(&self, tokens: &TokenSet, now: i64) -> bool {
+        let skew = i64::try_from(self.skew.as_secs()).unwrap_or(60);
+        tokens.expires_at.is_some_and(|at| at - now <= skew)
+    }
+
+    async fn fresh_tokens(self: &Arc<Self>, user: &SessionUser) -> Result<TokenSet, RefreshError> {
         let tokens = match self.stored_tokens(user).await {
             Ok(tokens) => tokens,
             Err(err) => {
@@ -174,7 +258,12 @@ impl Core {
     /// without the same `TOKEN_ENCRYPTION_KEYS`) can never be used again:
     /// [`RefreshError::Unreadable`], which ends the session.
     async fn stored_tokens(&self, user: &SessionUser) -> Result<TokenSet, RefreshError> {
-        match self.vault.get(&user.grant, &user.identity.provider).await {
+        match self
+            .sessions
+            .vault
+            .get(&user.grant, &user.identity.provider)
+            .await
+        {
             Ok(Some(tokens)) => Ok(tokens),
             Ok(None) => Err(RefreshError::Gone),
             Err(StoreError::Vault(err)) => Err(RefreshError::Unreadable(err)),
@@ -182,39 +271,23 @@ impl Core {
         }
     }
 
-    /// After the provider refused the access token `rejected` (HTTP 401)
-    /// though its stated lifetime had not run out: the session's tokens
-    /// refreshed once, or as another request already refreshed them.
-    pub async fn tokens_after_rejection(
-        &self,
-        user: &SessionUser,
-        rejected: &Secret,
-    ) -> Result<TokenSet, RefreshError> {
-        self.refresh(user, Need::Rejected(rejected.clone())).await
-    }
-
     /// Refreshes single-flight if `need` still holds once the lock is
     /// held, in a task of its own that finishes even if the caller goes
     /// away; a failure that ends the grant ends the session.
-    async fn refresh(&self, user: &SessionUser, need: Need) -> Result<TokenSet, RefreshError> {
-        match self.me.upgrade() {
-            Some(core) => {
-                let user = user.clone();
-                let task = tokio::spawn(async move {
-                    let result = core.refresh_single_flight(&user, &need).await;
-                    core.end_session_if_over(&user, &result).await;
-                    result
-                });
-                task.await
-                    .unwrap_or_else(|err| Err(RefreshError::Provider(Box::new(err))))
-            }
-            // Not shared (a test's own value): in the caller's task.
-            None => {
-                let result = self.refresh_single_flight(user, &need).await;
-                self.end_session_if_over(user, &result).await;
-                result
-            }
-        }
+    async fn refresh(
+        self: &Arc<Self>,
+        user: &SessionUser,
+        need: Need,
+    ) -> Result<TokenSet, RefreshError> {
+        let state = Arc::clone(self);
+        let user = user.clone();
+        let task = tokio::spawn(async move {
+            let result = state.refresh_single_flight(&user, &need).await;
+            state.end_session_if_over(&user, &result).await;
+            result
+        });
+        task.await
+            .unwrap_or_else(|err| Err(RefreshError::Provider(Box::new(err))))
     }
 
     async fn end_session_if_over(
@@ -231,7 +304,7 @@ impl Core {
                 id: &user.login,
                 grant: Some(&user.grant),
             };
-            if let Err(end) = self.end_sessions(session).await {
+            if let Err(end) = self.sessions.end_sessions(session).await {
                 tracing::error!("ending the session failed: {}", cause_chain(&end));
             }
         }
@@ -242,10 +315,10 @@ impl Core {
         user: &SessionUser,
         need: &Need,
     ) -> Result<TokenSet, RefreshError> {
-        let local = self.local_locks.for_grant(&user.grant);
+        let local = self.locks.for_grant(&user.grant);
         let _in_process = local.lock().await;
         let holder = crate::vault::new_grant_id();
-        let lease = i64::try_from(self.refresh_lock_lease.as_secs()).unwrap_or(30);
+        let lease = i64::try_from(self.lease.as_secs()).unwrap_or(30);
         let deadline = tokio::time::Instant::now() + LOCK_WAIT;
         while !self
             .store
@@ -261,7 +334,7 @@ impl Core {
         // for as long as the refresh takes.
         let renew = async {
             loop {
-                tokio::time::sleep(self.refresh_lock_lease / 3).await;
+                tokio::time::sleep(self.lease / 3).await;
                 match self
                     .store
                     .renew_lock(&user.grant, &holder, logins::now(), lease)
@@ -321,12 +394,17 @@ impl Core {
         // Written back only if the session still has tokens: one ended
         // while the provider answered must not get them back, and the
         // grant the refresh renewed is revoked.
-        if !self.vault.replace(&user.grant, provider_id, &fresh).await? {
+        if !self
+            .sessions
+            .vault
+            .replace(&user.grant, provider_id, &fresh)
+            .await?
+        {
             tracing::info!(
                 provider = %provider_id,
                 "tokens refreshed for a session that ended meanwhile: revoking them"
             );
-            self.revoke_in_background(provider_id, &fresh);
+            self.sessions.revoke_in_background(provider_id, &fresh);
             return Err(RefreshError::Gone);
         }
         tracing::info!(provider = %provider_id, "tokens refreshed");
@@ -461,11 +539,12 @@ impl Core {
     /// Refreshes, ahead of time, the tokens of sessions in use whose access
     /// token expires within twice the skew, so a request rarely waits on
     /// the provider. Single-flight like any other refresh.
-    pub async fn refresh_ahead(&self) -> Result<usize, SessionError> {
+    async fn refresh_ahead(self: &Arc<Self>) -> Result<usize, SessionError> {
         let now = logins::now();
-        let skew = i64::try_from(self.refresh_skew.as_secs()).unwrap_or(60);
-        let idle = i64::try_from(self.session_idle.as_secs()).unwrap_or(i64::MAX);
+        let skew = i64::try_from(self.skew.as_secs()).unwrap_or(60);
+        let idle = i64::try_from(self.idle.as_secs()).unwrap_or(i64::MAX);
         let due = self
+            .sessions
             .logins
             .due_for_refresh(now + 2 * skew, now - idle)
             .await?;

@@ -425,13 +425,13 @@ async fn housekeeping(core: Arc<Core>, refresh_every: Option<Duration>) {
     loop {
         interval.tick().await;
         if refresh_every.is_some()
-            && let Err(err) = core.refresh_ahead().await
+            && let Err(err) = core.refresher.refresh_ahead().await
         {
             tracing::warn!("refreshing ahead of time failed: {}", cause_chain(&err));
         }
         if last_sweep.elapsed() >= SWEEP_EVERY {
             last_sweep = tokio::time::Instant::now();
-            match core.sweep().await {
+            match core.sessions.sweep().await {
                 Ok(0) => {}
                 Ok(ended) => tracing::info!(ended, "expired sessions ended"),
                 Err(err) => tracing::warn!("ending expired sessions failed: {}", cause_chain(&err)),

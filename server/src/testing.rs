@@ -252,6 +252,7 @@ impl Portcullis {
             expires_at: TokenSet::expiry_in(user.expires_in.map(|lifetime| lifetime.as_secs())),
         };
         let signed_in = core
+            .sessions
             .keep_sign_in(
                 &provider.id,
                 identity,

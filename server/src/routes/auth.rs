@@ -162,7 +162,8 @@ async fn signed_in_same_origin(
             "a state-changing request without a same-origin Origin or Sec-Fetch-Site header",
         ));
     }
-    core.signed_in(session)
+    core.sessions
+        .signed_in(session)
         .await
         .map_err(|err| Failure::unavailable(None, &err))?
         .ok_or_else(|| Failure::new(ErrorCode::NotSignedIn, None, "not signed in"))

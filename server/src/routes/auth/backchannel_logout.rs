@@ -12,9 +12,10 @@ use axum::{
 use serde::Deserialize;
 
 use crate::{
-    backend::{Core, Ending},
+    backend::Core,
     logins::{self, Selector},
     providers::backchannel,
+    signed_in::Ending,
     telemetry::{cause_chain, escaped},
 };
 
@@ -97,6 +98,7 @@ pub async fn backchannel(
         (StatusCode::NOT_IMPLEMENTED, no_store()).into_response()
     };
     match core
+        .sessions
         .logins
         .first_use_of_logout_token(&claims.issuer, &claims.jti, claims.remember_until)
         .await
@@ -116,7 +118,7 @@ pub async fn backchannel(
         },
         (None, None) => return refuse("neither sid nor sub".into()),
     };
-    let sessions = match core.end_sessions(Ending::Matching(selector)).await {
+    let sessions = match core.sessions.end_sessions(Ending::Matching(selector)).await {
         Ok(sessions) => sessions,
         Err(err) => return failed(&err),
     };

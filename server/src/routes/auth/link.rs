@@ -75,6 +75,7 @@ pub async fn unlink(
         Unlink::Unlinked => {
             // Sessions signed in with that identity end with it.
             let logins = core
+                .sessions
                 .logins
                 .for_user(user.user_id)
                 .await
@@ -83,7 +84,8 @@ pub async fn unlink(
                 .iter()
                 .filter(|login| login.issuer == form.issuer && login.subject == form.subject)
             {
-                core.end_session_and_grant(login)
+                core.sessions
+                    .end_session_and_grant(login)
                     .await
                     .map_err(|err| Failure::unavailable(None, &err))?;
             }

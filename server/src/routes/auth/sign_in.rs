@@ -226,17 +226,20 @@ async fn sign_in(
         .map_err(|err| Failure::unavailable(Some(id), &err))?;
     if let Some(earlier) = earlier {
         let login = core
+            .sessions
             .logins
             .get(&earlier.login)
             .await
             .map_err(|err| Failure::unavailable(Some(id), &err))?;
         if let Some(login) = login {
-            core.end_session_and_grant(&login)
+            core.sessions
+                .end_session_and_grant(&login)
                 .await
                 .map_err(|err| Failure::unavailable(Some(id), &err))?;
         }
     }
     let user = core
+        .sessions
         .keep_sign_in(
             id,
             identity,
@@ -267,6 +270,7 @@ async fn connect(
 ) -> Result<Response, Failure> {
     let id = tx.provider.as_str();
     let current = core
+        .sessions
         .signed_in(session)
         .await
         .map_err(|err| Failure::unavailable(Some(id), &err))?;

@@ -11,12 +11,7 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use super::{Failure, redirect, signed_in_same_origin};
-use crate::{
-    backend::{Core, Ending},
-    flow::return_to,
-    session,
-    telemetry::cause_chain,
-};
+use crate::{backend::Core, flow::return_to, session, signed_in::Ending, telemetry::cause_chain};
 
 /// `POST /auth/logout`: same-origin only. The local session and its
 /// tokens are destroyed first, so nothing the provider does can keep the
@@ -46,7 +41,12 @@ pub async fn logout(
     // Read the tokens for the provider's part, then delete them.
     let mut tokens = None;
     if let Some(user) = &user {
-        match core.vault.get(&user.grant, &user.identity.provider).await {
+        match core
+            .sessions
+            .vault
+            .get(&user.grant, &user.identity.provider)
+            .await
+        {
             Ok(found) => tokens = found,
             Err(err) => tracing::error!("logout: tokens unreadable: {}", cause_chain(&err)),
         }
@@ -54,7 +54,7 @@ pub async fn logout(
             id: &user.login,
             grant: Some(&user.grant),
         };
-        if let Err(err) = core.end_sessions(session).await {
+        if let Err(err) = core.sessions.end_sessions(session).await {
             tracing::error!("logout: session not ended: {}", cause_chain(&err));
         }
     }
@@ -74,7 +74,8 @@ pub async fn logout(
     // Tokens that cannot be opened cannot be revoked; the provider's
     // session is still ended below, without a hint.
     if let Some(tokens) = &tokens {
-        core.revoke_in_background(&user.identity.provider, tokens);
+        core.sessions
+            .revoke_in_background(&user.identity.provider, tokens);
     }
     let id_token = tokens.as_ref().and_then(|tokens| tokens.id_token.as_ref());
     let back = format!("{}/auth/logged-out", core.public_url);
@@ -106,13 +107,15 @@ pub async fn end_session(
 ) -> Result<Response, Failure> {
     let user = signed_in_same_origin(&core, &headers, &session).await?;
     let theirs = core
+        .sessions
         .logins
         .get(&form.id)
         .await
         .map_err(|err| Failure::unavailable(None, &err))?
         .filter(|login| login.user_id == user.user_id && login.id != user.login);
     if let Some(login) = theirs {
-        core.end_session_and_grant(&login)
+        core.sessions
+            .end_session_and_grant(&login)
             .await
             .map_err(|err| Failure::unavailable(None, &err))?;
         tracing::info!("a session was ended from another one");

@@ -17,7 +17,7 @@ use crate::{backend::Core, telemetry::cause_chain};
 /// `{"error": "PC-AUTH-401", ...}` when anonymous.
 pub async fn user(State(core): State<Arc<Core>>, session: Session) -> Response {
     let no_store = [(header::CACHE_CONTROL, "no-store")];
-    let error = match core.signed_in(&session).await {
+    let error = match core.sessions.signed_in(&session).await {
         Ok(Some(user)) => return (no_store, axum::Json(crate::User(user))).into_response(),
         Ok(None) => ErrorCode::NotSignedIn,
         Err(err) => {
