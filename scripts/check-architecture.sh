@@ -38,5 +38,7 @@ if ! grep -B1 -A1 -E '#\[doc\(hidden\)\]' -r server/src | grep -q 'pub mod fuzzi
   grep -rn -E '#\[doc\(hidden\)\]' server/src >&2 || true
   status=1
 fi
-[ "$status" = 0 ] && echo "the library's API is its crate root; the browser bundle cannot reach it"
+# The library's modules import each other without cycles.
+python3 scripts/lib/module_cycles.py || status=1
+[ "$status" = 0 ] && echo "the library's API is its crate root, its modules have no import cycle, and the browser bundle cannot reach it"
 exit "$status"

@@ -1,25 +1,18 @@
 //! The database, chosen by `DATABASE_URL`: SQLite (the embedded default)
-//! or PostgreSQL. It holds sessions, the token vault and users; migrations
+//! or PostgreSQL. It holds users and, unless `SESSION_STORE_URL` says
+//! otherwise, the session data (`store/sql.rs`); migrations
 //! for the backend in use are applied at start. Queries are written once,
 //! with `$1`-style placeholders both backends understand, and run on
 //! either pool through [`with_pool!`].
 
 use std::{str::FromStr, time::Duration};
 
-use async_trait::async_trait;
 use sqlx::{
     PgPool, SqlitePool,
     postgres::PgPoolOptions,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
-use tower_sessions::{
-    ExpiredDeletion, SessionStore as Store,
-    session::{Id, Record},
-    session_store,
-};
 use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
-
-use crate::redis_store::RedisSessions;
 
 /// A connection pool to the configured database.
 #[derive(Clone, Debug)]
@@ -118,14 +111,6 @@ impl Db {
         Ok(db)
     }
 
-    /// The session store on this database.
-    pub fn session_store(&self) -> SessionStore {
-        match self {
-            Self::Sqlite(pool) => SessionStore::Sqlite(SqliteStore::new(pool.clone())),
-            Self::Postgres(pool) => SessionStore::Postgres(PostgresStore::new(pool.clone())),
-        }
-    }
-
     /// Whether the database answers a trivial query.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         with_pool!(self, |pool| {
@@ -142,49 +127,6 @@ impl Db {
     }
 }
 
-/// Sessions in the configured store.
-#[derive(Clone, Debug)]
-pub enum SessionStore {
-    Sqlite(SqliteStore),
-    Postgres(PostgresStore),
-    Redis(RedisSessions),
-}
-
-#[async_trait]
-impl Store for SessionStore {
-    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
-        match self {
-            Self::Sqlite(store) => store.create(record).await,
-            Self::Postgres(store) => store.create(record).await,
-            Self::Redis(store) => store.create(record).await,
-        }
-    }
-
-    async fn save(&self, record: &Record) -> session_store::Result<()> {
-        match self {
-            Self::Sqlite(store) => store.save(record).await,
-            Self::Postgres(store) => store.save(record).await,
-            Self::Redis(store) => store.save(record).await,
-        }
-    }
-
-    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        match self {
-            Self::Sqlite(store) => store.load(id).await,
-            Self::Postgres(store) => store.load(id).await,
-            Self::Redis(store) => store.load(id).await,
-        }
-    }
-
-    async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        match self {
-            Self::Sqlite(store) => store.delete(id).await,
-            Self::Postgres(store) => store.delete(id).await,
-            Self::Redis(store) => store.delete(id).await,
-        }
-    }
-}
-
 #[cfg(test)]
 impl Db {
     /// The SQLite pool, for tests that look at the tables.
@@ -192,19 +134,6 @@ impl Db {
         match self {
             Self::Sqlite(pool) => pool,
             Self::Postgres(_) => panic!("not a SQLite database"),
-        }
-    }
-}
-
-impl SessionStore {
-    /// Deletes expired sessions (and with them abandoned login
-    /// transactions, which live in the session).
-    pub async fn delete_expired(&self) -> session_store::Result<()> {
-        match self {
-            Self::Sqlite(store) => store.delete_expired().await,
-            Self::Postgres(store) => store.delete_expired().await,
-            // Redis expires each session by itself.
-            Self::Redis(_) => Ok(()),
         }
     }
 }

@@ -87,7 +87,6 @@ mod pages;
 mod provider_api;
 mod providers;
 mod rate_limit;
-mod redis_store;
 mod refresh;
 mod routes;
 mod same_origin;

@@ -20,7 +20,7 @@ use std::{
 
 use crate::{
     cache::TtlCache,
-    db::SessionStore,
+    store::SessionStore,
     users::{Identity, UserId},
 };
 

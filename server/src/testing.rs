@@ -44,8 +44,9 @@ use crate::{
 /// endpoints are never called by [`Portcullis::sign_in_for_test`].
 pub const TEST_PROVIDER: &str = "test";
 
-/// Settings for an app's tests: an in-memory SQLite database for users and
-/// sessions (gone when the process ends), a vault key for this process only,
+/// Settings for an app's tests: session data in memory (`memory:`) and
+/// users in an in-memory SQLite database, both gone when the process
+/// ends; a vault key for this process only;
 /// and one provider, [`TEST_PROVIDER`], configured as a GitHub-style
 /// OAuth 2.0 provider at `https://provider.test` that no test reaches.
 ///
@@ -56,6 +57,7 @@ pub const TEST_PROVIDER: &str = "test";
 pub fn settings() -> Settings {
     let vars: HashMap<String, String> = [
         ("DATABASE_URL", "sqlite::memory:"),
+        ("SESSION_STORE_URL", "memory:"),
         ("AUTH_PROVIDERS", TEST_PROVIDER),
         ("TEST_PRESET", "github"),
         ("TEST_CLIENT_ID", "test-client"),

@@ -127,7 +127,7 @@ const DEFAULT_PROVIDER_TIMEOUT: u64 = 15;
 /// Whether a store URL keeps nothing past the process (tests, throwaway
 /// runs), so a per-process vault key is enough.
 fn is_in_memory(url: &str) -> bool {
-    url.starts_with("sqlite::memory:") || url.contains("mode=memory")
+    url.starts_with("sqlite::memory:") || url.contains("mode=memory") || url == "memory:"
 }
 
 /// Seconds an access token of unstated lifetime is taken to last
@@ -229,7 +229,9 @@ impl Settings {
             && !crate::store::is_supported_url(url)
         {
             problems.push(
-                "SESSION_STORE_URL must be a sqlite:, postgres:// or redis:// URL".to_owned(),
+                "SESSION_STORE_URL must be a sqlite:, postgres:// or redis:// URL, or memory: \
+                 (this process only, for tests)"
+                    .to_owned(),
             );
         }
         let session_store_prefix = get("SESSION_STORE_PREFIX").unwrap_or("portcullis");

@@ -1,5 +1,5 @@
-//! One contract, three stores: every backend of the session data (SQLite,
-//! PostgreSQL, Redis) passes the same tests for the token vault, signed-in
+//! One contract, four stores: every backend of the session data (SQLite,
+//! PostgreSQL, Redis, memory) passes the same tests for the token vault, signed-in
 //! sessions, refresh locks, logout-token replay and session records.
 
 use std::collections::HashMap;
@@ -7,9 +7,8 @@ use std::collections::HashMap;
 use crate::{
     db::Db,
     logins::{LoginRecord, LoginStore, Selector, now},
-    redis_store::RedisStore,
     secret::Secret,
-    store::Store,
+    store::{MemoryStore, RedisStore, SqlStore, Store},
     test_support::{postgres::fresh_database, redis::fresh_redis, temp_database::TempDatabase},
     users::{Identity, SignIn, UserStore},
     vault::{KeyRing, TokenSet, TokenVault},
@@ -48,7 +47,7 @@ async fn sqlite() -> Subject {
     let db = Db::open(&file.url()).await.unwrap();
     let user_id = account(&db).await;
     Subject {
-        store: Store::Sql(db),
+        store: Store::new(SqlStore::new(db)),
         user_id,
         _sqlite: Some(file),
     }
@@ -58,8 +57,16 @@ async fn postgres() -> Subject {
     let db = Db::open(&fresh_database().await).await.unwrap();
     let user_id = account(&db).await;
     Subject {
-        store: Store::Sql(db),
+        store: Store::new(SqlStore::new(db)),
         user_id,
+        _sqlite: None,
+    }
+}
+
+async fn memory() -> Subject {
+    Subject {
+        store: Store::new(MemoryStore::default()),
+        user_id: 7,
         _sqlite: None,
     }
 }
@@ -67,7 +74,7 @@ async fn postgres() -> Subject {
 async fn redis() -> Subject {
     let (url, prefix) = fresh_redis().await;
     Subject {
-        store: Store::Redis(RedisStore::open(&url, &prefix).await.unwrap()),
+        store: Store::new(RedisStore::open(&url, &prefix).await.unwrap()),
         user_id: 7,
         _sqlite: None,
     }
@@ -297,6 +304,9 @@ macro_rules! contract {
         }
         mod redis_store {
             $(#[tokio::test] async fn $check() { super::$check(super::redis().await).await; })*
+        }
+        mod memory_store {
+            $(#[tokio::test] async fn $check() { super::$check(super::memory().await).await; })*
         }
     };
 }

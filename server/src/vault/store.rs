@@ -1,28 +1,18 @@
-//! The vault's table: one sealed token set per grant.
-
-use time::OffsetDateTime;
+//! The token vault: each grant's tokens sealed (`cipher.rs`) and kept in
+//! the session-data store, bound to their grant and provider.
 
 use super::{
     TokenSet, VaultError,
     cipher::{KeyRing, Sealed},
 };
-use crate::{db::with_pool, redis_store::SealedRow, store::Store};
+use crate::store::{SealedRow, Store, StoreFailure, VaultWrite};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("token store unavailable")]
-    Database(#[from] sqlx::Error),
-    #[error("token store unavailable")]
-    Redis(#[from] redis::RedisError),
+    Store(#[from] StoreFailure),
     #[error("stored tokens cannot be opened")]
     Vault(#[from] VaultError),
-}
-
-/// How [`TokenVault::write`] treats an existing row.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Write {
-    Upsert,
-    ReplaceOnly,
 }
 
 #[derive(Clone, Debug)]
@@ -80,7 +70,8 @@ impl TokenVault {
         provider: &str,
         tokens: &TokenSet,
     ) -> Result<(), StoreError> {
-        self.write(grant_id, provider, tokens, Write::Upsert)
+        let keep_for = self.keep_for.map(|keep| keep.as_secs());
+        self.write(grant_id, provider, tokens, VaultWrite::Upsert { keep_for })
             .await?;
         Ok(())
     }
@@ -93,7 +84,7 @@ impl TokenVault {
         provider: &str,
         tokens: &TokenSet,
     ) -> Result<bool, StoreError> {
-        self.write(grant_id, provider, tokens, Write::ReplaceOnly)
+        self.write(grant_id, provider, tokens, VaultWrite::ReplaceOnly)
             .await
     }
 
@@ -102,117 +93,50 @@ impl TokenVault {
         grant_id: &str,
         provider: &str,
         tokens: &TokenSet,
-        how: Write,
+        how: VaultWrite,
     ) -> Result<bool, StoreError> {
         let sealed = self
             .keys
             .seal(&tokens.to_plaintext(), &associated_data(grant_id, provider))?;
-        let db = match &self.store {
-            Store::Sql(db) => db,
-            Store::Redis(redis) => {
-                let row = SealedRow {
-                    provider: provider.to_owned(),
-                    key_id: sealed.key_id,
-                    nonce: sealed.nonce,
-                    ciphertext: sealed.ciphertext,
-                };
-                return Ok(match how {
-                    Write::Upsert => {
-                        let keep_for = self.keep_for.map(|keep| keep.as_secs());
-                        redis
-                            .vault_put(grant_id, &row, tokens.expires_at, keep_for)
-                            .await?;
-                        true
-                    }
-                    Write::ReplaceOnly => {
-                        redis
-                            .vault_replace(grant_id, &row, tokens.expires_at)
-                            .await?
-                    }
-                });
-            }
+        let row = SealedRow {
+            provider: provider.to_owned(),
+            key_id: sealed.key_id,
+            nonce: sealed.nonce,
+            ciphertext: sealed.ciphertext,
         };
-        let updated_at = OffsetDateTime::now_utc().unix_timestamp();
-        let sql = match how {
-            Write::Upsert => {
-                "INSERT INTO token_vault
-                     (grant_id, provider, key_id, nonce, ciphertext, updated_at, expires_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)
-                 ON CONFLICT (grant_id) DO UPDATE SET provider = $2, key_id = $3, nonce = $4,
-                     ciphertext = $5, updated_at = $6, expires_at = $7"
-            }
-            Write::ReplaceOnly => {
-                "UPDATE token_vault SET provider = $2, key_id = $3, nonce = $4,
-                     ciphertext = $5, updated_at = $6, expires_at = $7
-                 WHERE grant_id = $1"
-            }
-        };
-        let written = with_pool!(db, |pool| {
-            sqlx::query(sql)
-                .bind(grant_id)
-                .bind(provider)
-                .bind(&sealed.key_id)
-                .bind(&sealed.nonce)
-                .bind(&sealed.ciphertext)
-                .bind(updated_at)
-                .bind(tokens.expires_at)
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
-        })?;
-        Ok(written == 1)
+        Ok(self
+            .store
+            .vault_write(grant_id, &row, tokens.expires_at, how)
+            .await?)
     }
 
     /// Deletes sealed tokens that no signed-in session points to and that
     /// were written before `before` (unix time; a sign-in writes its tokens
-    /// just before its session row). The number deleted. In Redis nothing is
-    /// swept here: entries expire by themselves ([`Self::keeping_for`]).
+    /// just before its session row). The number deleted. Where the store
+    /// expires entries by itself (Redis), nothing is swept here
+    /// ([`Self::keeping_for`]).
     pub async fn delete_orphans(&self, before: i64) -> Result<u64, StoreError> {
-        let Store::Sql(db) = &self.store else {
-            return Ok(0);
-        };
-        Ok(with_pool!(db, |pool| {
-            sqlx::query(
-                "DELETE FROM token_vault WHERE updated_at < $1
-                 AND grant_id NOT IN (SELECT grant_id FROM logins)",
-            )
-            .bind(before)
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected())
-        })?)
+        Ok(self.store.vault_delete_orphans(before).await?)
     }
 
-    /// The tokens of `grant_id`, if any.
+    /// The tokens of `grant_id`, if any (and if they are `provider`'s).
     pub async fn get(
         &self,
         grant_id: &str,
         provider: &str,
     ) -> Result<Option<TokenSet>, StoreError> {
-        let row: Option<(String, Vec<u8>, Vec<u8>)> = match &self.store {
-            Store::Redis(redis) => redis
-                .vault_get(grant_id)
-                .await?
-                .filter(|row| row.provider == provider)
-                .map(|row| (row.key_id, row.nonce, row.ciphertext)),
-            Store::Sql(db) => with_pool!(db, |pool| {
-                sqlx::query_as(
-                    "SELECT key_id, nonce, ciphertext FROM token_vault
-                     WHERE grant_id = $1 AND provider = $2",
-                )
-                .bind(grant_id)
-                .bind(provider)
-                .fetch_optional(pool)
-                .await
-            })?,
-        };
-        let Some((key_id, nonce, ciphertext)) = row else {
+        let Some(row) = self
+            .store
+            .vault_get(grant_id)
+            .await?
+            .filter(|row| row.provider == provider)
+        else {
             return Ok(None);
         };
         let sealed = Sealed {
-            key_id,
-            nonce,
-            ciphertext,
+            key_id: row.key_id,
+            nonce: row.nonce,
+            ciphertext: row.ciphertext,
         };
         let plaintext = self
             .keys
@@ -222,30 +146,26 @@ impl TokenVault {
 
     /// Deletes the tokens of `grant_id`. Deleting nothing is not an error.
     pub async fn delete(&self, grant_id: &str) -> Result<(), StoreError> {
-        let db = match &self.store {
-            Store::Sql(db) => db,
-            Store::Redis(redis) => return Ok(redis.vault_delete(grant_id).await?),
-        };
-        with_pool!(db, |pool| {
-            sqlx::query("DELETE FROM token_vault WHERE grant_id = $1")
-                .bind(grant_id)
-                .execute(pool)
-                .await
-                .map(drop)
-        })?;
-        Ok(())
+        Ok(self.store.vault_delete(grant_id).await?)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{db, secret::Secret, store::Store};
+    use crate::{
+        db,
+        secret::Secret,
+        store::{SqlStore, Store},
+    };
 
     async fn vault() -> (TokenVault, sqlx::SqlitePool) {
         let db = db::memory().await;
         let pool = db.sqlite().clone();
-        (TokenVault::new(Store::Sql(db), KeyRing::ephemeral()), pool)
+        (
+            TokenVault::new(Store::new(SqlStore::new(db)), KeyRing::ephemeral()),
+            pool,
+        )
     }
 
     fn tokens(tag: &str) -> TokenSet {
@@ -318,7 +238,7 @@ mod tests {
         for grant in ["kept", "orphan"] {
             vault.put(grant, "local", &tokens(grant)).await.unwrap();
         }
-        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
         assert_eq!(vault.delete_orphans(now - 600).await.unwrap(), 0, "too new");
         assert_eq!(vault.delete_orphans(now + 1).await.unwrap(), 1);
         assert_eq!(vault.get("orphan", "local").await.unwrap(), None);

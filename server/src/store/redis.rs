@@ -14,7 +14,9 @@ use tower_sessions::{
     session_store,
 };
 
-use crate::logins::{LoginRecord, Selector};
+use super::{
+    LoginRecord, SealedRow, Selector, SessionData, SessionStore, StoreFailure, VaultWrite,
+};
 
 #[derive(Clone)]
 pub struct RedisStore {
@@ -28,15 +30,6 @@ impl std::fmt::Debug for RedisStore {
             .field("prefix", &self.prefix)
             .finish_non_exhaustive()
     }
-}
-
-/// A sealed token set as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SealedRow {
-    pub provider: String,
-    pub key_id: String,
-    pub nonce: Vec<u8>,
-    pub ciphertext: Vec<u8>,
 }
 
 /// A vault entry's fields as HMGET returns them.
@@ -431,6 +424,132 @@ impl RedisStore {
     /// The session store on this Redis.
     pub fn sessions(&self) -> RedisSessions {
         RedisSessions(self.clone())
+    }
+}
+
+#[async_trait]
+impl SessionData for RedisStore {
+    fn kind(&self) -> &'static str {
+        "Redis"
+    }
+
+    async fn ping(&self) -> Result<(), StoreFailure> {
+        Ok(RedisStore::ping(self).await?)
+    }
+
+    fn session_store(&self) -> SessionStore {
+        SessionStore::Redis(self.sessions())
+    }
+
+    async fn vault_write(
+        &self,
+        grant: &str,
+        row: &SealedRow,
+        expires_at: Option<i64>,
+        how: VaultWrite,
+    ) -> Result<bool, StoreFailure> {
+        Ok(match how {
+            VaultWrite::Upsert { keep_for } => {
+                self.vault_put(grant, row, expires_at, keep_for).await?;
+                true
+            }
+            VaultWrite::ReplaceOnly => self.vault_replace(grant, row, expires_at).await?,
+        })
+    }
+
+    async fn vault_get(&self, grant: &str) -> Result<Option<SealedRow>, StoreFailure> {
+        Ok(RedisStore::vault_get(self, grant).await?)
+    }
+
+    async fn vault_delete(&self, grant: &str) -> Result<(), StoreFailure> {
+        Ok(RedisStore::vault_delete(self, grant).await?)
+    }
+
+    /// Nothing to sweep: entries expire by themselves
+    /// ([`VaultWrite::Upsert`]'s `keep_for`).
+    async fn vault_delete_orphans(&self, _before: i64) -> Result<u64, StoreFailure> {
+        Ok(0)
+    }
+
+    async fn login_create(&self, login: &LoginRecord) -> Result<(), StoreFailure> {
+        Ok(RedisStore::login_create(self, login).await?)
+    }
+
+    async fn login_get(&self, id: &str) -> Result<Option<LoginRecord>, StoreFailure> {
+        Ok(RedisStore::login_get(self, id).await?)
+    }
+
+    async fn login_touch(&self, id: &str, at: i64) -> Result<(), StoreFailure> {
+        Ok(RedisStore::login_touch(self, id, at).await?)
+    }
+
+    async fn logins_for_user(&self, user_id: i64) -> Result<Vec<LoginRecord>, StoreFailure> {
+        Ok(RedisStore::logins_for_user(self, user_id).await?)
+    }
+
+    async fn login_end(&self, id: &str) -> Result<Option<String>, StoreFailure> {
+        Ok(RedisStore::login_end(self, id).await?)
+    }
+
+    async fn logins_end_matching(
+        &self,
+        selector: &Selector<'_>,
+    ) -> Result<Vec<String>, StoreFailure> {
+        Ok(RedisStore::logins_end_matching(self, selector).await?)
+    }
+
+    async fn logins_end_expired(
+        &self,
+        idle_before: i64,
+        created_before: i64,
+    ) -> Result<Vec<String>, StoreFailure> {
+        Ok(RedisStore::logins_end_expired(self, idle_before, created_before).await?)
+    }
+
+    async fn logins_due_for_refresh(
+        &self,
+        expiring_before: i64,
+        seen_after: i64,
+    ) -> Result<Vec<LoginRecord>, StoreFailure> {
+        Ok(RedisStore::logins_due_for_refresh(self, expiring_before, seen_after).await?)
+    }
+
+    async fn first_use_of_logout_token(
+        &self,
+        issuer: &str,
+        jti: &str,
+        remember_until: i64,
+    ) -> Result<bool, StoreFailure> {
+        Ok(RedisStore::first_use_of_logout_token(self, issuer, jti, remember_until).await?)
+    }
+
+    /// Nothing to forget: each key expires by itself.
+    async fn forget_old_logout_tokens(&self, _now: i64) -> Result<(), StoreFailure> {
+        Ok(())
+    }
+
+    async fn try_lock(
+        &self,
+        grant: &str,
+        holder: &str,
+        _now: i64,
+        lease_secs: i64,
+    ) -> Result<bool, StoreFailure> {
+        Ok(RedisStore::try_lock(self, grant, holder, lease_secs.unsigned_abs()).await?)
+    }
+
+    async fn renew_lock(
+        &self,
+        grant: &str,
+        holder: &str,
+        _now: i64,
+        lease_secs: i64,
+    ) -> Result<bool, StoreFailure> {
+        Ok(RedisStore::renew_lock(self, grant, holder, lease_secs.unsigned_abs()).await?)
+    }
+
+    async fn unlock(&self, grant: &str, holder: &str) -> Result<(), StoreFailure> {
+        Ok(RedisStore::unlock(self, grant, holder).await?)
     }
 }
 
