@@ -7,6 +7,7 @@
 //! the log, never to the browser) and the same-origin check.
 
 mod backchannel_logout;
+mod failure;
 mod link;
 mod oidc;
 mod plain;
@@ -14,15 +15,17 @@ mod sign_in;
 mod sign_out;
 mod user;
 
+pub(crate) use self::failure::FlowError;
 pub use self::{
     backchannel_logout::backchannel,
+    failure::Failure,
     link::{link, unlink},
     sign_in::{callback, login},
     sign_out::{end_session, logout},
     user::user,
 };
 
-use std::{error::Error as StdError, fmt::Write as _, sync::Arc};
+use std::sync::Arc;
 
 use axum::{
     extract::State,
@@ -32,13 +35,7 @@ use axum::{
 use tower_sessions::Session;
 
 use crate::{
-    backend::Core,
-    error::ErrorCode,
-    hooks::HookError,
-    providers::Provider,
-    same_origin::is_same_origin,
-    session::SessionUser,
-    telemetry::{cause_chain, escaped},
+    backend::Core, providers::Provider, same_origin::is_same_origin, session::SessionUser,
 };
 
 /// Portcullis's own page for a failed sign-in; [`to_error_page`] sends the
@@ -65,75 +62,10 @@ pub async fn to_error_page(
     response
 }
 
-/// A failed step: what the user is told, and the cause for the log.
-#[derive(Debug)]
-pub struct Failure {
-    error: ErrorCode,
-    provider: Option<String>,
-    /// For [`ErrorCode::EmailInUse`]: the provider the account uses.
-    existing: Option<String>,
-    cause: String,
-}
-
-impl Failure {
-    fn new(error: ErrorCode, provider: Option<&str>, cause: impl Into<String>) -> Self {
-        Self {
-            error,
-            provider: provider.map(str::to_owned),
-            existing: None,
-            cause: cause.into(),
-        }
-    }
-
-    fn from_error(
-        error: ErrorCode,
-        provider: Option<&str>,
-        err: &(dyn StdError + 'static),
-    ) -> Self {
-        Self::new(error, provider, cause_chain(err))
-    }
-
-    fn unavailable(provider: Option<&str>, err: &(dyn StdError + 'static)) -> Self {
-        Self::from_error(ErrorCode::Unavailable, provider, err)
-    }
-
-    /// The app's sign-in hook said no, or failed.
-    fn hook(provider: &str, err: &HookError) -> Self {
-        let code = match err {
-            HookError::Refused => ErrorCode::SignInRefused,
-            _ => ErrorCode::Unavailable,
-        };
-        Self::from_error(code, Some(provider), err)
-    }
-}
-
-impl IntoResponse for Failure {
-    fn into_response(self) -> Response {
-        tracing::warn!(
-            code = self.error.code(),
-            provider = self.provider.as_deref().map(escaped).unwrap_or_default(),
-            "sign-in flow failed: {}",
-            escaped(&self.cause)
-        );
-        let mut location = format!("{ERROR_PAGE}?code={}", self.error.code());
-        if let Some(provider) = &self.provider {
-            let _ = write!(location, "&provider={provider}");
-        }
-        if let Some(existing) = &self.existing {
-            let _ = write!(location, "&existing={existing}");
-        }
-        redirect(&location)
-    }
-}
-
 fn provider<'a>(core: &'a Core, id: &str) -> Result<&'a Provider, Failure> {
-    core.registry.get(id).ok_or_else(|| {
-        Failure::new(
-            ErrorCode::UnknownProvider,
-            None,
-            format!("no provider {id:?}"),
-        )
-    })
+    core.registry
+        .get(id)
+        .ok_or_else(|| FlowError::UnknownProvider(id.to_owned()).into())
 }
 
 /// A 303 that leaks nothing: no Referer with the code, no cached copy.
@@ -156,15 +88,11 @@ async fn signed_in_same_origin(
     session: &Session,
 ) -> Result<SessionUser, Failure> {
     if !is_same_origin(headers, &core.public_url) {
-        return Err(Failure::new(
-            ErrorCode::CrossSiteRequest,
-            None,
-            "a state-changing request without a same-origin Origin or Sec-Fetch-Site header",
-        ));
+        return Err(FlowError::CrossSite.into());
     }
     core.sessions
         .signed_in(session)
         .await
-        .map_err(|err| Failure::unavailable(None, &err))?
-        .ok_or_else(|| Failure::new(ErrorCode::NotSignedIn, None, "not signed in"))
+        .map_err(FlowError::store)?
+        .ok_or_else(|| FlowError::NotSignedIn.into())
 }

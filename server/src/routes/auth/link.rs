@@ -14,13 +14,12 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use super::{
-    Failure, provider, redirect,
+    Failure, FlowError, provider, redirect,
     sign_in::{LoginQuery, start},
     signed_in_same_origin,
 };
 use crate::{
     backend::Core,
-    error::ErrorCode,
     flow::return_to,
     users::{Unlink, UserId},
 };
@@ -70,7 +69,7 @@ pub async fn unlink(
         .users
         .unlink(UserId(user.user_id), &form.issuer, &form.subject)
         .await
-        .map_err(|err| Failure::unavailable(None, &err))?;
+        .map_err(FlowError::store)?;
     match outcome {
         Unlink::Unlinked => {
             // Sessions signed in with that identity end with it.
@@ -79,7 +78,7 @@ pub async fn unlink(
                 .logins
                 .for_user(user.user_id)
                 .await
-                .map_err(|err| Failure::unavailable(None, &err))?;
+                .map_err(FlowError::store)?;
             for login in logins
                 .iter()
                 .filter(|login| login.issuer == form.issuer && login.subject == form.subject)
@@ -87,15 +86,11 @@ pub async fn unlink(
                 core.sessions
                     .end_session_and_grant(login)
                     .await
-                    .map_err(|err| Failure::unavailable(None, &err))?;
+                    .map_err(FlowError::store)?;
             }
             Ok(redirect(&back))
         }
         Unlink::NotFound => Ok(redirect(&back)),
-        Unlink::LastIdentity => Err(Failure::new(
-            ErrorCode::LastIdentity,
-            None,
-            "refused to disconnect the account's last identity",
-        )),
+        Unlink::LastIdentity => Err(FlowError::LastIdentity.into()),
     }
 }

@@ -4,14 +4,13 @@
 
 use std::sync::Arc;
 
-use crate::error::ErrorCode;
 use openidconnect::{
     AuthenticationFlow, CsrfToken, Nonce, PkceCodeChallenge, RedirectUrl, Scope,
     core::CoreResponseType,
 };
 
 use super::{
-    Failure,
+    Failure, FlowError,
     sign_in::{Authorization, CallbackQuery, Verified},
 };
 use crate::{
@@ -26,7 +25,6 @@ use crate::{
         userinfo::UserinfoError,
     },
     secret::Secret,
-    telemetry::cause_chain,
     users::Identity,
     vault::TokenSet,
 };
@@ -37,7 +35,7 @@ async fn discovered(core: &Core, provider: &Provider) -> Result<Arc<Discovered>,
     provider
         .discovered(&core.http)
         .await
-        .map_err(|err| Failure::from_error(err.code(), Some(&provider.settings.id), &err))
+        .map_err(|err| FlowError::Discovery(err).at(&provider.settings.id))
 }
 
 /// A client for `discovered` with our redirect URI, from configuration.
@@ -46,10 +44,8 @@ fn client_of(
     provider: &Provider,
     discovered: &Discovered,
 ) -> Result<OidcClient, Failure> {
-    let redirect_uri =
-        RedirectUrl::new(provider.settings.redirect_uri(&core.public_url)).map_err(|err| {
-            Failure::from_error(ErrorCode::Internal, Some(&provider.settings.id), &err)
-        })?;
+    let redirect_uri = RedirectUrl::new(provider.settings.redirect_uri(&core.public_url))
+        .map_err(|err| FlowError::RedirectUri(err).at(&provider.settings.id))?;
     Ok(discovered.client(&provider.settings, redirect_uri))
 }
 
@@ -84,34 +80,26 @@ pub(super) async fn sign_in(
     query: CallbackQuery,
 ) -> Result<Verified, Failure> {
     let id = provider.settings.id.as_str();
-    let fail = |error: ErrorCode, cause: String| Failure::new(error, Some(id), cause);
     let discovered = discovered(core, provider).await?;
     // RFC 9207 mix-up defence.
     match query.iss.as_deref() {
         Some(iss) if !discovered.is_own_iss(iss) => {
-            return Err(fail(
-                ErrorCode::InvalidProviderResponse,
-                format!("iss {iss:?} is not {:?}", discovered.issuer()),
-            ));
+            return Err(FlowError::WrongIssuer {
+                got: iss.to_owned(),
+                expected: discovered.issuer().to_owned(),
+            }
+            .at(id));
         }
         None if discovered.sends_iss() => {
-            return Err(fail(
-                ErrorCode::InvalidProviderResponse,
-                "iss missing though advertised".into(),
-            ));
+            return Err(FlowError::MissingIssuer.at(id));
         }
         _ => {}
     }
-    let code = query
-        .code
-        .ok_or_else(|| fail(ErrorCode::ProviderRejected, "callback without code".into()))?;
+    let code = query.code.ok_or_else(|| FlowError::NoCode.at(id))?;
 
-    let token_url = discovered.token_url().ok_or_else(|| {
-        fail(
-            ErrorCode::InvalidProviderResponse,
-            "discovery names no token endpoint".into(),
-        )
-    })?;
+    let token_url = discovered
+        .token_url()
+        .ok_or_else(|| FlowError::NoTokenEndpoint.at(id))?;
     let redirect_uri = provider.settings.redirect_uri(&core.public_url);
     let params = [
         ("grant_type", "authorization_code"),
@@ -122,14 +110,12 @@ pub(super) async fn sign_in(
     let auth = discovered.client_auth();
     let grant = oauth2::token_request(&core.http, token_url, &provider.settings, auth, &params)
         .await
-        .map_err(|err| Failure::from_error(err.code(), Some(id), &err))?;
+        .map_err(|err| FlowError::Provider(err).at(id))?;
 
-    let id_token = grant.id_token.as_ref().ok_or_else(|| {
-        fail(
-            ErrorCode::InvalidProviderResponse,
-            "token response has no id_token".into(),
-        )
-    })?;
+    let id_token = grant
+        .id_token
+        .as_ref()
+        .ok_or_else(|| FlowError::NoIdToken.at(id))?;
     let expected = Expected {
         client_id: &provider.settings.client_id,
         nonce: Some(&tx.nonce),
@@ -138,7 +124,7 @@ pub(super) async fn sign_in(
     };
     let claims = verify_id_token(core, provider, &discovered, id_token, expected)
         .await
-        .map_err(|(error, cause)| fail(error, cause))?;
+        .map_err(|err| err.at(id))?;
 
     let mut profile = claims.profile;
     // Providers that keep profile claims out of the ID token serve them
@@ -157,7 +143,7 @@ pub(super) async fn sign_in(
         match info {
             Ok(info) => profile.complete_with(Profile::from_claims(&info)),
             Err(UserinfoError::NoEndpoint) => {}
-            Err(err) => return Err(Failure::from_error(err.code(), Some(id), &err)),
+            Err(err) => return Err(FlowError::Userinfo(err).at(id)),
         }
     }
     let name = profile
@@ -187,19 +173,18 @@ pub(super) async fn sign_in(
 }
 
 /// Verifies an ID token's signature (fetching the provider's keys again on
-/// a rotation) and its claims. The error says what the user is told.
-pub(crate) async fn verify_id_token(
+/// a rotation) and its claims (OpenID Connect Core §3.1.3.7).
+async fn verify_id_token(
     core: &Core,
     provider: &Provider,
     discovered: &Discovered,
     id_token: &Secret,
     expected: Expected<'_>,
-) -> Result<IdClaims, (ErrorCode, String)> {
+) -> Result<IdClaims, FlowError> {
     let allowed = discovered.id_token_algs();
     let signed = provider
         .verify_signed(&core.http, discovered, &allowed, id_token.expose())
         .await
-        .map_err(|err| (err.code(), cause_chain(&err)))?;
-    id_token::check(discovered, &signed, expected)
-        .map_err(|err| (ErrorCode::InvalidProviderResponse, cause_chain(&err)))
+        .map_err(FlowError::Signature)?;
+    id_token::check(discovered, &signed, expected).map_err(FlowError::IdToken)
 }

@@ -2,11 +2,10 @@
 //! no ID token; after the code exchange, the provider's API says whose
 //! token it is.
 
-use crate::error::ErrorCode;
 use openidconnect::{CsrfToken, PkceCodeChallenge};
 
 use super::{
-    Failure,
+    Failure, FlowError,
     sign_in::{Authorization, CallbackQuery, Verified},
 };
 use crate::{
@@ -20,13 +19,9 @@ use crate::{
 };
 
 fn endpoints(provider: &Provider) -> Result<Endpoints, Failure> {
-    provider.endpoints().ok_or_else(|| {
-        Failure::new(
-            ErrorCode::Internal,
-            Some(&provider.settings.id),
-            "no OAuth 2.0 endpoints for this provider",
-        )
-    })
+    provider
+        .endpoints()
+        .ok_or_else(|| FlowError::NoEndpoints.at(&provider.settings.id))
 }
 
 /// Code flow with PKCE S256 and a fresh `state`.
@@ -40,7 +35,7 @@ pub(super) fn authorize(core: &Core, provider: &Provider) -> Result<Authorizatio
         state.secret(),
         challenge.as_str(),
     )
-    .map_err(|err| Failure::from_error(ErrorCode::Internal, Some(&provider.settings.id), &err))?;
+    .map_err(|err| FlowError::RedirectUri(err).at(&provider.settings.id))?;
     Ok(Authorization {
         url,
         state: state.secret().clone(),
@@ -58,25 +53,19 @@ pub(super) async fn sign_in(
 ) -> Result<Verified, Failure> {
     let settings = &provider.settings;
     let id = settings.id.as_str();
-    let fail = |err: ApiError| Failure::from_error(err.code(), Some(id), &err);
+    let fail = |err: ApiError| FlowError::Provider(err).at(id);
     // These providers do not send RFC 9207 `iss`; one that names another
     // issuer is a mix-up.
     if let Some(iss) = query.iss.as_deref()
         && iss != settings.issuer
     {
-        return Err(Failure::new(
-            ErrorCode::InvalidProviderResponse,
-            Some(id),
-            format!("iss {iss:?} is not {:?}", settings.issuer),
-        ));
+        return Err(FlowError::WrongIssuer {
+            got: iss.to_owned(),
+            expected: settings.issuer.clone(),
+        }
+        .at(id));
     }
-    let code = query.code.ok_or_else(|| {
-        Failure::new(
-            ErrorCode::ProviderRejected,
-            Some(id),
-            "callback without code",
-        )
-    })?;
+    let code = query.code.ok_or_else(|| FlowError::NoCode.at(id))?;
     let endpoints = endpoints(provider)?;
     let grant = oauth2::exchange_code(
         &core.http,

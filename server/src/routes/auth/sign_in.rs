@@ -16,10 +16,9 @@ use time::OffsetDateTime;
 use tower_sessions::Session;
 use url::Url;
 
-use super::{Failure, oidc, plain, provider, redirect};
+use super::{Failure, FlowError, oidc, plain, provider, redirect};
 use crate::{
     backend::Core,
-    error::ErrorCode,
     flow::{self, LoginTransaction, return_to},
     providers::Provider,
     session,
@@ -89,13 +88,13 @@ pub(super) async fn start(
     };
     flow::begin(session, &tx)
         .await
-        .map_err(|err| Failure::unavailable(Some(&provider.settings.id), &err))?;
+        .map_err(|err| FlowError::store(err).at(&provider.settings.id))?;
     // A session that only holds sign-ins in progress lives no longer than
     // they do: anonymous requests cannot fill the store for hours.
     if link_to.is_none() {
         let signed_in = session::user(session)
             .await
-            .map_err(|err| Failure::unavailable(Some(&provider.settings.id), &err))?;
+            .map_err(|err| FlowError::store(err).at(&provider.settings.id))?;
         if signed_in.is_none() {
             session::keep_alive(session, core.login_ttl);
         }
@@ -122,7 +121,6 @@ pub async fn callback(
     headers: HeaderMap,
     session: Session,
 ) -> Result<Response, Failure> {
-    let fail = |error: ErrorCode, cause: String| Failure::new(error, Some(&id), cause);
     let provider = provider(&core, &id)?;
 
     // The sign-in this `state` belongs to is taken out first: whatever
@@ -132,39 +130,26 @@ pub async fn callback(
     // sign-in timeout (signing in below gives it the idle timeout).
     let anonymous = session::user(&session)
         .await
-        .map_err(|err| Failure::unavailable(Some(&id), &err))?
+        .map_err(|err| FlowError::store(err).at(&id))?
         .is_none();
     if anonymous {
         session::keep_alive(&session, core.login_ttl);
     }
     let tx = flow::take(&session, state)
         .await
-        .map_err(|err| Failure::unavailable(Some(&id), &err))?
-        .ok_or_else(|| {
-            fail(
-                ErrorCode::SignInExpired,
-                "no sign-in in progress in this browser has this state".into(),
-            )
-        })?;
+        .map_err(|err| FlowError::store(err).at(&id))?
+        .ok_or_else(|| FlowError::NoSignInInProgress.at(&id))?;
     if tx.provider != id {
-        return Err(fail(
-            ErrorCode::SignInExpired,
-            format!("sign-in was started with {:?}, not {id:?}", tx.provider),
-        ));
+        return Err(FlowError::OtherProvider {
+            started: tx.provider,
+        }
+        .at(&id));
     }
     if tx.is_expired(OffsetDateTime::now_utc()) {
-        return Err(fail(
-            ErrorCode::SignInExpired,
-            "sign-in transaction expired".into(),
-        ));
+        return Err(FlowError::SignInExpired.at(&id));
     }
     if let Some(error) = &query.error {
-        let user_error = if error == "access_denied" {
-            ErrorCode::SignInCancelled
-        } else {
-            ErrorCode::ProviderRejected
-        };
-        return Err(fail(user_error, format!("provider answered error={error}")));
+        return Err(FlowError::ProviderAnswered(error.clone()).at(&id));
     }
 
     let verified = if provider.settings.protocol.is_oidc() {
@@ -195,47 +180,39 @@ async fn sign_in(
     core.hooks
         .allow(&identity)
         .await
-        .map_err(|err| Failure::hook(id, &err))?;
+        .map_err(|err| FlowError::Hook(err).at(id))?;
     let user_id = match core
         .users
         .sign_in(&identity)
         .await
-        .map_err(|err| Failure::unavailable(Some(id), &err))?
+        .map_err(|err| FlowError::store(err).at(id))?
     {
         SignIn::Account(user_id) => user_id,
         SignIn::EmailBelongsTo { provider } => {
-            let mut failure = Failure::new(
-                ErrorCode::EmailInUse,
-                Some(id),
-                format!(
-                    "a new identity's verified e-mail belongs to an account using {provider:?}"
-                ),
-            );
-            failure.existing = Some(provider);
-            return Err(failure);
+            return Err(FlowError::EmailInUse { existing: provider }.at(id));
         }
     };
     core.hooks
         .before_session(user_id, &identity)
         .await
-        .map_err(|err| Failure::hook(id, &err))?;
+        .map_err(|err| FlowError::Hook(err).at(id))?;
     // Signing in again in a browser already signed in replaces that
     // sign-in: it ends here, and its grant at its provider.
     let earlier = session::user(session)
         .await
-        .map_err(|err| Failure::unavailable(Some(id), &err))?;
+        .map_err(|err| FlowError::store(err).at(id))?;
     if let Some(earlier) = earlier {
         let login = core
             .sessions
             .logins
             .get(&earlier.login)
             .await
-            .map_err(|err| Failure::unavailable(Some(id), &err))?;
+            .map_err(|err| FlowError::store(err).at(id))?;
         if let Some(login) = login {
             core.sessions
                 .end_session_and_grant(&login)
                 .await
-                .map_err(|err| Failure::unavailable(Some(id), &err))?;
+                .map_err(|err| FlowError::store(err).at(id))?;
         }
     }
     let user = core
@@ -249,10 +226,10 @@ async fn sign_in(
             &tokens,
         )
         .await
-        .map_err(|err| Failure::unavailable(Some(id), &err))?;
+        .map_err(|err| FlowError::store(err).at(id))?;
     session::sign_in(session, &user)
         .await
-        .map_err(|err| Failure::unavailable(Some(id), &err))?;
+        .map_err(|err| FlowError::store(err).at(id))?;
     session::keep_alive(session, core.session_idle);
     tracing::info!(provider = %id, "user signed in");
     Ok(redirect(&tx.return_to))
@@ -273,33 +250,25 @@ async fn connect(
         .sessions
         .signed_in(session)
         .await
-        .map_err(|err| Failure::unavailable(Some(id), &err))?;
+        .map_err(|err| FlowError::store(err).at(id))?;
     if current.map(|u| u.user_id) != Some(user.0) {
-        return Err(Failure::new(
-            ErrorCode::SignInExpired,
-            Some(id),
-            "the session changed while connecting a provider",
-        ));
+        return Err(FlowError::SessionChanged.at(id));
     }
     core.hooks
         .allow(identity)
         .await
-        .map_err(|err| Failure::hook(id, &err))?;
+        .map_err(|err| FlowError::Hook(err).at(id))?;
     match core
         .users
         .link(user, identity)
         .await
-        .map_err(|err| Failure::unavailable(Some(id), &err))?
+        .map_err(|err| FlowError::store(err).at(id))?
     {
         Link::Linked | Link::AlreadyLinked => {
             tracing::info!(provider = %id, "provider connected to an account");
             Ok(redirect(&tx.return_to))
         }
-        Link::BelongsToAnother => Err(Failure::new(
-            ErrorCode::IdentityInUse,
-            Some(id),
-            "the identity signs into another account",
-        )),
+        Link::BelongsToAnother => Err(FlowError::IdentityInUse.at(id)),
     }
 }
 

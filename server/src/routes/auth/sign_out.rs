@@ -4,13 +4,13 @@
 
 use std::sync::Arc;
 
-use crate::{error::ErrorCode, same_origin::is_same_origin};
+use crate::same_origin::is_same_origin;
 use axum::{Form, extract::State, http::HeaderMap, response::Response};
 use openidconnect::CsrfToken;
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::{Failure, redirect, signed_in_same_origin};
+use super::{Failure, FlowError, redirect, signed_in_same_origin};
 use crate::{backend::Core, flow::return_to, session, signed_in::Ending, telemetry::cause_chain};
 
 /// `POST /auth/logout`: same-origin only. The local session and its
@@ -25,11 +25,7 @@ pub async fn logout(
     session: Session,
 ) -> Result<Response, Failure> {
     if !is_same_origin(&headers, &core.public_url) {
-        return Err(Failure::new(
-            ErrorCode::CrossSiteRequest,
-            None,
-            "logout without a same-origin Origin or Sec-Fetch-Site header",
-        ));
+        return Err(FlowError::CrossSite.into());
     }
     let user = match session::user(&session).await {
         Ok(user) => user,
@@ -58,10 +54,7 @@ pub async fn logout(
             tracing::error!("logout: session not ended: {}", cause_chain(&err));
         }
     }
-    session
-        .flush()
-        .await
-        .map_err(|err| Failure::unavailable(None, &err))?;
+    session.flush().await.map_err(FlowError::store)?;
     tracing::info!("user signed out");
 
     let Some(user) = user else {
@@ -111,13 +104,13 @@ pub async fn end_session(
         .logins
         .get(&form.id)
         .await
-        .map_err(|err| Failure::unavailable(None, &err))?
+        .map_err(FlowError::store)?
         .filter(|login| login.user_id == user.user_id && login.id != user.login);
     if let Some(login) = theirs {
         core.sessions
             .end_session_and_grant(&login)
             .await
-            .map_err(|err| Failure::unavailable(None, &err))?;
+            .map_err(FlowError::store)?;
         tracing::info!("a session was ended from another one");
     }
     Ok(redirect(&return_to::or_home(form.return_to.as_deref())))
