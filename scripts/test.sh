@@ -27,6 +27,7 @@ step "bootstrap: idempotent, complete, clear when it cannot help" scripts/tests/
 step "format" cargo fmt --all --check
 step "lint: server and SSR app" cargo clippy -p portcullis -p reference -p app --all-targets --features portcullis/testing,portcullis/leptos -- -D warnings
 step "lint: the library without its optional features" cargo clippy -p portcullis --all-targets -- -D warnings
+step "the benchmark's session seeder builds with the testing feature alone" cargo check -q -p portcullis --features testing --examples
 step "lint: browser bundle" cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 step "architecture: the browser bundle cannot name a token; the library's API is its crate root" scripts/check-architecture.sh
 step "library docs build without warnings" env RUSTDOCFLAGS="-D warnings" cargo doc -p portcullis --no-deps --features testing,leptos

@@ -20,6 +20,9 @@ pub struct Core {
     pub public_url: String,
     /// The app's page for a failed sign-in, if not Portcullis's own.
     pub error_page: Option<String>,
+    /// Where a page navigation that needs a signed-in user is sent; `None`:
+    /// it is told 401 like an API call.
+    pub sign_in_page: Option<String>,
     /// Accounts and their provider identities.
     pub users: UserStore,
     /// Signed-in sessions: checking, keeping and ending them.
@@ -86,6 +89,7 @@ impl Core {
             http,
             public_url: settings.public_url.clone(),
             error_page: settings.error_page.clone(),
+            sign_in_page: settings.sign_in_page.clone(),
             users: UserStore::new(db.clone()),
             sessions,
             refresher,

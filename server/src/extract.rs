@@ -19,7 +19,7 @@ use crate::{
     Portcullis,
     error::ErrorCode,
     model::User,
-    pages::{SIGN_IN_PAGE, error_answer, is_navigation},
+    pages::{error_answer, is_navigation},
     provider_api::UpstreamError,
     secret::Secret,
     telemetry::cause_chain,
@@ -33,7 +33,7 @@ pub struct Rejection(RejectionKind);
 #[derive(Debug)]
 enum RejectionKind {
     Error { code: ErrorCode, json: bool },
-    SignIn { return_to: String },
+    SignIn { page: String, return_to: String },
 }
 
 impl Rejection {
@@ -51,11 +51,11 @@ impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
         match self.0 {
             RejectionKind::Error { code, json } => error_answer(code, code.status(), json),
-            RejectionKind::SignIn { return_to } => {
+            RejectionKind::SignIn { page, return_to } => {
                 let back: String =
                     url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
                 let mut response =
-                    Redirect::to(&format!("{SIGN_IN_PAGE}?return_to={back}")).into_response();
+                    Redirect::to(&format!("{page}?return_to={back}")).into_response();
                 response
                     .headers_mut()
                     .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -107,15 +107,22 @@ impl<S: Send + Sync> FromRequestParts<S> for User {
     type Rejection = Rejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Rejection> {
+        let sign_in_page = portcullis(parts)?.core.sign_in_page.clone();
         match <Self as OptionalFromRequestParts<S>>::from_request_parts(parts, state).await? {
             Some(user) => Ok(user),
             None if is_navigation(&parts.headers) && parts.method == http::Method::GET => {
+                let Some(page) = sign_in_page else {
+                    return Err(Rejection(RejectionKind::Error {
+                        code: ErrorCode::NotSignedIn,
+                        json: false,
+                    }));
+                };
                 let return_to = parts
                     .uri
                     .path_and_query()
                     .map_or("/", |path| path.as_str())
                     .to_owned();
-                Err(Rejection(RejectionKind::SignIn { return_to }))
+                Err(Rejection(RejectionKind::SignIn { page, return_to }))
             }
             None => Err(Rejection(RejectionKind::Error {
                 code: ErrorCode::NotSignedIn,

@@ -423,6 +423,62 @@ mod tests {
         );
     }
 
+    /// Where a signed-out page navigation to `/me` ends, with settings
+    /// made by `settings`.
+    async fn navigation_without_user(
+        settings: impl FnOnce(crate::SettingsBuilder) -> crate::SettingsBuilder,
+    ) -> (StatusCode, Option<String>) {
+        let builder = settings(Settings::builder())
+            .database_url("sqlite::memory:")
+            .session_store_url("memory:");
+        let portcullis = Portcullis::start(builder.build().unwrap()).await.unwrap();
+        let app = portcullis.mount(Router::new().route(
+            "/me",
+            get(|user: User| async move { user.name().to_owned() }),
+        ));
+        let request = Request::get("/me?tab=1")
+            .header("sec-fetch-mode", "navigate")
+            .body(Body::empty())
+            .unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        let location = response
+            .headers()
+            .get(header::LOCATION)
+            .map(|value| value.to_str().unwrap().to_owned());
+        (response.status(), location)
+    }
+
+    #[tokio::test]
+    async fn a_signed_out_page_navigation_goes_to_the_configured_sign_in_page_or_gets_401() {
+        assert_eq!(
+            navigation_without_user(|settings| settings).await,
+            (
+                StatusCode::SEE_OTHER,
+                Some("/auth/sign-in?return_to=%2Fme%3Ftab%3D1".to_owned())
+            )
+        );
+        assert_eq!(
+            navigation_without_user(|settings| settings.sign_in_page("/login")).await,
+            (
+                StatusCode::SEE_OTHER,
+                Some("/login?return_to=%2Fme%3Ftab%3D1".to_owned())
+            )
+        );
+        assert_eq!(
+            navigation_without_user(crate::SettingsBuilder::no_sign_in_redirect).await,
+            (StatusCode::UNAUTHORIZED, None)
+        );
+        let problems = Settings::builder()
+            .database_url("sqlite::memory:")
+            .sign_in_page("https://elsewhere.example/login")
+            .build()
+            .unwrap_err();
+        assert!(
+            problems.problems()[0].starts_with("APP_SIGN_IN_PAGE must be a path"),
+            "{problems}"
+        );
+    }
+
     #[tokio::test]
     async fn two_test_users_get_separate_accounts_and_sessions() {
         let (portcullis, app) = app().await;

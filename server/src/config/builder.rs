@@ -101,6 +101,22 @@ impl SettingsBuilder {
         self.set("APP_ERROR_PAGE", path)
     }
 
+    /// Where a page navigation that needs a signed-in user (the [`User`]
+    /// extractor) is sent, a path such as `/login`; it gets
+    /// `?return_to=<the page asked for>` (`APP_SIGN_IN_PAGE`; default
+    /// Portcullis's own `/auth/sign-in`). API requests always get 401.
+    ///
+    /// [`User`]: crate::User
+    pub fn sign_in_page(self, path: &str) -> Self {
+        self.set("APP_SIGN_IN_PAGE", path)
+    }
+
+    /// Page navigations that need a signed-in user get the 401 error page
+    /// instead of a redirect to sign in (`APP_SIGN_IN_PAGE=off`).
+    pub fn no_sign_in_redirect(self) -> Self {
+        self.set("APP_SIGN_IN_PAGE", "off")
+    }
+
     /// Where users live, and by default sessions and tokens too: a
     /// `sqlite:` or `postgres://` URL (`DATABASE_URL`; default
     /// `sqlite://portcullis.db`).

@@ -26,9 +26,10 @@ use toml::{Table, Value};
 pub const DEFAULT_PATH: &str = "portcullis.toml";
 
 /// Top-level keys and the variables they stand for.
-const TOP_LEVEL: [(&str, &str); 18] = [
+const TOP_LEVEL: [(&str, &str); 19] = [
     ("public_url", "APP_PUBLIC_URL"),
     ("error_page", "APP_ERROR_PAGE"),
+    ("sign_in_page", "APP_SIGN_IN_PAGE"),
     ("database_url", "DATABASE_URL"),
     ("token_encryption_keys", "TOKEN_ENCRYPTION_KEYS"),
     ("login_timeout_seconds", "LOGIN_TIMEOUT_SECONDS"),
@@ -235,8 +236,8 @@ mod tests {
         assert_eq!(
             problems,
             [
-                "unknown setting `public_uri` (known: public_url, error_page, database_url, \
-                 token_encryption_keys, login_timeout_seconds, provider_timeout_seconds, \
+                "unknown setting `public_uri` (known: public_url, error_page, sign_in_page, \
+                 database_url, token_encryption_keys, login_timeout_seconds, provider_timeout_seconds, \
                  session_idle_timeout_seconds, session_absolute_timeout_seconds, \
                  token_refresh_skew_seconds, access_token_default_lifetime_seconds, \
                  refresh_lock_seconds, rate_limit_sign_in_per_minute, \

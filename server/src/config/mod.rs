@@ -28,6 +28,10 @@ pub struct Settings {
     /// `?code=PC-...&provider=...`; `None` (the default): Portcullis's own
     /// plain page at `/auth/error`.
     pub(crate) error_page: Option<String>,
+    /// Where a page navigation that needs a signed-in user is sent, with
+    /// `?return_to=` (`APP_SIGN_IN_PAGE`; default Portcullis's own
+    /// `/auth/sign-in`); `None` (`off`): it is told 401 like an API call.
+    pub(crate) sign_in_page: Option<String>,
     /// Configured identity providers, in `AUTH_PROVIDERS` order.
     pub(crate) providers: Vec<ProviderSettings>,
     /// Where users (and by default everything else) live
@@ -213,6 +217,20 @@ impl Settings {
             }
             valid.map(str::to_owned)
         });
+        let sign_in_page = match get("APP_SIGN_IN_PAGE") {
+            None => Some(crate::pages::SIGN_IN_PAGE.to_owned()),
+            Some("off") => None,
+            Some(path) => {
+                let valid = crate::flow::return_to::validate(path);
+                if valid.is_none() {
+                    problems.push(format!(
+                        "APP_SIGN_IN_PAGE must be a path on this site such as /login, or off, \
+                         not {path:?}"
+                    ));
+                }
+                valid.map(str::to_owned)
+            }
+        };
         let providers = provider::parse(&get, &mut problems);
 
         let database_url = get("DATABASE_URL").unwrap_or(DEFAULT_DATABASE_URL);
@@ -354,6 +372,7 @@ impl Settings {
         if problems.is_empty() {
             Ok(Self {
                 error_page,
+                sign_in_page,
                 public_url,
                 providers,
                 database_url: Secret::new(database_url),
