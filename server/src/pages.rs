@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use crate::{backend::Core, error::ErrorCode, flow::return_to};
 
-/// Where a page navigation that needs a signed-in user is sent.
-pub const SIGN_IN_PAGE: &str = "/auth/sign-in";
+/// Portcullis's own sign-in page.
+pub const SIGN_IN_PAGE: &str = crate::config::DEFAULT_SIGN_IN_PAGE;
 
 #[derive(Debug, Deserialize)]
 pub struct ErrorQuery {

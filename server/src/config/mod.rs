@@ -116,6 +116,11 @@ impl fmt::Display for ConfigProblems {
 
 impl std::error::Error for ConfigProblems {}
 
+/// Portcullis's own sign-in page (`pages.rs`), where a page navigation
+/// that needs a signed-in user goes unless `APP_SIGN_IN_PAGE` says
+/// otherwise.
+pub(crate) const DEFAULT_SIGN_IN_PAGE: &str = "/auth/sign-in";
+
 /// Where users reach the app when `APP_PUBLIC_URL` is not set: a local
 /// development server.
 const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:3000";
@@ -218,7 +223,7 @@ impl Settings {
             valid.map(str::to_owned)
         });
         let sign_in_page = match get("APP_SIGN_IN_PAGE") {
-            None => Some(crate::pages::SIGN_IN_PAGE.to_owned()),
+            None => Some(DEFAULT_SIGN_IN_PAGE.to_owned()),
             Some("off") => None,
             Some(path) => {
                 let valid = crate::flow::return_to::validate(path);
