@@ -11,7 +11,7 @@ export async function signIn(appUrl) {
     if (set && url.startsWith(appUrl)) cookie = set.split(';')[0];
     return response.headers.get('location');
   };
-  const toProvider = await go(`${appUrl}/auth/login/fast`);
+  const toProvider = await go(`${appUrl}/auth/sign-in/fast`);
   const callback = await go(toProvider);
   const end = await go(new URL(callback, appUrl).toString());
   if (end !== '/') throw new Error(`sign-in ended at ${end}`);

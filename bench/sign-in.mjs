@@ -46,7 +46,7 @@ async function follow(url) {
   throw new Error(`too many redirects at ${url}`);
 }
 
-let step = await follow(`${appUrl}/auth/login/local`);
+let step = await follow(`${appUrl}/auth/sign-in/local`);
 if (step.response) {
   const form = new URLSearchParams({ prompt: 'login', login, password: 'any' });
   const posted = await request(step.url, { method: 'POST', body: form });

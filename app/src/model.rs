@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 /// One configured identity provider, as the login page shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProviderView {
-    /// Stable short name used in URLs (`/auth/login/<id>`).
+    /// Stable short name used in URLs (`/auth/sign-in/<id>`).
     pub id: String,
     /// Human label, e.g. "Google".
     pub label: String,
@@ -17,8 +17,8 @@ pub struct ProviderView {
 
 impl ProviderView {
     /// The plain link that starts a login, usable before WASM loads.
-    pub fn login_href(&self) -> String {
-        format!("/auth/login/{}", self.id)
+    pub fn sign_in_href(&self) -> String {
+        format!("/auth/sign-in/{}", self.id)
     }
 }
 
@@ -168,12 +168,12 @@ mod tests {
     }
 
     #[test]
-    fn login_href_points_at_the_provider_route() {
+    fn sign_in_href_points_at_the_provider_route() {
         let provider = ProviderView {
             id: "local".into(),
             label: "Local".into(),
             available: true,
         };
-        assert_eq!(provider.login_href(), "/auth/login/local");
+        assert_eq!(provider.sign_in_href(), "/auth/sign-in/local");
     }
 }

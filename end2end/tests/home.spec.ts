@@ -6,7 +6,7 @@ test('the home page hydrates and a server function answers from the browser', as
   await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
   await expect(page.getByRole('link', { name: 'Continue with Local demo provider' })).toHaveAttribute(
     'href',
-    '/auth/login/local',
+    '/auth/sign-in/local',
   );
 
   await waitForHydration(page);

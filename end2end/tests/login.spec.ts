@@ -55,7 +55,7 @@ test.describe('a failed sign-in', () => {
   test.use({ expectedConsoleErrors: [/status of 400 \(Bad Request\)/] });
 
   test('a callback that does not match the started sign-in ends on a clear error page with a way forward', async ({ page }) => {
-    await page.goto('/auth/login/local');
+    await page.goto('/auth/sign-in/local');
     await expect(page.locator('input[name=login]')).toBeVisible();
     const issuer = new URL(page.url()).origin;
     await page.goto(`/auth/callback/local?error=access_denied&state=forged&iss=${encodeURIComponent(issuer)}`);

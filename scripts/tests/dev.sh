@@ -50,14 +50,14 @@ check "make dev prints the demo account" grep -q 'login "demo", password "demo"'
 check "make dev keeps a token vault key for its persistent store" test -s .dev/token-key
 
 home=$(http_get "http://127.0.0.1:$app_port/" || true)
-check "the home page offers the local provider" grep -q 'href="/auth/login/local"' <<<"$home"
-start=$(http_get "http://127.0.0.1:$app_port/auth/login/local" || true)
+check "the home page offers the local provider" grep -q 'href="/auth/sign-in/local"' <<<"$home"
+start=$(http_get "http://127.0.0.1:$app_port/auth/sign-in/local" || true)
 check "its sign-in button leads to the local provider" \
   grep -q "^http://127.0.0.1:$idp_port/auth?" <<<"$(sed -n 2p <<<"$start")"
 
 check "the home page offers the fake GitHub as a second provider" \
-  grep -q 'href="/auth/login/github"' <<<"$home"
-start=$(http_get "http://127.0.0.1:$app_port/auth/login/github" || true)
+  grep -q 'href="/auth/sign-in/github"' <<<"$home"
+start=$(http_get "http://127.0.0.1:$app_port/auth/sign-in/github" || true)
 check "its GitHub button leads to the fake GitHub" \
   grep -q "^http://127.0.0.1:$github_port/login/oauth/authorize?" <<<"$(sed -n 2p <<<"$start")"
 

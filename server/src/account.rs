@@ -10,8 +10,8 @@ use tower_sessions::Session;
 use crate::{
     Portcullis, cache,
     error::ErrorCode,
-    logins,
     model::{LinkedIdentity, ProviderInfo, ProviderProfile, SessionInfo, User},
+    session_rows,
     telemetry::cause_chain,
     users::UserId,
 };
@@ -84,7 +84,7 @@ impl Portcullis {
         let rows = self
             .core
             .sessions
-            .logins
+            .rows
             .for_user(user.account_id())
             .await
             .map_err(|err| {
@@ -94,8 +94,8 @@ impl Portcullis {
         let mut sessions: Vec<SessionInfo> = rows
             .into_iter()
             .map(|row| SessionInfo {
-                current: row.id == user.0.login,
-                browser: logins::describe_user_agent(&row.user_agent),
+                current: row.id == user.0.row,
+                browser: session_rows::describe_user_agent(&row.user_agent),
                 created_at: row.created_at,
                 last_seen_at: row.last_seen_at,
                 id: row.id,

@@ -5,8 +5,8 @@
 use std::{sync::Arc, time::Duration};
 
 use crate::{
-    config::Settings, db::Db, hooks::Hooks, http_client::ProviderHttp, logins::LoginStore,
-    provider_api::ProviderApi, providers::Registry, refresh::Refresher,
+    config::Settings, db::Db, hooks::Hooks, http_client::ProviderHttp, provider_api::ProviderApi,
+    providers::Registry, refresh::Refresher, session_rows::SessionRows,
     signed_in::SignedInSessions, store::Store, users::UserStore, vault::TokenVault,
 };
 
@@ -32,7 +32,7 @@ pub struct Core {
     /// The providers' own APIs, called with the session's token.
     pub provider_api: ProviderApi,
     /// How long a started sign-in stays valid.
-    pub login_ttl: Duration,
+    pub sign_in_ttl: Duration,
     /// A session unused this long is signed out.
     pub session_idle: Duration,
     /// The users' database.
@@ -65,16 +65,16 @@ impl Core {
         // longer at most, wherever the store can expire them.
         let vault = TokenVault::with_configured_keys(store.clone(), settings.token_keys.clone())
             .keeping_for(settings.session_absolute + Duration::from_secs(86_400));
-        let logins = LoginStore::with_cache(store.clone(), settings.session_cache);
+        let rows = SessionRows::with_cache(store.clone(), settings.session_cache);
         let sessions = SignedInSessions::new(
-            logins,
+            rows,
             vault,
             registry.clone(),
             http.clone(),
             store.clone(),
             settings.session_idle,
             settings.session_absolute,
-            settings.login_ttl,
+            settings.sign_in_ttl,
         );
         let refresher = Refresher::new(
             settings,
@@ -94,7 +94,7 @@ impl Core {
             sessions,
             refresher,
             provider_api,
-            login_ttl: settings.login_ttl,
+            sign_in_ttl: settings.sign_in_ttl,
             session_idle: settings.session_idle,
             db,
             store,

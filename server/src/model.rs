@@ -95,7 +95,7 @@ impl Serialize for User {
 #[non_exhaustive]
 pub struct ProviderInfo {
     /// The provider's name in URLs: a sign-in starts at
-    /// `/auth/login/<id>`.
+    /// `/auth/sign-in/<id>`.
     pub id: String,
     /// Its label for people, e.g. "Google".
     pub label: String,

@@ -60,7 +60,7 @@ pub async fn sign_in_page(
         let label = escape(&provider.label);
         if provider.available {
             buttons.push_str(&format!(
-                "<li><a class=\"button\" href=\"/auth/login/{id}?return_to={back}\">Continue with {label}</a></li>",
+                "<li><a class=\"button\" href=\"/auth/sign-in/{id}?return_to={back}\">Continue with {label}</a></li>",
                 id = escape(&provider.id),
             ));
         } else {

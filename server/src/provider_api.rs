@@ -11,9 +11,9 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use crate::{
+    clock,
     error::ErrorCode,
     http_client::ProviderHttp,
-    logins,
     model::ProviderProfile,
     providers::{
         DiscoveryError, Protocol, Registry,
@@ -202,7 +202,7 @@ impl ProviderApi {
         Ok(ProviderProfile {
             source: format!("{source} at {}", provider.settings.label),
             entries: entries(&data, fields),
-            fetched_at: logins::now(),
+            fetched_at: clock::now(),
         })
     }
 }

@@ -63,7 +63,8 @@ impl ClientLimits {
     fn limit_for(&self, path: &str) -> Option<&DefaultKeyedRateLimiter<IpAddr>> {
         if path.starts_with("/auth/backchannel/") {
             self.backchannel.as_ref()
-        } else if path.starts_with("/auth/login/")
+        } else if path.starts_with("/auth/sign-in/")
+            || path.starts_with("/auth/login/")
             || path.starts_with("/auth/callback/")
             || path.starts_with("/auth/link/")
         {

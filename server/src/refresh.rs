@@ -24,10 +24,10 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 
 use crate::{
+    clock,
     config::Settings,
     error::ErrorCode,
     http_client::ProviderHttp,
-    logins,
     providers::Registry,
     providers::{
         Discovered, IdTokenError, Provider, SignedError,
@@ -247,7 +247,7 @@ impl State {
                 return failed;
             }
         };
-        if !self.is_expiring(&tokens, logins::now()) {
+        if !self.is_expiring(&tokens, clock::now()) {
             return Ok(tokens);
         }
         self.refresh(user, Need::Expiring).await
@@ -301,7 +301,7 @@ impl State {
             let provider = &user.identity.provider;
             tracing::info!(%provider, "session ended: {}", cause_chain(err));
             let session = Ending::One {
-                id: &user.login,
+                id: &user.row,
                 grant: Some(&user.grant),
             };
             if let Err(end) = self.sessions.end_sessions(session).await {
@@ -322,7 +322,7 @@ impl State {
         let deadline = tokio::time::Instant::now() + LOCK_WAIT;
         while !self
             .store
-            .try_lock(&user.grant, &holder, logins::now(), lease)
+            .try_lock(&user.grant, &holder, clock::now(), lease)
             .await?
         {
             if tokio::time::Instant::now() > deadline {
@@ -337,7 +337,7 @@ impl State {
                 tokio::time::sleep(self.lease / 3).await;
                 match self
                     .store
-                    .renew_lock(&user.grant, &holder, logins::now(), lease)
+                    .renew_lock(&user.grant, &holder, clock::now(), lease)
                     .await
                 {
                     Ok(true) => {}
@@ -370,7 +370,7 @@ impl State {
         let provider_id = &user.identity.provider;
         let current = self.stored_tokens(user).await?;
         let needed = match need {
-            Need::Expiring => self.is_expiring(&current, logins::now()),
+            Need::Expiring => self.is_expiring(&current, clock::now()),
             Need::Rejected(rejected) => current.access_token.expose() == rejected.expose(),
         };
         if !needed {
@@ -446,7 +446,7 @@ impl State {
                     client_id: &provider.settings.client_id,
                     nonce: None,
                     access_token: grant.access_token.expose(),
-                    now: logins::now(),
+                    now: clock::now(),
                 };
                 self.check_refreshed_id_token(provider, &discovered, user, &id_token, expected)
                     .await?
@@ -540,12 +540,12 @@ impl State {
     /// token expires within twice the skew, so a request rarely waits on
     /// the provider. Single-flight like any other refresh.
     async fn refresh_ahead(self: &Arc<Self>) -> Result<usize, SessionError> {
-        let now = logins::now();
+        let now = clock::now();
         let skew = i64::try_from(self.skew.as_secs()).unwrap_or(60);
         let idle = i64::try_from(self.idle.as_secs()).unwrap_or(i64::MAX);
         let due = self
             .sessions
-            .logins
+            .rows
             .due_for_refresh(now + 2 * skew, now - idle)
             .await?;
         let mut refreshed = 0;
@@ -554,7 +554,7 @@ impl State {
                 identity,
                 user_id: login.user_id,
                 grant: login.grant_id,
-                login: login.id,
+                row: login.id,
             };
             match self.fresh_tokens(&user).await {
                 Ok(_) => refreshed += 1,

@@ -35,18 +35,19 @@ pub struct SessionUser {
     pub user_id: i64,
     /// Where this session's tokens are in the vault.
     pub grant: String,
-    /// This session's row in the login store (`logins.rs`).
-    #[serde(default)]
-    pub login: String,
+    /// This session's row among the signed-in sessions
+    /// (`session_rows.rs`); stored under its first name, `login`.
+    #[serde(default, rename = "login")]
+    pub row: String,
 }
 
 impl SessionUser {
-    pub fn new(identity: Identity, user_id: UserId, grant: String, login: String) -> Self {
+    pub fn new(identity: Identity, user_id: UserId, grant: String, row: String) -> Self {
         Self {
             identity,
             user_id: user_id.0,
             grant,
-            login,
+            row,
         }
     }
 }

@@ -9,10 +9,11 @@ use std::{sync::Arc, time::Duration};
 use tower_sessions::Session;
 
 use crate::{
+    clock,
     http_client::ProviderHttp,
-    logins::{self, LoginRecord, LoginStore, Selector},
     providers::Registry,
     session::{self, SessionUser},
+    session_rows::{Selector, SessionRow, SessionRows},
     store::Store,
     telemetry::cause_chain,
     users::{Identity, UserId},
@@ -23,7 +24,7 @@ use crate::{
 #[derive(Clone, Debug)]
 pub(crate) struct SignedInSessions {
     /// Their rows.
-    pub(crate) logins: LoginStore,
+    pub(crate) rows: SessionRows,
     /// Their tokens, sealed.
     pub(crate) vault: TokenVault,
     registry: Arc<Registry>,
@@ -40,7 +41,7 @@ pub(crate) struct SignedInSessions {
 impl SignedInSessions {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
-        logins: LoginStore,
+        rows: SessionRows,
         vault: TokenVault,
         registry: Arc<Registry>,
         http: ProviderHttp,
@@ -50,7 +51,7 @@ impl SignedInSessions {
         sign_in_ttl: Duration,
     ) -> Self {
         Self {
-            logins,
+            rows,
             vault,
             registry,
             http,
@@ -68,16 +69,16 @@ impl SignedInSessions {
         let Some(user) = session::user(session).await? else {
             return Ok(None);
         };
-        let now = logins::now();
+        let now = clock::now();
         let idle = secs(self.idle);
         let absolute = secs(self.absolute);
-        match self.logins.get(&user.login).await? {
+        match self.rows.get(&user.row).await? {
             Some(login) if now - login.last_seen_at < idle && now - login.created_at < absolute => {
                 // Last-seen is kept to the minute (finer for short idle
                 // timeouts): one write a minute at most. The session
                 // record's own expiry moves with it.
                 if now - login.last_seen_at >= (idle / 4).clamp(1, 60) {
-                    self.logins.touch(&login.id, now).await?;
+                    self.rows.touch(&login.id, now).await?;
                     session::keep_alive(session, self.idle);
                 }
                 Ok(Some(user))
@@ -111,8 +112,8 @@ impl SignedInSessions {
         user_agent: String,
         tokens: &TokenSet,
     ) -> Result<SessionUser, SessionError> {
-        let now = logins::now();
-        let login = LoginRecord {
+        let now = clock::now();
+        let login = SessionRow {
             id: vault::new_grant_id(),
             user_id: user_id.0,
             provider: provider.to_owned(),
@@ -125,7 +126,7 @@ impl SignedInSessions {
             last_seen_at: now,
         };
         self.vault.put(&login.grant_id, provider, tokens).await?;
-        self.logins.create(&login).await?;
+        self.rows.create(&login).await?;
         Ok(SessionUser::new(
             identity,
             user_id,
@@ -142,7 +143,7 @@ impl SignedInSessions {
     pub async fn end_sessions(&self, which: Ending<'_>) -> Result<usize, SessionError> {
         let grants = match which {
             Ending::One { id, grant } => {
-                let mut grants: Vec<String> = self.logins.end(id).await?.into_iter().collect();
+                let mut grants: Vec<String> = self.rows.end(id).await?.into_iter().collect();
                 if let Some(grant) = grant
                     && !grants.iter().any(|ended| ended == grant)
                 {
@@ -150,10 +151,10 @@ impl SignedInSessions {
                 }
                 grants
             }
-            Ending::Matching(selector) => self.logins.end_matching(&selector).await?,
+            Ending::Matching(selector) => self.rows.end_matching(&selector).await?,
             Ending::Expired => {
-                let now = logins::now();
-                self.logins
+                let now = clock::now();
+                self.rows
                     .end_expired(now - secs(self.idle), now - secs(self.absolute))
                     .await?
             }
@@ -169,7 +170,7 @@ impl SignedInSessions {
     /// its row and tokens, as [`Self::end_sessions`], and then its grant at
     /// the provider, by revoking the refresh token in the background (RFC
     /// 7009).
-    pub async fn end_session_and_grant(&self, login: &LoginRecord) -> Result<(), SessionError> {
+    pub async fn end_session_and_grant(&self, login: &SessionRow) -> Result<(), SessionError> {
         let tokens = match self.vault.get(&login.grant_id, &login.provider).await {
             Ok(tokens) => tokens,
             Err(err) => {
@@ -226,7 +227,7 @@ impl SignedInSessions {
     /// How many sessions ended.
     pub async fn sweep(&self) -> Result<usize, SessionError> {
         let ended = self.end_sessions(Ending::Expired).await?;
-        let now = logins::now();
+        let now = clock::now();
         // Sealed tokens no session points to (a sign-in that failed between
         // its two writes), once older than any sign-in in progress.
         let orphans = self
@@ -236,7 +237,7 @@ impl SignedInSessions {
         if orphans > 0 {
             tracing::info!(orphans, "swept sealed tokens no session points to");
         }
-        self.logins.forget_old_logout_tokens(now).await?;
+        self.rows.forget_old_logout_tokens(now).await?;
         self.store.session_store().delete_expired().await?;
         Ok(ended)
     }
@@ -277,11 +278,8 @@ fn secs(duration: Duration) -> i64 {
 #[cfg(test)]
 mod tests {
     use crate::{
-        config::Settings,
-        logins::{LoginRecord, now},
-        secret::Secret,
-        test_support::temp_database::TempDatabase,
-        vault::TokenSet,
+        clock::now, config::Settings, secret::Secret, session_rows::SessionRow,
+        test_support::temp_database::TempDatabase, vault::TokenSet,
     };
 
     #[tokio::test]
@@ -322,8 +320,8 @@ mod tests {
                 .await
                 .unwrap();
             core.sessions
-                .logins
-                .create(&LoginRecord {
+                .rows
+                .create(&SessionRow {
                     id: id.into(),
                     user_id: 1,
                     provider: "local".into(),

@@ -188,7 +188,8 @@ impl Portcullis {
     /// [`layer`](Self::layer) around them; [`mount`](Self::mount) does
     /// both):
     ///
-    /// - `GET /auth/login/{provider}?return_to=/path`: starts the
+    /// - `GET /auth/sign-in/{provider}?return_to=/path` (also at its first
+    ///   name, `/auth/login/{provider}`): starts the
     ///   authorization request (RFC 6749 §4.1, PKCE per RFC 7636);
     /// - `GET /auth/callback/{provider}`: the redirection endpoint, where
     ///   the code exchange happens;
@@ -207,7 +208,9 @@ impl Portcullis {
         let router = Router::new()
             .route("/healthz", get(health::healthz))
             .route("/readyz", get(health::readyz))
-            .route("/auth/login/{provider}", get(auth::login))
+            .route("/auth/sign-in/{provider}", get(auth::start_sign_in))
+            // Its first name, kept working for links made before.
+            .route("/auth/login/{provider}", get(auth::start_sign_in))
             .route("/auth/callback/{provider}", get(auth::callback))
             .route("/auth/logout", post(auth::logout))
             .route("/auth/link/{provider}", post(auth::link))

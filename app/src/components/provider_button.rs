@@ -11,7 +11,7 @@ pub fn ProviderButton(provider: ProviderView) -> impl IntoView {
     let label = format!("Continue with {}", provider.label);
     if provider.available {
         Either::Left(view! {
-            <a class="provider-button" href=provider.login_href() rel="external" data-provider=provider.id.clone()>
+            <a class="provider-button" href=provider.sign_in_href() rel="external" data-provider=provider.id.clone()>
                 <span class="provider-icon" aria-hidden="true">{initial}</span>
                 <span>{label}</span>
             </a>

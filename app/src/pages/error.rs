@@ -71,7 +71,7 @@ pub fn ErrorPage() -> impl IntoView {
         let provider = provider()?;
         error()
             .retry_sign_in()
-            .then(|| format!("/auth/login/{provider}"))
+            .then(|| format!("/auth/sign-in/{provider}"))
     };
     #[cfg(feature = "ssr")]
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>()
@@ -124,7 +124,7 @@ fn EmailInUsePanel(existing: String, provider: String) -> impl IntoView {
                         <ErrorPanel
                             error=AppError::EmailInUse
                             message
-                            retry_href=format!("/auth/login/{existing}?return_to=/profile")
+                            retry_href=format!("/auth/sign-in/{existing}?return_to=/profile")
                             retry_label=format!("Log in with {existing_label}")
                         />
                     }

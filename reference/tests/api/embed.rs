@@ -114,7 +114,7 @@ async fn the_embedding_example_signs_a_user_in_and_serves_its_pages_api_and_prov
         .text()
         .await
         .unwrap();
-    let start = "/auth/login/local?return_to=%2Faccount";
+    let start = "/auth/sign-in/local?return_to=%2Faccount";
     assert!(page.contains(start), "{page}");
 
     // Signing in through the real provider comes back to the page asked for.

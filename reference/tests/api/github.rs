@@ -21,7 +21,7 @@ pub async fn start_github(client: &Client, app: &TestApp, link: bool) -> String 
             .unwrap()
     } else {
         client
-            .get(format!("{}/auth/login/github", app.url))
+            .get(format!("{}/auth/sign-in/github", app.url))
             .send()
             .await
             .unwrap()
@@ -135,7 +135,7 @@ async fn a_github_user_without_a_verified_primary_email_is_told_so() {
     let (status, body) = page(&client, format!("{}{end}", app.url)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(body.contains("no verified e-mail address"), "{body}");
-    assert!(body.contains(r#"href="/auth/login/github""#), "try again");
+    assert!(body.contains(r#"href="/auth/sign-in/github""#), "try again");
     assert_eq!(
         client
             .get(format!("{}/auth/user", app.url))

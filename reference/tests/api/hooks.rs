@@ -103,7 +103,7 @@ async fn start(hooks: AppHooks) -> TestApp {
 /// Signs `login` in at the provider; where the callback sends the browser.
 async fn sign_in(app: &TestApp, client: &reqwest::Client, login: &str) -> String {
     let started = client
-        .get(format!("{}/auth/login/local?return_to=%2Fdone", app.url))
+        .get(format!("{}/auth/sign-in/local?return_to=%2Fdone", app.url))
         .send()
         .await
         .unwrap();

@@ -27,7 +27,7 @@ async fn a_query_string_the_router_cannot_read_gets_the_error_page_with_a_code()
     for path in [
         "/auth/callback/local?state=a&state=b",
         "/auth/callback/local?code=a&code=b&state=x",
-        "/auth/login/local?return_to=%2F&return_to=%2Fprofile",
+        "/auth/sign-in/local?return_to=%2F&return_to=%2Fprofile",
     ] {
         let answer = get(app().await, path).await;
         assert!(answer.status.is_client_error(), "{path}: {}", answer.status);
@@ -146,7 +146,7 @@ async fn a_provider_that_never_answers_stalls_no_page_while_people_try_to_sign_i
             let url = url.clone();
             tokio::spawn(async move {
                 browser()
-                    .get(format!("{url}/auth/login/silent"))
+                    .get(format!("{url}/auth/sign-in/silent"))
                     .send()
                     .await
                     .map(|answer| answer.headers().get(header::LOCATION).cloned())
@@ -189,7 +189,7 @@ async fn past_its_limit_a_client_gets_429_with_retry_after_and_the_error_page() 
     )
     .await;
     let attempt = |client_ip: &'static str| {
-        let url = format!("{}/auth/login/hostile", rig.url);
+        let url = format!("{}/auth/sign-in/hostile", rig.url);
         async move {
             browser()
                 .get(url)

@@ -100,7 +100,7 @@ async fn a_new_provider_with_an_email_in_use_is_told_to_connect_from_the_profile
         ),
         "{body}"
     );
-    assert!(body.contains(r#"href="/auth/login/local?return_to=/profile""#));
+    assert!(body.contains(r#"href="/auth/sign-in/local?return_to=/profile""#));
     assert_eq!(accounts(&app).await.len(), 1, "nothing created or linked");
 }
 

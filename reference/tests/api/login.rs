@@ -46,7 +46,7 @@ pub async fn sign_in_at_provider(
 ) -> String {
     let start = client
         .get(format!(
-            "{}/auth/login/local?return_to={return_to}",
+            "{}/auth/sign-in/local?return_to={return_to}",
             app.url
         ))
         .send()
@@ -170,7 +170,7 @@ async fn a_replayed_callback_is_refused_as_expired() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body.contains("This sign-in attempt has expired or was already used"));
     assert!(
-        body.contains(r#"href="/auth/login/local""#),
+        body.contains(r#"href="/auth/sign-in/local""#),
         "offers to try again"
     );
 }
@@ -205,6 +205,21 @@ async fn an_unsafe_return_to_falls_back_to_the_start_page() {
     let callback = sign_in_at_provider(&client, &app, "demo", "//evil.test").await;
     let back = client.get(&callback).send().await.unwrap();
     assert_eq!(back.headers()[header::LOCATION], "/");
+}
+
+#[tokio::test]
+async fn a_link_to_the_sign_in_path_s_first_name_still_signs_the_user_in() {
+    let app = spawn_app().await;
+    let client = browser();
+    let start = client
+        .get(format!("{}/auth/login/local?return_to=%2Fprofile", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status(), StatusCode::SEE_OTHER);
+    let callback = complete_at_provider(&client, &app, location(&app.url, &start), "demo").await;
+    let back = client.get(&callback).send().await.unwrap();
+    assert_eq!(back.headers()[header::LOCATION], "/profile");
 }
 
 #[tokio::test]
@@ -332,7 +347,7 @@ async fn signing_out_here_ends_the_provider_session_too() {
     );
     // A new sign-in must log in again at the provider: its session ended.
     let start = client
-        .get(format!("{}/auth/login/local", app.url))
+        .get(format!("{}/auth/sign-in/local", app.url))
         .send()
         .await
         .unwrap();

@@ -51,7 +51,7 @@ async fn every_login_gets_a_fresh_s256_challenge_state_and_nonce() {
     let (mut challenges, mut states, mut nonces) = (HashSet::new(), HashSet::new(), HashSet::new());
     for _ in 0..5 {
         let start = browser()
-            .get(format!("{}/auth/login/local", app.url))
+            .get(format!("{}/auth/sign-in/local", app.url))
             .send()
             .await
             .unwrap();
@@ -73,7 +73,7 @@ async fn the_redirect_uri_comes_from_configuration_not_the_host_header() {
     let app = spawn_app().await;
     // Another host: sent to the configured origin, nothing started.
     let elsewhere = browser()
-        .get(format!("{}/auth/login/local", app.url))
+        .get(format!("{}/auth/sign-in/local", app.url))
         .header(header::HOST, "evil.test")
         .send()
         .await
@@ -81,13 +81,13 @@ async fn the_redirect_uri_comes_from_configuration_not_the_host_header() {
     assert_eq!(elsewhere.status(), StatusCode::TEMPORARY_REDIRECT);
     assert_eq!(
         elsewhere.headers()[header::LOCATION],
-        format!("{}/auth/login/local", app.url).as_str()
+        format!("{}/auth/sign-in/local", app.url).as_str()
     );
     assert!(elsewhere.headers().get(header::SET_COOKIE).is_none());
     // Behind a proxy that names the configured host, whatever `Host` says.
     let public_host = app.url.trim_start_matches("http://").to_owned();
     let start = browser()
-        .get(format!("{}/auth/login/local", app.url))
+        .get(format!("{}/auth/sign-in/local", app.url))
         .header(header::HOST, "evil.test")
         .header("x-forwarded-host", public_host)
         .send()
@@ -106,7 +106,7 @@ async fn the_session_cookie_is_http_only_lax_host_wide_and_the_id_changes_at_sig
     let app = spawn_app().await;
     let client = browser();
     let start = client
-        .get(format!("{}/auth/login/local", app.url))
+        .get(format!("{}/auth/sign-in/local", app.url))
         .send()
         .await
         .unwrap();
@@ -157,7 +157,7 @@ async fn over_https_the_cookie_is_secure_with_the_host_prefix() {
     // The server listens on plain http behind an imagined TLS proxy.
     let socket = app.url.clone();
     let start = browser()
-        .get(format!("{socket}/auth/login/local"))
+        .get(format!("{socket}/auth/sign-in/local"))
         .header("x-forwarded-host", "app.portcullis.test")
         .send()
         .await
@@ -182,7 +182,7 @@ async fn over_https_signing_out_removes_the_host_prefixed_cookie() {
     let app = spawn_app_with_public_url(Some("https://app.portcullis.test")).await;
     let socket = app.url.clone();
     let start = browser()
-        .get(format!("{socket}/auth/login/local"))
+        .get(format!("{socket}/auth/sign-in/local"))
         .header("x-forwarded-host", "app.portcullis.test")
         .send()
         .await
@@ -218,7 +218,7 @@ async fn a_page_or_sign_in_at_another_host_name_goes_to_the_configured_origin_fi
     for path in [
         "/",
         "/profile?tab=1",
-        "/auth/login/local?return_to=%2Fprofile",
+        "/auth/sign-in/local?return_to=%2Fprofile",
     ] {
         let response = browser()
             .get(format!("{}{path}", app.url))

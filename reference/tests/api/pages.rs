@@ -12,7 +12,7 @@ async fn a_provider_whose_discovery_fails_is_shown_as_unavailable() {
         res.body
     );
     assert!(res.body.contains("Unavailable right now"));
-    assert!(!res.body.contains(r#"href="/auth/login/local""#));
+    assert!(!res.body.contains(r#"href="/auth/sign-in/local""#));
     // The hydration script is part of the first paint.
     assert!(res.body.contains("/pkg/portcullis.js"));
     assert!(!res.body.contains("secret-never-shown"));
@@ -51,7 +51,7 @@ async fn liveness_endpoint_answers_ok_uncached() {
 
 #[tokio::test]
 async fn signing_in_with_an_unreachable_provider_ends_on_a_clear_error_page() {
-    let res = get(app().await, "/auth/login/local").await;
+    let res = get(app().await, "/auth/sign-in/local").await;
     assert_eq!(res.status, 303);
     assert_eq!(
         res.headers["location"],
@@ -64,7 +64,7 @@ async fn signing_in_with_an_unreachable_provider_ends_on_a_clear_error_page() {
             .contains("We could not reach the identity provider")
     );
     assert!(
-        page.body.contains(r#"href="/auth/login/local""#),
+        page.body.contains(r#"href="/auth/sign-in/local""#),
         "try again"
     );
     assert!(!page.body.contains("127.0.0.1:1"), "no internal detail");
@@ -72,7 +72,7 @@ async fn signing_in_with_an_unreachable_provider_ends_on_a_clear_error_page() {
 
 #[tokio::test]
 async fn an_unknown_provider_is_a_clear_404_error() {
-    let res = get(app().await, "/auth/login/nope").await;
+    let res = get(app().await, "/auth/sign-in/nope").await;
     assert_eq!(res.headers["location"], "/error?code=PC-AUTH-006");
     let page = get(app().await, "/error?code=PC-AUTH-006").await;
     assert_eq!(page.status, 404);

@@ -302,7 +302,10 @@ async fn access_denied_says_you_cancelled_and_makes_no_token_call() {
         .await
         .unwrap();
     assert!(page.contains("Sign-in cancelled"), "{page}");
-    assert!(page.contains(r#"href="/auth/login/hostile""#), "try again");
+    assert!(
+        page.contains(r#"href="/auth/sign-in/hostile""#),
+        "try again"
+    );
 }
 
 #[tokio::test]
@@ -692,7 +695,7 @@ async fn a_discovery_naming_another_issuer_is_refused_as_misconfigured_before_an
     let (url, idp) = (&rig.url, &rig.idp);
     let client = browser();
     let response = client
-        .get(format!("{url}/auth/login/hostile"))
+        .get(format!("{url}/auth/sign-in/hostile"))
         .send()
         .await
         .unwrap();
@@ -861,7 +864,7 @@ async fn a_multi_tenant_discovery_naming_a_fixed_issuer_is_refused_as_misconfigu
     })
     .await;
     let response = browser()
-        .get(format!("{}/auth/login/hostile", rig.url))
+        .get(format!("{}/auth/sign-in/hostile", rig.url))
         .send()
         .await
         .unwrap();

@@ -338,7 +338,7 @@ async fn a_discovery_naming_another_issuer_shows_a_security_refusal_page_with_a_
     .await;
     let client = browser();
     let response = client
-        .get(format!("{}/auth/login/hostile", rig.url))
+        .get(format!("{}/auth/sign-in/hostile", rig.url))
         .send()
         .await
         .unwrap();

@@ -94,7 +94,7 @@ pub fn error(code: &str) -> String {
 
 /// Starts a sign-in; returns the provider's authorization URL.
 pub async fn start(rig: &Rig, client: &Client) -> String {
-    let url = format!("{}/auth/login/hostile", rig.url);
+    let url = format!("{}/auth/sign-in/hostile", rig.url);
     let response = client.get(&url).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let authorize = location(&url, &response);

@@ -213,7 +213,7 @@ async fn a_crash_in_the_middle_of_writes_loses_or_corrupts_nothing() {
         for _ in 0..10 {
             let walked = tokio::time::timeout(Duration::from_secs(5), async {
                 let start = client
-                    .get(format!("{}/auth/login/hostile", rig.url))
+                    .get(format!("{}/auth/sign-in/hostile", rig.url))
                     .send()
                     .await
                     .ok()?;
@@ -318,7 +318,7 @@ async fn many_sign_ins_starting_and_finishing_at_once_on_sqlite_all_succeed() {
     for _ in 0..3 {
         let ends = futures_util::future::join_all(browsers.iter().map(|client| async {
             let response = client
-                .get(format!("{}/auth/login/hostile", rig.url))
+                .get(format!("{}/auth/sign-in/hostile", rig.url))
                 .send()
                 .await
                 .unwrap();

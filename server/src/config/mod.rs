@@ -46,7 +46,7 @@ pub struct Settings {
     /// means a random key for this process only.
     pub(crate) token_keys: Option<KeyRing>,
     /// How long a started sign-in may take (`LOGIN_TIMEOUT_SECONDS`).
-    pub(crate) login_ttl: Duration,
+    pub(crate) sign_in_ttl: Duration,
     /// Limits of every call to a provider (`PROVIDER_TIMEOUT_SECONDS`).
     pub(crate) provider_limits: Limits,
     /// A session unused this long is signed out
@@ -126,7 +126,7 @@ pub(crate) const DEFAULT_SIGN_IN_PAGE: &str = "/auth/sign-in";
 const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:3000";
 const DEFAULT_DATABASE_URL: &str = "sqlite://portcullis.db";
 /// Ten minutes to finish signing in at the provider.
-const DEFAULT_LOGIN_TIMEOUT: u64 = 600;
+const DEFAULT_SIGN_IN_TIMEOUT: u64 = 600;
 /// Eight hours without a request signs a session out.
 const DEFAULT_SESSION_IDLE: u64 = 8 * 3600;
 /// A week after signing in, a session must sign in again.
@@ -300,7 +300,7 @@ impl Settings {
                 }
             },
         };
-        let login_ttl = seconds("LOGIN_TIMEOUT_SECONDS", DEFAULT_LOGIN_TIMEOUT, 3600);
+        let sign_in_ttl = seconds("LOGIN_TIMEOUT_SECONDS", DEFAULT_SIGN_IN_TIMEOUT, 3600);
         let provider_timeout = seconds("PROVIDER_TIMEOUT_SECONDS", DEFAULT_PROVIDER_TIMEOUT, 120);
         let session_idle = seconds(
             "SESSION_IDLE_TIMEOUT_SECONDS",
@@ -384,7 +384,7 @@ impl Settings {
                 session_store_url: session_store_url.map(Secret::new),
                 session_store_prefix: session_store_prefix.to_owned(),
                 token_keys,
-                login_ttl,
+                sign_in_ttl,
                 provider_limits,
                 session_idle,
                 session_absolute,

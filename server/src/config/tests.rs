@@ -169,7 +169,7 @@ fn the_secret_does_not_appear_in_debug_output() {
 #[test]
 fn timeouts_have_defaults_and_bad_values_are_named() {
     let settings = Settings::from_vars(&vars(&[])).unwrap();
-    assert_eq!(settings.login_ttl, Duration::from_secs(600));
+    assert_eq!(settings.sign_in_ttl, Duration::from_secs(600));
     assert_eq!(
         settings.provider_limits.total_timeout,
         Duration::from_secs(15)
@@ -180,7 +180,7 @@ fn timeouts_have_defaults_and_bad_values_are_named() {
         ("PROVIDER_TIMEOUT_SECONDS", "2"),
     ]))
     .unwrap();
-    assert_eq!(settings.login_ttl, Duration::from_secs(60));
+    assert_eq!(settings.sign_in_ttl, Duration::from_secs(60));
     assert_eq!(
         settings.provider_limits.total_timeout,
         Duration::from_secs(2)

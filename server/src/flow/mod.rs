@@ -19,7 +19,7 @@ const SESSION_KEY: &str = "signins";
 pub const MAX_IN_PROGRESS: usize = 5;
 
 #[derive(Clone, Serialize, Deserialize)]
-pub struct LoginTransaction {
+pub struct SignInInProgress {
     pub provider: String,
     pub state: String,
     pub nonce: String,
@@ -33,9 +33,9 @@ pub struct LoginTransaction {
     pub link_to: Option<i64>,
 }
 
-impl std::fmt::Debug for LoginTransaction {
+impl std::fmt::Debug for SignInInProgress {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoginTransaction")
+        f.debug_struct("SignInInProgress")
             .field("provider", &self.provider)
             .field("return_to", &self.return_to)
             .field("expires_at", &self.expires_at)
@@ -43,7 +43,7 @@ impl std::fmt::Debug for LoginTransaction {
     }
 }
 
-impl LoginTransaction {
+impl SignInInProgress {
     pub fn is_expired(&self, now: OffsetDateTime) -> bool {
         now >= self.expires_at
     }
@@ -54,10 +54,10 @@ impl LoginTransaction {
 /// oldest.
 pub async fn begin(
     session: &Session,
-    tx: &LoginTransaction,
+    tx: &SignInInProgress,
 ) -> Result<(), tower_sessions::session::Error> {
     let now = OffsetDateTime::now_utc();
-    let mut pending: Vec<LoginTransaction> = session.get(SESSION_KEY).await?.unwrap_or_default();
+    let mut pending: Vec<SignInInProgress> = session.get(SESSION_KEY).await?.unwrap_or_default();
     pending.retain(|earlier| !earlier.is_expired(now));
     pending.sort_by_key(|earlier| earlier.expires_at);
     let excess = (pending.len() + 1).saturating_sub(MAX_IN_PROGRESS);
@@ -73,8 +73,8 @@ pub async fn begin(
 pub async fn take(
     session: &Session,
     state: &str,
-) -> Result<Option<LoginTransaction>, tower_sessions::session::Error> {
-    let Some(mut pending) = session.get::<Vec<LoginTransaction>>(SESSION_KEY).await? else {
+) -> Result<Option<SignInInProgress>, tower_sessions::session::Error> {
+    let Some(mut pending) = session.get::<Vec<SignInInProgress>>(SESSION_KEY).await? else {
         return Ok(None);
     };
     let Some(found) = pending.iter().position(|tx| same_state(&tx.state, state)) else {

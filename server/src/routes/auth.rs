@@ -20,7 +20,7 @@ pub use self::{
     backchannel_logout::backchannel,
     failure::Failure,
     link::{link, unlink},
-    sign_in::{callback, login},
+    sign_in::{callback, start_sign_in},
     sign_out::{end_session, logout},
     user::user,
 };

@@ -5,9 +5,10 @@
 use std::collections::HashMap;
 
 use crate::{
+    clock::now,
     db::Db,
-    logins::{LoginRecord, LoginStore, Selector, now},
     secret::Secret,
+    session_rows::{Selector, SessionRow, SessionRows},
     store::{MemoryStore, RedisStore, SqlStore, Store},
     test_support::{postgres::fresh_database, redis::fresh_redis, temp_database::TempDatabase},
     users::{Identity, SignIn, UserStore},
@@ -89,8 +90,8 @@ fn tokens(tag: &str, expires_at: Option<i64>) -> TokenSet {
     }
 }
 
-fn login(subject: &Subject, id: &str, sid: Option<&str>, seen: i64) -> LoginRecord {
-    LoginRecord {
+fn login(subject: &Subject, id: &str, sid: Option<&str>, seen: i64) -> SessionRow {
+    SessionRow {
         id: id.into(),
         user_id: subject.user_id,
         provider: "local".into(),
@@ -148,8 +149,8 @@ async fn vault_round_trips_replaces_and_deletes(subject: Subject) {
     assert_eq!(vault.get("g1", "local").await.unwrap(), None);
 }
 
-async fn logins_are_found_touched_listed_and_ended(subject: Subject) {
-    let logins = LoginStore::new(subject.store.clone());
+async fn signed_in_sessions_are_found_touched_listed_and_ended(subject: Subject) {
+    let logins = SessionRows::new(subject.store.clone());
     let t = now();
     logins
         .create(&login(&subject, "a", Some("sid-1"), t - 100))
@@ -207,7 +208,7 @@ async fn logins_are_found_touched_listed_and_ended(subject: Subject) {
 }
 
 async fn tokens_about_to_expire_are_due_for_refresh(subject: Subject) {
-    let logins = LoginStore::new(subject.store.clone());
+    let logins = SessionRows::new(subject.store.clone());
     let vault = TokenVault::new(subject.store.clone(), KeyRing::ephemeral());
     let t = now();
     for (id, expires) in [
@@ -249,7 +250,7 @@ async fn a_refresh_lock_has_one_holder(subject: Subject) {
 }
 
 async fn a_logout_token_is_accepted_once(subject: Subject) {
-    let logins = LoginStore::new(subject.store.clone());
+    let logins = SessionRows::new(subject.store.clone());
     let until = now() + 600;
     assert!(
         logins
@@ -313,7 +314,7 @@ macro_rules! contract {
 
 contract!(
     vault_round_trips_replaces_and_deletes,
-    logins_are_found_touched_listed_and_ended,
+    signed_in_sessions_are_found_touched_listed_and_ended,
     tokens_about_to_expire_are_due_for_refresh,
     a_refresh_lock_has_one_holder,
     a_logout_token_is_accepted_once,

@@ -11,16 +11,14 @@ use std::{
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use super::{
-    LoginRecord, SealedRow, Selector, SessionData, SessionStore, StoreFailure, VaultWrite,
-};
+use super::{SealedRow, Selector, SessionData, SessionRow, SessionStore, StoreFailure, VaultWrite};
 
 #[derive(Debug, Default)]
 struct Data {
     /// Grant → sealed tokens, their access token's expiry, when written.
     vault: HashMap<String, (SealedRow, Option<i64>, i64)>,
-    /// Session id → signed-in session.
-    logins: HashMap<String, LoginRecord>,
+    /// Row id → signed-in session.
+    rows: HashMap<String, SessionRow>,
     /// (issuer, jti) → remembered until.
     logout_tokens: HashMap<(String, String), i64>,
     /// Grant → (holder, lease ends).
@@ -51,7 +49,7 @@ fn now() -> i64 {
 /// Ends the sessions `ids` names; their grants.
 fn end(data: &mut Data, ids: Vec<String>) -> Vec<String> {
     ids.into_iter()
-        .filter_map(|id| data.logins.remove(&id))
+        .filter_map(|id| data.rows.remove(&id))
         .map(|login| login.grant_id)
         .collect()
 }
@@ -97,34 +95,34 @@ impl SessionData for MemoryStore {
 
     async fn vault_delete_orphans(&self, before: i64) -> Result<u64, StoreFailure> {
         let mut data = self.data();
-        let Data { vault, logins, .. } = &mut *data;
+        let Data { vault, rows, .. } = &mut *data;
         let size = vault.len();
         vault.retain(|grant, (_, _, written)| {
-            *written >= before || logins.values().any(|login| &login.grant_id == grant)
+            *written >= before || rows.values().any(|row| &row.grant_id == grant)
         });
         Ok(u64::try_from(size - vault.len()).unwrap_or(u64::MAX))
     }
 
-    async fn login_create(&self, login: &LoginRecord) -> Result<(), StoreFailure> {
-        self.data().logins.insert(login.id.clone(), login.clone());
+    async fn session_row_create(&self, login: &SessionRow) -> Result<(), StoreFailure> {
+        self.data().rows.insert(login.id.clone(), login.clone());
         Ok(())
     }
 
-    async fn login_get(&self, id: &str) -> Result<Option<LoginRecord>, StoreFailure> {
-        Ok(self.data().logins.get(id).cloned())
+    async fn session_row_get(&self, id: &str) -> Result<Option<SessionRow>, StoreFailure> {
+        Ok(self.data().rows.get(id).cloned())
     }
 
-    async fn login_touch(&self, id: &str, at: i64) -> Result<(), StoreFailure> {
-        if let Some(login) = self.data().logins.get_mut(id) {
+    async fn session_row_touch(&self, id: &str, at: i64) -> Result<(), StoreFailure> {
+        if let Some(login) = self.data().rows.get_mut(id) {
             login.last_seen_at = at;
         }
         Ok(())
     }
 
-    async fn logins_for_user(&self, user_id: i64) -> Result<Vec<LoginRecord>, StoreFailure> {
-        let mut logins: Vec<LoginRecord> = self
+    async fn session_rows_of_user(&self, user_id: i64) -> Result<Vec<SessionRow>, StoreFailure> {
+        let mut logins: Vec<SessionRow> = self
             .data()
-            .logins
+            .rows
             .values()
             .filter(|login| login.user_id == user_id)
             .cloned()
@@ -133,17 +131,17 @@ impl SessionData for MemoryStore {
         Ok(logins)
     }
 
-    async fn login_end(&self, id: &str) -> Result<Option<String>, StoreFailure> {
-        Ok(self.data().logins.remove(id).map(|login| login.grant_id))
+    async fn session_row_end(&self, id: &str) -> Result<Option<String>, StoreFailure> {
+        Ok(self.data().rows.remove(id).map(|login| login.grant_id))
     }
 
-    async fn logins_end_matching(
+    async fn session_rows_end_matching(
         &self,
         selector: &Selector<'_>,
     ) -> Result<Vec<String>, StoreFailure> {
         let mut data = self.data();
         let ids = data
-            .logins
+            .rows
             .values()
             .filter(|login| match selector {
                 Selector::Sid { issuer, sid } => {
@@ -158,14 +156,14 @@ impl SessionData for MemoryStore {
         Ok(end(&mut data, ids))
     }
 
-    async fn logins_end_expired(
+    async fn session_rows_end_expired(
         &self,
         idle_before: i64,
         created_before: i64,
     ) -> Result<Vec<String>, StoreFailure> {
         let mut data = self.data();
         let ids = data
-            .logins
+            .rows
             .values()
             .filter(|login| login.last_seen_at < idle_before || login.created_at < created_before)
             .map(|login| login.id.clone())
@@ -173,14 +171,14 @@ impl SessionData for MemoryStore {
         Ok(end(&mut data, ids))
     }
 
-    async fn logins_due_for_refresh(
+    async fn session_rows_due_for_refresh(
         &self,
         expiring_before: i64,
         seen_after: i64,
-    ) -> Result<Vec<LoginRecord>, StoreFailure> {
+    ) -> Result<Vec<SessionRow>, StoreFailure> {
         let data = self.data();
         Ok(data
-            .logins
+            .rows
             .values()
             .filter(|login| login.last_seen_at > seen_after)
             .filter(|login| {

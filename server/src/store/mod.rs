@@ -27,7 +27,7 @@ pub(crate) const MEMORY_URL: &str = "memory:";
 
 /// One signed-in browser session.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
-pub struct LoginRecord {
+pub struct SessionRow {
     /// Random id, kept in the session (never the cookie's own id).
     pub id: String,
     pub user_id: i64,
@@ -105,34 +105,34 @@ pub(crate) trait SessionData: fmt::Debug + Send + Sync + 'static {
     async fn vault_delete_orphans(&self, before: i64) -> Result<u64, StoreFailure>;
 
     /// Keeps a new signed-in session.
-    async fn login_create(&self, login: &LoginRecord) -> Result<(), StoreFailure>;
+    async fn session_row_create(&self, login: &SessionRow) -> Result<(), StoreFailure>;
     /// The signed-in session `id`, if it is there.
-    async fn login_get(&self, id: &str) -> Result<Option<LoginRecord>, StoreFailure>;
+    async fn session_row_get(&self, id: &str) -> Result<Option<SessionRow>, StoreFailure>;
     /// Records that session `id` was used at `at` (unix time).
-    async fn login_touch(&self, id: &str, at: i64) -> Result<(), StoreFailure>;
+    async fn session_row_touch(&self, id: &str, at: i64) -> Result<(), StoreFailure>;
     /// The account's sessions, most recently seen first (then by id).
-    async fn logins_for_user(&self, user_id: i64) -> Result<Vec<LoginRecord>, StoreFailure>;
+    async fn session_rows_of_user(&self, user_id: i64) -> Result<Vec<SessionRow>, StoreFailure>;
     /// Ends session `id`; its grant, if it was there.
-    async fn login_end(&self, id: &str) -> Result<Option<String>, StoreFailure>;
+    async fn session_row_end(&self, id: &str) -> Result<Option<String>, StoreFailure>;
     /// Ends every session `selector` names; their grants.
-    async fn logins_end_matching(
+    async fn session_rows_end_matching(
         &self,
         selector: &Selector<'_>,
     ) -> Result<Vec<String>, StoreFailure>;
     /// Ends every session last seen before `idle_before` or created before
     /// `created_before`; their grants.
-    async fn logins_end_expired(
+    async fn session_rows_end_expired(
         &self,
         idle_before: i64,
         created_before: i64,
     ) -> Result<Vec<String>, StoreFailure>;
     /// Sessions seen after `seen_after` whose access token expires before
     /// `expiring_before`.
-    async fn logins_due_for_refresh(
+    async fn session_rows_due_for_refresh(
         &self,
         expiring_before: i64,
         seen_after: i64,
-    ) -> Result<Vec<LoginRecord>, StoreFailure>;
+    ) -> Result<Vec<SessionRow>, StoreFailure>;
 
     /// Remembers a logout token's `jti` until `remember_until`; `false` if
     /// it was seen before (a replay).

@@ -14,9 +14,7 @@ use tower_sessions::{
     session_store,
 };
 
-use super::{
-    LoginRecord, SealedRow, Selector, SessionData, SessionStore, StoreFailure, VaultWrite,
-};
+use super::{SealedRow, Selector, SessionData, SessionRow, SessionStore, StoreFailure, VaultWrite};
 
 #[derive(Clone)]
 pub struct RedisStore {
@@ -41,7 +39,7 @@ type SealedFields = (
 );
 
 /// Deletes a login and its index entries; returns its grant.
-const END_LOGIN: &str = r"
+const END_SESSION_ROW: &str = r"
 local key = KEYS[1]
 local fields = redis.call('HMGET', key, 'grant_id', 'user_id', 'issuer', 'subject', 'provider_sid')
 if not fields[1] then return false end
@@ -195,7 +193,7 @@ impl RedisStore {
 
     // ---- signed-in sessions
 
-    pub async fn login_create(&self, login: &LoginRecord) -> redis::RedisResult<()> {
+    pub async fn session_row_create(&self, login: &SessionRow) -> redis::RedisResult<()> {
         let key = self.key(&format!("login:{}", login.id));
         let mut pipe = redis::pipe();
         pipe.atomic()
@@ -241,15 +239,15 @@ impl RedisStore {
         pipe.query_async::<()>(&mut self.conn()).await
     }
 
-    pub async fn login_get(&self, id: &str) -> redis::RedisResult<Option<LoginRecord>> {
+    pub async fn session_row_get(&self, id: &str) -> redis::RedisResult<Option<SessionRow>> {
         let fields: HashMap<String, String> = self
             .conn()
             .hgetall(self.key(&format!("login:{id}")))
             .await?;
-        Ok(login_from(id, &fields))
+        Ok(session_row_from(id, &fields))
     }
 
-    pub async fn login_touch(&self, id: &str, at: i64) -> redis::RedisResult<()> {
+    pub async fn session_row_touch(&self, id: &str, at: i64) -> redis::RedisResult<()> {
         let key = self.key(&format!("login:{id}"));
         let exists: bool = self.conn().exists(&key).await?;
         if !exists {
@@ -265,14 +263,14 @@ impl RedisStore {
             .await
     }
 
-    pub async fn logins_for_user(&self, user_id: i64) -> redis::RedisResult<Vec<LoginRecord>> {
+    pub async fn session_rows_of_user(&self, user_id: i64) -> redis::RedisResult<Vec<SessionRow>> {
         let ids: Vec<String> = self
             .conn()
             .smembers(self.key(&format!("logins:user:{user_id}")))
             .await?;
         let mut logins = Vec::with_capacity(ids.len());
         for id in ids {
-            if let Some(login) = self.login_get(&id).await? {
+            if let Some(login) = self.session_row_get(&id).await? {
                 logins.push(login);
             }
         }
@@ -280,8 +278,8 @@ impl RedisStore {
         Ok(logins)
     }
 
-    pub async fn login_end(&self, id: &str) -> redis::RedisResult<Option<String>> {
-        Script::new(END_LOGIN)
+    pub async fn session_row_end(&self, id: &str) -> redis::RedisResult<Option<String>> {
+        Script::new(END_SESSION_ROW)
             .key(self.key(&format!("login:{id}")))
             .arg(&self.prefix)
             .arg(id)
@@ -292,14 +290,14 @@ impl RedisStore {
     async fn end_all(&self, ids: Vec<String>) -> redis::RedisResult<Vec<String>> {
         let mut grants = Vec::new();
         for id in ids {
-            if let Some(grant) = self.login_end(&id).await? {
+            if let Some(grant) = self.session_row_end(&id).await? {
                 grants.push(grant);
             }
         }
         Ok(grants)
     }
 
-    pub async fn logins_end_matching(
+    pub async fn session_rows_end_matching(
         &self,
         selector: &Selector<'_>,
     ) -> redis::RedisResult<Vec<String>> {
@@ -311,7 +309,7 @@ impl RedisStore {
         self.end_all(ids).await
     }
 
-    pub async fn logins_end_expired(
+    pub async fn session_rows_end_expired(
         &self,
         idle_before: i64,
         created_before: i64,
@@ -334,18 +332,18 @@ impl RedisStore {
         self.end_all(ids).await
     }
 
-    pub async fn logins_due_for_refresh(
+    pub async fn session_rows_due_for_refresh(
         &self,
         expiring_before: i64,
         seen_after: i64,
-    ) -> redis::RedisResult<Vec<LoginRecord>> {
+    ) -> redis::RedisResult<Vec<SessionRow>> {
         let ids: Vec<String> = self
             .conn()
             .zrangebyscore(self.key("logins:seen"), format!("({seen_after}"), "+inf")
             .await?;
         let mut due = Vec::new();
         for id in ids {
-            let Some(login) = self.login_get(&id).await? else {
+            let Some(login) = self.session_row_get(&id).await? else {
                 continue;
             };
             let expires: Option<i64> = self
@@ -471,47 +469,47 @@ impl SessionData for RedisStore {
         Ok(0)
     }
 
-    async fn login_create(&self, login: &LoginRecord) -> Result<(), StoreFailure> {
-        Ok(RedisStore::login_create(self, login).await?)
+    async fn session_row_create(&self, login: &SessionRow) -> Result<(), StoreFailure> {
+        Ok(RedisStore::session_row_create(self, login).await?)
     }
 
-    async fn login_get(&self, id: &str) -> Result<Option<LoginRecord>, StoreFailure> {
-        Ok(RedisStore::login_get(self, id).await?)
+    async fn session_row_get(&self, id: &str) -> Result<Option<SessionRow>, StoreFailure> {
+        Ok(RedisStore::session_row_get(self, id).await?)
     }
 
-    async fn login_touch(&self, id: &str, at: i64) -> Result<(), StoreFailure> {
-        Ok(RedisStore::login_touch(self, id, at).await?)
+    async fn session_row_touch(&self, id: &str, at: i64) -> Result<(), StoreFailure> {
+        Ok(RedisStore::session_row_touch(self, id, at).await?)
     }
 
-    async fn logins_for_user(&self, user_id: i64) -> Result<Vec<LoginRecord>, StoreFailure> {
-        Ok(RedisStore::logins_for_user(self, user_id).await?)
+    async fn session_rows_of_user(&self, user_id: i64) -> Result<Vec<SessionRow>, StoreFailure> {
+        Ok(RedisStore::session_rows_of_user(self, user_id).await?)
     }
 
-    async fn login_end(&self, id: &str) -> Result<Option<String>, StoreFailure> {
-        Ok(RedisStore::login_end(self, id).await?)
+    async fn session_row_end(&self, id: &str) -> Result<Option<String>, StoreFailure> {
+        Ok(RedisStore::session_row_end(self, id).await?)
     }
 
-    async fn logins_end_matching(
+    async fn session_rows_end_matching(
         &self,
         selector: &Selector<'_>,
     ) -> Result<Vec<String>, StoreFailure> {
-        Ok(RedisStore::logins_end_matching(self, selector).await?)
+        Ok(RedisStore::session_rows_end_matching(self, selector).await?)
     }
 
-    async fn logins_end_expired(
+    async fn session_rows_end_expired(
         &self,
         idle_before: i64,
         created_before: i64,
     ) -> Result<Vec<String>, StoreFailure> {
-        Ok(RedisStore::logins_end_expired(self, idle_before, created_before).await?)
+        Ok(RedisStore::session_rows_end_expired(self, idle_before, created_before).await?)
     }
 
-    async fn logins_due_for_refresh(
+    async fn session_rows_due_for_refresh(
         &self,
         expiring_before: i64,
         seen_after: i64,
-    ) -> Result<Vec<LoginRecord>, StoreFailure> {
-        Ok(RedisStore::logins_due_for_refresh(self, expiring_before, seen_after).await?)
+    ) -> Result<Vec<SessionRow>, StoreFailure> {
+        Ok(RedisStore::session_rows_due_for_refresh(self, expiring_before, seen_after).await?)
     }
 
     async fn first_use_of_logout_token(
@@ -553,10 +551,10 @@ impl SessionData for RedisStore {
     }
 }
 
-fn login_from(id: &str, fields: &HashMap<String, String>) -> Option<LoginRecord> {
+fn session_row_from(id: &str, fields: &HashMap<String, String>) -> Option<SessionRow> {
     let text = |name: &str| fields.get(name).cloned();
     let number = |name: &str| fields.get(name).and_then(|v| v.parse::<i64>().ok());
-    Some(LoginRecord {
+    Some(SessionRow {
         id: id.to_owned(),
         user_id: number("user_id")?,
         provider: text("provider")?,

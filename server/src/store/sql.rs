@@ -7,9 +7,7 @@ use time::OffsetDateTime;
 
 use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
-use super::{
-    LoginRecord, SealedRow, Selector, SessionData, SessionStore, StoreFailure, VaultWrite,
-};
+use super::{SealedRow, Selector, SessionData, SessionRow, SessionStore, StoreFailure, VaultWrite};
 use crate::db::{Db, with_pool};
 
 /// Sessions in use (seen after `$2`) whose access token expires before
@@ -133,7 +131,7 @@ impl SessionData for SqlStore {
         })?)
     }
 
-    async fn login_create(&self, login: &LoginRecord) -> Result<(), StoreFailure> {
+    async fn session_row_create(&self, login: &SessionRow) -> Result<(), StoreFailure> {
         let db = &self.0;
         Ok(with_pool!(db, |pool| {
             sqlx::query(
@@ -157,7 +155,7 @@ impl SessionData for SqlStore {
         })?)
     }
 
-    async fn login_get(&self, id: &str) -> Result<Option<LoginRecord>, StoreFailure> {
+    async fn session_row_get(&self, id: &str) -> Result<Option<SessionRow>, StoreFailure> {
         let db = &self.0;
         Ok(with_pool!(db, |pool| {
             sqlx::query_as("SELECT * FROM logins WHERE id = $1")
@@ -167,7 +165,7 @@ impl SessionData for SqlStore {
         })?)
     }
 
-    async fn login_touch(&self, id: &str, at: i64) -> Result<(), StoreFailure> {
+    async fn session_row_touch(&self, id: &str, at: i64) -> Result<(), StoreFailure> {
         let db = &self.0;
         Ok(with_pool!(db, |pool| {
             sqlx::query("UPDATE logins SET last_seen_at = $2 WHERE id = $1")
@@ -179,7 +177,7 @@ impl SessionData for SqlStore {
         })?)
     }
 
-    async fn logins_for_user(&self, user_id: i64) -> Result<Vec<LoginRecord>, StoreFailure> {
+    async fn session_rows_of_user(&self, user_id: i64) -> Result<Vec<SessionRow>, StoreFailure> {
         let db = &self.0;
         Ok(with_pool!(db, |pool| {
             sqlx::query_as("SELECT * FROM logins WHERE user_id = $1 ORDER BY last_seen_at DESC, id")
@@ -189,7 +187,7 @@ impl SessionData for SqlStore {
         })?)
     }
 
-    async fn login_end(&self, id: &str) -> Result<Option<String>, StoreFailure> {
+    async fn session_row_end(&self, id: &str) -> Result<Option<String>, StoreFailure> {
         let db = &self.0;
         let grant: Option<(String,)> = with_pool!(db, |pool| {
             sqlx::query_as("DELETE FROM logins WHERE id = $1 RETURNING grant_id")
@@ -200,7 +198,7 @@ impl SessionData for SqlStore {
         Ok(grant.map(|(grant,)| grant))
     }
 
-    async fn logins_end_matching(
+    async fn session_rows_end_matching(
         &self,
         selector: &Selector<'_>,
     ) -> Result<Vec<String>, StoreFailure> {
@@ -227,7 +225,7 @@ impl SessionData for SqlStore {
         Ok(grants.into_iter().map(|(grant,)| grant).collect())
     }
 
-    async fn logins_end_expired(
+    async fn session_rows_end_expired(
         &self,
         idle_before: i64,
         created_before: i64,
@@ -243,11 +241,11 @@ impl SessionData for SqlStore {
         Ok(grants.into_iter().map(|(grant,)| grant).collect())
     }
 
-    async fn logins_due_for_refresh(
+    async fn session_rows_due_for_refresh(
         &self,
         expiring_before: i64,
         seen_after: i64,
-    ) -> Result<Vec<LoginRecord>, StoreFailure> {
+    ) -> Result<Vec<SessionRow>, StoreFailure> {
         let db = &self.0;
         Ok(with_pool!(db, |pool| {
             sqlx::query_as(DUE_FOR_REFRESH)

@@ -13,8 +13,9 @@ use serde::Deserialize;
 
 use crate::{
     backend::Core,
-    logins::{self, Selector},
+    clock,
     providers::backchannel,
+    session_rows::Selector,
     signed_in::Ending,
     telemetry::{cause_chain, escaped},
 };
@@ -86,7 +87,7 @@ pub async fn backchannel(
         Err(err) if err.is_temporary() => return unavailable(&err),
         Err(err) => return refuse(format!("logout token invalid: {}", cause_chain(&err))),
     };
-    let now = logins::now();
+    let now = clock::now();
     let client_id = &provider.settings.client_id;
     let claims = match backchannel::check(&discovered, client_id, &signed.claims, now) {
         Ok(claims) => claims,
@@ -99,7 +100,7 @@ pub async fn backchannel(
     };
     match core
         .sessions
-        .logins
+        .rows
         .first_use_of_logout_token(&claims.issuer, &claims.jti, claims.remember_until)
         .await
     {

@@ -15,7 +15,7 @@ use tower_sessions::Session;
 
 use super::{
     Failure, FlowError, provider, redirect,
-    sign_in::{LoginQuery, start},
+    sign_in::{ReturnToQuery, start},
     signed_in_same_origin,
 };
 use crate::{
@@ -30,7 +30,7 @@ use crate::{
 pub async fn link(
     State(core): State<Arc<Core>>,
     Path(id): Path<String>,
-    Query(query): Query<LoginQuery>,
+    Query(query): Query<ReturnToQuery>,
     headers: HeaderMap,
     session: Session,
 ) -> Result<Response, Failure> {
@@ -75,7 +75,7 @@ pub async fn unlink(
             // Sessions signed in with that identity end with it.
             let logins = core
                 .sessions
-                .logins
+                .rows
                 .for_user(user.user_id)
                 .await
                 .map_err(FlowError::store)?;

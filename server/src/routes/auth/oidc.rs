@@ -15,8 +15,8 @@ use super::{
 };
 use crate::{
     backend::Core,
-    flow::LoginTransaction,
-    logins,
+    clock,
+    flow::SignInInProgress,
     providers::{
         Discovered, Provider,
         id_token::{self, Expected, IdClaims, Profile},
@@ -76,7 +76,7 @@ pub(super) async fn authorize(core: &Core, provider: &Provider) -> Result<Author
 pub(super) async fn sign_in(
     core: &Core,
     provider: &Provider,
-    tx: &LoginTransaction,
+    tx: &SignInInProgress,
     query: CallbackQuery,
 ) -> Result<Verified, Failure> {
     let id = provider.settings.id.as_str();
@@ -120,7 +120,7 @@ pub(super) async fn sign_in(
         client_id: &provider.settings.client_id,
         nonce: Some(&tx.nonce),
         access_token: grant.access_token.expose(),
-        now: logins::now(),
+        now: clock::now(),
     };
     let claims = verify_id_token(core, provider, &discovered, id_token, expected)
         .await

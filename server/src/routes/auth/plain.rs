@@ -10,7 +10,7 @@ use super::{
 };
 use crate::{
     backend::Core,
-    flow::LoginTransaction,
+    flow::SignInInProgress,
     providers::{
         Provider,
         oauth2::{self, ApiError, Endpoints},
@@ -48,7 +48,7 @@ pub(super) fn authorize(core: &Core, provider: &Provider) -> Result<Authorizatio
 pub(super) async fn sign_in(
     core: &Core,
     provider: &Provider,
-    tx: &LoginTransaction,
+    tx: &SignInInProgress,
     query: CallbackQuery,
 ) -> Result<Verified, Failure> {
     let settings = &provider.settings;

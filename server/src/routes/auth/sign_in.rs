@@ -1,4 +1,4 @@
-//! Signing in: `GET /auth/login/{provider}` starts the authorization
+//! Signing in: `GET /auth/sign-in/{provider}` starts the authorization
 //! request (RFC 6749 §4.1, PKCE per RFC 7636), and the provider's callback
 //! redeems the code, checks the answer (`oidc.rs`, `plain.rs`) and signs
 //! the identity's account in, or connects the identity to the signed-in
@@ -19,7 +19,7 @@ use url::Url;
 use super::{Failure, FlowError, oidc, plain, provider, redirect};
 use crate::{
     backend::Core,
-    flow::{self, LoginTransaction, return_to},
+    flow::{self, SignInInProgress, return_to},
     providers::Provider,
     session,
     users::{Identity, Link, SignIn, UserId},
@@ -45,17 +45,17 @@ pub(super) struct Verified {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct LoginQuery {
+pub struct ReturnToQuery {
     pub(super) return_to: Option<String>,
 }
 
-/// `GET /auth/login/{provider}`: authorization code flow with PKCE S256,
+/// `GET /auth/sign-in/{provider}`: authorization code flow with PKCE S256,
 /// fresh `state` (and `nonce` for OpenID Connect), kept server-side for
 /// this browser.
-pub async fn login(
+pub async fn start_sign_in(
     State(core): State<Arc<Core>>,
     Path(id): Path<String>,
-    Query(query): Query<LoginQuery>,
+    Query(query): Query<ReturnToQuery>,
     session: Session,
 ) -> Result<Response, Failure> {
     let provider = provider(&core, &id)?;
@@ -77,13 +77,13 @@ pub(super) async fn start(
     } else {
         plain::authorize(core, provider)?
     };
-    let tx = LoginTransaction {
+    let tx = SignInInProgress {
         provider: provider.settings.id.clone(),
         state: authorization.state,
         nonce: authorization.nonce,
         pkce_verifier: authorization.pkce_verifier,
         return_to,
-        expires_at: OffsetDateTime::now_utc() + core.login_ttl,
+        expires_at: OffsetDateTime::now_utc() + core.sign_in_ttl,
         link_to: link_to.map(|user| user.0),
     };
     flow::begin(session, &tx)
@@ -96,7 +96,7 @@ pub(super) async fn start(
             .await
             .map_err(|err| FlowError::store(err).at(&provider.settings.id))?;
         if signed_in.is_none() {
-            session::keep_alive(session, core.login_ttl);
+            session::keep_alive(session, core.sign_in_ttl);
         }
     }
     Ok(redirect(authorization.url.as_str()))
@@ -133,7 +133,7 @@ pub async fn callback(
         .map_err(|err| FlowError::store(err).at(&id))?
         .is_none();
     if anonymous {
-        session::keep_alive(&session, core.login_ttl);
+        session::keep_alive(&session, core.sign_in_ttl);
     }
     let tx = flow::take(&session, state)
         .await
@@ -168,7 +168,7 @@ async fn sign_in(
     core: &Core,
     session: &Session,
     headers: &HeaderMap,
-    tx: &LoginTransaction,
+    tx: &SignInInProgress,
     verified: Verified,
 ) -> Result<Response, Failure> {
     let Verified {
@@ -204,8 +204,8 @@ async fn sign_in(
     if let Some(earlier) = earlier {
         let login = core
             .sessions
-            .logins
-            .get(&earlier.login)
+            .rows
+            .get(&earlier.row)
             .await
             .map_err(|err| FlowError::store(err).at(id))?;
         if let Some(login) = login {
@@ -241,7 +241,7 @@ async fn sign_in(
 async fn connect(
     core: &Core,
     session: &Session,
-    tx: &LoginTransaction,
+    tx: &SignInInProgress,
     user: UserId,
     identity: &Identity,
 ) -> Result<Response, Failure> {

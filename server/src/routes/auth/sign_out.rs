@@ -47,7 +47,7 @@ pub async fn logout(
             Err(err) => tracing::error!("logout: tokens unreadable: {}", cause_chain(&err)),
         }
         let session = Ending::One {
-            id: &user.login,
+            id: &user.row,
             grant: Some(&user.grant),
         };
         if let Err(err) = core.sessions.end_sessions(session).await {
@@ -101,11 +101,11 @@ pub async fn end_session(
     let user = signed_in_same_origin(&core, &headers, &session).await?;
     let theirs = core
         .sessions
-        .logins
+        .rows
         .get(&form.id)
         .await
         .map_err(FlowError::store)?
-        .filter(|login| login.user_id == user.user_id && login.id != user.login);
+        .filter(|login| login.user_id == user.user_id && login.id != user.row);
     if let Some(login) = theirs {
         core.sessions
             .end_session_and_grant(&login)

@@ -8,23 +8,17 @@ use std::{
     time::{Duration, Instant},
 };
 
-use time::OffsetDateTime;
-
-pub use crate::store::{LoginRecord, Selector};
+pub use crate::store::{Selector, SessionRow};
 use crate::{
     cache::TtlCache,
     store::{Store, StoreFailure},
 };
 
 #[derive(Clone, Debug)]
-pub struct LoginStore {
+pub struct SessionRows {
     store: Store,
     /// Rows recently read, for the check every signed-in request makes.
-    cache: Arc<TtlCache<String, LoginRecord>>,
-}
-
-pub fn now() -> i64 {
-    OffsetDateTime::now_utc().unix_timestamp()
+    cache: Arc<TtlCache<String, SessionRow>>,
 }
 
 /// "Firefox on Linux", from a User-Agent header; good enough to tell one's
@@ -66,7 +60,7 @@ pub fn describe_user_agent(ua: &str) -> String {
     format!("{browser} on {system}")
 }
 
-impl LoginStore {
+impl SessionRows {
     /// The store itself, every read going to it.
     #[cfg(test)]
     pub fn new(store: Store) -> Self {
@@ -81,16 +75,16 @@ impl LoginStore {
         }
     }
 
-    pub async fn create(&self, login: &LoginRecord) -> Result<(), StoreFailure> {
-        self.store.login_create(login).await
+    pub async fn create(&self, login: &SessionRow) -> Result<(), StoreFailure> {
+        self.store.session_row_create(login).await
     }
 
-    pub async fn get(&self, id: &str) -> Result<Option<LoginRecord>, StoreFailure> {
+    pub async fn get(&self, id: &str) -> Result<Option<SessionRow>, StoreFailure> {
         if let Some(login) = self.cache.get(id) {
             return Ok(Some(login));
         }
         let started = Instant::now();
-        let login = self.store.login_get(id).await?;
+        let login = self.store.session_row_get(id).await?;
         if let Some(login) = &login {
             self.cache.put(id.to_owned(), login.clone(), started);
         }
@@ -99,26 +93,26 @@ impl LoginStore {
 
     /// Records that the session was used at `at`.
     pub async fn touch(&self, id: &str, at: i64) -> Result<(), StoreFailure> {
-        let touched = self.store.login_touch(id, at).await;
+        let touched = self.store.session_row_touch(id, at).await;
         self.cache.remove(id);
         touched
     }
 
     /// The account's signed-in sessions, most recently seen first.
-    pub async fn for_user(&self, user_id: i64) -> Result<Vec<LoginRecord>, StoreFailure> {
-        self.store.logins_for_user(user_id).await
+    pub async fn for_user(&self, user_id: i64) -> Result<Vec<SessionRow>, StoreFailure> {
+        self.store.session_rows_of_user(user_id).await
     }
 
     /// Ends one session; its grant, if it existed.
     pub async fn end(&self, id: &str) -> Result<Option<String>, StoreFailure> {
-        let ended = self.store.login_end(id).await;
+        let ended = self.store.session_row_end(id).await;
         self.cache.remove(id);
         ended
     }
 
     /// Ends every session `selector` names; their grants.
     pub async fn end_matching(&self, selector: &Selector<'_>) -> Result<Vec<String>, StoreFailure> {
-        let ended = self.store.logins_end_matching(selector).await;
+        let ended = self.store.session_rows_end_matching(selector).await;
         self.cache.clear();
         ended
     }
@@ -132,7 +126,7 @@ impl LoginStore {
     ) -> Result<Vec<String>, StoreFailure> {
         let ended = self
             .store
-            .logins_end_expired(idle_before, created_before)
+            .session_rows_end_expired(idle_before, created_before)
             .await;
         self.cache.clear();
         ended
@@ -162,10 +156,10 @@ impl LoginStore {
         &self,
         expiring_before: i64,
         seen_after: i64,
-    ) -> Result<Vec<(LoginRecord, crate::users::Identity)>, StoreFailure> {
+    ) -> Result<Vec<(SessionRow, crate::users::Identity)>, StoreFailure> {
         let due = self
             .store
-            .logins_due_for_refresh(expiring_before, seen_after)
+            .session_rows_due_for_refresh(expiring_before, seen_after)
             .await?;
         Ok(due
             .into_iter()
