@@ -37,7 +37,8 @@ pub struct Core {
     pub session_idle: Duration,
     /// The users' database.
     pub db: Db,
-    /// Session data: sessions, vault, logins, refresh locks.
+    /// Session data: session records, vault, signed-in sessions' rows,
+    /// refresh locks.
     pub store: Store,
     /// The app's say in every sign-in.
     pub hooks: Hooks,

@@ -12,7 +12,7 @@
 //!   the cache off).
 //! - Only page and `/auth/user` reads (GET or HEAD) use the cache. Sign-in,
 //!   callback, sign-out, linking, server functions and every other request
-//!   read the store itself, so a login transaction is never read stale.
+//!   read the store itself, so a sign-in in progress is never read stale.
 
 use std::{
     borrow::Borrow,

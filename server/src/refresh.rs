@@ -549,12 +549,12 @@ impl State {
             .due_for_refresh(now + 2 * skew, now - idle)
             .await?;
         let mut refreshed = 0;
-        for (login, identity) in due {
+        for (row, identity) in due {
             let user = SessionUser {
                 identity,
-                user_id: login.user_id,
-                grant: login.grant_id,
-                row: login.id,
+                user_id: row.user_id,
+                grant: row.grant_id,
+                row: row.id,
             };
             match self.fresh_tokens(&user).await {
                 Ok(_) => refreshed += 1,

@@ -202,7 +202,7 @@ pub fn cookie_name(https: bool) -> &'static str {
 }
 
 /// The cookie settings (SECURITY.md D1): HttpOnly, SameSite=Lax so the
-/// login transaction survives the provider's redirect back, and over https
+/// sign-in in progress survives the provider's redirect back, and over https
 /// `Secure` with the `__Host-` prefix (Path=/, no Domain).
 pub fn layer(
     store: CachedSessions,

@@ -75,20 +75,20 @@ impl SessionRows {
         }
     }
 
-    pub async fn create(&self, login: &SessionRow) -> Result<(), StoreFailure> {
-        self.store.session_row_create(login).await
+    pub async fn create(&self, row: &SessionRow) -> Result<(), StoreFailure> {
+        self.store.session_row_create(row).await
     }
 
     pub async fn get(&self, id: &str) -> Result<Option<SessionRow>, StoreFailure> {
-        if let Some(login) = self.cache.get(id) {
-            return Ok(Some(login));
+        if let Some(row) = self.cache.get(id) {
+            return Ok(Some(row));
         }
         let started = Instant::now();
-        let login = self.store.session_row_get(id).await?;
-        if let Some(login) = &login {
-            self.cache.put(id.to_owned(), login.clone(), started);
+        let row = self.store.session_row_get(id).await?;
+        if let Some(row) = &row {
+            self.cache.put(id.to_owned(), row.clone(), started);
         }
-        Ok(login)
+        Ok(row)
     }
 
     /// Records that the session was used at `at`.
@@ -163,17 +163,17 @@ impl SessionRows {
             .await?;
         Ok(due
             .into_iter()
-            .map(|login| {
+            .map(|row| {
                 let identity = crate::users::Identity {
-                    issuer: login.issuer.clone(),
-                    subject: login.subject.clone(),
-                    provider: login.provider.clone(),
+                    issuer: row.issuer.clone(),
+                    subject: row.subject.clone(),
+                    provider: row.provider.clone(),
                     name: String::new(),
                     email: None,
                     email_verified: false,
                     picture: None,
                 };
-                (login, identity)
+                (row, identity)
             })
             .collect())
     }

@@ -62,8 +62,8 @@ impl SignedInSessions {
         }
     }
 
-    /// The user signed in on `session`, if its login is still valid. A
-    /// session whose login row is gone (signed out elsewhere, ended from
+    /// The user signed in on `session`, if its row is still valid. A
+    /// session whose row is gone (signed out elsewhere, ended from
     /// another device, back-channel logout) or timed out is signed out now.
     pub async fn signed_in(&self, session: &Session) -> Result<Option<SessionUser>, SessionError> {
         let Some(user) = session::user(session).await? else {
@@ -73,21 +73,21 @@ impl SignedInSessions {
         let idle = secs(self.idle);
         let absolute = secs(self.absolute);
         match self.rows.get(&user.row).await? {
-            Some(login) if now - login.last_seen_at < idle && now - login.created_at < absolute => {
+            Some(row) if now - row.last_seen_at < idle && now - row.created_at < absolute => {
                 // Last-seen is kept to the minute (finer for short idle
                 // timeouts): one write a minute at most. The session
                 // record's own expiry moves with it.
-                if now - login.last_seen_at >= (idle / 4).clamp(1, 60) {
-                    self.rows.touch(&login.id, now).await?;
+                if now - row.last_seen_at >= (idle / 4).clamp(1, 60) {
+                    self.rows.touch(&row.id, now).await?;
                     session::keep_alive(session, self.idle);
                 }
                 Ok(Some(user))
             }
-            Some(login) => {
-                tracing::info!(provider = %login.provider, "session timed out");
+            Some(row) => {
+                tracing::info!(provider = %row.provider, "session timed out");
                 self.end_sessions(Ending::One {
-                    id: &login.id,
-                    grant: Some(&login.grant_id),
+                    id: &row.id,
+                    grant: Some(&row.grant_id),
                 })
                 .await?;
                 session.flush().await?;
@@ -113,7 +113,7 @@ impl SignedInSessions {
         tokens: &TokenSet,
     ) -> Result<SessionUser, SessionError> {
         let now = clock::now();
-        let login = SessionRow {
+        let row = SessionRow {
             id: vault::new_grant_id(),
             user_id: user_id.0,
             provider: provider.to_owned(),
@@ -125,14 +125,9 @@ impl SignedInSessions {
             created_at: now,
             last_seen_at: now,
         };
-        self.vault.put(&login.grant_id, provider, tokens).await?;
-        self.rows.create(&login).await?;
-        Ok(SessionUser::new(
-            identity,
-            user_id,
-            login.grant_id,
-            login.id,
-        ))
+        self.vault.put(&row.grant_id, provider, tokens).await?;
+        self.rows.create(&row).await?;
+        Ok(SessionUser::new(identity, user_id, row.grant_id, row.id))
     }
 
     /// Ends the signed-in sessions `which` picks: their rows first (no
@@ -170,12 +165,12 @@ impl SignedInSessions {
     /// its row and tokens, as [`Self::end_sessions`], and then its grant at
     /// the provider, by revoking the refresh token in the background (RFC
     /// 7009).
-    pub async fn end_session_and_grant(&self, login: &SessionRow) -> Result<(), SessionError> {
-        let tokens = match self.vault.get(&login.grant_id, &login.provider).await {
+    pub async fn end_session_and_grant(&self, row: &SessionRow) -> Result<(), SessionError> {
+        let tokens = match self.vault.get(&row.grant_id, &row.provider).await {
             Ok(tokens) => tokens,
             Err(err) => {
                 tracing::warn!(
-                    provider = %login.provider,
+                    provider = %row.provider,
                     "tokens of an ending session cannot be read, so not revoked: {}",
                     cause_chain(&err)
                 );
@@ -183,12 +178,12 @@ impl SignedInSessions {
             }
         };
         self.end_sessions(Ending::One {
-            id: &login.id,
-            grant: Some(&login.grant_id),
+            id: &row.id,
+            grant: Some(&row.grant_id),
         })
         .await?;
         if let Some(tokens) = tokens {
-            self.revoke_in_background(&login.provider, &tokens);
+            self.revoke_in_background(&row.provider, &tokens);
         }
         Ok(())
     }

@@ -19,14 +19,14 @@ use tower_sessions::{
     session::{Id, Record},
 };
 
-/// A store to test, with an account to attach logins to.
+/// A store to test, with an account to attach signed-in sessions to.
 struct Subject {
     store: Store,
     user_id: i64,
     _sqlite: Option<TempDatabase>,
 }
 
-/// The account in the users' database that logins belong to.
+/// The account in the users' database that the signed-in sessions belong to.
 async fn account(db: &Db) -> i64 {
     let identity = Identity {
         issuer: "https://idp.test".into(),
@@ -90,7 +90,7 @@ fn tokens(tag: &str, expires_at: Option<i64>) -> TokenSet {
     }
 }
 
-fn login(subject: &Subject, id: &str, sid: Option<&str>, seen: i64) -> SessionRow {
+fn row(subject: &Subject, id: &str, sid: Option<&str>, seen: i64) -> SessionRow {
     SessionRow {
         id: id.into(),
         user_id: subject.user_id,
@@ -150,26 +150,23 @@ async fn vault_round_trips_replaces_and_deletes(subject: Subject) {
 }
 
 async fn signed_in_sessions_are_found_touched_listed_and_ended(subject: Subject) {
-    let logins = SessionRows::new(subject.store.clone());
+    let rows = SessionRows::new(subject.store.clone());
     let t = now();
-    logins
-        .create(&login(&subject, "a", Some("sid-1"), t - 100))
+    rows.create(&row(&subject, "a", Some("sid-1"), t - 100))
         .await
         .unwrap();
-    logins
-        .create(&login(&subject, "b", Some("sid-2"), t - 50))
+    rows.create(&row(&subject, "b", Some("sid-2"), t - 50))
         .await
         .unwrap();
-    logins
-        .create(&login(&subject, "c", None, t - 5000))
+    rows.create(&row(&subject, "c", None, t - 5000))
         .await
         .unwrap();
     assert_eq!(
-        logins.get("a").await.unwrap(),
-        Some(login(&subject, "a", Some("sid-1"), t - 100))
+        rows.get("a").await.unwrap(),
+        Some(row(&subject, "a", Some("sid-1"), t - 100))
     );
-    logins.touch("a", t).await.unwrap();
-    let listed: Vec<String> = logins
+    rows.touch("a", t).await.unwrap();
+    let listed: Vec<String> = rows
         .for_user(subject.user_id)
         .await
         .unwrap()
@@ -178,7 +175,7 @@ async fn signed_in_sessions_are_found_touched_listed_and_ended(subject: Subject)
         .collect();
     assert_eq!(listed, ["a", "b", "c"], "most recently seen first");
 
-    let by_sid = logins
+    let by_sid = rows
         .end_matching(&Selector::Sid {
             issuer: "https://idp.test",
             sid: "sid-2",
@@ -186,16 +183,16 @@ async fn signed_in_sessions_are_found_touched_listed_and_ended(subject: Subject)
         .await
         .unwrap();
     assert_eq!(by_sid, ["grant-b"]);
-    assert_eq!(logins.get("b").await.unwrap(), None);
+    assert_eq!(rows.get("b").await.unwrap(), None);
     assert_eq!(
-        logins.end_expired(t - 1000, t - 100_000).await.unwrap(),
+        rows.end_expired(t - 1000, t - 100_000).await.unwrap(),
         ["grant-c"]
     );
-    assert_eq!(logins.end("a").await.unwrap(), Some("grant-a".to_owned()));
-    assert_eq!(logins.end("a").await.unwrap(), None, "once");
-    logins.create(&login(&subject, "d", None, t)).await.unwrap();
-    logins.create(&login(&subject, "e", None, t)).await.unwrap();
-    let mut all = logins
+    assert_eq!(rows.end("a").await.unwrap(), Some("grant-a".to_owned()));
+    assert_eq!(rows.end("a").await.unwrap(), None, "once");
+    rows.create(&row(&subject, "d", None, t)).await.unwrap();
+    rows.create(&row(&subject, "e", None, t)).await.unwrap();
+    let mut all = rows
         .end_matching(&Selector::Subject {
             issuer: "https://idp.test",
             subject: "dana",
@@ -204,11 +201,11 @@ async fn signed_in_sessions_are_found_touched_listed_and_ended(subject: Subject)
         .unwrap();
     all.sort();
     assert_eq!(all, ["grant-d", "grant-e"]);
-    assert!(logins.for_user(subject.user_id).await.unwrap().is_empty());
+    assert!(rows.for_user(subject.user_id).await.unwrap().is_empty());
 }
 
 async fn tokens_about_to_expire_are_due_for_refresh(subject: Subject) {
-    let logins = SessionRows::new(subject.store.clone());
+    let rows = SessionRows::new(subject.store.clone());
     let vault = TokenVault::new(subject.store.clone(), KeyRing::ephemeral());
     let t = now();
     for (id, expires) in [
@@ -216,18 +213,18 @@ async fn tokens_about_to_expire_are_due_for_refresh(subject: Subject) {
         ("later", Some(t + 3600)),
         ("never", None),
     ] {
-        logins.create(&login(&subject, id, None, t)).await.unwrap();
+        rows.create(&row(&subject, id, None, t)).await.unwrap();
         vault
             .put(&format!("grant-{id}"), "local", &tokens(id, expires))
             .await
             .unwrap();
     }
-    let due: Vec<String> = logins
+    let due: Vec<String> = rows
         .due_for_refresh(t + 120, t - 60)
         .await
         .unwrap()
         .into_iter()
-        .map(|(login, _)| login.id)
+        .map(|(row, _)| row.id)
         .collect();
     assert_eq!(due, ["soon"]);
 }
@@ -250,23 +247,21 @@ async fn a_refresh_lock_has_one_holder(subject: Subject) {
 }
 
 async fn a_logout_token_is_accepted_once(subject: Subject) {
-    let logins = SessionRows::new(subject.store.clone());
+    let rows = SessionRows::new(subject.store.clone());
     let until = now() + 600;
     assert!(
-        logins
+        rows.first_use_of_logout_token("https://idp.test", "j1", until)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !rows
             .first_use_of_logout_token("https://idp.test", "j1", until)
             .await
             .unwrap()
     );
     assert!(
-        !logins
-            .first_use_of_logout_token("https://idp.test", "j1", until)
-            .await
-            .unwrap()
-    );
-    assert!(
-        logins
-            .first_use_of_logout_token("https://other.test", "j1", until)
+        rows.first_use_of_logout_token("https://other.test", "j1", until)
             .await
             .unwrap()
     );

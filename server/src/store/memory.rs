@@ -50,7 +50,7 @@ fn now() -> i64 {
 fn end(data: &mut Data, ids: Vec<String>) -> Vec<String> {
     ids.into_iter()
         .filter_map(|id| data.rows.remove(&id))
-        .map(|login| login.grant_id)
+        .map(|row| row.grant_id)
         .collect()
 }
 
@@ -103,8 +103,8 @@ impl SessionData for MemoryStore {
         Ok(u64::try_from(size - vault.len()).unwrap_or(u64::MAX))
     }
 
-    async fn session_row_create(&self, login: &SessionRow) -> Result<(), StoreFailure> {
-        self.data().rows.insert(login.id.clone(), login.clone());
+    async fn session_row_create(&self, row: &SessionRow) -> Result<(), StoreFailure> {
+        self.data().rows.insert(row.id.clone(), row.clone());
         Ok(())
     }
 
@@ -113,26 +113,26 @@ impl SessionData for MemoryStore {
     }
 
     async fn session_row_touch(&self, id: &str, at: i64) -> Result<(), StoreFailure> {
-        if let Some(login) = self.data().rows.get_mut(id) {
-            login.last_seen_at = at;
+        if let Some(row) = self.data().rows.get_mut(id) {
+            row.last_seen_at = at;
         }
         Ok(())
     }
 
     async fn session_rows_of_user(&self, user_id: i64) -> Result<Vec<SessionRow>, StoreFailure> {
-        let mut logins: Vec<SessionRow> = self
+        let mut rows: Vec<SessionRow> = self
             .data()
             .rows
             .values()
-            .filter(|login| login.user_id == user_id)
+            .filter(|row| row.user_id == user_id)
             .cloned()
             .collect();
-        logins.sort_by(|a, b| b.last_seen_at.cmp(&a.last_seen_at).then(a.id.cmp(&b.id)));
-        Ok(logins)
+        rows.sort_by(|a, b| b.last_seen_at.cmp(&a.last_seen_at).then(a.id.cmp(&b.id)));
+        Ok(rows)
     }
 
     async fn session_row_end(&self, id: &str) -> Result<Option<String>, StoreFailure> {
-        Ok(self.data().rows.remove(id).map(|login| login.grant_id))
+        Ok(self.data().rows.remove(id).map(|row| row.grant_id))
     }
 
     async fn session_rows_end_matching(
@@ -143,15 +143,15 @@ impl SessionData for MemoryStore {
         let ids = data
             .rows
             .values()
-            .filter(|login| match selector {
+            .filter(|row| match selector {
                 Selector::Sid { issuer, sid } => {
-                    login.issuer == *issuer && login.provider_sid.as_deref() == Some(*sid)
+                    row.issuer == *issuer && row.provider_sid.as_deref() == Some(*sid)
                 }
                 Selector::Subject { issuer, subject } => {
-                    login.issuer == *issuer && login.subject == *subject
+                    row.issuer == *issuer && row.subject == *subject
                 }
             })
-            .map(|login| login.id.clone())
+            .map(|row| row.id.clone())
             .collect();
         Ok(end(&mut data, ids))
     }
@@ -165,8 +165,8 @@ impl SessionData for MemoryStore {
         let ids = data
             .rows
             .values()
-            .filter(|login| login.last_seen_at < idle_before || login.created_at < created_before)
-            .map(|login| login.id.clone())
+            .filter(|row| row.last_seen_at < idle_before || row.created_at < created_before)
+            .map(|row| row.id.clone())
             .collect();
         Ok(end(&mut data, ids))
     }
@@ -180,10 +180,10 @@ impl SessionData for MemoryStore {
         Ok(data
             .rows
             .values()
-            .filter(|login| login.last_seen_at > seen_after)
-            .filter(|login| {
+            .filter(|row| row.last_seen_at > seen_after)
+            .filter(|row| {
                 data.vault
-                    .get(&login.grant_id)
+                    .get(&row.grant_id)
                     .and_then(|(_, expires_at, _)| *expires_at)
                     .is_some_and(|at| at < expiring_before)
             })

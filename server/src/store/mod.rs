@@ -1,6 +1,6 @@
 //! Where session data lives: the browser sessions' records (with the
 //! sign-ins in progress in them), the sealed tokens, the signed-in
-//! sessions (`logins`), refresh locks and seen logout tokens. One small
+//! sessions' rows, refresh locks and seen logout tokens. One small
 //! trait, [`SessionData`], and one implementation per backend: the SQL
 //! database (`sql.rs`: SQLite or PostgreSQL, `DATABASE_URL` by default),
 //! Redis (`redis.rs`) and memory (`memory.rs`, for tests and throwaway
@@ -105,7 +105,7 @@ pub(crate) trait SessionData: fmt::Debug + Send + Sync + 'static {
     async fn vault_delete_orphans(&self, before: i64) -> Result<u64, StoreFailure>;
 
     /// Keeps a new signed-in session.
-    async fn session_row_create(&self, login: &SessionRow) -> Result<(), StoreFailure>;
+    async fn session_row_create(&self, row: &SessionRow) -> Result<(), StoreFailure>;
     /// The signed-in session `id`, if it is there.
     async fn session_row_get(&self, id: &str) -> Result<Option<SessionRow>, StoreFailure>;
     /// Records that session `id` was used at `at` (unix time).

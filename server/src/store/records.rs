@@ -60,8 +60,8 @@ impl Store for SessionStore {
 }
 
 impl SessionStore {
-    /// Deletes expired sessions (and with them abandoned login
-    /// transactions, which live in the session).
+    /// Deletes expired sessions (and with them abandoned sign-ins in
+    /// progress, which live in the session).
     pub async fn delete_expired(&self) -> session_store::Result<()> {
         match self {
             Self::Sqlite(store) => store.delete_expired().await,

@@ -1,5 +1,5 @@
 //! The session data in Redis: sessions, the token vault, signed-in
-//! sessions (`logins`), refresh locks and seen logout tokens, for many
+//! sessions' rows, refresh locks and seen logout tokens, for many
 //! instances sharing one Redis. Every key starts with a prefix
 //! (`SESSION_STORE_PREFIX`), so apps can share a Redis. Multi-key changes
 //! run as Lua scripts, which Redis executes atomically.
@@ -38,7 +38,8 @@ type SealedFields = (
     Option<Vec<u8>>,
 );
 
-/// Deletes a login and its index entries; returns its grant.
+/// Deletes a signed-in session's row and its index entries; returns its
+/// grant.
 const END_SESSION_ROW: &str = r"
 local key = KEYS[1]
 local fields = redis.call('HMGET', key, 'grant_id', 'user_id', 'issuer', 'subject', 'provider_sid')
@@ -193,46 +194,40 @@ impl RedisStore {
 
     // ---- signed-in sessions
 
-    pub async fn session_row_create(&self, login: &SessionRow) -> redis::RedisResult<()> {
-        let key = self.key(&format!("login:{}", login.id));
+    pub async fn session_row_create(&self, row: &SessionRow) -> redis::RedisResult<()> {
+        let key = self.key(&format!("login:{}", row.id));
         let mut pipe = redis::pipe();
         pipe.atomic()
             .hset_multiple(
                 &key,
                 &[
-                    ("user_id", login.user_id.to_string()),
-                    ("provider", login.provider.clone()),
-                    ("issuer", login.issuer.clone()),
-                    ("subject", login.subject.clone()),
-                    (
-                        "provider_sid",
-                        login.provider_sid.clone().unwrap_or_default(),
-                    ),
-                    ("grant_id", login.grant_id.clone()),
-                    ("user_agent", login.user_agent.clone()),
-                    ("created_at", login.created_at.to_string()),
-                    ("last_seen_at", login.last_seen_at.to_string()),
+                    ("user_id", row.user_id.to_string()),
+                    ("provider", row.provider.clone()),
+                    ("issuer", row.issuer.clone()),
+                    ("subject", row.subject.clone()),
+                    ("provider_sid", row.provider_sid.clone().unwrap_or_default()),
+                    ("grant_id", row.grant_id.clone()),
+                    ("user_agent", row.user_agent.clone()),
+                    ("created_at", row.created_at.to_string()),
+                    ("last_seen_at", row.last_seen_at.to_string()),
                 ],
             )
             .ignore()
-            .sadd(
-                self.key(&format!("logins:user:{}", login.user_id)),
-                &login.id,
-            )
+            .sadd(self.key(&format!("logins:user:{}", row.user_id)), &row.id)
             .ignore()
             .sadd(
-                self.key(&format!("logins:sub:{}|{}", login.issuer, login.subject)),
-                &login.id,
+                self.key(&format!("logins:sub:{}|{}", row.issuer, row.subject)),
+                &row.id,
             )
             .ignore()
-            .zadd(self.key("logins:seen"), &login.id, login.last_seen_at)
+            .zadd(self.key("logins:seen"), &row.id, row.last_seen_at)
             .ignore()
-            .zadd(self.key("logins:created"), &login.id, login.created_at)
+            .zadd(self.key("logins:created"), &row.id, row.created_at)
             .ignore();
-        if let Some(sid) = &login.provider_sid {
+        if let Some(sid) = &row.provider_sid {
             pipe.sadd(
-                self.key(&format!("logins:sid:{}|{sid}", login.issuer)),
-                &login.id,
+                self.key(&format!("logins:sid:{}|{sid}", row.issuer)),
+                &row.id,
             )
             .ignore();
         }
@@ -268,14 +263,14 @@ impl RedisStore {
             .conn()
             .smembers(self.key(&format!("logins:user:{user_id}")))
             .await?;
-        let mut logins = Vec::with_capacity(ids.len());
+        let mut rows = Vec::with_capacity(ids.len());
         for id in ids {
-            if let Some(login) = self.session_row_get(&id).await? {
-                logins.push(login);
+            if let Some(row) = self.session_row_get(&id).await? {
+                rows.push(row);
             }
         }
-        logins.sort_by(|a, b| b.last_seen_at.cmp(&a.last_seen_at).then(a.id.cmp(&b.id)));
-        Ok(logins)
+        rows.sort_by(|a, b| b.last_seen_at.cmp(&a.last_seen_at).then(a.id.cmp(&b.id)));
+        Ok(rows)
     }
 
     pub async fn session_row_end(&self, id: &str) -> redis::RedisResult<Option<String>> {
@@ -343,15 +338,15 @@ impl RedisStore {
             .await?;
         let mut due = Vec::new();
         for id in ids {
-            let Some(login) = self.session_row_get(&id).await? else {
+            let Some(row) = self.session_row_get(&id).await? else {
                 continue;
             };
             let expires: Option<i64> = self
                 .conn()
-                .zscore(self.key("vault:expiring"), &login.grant_id)
+                .zscore(self.key("vault:expiring"), &row.grant_id)
                 .await?;
             if expires.is_some_and(|at| at < expiring_before) {
-                due.push(login);
+                due.push(row);
             }
         }
         Ok(due)
@@ -469,8 +464,8 @@ impl SessionData for RedisStore {
         Ok(0)
     }
 
-    async fn session_row_create(&self, login: &SessionRow) -> Result<(), StoreFailure> {
-        Ok(RedisStore::session_row_create(self, login).await?)
+    async fn session_row_create(&self, row: &SessionRow) -> Result<(), StoreFailure> {
+        Ok(RedisStore::session_row_create(self, row).await?)
     }
 
     async fn session_row_get(&self, id: &str) -> Result<Option<SessionRow>, StoreFailure> {

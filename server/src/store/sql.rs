@@ -1,5 +1,5 @@
 //! Session data in the SQL database (SQLite or PostgreSQL): the tables
-//! `token_vault`, `logins`, `refresh_locks` and `logout_tokens_seen` (see
+//! `token_vault`, `logins` (the signed-in sessions' rows), `refresh_locks` and `logout_tokens_seen` (see
 //! `migrations/`), and tower-sessions' own table for the records.
 
 use async_trait::async_trait;
@@ -131,7 +131,7 @@ impl SessionData for SqlStore {
         })?)
     }
 
-    async fn session_row_create(&self, login: &SessionRow) -> Result<(), StoreFailure> {
+    async fn session_row_create(&self, row: &SessionRow) -> Result<(), StoreFailure> {
         let db = &self.0;
         Ok(with_pool!(db, |pool| {
             sqlx::query(
@@ -139,16 +139,16 @@ impl SessionData for SqlStore {
                      grant_id, user_agent, created_at, last_seen_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
-            .bind(&login.id)
-            .bind(login.user_id)
-            .bind(&login.provider)
-            .bind(&login.issuer)
-            .bind(&login.subject)
-            .bind(&login.provider_sid)
-            .bind(&login.grant_id)
-            .bind(&login.user_agent)
-            .bind(login.created_at)
-            .bind(login.last_seen_at)
+            .bind(&row.id)
+            .bind(row.user_id)
+            .bind(&row.provider)
+            .bind(&row.issuer)
+            .bind(&row.subject)
+            .bind(&row.provider_sid)
+            .bind(&row.grant_id)
+            .bind(&row.user_agent)
+            .bind(row.created_at)
+            .bind(row.last_seen_at)
             .execute(pool)
             .await
             .map(drop)

@@ -73,18 +73,18 @@ pub async fn unlink(
     match outcome {
         Unlink::Unlinked => {
             // Sessions signed in with that identity end with it.
-            let logins = core
+            let rows = core
                 .sessions
                 .rows
                 .for_user(user.user_id)
                 .await
                 .map_err(FlowError::store)?;
-            for login in logins
+            for row in rows
                 .iter()
-                .filter(|login| login.issuer == form.issuer && login.subject == form.subject)
+                .filter(|row| row.issuer == form.issuer && row.subject == form.subject)
             {
                 core.sessions
-                    .end_session_and_grant(login)
+                    .end_session_and_grant(row)
                     .await
                     .map_err(FlowError::store)?;
             }

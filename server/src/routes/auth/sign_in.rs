@@ -63,7 +63,7 @@ pub async fn start_sign_in(
     start(&core, provider, &session, return_to, None).await
 }
 
-/// Remembers a new login transaction and sends the browser to the
+/// Remembers a new sign-in in progress and sends the browser to the
 /// provider. `link_to` is the signed-in account a new identity is for.
 pub(super) async fn start(
     core: &Core,
@@ -202,15 +202,15 @@ async fn sign_in(
         .await
         .map_err(|err| FlowError::store(err).at(id))?;
     if let Some(earlier) = earlier {
-        let login = core
+        let row = core
             .sessions
             .rows
             .get(&earlier.row)
             .await
             .map_err(|err| FlowError::store(err).at(id))?;
-        if let Some(login) = login {
+        if let Some(row) = row {
             core.sessions
-                .end_session_and_grant(&login)
+                .end_session_and_grant(&row)
                 .await
                 .map_err(|err| FlowError::store(err).at(id))?;
         }

@@ -105,10 +105,10 @@ pub async fn end_session(
         .get(&form.id)
         .await
         .map_err(FlowError::store)?
-        .filter(|login| login.user_id == user.user_id && login.id != user.row);
-    if let Some(login) = theirs {
+        .filter(|row| row.user_id == user.user_id && row.id != user.row);
+    if let Some(row) = theirs {
         core.sessions
-            .end_session_and_grant(&login)
+            .end_session_and_grant(&row)
             .await
             .map_err(FlowError::store)?;
         tracing::info!("a session was ended from another one");
