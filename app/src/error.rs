@@ -67,7 +67,7 @@ pub enum AppError {
     /// A new identity's e-mail belongs to an account that signs in another
     /// way; accounts are never joined by e-mail alone.
     #[error(
-        "This e-mail belongs to an account that signs in another way. Log in that way, then connect this provider from your profile."
+        "This e-mail belongs to an account that signs in another way. Sign in that way, then connect this provider from your profile."
     )]
     EmailInUse,
     /// The identity being connected already belongs to another account.
@@ -81,7 +81,7 @@ pub enum AppError {
     NotSignedIn,
     /// The provider no longer honours the session's grant, so the session
     /// here has ended too.
-    #[error("Your session with the identity provider ended. Please log in again.")]
+    #[error("Your session with the identity provider ended. Please sign in again.")]
     SessionEnded,
     /// The app does not let this identity sign in.
     #[error(

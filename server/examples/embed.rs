@@ -3,7 +3,8 @@
 //! data from their provider's API with a fresh access token.
 //!
 //!   AUTH_PROVIDERS=google GOOGLE_CLIENT_ID=... GOOGLE_CLIENT_SECRET=... \
-//!   GOOGLE_ISSUER=https://accounts.google.com cargo run --example embed
+//!   TOKEN_ENCRYPTION_KEYS=k1:$(head -c 32 /dev/urandom | base64) \
+//!   cargo run --example embed
 use std::net::SocketAddr;
 
 use axum::{Json, Router, response::Html, routing::get};

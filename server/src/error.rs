@@ -7,7 +7,7 @@ use http::StatusCode;
 
 /// A failure as the user sees it. The code is stable across releases and
 /// searchable in the server log; the title and message are written for the
-/// person who clicked "Log in". An app that shows its own pages maps the
+/// person who clicked "Sign in". An app that shows its own pages maps the
 /// [`code`](Self::code) to its own wording.
 ///
 /// The JSON error body is `{"error": "<code>", "message": "<message>"}`.
@@ -68,7 +68,7 @@ pub enum ErrorCode {
     /// A new identity's e-mail belongs to an account that signs in another
     /// way; accounts are never joined by e-mail alone.
     #[error(
-        "This e-mail belongs to an account that signs in another way. Log in that way, then connect this provider from your profile."
+        "This e-mail belongs to an account that signs in another way. Sign in that way, then connect this provider from your profile."
     )]
     EmailInUse,
     /// The identity being connected already belongs to another account.
@@ -82,7 +82,7 @@ pub enum ErrorCode {
     NotSignedIn,
     /// The provider no longer honours the session's grant, so the session
     /// here has ended too.
-    #[error("Your session with the identity provider ended. Please log in again.")]
+    #[error("Your session with the identity provider ended. Please sign in again.")]
     SessionEnded,
     /// The app does not let this identity sign in (its sign-in hook said
     /// no).
@@ -94,7 +94,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for lookups.
-    pub const ALL: [ErrorCode; 20] = [
+    pub const ALL: &'static [ErrorCode] = &[
         Self::Unavailable,
         Self::NotFound,
         Self::BadRequest,
@@ -145,7 +145,7 @@ impl ErrorCode {
 
     /// The code with this stable text, if any.
     pub fn from_code(code: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|err| err.code() == code)
+        Self::ALL.iter().copied().find(|err| err.code() == code)
     }
 
     /// The HTTP status an answer with this code carries.
@@ -206,7 +206,7 @@ mod tests {
         codes.dedup();
         assert_eq!(codes.len(), ErrorCode::ALL.len());
         for err in ErrorCode::ALL {
-            assert_eq!(ErrorCode::from_code(err.code()), Some(err));
+            assert_eq!(ErrorCode::from_code(err.code()), Some(*err));
             assert!(err.status().is_client_error() || err.status().is_server_error());
         }
         assert_eq!(ErrorCode::from_code("PC-NOPE"), None);

@@ -25,10 +25,19 @@ use crate::{
     telemetry::cause_chain,
 };
 
-/// Why an extractor refused a request: an [`ErrorCode`] answered as JSON,
-/// or a redirect to the sign-in page for a page navigation.
+/// Why an extractor refused a request: an [`ErrorCode`] answered as JSON
+/// (or, for a page navigation, as a page), or a redirect to the sign-in
+/// page. `Display` is the sentence for the user.
 #[derive(Debug)]
 pub struct Rejection(RejectionKind);
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.code().fmt(f)
+    }
+}
+
+impl std::error::Error for Rejection {}
 
 #[derive(Debug)]
 enum RejectionKind {
@@ -142,8 +151,12 @@ impl<S: Send + Sync> FromRequestParts<S> for User {
 /// [`expose`](Self::expose) or [`bearer`](Self::bearer) where it is sent.
 ///
 /// Rejections: not signed in as for [`User`]; the provider ended the grant
-/// ([`ErrorCode::SessionEnded`], 401, and the session here is ended);
-/// the provider unreachable ([`ErrorCode::ProviderUnavailable`], 502).
+/// ([`ErrorCode::SessionEnded`], 401, and the session here is ended); the
+/// provider refused the refresh or answered it wrongly
+/// ([`ErrorCode::ProviderRejected`] or
+/// [`ErrorCode::InvalidProviderResponse`], 400); the provider or the
+/// token store unreachable ([`ErrorCode::ProviderUnavailable`], 502, or
+/// [`ErrorCode::Unavailable`], 503).
 pub struct AccessToken {
     token: Secret,
     user: User,

@@ -70,6 +70,13 @@ pub enum HookError {
     Failed(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
+impl HookError {
+    /// [`HookError::Failed`] with `cause`, for `map_err(HookError::failed)`.
+    pub fn failed(cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Failed(Box::new(cause))
+    }
+}
+
 /// The app's say in every sign-in, and in connecting another provider to
 /// an account. Both methods do nothing by default; implement the ones the
 /// app needs.

@@ -8,7 +8,10 @@
 //!
 //! #[server]
 //! pub async fn my_name() -> Result<String, ServerFnError> {
-//!     let user = portcullis::leptos::user().await.map_err(ServerFnError::new)?;
+//!     // The stable code (`PC-AUTH-401`...) is what the client can act on.
+//!     let user = portcullis::leptos::user()
+//!         .await
+//!         .map_err(|code| ServerFnError::new(code.code()))?;
 //!     Ok(user.name().to_owned())
 //! }
 //! ```

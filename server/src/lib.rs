@@ -25,16 +25,20 @@
 //! # }
 //! ```
 //!
-//! [`Portcullis::mount`] adds [`Portcullis::router`] (`/auth/sign-in`,
-//! `/auth/callback/<provider>`, `/auth/sign-out`, `/auth/user`, the
-//! back-channel logout endpoint...) and [`Portcullis::layer`] (the session
-//! cookie and the checks every request passes) to the app's router.
+//! [`Portcullis::mount`] adds [`Portcullis::router`] (`/auth/sign-in`, the
+//! sign-in page; `/auth/sign-in/<provider>`, `/auth/callback/<provider>`,
+//! `POST /auth/logout`, `/auth/user`, the back-channel logout endpoint...)
+//! and [`Portcullis::layer`] (the session cookie and the checks every
+//! request passes) to the app's router.
 //!
 //! # Extractors
 //!
 //! - [`User`]: the signed-in user. Without one, an API request gets 401
-//!   with `{"error": "PC-AUTH-401", "message": ...}`, a page navigation a
-//!   303 to the sign-in page (`/auth/sign-in?return_to=<this path>`).
+//!   with `{"error": "PC-AUTH-401", "message": ...}`; a `GET` page
+//!   navigation (`Sec-Fetch-Mode: navigate`, or an `Accept` asking for
+//!   HTML) a 303 to the sign-in page (`/auth/sign-in?return_to=<this
+//!   path>`, or the app's own: `APP_SIGN_IN_PAGE`, `off` for the 401
+//!   page).
 //! - `Option<User>`: the signed-in user or `None`, for pages that show
 //!   either.
 //! - [`AccessToken`]: a fresh access token for the session's provider,

@@ -113,6 +113,9 @@ impl RefreshError {
             ErrorCode::SessionEnded
         } else if let Self::Refused(_) = self {
             ErrorCode::ProviderRejected
+        } else if let Self::Vault(_) | Self::Lock(_) = self {
+            // Our own store, not the provider, failed.
+            ErrorCode::Unavailable
         } else {
             ErrorCode::ProviderUnavailable
         }

@@ -36,9 +36,17 @@ use crate::{
     same_origin::{self, Guard},
     secret::Secret,
     session::{self, CachedSessions},
-    store::{Store, StoreFailure},
+    store::Store,
     telemetry::cause_chain,
 };
+
+/// The cause behind a [`StartupError`]: the driver's own error, kept for
+/// the log (its type is not part of the API).
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// How often [`Portcullis::background`] tries again to discover providers
+/// that could not be reached.
+const DISCOVERY_RETRY_EVERY: Duration = Duration::from_secs(10);
 
 /// Why Portcullis could not start.
 #[derive(Debug, thiserror::Error)]
@@ -47,14 +55,14 @@ pub enum StartupError {
     /// The users' database (`DATABASE_URL`) could not be opened or
     /// migrated.
     #[error("cannot open the database")]
-    Database(#[source] sqlx::Error),
+    Database(#[source] BoxError),
     /// The session store (`SESSION_STORE_URL`) could not be opened.
     #[error("cannot open the session store")]
-    Store(#[source] StoreFailure),
+    Store(#[source] BoxError),
     /// The HTTP client for provider calls could not be built (no TLS
     /// roots).
     #[error("cannot build the HTTP client")]
-    HttpClient(#[source] reqwest::Error),
+    HttpClient(#[source] BoxError),
 }
 
 /// Portcullis, started: a cheap handle (clone it freely) on the stores,
@@ -92,7 +100,8 @@ impl Portcullis {
     ///
     /// # Errors
     ///
-    /// [`StartupError`] when a store cannot be opened.
+    /// [`StartupError`] when a store cannot be opened or the HTTP client
+    /// cannot be built.
     pub async fn start(settings: Settings) -> Result<Self, StartupError> {
         Self::builder(settings).start().await
     }
@@ -138,7 +147,8 @@ impl PortcullisBuilder {
     ///
     /// # Errors
     ///
-    /// [`StartupError`] when a store cannot be opened.
+    /// [`StartupError`] when a store cannot be opened or the HTTP client
+    /// cannot be built.
     pub async fn start(self) -> Result<Portcullis, StartupError> {
         let Self {
             settings,
@@ -147,7 +157,7 @@ impl PortcullisBuilder {
         } = self;
         let db = Db::open(settings.database_url.expose())
             .await
-            .map_err(StartupError::Database)?;
+            .map_err(|err| StartupError::Database(Box::new(err)))?;
         tracing::info!("database: {}", db.kind());
         let store = Store::open(
             settings.session_store_url.as_ref().map(Secret::expose),
@@ -155,10 +165,10 @@ impl PortcullisBuilder {
             &db,
         )
         .await
-        .map_err(StartupError::Store)?;
+        .map_err(|err| StartupError::Store(Box::new(err)))?;
         tracing::info!("session store: {}", store.kind());
         let http = http_client::ProviderHttp::new(settings.provider_limits)
-            .map_err(StartupError::HttpClient)?;
+            .map_err(|err| StartupError::HttpClient(Box::new(err)))?;
         let registry = Registry::discover_all(&settings.providers, &http).await;
         let sessions = CachedSessions::new(store.session_store(), settings.session_cache);
         let core = Core::new(&settings, registry, http, db, store, hooks);
@@ -287,14 +297,20 @@ impl Portcullis {
     }
 
     /// `app` with Portcullis's [`router`](Self::router) merged in and its
-    /// [`layer`](Self::layer) around everything.
+    /// [`layer`](Self::layer) around everything. Give `app` its state
+    /// first (`Router<()>`), and add its routes before mounting: a route
+    /// added afterwards is outside the layer, and the [`User`](crate::User)
+    /// extractor there answers 500 `PC-SRV-500` (use [`layer`](Self::layer)
+    /// yourself for such arrangements).
     pub fn mount(&self, app: Router) -> Router {
         app.merge(self.router()).layer(self.layer())
     }
 
     /// The work Portcullis does while the app serves, as one future to
     /// spawn: refreshing the tokens of sessions in use before they expire
-    /// (every `BACKGROUND_REFRESH_SECONDS`, when set) and, every five
+    /// (every `BACKGROUND_REFRESH_SECONDS`, 30 s by default; `0` turns it
+    /// off), retrying the discovery of providers that could not be reached
+    /// yet, and, every five
     /// minutes, ending expired sessions with their tokens. It runs until
     /// dropped or aborted.
     pub fn background(&self) -> impl Future<Output = ()> + Send + 'static {
@@ -421,16 +437,26 @@ fn wants_json(request: &Request) -> bool {
 /// five minutes ending expired sessions with their tokens.
 async fn housekeeping(core: Arc<Core>, refresh_every: Option<Duration>) {
     const SWEEP_EVERY: Duration = Duration::from_secs(300);
-    let tick = refresh_every.unwrap_or(SWEEP_EVERY).min(SWEEP_EVERY);
+    let tick = refresh_every
+        .unwrap_or(SWEEP_EVERY)
+        .min(SWEEP_EVERY)
+        .min(DISCOVERY_RETRY_EVERY);
     let mut interval = tokio::time::interval(tick);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_sweep = tokio::time::Instant::now();
+    let mut last_refresh: Option<tokio::time::Instant> = None;
     loop {
         interval.tick().await;
-        if refresh_every.is_some()
-            && let Err(err) = core.refresher.refresh_ahead().await
+        // A provider that was down at start (or since) becomes usable
+        // without a restart.
+        core.registry.retry_discovery(&core.http).await;
+        if let Some(every) = refresh_every
+            && last_refresh.is_none_or(|last| last.elapsed() >= every)
         {
-            tracing::warn!("refreshing ahead of time failed: {}", cause_chain(&err));
+            last_refresh = Some(tokio::time::Instant::now());
+            if let Err(err) = core.refresher.refresh_ahead().await {
+                tracing::warn!("refreshing ahead of time failed: {}", cause_chain(&err));
+            }
         }
         if last_sweep.elapsed() >= SWEEP_EVERY {
             last_sweep = tokio::time::Instant::now();
@@ -440,5 +466,82 @@ async fn housekeeping(core: Arc<Core>, refresh_every: Option<Duration>) {
                 Err(err) => tracing::warn!("ending expired sessions failed: {}", cause_chain(&err)),
             }
         }
+    }
+}
+
+#[cfg(test)]
+#[cfg(feature = "testing")]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use axum::{Json, extract::State};
+    use serde_json::json;
+
+    use super::*;
+    use crate::{ProviderConfig, testing};
+
+    /// A provider whose discovery document answers 503 until `up` is set.
+    async fn provider_coming_up(up: Arc<AtomicBool>) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let issuer = format!("http://{}", listener.local_addr().unwrap());
+        let document = json!({
+            "issuer": issuer,
+            "authorization_endpoint": format!("{issuer}/authorize"),
+            "token_endpoint": format!("{issuer}/token"),
+            "jwks_uri": format!("{issuer}/jwks"),
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+        });
+        let app = Router::new()
+            .route(
+                "/.well-known/openid-configuration",
+                get(
+                    |State((up, document)): State<(Arc<AtomicBool>, serde_json::Value)>| async move {
+                        if up.load(Ordering::SeqCst) {
+                            Ok(Json(document))
+                        } else {
+                            Err(StatusCode::SERVICE_UNAVAILABLE)
+                        }
+                    },
+                ),
+            )
+            .route("/jwks", get(|| async { Json(json!({ "keys": [] })) }))
+            .with_state((up, document));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        issuer
+    }
+
+    #[tokio::test]
+    async fn a_provider_down_at_start_becomes_available_without_a_restart() {
+        let up = Arc::new(AtomicBool::new(false));
+        let issuer = provider_coming_up(up.clone()).await;
+        let settings = testing::settings_builder()
+            .provider(
+                ProviderConfig::new("corp")
+                    .issuer(&issuer)
+                    .client("id", "secret"),
+            )
+            .build()
+            .unwrap();
+        let portcullis = Portcullis::start(settings).await.unwrap();
+        let corp_available = || async {
+            let providers = portcullis.providers().await;
+            providers.iter().any(|p| p.id == "corp" && p.available)
+        };
+        assert!(!corp_available().await, "down at start");
+
+        up.store(true, Ordering::SeqCst);
+        let background = tokio::spawn(portcullis.background());
+        let deadline = tokio::time::Instant::now() + DISCOVERY_RETRY_EVERY * 3;
+        while !corp_available().await {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "still unavailable after {:?}",
+                DISCOVERY_RETRY_EVERY * 3
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        background.abort();
     }
 }

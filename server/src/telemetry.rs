@@ -1,5 +1,5 @@
 //! Logging setup. `RUST_LOG` chooses the level (default: info for
-//! Portcullis, warn for dependencies).
+//! Portcullis and the reference app, warn for everything else).
 
 use std::{error::Error, fmt::Write as _};
 
@@ -7,8 +7,9 @@ use tracing_subscriber::{EnvFilter, fmt};
 
 /// Installs the global subscriber. Safe to call more than once (tests).
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("warn,server=info,app=info"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new("warn,portcullis=info,reference=info,server=info,app=info")
+    });
     let _ = fmt().with_env_filter(filter).with_target(false).try_init();
 }
 

@@ -28,12 +28,12 @@
 //! # }
 //! ```
 
-use std::{collections::HashMap, time::Duration};
+use std::time::Duration;
 
 use tower_sessions::SessionStore as _;
 
 use crate::{
-    Portcullis, Settings, User,
+    Portcullis, ProviderConfig, Settings, SettingsBuilder, User,
     secret::Secret,
     session,
     users::{Identity, SignIn},
@@ -46,28 +46,35 @@ pub const TEST_PROVIDER: &str = "test";
 
 /// Settings for an app's tests: session data in memory (`memory:`) and
 /// users in an in-memory SQLite database, both gone when the process
-/// ends; a vault key for this process only;
-/// and one provider, [`TEST_PROVIDER`], configured as a GitHub-style
-/// OAuth 2.0 provider at `https://provider.test` that no test reaches.
+/// ends; a vault key for this process only; and one provider,
+/// [`TEST_PROVIDER`], configured as a GitHub-style OAuth 2.0 provider at
+/// `https://provider.test` that [`Portcullis::sign_in_for_test`] never
+/// calls. (A [`TestUser`] whose access token expires is refreshed there
+/// like any other, which fails: leave its tokens unexpiring unless the
+/// test is about that.)
 ///
 /// # Panics
 ///
 /// Never: the settings are fixed and valid (a test checks it).
 #[allow(clippy::expect_used)]
 pub fn settings() -> Settings {
-    let vars: HashMap<String, String> = [
-        ("DATABASE_URL", "sqlite::memory:"),
-        ("SESSION_STORE_URL", "memory:"),
-        ("AUTH_PROVIDERS", TEST_PROVIDER),
-        ("TEST_PRESET", "github"),
-        ("TEST_CLIENT_ID", "test-client"),
-        ("TEST_CLIENT_SECRET", "test-secret"),
-        ("TEST_LABEL", "Test provider"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    Settings::from_vars(&vars).expect("the test settings are valid")
+    settings_builder()
+        .build()
+        .expect("the test settings are valid")
+}
+
+/// The builder behind [`settings`], to add or change settings in a test
+/// (`.sign_in_page("/login")`, another provider...).
+pub fn settings_builder() -> SettingsBuilder {
+    Settings::builder()
+        .database_url("sqlite::memory:")
+        .session_store_url(crate::store::MEMORY_URL)
+        .provider(
+            ProviderConfig::new(TEST_PROVIDER)
+                .preset("github")
+                .client("test-client", "test-secret")
+                .label("Test provider"),
+        )
 }
 
 /// A user to sign in with [`Portcullis::sign_in_for_test`]: an identity at
@@ -178,8 +185,8 @@ impl TestSession {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TestSignInError {
-    /// No provider is configured, or none with this id.
-    #[error("no configured provider is called {0:?}")]
+    /// No provider with this id is configured (`""`: none at all).
+    #[error("no configured provider is called {0:?} (none: no provider is configured)")]
     UnknownProvider(String),
     /// The identity is new and its verified e-mail is an existing
     /// account's, which signs in with `provider` (no account is created,
@@ -212,7 +219,7 @@ impl Portcullis {
     /// # Errors
     ///
     /// [`TestSignInError`]: an unknown provider, an e-mail taken by another
-    /// account, or a store failure.
+    /// account, the app's hooks refusing or failing, or a store failure.
     pub async fn sign_in_for_test(&self, user: TestUser) -> Result<TestSession, TestSignInError> {
         let core = &self.core;
         let provider = match &user.provider {
@@ -426,7 +433,7 @@ mod tests {
     /// Where a signed-out page navigation to `/me` ends, with settings
     /// made by `settings`.
     async fn navigation_without_user(
-        settings: impl FnOnce(crate::SettingsBuilder) -> crate::SettingsBuilder,
+        settings: impl FnOnce(SettingsBuilder) -> SettingsBuilder,
     ) -> (StatusCode, Option<String>) {
         let builder = settings(Settings::builder())
             .database_url("sqlite::memory:")
@@ -465,7 +472,7 @@ mod tests {
             )
         );
         assert_eq!(
-            navigation_without_user(crate::SettingsBuilder::no_sign_in_redirect).await,
+            navigation_without_user(SettingsBuilder::no_sign_in_redirect).await,
             (StatusCode::UNAUTHORIZED, None)
         );
         let problems = Settings::builder()

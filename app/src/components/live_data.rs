@@ -57,7 +57,7 @@ fn LiveResult(result: Result<Option<LiveProfile>, AppError>, provider: String) -
         }
         Err(AppError::SessionEnded) => EitherOf4::C(view! {
             <p class="inline-error" role="alert">
-                {format!("Your session with {provider} ended. Please log in again. ")}
+                {format!("Your session with {provider} ended. Please sign in again. ")}
                 <a href="/" rel="external">"Log in"</a>
             </p>
         }),

@@ -3,7 +3,7 @@
 //! [`Settings::from_vars`] does: the same defaults, and every problem
 //! reported at once, naming the variable.
 
-use std::{collections::HashMap, time::Duration};
+use std::{collections::HashMap, fmt, time::Duration};
 
 use super::{ConfigProblems, Settings};
 
@@ -37,7 +37,7 @@ use super::{ConfigProblems, Settings};
 ///     .unwrap_err();
 /// assert_eq!(problems.problems().len(), 5, "{problems}");
 /// ```
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 #[must_use]
 pub struct SettingsBuilder {
     /// The environment the file is read under, when there is one.
@@ -60,7 +60,7 @@ impl SettingsBuilder {
     /// Starts from the process environment over the settings file (as
     /// [`Settings::from_env`]); what is set in code wins over both.
     pub fn from_env() -> Self {
-        Self::from_vars(std::env::vars())
+        Self::from_vars(super::env_vars())
     }
 
     /// Starts from `vars` (variable name, value) over the settings file, as
@@ -83,8 +83,15 @@ impl SettingsBuilder {
         self.set(name, value)
     }
 
+    /// `duration` in whole seconds; a fraction of a second is kept, so that
+    /// validation reports it rather than rounding it away.
     fn seconds(self, key: &str, duration: Duration) -> Self {
-        self.set(key, duration.as_secs().to_string())
+        let value = if duration.subsec_nanos() == 0 {
+            duration.as_secs().to_string()
+        } else {
+            format!("{:.3}", duration.as_secs_f64())
+        };
+        self.set(key, value)
     }
 
     /// The origin users reach the app at, e.g. `https://app.example.com`
@@ -202,7 +209,14 @@ impl SettingsBuilder {
     /// expiry, in whole seconds, up to an hour; `None` turns it off
     /// (`BACKGROUND_REFRESH_SECONDS`; default 30).
     pub fn background_refresh(self, every: Option<Duration>) -> Self {
-        self.seconds("BACKGROUND_REFRESH_SECONDS", every.unwrap_or_default())
+        match every {
+            None => self.set("BACKGROUND_REFRESH_SECONDS", "0"),
+            // Zero is not "off": that is `None`; validation reports it.
+            Some(every) if every.is_zero() => {
+                self.set("BACKGROUND_REFRESH_SECONDS", "0 (use None to turn it off)")
+            }
+            Some(every) => self.seconds("BACKGROUND_REFRESH_SECONDS", every),
+        }
     }
 
     /// How long a signed-in session's records are read from memory before
@@ -266,7 +280,7 @@ impl SettingsBuilder {
 /// `gitlab`, `discord`) is that preset; any other id is an OpenID Connect
 /// provider found by discovery at its [`issuer`](Self::issuer), unless
 /// [`preset`](Self::preset) says otherwise.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 #[must_use]
 pub struct ProviderConfig {
     id: String,
@@ -329,5 +343,30 @@ impl ProviderConfig {
     /// Enterprise and the like (`<ID>_API_URL`).
     pub fn api_url(self, url: &str) -> Self {
         self.set("API_URL", url)
+    }
+}
+
+/// Names only: values may be secrets (client secrets, vault keys, database
+/// passwords) and the environment may hold anything.
+impl fmt::Debug for SettingsBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut set: Vec<&String> = self.vars.keys().collect();
+        set.sort();
+        f.debug_struct("SettingsBuilder")
+            .field("from_env", &self.env.is_some())
+            .field("set", &set)
+            .field("providers", &self.providers)
+            .finish()
+    }
+}
+
+/// Names only, as for [`SettingsBuilder`].
+impl fmt::Debug for ProviderConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let set: Vec<&str> = self.vars.iter().map(|(name, _)| *name).collect();
+        f.debug_struct("ProviderConfig")
+            .field("id", &self.id)
+            .field("set", &set)
+            .finish()
     }
 }

@@ -76,7 +76,8 @@ pub struct Settings {
     /// (`REFRESH_LOCK_SECONDS`, 2–300).
     pub(crate) refresh_lock_lease: Duration,
     /// How often sessions in use get their tokens refreshed ahead of
-    /// expiry; `None` turns that off (`BACKGROUND_REFRESH_SECONDS`, 0).
+    /// expiry, every 30 s by default; `None` turns that off
+    /// (`BACKGROUND_REFRESH_SECONDS`, `0` for off).
     pub(crate) background_refresh: Option<Duration>,
     /// How long a signed-in session's records are read from memory before
     /// the store is asked again (`SESSION_CACHE_SECONDS`, 0 = never; see
@@ -148,7 +149,7 @@ const DEFAULT_SESSION_CACHE: u64 = 2;
 impl Settings {
     /// Reads the process environment and the settings file.
     pub fn from_env() -> Result<Self, ConfigProblems> {
-        Self::from_file_and_vars(&std::env::vars().collect())
+        Self::from_file_and_vars(&env_vars().collect())
     }
 
     /// `env` over the settings file: the one `PORTCULLIS_CONFIG` names
@@ -199,181 +200,65 @@ impl Settings {
 
     /// Builds settings from `vars`, collecting every problem.
     pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigProblems> {
-        let mut problems = Vec::new();
-        let get = |key: &str| vars.get(key).map(|v| v.trim()).filter(|v| !v.is_empty());
-
-        let public_url = match get("APP_PUBLIC_URL") {
-            Some(url) => match parse_public_url(url) {
-                Ok(url) => url,
-                Err(why) => {
-                    problems.push(format!("APP_PUBLIC_URL {why}"));
-                    String::new()
-                }
-            },
-            None => DEFAULT_PUBLIC_URL.to_owned(),
+        let mut read = Reader {
+            vars,
+            problems: Vec::new(),
         };
-
-        let error_page = get("APP_ERROR_PAGE").and_then(|path| {
-            let valid = crate::flow::return_to::validate(path);
-            if valid.is_none() {
-                problems.push(format!(
-                    "APP_ERROR_PAGE must be a path on this site such as /error, not {path:?}"
-                ));
-            }
-            valid.map(str::to_owned)
-        });
-        let sign_in_page = match get("APP_SIGN_IN_PAGE") {
+        let public_url = read.public_url();
+        let error_page = read.site_path("APP_ERROR_PAGE", "/error");
+        let sign_in_page = match read.get("APP_SIGN_IN_PAGE") {
             None => Some(DEFAULT_SIGN_IN_PAGE.to_owned()),
             Some("off") => None,
-            Some(path) => {
-                let valid = crate::flow::return_to::validate(path);
-                if valid.is_none() {
-                    problems.push(format!(
-                        "APP_SIGN_IN_PAGE must be a path on this site such as /login, or off, \
-                         not {path:?}"
-                    ));
-                }
-                valid.map(str::to_owned)
-            }
+            Some(_) => read.site_path("APP_SIGN_IN_PAGE", "/login, or off"),
         };
-        let providers = provider::parse(&get, &mut problems);
+        let providers = provider::parse(&|key| lookup(vars, key), &mut read.problems);
+        let (database_url, session_store_url, session_store_prefix) = read.stores();
+        let token_keys = read.token_keys(session_store_url.unwrap_or(database_url));
 
-        let database_url = get("DATABASE_URL").unwrap_or(DEFAULT_DATABASE_URL);
-        if !crate::db::is_supported_url(database_url) {
-            problems.push(
-                "DATABASE_URL must be a sqlite: or postgres:// URL \
-                 (e.g. sqlite://portcullis.db or postgres://user@host/portcullis)"
-                    .to_owned(),
-            );
-        }
-
-        let session_store_url = get("SESSION_STORE_URL");
-        if let Some(url) = session_store_url
-            && !crate::store::is_supported_url(url)
-        {
-            problems.push(
-                "SESSION_STORE_URL must be a sqlite:, postgres:// or redis:// URL, or memory: \
-                 (this process only, for tests)"
-                    .to_owned(),
-            );
-        }
-        let session_store_prefix = get("SESSION_STORE_PREFIX").unwrap_or("portcullis");
-        if !session_store_prefix
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        {
-            problems.push(
-                "SESSION_STORE_PREFIX may hold letters, digits, '-', '_' and '.' only".to_owned(),
-            );
-        }
-
-        let token_keys = match get("TOKEN_ENCRYPTION_KEYS").map(KeyRing::parse) {
-            None => None,
-            Some(Ok(keys)) => Some(keys),
-            Some(Err(why)) => {
-                problems.push(format!("TOKEN_ENCRYPTION_KEYS: {why}"));
-                None
-            }
-        };
-        // Tokens sealed with a key of this process alone cannot be opened
-        // after a restart or by another instance, while the sessions that
-        // point to them live on in a persistent store.
-        let store_url = session_store_url.unwrap_or(database_url);
-        if get("TOKEN_ENCRYPTION_KEYS").is_none() && !is_in_memory(store_url) {
-            problems.push(
-                "TOKEN_ENCRYPTION_KEYS is not set, and sessions are kept in a persistent store: \
-                 set it to `k1:` followed by 32 random bytes in base64 \
-                 (`head -c 32 /dev/urandom | base64`), the same on every instance"
-                    .to_owned(),
-            );
-        }
-
-        let mut seconds = |key: &str, default: u64, max: u64| match get(key) {
-            None => Duration::from_secs(default),
-            Some(value) => match value.parse::<u64>() {
-                Ok(n) if (1..=max).contains(&n) => Duration::from_secs(n),
-                _ => {
-                    problems.push(format!(
-                        "{key} must be a whole number of seconds from 1 to {max}, not \"{value}\""
-                    ));
-                    Duration::from_secs(default)
-                }
-            },
-        };
-        let sign_in_ttl = seconds("LOGIN_TIMEOUT_SECONDS", DEFAULT_SIGN_IN_TIMEOUT, 3600);
-        let provider_timeout = seconds("PROVIDER_TIMEOUT_SECONDS", DEFAULT_PROVIDER_TIMEOUT, 120);
-        let session_idle = seconds(
+        let sign_in_ttl = read.seconds("LOGIN_TIMEOUT_SECONDS", DEFAULT_SIGN_IN_TIMEOUT, 3600);
+        let provider_timeout =
+            read.seconds("PROVIDER_TIMEOUT_SECONDS", DEFAULT_PROVIDER_TIMEOUT, 120);
+        let session_idle = read.seconds(
             "SESSION_IDLE_TIMEOUT_SECONDS",
             DEFAULT_SESSION_IDLE,
             30 * 86_400,
         );
-        let session_absolute = seconds(
+        let session_absolute = read.seconds(
             "SESSION_ABSOLUTE_TIMEOUT_SECONDS",
             DEFAULT_SESSION_ABSOLUTE,
             365 * 86_400,
         );
-        let refresh_skew = seconds("TOKEN_REFRESH_SKEW_SECONDS", 60, 3600);
-        let refresh_lock_lease =
-            seconds("REFRESH_LOCK_SECONDS", 30, 300).max(Duration::from_secs(2));
-        let access_token_default_lifetime = seconds(
+        let refresh_skew = read.seconds("TOKEN_REFRESH_SKEW_SECONDS", 60, 3600);
+        let refresh_lock_lease = read.seconds_between("REFRESH_LOCK_SECONDS", 30, 2, 300);
+        let access_token_default_lifetime = read.seconds(
             "ACCESS_TOKEN_DEFAULT_LIFETIME_SECONDS",
             DEFAULT_TOKEN_LIFETIME,
             86_400,
         );
-        let background_refresh = match get("BACKGROUND_REFRESH_SECONDS") {
+        let background_refresh = match read.get("BACKGROUND_REFRESH_SECONDS") {
             Some("0") => None,
-            _ => Some(seconds("BACKGROUND_REFRESH_SECONDS", 30, 3600)),
+            _ => Some(read.seconds("BACKGROUND_REFRESH_SECONDS", 30, 3600)),
         };
-        let session_cache = match get("SESSION_CACHE_SECONDS") {
-            None => Duration::from_secs(DEFAULT_SESSION_CACHE),
-            Some(value) => match value.parse::<u64>() {
-                Ok(n) if n <= 60 => Duration::from_secs(n),
-                _ => {
-                    problems.push(format!(
-                        "SESSION_CACHE_SECONDS must be a whole number of seconds from 0 (off) \
-                         to 60, not \"{value}\""
-                    ));
-                    Duration::ZERO
-                }
-            },
-        };
+        let session_cache = read.session_cache();
         // A default within the skew would refresh such a token on every use.
         if access_token_default_lifetime <= refresh_skew {
-            problems.push(format!(
+            read.problems.push(format!(
                 "ACCESS_TOKEN_DEFAULT_LIFETIME_SECONDS ({}) must be longer than \
                  TOKEN_REFRESH_SKEW_SECONDS ({})",
                 access_token_default_lifetime.as_secs(),
                 refresh_skew.as_secs()
             ));
         }
-        let mut per_minute = |key: &str, default: u32| match get(key) {
-            None => default,
-            Some(value) => value.parse::<u32>().unwrap_or_else(|_| {
-                problems.push(format!(
-                    "{key} must be a whole number of requests per minute (0 for no limit), \
-                     not \"{value}\""
-                ));
-                default
-            }),
-        };
-        let sign_in_per_minute = per_minute("RATE_LIMIT_SIGN_IN_PER_MINUTE", 120);
-        let backchannel_per_minute = per_minute("RATE_LIMIT_BACKCHANNEL_PER_MINUTE", 600);
-        let client_ip_header = match get("CLIENT_IP_HEADER") {
-            None => None,
-            Some(name) => match http::HeaderName::try_from(name) {
-                Ok(header) => Some(header),
-                Err(_) => {
-                    problems.push(format!("CLIENT_IP_HEADER {name:?} is not a header name"));
-                    None
-                }
-            },
-        };
+        let sign_in_per_minute = read.per_minute("RATE_LIMIT_SIGN_IN_PER_MINUTE", 120);
+        let backchannel_per_minute = read.per_minute("RATE_LIMIT_BACKCHANNEL_PER_MINUTE", 600);
+        let client_ip_header = read.header_name("CLIENT_IP_HEADER");
         let provider_limits = Limits {
             connect_timeout: provider_timeout.min(Limits::default().connect_timeout),
             total_timeout: provider_timeout,
             ..Limits::default()
         };
 
+        let problems = read.problems;
         if problems.is_empty() {
             Ok(Self {
                 error_page,
@@ -403,21 +288,192 @@ impl Settings {
     }
 }
 
+/// The process environment; a variable whose name or value is not UTF-8
+/// is none of ours and is skipped.
+pub(crate) fn env_vars() -> impl Iterator<Item = (String, String)> {
+    std::env::vars_os()
+        .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)))
+}
+
+/// `vars[key]`, trimmed; an empty value counts as unset.
+fn lookup<'a>(vars: &'a HashMap<String, String>, key: &str) -> Option<&'a str> {
+    vars.get(key).map(|v| v.trim()).filter(|v| !v.is_empty())
+}
+
+/// The variables being read, and every problem found in them so far.
+struct Reader<'a> {
+    vars: &'a HashMap<String, String>,
+    problems: Vec<String>,
+}
+
+impl<'a> Reader<'a> {
+    fn get(&self, key: &str) -> Option<&'a str> {
+        lookup(self.vars, key)
+    }
+
+    /// `APP_PUBLIC_URL`, an origin; the local development one if unset.
+    fn public_url(&mut self) -> String {
+        match self.get("APP_PUBLIC_URL") {
+            None => DEFAULT_PUBLIC_URL.to_owned(),
+            Some(url) => parse_public_url(url).unwrap_or_else(|why| {
+                self.problems.push(format!("APP_PUBLIC_URL {why}"));
+                String::new()
+            }),
+        }
+    }
+
+    /// `key`, a path on this site (`example` shows one), if set.
+    fn site_path(&mut self, key: &str, example: &str) -> Option<String> {
+        let path = self.get(key)?;
+        let valid = crate::flow::return_to::validate(path);
+        if valid.is_none() {
+            self.problems.push(format!(
+                "{key} must be a path on this site such as {example}, not {path:?}"
+            ));
+        }
+        valid.map(str::to_owned)
+    }
+
+    /// `DATABASE_URL` (default SQLite file), `SESSION_STORE_URL` and
+    /// `SESSION_STORE_PREFIX`.
+    fn stores(&mut self) -> (&'a str, Option<&'a str>, &'a str) {
+        let database_url = self.get("DATABASE_URL").unwrap_or(DEFAULT_DATABASE_URL);
+        if !crate::db::is_supported_url(database_url) {
+            self.problems.push(
+                "DATABASE_URL must be a sqlite: or postgres:// URL \
+                 (e.g. sqlite://portcullis.db or postgres://user@host/portcullis)"
+                    .to_owned(),
+            );
+        }
+        let session_store_url = self.get("SESSION_STORE_URL");
+        if session_store_url.is_some_and(|url| !crate::store::is_supported_url(url)) {
+            self.problems.push(
+                "SESSION_STORE_URL must be a sqlite:, postgres:// or redis:// URL, or memory: \
+                 (this process only, for tests)"
+                    .to_owned(),
+            );
+        }
+        let prefix = self.get("SESSION_STORE_PREFIX").unwrap_or("portcullis");
+        if !prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            self.problems.push(
+                "SESSION_STORE_PREFIX may hold letters, digits, '-', '_' and '.' only".to_owned(),
+            );
+        }
+        (database_url, session_store_url, prefix)
+    }
+
+    /// `TOKEN_ENCRYPTION_KEYS`, required when the session data at
+    /// `store_url` outlives the process.
+    fn token_keys(&mut self, store_url: &str) -> Option<KeyRing> {
+        let Some(keys) = self.get("TOKEN_ENCRYPTION_KEYS") else {
+            // Tokens sealed with a key of this process alone cannot be
+            // opened after a restart or by another instance, while the
+            // sessions that point to them live on in a persistent store.
+            if !is_in_memory(store_url) {
+                self.problems.push(
+                    "TOKEN_ENCRYPTION_KEYS is not set, and sessions are kept in a persistent \
+                     store: set it to `k1:` followed by 32 random bytes in base64 \
+                     (`head -c 32 /dev/urandom | base64`), the same on every instance"
+                        .to_owned(),
+                );
+            }
+            return None;
+        };
+        KeyRing::parse(keys)
+            .map_err(|why| self.problems.push(format!("TOKEN_ENCRYPTION_KEYS: {why}")))
+            .ok()
+    }
+
+    /// `key`, whole seconds from 1 to `max`; `default` if unset.
+    fn seconds(&mut self, key: &str, default: u64, max: u64) -> Duration {
+        self.seconds_between(key, default, 1, max)
+    }
+
+    /// `key`, whole seconds from `min` to `max`; `default` if unset.
+    fn seconds_between(&mut self, key: &str, default: u64, min: u64, max: u64) -> Duration {
+        let Some(value) = self.get(key) else {
+            return Duration::from_secs(default);
+        };
+        match value.parse::<u64>() {
+            Ok(n) if (min..=max).contains(&n) => Duration::from_secs(n),
+            _ => {
+                self.problems.push(format!(
+                    "{key} must be a whole number of seconds from {min} to {max}, not \"{value}\""
+                ));
+                Duration::from_secs(default)
+            }
+        }
+    }
+
+    /// `SESSION_CACHE_SECONDS`, 0 (off) to 60.
+    fn session_cache(&mut self) -> Duration {
+        let Some(value) = self.get("SESSION_CACHE_SECONDS") else {
+            return Duration::from_secs(DEFAULT_SESSION_CACHE);
+        };
+        match value.parse::<u64>() {
+            Ok(n) if n <= 60 => Duration::from_secs(n),
+            _ => {
+                self.problems.push(format!(
+                    "SESSION_CACHE_SECONDS must be a whole number of seconds from 0 (off) \
+                     to 60, not \"{value}\""
+                ));
+                Duration::ZERO
+            }
+        }
+    }
+
+    /// `key`, requests per minute (0: no limit); `default` if unset.
+    fn per_minute(&mut self, key: &str, default: u32) -> u32 {
+        let Some(value) = self.get(key) else {
+            return default;
+        };
+        value.parse::<u32>().unwrap_or_else(|_| {
+            self.problems.push(format!(
+                "{key} must be a whole number of requests per minute (0 for no limit), \
+                 not \"{value}\""
+            ));
+            default
+        })
+    }
+
+    /// `key`, an HTTP header name, if set.
+    fn header_name(&mut self, key: &str) -> Option<http::HeaderName> {
+        let name = self.get(key)?;
+        http::HeaderName::try_from(name)
+            .map_err(|_| {
+                self.problems
+                    .push(format!("{key} {name:?} is not a header name"))
+            })
+            .ok()
+    }
+}
+
 /// An origin: scheme `http` or `https`, a host, optional port, no path,
 /// query or fragment.
+/// Kept as browsers send it in `Origin` (RFC 6454 §6.1): scheme and host in
+/// lower case, no default port, so it can be compared byte for byte.
 fn parse_public_url(value: &str) -> Result<String, &'static str> {
     let trimmed = value.trim_end_matches('/');
-    let rest = trimmed
-        .strip_prefix("https://")
-        .or_else(|| trimmed.strip_prefix("http://"))
-        .ok_or("must start with http:// or https://")?;
+    let lower = trimmed.to_ascii_lowercase();
+    let (scheme, default_port) = if lower.starts_with("https://") {
+        ("https://", ":443")
+    } else if lower.starts_with("http://") {
+        ("http://", ":80")
+    } else {
+        return Err("must start with http:// or https://");
+    };
+    let rest = &lower[scheme.len()..];
     if rest.is_empty() {
         return Err("has no host");
     }
     if rest.contains(['/', '?', '#', '@', ' ', '\\']) {
         return Err("must be an origin only (scheme, host and port, no path or query)");
     }
-    Ok(trimmed.to_owned())
+    let host = rest.strip_suffix(default_port).unwrap_or(rest);
+    Ok(format!("{scheme}{host}"))
 }
 
 #[cfg(test)]

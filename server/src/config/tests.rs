@@ -586,3 +586,63 @@ fn the_error_page_is_a_path_on_this_site() {
     .unwrap();
     assert_eq!(settings.error_page.as_deref(), Some("/sign-in/failed"));
 }
+
+#[test]
+fn settings_written_in_code_print_no_secret() {
+    let builder = Settings::builder()
+        .token_encryption_keys("k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
+        .database_url("postgres://app:hunter2@db/app")
+        .provider(ProviderConfig::new("corp").client("corp-id", "corp-secret-value"));
+    let printed = format!("{builder:?}");
+    for secret in ["MDEyMzQ1", "hunter2", "corp-secret-value"] {
+        assert!(!printed.contains(secret), "{printed}");
+    }
+    assert!(printed.contains("TOKEN_ENCRYPTION_KEYS"), "{printed}");
+    let provider = format!(
+        "{:?}",
+        ProviderConfig::new("corp").client("id", "corp-secret-value")
+    );
+    assert!(!provider.contains("corp-secret-value"), "{provider}");
+}
+
+#[test]
+fn the_public_url_is_kept_as_browsers_send_their_origin() {
+    for (given, kept) in [
+        ("https://App.Example.COM", "https://app.example.com"),
+        ("https://app.example.com:443/", "https://app.example.com"),
+        ("http://127.0.0.1:80", "http://127.0.0.1"),
+        (
+            "https://app.example.com:8443",
+            "https://app.example.com:8443",
+        ),
+        ("HTTP://localhost:3000", "http://localhost:3000"),
+    ] {
+        let settings = Settings::from_vars(&vars(&[
+            ("DATABASE_URL", "sqlite::memory:"),
+            ("APP_PUBLIC_URL", given),
+        ]))
+        .unwrap();
+        assert_eq!(settings.public_url, kept, "{given}");
+    }
+}
+
+#[test]
+fn durations_in_code_that_are_not_whole_seconds_are_reported_not_rounded() {
+    let problems = Settings::builder()
+        .database_url("sqlite::memory:")
+        .session_idle_timeout(Duration::from_millis(1500))
+        .background_refresh(Some(Duration::ZERO))
+        .refresh_lock_lease(Duration::from_secs(1))
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        problems.problems(),
+        [
+            "SESSION_IDLE_TIMEOUT_SECONDS must be a whole number of seconds from 1 to 2592000, \
+             not \"1.500\"",
+            "REFRESH_LOCK_SECONDS must be a whole number of seconds from 2 to 300, not \"1\"",
+            "BACKGROUND_REFRESH_SECONDS must be a whole number of seconds from 1 to 3600, \
+             not \"0 (use None to turn it off)\"",
+        ]
+    );
+}

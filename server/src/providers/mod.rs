@@ -312,7 +312,26 @@ impl Registry {
         self.providers.iter().find(|p| p.settings.id == id)
     }
 
-    /// The providers as the login page shows them.
+    /// Tries again to discover each OpenID Connect provider that could not
+    /// be reached yet (each one's backoff still applies); how many are
+    /// available now that were not.
+    pub async fn retry_discovery(&self, http: &ProviderHttp) -> usize {
+        let missing = self.providers.iter().filter(|p| !p.is_available());
+        let attempts = missing.map(|provider| async move {
+            let found = provider.discovered(http).await.is_ok();
+            if found {
+                tracing::info!(provider = %provider.settings.id, "provider available again");
+            }
+            found
+        });
+        futures_util::future::join_all(attempts)
+            .await
+            .into_iter()
+            .filter(|found| *found)
+            .count()
+    }
+
+    /// The providers as the sign-in page shows them.
     pub async fn views(&self) -> Vec<ProviderInfo> {
         let mut views = Vec::with_capacity(self.providers.len());
         for provider in &self.providers {
