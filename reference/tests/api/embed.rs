@@ -3,18 +3,16 @@
 //! real local identity provider. And the README's "Add Portcullis to your
 //! app" block is that very file.
 
-use std::{collections::HashMap, path::PathBuf};
+use std::path::PathBuf;
 
 use axum::{Json, Router, routing::get};
 use http::{StatusCode, header};
-use portcullis::{AccessToken, Portcullis, Settings};
+use portcullis::{AccessToken, Portcullis};
 use serde_json::Value;
-use tokio::net::TcpListener;
 
 use crate::{
-    local_idp::{CLIENT_ID, CLIENT_SECRET, LocalIdp},
     login::{complete_at_provider, location},
-    spawn::{TempDatabase, TestApp, browser},
+    spawn::{TestApp, browser, spawn_own_app},
 };
 
 #[allow(dead_code, clippy::print_stdout)]
@@ -24,52 +22,24 @@ mod example;
 /// The example app, plus one route of the test's own that calls the
 /// provider's userinfo endpoint with the [`AccessToken`] extractor's token.
 async fn start() -> TestApp {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let idp = LocalIdp::start(&url).await;
-    let database = TempDatabase::new();
-    let vars: HashMap<String, String> = [
-        ("APP_PUBLIC_URL", url.as_str()),
-        ("DATABASE_URL", &database.url()),
-        ("TOKEN_ENCRYPTION_KEYS", crate::rig::KEYS),
-        ("AUTH_PROVIDERS", "local"),
-        ("LOCAL_ISSUER", idp.issuer.as_str()),
-        ("LOCAL_CLIENT_ID", CLIENT_ID),
-        ("LOCAL_CLIENT_SECRET", CLIENT_SECRET),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    let portcullis = Portcullis::start(Settings::from_vars(&vars).unwrap())
-        .await
-        .unwrap();
-    let userinfo = discovered_userinfo(&idp.issuer).await;
-    let own = Router::new().route(
-        "/test/userinfo",
-        get(move |token: AccessToken| async move {
-            let answer = reqwest::Client::new()
-                .get(&userinfo)
-                .header(header::AUTHORIZATION, token.bearer().unwrap())
-                .send()
-                .await
-                .unwrap();
-            Json(answer.json::<Value>().await.unwrap())
-        }),
-    );
-    let app = example::app(&portcullis).merge(own.layer(portcullis.layer()));
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .await
-    });
-    TestApp {
-        url,
-        idp,
-        github: None,
-        database,
-    }
+    spawn_own_app(|settings, issuer| async move {
+        let portcullis = Portcullis::start(settings).await.unwrap();
+        let userinfo = discovered_userinfo(&issuer).await;
+        let own = Router::new().route(
+            "/test/userinfo",
+            get(move |token: AccessToken| async move {
+                let answer = reqwest::Client::new()
+                    .get(&userinfo)
+                    .header(header::AUTHORIZATION, token.bearer().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+                Json(answer.json::<Value>().await.unwrap())
+            }),
+        );
+        example::app(&portcullis).merge(own.layer(portcullis.layer()))
+    })
+    .await
 }
 
 async fn discovered_userinfo(issuer: &str) -> String {

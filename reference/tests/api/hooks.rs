@@ -3,21 +3,16 @@
 //! and leaves nothing behind; the app sees the account before the session
 //! exists; a failing hook is a clear error, not a half sign-in.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-};
+use std::sync::{Arc, Mutex};
 
 use axum::{Json, Router, routing::get};
 use http::{StatusCode, header};
-use portcullis::{HookError, Identity, Portcullis, Settings, SignInHooks, User};
+use portcullis::{HookError, Identity, Portcullis, SignInHooks, User};
 use serde_json::Value;
-use tokio::net::TcpListener;
 
 use crate::{
-    local_idp::{CLIENT_ID, CLIENT_SECRET, LocalIdp},
     login::{complete_at_provider, location},
-    spawn::{TempDatabase, TestApp, browser},
+    spawn::{TestApp, browser, spawn_own_app},
 };
 
 /// `(account id, subject, e-mail)` per `before_session`.
@@ -62,42 +57,15 @@ impl SignInHooks for AppHooks {
 
 /// An app with `hooks`, signed in through the local identity provider.
 async fn start(hooks: AppHooks) -> TestApp {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let idp = LocalIdp::start(&url).await;
-    let database = TempDatabase::new();
-    let vars: HashMap<String, String> = [
-        ("APP_PUBLIC_URL", url.as_str()),
-        ("DATABASE_URL", &database.url()),
-        ("TOKEN_ENCRYPTION_KEYS", crate::rig::KEYS),
-        ("AUTH_PROVIDERS", "local"),
-        ("LOCAL_ISSUER", idp.issuer.as_str()),
-        ("LOCAL_CLIENT_ID", CLIENT_ID),
-        ("LOCAL_CLIENT_SECRET", CLIENT_SECRET),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    let portcullis = Portcullis::builder(Settings::from_vars(&vars).unwrap())
-        .sign_in_hooks(hooks)
-        .start()
-        .await
-        .unwrap();
-    let app =
-        portcullis.mount(Router::new().route("/api/me", get(|user: User| async { Json(user) })));
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .await
-    });
-    TestApp {
-        url,
-        idp,
-        github: None,
-        database,
-    }
+    spawn_own_app(|settings, _| async move {
+        let portcullis = Portcullis::builder(settings)
+            .sign_in_hooks(hooks)
+            .start()
+            .await
+            .unwrap();
+        portcullis.mount(Router::new().route("/api/me", get(|user: User| async { Json(user) })))
+    })
+    .await
 }
 
 /// Signs `login` in at the provider; where the callback sends the browser.

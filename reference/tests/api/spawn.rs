@@ -147,3 +147,45 @@ pub fn browser() -> reqwest::Client {
         .build()
         .unwrap()
 }
+
+/// An app of the test's own on a free port, with the local identity
+/// provider as "local" and a database of its own: `app` gets Portcullis's
+/// settings for them and the provider's issuer, and returns the router to
+/// serve.
+pub async fn spawn_own_app<F, Fut>(app: F) -> TestApp
+where
+    F: FnOnce(portcullis::Settings, String) -> Fut,
+    Fut: Future<Output = axum::Router>,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let idp = LocalIdp::start(&url).await;
+    let database = TempDatabase::new();
+    let vars: HashMap<String, String> = [
+        ("APP_PUBLIC_URL", url.as_str()),
+        ("DATABASE_URL", &database.url()),
+        ("TOKEN_ENCRYPTION_KEYS", crate::rig::KEYS),
+        ("AUTH_PROVIDERS", "local"),
+        ("LOCAL_ISSUER", idp.issuer.as_str()),
+        ("LOCAL_CLIENT_ID", LOCAL_CLIENT_ID),
+        ("LOCAL_CLIENT_SECRET", LOCAL_CLIENT_SECRET),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let settings = portcullis::Settings::from_vars(&vars).unwrap();
+    let router = app(settings, idp.issuer.clone()).await;
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+    });
+    TestApp {
+        url,
+        idp,
+        github: None,
+        database,
+    }
+}
