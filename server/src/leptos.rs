@@ -84,11 +84,9 @@ mod tests {
     use ::leptos::{prelude::ServerFnError, server};
     use axum::{
         Router,
-        body::{Body, to_bytes},
         http::{Request, StatusCode, header},
         routing::post,
     };
-    use tower::ServiceExt;
 
     use crate::{
         Portcullis,
@@ -124,20 +122,10 @@ mod tests {
     async fn call(app: &Router, path: &str, cookie: Option<&str>) -> (StatusCode, String) {
         // The browser's fetch names our origin (the layer refuses a
         // signed-in call that does not).
-        let mut request = Request::post(format!("/api/{path}"))
+        let request = Request::post(format!("/api/{path}"))
             .header(header::ORIGIN, "http://127.0.0.1:3000")
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-        if let Some(cookie) = cookie {
-            request = request.header(header::COOKIE, cookie);
-        }
-        let response = app
-            .clone()
-            .oneshot(request.body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        let status = response.status();
-        let body = to_bytes(response.into_body(), 1 << 20).await.unwrap();
-        (status, String::from_utf8(body.to_vec()).unwrap())
+        testing::tests::answer(app, request, cookie).await
     }
 
     #[tokio::test]

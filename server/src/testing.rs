@@ -283,7 +283,7 @@ impl Portcullis {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use axum::{
         Router,
         body::{Body, to_bytes},
@@ -325,8 +325,13 @@ mod tests {
         (portcullis, app)
     }
 
-    async fn get_with(app: &Router, path: &str, cookie: Option<&str>) -> (StatusCode, String) {
-        let mut request = Request::get(path).header(header::ACCEPT, "application/json");
+    /// `request` (with `cookie`, if any) sent to `app`: the answer's
+    /// status and body. For this crate's tests.
+    pub(crate) async fn answer(
+        app: &Router,
+        mut request: http::request::Builder,
+        cookie: Option<&str>,
+    ) -> (StatusCode, String) {
         if let Some(cookie) = cookie {
             request = request.header(header::COOKIE, cookie);
         }
@@ -338,6 +343,11 @@ mod tests {
         let status = response.status();
         let body = to_bytes(response.into_body(), 1 << 20).await.unwrap();
         (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    async fn get_with(app: &Router, path: &str, cookie: Option<&str>) -> (StatusCode, String) {
+        let request = Request::get(path).header(header::ACCEPT, "application/json");
+        answer(app, request, cookie).await
     }
 
     #[tokio::test]
