@@ -25,10 +25,6 @@ use crate::{
     session::SessionUser,
 };
 
-/// The API paths each kind of provider may be called at.
-const GITHUB_PATHS: [&str; 1] = ["/user"];
-const DISCORD_PATHS: [&str; 1] = ["/users/@me"];
-
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
     #[error("{0:?} is not an allowed upstream path")]
@@ -173,30 +169,14 @@ impl ProviderApi {
                         ],
                     )
                 }
-                Protocol::GitHub => {
-                    let api = provider.endpoints().ok_or(UpstreamError::NoApi)?.api;
-                    let url = upstream_url(&api, "/user", &GITHUB_PATHS)?;
-                    let headers = [("accept", "application/vnd.github+json")];
-                    let data = oauth2::get_json(&self.http, url.as_str(), token, &headers).await?;
-                    (
-                        "GitHub API",
-                        data,
-                        &[
-                            ("Login", "login"),
-                            ("Public repositories", "public_repos"),
-                            ("Followers", "followers"),
-                        ],
-                    )
-                }
-                Protocol::Discord => {
-                    let api = provider.endpoints().ok_or(UpstreamError::NoApi)?.api;
-                    let url = upstream_url(&api, "/users/@me", &DISCORD_PATHS)?;
-                    let data = oauth2::get_json(&self.http, url.as_str(), token, &[]).await?;
-                    (
-                        "Discord API",
-                        data,
-                        &[("Username", "username"), ("Verified", "verified")],
-                    )
+                Protocol::Plain(plain) => {
+                    let api = plain.profile_api();
+                    let base = provider.endpoints().ok_or(UpstreamError::NoApi)?.api;
+                    // The one path this provider's API is called at.
+                    let url = upstream_url(&base, api.path, &[api.path])?;
+                    let data =
+                        oauth2::get_json(&self.http, url.as_str(), token, api.headers).await?;
+                    (api.source, data, api.fields)
                 }
             };
         Ok(ProviderProfile {
@@ -225,6 +205,8 @@ mod tests {
     use super::*;
 
     const API: &str = "https://api.github.com";
+    /// GitHub's one profile path.
+    const GITHUB_PATHS: [&str; 1] = ["/user"];
 
     #[test]
     fn an_allowed_path_stays_on_the_api() {

@@ -38,7 +38,7 @@ pub fn parse<'a>(
                 if found.is_none() {
                     problems.push(format!(
                         "{prefix}_PRESET: \"{kind}\" is not a preset (known: {})",
-                        providers::PRESETS.join(", ")
+                        providers::preset_names().collect::<Vec<_>>().join(", ")
                     ));
                 }
                 found

@@ -348,7 +348,7 @@ fn the_example_settings_file_is_valid_with_its_secrets_in_the_environment() {
 
 #[test]
 fn every_preset_needs_only_its_client_id_and_secret() {
-    for name in providers::PRESETS {
+    for name in providers::preset_names() {
         let prefix = name.to_ascii_uppercase();
         let id_key = format!("{prefix}_CLIENT_ID");
         let secret_key = format!("{prefix}_CLIENT_SECRET");
@@ -390,7 +390,7 @@ fn a_preset_can_serve_another_name_and_a_tenant_makes_microsoft_single_tenant() 
     assert_eq!(work.protocol, Protocol::Oidc);
     assert_eq!(work.label, "Microsoft");
     let hub = &settings.providers[1];
-    assert_eq!(hub.protocol, Protocol::GitHub);
+    assert_eq!(hub.protocol, providers::github::PRESET.protocol);
     assert_eq!(hub.issuer, "https://github.example.com");
 }
 

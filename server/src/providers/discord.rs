@@ -3,21 +3,61 @@
 //! (a number sent as a string); the e-mail is used only when Discord says
 //! it is verified; the avatar is a hash turned into a CDN URL.
 
+use async_trait::async_trait;
 use serde::Deserialize;
 
 use super::{
     Preset, Protocol,
     claims::lenient,
     oauth2::{self, ApiError, Endpoints},
+    plain::{PlainProvider, ProfileApi},
 };
 use crate::{http_client::ProviderHttp, secret::Secret, users::Identity};
 
 pub const PRESET: Preset = Preset {
     issuer: "https://discord.com",
     label: "Discord",
-    protocol: Protocol::Discord,
+    protocol: Protocol::Plain(&Discord),
     scopes: "identify email",
 };
+
+/// Discord, as a [`PlainProvider`].
+pub struct Discord;
+
+#[async_trait]
+impl PlainProvider for Discord {
+    fn name(&self) -> &'static str {
+        "discord"
+    }
+
+    fn endpoints(&self, site: &str, api_url: Option<&str>) -> Endpoints {
+        endpoints(site, api_url)
+    }
+
+    async fn identity(
+        &self,
+        http: &ProviderHttp,
+        endpoints: &Endpoints,
+        site: &str,
+        provider: &str,
+        access_token: &Secret,
+    ) -> Result<Identity, ApiError> {
+        identity(http, endpoints, site, provider, access_token).await
+    }
+
+    fn profile_api(&self) -> ProfileApi {
+        ProfileApi {
+            source: "Discord API",
+            path: "/users/@me",
+            headers: &[],
+            fields: &[("Username", "username"), ("Verified", "verified")],
+        }
+    }
+
+    fn revocation_endpoint(&self, endpoints: &Endpoints) -> Option<String> {
+        Some(format!("{}/oauth2/token/revoke", endpoints.api))
+    }
+}
 
 pub fn endpoints(site: &str, api_url: Option<&str>) -> Endpoints {
     let api = api_url

@@ -7,21 +7,63 @@
 //! `GITHUB_ISSUER` to its address (the API is then at `/api/v3`, or set
 //! `GITHUB_API_URL`).
 
+use async_trait::async_trait;
 use serde::Deserialize;
 
 use super::{
     Preset, Protocol,
     claims::lenient,
     oauth2::{self, ApiError, Endpoints},
+    plain::{PlainProvider, ProfileApi},
 };
 use crate::{http_client::ProviderHttp, secret::Secret, users::Identity};
 
 pub const PRESET: Preset = Preset {
     issuer: "https://github.com",
     label: "GitHub",
-    protocol: Protocol::GitHub,
+    protocol: Protocol::Plain(&GitHub),
     scopes: "read:user user:email",
 };
+
+/// GitHub, as a [`PlainProvider`]. It revokes grants through its own
+/// API, not RFC 7009 (users end them at github.com/settings/applications),
+/// so it names no revocation endpoint.
+pub struct GitHub;
+
+#[async_trait]
+impl PlainProvider for GitHub {
+    fn name(&self) -> &'static str {
+        "github"
+    }
+
+    fn endpoints(&self, site: &str, api_url: Option<&str>) -> Endpoints {
+        endpoints(site, api_url)
+    }
+
+    async fn identity(
+        &self,
+        http: &ProviderHttp,
+        endpoints: &Endpoints,
+        site: &str,
+        provider: &str,
+        access_token: &Secret,
+    ) -> Result<Identity, ApiError> {
+        identity(http, endpoints, site, provider, access_token).await
+    }
+
+    fn profile_api(&self) -> ProfileApi {
+        ProfileApi {
+            source: "GitHub API",
+            path: "/user",
+            headers: &[("accept", "application/vnd.github+json")],
+            fields: &[
+                ("Login", "login"),
+                ("Public repositories", "public_repos"),
+                ("Followers", "followers"),
+            ],
+        }
+    }
+}
 
 const PUBLIC_API: &str = "https://api.github.com";
 const HEADERS: [(&str, &str); 2] = [

@@ -34,12 +34,9 @@ impl Provider {
                     .revocation_endpoint
                     .clone()
             }
-            Protocol::Discord => self
+            Protocol::Plain(provider) => self
                 .endpoints()
-                .map(|e| format!("{}/oauth2/token/revoke", e.api)),
-            // GitHub revokes through its own API, not RFC 7009; users end
-            // grants at github.com/settings/applications.
-            Protocol::GitHub => None,
+                .and_then(|endpoints| provider.revocation_endpoint(&endpoints)),
         }
     }
 

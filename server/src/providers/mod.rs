@@ -16,10 +16,12 @@ pub mod logout;
 pub mod microsoft;
 pub mod oauth2;
 pub mod oidc;
+pub mod plain;
 mod settings;
 pub mod userinfo;
 
 use std::{
+    fmt,
     sync::{Arc, PoisonError, RwLock},
     time::{Duration, Instant},
 };
@@ -29,6 +31,7 @@ use crate::model::ProviderInfo;
 use openidconnect::core::CoreJwsSigningAlgorithm;
 use tokio::sync::Mutex;
 
+pub use plain::PlainProvider;
 pub use settings::ProviderSettings;
 
 use crate::{http_client::ProviderHttp, secret::Secret, users::Identity};
@@ -36,17 +39,37 @@ pub use id_token::IdTokenError;
 pub use oidc::{Discovered, DiscoveryError};
 
 /// How a provider signs users in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 pub enum Protocol {
     /// OpenID Connect, configured by discovery at the issuer.
     Oidc,
     /// OpenID Connect where one issuer URL serves many tenants and each
     /// token's issuer names its tenant (Microsoft Entra ID's `common`).
     OidcMultiTenant,
-    /// Plain OAuth 2.0 and GitHub's REST API for the profile.
-    GitHub,
-    /// Plain OAuth 2.0 and Discord's API for the profile.
-    Discord,
+    /// Plain OAuth 2.0, with the provider's own API for the identity.
+    Plain(&'static dyn PlainProvider),
+}
+
+impl PartialEq for Protocol {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Oidc, Self::Oidc) | (Self::OidcMultiTenant, Self::OidcMultiTenant) => true,
+            (Self::Plain(a), Self::Plain(b)) => a.name() == b.name(),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Protocol {}
+
+impl fmt::Debug for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Oidc => f.write_str("Oidc"),
+            Self::OidcMultiTenant => f.write_str("OidcMultiTenant"),
+            Self::Plain(provider) => write!(f, "Plain({})", provider.name()),
+        }
+    }
 }
 
 impl Protocol {
@@ -68,19 +91,28 @@ pub struct Preset {
     pub scopes: &'static str,
 }
 
-/// Names of the presets, for messages.
-pub const PRESETS: [&str; 5] = ["google", "github", "gitlab", "microsoft", "discord"];
+/// The registry of presets: a provider named like one (or whose
+/// `<NAME>_PRESET` names one) takes its defaults. A new provider file adds
+/// one line here.
+const PRESET_TABLE: [(&str, Preset); 5] = [
+    ("google", google::PRESET),
+    ("github", github::PRESET),
+    ("gitlab", gitlab::PRESET),
+    ("microsoft", microsoft::PRESET),
+    ("discord", discord::PRESET),
+];
+
+/// Names of the presets, in the registry's order.
+pub fn preset_names() -> impl Iterator<Item = &'static str> {
+    PRESET_TABLE.iter().map(|(name, _)| *name)
+}
 
 /// The preset for a provider name, if it names a known provider.
 pub fn preset(name: &str) -> Option<Preset> {
-    match name {
-        "google" => Some(google::PRESET),
-        "github" => Some(github::PRESET),
-        "gitlab" => Some(gitlab::PRESET),
-        "microsoft" => Some(microsoft::PRESET),
-        "discord" => Some(discord::PRESET),
-        _ => None,
-    }
+    PRESET_TABLE
+        .iter()
+        .find(|(known, _)| *known == name)
+        .map(|(_, preset)| *preset)
 }
 
 /// One configured provider and what discovery learned about it.
@@ -235,8 +267,7 @@ impl Provider {
     pub fn endpoints(&self) -> Option<oauth2::Endpoints> {
         let (site, api) = (&self.settings.issuer, self.settings.api_url.as_deref());
         match self.settings.protocol {
-            Protocol::GitHub => Some(github::endpoints(site, api)),
-            Protocol::Discord => Some(discord::endpoints(site, api)),
+            Protocol::Plain(provider) => Some(provider.endpoints(site, api)),
             Protocol::Oidc | Protocol::OidcMultiTenant => None,
         }
     }
@@ -250,8 +281,11 @@ impl Provider {
     ) -> Result<Identity, oauth2::ApiError> {
         let (site, id) = (&self.settings.issuer, &self.settings.id);
         match self.settings.protocol {
-            Protocol::GitHub => github::identity(http, endpoints, site, id, access_token).await,
-            Protocol::Discord => discord::identity(http, endpoints, site, id, access_token).await,
+            Protocol::Plain(provider) => {
+                provider
+                    .identity(http, endpoints, site, id, access_token)
+                    .await
+            }
             Protocol::Oidc | Protocol::OidcMultiTenant => {
                 Err(oauth2::ApiError::Invalid("not a plain OAuth 2.0 provider"))
             }
@@ -398,7 +432,7 @@ mod tests {
 
     #[test]
     fn every_preset_name_has_its_preset() {
-        for name in PRESETS {
+        for name in preset_names() {
             let preset = preset(name).unwrap();
             assert_eq!(preset.label.to_ascii_lowercase(), name, "{name}");
         }
