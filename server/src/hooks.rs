@@ -54,6 +54,20 @@ impl Identity {
     }
 }
 
+/// What an identity a provider vouched for is about to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Attempt {
+    /// Sign in (to its account, or to a new one).
+    SignIn,
+    /// Be connected to the signed-in account `account_id`, as another way
+    /// for it to sign in.
+    Connect {
+        /// The signed-in account's id.
+        account_id: i64,
+    },
+}
+
 /// Why a hook stopped a sign-in.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -82,14 +96,14 @@ impl HookError {
 /// app needs.
 ///
 /// ```
-/// use portcullis::{HookError, Identity, SignInHooks};
+/// use portcullis::{Attempt, HookError, Identity, SignInHooks};
 ///
 /// /// Only people from example.com, with a verified address.
 /// struct StaffOnly;
 ///
 /// #[portcullis::async_trait]
 /// impl SignInHooks for StaffOnly {
-///     async fn allow(&self, identity: &Identity) -> Result<(), HookError> {
+///     async fn allow(&self, identity: &Identity, _: Attempt) -> Result<(), HookError> {
 ///         match identity.email() {
 ///             Some(email) if identity.email_verified() && email.ends_with("@example.com") => Ok(()),
 ///             _ => Err(HookError::Refused),
@@ -99,15 +113,15 @@ impl HookError {
 /// ```
 #[async_trait]
 pub trait SignInHooks: Send + Sync + 'static {
-    /// Whether `identity` may sign in, or be connected to the signed-in
-    /// account. Asked after the provider's answer passed every check and
-    /// before anything is stored.
+    /// Whether `identity` may make this `attempt`: sign in, or be
+    /// connected to the signed-in account. Asked after the provider's
+    /// answer passed every check and before anything is stored.
     ///
     /// # Errors
     ///
     /// [`HookError::Refused`] keeps the identity out.
-    async fn allow(&self, identity: &Identity) -> Result<(), HookError> {
-        let _ = identity;
+    async fn allow(&self, identity: &Identity, attempt: Attempt) -> Result<(), HookError> {
+        let _ = (identity, attempt);
         Ok(())
     }
 
@@ -148,9 +162,13 @@ impl std::fmt::Debug for Hooks {
 }
 
 impl Hooks {
-    /// Asks [`SignInHooks::allow`] about `identity`.
-    pub(crate) async fn allow(&self, identity: &users::Identity) -> Result<(), HookError> {
-        self.0.allow(&Identity(identity.clone())).await
+    /// Asks [`SignInHooks::allow`] about `identity` and its `attempt`.
+    pub(crate) async fn allow(
+        &self,
+        identity: &users::Identity,
+        attempt: Attempt,
+    ) -> Result<(), HookError> {
+        self.0.allow(&Identity(identity.clone()), attempt).await
     }
 
     /// Tells [`SignInHooks::before_session`] that the account is ready.

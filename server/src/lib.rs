@@ -115,7 +115,7 @@ pub use async_trait::async_trait;
 pub use config::{ConfigProblems, ProviderConfig, Settings, SettingsBuilder};
 pub use error::ErrorCode;
 pub use extract::{AccessToken, Rejection};
-pub use hooks::{HookError, Identity, SignInHooks};
+pub use hooks::{Attempt, HookError, Identity, SignInHooks};
 pub use model::{LinkedIdentity, ProviderInfo, ProviderProfile, SessionInfo, User};
 pub use same_origin::is_same_origin;
 pub use startup::{Portcullis, PortcullisBuilder, PortcullisLayer, StartupError};

@@ -241,7 +241,7 @@ impl Portcullis {
             picture: user.picture.clone(),
         };
         core.hooks
-            .allow(&identity)
+            .allow(&identity, crate::Attempt::SignIn)
             .await
             .map_err(TestSignInError::Hook)?;
         let user_id = match core.users.sign_in(&identity).await.map_err(store)? {
@@ -413,7 +413,11 @@ pub(crate) mod tests {
         struct NoEli;
         #[async_trait::async_trait]
         impl crate::SignInHooks for NoEli {
-            async fn allow(&self, identity: &crate::Identity) -> Result<(), crate::HookError> {
+            async fn allow(
+                &self,
+                identity: &crate::Identity,
+                _: crate::Attempt,
+            ) -> Result<(), crate::HookError> {
                 if identity.subject() == "eli" {
                     Err(crate::HookError::Refused)
                 } else {

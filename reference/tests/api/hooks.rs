@@ -7,12 +7,13 @@ use std::sync::{Arc, Mutex};
 
 use axum::{Json, Router, routing::get};
 use http::{StatusCode, header};
-use portcullis::{HookError, Identity, Portcullis, SignInHooks, User};
+use portcullis::{Attempt, HookError, Identity, Portcullis, SignInHooks, User};
 use serde_json::Value;
 
 use crate::{
+    github::through_github,
     login::{complete_at_provider, location},
-    spawn::{TestApp, browser, spawn_own_app},
+    spawn::{TestApp, browser, spawn_own_app, spawn_own_app_with_github},
 };
 
 /// `(account id, subject, e-mail)` per `before_session`.
@@ -21,6 +22,10 @@ type Seen = Arc<Mutex<Vec<(i64, String, Option<String>)>>>;
 /// What the hooks do, and what they saw.
 #[derive(Clone, Default)]
 struct AppHooks {
+    /// Connecting another provider is refused.
+    no_connect: bool,
+    /// Every attempt `allow` was asked about.
+    attempts: Arc<Mutex<Vec<Attempt>>>,
     /// Only these e-mail addresses may sign in (none: anyone).
     allowed: Option<Vec<&'static str>>,
     /// `before_session` fails, as if the app's database were down.
@@ -30,7 +35,11 @@ struct AppHooks {
 
 #[portcullis::async_trait]
 impl SignInHooks for AppHooks {
-    async fn allow(&self, identity: &Identity) -> Result<(), HookError> {
+    async fn allow(&self, identity: &Identity, attempt: Attempt) -> Result<(), HookError> {
+        self.attempts.lock().unwrap().push(attempt);
+        if self.no_connect && matches!(attempt, Attempt::Connect { .. }) {
+            return Err(HookError::Refused);
+        }
         match (&self.allowed, identity.email()) {
             (None, _) => Ok(()),
             (Some(allowed), Some(email))
@@ -55,17 +64,19 @@ impl SignInHooks for AppHooks {
     }
 }
 
+/// The app's router, with `hooks`.
+async fn app(settings: portcullis::Settings, hooks: AppHooks) -> Router {
+    let portcullis = Portcullis::builder(settings)
+        .sign_in_hooks(hooks)
+        .start()
+        .await
+        .unwrap();
+    portcullis.mount(Router::new().route("/api/me", get(|user: User| async { Json(user) })))
+}
+
 /// An app with `hooks`, signed in through the local identity provider.
 async fn start(hooks: AppHooks) -> TestApp {
-    spawn_own_app(|settings, _| async move {
-        let portcullis = Portcullis::builder(settings)
-            .sign_in_hooks(hooks)
-            .start()
-            .await
-            .unwrap();
-        portcullis.mount(Router::new().route("/api/me", get(|user: User| async { Json(user) })))
-    })
-    .await
+    spawn_own_app(|settings, _| app(settings, hooks)).await
 }
 
 /// Signs `login` in at the provider; where the callback sends the browser.
@@ -164,4 +175,39 @@ async fn a_failing_hook_ends_the_sign_in_with_a_clear_code_and_no_session() {
     assert_eq!(me(&app, &client).await.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(app.database.count("logins").await, 0);
     assert_eq!(app.database.count("token_vault").await, 0);
+}
+
+#[tokio::test]
+async fn the_apps_hook_tells_a_connect_from_a_sign_in_and_can_refuse_only_the_connect() {
+    let hooks = AppHooks {
+        no_connect: true,
+        ..AppHooks::default()
+    };
+    let attempts = hooks.attempts.clone();
+    let app = spawn_own_app_with_github(|settings, _| app(settings, hooks)).await;
+    let client = browser();
+    assert_eq!(sign_in(&app, &client, "alice").await, "/done");
+    let user: Value = me(&app, &client).await.json().await.unwrap();
+
+    let landed = through_github(&client, &app, "dana", true).await;
+    assert_eq!(landed, "/auth/error?code=PC-AUTH-013&provider=github");
+    assert_eq!(
+        *attempts.lock().unwrap(),
+        [
+            Attempt::SignIn,
+            Attempt::Connect {
+                account_id: user["account"].as_i64().unwrap()
+            }
+        ]
+    );
+    assert_eq!(
+        app.database.count("identities").await,
+        1,
+        "nothing was connected"
+    );
+    assert_eq!(
+        me(&app, &client).await.status(),
+        StatusCode::OK,
+        "still signed in"
+    );
 }

@@ -157,15 +157,39 @@ where
     F: FnOnce(portcullis::Settings, String) -> Fut,
     Fut: Future<Output = axum::Router>,
 {
+    spawn_own(false, app).await
+}
+
+/// Like [`spawn_own_app`], with the fake GitHub as the "github" provider.
+pub async fn spawn_own_app_with_github<F, Fut>(app: F) -> TestApp
+where
+    F: FnOnce(portcullis::Settings, String) -> Fut,
+    Fut: Future<Output = axum::Router>,
+{
+    spawn_own(true, app).await
+}
+
+async fn spawn_own<F, Fut>(with_github: bool, app: F) -> TestApp
+where
+    F: FnOnce(portcullis::Settings, String) -> Fut,
+    Fut: Future<Output = axum::Router>,
+{
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let idp = LocalIdp::start(&url).await;
+    let github = match with_github {
+        true => Some(FakeGitHub::start(&url, 0).await),
+        false => None,
+    };
     let database = TempDatabase::new();
-    let vars: HashMap<String, String> = [
+    let mut vars: HashMap<String, String> = [
         ("APP_PUBLIC_URL", url.as_str()),
         ("DATABASE_URL", &database.url()),
         ("TOKEN_ENCRYPTION_KEYS", crate::rig::KEYS),
-        ("AUTH_PROVIDERS", "local"),
+        (
+            "AUTH_PROVIDERS",
+            if with_github { "local,github" } else { "local" },
+        ),
         ("LOCAL_ISSUER", idp.issuer.as_str()),
         ("LOCAL_CLIENT_ID", LOCAL_CLIENT_ID),
         ("LOCAL_CLIENT_SECRET", LOCAL_CLIENT_SECRET),
@@ -173,6 +197,12 @@ where
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
+    vars.extend(
+        github
+            .iter()
+            .flat_map(FakeGitHub::vars)
+            .map(|(k, v)| (k.to_owned(), v)),
+    );
     let settings = portcullis::Settings::from_vars(&vars).unwrap();
     let router = app(settings, idp.issuer.clone()).await;
     tokio::spawn(async move {
@@ -185,7 +215,7 @@ where
     TestApp {
         url,
         idp,
-        github: None,
+        github,
         database,
     }
 }

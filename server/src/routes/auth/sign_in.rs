@@ -20,6 +20,7 @@ use super::{Failure, FlowError, oidc, plain, provider, redirect};
 use crate::{
     backend::Core,
     flow::{self, SignInInProgress, return_to},
+    hooks::Attempt,
     providers::Provider,
     session,
     users::{Identity, Link, SignIn, UserId},
@@ -178,7 +179,7 @@ async fn sign_in(
     } = verified;
     let id = tx.provider.as_str();
     core.hooks
-        .allow(&identity)
+        .allow(&identity, Attempt::SignIn)
         .await
         .map_err(|err| FlowError::Hook(err).at(id))?;
     let user_id = match core
@@ -255,7 +256,7 @@ async fn connect(
         return Err(FlowError::SessionChanged.at(id));
     }
     core.hooks
-        .allow(identity)
+        .allow(identity, Attempt::Connect { account_id: user.0 })
         .await
         .map_err(|err| FlowError::Hook(err).at(id))?;
     match core
