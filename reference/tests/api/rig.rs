@@ -11,6 +11,9 @@ use crate::{
     spawn::{TempDatabase, spawn_server},
 };
 
+/// The tests' fixed vault key (`spawn.rs`), for the scenarios here.
+pub use crate::spawn::KEYS;
+
 pub struct Rig {
     pub url: String,
     pub idp: HostileIdp,
@@ -50,10 +53,6 @@ impl Drop for Rig {
         }
     }
 }
-
-/// A fixed vault key, so instances sharing a store (or a restarted one)
-/// open each other's tokens.
-pub const KEYS: &str = "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
 /// What `/auth/user` at `base` answers the browser.
 pub async fn user_status(client: &Client, base: &str) -> StatusCode {

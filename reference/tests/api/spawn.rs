@@ -12,6 +12,10 @@ use crate::{
     local_idp::{CLIENT_ID as LOCAL_CLIENT_ID, CLIENT_SECRET as LOCAL_CLIENT_SECRET, LocalIdp},
 };
 
+/// A fixed vault key, so instances sharing a store (or a restarted one)
+/// open each other's tokens.
+pub const KEYS: &str = "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
 pub struct TestApp {
     pub url: String,
     pub idp: LocalIdp,
@@ -101,7 +105,7 @@ pub async fn serve_task(
     vars.entry("DATABASE_URL".into())
         .or_insert_with(|| database.url());
     vars.entry("TOKEN_ENCRYPTION_KEYS".into())
-        .or_insert_with(|| crate::rig::KEYS.into());
+        .or_insert_with(|| KEYS.into());
     // Every server's log lines are kept, for the canary hunt.
     crate::log_capture::start();
     let leptos = LeptosOptions::builder().output_name("portcullis").build();
@@ -185,7 +189,7 @@ where
     let mut vars: HashMap<String, String> = [
         ("APP_PUBLIC_URL", url.as_str()),
         ("DATABASE_URL", &database.url()),
-        ("TOKEN_ENCRYPTION_KEYS", crate::rig::KEYS),
+        ("TOKEN_ENCRYPTION_KEYS", KEYS),
         (
             "AUTH_PROVIDERS",
             if with_github { "local,github" } else { "local" },
