@@ -6,8 +6,8 @@ use std::{sync::Arc, time::Duration};
 
 use crate::{
     config::Settings, db::Db, hooks::Hooks, http_client::ProviderHttp, provider_api::ProviderApi,
-    providers::Registry, refresh::Refresher, session_rows::SessionRows,
-    signed_in::SignedInSessions, store::Store, users::UserStore, vault::TokenVault,
+    providers::Registry, refresh::Refresher, signed_in::SignedInSessions, store::Store,
+    users::UserStore,
 };
 
 /// Everything request handlers share.
@@ -62,21 +62,8 @@ impl Core {
         hooks: Hooks,
     ) -> Arc<Self> {
         let registry = Arc::new(registry);
-        // A session lives at most its absolute timeout; its tokens a day
-        // longer at most, wherever the store can expire them.
-        let vault = TokenVault::with_configured_keys(store.clone(), settings.token_keys.clone())
-            .keeping_for(settings.session_absolute + Duration::from_secs(86_400));
-        let rows = SessionRows::with_cache(store.clone(), settings.session_cache);
-        let sessions = SignedInSessions::new(
-            rows,
-            vault,
-            registry.clone(),
-            http.clone(),
-            store.clone(),
-            settings.session_idle,
-            settings.session_absolute,
-            settings.sign_in_ttl,
-        );
+        let sessions =
+            SignedInSessions::new(settings, store.clone(), registry.clone(), http.clone());
         let refresher = Refresher::new(
             settings,
             registry.clone(),

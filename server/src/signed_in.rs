@@ -10,6 +10,7 @@ use tower_sessions::Session;
 
 use crate::{
     clock,
+    config::Settings,
     http_client::ProviderHttp,
     providers::Registry,
     session::{self, SessionUser},
@@ -39,26 +40,26 @@ pub(crate) struct SignedInSessions {
 }
 
 impl SignedInSessions {
-    #[allow(clippy::too_many_arguments)]
+    /// The signed-in sessions kept in `store`, as `settings` say.
     pub(crate) fn new(
-        rows: SessionRows,
-        vault: TokenVault,
+        settings: &Settings,
+        store: Store,
         registry: Arc<Registry>,
         http: ProviderHttp,
-        store: Store,
-        idle: Duration,
-        absolute: Duration,
-        sign_in_ttl: Duration,
     ) -> Self {
+        // A session lives at most its absolute timeout; its tokens a day
+        // longer at most, wherever the store can expire them.
+        let vault = TokenVault::with_configured_keys(store.clone(), settings.token_keys.clone())
+            .keeping_for(settings.session_absolute + Duration::from_secs(86_400));
         Self {
-            rows,
+            rows: SessionRows::with_cache(store.clone(), settings.session_cache),
             vault,
             registry,
             http,
             store,
-            idle,
-            absolute,
-            sign_in_ttl,
+            idle: settings.session_idle,
+            absolute: settings.session_absolute,
+            sign_in_ttl: settings.sign_in_ttl,
         }
     }
 
