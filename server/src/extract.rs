@@ -116,11 +116,10 @@ impl<S: Send + Sync> FromRequestParts<S> for User {
     type Rejection = Rejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Rejection> {
-        let sign_in_page = portcullis(parts)?.core.sign_in_page.clone();
         match <Self as OptionalFromRequestParts<S>>::from_request_parts(parts, state).await? {
             Some(user) => Ok(user),
             None if is_navigation(&parts.headers) && parts.method == http::Method::GET => {
-                let Some(page) = sign_in_page else {
+                let Some(page) = portcullis(parts)?.core.sign_in_page.clone() else {
                     return Err(Rejection(RejectionKind::Error {
                         code: ErrorCode::NotSignedIn,
                         json: false,

@@ -31,9 +31,17 @@ impl PlainProvider for Discord {
     }
 
     fn endpoints(&self, site: &str, api_url: Option<&str>) -> Endpoints {
-        endpoints(site, api_url)
+        let api = api_url
+            .map(|api| api.trim_end_matches('/').to_owned())
+            .unwrap_or_else(|| format!("{site}/api/v10"));
+        Endpoints {
+            authorize: format!("{site}/oauth2/authorize"),
+            token: format!("{api}/oauth2/token"),
+            api,
+        }
     }
 
+    /// Who the access token belongs to.
     async fn identity(
         &self,
         http: &ProviderHttp,
@@ -42,7 +50,14 @@ impl PlainProvider for Discord {
         provider: &str,
         access_token: &Secret,
     ) -> Result<Identity, ApiError> {
-        identity(http, endpoints, site, provider, access_token).await
+        let user: User = oauth2::get_json(
+            http,
+            &format!("{}/users/@me", endpoints.api),
+            access_token,
+            &[],
+        )
+        .await?;
+        identity_from(site, provider, user)
     }
 
     fn profile_api(&self) -> ProfileApi {
@@ -56,17 +71,6 @@ impl PlainProvider for Discord {
 
     fn revocation_endpoint(&self, endpoints: &Endpoints) -> Option<String> {
         Some(format!("{}/oauth2/token/revoke", endpoints.api))
-    }
-}
-
-pub fn endpoints(site: &str, api_url: Option<&str>) -> Endpoints {
-    let api = api_url
-        .map(|api| api.trim_end_matches('/').to_owned())
-        .unwrap_or_else(|| format!("{site}/api/v10"));
-    Endpoints {
-        authorize: format!("{site}/oauth2/authorize"),
-        token: format!("{api}/oauth2/token"),
-        api,
     }
 }
 
@@ -85,24 +89,6 @@ pub struct User {
     pub email: Option<String>,
     #[serde(default, deserialize_with = "lenient::maybe_flag")]
     pub verified: Option<bool>,
-}
-
-/// Who the access token belongs to.
-pub async fn identity(
-    http: &ProviderHttp,
-    endpoints: &Endpoints,
-    site: &str,
-    provider: &str,
-    access_token: &Secret,
-) -> Result<Identity, ApiError> {
-    let user: User = oauth2::get_json(
-        http,
-        &format!("{}/users/@me", endpoints.api),
-        access_token,
-        &[],
-    )
-    .await?;
-    identity_from(site, provider, user)
 }
 
 /// The identity in Discord's answer, refused without a verified e-mail.
@@ -222,7 +208,7 @@ mod tests {
 
     #[test]
     fn the_endpoints_follow_the_site() {
-        let e = endpoints(PRESET.issuer, None);
+        let e = Discord.endpoints(PRESET.issuer, None);
         assert_eq!(e.authorize, "https://discord.com/oauth2/authorize");
         assert_eq!(e.token, "https://discord.com/api/v10/oauth2/token");
         assert_eq!(e.api, "https://discord.com/api/v10");

@@ -37,9 +37,19 @@ impl PlainProvider for GitHub {
     }
 
     fn endpoints(&self, site: &str, api_url: Option<&str>) -> Endpoints {
-        endpoints(site, api_url)
+        let api = match api_url {
+            Some(api) => api.trim_end_matches('/').to_owned(),
+            None if site == PRESET.issuer => PUBLIC_API.to_owned(),
+            None => format!("{site}/api/v3"),
+        };
+        Endpoints {
+            authorize: format!("{site}/login/oauth/authorize"),
+            token: format!("{site}/login/oauth/access_token"),
+            api,
+        }
     }
 
+    /// Who the access token belongs to.
     async fn identity(
         &self,
         http: &ProviderHttp,
@@ -48,7 +58,21 @@ impl PlainProvider for GitHub {
         provider: &str,
         access_token: &Secret,
     ) -> Result<Identity, ApiError> {
-        identity(http, endpoints, site, provider, access_token).await
+        let user: User = oauth2::get_json(
+            http,
+            &format!("{}/user", endpoints.api),
+            access_token,
+            &HEADERS,
+        )
+        .await?;
+        let emails: Vec<Email> = oauth2::get_json(
+            http,
+            &format!("{}/user/emails", endpoints.api),
+            access_token,
+            &HEADERS,
+        )
+        .await?;
+        identity_from(site, provider, user, emails)
     }
 
     fn profile_api(&self) -> ProfileApi {
@@ -71,19 +95,6 @@ const HEADERS: [(&str, &str); 2] = [
     ("x-github-api-version", "2022-11-28"),
 ];
 
-pub fn endpoints(site: &str, api_url: Option<&str>) -> Endpoints {
-    let api = match api_url {
-        Some(api) => api.trim_end_matches('/').to_owned(),
-        None if site == PRESET.issuer => PUBLIC_API.to_owned(),
-        None => format!("{site}/api/v3"),
-    };
-    Endpoints {
-        authorize: format!("{site}/login/oauth/authorize"),
-        token: format!("{site}/login/oauth/access_token"),
-        api,
-    }
-}
-
 /// `GET /user`, the fields we use; the id is the subject, so it must be
 /// one, the rest are read in any unambiguous shape.
 #[derive(Debug, Deserialize)]
@@ -105,31 +116,6 @@ pub struct Email {
     pub primary: bool,
     #[serde(default, deserialize_with = "lenient::flag")]
     pub verified: bool,
-}
-
-/// Who the access token belongs to.
-pub async fn identity(
-    http: &ProviderHttp,
-    endpoints: &Endpoints,
-    site: &str,
-    provider: &str,
-    access_token: &Secret,
-) -> Result<Identity, ApiError> {
-    let user: User = oauth2::get_json(
-        http,
-        &format!("{}/user", endpoints.api),
-        access_token,
-        &HEADERS,
-    )
-    .await?;
-    let emails: Vec<Email> = oauth2::get_json(
-        http,
-        &format!("{}/user/emails", endpoints.api),
-        access_token,
-        &HEADERS,
-    )
-    .await?;
-    identity_from(site, provider, user, emails)
 }
 
 /// The identity in GitHub's answers: keyed by the numeric id, with the
@@ -263,8 +249,11 @@ mod tests {
 
     #[test]
     fn enterprise_server_has_its_api_under_the_site() {
-        assert_eq!(endpoints(PRESET.issuer, None).api, "https://api.github.com");
-        let ghe = endpoints("https://github.example.com", None);
+        assert_eq!(
+            GitHub.endpoints(PRESET.issuer, None).api,
+            "https://api.github.com"
+        );
+        let ghe = GitHub.endpoints("https://github.example.com", None);
         assert_eq!(ghe.api, "https://github.example.com/api/v3");
         assert_eq!(
             ghe.token,
