@@ -38,7 +38,17 @@ if ! grep -B1 -A1 -E '#\[doc\(hidden\)\]' -r server/src | grep -q 'pub mod fuzzi
   grep -rn -E '#\[doc\(hidden\)\]' server/src >&2 || true
   status=1
 fi
+# Provider behaviour sits behind the providers' trait (CodeFlow): outside
+# providers/ and config/ (which reads which protocol a provider speaks),
+# nothing branches on a provider's protocol.
+branches=$(grep -rn -E 'Protocol::|is_oidc\(' server/src --include=*.rs \
+  | grep -v -E '^server/src/(providers|config)/' || true)
+if [ -n "$branches" ]; then
+  echo "server/src: protocol branches outside providers/ (use the CodeFlow trait):" >&2
+  echo "$branches" >&2
+  status=1
+fi
 # The library's modules import each other without cycles.
 python3 scripts/lib/module_cycles.py || status=1
-[ "$status" = 0 ] && echo "the library's API is its crate root, its modules have no import cycle, and the browser bundle cannot reach it"
+[ "$status" = 0 ] && echo "the library's API is its crate root, its modules have no import cycle, provider behaviour is behind one trait, and the browser bundle cannot reach it"
 exit "$status"

@@ -1,25 +1,19 @@
 //! Calls to provider APIs on the user's behalf (SECURITY.md D5): only to
-//! allow-listed upstreams. Each provider has a fixed list of API paths;
-//! a request is built from its API base and one of those paths, and the
-//! result must stay on the base's origin and under its path, so neither a
-//! path trick nor an absolute URL nor a changed host can send the user's
-//! token anywhere else. The access token is made fresh first.
+//! the one profile endpoint each provider's protocol names (userinfo, or a
+//! plain provider's allow-listed path, `providers/plain.rs`). The access
+//! token is made fresh first, and made fresh once more if the provider
+//! refuses it before its stated expiry.
 
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
-use url::Url;
 
 use crate::{
     clock,
     error::ErrorCode,
     http_client::ProviderHttp,
     model::ProviderProfile,
-    providers::{
-        DiscoveryError, Protocol, Registry,
-        oauth2::{self, ApiError},
-        userinfo::UserinfoError,
-    },
+    providers::{Registry, protocol::ProfileError},
     refresh::{RefreshError, Refresher},
     secret::Secret,
     session::SessionUser,
@@ -27,54 +21,16 @@ use crate::{
 
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
-    #[error("{0:?} is not an allowed upstream path")]
-    NotAllowed(String),
-    #[error("the provider has no such API")]
-    NoApi,
     #[error(transparent)]
     Refresh(#[from] RefreshError),
     #[error(transparent)]
-    Api(#[from] ApiError),
-    #[error(transparent)]
-    Userinfo(#[from] UserinfoError),
-    #[error(transparent)]
-    Discovery(#[from] DiscoveryError),
+    Profile(#[from] ProfileError),
 }
 
 impl UpstreamError {
     /// Whether the provider refused the access token (HTTP 401).
     pub fn is_unauthorized(&self) -> bool {
-        matches!(
-            self,
-            Self::Api(ApiError::Unauthorized(_))
-                | Self::Userinfo(UserinfoError::Api(ApiError::Unauthorized(_)))
-        )
-    }
-}
-
-/// `base` + `path`, if `path` is on the allow-list and the result stays
-/// under `base` (same scheme, host, port, and path prefix).
-pub fn upstream_url(base: &str, path: &str, allowed: &[&str]) -> Result<Url, UpstreamError> {
-    let refuse = || UpstreamError::NotAllowed(path.to_owned());
-    let plain = path.starts_with('/')
-        && !path.starts_with("//")
-        && !path.contains("..")
-        && !path.contains(['\\', '%', '?', '#', ':']);
-    if !plain || !allowed.contains(&path) {
-        return Err(refuse());
-    }
-    let base_url = Url::parse(base).map_err(|_| refuse())?;
-    let base_path = base_url.path().trim_end_matches('/');
-    let url = Url::parse(&format!("{}{path}", base.trim_end_matches('/'))).map_err(|_| refuse())?;
-    let same_origin = url.scheme() == base_url.scheme()
-        && url.host_str() == base_url.host_str()
-        && url.port_or_known_default() == base_url.port_or_known_default();
-    // Nothing was normalised away: the path is exactly base path + path.
-    let exact = url.path() == format!("{base_path}{path}");
-    if same_origin && exact && url.query().is_none() && url.username().is_empty() {
-        Ok(url)
-    } else {
-        Err(refuse())
+        matches!(self, Self::Profile(err) if err.is_unauthorized())
     }
 }
 
@@ -142,46 +98,14 @@ impl ProviderApi {
         let provider = self
             .registry
             .get(&user.identity.provider)
-            .ok_or(UpstreamError::NoApi)?;
-        let (source, data, fields): (&str, Map<String, Value>, &[(&str, &str)]) =
-            match provider.settings.protocol {
-                Protocol::Oidc | Protocol::OidcMultiTenant => {
-                    let discovered = provider.discovered(&self.http).await?;
-                    // The one upstream: the userinfo endpoint discovery
-                    // named; its answer must be about this user (B6).
-                    let data = provider
-                        .userinfo(
-                            &self.http,
-                            &discovered,
-                            token,
-                            &user.identity.issuer,
-                            &user.identity.subject,
-                        )
-                        .await?;
-                    (
-                        "userinfo",
-                        data,
-                        &[
-                            ("Name", "name"),
-                            ("E-mail", "email"),
-                            ("E-mail verified", "email_verified"),
-                            ("Account ID", "sub"),
-                        ],
-                    )
-                }
-                Protocol::Plain(plain) => {
-                    let api = plain.profile_api();
-                    let base = provider.endpoints().ok_or(UpstreamError::NoApi)?.api;
-                    // The one path this provider's API is called at.
-                    let url = upstream_url(&base, api.path, &[api.path])?;
-                    let data =
-                        oauth2::get_json(&self.http, url.as_str(), token, api.headers).await?;
-                    (api.source, data, api.fields)
-                }
-            };
+            .ok_or(ProfileError::NoApi)?;
+        let profile = provider
+            .flow()
+            .profile(provider, &self.http, &user.identity, token)
+            .await?;
         Ok(ProviderProfile {
-            source: format!("{source} at {}", provider.settings.label),
-            entries: entries(&data, fields),
+            source: format!("{} at {}", profile.source, provider.settings.label),
+            entries: entries(&profile.data, profile.fields),
             fetched_at: clock::now(),
         })
     }
@@ -192,78 +116,7 @@ impl UpstreamError {
     pub fn code(&self) -> ErrorCode {
         match self {
             UpstreamError::Refresh(err) => err.code(),
-            UpstreamError::Api(err) => err.code(),
-            UpstreamError::Userinfo(err) => err.code(),
-            UpstreamError::Discovery(err) => err.code(),
-            UpstreamError::NotAllowed(_) | UpstreamError::NoApi => ErrorCode::Internal,
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const API: &str = "https://api.github.com";
-    /// GitHub's one profile path.
-    const GITHUB_PATHS: [&str; 1] = ["/user"];
-
-    #[test]
-    fn an_allowed_path_stays_on_the_api() {
-        let url = upstream_url(API, "/user", &GITHUB_PATHS).unwrap();
-        assert_eq!(url.as_str(), "https://api.github.com/user");
-        let ghe = upstream_url("https://ghe.example/api/v3", "/user", &GITHUB_PATHS).unwrap();
-        assert_eq!(ghe.as_str(), "https://ghe.example/api/v3/user");
-    }
-
-    #[test]
-    fn a_plain_path_that_is_not_on_the_list_is_refused() {
-        for path in ["/admin", "/user/repos", "/users/octocat", "/user/", "/User"] {
-            assert!(
-                matches!(
-                    upstream_url(API, path, &GITHUB_PATHS),
-                    Err(UpstreamError::NotAllowed(_))
-                ),
-                "{path}"
-            );
-        }
-    }
-
-    #[test]
-    fn traversal_absolute_urls_and_host_changes_are_refused() {
-        let attempts = [
-            "/user/../admin",
-            "/../user",
-            "//evil.test/user",
-            "https://evil.test/user",
-            "@evil.test/user",
-            "/user?redirect=https://evil.test",
-            "/%2e%2e/user",
-            "/user#x",
-            "\\evil.test",
-            "",
-        ];
-        for path in attempts {
-            assert!(
-                matches!(
-                    upstream_url(API, path, &GITHUB_PATHS),
-                    Err(UpstreamError::NotAllowed(_))
-                ),
-                "{path:?}"
-            );
-        }
-        // Even a path on the list cannot leave the API's origin or path.
-        let tricky = [
-            "@evil.test/user",
-            ".evil.test/user",
-            ":8443/user",
-            "/../admin",
-        ];
-        for path in tricky {
-            assert!(
-                upstream_url("https://api.github.com/v3", path, &tricky).is_err(),
-                "{path}"
-            );
+            UpstreamError::Profile(err) => err.code(),
         }
     }
 }

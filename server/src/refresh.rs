@@ -20,7 +20,6 @@ use std::{
     time::Duration,
 };
 
-use serde_json::Value;
 use tokio::sync::Mutex;
 
 use crate::{
@@ -28,13 +27,7 @@ use crate::{
     config::Settings,
     error::ErrorCode,
     http_client::ProviderHttp,
-    providers::Registry,
-    providers::{
-        Discovered, IdTokenError, Provider, SignedError,
-        claims::Object,
-        id_token::{self, Expected},
-        jws, oauth2,
-    },
+    providers::{Registry, protocol::GrantError},
     secret::Secret,
     session::SessionUser,
     signed_in::{Ending, SessionError, SignedInSessions},
@@ -56,53 +49,38 @@ pub enum RefreshError {
     /// The session's tokens were sealed with a key this server lacks.
     #[error("the session's tokens cannot be opened with the configured keys")]
     Unreadable(#[source] crate::vault::VaultError),
-    /// The provider no longer honours the grant (`invalid_grant`, or no
-    /// refresh token to renew an expired access token with).
-    #[error("the provider ended the grant: {0}")]
-    Ended(String),
-    /// A refreshed ID token names another issuer or subject (SECURITY.md B8).
-    #[error("the refreshed ID token names another user")]
-    IdentityChanged,
-    /// A refreshed ID token fails a check: the answer cannot be trusted,
-    /// and the refresh token it replaced may be spent.
-    #[error("the refreshed ID token was refused")]
-    InvalidIdToken(#[source] IdTokenError),
-    /// The provider's answer fails a check (not JSON, no access token,
-    /// discovery naming another issuer): it misbehaves or is misconfigured.
-    #[error("the provider's answer to the refresh was refused")]
-    Invalid(#[source] Box<dyn std::error::Error + Send + Sync>),
-    /// The provider is down, slow or limiting us: try again later.
-    #[error("the provider could not refresh the tokens")]
-    Provider(#[source] Box<dyn std::error::Error + Send + Sync>),
-    /// The provider refused the refresh for another reason than an ended
-    /// grant (`invalid_client`, `invalid_scope`, …): a misconfiguration.
-    #[error("the provider refused the refresh")]
-    Refused(#[source] oauth2::ApiError),
+    /// The grant cannot be refreshed here: no refresh token to renew an
+    /// expired access token with, or its provider is no longer configured.
+    #[error("the grant cannot be refreshed: {0}")]
+    Ended(&'static str),
+    /// The refresh grant failed at the provider.
+    #[error(transparent)]
+    Grant(#[from] GrantError),
     #[error("the token vault failed")]
     Vault(#[from] StoreError),
     #[error("the refresh lock failed")]
     Lock(#[from] StoreFailure),
     #[error("another refresh of this grant did not finish in time")]
     Busy,
+    /// The task that refreshed panicked or was cancelled.
+    #[error("the refresh task failed")]
+    Task(#[source] tokio::task::JoinError),
 }
 
 impl RefreshError {
     /// Whether the session cannot go on and has been ended.
     pub fn ends_session(&self) -> bool {
-        matches!(
-            self,
-            Self::Ended(_)
-                | Self::IdentityChanged
-                | Self::InvalidIdToken(_)
-                | Self::Gone
-                | Self::Unreadable(_)
-        )
+        match self {
+            Self::Grant(err) => err.ends_grant(),
+            Self::Ended(_) | Self::Gone | Self::Unreadable(_) => true,
+            Self::Vault(_) | Self::Lock(_) | Self::Busy | Self::Task(_) => false,
+        }
     }
 
     /// Whether the provider's answer failed a check (rather than the
     /// provider being unreachable or the grant ending).
     pub fn is_refusal(&self) -> bool {
-        matches!(self, Self::InvalidIdToken(_) | Self::Invalid(_))
+        matches!(self, Self::Grant(err) if err.is_refusal())
     }
 
     /// What the user is told about this failure.
@@ -111,10 +89,10 @@ impl RefreshError {
             ErrorCode::InvalidProviderResponse
         } else if self.ends_session() {
             ErrorCode::SessionEnded
-        } else if let Self::Refused(_) = self {
+        } else if let Self::Grant(GrantError::Refused(_)) = self {
             ErrorCode::ProviderRejected
-        } else if let Self::Vault(_) | Self::Lock(_) = self {
-            // Our own store, not the provider, failed.
+        } else if let Self::Vault(_) | Self::Lock(_) | Self::Task(_) = self {
+            // Our own server, not the provider, failed.
             ErrorCode::Unavailable
         } else {
             ErrorCode::ProviderUnavailable
@@ -290,7 +268,7 @@ impl State {
             result
         });
         task.await
-            .unwrap_or_else(|err| Err(RefreshError::Provider(Box::new(err))))
+            .unwrap_or_else(|err| Err(RefreshError::Task(err)))
     }
 
     async fn end_session_if_over(
@@ -382,17 +360,20 @@ impl State {
         let provider = self
             .registry
             .get(provider_id)
-            .ok_or_else(|| RefreshError::Ended(format!("provider {provider_id:?} is gone")))?;
+            .ok_or(RefreshError::Ended("its provider is no longer configured"))?;
         let refresh_token = current
             .refresh_token
             .clone()
-            .ok_or_else(|| RefreshError::Ended("no refresh token".into()))?;
-        let fresh = if provider.settings.protocol.is_oidc() {
-            self.refresh_oidc(provider, user, &current, &refresh_token)
-                .await?
-        } else {
-            self.refresh_plain(provider, &current, &refresh_token)
-                .await?
+            .ok_or(RefreshError::Ended("no refresh token"))?;
+        let grant = provider
+            .flow()
+            .refresh(provider, &self.http, &user.identity, &refresh_token)
+            .await?;
+        let fresh = TokenSet {
+            expires_at: self.access_token_expiry(grant.expires_in, true),
+            access_token: grant.access_token,
+            refresh_token: grant.refresh_token.or(Some(refresh_token)),
+            id_token: grant.id_token.or(current.id_token),
         };
         // Written back only if the session still has tokens: one ended
         // while the provider answered must not get them back, and the
@@ -412,131 +393,6 @@ impl State {
         }
         tracing::info!(provider = %provider_id, "tokens refreshed");
         Ok(fresh)
-    }
-
-    /// RFC 6749 §6 at an OpenID Connect provider. A refreshed ID token is
-    /// checked like one at sign-in (OIDC Core §12.2) and must name the same
-    /// user (SECURITY.md B8); without one, the previous one is kept, and so
-    /// is the refresh token when no new one comes.
-    async fn refresh_oidc(
-        &self,
-        provider: &Provider,
-        user: &SessionUser,
-        current: &TokenSet,
-        refresh_token: &Secret,
-    ) -> Result<TokenSet, RefreshError> {
-        let discovered = provider.discovered(&self.http).await.map_err(|err| {
-            if err.is_temporary() {
-                RefreshError::Provider(Box::new(err))
-            } else {
-                RefreshError::Invalid(Box::new(err))
-            }
-        })?;
-        let token_url = discovered
-            .token_url()
-            .ok_or_else(|| RefreshError::Invalid("discovery names no token endpoint".into()))?;
-        let params = [
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token.expose()),
-        ];
-        let auth = discovered.client_auth();
-        let grant = oauth2::token_request(&self.http, token_url, &provider.settings, auth, &params)
-            .await
-            .map_err(refresh_error)?;
-        let id_token = match grant.id_token {
-            Some(id_token) => {
-                let expected = Expected {
-                    client_id: &provider.settings.client_id,
-                    nonce: None,
-                    access_token: grant.access_token.expose(),
-                    now: clock::now(),
-                };
-                self.check_refreshed_id_token(provider, &discovered, user, &id_token, expected)
-                    .await?
-                    .then_some(id_token)
-                    .or_else(|| current.id_token.clone())
-            }
-            None => current.id_token.clone(),
-        };
-        let refresh_token = grant.refresh_token.unwrap_or_else(|| refresh_token.clone());
-        Ok(TokenSet {
-            expires_at: self.access_token_expiry(grant.expires_in, true),
-            access_token: grant.access_token,
-            refresh_token: Some(refresh_token),
-            id_token,
-        })
-    }
-
-    /// OIDC Core §12.2 for a refreshed ID token: `Ok(true)` when it passes
-    /// every check of one at sign-in and names the session's user,
-    /// `Ok(false)` when its signature cannot be checked (the keys cannot
-    /// be had, or it names a key the provider has not published yet)
-    /// though it names the session's user: the new tokens came from
-    /// the token endpoint itself and are kept, with the ID token checked
-    /// before. Another `iss` or `sub` is [`RefreshError::IdentityChanged`];
-    /// any other failed check, [`RefreshError::InvalidIdToken`].
-    async fn check_refreshed_id_token(
-        &self,
-        provider: &Provider,
-        discovered: &Discovered,
-        user: &SessionUser,
-        id_token: &Secret,
-        expected: Expected<'_>,
-    ) -> Result<bool, RefreshError> {
-        // Another user, told apart from a token that fails a check: its
-        // iss or sub is a string, and not the session's.
-        let names_another = |claims: &Object| {
-            let named = |name| claims.get(name).and_then(Value::as_str);
-            named("iss").is_some_and(|iss| iss != user.identity.issuer)
-                || named("sub").is_some_and(|sub| sub != user.identity.subject)
-        };
-        let allowed = discovered.id_token_algs();
-        let verified = provider
-            .verify_signed(&self.http, discovered, &allowed, id_token.expose())
-            .await;
-        let signed = match verified {
-            Ok(signed) => signed,
-            Err(SignedError::Refused(err)) if !err.names_an_unpublished_key() => {
-                return Err(RefreshError::InvalidIdToken(err.into()));
-            }
-            Err(err) => {
-                let claims = jws::unverified_claims(id_token.expose()).unwrap_or_default();
-                if names_another(&claims) {
-                    return Err(RefreshError::IdentityChanged);
-                }
-                tracing::warn!(
-                    provider = %provider.settings.id,
-                    "refreshed ID token not checked for now, the previous one kept: {}",
-                    cause_chain(&err)
-                );
-                return Ok(false);
-            }
-        };
-        if names_another(&signed.claims) {
-            return Err(RefreshError::IdentityChanged);
-        }
-        id_token::check(discovered, &signed, expected).map_err(RefreshError::InvalidIdToken)?;
-        Ok(true)
-    }
-
-    async fn refresh_plain(
-        &self,
-        provider: &Provider,
-        current: &TokenSet,
-        refresh_token: &Secret,
-    ) -> Result<TokenSet, RefreshError> {
-        let endpoints = provider
-            .endpoints()
-            .ok_or_else(|| RefreshError::Ended("no token endpoint".into()))?;
-        let grant = oauth2::refresh(&self.http, &endpoints, &provider.settings, refresh_token)
-            .await
-            .map_err(refresh_error)?;
-        Ok(TokenSet {
-            expires_at: self.access_token_expiry(grant.expires_in, true),
-            access_token: grant.access_token,
-            refresh_token: grant.refresh_token.or_else(|| Some(refresh_token.clone())),
-            id_token: current.id_token.clone(),
-        })
     }
 
     /// Refreshes, ahead of time, the tokens of sessions in use whose access
@@ -569,24 +425,6 @@ impl State {
             }
         }
         Ok(refreshed)
-    }
-}
-
-/// A failed refresh grant: the grant ended (`invalid_grant`), the provider
-/// is down, or it answered something that fails our checks.
-fn refresh_error(err: oauth2::ApiError) -> RefreshError {
-    use oauth2::ApiError;
-    match err {
-        ApiError::Refused { error, .. } if error == "invalid_grant" => RefreshError::Ended(error),
-        ApiError::Refused { .. } | ApiError::Unauthorized(_) => RefreshError::Refused(err),
-        ApiError::Http(_) | ApiError::RateLimited(_) => RefreshError::Provider(Box::new(err)),
-        ApiError::Status { status, .. } if status.is_server_error() => {
-            RefreshError::Provider(Box::new(err))
-        }
-        ApiError::Status { .. }
-        | ApiError::Shape(_)
-        | ApiError::Invalid(_)
-        | ApiError::NoVerifiedEmail => RefreshError::Invalid(Box::new(err)),
     }
 }
 

@@ -6,7 +6,7 @@
 use http::{Method, header};
 use url::Url;
 
-use super::{Protocol, Provider};
+use super::Provider;
 use crate::{
     http_client::{HttpError, ProviderHttp},
     secret::Secret,
@@ -25,19 +25,7 @@ pub enum RevocationError {
 impl Provider {
     /// Where this provider revokes tokens (RFC 7009), if it does.
     pub async fn revocation_endpoint(&self, http: &ProviderHttp) -> Option<String> {
-        match self.settings.protocol {
-            Protocol::Oidc | Protocol::OidcMultiTenant => {
-                let discovered = self.discovered(http).await.ok()?;
-                discovered
-                    .metadata
-                    .additional_metadata()
-                    .revocation_endpoint
-                    .clone()
-            }
-            Protocol::Plain(provider) => self
-                .endpoints()
-                .and_then(|endpoints| provider.revocation_endpoint(&endpoints)),
-        }
+        self.flow().revocation_endpoint(self, http).await
     }
 
     /// Revokes `token` (a refresh token, or an access token when there is

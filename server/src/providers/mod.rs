@@ -16,7 +16,9 @@ pub mod logout;
 pub mod microsoft;
 pub mod oauth2;
 pub mod oidc;
+mod oidc_flow;
 pub mod plain;
+pub mod protocol;
 mod settings;
 pub mod userinfo;
 
@@ -32,9 +34,10 @@ use openidconnect::core::CoreJwsSigningAlgorithm;
 use tokio::sync::Mutex;
 
 pub use plain::PlainProvider;
+pub use protocol::CodeFlow;
 pub use settings::ProviderSettings;
 
-use crate::{http_client::ProviderHttp, secret::Secret, users::Identity};
+use crate::http_client::ProviderHttp;
 pub use id_token::IdTokenError;
 pub use oidc::{Discovered, DiscoveryError};
 
@@ -75,6 +78,14 @@ impl fmt::Debug for Protocol {
 impl Protocol {
     pub fn is_oidc(self) -> bool {
         matches!(self, Self::Oidc | Self::OidcMultiTenant)
+    }
+
+    /// Its steps of the code flow.
+    fn flow(self) -> Box<dyn CodeFlow> {
+        match self {
+            Self::Oidc | Self::OidcMultiTenant => Box::new(oidc_flow::OidcFlow),
+            Self::Plain(provider) => Box::new(plain::PlainFlow(provider)),
+        }
     }
 }
 
@@ -119,6 +130,8 @@ pub fn preset(name: &str) -> Option<Preset> {
 #[derive(Debug)]
 pub struct Provider {
     pub settings: ProviderSettings,
+    /// Its protocol's steps.
+    flow: Box<dyn CodeFlow>,
     /// Read without waiting: never held across network I/O.
     discovered: RwLock<Option<Arc<Discovered>>>,
     /// One discovery at a time, and how the last ones failed.
@@ -172,6 +185,7 @@ impl SignedError {
 impl Provider {
     pub fn new(settings: ProviderSettings) -> Self {
         Self {
+            flow: settings.protocol.flow(),
             settings,
             discovered: RwLock::new(None),
             attempts: Mutex::new(Attempts::default()),
@@ -227,6 +241,12 @@ impl Provider {
         Ok(found)
     }
 
+    /// The steps of the code flow at this provider: the authorization
+    /// request, the code exchange, refresh, its API and revocation.
+    pub fn flow(&self) -> &dyn CodeFlow {
+        self.flow.as_ref()
+    }
+
     fn current(&self) -> Option<Arc<Discovered>> {
         self.discovered
             .read()
@@ -260,35 +280,6 @@ impl Provider {
                 }
             }
             checked => Ok(checked?),
-        }
-    }
-
-    /// Endpoints of a plain OAuth 2.0 provider; `None` for OpenID Connect.
-    pub fn endpoints(&self) -> Option<oauth2::Endpoints> {
-        let (site, api) = (&self.settings.issuer, self.settings.api_url.as_deref());
-        match self.settings.protocol {
-            Protocol::Plain(provider) => Some(provider.endpoints(site, api)),
-            Protocol::Oidc | Protocol::OidcMultiTenant => None,
-        }
-    }
-
-    /// Who an access token of a plain OAuth 2.0 provider belongs to.
-    pub async fn plain_identity(
-        &self,
-        http: &ProviderHttp,
-        endpoints: &oauth2::Endpoints,
-        access_token: &Secret,
-    ) -> Result<Identity, oauth2::ApiError> {
-        let (site, id) = (&self.settings.issuer, &self.settings.id);
-        match self.settings.protocol {
-            Protocol::Plain(provider) => {
-                provider
-                    .identity(http, endpoints, site, id, access_token)
-                    .await
-            }
-            Protocol::Oidc | Protocol::OidcMultiTenant => {
-                Err(oauth2::ApiError::Invalid("not a plain OAuth 2.0 provider"))
-            }
         }
     }
 
@@ -339,6 +330,12 @@ impl Registry {
     #[cfg(feature = "testing")]
     pub fn first(&self) -> Option<&Provider> {
         self.providers.first().map(Arc::as_ref)
+    }
+
+    /// The provider `id` if it speaks OpenID Connect (which alone has
+    /// back-channel logout).
+    pub fn openid_provider(&self, id: &str) -> Option<&Provider> {
+        self.get(id).filter(|p| p.settings.protocol.is_oidc())
     }
 
     /// The provider `id`, for work that outlives the request.

@@ -2,14 +2,26 @@
 //! behind one trait: where its endpoints are, who an access token belongs
 //! to, what its API shows about the user, and where it revokes tokens.
 //! Everything else (the authorization request with PKCE, the code
-//! exchange, refresh) is RFC 6749 and shared (`oauth2.rs`). A new plain
-//! provider is one file that implements [`PlainProvider`] and its
-//! [`Preset`](super::Preset), and one line in the presets' registry
-//! (`PRESET_TABLE` in `providers/mod.rs`).
+//! exchange, refresh) is RFC 6749 and shared: [`PlainFlow`] is the
+//! [`CodeFlow`] of every plain provider. A new plain provider is one file
+//! that implements [`PlainProvider`] and its [`Preset`](super::Preset),
+//! and one line in the presets' registry (`PRESET_TABLE` in
+//! `providers/mod.rs`).
+
+use std::fmt;
 
 use async_trait::async_trait;
+use openidconnect::{CsrfToken, PkceCodeChallenge};
+use url::Url;
 
-use super::oauth2::{ApiError, Endpoints};
+use super::{
+    Provider,
+    oauth2::{self, ApiError, Endpoints, Grant},
+    protocol::{
+        Authorization, Callback, CodeFlow, CodeFlowError, GrantError, ProfileData, ProfileError,
+        Redeemed, Started,
+    },
+};
 use crate::{http_client::ProviderHttp, secret::Secret, users::Identity};
 
 /// The part of a provider's API that shows the signed-in user: the one
@@ -55,5 +67,238 @@ pub trait PlainProvider: Send + Sync + 'static {
     fn revocation_endpoint(&self, endpoints: &Endpoints) -> Option<String> {
         let _ = endpoints;
         None
+    }
+}
+
+/// The code flow at a plain OAuth 2.0 provider: no nonce and no ID token;
+/// after the code exchange, the provider's API says whose token it is.
+pub struct PlainFlow(pub &'static dyn PlainProvider);
+
+impl fmt::Debug for PlainFlow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PlainFlow({})", self.0.name())
+    }
+}
+
+impl PlainFlow {
+    fn endpoints(&self, provider: &Provider) -> Endpoints {
+        let settings = &provider.settings;
+        self.0
+            .endpoints(&settings.issuer, settings.api_url.as_deref())
+    }
+}
+
+#[async_trait]
+impl CodeFlow for PlainFlow {
+    async fn authorization_request(
+        &self,
+        provider: &Provider,
+        _http: &ProviderHttp,
+        redirect_uri: &str,
+    ) -> Result<Authorization, CodeFlowError> {
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let state = CsrfToken::new_random();
+        let url = oauth2::authorize_url(
+            &self.endpoints(provider),
+            &provider.settings,
+            redirect_uri,
+            state.secret(),
+            challenge.as_str(),
+        )
+        .map_err(CodeFlowError::RedirectUri)?;
+        Ok(Authorization {
+            url,
+            state: state.secret().clone(),
+            nonce: String::new(),
+            pkce_verifier: verifier.secret().clone(),
+        })
+    }
+
+    async fn redeem(
+        &self,
+        provider: &Provider,
+        http: &ProviderHttp,
+        redirect_uri: &str,
+        started: Started<'_>,
+        callback: Callback,
+    ) -> Result<Redeemed, CodeFlowError> {
+        let settings = &provider.settings;
+        // These providers do not send RFC 9207 `iss`; one that names
+        // another issuer is a mix-up.
+        if let Some(iss) = callback.iss
+            && iss != settings.issuer
+        {
+            return Err(CodeFlowError::WrongIssuer {
+                got: iss,
+                expected: settings.issuer.clone(),
+            });
+        }
+        let code = callback.code.ok_or(CodeFlowError::NoCode)?;
+        let endpoints = self.endpoints(provider);
+        let mut grant = oauth2::exchange_code(
+            http,
+            &endpoints,
+            settings,
+            redirect_uri,
+            &code,
+            started.pkce_verifier,
+        )
+        .await
+        .map_err(CodeFlowError::Provider)?;
+        let identity = self
+            .0
+            .identity(
+                http,
+                &endpoints,
+                &settings.issuer,
+                &settings.id,
+                &grant.access_token,
+            )
+            .await
+            .map_err(CodeFlowError::Provider)?;
+        // Nothing here checks an ID token: none is kept.
+        grant.id_token = None;
+        Ok(Redeemed {
+            identity,
+            grant,
+            provider_sid: None,
+        })
+    }
+
+    async fn refresh(
+        &self,
+        provider: &Provider,
+        http: &ProviderHttp,
+        _identity: &Identity,
+        refresh_token: &Secret,
+    ) -> Result<Grant, GrantError> {
+        let endpoints = self.endpoints(provider);
+        let mut grant =
+            oauth2::refresh(http, &endpoints, &provider.settings, refresh_token).await?;
+        grant.id_token = None;
+        Ok(grant)
+    }
+
+    async fn profile(
+        &self,
+        provider: &Provider,
+        http: &ProviderHttp,
+        _identity: &Identity,
+        access_token: &Secret,
+    ) -> Result<ProfileData, ProfileError> {
+        let api = self.0.profile_api();
+        let base = self.endpoints(provider).api;
+        // The one path this provider's API is called at.
+        let url = upstream_url(&base, api.path, &[api.path])?;
+        let data = oauth2::get_json(http, url.as_str(), access_token, api.headers).await?;
+        Ok(ProfileData {
+            source: api.source,
+            data,
+            fields: api.fields,
+        })
+    }
+
+    async fn revocation_endpoint(
+        &self,
+        provider: &Provider,
+        _http: &ProviderHttp,
+    ) -> Option<String> {
+        self.0.revocation_endpoint(&self.endpoints(provider))
+    }
+}
+
+/// `base` + `path`, if `path` is on the allow-list and the result stays
+/// under `base` (same scheme, host, port, and path prefix): neither a path
+/// trick nor an absolute URL nor a changed host can send the user's token
+/// anywhere else (SECURITY.md D5).
+pub fn upstream_url(base: &str, path: &str, allowed: &[&str]) -> Result<Url, ProfileError> {
+    let refuse = || ProfileError::NotAllowed(path.to_owned());
+    let plain = path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.contains("..")
+        && !path.contains(['\\', '%', '?', '#', ':']);
+    if !plain || !allowed.contains(&path) {
+        return Err(refuse());
+    }
+    let base_url = Url::parse(base).map_err(|_| refuse())?;
+    let base_path = base_url.path().trim_end_matches('/');
+    let url = Url::parse(&format!("{}{path}", base.trim_end_matches('/'))).map_err(|_| refuse())?;
+    let same_origin = url.scheme() == base_url.scheme()
+        && url.host_str() == base_url.host_str()
+        && url.port_or_known_default() == base_url.port_or_known_default();
+    // Nothing was normalised away: the path is exactly base path + path.
+    let exact = url.path() == format!("{base_path}{path}");
+    if same_origin && exact && url.query().is_none() && url.username().is_empty() {
+        Ok(url)
+    } else {
+        Err(refuse())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const API: &str = "https://api.github.com";
+    /// GitHub's one profile path.
+    const GITHUB_PATHS: [&str; 1] = ["/user"];
+
+    #[test]
+    fn an_allowed_path_stays_on_the_api() {
+        let url = upstream_url(API, "/user", &GITHUB_PATHS).unwrap();
+        assert_eq!(url.as_str(), "https://api.github.com/user");
+        let ghe = upstream_url("https://ghe.example/api/v3", "/user", &GITHUB_PATHS).unwrap();
+        assert_eq!(ghe.as_str(), "https://ghe.example/api/v3/user");
+    }
+
+    #[test]
+    fn a_plain_path_that_is_not_on_the_list_is_refused() {
+        for path in ["/admin", "/user/repos", "/users/octocat", "/user/", "/User"] {
+            assert!(
+                matches!(
+                    upstream_url(API, path, &GITHUB_PATHS),
+                    Err(ProfileError::NotAllowed(_))
+                ),
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
+    fn traversal_absolute_urls_and_host_changes_are_refused() {
+        let attempts = [
+            "/user/../admin",
+            "/../user",
+            "//evil.test/user",
+            "https://evil.test/user",
+            "@evil.test/user",
+            "/user?redirect=https://evil.test",
+            "/%2e%2e/user",
+            "/user#x",
+            "\\evil.test",
+            "",
+        ];
+        for path in attempts {
+            assert!(
+                matches!(
+                    upstream_url(API, path, &GITHUB_PATHS),
+                    Err(ProfileError::NotAllowed(_))
+                ),
+                "{path:?}"
+            );
+        }
+        // Even a path on the list cannot leave the API's origin or path.
+        let tricky = [
+            "@evil.test/user",
+            ".evil.test/user",
+            ":8443/user",
+            "/../admin",
+        ];
+        for path in tricky {
+            assert!(
+                upstream_url("https://api.github.com/v3", path, &tricky).is_err(),
+                "{path}"
+            );
+        }
     }
 }

@@ -9,8 +9,6 @@
 mod backchannel_logout;
 mod failure;
 mod link;
-mod oidc;
-mod plain;
 mod sign_in;
 mod sign_out;
 mod user;

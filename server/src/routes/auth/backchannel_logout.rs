@@ -51,11 +51,7 @@ pub async fn backchannel(
         });
         (StatusCode::BAD_REQUEST, no_store(), axum::Json(body)).into_response()
     };
-    let Some(provider) = core
-        .registry
-        .get(&id)
-        .filter(|p| p.settings.protocol.is_oidc())
-    else {
+    let Some(provider) = core.registry.openid_provider(&id) else {
         return refuse(format!("no OpenID Connect provider {id:?}"));
     };
     let Some(token) = form.logout_token else {

@@ -10,9 +10,7 @@ use super::{ERROR_PAGE, redirect};
 use crate::{
     error::ErrorCode,
     hooks::HookError,
-    providers::{
-        DiscoveryError, IdTokenError, SignedError, oauth2::ApiError, userinfo::UserinfoError,
-    },
+    providers::protocol::CodeFlowError,
     telemetry::{cause_chain, escaped},
 };
 
@@ -32,31 +30,10 @@ pub(crate) enum FlowError {
     SessionChanged,
     #[error("the provider answered error={0}")]
     ProviderAnswered(String),
-    #[error("the callback has no code")]
-    NoCode,
-    /// RFC 9207 mix-up defence: the callback's `iss` names another issuer.
-    #[error("the callback's iss {got:?} is not {expected:?}")]
-    WrongIssuer { got: String, expected: String },
-    #[error("the callback has no iss though the provider advertises it (RFC 9207)")]
-    MissingIssuer,
-    #[error("discovery names no token endpoint")]
-    NoTokenEndpoint,
-    #[error("the token response has no id_token")]
-    NoIdToken,
-    #[error("no OAuth 2.0 endpoints for this provider")]
-    NoEndpoints,
-    #[error("the redirect URI is not a URL")]
-    RedirectUri(#[source] url::ParseError),
-    #[error("discovery failed")]
-    Discovery(#[source] DiscoveryError),
-    #[error("a call to the provider failed")]
-    Provider(#[source] ApiError),
-    #[error("userinfo failed")]
-    Userinfo(#[source] UserinfoError),
-    #[error("the ID token's signature was not verified")]
-    Signature(#[source] SignedError),
-    #[error("the ID token was refused")]
-    IdToken(#[source] IdTokenError),
+    /// A step at the provider: the authorization request, or the code
+    /// exchange and the checks of its answer.
+    #[error(transparent)]
+    CodeFlow(#[from] CodeFlowError),
     #[error("the app's sign-in hook stopped the sign-in")]
     Hook(#[source] HookError),
     #[error("a new identity's verified e-mail belongs to an account using {existing:?}")]
@@ -88,17 +65,8 @@ impl FlowError {
             | Self::SignInExpired
             | Self::SessionChanged => ErrorCode::SignInExpired,
             Self::ProviderAnswered(error) if error == "access_denied" => ErrorCode::SignInCancelled,
-            Self::ProviderAnswered(_) | Self::NoCode => ErrorCode::ProviderRejected,
-            Self::WrongIssuer { .. }
-            | Self::MissingIssuer
-            | Self::NoTokenEndpoint
-            | Self::NoIdToken
-            | Self::IdToken(_) => ErrorCode::InvalidProviderResponse,
-            Self::NoEndpoints | Self::RedirectUri(_) => ErrorCode::Internal,
-            Self::Discovery(err) => err.code(),
-            Self::Provider(err) => err.code(),
-            Self::Userinfo(err) => err.code(),
-            Self::Signature(err) => err.code(),
+            Self::ProviderAnswered(_) => ErrorCode::ProviderRejected,
+            Self::CodeFlow(err) => err.code(),
             Self::Hook(HookError::Refused) => ErrorCode::SignInRefused,
             Self::Hook(_) | Self::Store(_) => ErrorCode::Unavailable,
             Self::EmailInUse { .. } => ErrorCode::EmailInUse,
@@ -190,10 +158,10 @@ mod tests {
                 "error=server_error",
             ),
             (
-                FlowError::WrongIssuer {
+                FlowError::CodeFlow(CodeFlowError::WrongIssuer {
                     got: "https://evil.test".into(),
                     expected: "https://idp.test".into(),
-                },
+                }),
                 ErrorCode::InvalidProviderResponse,
                 "https://evil.test",
             ),

@@ -1,7 +1,8 @@
 //! Signing in: `GET /auth/sign-in/{provider}` starts the authorization
 //! request (RFC 6749 §4.1, PKCE per RFC 7636), and the provider's callback
-//! redeems the code, checks the answer (`oidc.rs`, `plain.rs`) and signs
-//! the identity's account in, or connects the identity to the signed-in
+//! has the code redeemed and the answer checked by the provider's
+//! protocol ([`CodeFlow`](crate::providers::CodeFlow)), then signs the
+//! identity's account in, or connects the identity to the signed-in
 //! account.
 
 use std::sync::Arc;
@@ -14,36 +15,20 @@ use axum::{
 use serde::Deserialize;
 use time::OffsetDateTime;
 use tower_sessions::Session;
-use url::Url;
 
-use super::{Failure, FlowError, oidc, plain, provider, redirect};
+use super::{Failure, FlowError, provider, redirect};
 use crate::{
     backend::Core,
     flow::{self, SignInInProgress, return_to},
     hooks::Attempt,
-    providers::Provider,
+    providers::{
+        Provider,
+        protocol::{Callback, Redeemed, Started},
+    },
     session,
     users::{Identity, Link, SignIn, UserId},
     vault::TokenSet,
 };
-
-/// Where the browser goes to authorize us, and what the callback must
-/// match.
-pub(super) struct Authorization {
-    pub(super) url: Url,
-    pub(super) state: String,
-    /// Empty for plain OAuth 2.0.
-    pub(super) nonce: String,
-    pub(super) pkce_verifier: String,
-}
-
-/// What a protocol's callback step found out.
-pub(super) struct Verified {
-    pub(super) identity: Identity,
-    pub(super) tokens: TokenSet,
-    /// The provider's session id (`sid`), for back-channel logout.
-    pub(super) provider_sid: Option<String>,
-}
 
 #[derive(Debug, Deserialize)]
 pub struct ReturnToQuery {
@@ -73,11 +58,16 @@ pub(super) async fn start(
     return_to: String,
     link_to: Option<UserId>,
 ) -> Result<Response, Failure> {
-    let authorization = if provider.settings.protocol.is_oidc() {
-        oidc::authorize(core, provider).await?
-    } else {
-        plain::authorize(core, provider)?
-    };
+    let id = provider.settings.id.as_str();
+    let authorization = provider
+        .flow()
+        .authorization_request(
+            provider,
+            &core.http,
+            &provider.settings.redirect_uri(&core.public_url),
+        )
+        .await
+        .map_err(|err| FlowError::from(err).at(id))?;
     let tx = SignInInProgress {
         provider: provider.settings.id.clone(),
         state: authorization.state,
@@ -105,9 +95,9 @@ pub(super) async fn start(
 
 #[derive(Debug, Deserialize)]
 pub struct CallbackQuery {
-    pub(super) code: Option<String>,
+    code: Option<String>,
     state: Option<String>,
-    pub(super) iss: Option<String>,
+    iss: Option<String>,
     error: Option<String>,
 }
 
@@ -153,14 +143,28 @@ pub async fn callback(
         return Err(FlowError::ProviderAnswered(error.clone()).at(&id));
     }
 
-    let verified = if provider.settings.protocol.is_oidc() {
-        oidc::sign_in(&core, provider, &tx, query).await?
-    } else {
-        plain::sign_in(&core, provider, &tx, query).await?
+    let started = Started {
+        nonce: &tx.nonce,
+        pkce_verifier: &tx.pkce_verifier,
     };
+    let callback = Callback {
+        code: query.code,
+        iss: query.iss,
+    };
+    let redeemed = provider
+        .flow()
+        .redeem(
+            provider,
+            &core.http,
+            &provider.settings.redirect_uri(&core.public_url),
+            started,
+            callback,
+        )
+        .await
+        .map_err(|err| FlowError::from(err).at(&id))?;
     match tx.link_to {
-        Some(user) => connect(&core, &session, &tx, UserId(user), &verified.identity).await,
-        None => sign_in(&core, &session, &headers, &tx, verified).await,
+        Some(user) => connect(&core, &session, &tx, UserId(user), &redeemed.identity).await,
+        None => sign_in(&core, &session, &headers, &tx, redeemed).await,
     }
 }
 
@@ -170,13 +174,19 @@ async fn sign_in(
     session: &Session,
     headers: &HeaderMap,
     tx: &SignInInProgress,
-    verified: Verified,
+    redeemed: Redeemed,
 ) -> Result<Response, Failure> {
-    let Verified {
+    let Redeemed {
         identity,
-        tokens,
+        grant,
         provider_sid,
-    } = verified;
+    } = redeemed;
+    let tokens = TokenSet {
+        expires_at: core.access_token_expiry(grant.expires_in, grant.refresh_token.is_some()),
+        access_token: grant.access_token,
+        refresh_token: grant.refresh_token,
+        id_token: grant.id_token,
+    };
     let id = tx.provider.as_str();
     core.hooks
         .allow(&identity, Attempt::SignIn)

@@ -1,0 +1,271 @@
+//! The steps a provider takes part in, behind one trait whatever its
+//! protocol ([`CodeFlow`]): the authorization request, redeeming the
+//! callback's code for a checked identity, refreshing the grant, the
+//! profile its API shows, and where it revokes tokens. OpenID Connect
+//! implements it once (`oidc_flow.rs`); plain OAuth 2.0 once for every
+//! [`PlainProvider`](super::PlainProvider) (`plain.rs`). The routes, the
+//! refresher and the provider-API service only ever call the trait.
+
+use std::{error::Error as StdError, fmt};
+
+use async_trait::async_trait;
+use url::Url;
+
+use super::{
+    DiscoveryError, IdTokenError, Provider, SignedError,
+    claims::Object,
+    oauth2::{ApiError, Grant},
+    userinfo::UserinfoError,
+};
+use crate::{error::ErrorCode, http_client::ProviderHttp, secret::Secret, users::Identity};
+
+/// Where the browser goes to authorize us (RFC 6749 §4.1.1), and what its
+/// callback must match, kept server-side until then.
+#[derive(Debug)]
+pub struct Authorization {
+    pub url: Url,
+    pub state: String,
+    /// Empty when the protocol has no ID token to carry it.
+    pub nonce: String,
+    pub pkce_verifier: String,
+}
+
+/// What the sign-in in progress kept for its callback.
+#[derive(Clone, Copy, Debug)]
+pub struct Started<'a> {
+    pub nonce: &'a str,
+    pub pkce_verifier: &'a str,
+}
+
+/// The callback's parameters a protocol checks (RFC 6749 §4.1.2, RFC 9207
+/// §2); `state` and `error` are checked before it runs.
+#[derive(Debug, Default)]
+pub struct Callback {
+    pub code: Option<String>,
+    pub iss: Option<String>,
+}
+
+/// A redeemed code: whose it is, and the checked tokens.
+#[derive(Debug)]
+pub struct Redeemed {
+    pub identity: Identity,
+    /// With its ID token checked, if the protocol has one.
+    pub grant: Grant,
+    /// The provider's session id (`sid`), for back-channel logout.
+    pub provider_sid: Option<String>,
+}
+
+/// What the provider's API shows about the signed-in user.
+#[derive(Debug)]
+pub struct ProfileData {
+    /// Where it came from, for people (e.g. "userinfo", "GitHub API").
+    pub source: &'static str,
+    pub data: Object,
+    /// `(label, JSON field)` pairs to show, in display order.
+    pub fields: &'static [(&'static str, &'static str)],
+}
+
+/// The steps of the authorization code flow at one kind of provider.
+#[async_trait]
+pub trait CodeFlow: fmt::Debug + Send + Sync + 'static {
+    /// The authorization request: code flow with PKCE S256 (RFC 7636) and
+    /// a fresh `state` (and `nonce` where there is an ID token).
+    async fn authorization_request(
+        &self,
+        provider: &Provider,
+        http: &ProviderHttp,
+        redirect_uri: &str,
+    ) -> Result<Authorization, CodeFlowError>;
+
+    /// The code exchange (RFC 6749 §4.1.3) and every check of its answer,
+    /// down to the identity the tokens belong to.
+    async fn redeem(
+        &self,
+        provider: &Provider,
+        http: &ProviderHttp,
+        redirect_uri: &str,
+        started: Started<'_>,
+        callback: Callback,
+    ) -> Result<Redeemed, CodeFlowError>;
+
+    /// A refresh grant (RFC 6749 §6) for the session of `identity`. The
+    /// answer's refresh token is `None` when the provider sent none (the
+    /// old one stays), and so is its ID token when none came or it could
+    /// not be checked for now (the old one stays).
+    async fn refresh(
+        &self,
+        provider: &Provider,
+        http: &ProviderHttp,
+        identity: &Identity,
+        refresh_token: &Secret,
+    ) -> Result<Grant, GrantError>;
+
+    /// What the provider's API (its one allowed path, SECURITY.md D5)
+    /// says about `identity`, called with its `access_token`.
+    async fn profile(
+        &self,
+        provider: &Provider,
+        http: &ProviderHttp,
+        identity: &Identity,
+        access_token: &Secret,
+    ) -> Result<ProfileData, ProfileError>;
+
+    /// Where the provider revokes tokens (RFC 7009), if it does.
+    async fn revocation_endpoint(&self, provider: &Provider, http: &ProviderHttp)
+    -> Option<String>;
+}
+
+/// A failed step of the authorization request or the code exchange: one
+/// variant per failed check, with its source.
+#[derive(Debug, thiserror::Error)]
+pub enum CodeFlowError {
+    #[error("the callback has no code")]
+    NoCode,
+    /// RFC 9207 mix-up defence: the callback's `iss` names another issuer.
+    #[error("the callback's iss {got:?} is not {expected:?}")]
+    WrongIssuer { got: String, expected: String },
+    #[error("the callback has no iss though the provider advertises it (RFC 9207)")]
+    MissingIssuer,
+    #[error("discovery names no token endpoint")]
+    NoTokenEndpoint,
+    #[error("the token response has no id_token")]
+    NoIdToken,
+    #[error("the redirect URI is not a URL")]
+    RedirectUri(#[source] url::ParseError),
+    #[error("discovery failed")]
+    Discovery(#[source] DiscoveryError),
+    #[error("a call to the provider failed")]
+    Provider(#[source] ApiError),
+    #[error("userinfo failed")]
+    Userinfo(#[source] UserinfoError),
+    #[error("the ID token's signature was not verified")]
+    Signature(#[source] SignedError),
+    #[error("the ID token was refused")]
+    IdToken(#[source] IdTokenError),
+}
+
+impl CodeFlowError {
+    /// What the user is told.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::NoCode => ErrorCode::ProviderRejected,
+            Self::WrongIssuer { .. }
+            | Self::MissingIssuer
+            | Self::NoTokenEndpoint
+            | Self::NoIdToken
+            | Self::IdToken(_) => ErrorCode::InvalidProviderResponse,
+            Self::RedirectUri(_) => ErrorCode::Internal,
+            Self::Discovery(err) => err.code(),
+            Self::Provider(err) => err.code(),
+            Self::Userinfo(err) => err.code(),
+            Self::Signature(err) => err.code(),
+        }
+    }
+}
+
+/// Why a refresh grant failed at the provider.
+#[derive(Debug, thiserror::Error)]
+pub enum GrantError {
+    /// The provider no longer honours the grant (`invalid_grant`).
+    #[error("the provider ended the grant: {0}")]
+    Ended(String),
+    /// A refreshed ID token names another issuer or subject (SECURITY.md B8).
+    #[error("the refreshed ID token names another user")]
+    IdentityChanged,
+    /// A refreshed ID token fails a check: the answer cannot be trusted,
+    /// and the refresh token it replaced may be spent.
+    #[error("the refreshed ID token was refused")]
+    InvalidIdToken(#[source] IdTokenError),
+    /// The provider's answer fails a check (not JSON, no access token,
+    /// discovery naming another issuer): it misbehaves or is misconfigured.
+    #[error("the provider's answer to the refresh was refused")]
+    Invalid(#[source] Box<dyn StdError + Send + Sync>),
+    /// The provider is down, slow or limiting us: try again later.
+    #[error("the provider could not refresh the tokens")]
+    Unavailable(#[source] Box<dyn StdError + Send + Sync>),
+    /// The provider refused the refresh for another reason than an ended
+    /// grant (`invalid_client`, `invalid_scope`, …): a misconfiguration.
+    #[error("the provider refused the refresh")]
+    Refused(#[source] ApiError),
+}
+
+impl GrantError {
+    /// Whether the grant cannot go on.
+    pub fn ends_grant(&self) -> bool {
+        matches!(
+            self,
+            Self::Ended(_) | Self::IdentityChanged | Self::InvalidIdToken(_)
+        )
+    }
+
+    /// Whether the provider's answer failed a check (rather than the
+    /// provider being unreachable or the grant ending).
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, Self::InvalidIdToken(_) | Self::Invalid(_))
+    }
+}
+
+impl From<ApiError> for GrantError {
+    /// A failed token request: the grant ended (`invalid_grant`), the
+    /// provider is down, or it answered something that fails our checks.
+    fn from(err: ApiError) -> Self {
+        match err {
+            ApiError::Refused { error, .. } if error == "invalid_grant" => Self::Ended(error),
+            ApiError::Refused { .. } | ApiError::Unauthorized(_) => Self::Refused(err),
+            ApiError::Http(_) | ApiError::RateLimited(_) => Self::Unavailable(Box::new(err)),
+            ApiError::Status { status, .. } if status.is_server_error() => {
+                Self::Unavailable(Box::new(err))
+            }
+            ApiError::Status { .. }
+            | ApiError::Shape(_)
+            | ApiError::Invalid(_)
+            | ApiError::NoVerifiedEmail => Self::Invalid(Box::new(err)),
+        }
+    }
+}
+
+impl From<DiscoveryError> for GrantError {
+    fn from(err: DiscoveryError) -> Self {
+        if err.is_temporary() {
+            Self::Unavailable(Box::new(err))
+        } else {
+            Self::Invalid(Box::new(err))
+        }
+    }
+}
+
+/// Why the provider's API could not say who the user is.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error("{0:?} is not an allowed upstream path")]
+    NotAllowed(String),
+    #[error("the provider has no such API")]
+    NoApi,
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error(transparent)]
+    Userinfo(#[from] UserinfoError),
+    #[error(transparent)]
+    Discovery(#[from] DiscoveryError),
+}
+
+impl ProfileError {
+    /// Whether the provider refused the access token (HTTP 401).
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(
+            self,
+            Self::Api(ApiError::Unauthorized(_))
+                | Self::Userinfo(UserinfoError::Api(ApiError::Unauthorized(_)))
+        )
+    }
+
+    /// What the user is told.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::Api(err) => err.code(),
+            Self::Userinfo(err) => err.code(),
+            Self::Discovery(err) => err.code(),
+            Self::NotAllowed(_) | Self::NoApi => ErrorCode::Internal,
+        }
+    }
+}
