@@ -5,11 +5,9 @@
 use reqwest::{Client, StatusCode, header};
 use serde_json::{Map, Value, json};
 
-use crate::{
-    hostile_idp::{CLIENT_ID, SUBJECT, Script, Signing, sign},
-    rig::{Rig, is_signed_in, rig, sign_in},
-    spawn::browser,
-};
+use crate::harness::{Rig, TestApp, browser};
+use crate::hostile_idp::{CLIENT_ID, SUBJECT, Script, Signing, sign};
+use crate::walk::{is_signed_in, sign_in};
 
 const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 
@@ -58,7 +56,7 @@ async fn signed_in(rig: &Rig) -> (Client, String) {
 /// Posts the token `tamper` makes of a valid one; asserts 400, no-store,
 /// and that the session is still signed in.
 async fn refused(tamper: impl FnOnce(&mut Map<String, Value>) -> Signing) {
-    let rig = rig(Script::default()).await;
+    let rig = TestApp::hostile(Script::default()).spawn().await;
     let (client, sid) = signed_in(&rig).await;
     let mut claims = claims(&rig, &sid);
     let signing = tamper(&mut claims);
@@ -71,7 +69,7 @@ async fn refused(tamper: impl FnOnce(&mut Map<String, Value>) -> Signing) {
 
 #[tokio::test]
 async fn a_valid_logout_token_ends_that_session_and_its_tokens_only() {
-    let rig = rig(Script::default()).await;
+    let rig = TestApp::hostile(Script::default()).spawn().await;
     let (first, sid) = signed_in(&rig).await;
     let (second, _) = signed_in(&rig).await;
     let response = post(
@@ -98,7 +96,7 @@ async fn a_valid_logout_token_ends_that_session_and_its_tokens_only() {
 
 #[tokio::test]
 async fn a_logout_token_with_only_sub_ends_every_session_of_the_subject() {
-    let rig = rig(Script::default()).await;
+    let rig = TestApp::hostile(Script::default()).spawn().await;
     let (first, sid) = signed_in(&rig).await;
     let (second, _) = signed_in(&rig).await;
     let mut claims = claims(&rig, &sid);
@@ -112,7 +110,7 @@ async fn a_logout_token_with_only_sub_ends_every_session_of_the_subject() {
 
 #[tokio::test]
 async fn a_logout_token_typed_logout_jwt_is_accepted() {
-    let rig = rig(Script::default()).await;
+    let rig = TestApp::hostile(Script::default()).spawn().await;
     let (client, sid) = signed_in(&rig).await;
     let token = sign(
         &Value::Object(claims(&rig, &sid)),
@@ -129,7 +127,7 @@ async fn a_logout_token_typed_as_an_access_token_is_refused() {
 
 #[tokio::test]
 async fn a_replayed_logout_token_is_refused() {
-    let rig = rig(Script::default()).await;
+    let rig = TestApp::hostile(Script::default()).spawn().await;
     let (_, sid) = signed_in(&rig).await;
     let token = sign(&Value::Object(claims(&rig, &sid)), Signing::Key1);
     assert_eq!(post(&rig, &token).await.status(), StatusCode::OK);
@@ -255,7 +253,7 @@ async fn a_logout_token_with_iat_as_a_string_is_refused() {
 
 #[tokio::test]
 async fn an_id_token_is_not_accepted_as_a_logout_token() {
-    let rig = rig(Script::default()).await;
+    let rig = TestApp::hostile(Script::default()).spawn().await;
     let (client, _) = signed_in(&rig).await;
     let id_token = rig.idp.calls().issued_tokens.last().unwrap().clone();
     assert!(id_token.starts_with("ey"), "the ID token");
@@ -266,7 +264,7 @@ async fn an_id_token_is_not_accepted_as_a_logout_token() {
 
 #[tokio::test]
 async fn a_logout_token_is_not_accepted_as_an_id_token() {
-    let rig = rig(Script {
+    let rig = TestApp::hostile(Script {
         claims: |claims, _| {
             claims.remove("nonce");
             claims.insert(
@@ -277,6 +275,7 @@ async fn a_logout_token_is_not_accepted_as_an_id_token() {
         },
         ..Script::default()
     })
+    .spawn()
     .await;
     let client = browser();
     assert_eq!(
@@ -288,7 +287,7 @@ async fn a_logout_token_is_not_accepted_as_an_id_token() {
 
 #[tokio::test]
 async fn a_request_without_a_logout_token_or_for_an_unknown_provider_is_refused() {
-    let rig = rig(Script::default()).await;
+    let rig = TestApp::hostile(Script::default()).spawn().await;
     let empty = browser()
         .post(format!("{}/auth/backchannel/hostile", rig.url))
         .form(&[("other", "x")])

@@ -10,10 +10,9 @@ use http::{StatusCode, header};
 use portcullis::{AccessToken, Portcullis};
 use serde_json::Value;
 
-use crate::{
-    login::{complete_at_provider, location},
-    spawn::{TestApp, browser, spawn_own_app},
-};
+use crate::harness::{TestApp, browser};
+use crate::login::complete_at_provider;
+use crate::walk::location;
 
 #[allow(dead_code, clippy::print_stdout)]
 #[path = "../../../server/examples/embed.rs"]
@@ -22,24 +21,25 @@ mod example;
 /// The example app, plus one route of the test's own that calls the
 /// provider's userinfo endpoint with the [`AccessToken`] extractor's token.
 async fn start() -> TestApp {
-    spawn_own_app(|settings, issuer| async move {
-        let portcullis = Portcullis::start(settings).await.unwrap();
-        let userinfo = discovered_userinfo(&issuer).await;
-        let own = Router::new().route(
-            "/test/userinfo",
-            get(move |token: AccessToken| async move {
-                let answer = reqwest::Client::new()
-                    .get(&userinfo)
-                    .header(header::AUTHORIZATION, token.bearer().unwrap())
-                    .send()
-                    .await
-                    .unwrap();
-                Json(answer.json::<Value>().await.unwrap())
-            }),
-        );
-        example::app(&portcullis).merge(own.layer(portcullis.layer()))
-    })
-    .await
+    TestApp::local()
+        .own_app(|settings, issuer| async move {
+            let portcullis = Portcullis::start(settings).await.unwrap();
+            let userinfo = discovered_userinfo(&issuer).await;
+            let own = Router::new().route(
+                "/test/userinfo",
+                get(move |token: AccessToken| async move {
+                    let answer = reqwest::Client::new()
+                        .get(&userinfo)
+                        .header(header::AUTHORIZATION, token.bearer().unwrap())
+                        .send()
+                        .await
+                        .unwrap();
+                    Json(answer.json::<Value>().await.unwrap())
+                }),
+            );
+            example::app(&portcullis).merge(own.layer(portcullis.layer()))
+        })
+        .await
 }
 
 async fn discovered_userinfo(issuer: &str) -> String {

@@ -4,10 +4,9 @@
 use reqwest::{Client, StatusCode, Url, header};
 use serde_json::Value;
 
-use crate::{
-    login::{location, page},
-    spawn::{TestApp, browser, spawn_app_with_github},
-};
+use crate::harness::{TestApp, browser};
+use crate::login::page;
+use crate::walk::location;
 
 /// Starts a sign-in (or, with `link`, a "connect") at Portcullis; returns
 /// the fake GitHub's authorization URL.
@@ -85,7 +84,7 @@ pub async fn sign_in_with_github(client: &Client, app: &TestApp, login: &str) ->
 
 #[tokio::test]
 async fn a_github_user_signs_in_keyed_by_the_numeric_id_with_the_verified_email() {
-    let app = spawn_app_with_github(0, &[]).await;
+    let app = TestApp::local().github(0).spawn().await;
     let client = browser();
     let authorize = start_github(&client, &app, false).await;
     let query: Vec<(String, String)> = Url::parse(&authorize)
@@ -128,7 +127,7 @@ async fn a_github_user_signs_in_keyed_by_the_numeric_id_with_the_verified_email(
 
 #[tokio::test]
 async fn a_github_user_without_a_verified_primary_email_is_told_so() {
-    let app = spawn_app_with_github(0, &[]).await;
+    let app = TestApp::local().github(0).spawn().await;
     let client = browser();
     let end = sign_in_with_github(&client, &app, "noverified").await;
     assert_eq!(end, "/error?code=PC-AUTH-007&provider=github");
@@ -149,14 +148,14 @@ async fn a_github_user_without_a_verified_primary_email_is_told_so() {
 
 #[tokio::test]
 async fn a_token_github_does_not_accept_ends_on_a_refusal() {
-    let app = spawn_app_with_github(0, &[]).await;
+    let app = TestApp::local().github(0).spawn().await;
     let end = sign_in_with_github(&browser(), &app, "unauthorized").await;
     assert_eq!(end, "/error?code=PC-AUTH-003&provider=github");
 }
 
 #[tokio::test]
 async fn a_rate_limited_github_says_to_try_again_later() {
-    let app = spawn_app_with_github(0, &[]).await;
+    let app = TestApp::local().github(0).spawn().await;
     let client = browser();
     let end = sign_in_with_github(&client, &app, "ratelimited").await;
     assert_eq!(end, "/error?code=PC-AUTH-008&provider=github");
@@ -167,7 +166,11 @@ async fn a_rate_limited_github_says_to_try_again_later() {
 
 #[tokio::test]
 async fn a_slow_github_ends_on_an_error_page_not_a_hang() {
-    let app = spawn_app_with_github(20_000, &[("PROVIDER_TIMEOUT_SECONDS", "1")]).await;
+    let app = TestApp::local()
+        .github(20_000)
+        .vars(&[("PROVIDER_TIMEOUT_SECONDS", "1")])
+        .spawn()
+        .await;
     let started = std::time::Instant::now();
     let end = sign_in_with_github(&browser(), &app, "slow").await;
     assert_eq!(end, "/error?code=PC-AUTH-004&provider=github");
@@ -176,7 +179,7 @@ async fn a_slow_github_ends_on_an_error_page_not_a_hang() {
 
 #[tokio::test]
 async fn cancelling_at_github_says_you_cancelled() {
-    let app = spawn_app_with_github(0, &[]).await;
+    let app = TestApp::local().github(0).spawn().await;
     let client = browser();
     let authorize = start_github(&client, &app, false).await;
     let callback = at_github(&client, &app, &authorize, "octocat", "cancel").await;
@@ -188,10 +191,10 @@ async fn cancelling_at_github_says_you_cancelled() {
 
 #[tokio::test]
 async fn the_profile_shows_live_github_data_fetched_by_the_server() {
-    let app = spawn_app_with_github(0, &[]).await;
+    let app = TestApp::local().github(0).spawn().await;
     let client = browser();
     assert_eq!(sign_in_with_github(&client, &app, "octocat").await, "/");
-    let (_, live) = crate::rig::live(&client, &app.url).await;
+    let (_, live) = crate::walk::live(&client, &app.url).await;
     let entries = live["entries"].as_array().expect("entries");
     assert!(
         entries.contains(&serde_json::json!(["Public repositories", "3"])),

@@ -4,11 +4,8 @@
 
 use reqwest::header;
 
-use crate::{
-    hostile_idp::Script,
-    rig::rig,
-    spawn::{browser, spawn_app_with_public_url},
-};
+use crate::harness::{TestApp, browser};
+use crate::hostile_idp::Script;
 
 /// The nonce in a page's script policy.
 fn policy_nonce(html: &str) -> String {
@@ -31,7 +28,7 @@ fn policy_nonce(html: &str) -> String {
 
 #[tokio::test]
 async fn every_page_carries_a_fresh_nonce_policy_and_every_inline_script_its_nonce() {
-    let rig = rig(Script::default()).await;
+    let rig = TestApp::hostile(Script::default()).spawn().await;
     let client = browser();
     let mut nonces = Vec::new();
     for path in ["/", "/", "/profile", "/error?code=PC-AUTH-001"] {
@@ -63,7 +60,7 @@ async fn every_page_carries_a_fresh_nonce_policy_and_every_inline_script_its_non
 
 #[tokio::test]
 async fn responses_forbid_framing_and_sniffing_and_keep_the_referrer_to_our_origin() {
-    let rig = rig(Script::default()).await;
+    let rig = TestApp::hostile(Script::default()).spawn().await;
     for path in ["/", "/auth/user", "/healthz", "/pkg/none.css"] {
         let response = browser()
             .get(format!("{}{path}", rig.url))
@@ -94,7 +91,10 @@ async fn responses_forbid_framing_and_sniffing_and_keep_the_referrer_to_our_orig
 
 #[tokio::test]
 async fn over_https_responses_carry_hsts() {
-    let app = spawn_app_with_public_url(Some("https://portcullis.example")).await;
+    let app = TestApp::local()
+        .public_url("https://portcullis.example")
+        .spawn()
+        .await;
     // Behind a TLS proxy that names the public host.
     let response = browser()
         .get(format!("{}/", app.url))

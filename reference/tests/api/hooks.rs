@@ -10,11 +10,9 @@ use http::{StatusCode, header};
 use portcullis::{Attempt, HookError, Identity, Portcullis, SignInHooks, User};
 use serde_json::Value;
 
-use crate::{
-    github::through_github,
-    login::{complete_at_provider, location},
-    spawn::{TestApp, browser, spawn_own_app, spawn_own_app_with_github},
-};
+use crate::harness::{TestApp, browser};
+use crate::walk::location;
+use crate::{github::through_github, login::complete_at_provider};
 
 /// `(account id, subject, e-mail)` per `before_session`.
 type Seen = Arc<Mutex<Vec<(i64, String, Option<String>)>>>;
@@ -76,7 +74,9 @@ async fn app(settings: portcullis::Settings, hooks: AppHooks) -> Router {
 
 /// An app with `hooks`, signed in through the local identity provider.
 async fn start(hooks: AppHooks) -> TestApp {
-    spawn_own_app(|settings, _| app(settings, hooks)).await
+    TestApp::local()
+        .own_app(|settings, _| app(settings, hooks))
+        .await
 }
 
 /// Signs `login` in at the provider; where the callback sends the browser.
@@ -184,7 +184,10 @@ async fn the_apps_hook_tells_a_connect_from_a_sign_in_and_can_refuse_only_the_co
         ..AppHooks::default()
     };
     let attempts = hooks.attempts.clone();
-    let app = spawn_own_app_with_github(|settings, _| app(settings, hooks)).await;
+    let app = TestApp::local()
+        .github(0)
+        .own_app(|settings, _| app(settings, hooks))
+        .await;
     let client = browser();
     assert_eq!(sign_in(&app, &client, "alice").await, "/done");
     let user: Value = me(&app, &client).await.json().await.unwrap();

@@ -6,11 +6,10 @@ use axum::body::Body;
 use http::{Request, StatusCode, header};
 use serde_json::Value;
 
+use crate::harness::{TestApp, browser};
 use crate::{
-    helpers::{app, get, send},
+    helpers::{get, send},
     hostile_idp::{Script, Signing, sign},
-    rig::rig,
-    spawn::browser,
 };
 
 /// The answer is the project's page with `code`, not plain text.
@@ -29,7 +28,7 @@ async fn a_query_string_the_router_cannot_read_gets_the_error_page_with_a_code()
         "/auth/callback/local?code=a&code=b&state=x",
         "/auth/sign-in/local?return_to=%2F&return_to=%2Fprofile",
     ] {
-        let answer = get(app().await, path).await;
+        let answer = get(TestApp::unreachable().router().await, path).await;
         assert!(answer.status.is_client_error(), "{path}: {}", answer.status);
         assert!(
             is_error_page(&answer, "PC-WEB-400"),
@@ -42,7 +41,7 @@ async fn a_query_string_the_router_cannot_read_gets_the_error_page_with_a_code()
 #[tokio::test]
 async fn a_method_or_body_a_route_does_not_take_gets_a_page_or_json_with_a_code() {
     let not_allowed = send(
-        app().await,
+        TestApp::unreachable().router().await,
         Request::delete("/auth/logout").body(Body::empty()).unwrap(),
     )
     .await;
@@ -55,7 +54,7 @@ async fn a_method_or_body_a_route_does_not_take_gets_a_page_or_json_with_a_code(
     );
 
     let wrong_kind = send(
-        app().await,
+        TestApp::unreachable().router().await,
         Request::post("/auth/backchannel/local")
             .header(header::CONTENT_TYPE, "application/json")
             .body(Body::from("{}"))
@@ -69,7 +68,7 @@ async fn a_method_or_body_a_route_does_not_take_gets_a_page_or_json_with_a_code(
 
 #[tokio::test]
 async fn a_refused_logout_token_gets_a_fixed_answer_without_internal_detail() {
-    let rig = rig(Script::default()).await;
+    let rig = TestApp::hostile(Script::default()).spawn().await;
     let forged = sign(
         &serde_json::json!({ "iss": "https://evil.test", "aud": "x", "iat": 0 }),
         Signing::UnknownKid,
@@ -95,12 +94,12 @@ async fn a_refused_logout_token_gets_a_fixed_answer_without_internal_detail() {
 
 #[tokio::test]
 async fn a_callback_error_parameter_cannot_forge_a_log_line() {
-    let rig = rig(Script::default()).await;
+    let rig = TestApp::hostile(Script::default()).spawn().await;
     let forged = "access_denied\n2026-11-30T00:00:00.000000Z  INFO user signed in FORGED-LINE";
     let encoded: String = url::form_urlencoded::byte_serialize(forged.as_bytes()).collect();
     let client = browser();
-    let authorize = crate::rig::start(&rig, &client).await;
-    let state = crate::rig::state_of(&authorize);
+    let authorize = crate::walk::start(&rig, &client).await;
+    let state = crate::walk::state_of(&authorize);
     let answer = client
         .get(format!(
             "{}/auth/callback/hostile?error={encoded}&state={state}",
@@ -130,14 +129,17 @@ async fn a_provider_that_never_answers_stalls_no_page_while_people_try_to_sign_i
             held.push(socket);
         }
     });
-    let (url, _database) = crate::spawn::spawn_server(&[
-        ("AUTH_PROVIDERS", "silent"),
-        ("SILENT_ISSUER", issuer.as_str()),
-        ("SILENT_CLIENT_ID", "client"),
-        ("SILENT_CLIENT_SECRET", "secret"),
-        ("PROVIDER_TIMEOUT_SECONDS", "3"),
-    ])
-    .await;
+    let app = TestApp::without_provider()
+        .vars(&[
+            ("AUTH_PROVIDERS", "silent"),
+            ("SILENT_ISSUER", issuer.as_str()),
+            ("SILENT_CLIENT_ID", "client"),
+            ("SILENT_CLIENT_SECRET", "secret"),
+            ("PROVIDER_TIMEOUT_SECONDS", "3"),
+        ])
+        .spawn()
+        .await;
+    let url = app.url.clone();
     // Past the backoff of the failed discovery at start: the next sign-in
     // tries again, and hangs with the issuer.
     tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
@@ -180,14 +182,13 @@ async fn a_provider_that_never_answers_stalls_no_page_while_people_try_to_sign_i
 
 #[tokio::test]
 async fn past_its_limit_a_client_gets_429_with_retry_after_and_the_error_page() {
-    let rig = crate::rig::rig_with(
-        Script::default(),
-        &[
+    let rig = TestApp::hostile(Script::default())
+        .vars(&[
             ("RATE_LIMIT_SIGN_IN_PER_MINUTE", "3"),
             ("CLIENT_IP_HEADER", "X-Forwarded-For"),
-        ],
-    )
-    .await;
+        ])
+        .spawn()
+        .await;
     let attempt = |client_ip: &'static str| {
         let url = format!("{}/auth/sign-in/hostile", rig.url);
         async move {
@@ -225,11 +226,10 @@ async fn past_its_limit_a_client_gets_429_with_retry_after_and_the_error_page() 
 
 #[tokio::test]
 async fn the_back_channel_endpoint_answers_429_in_json_past_its_limit() {
-    let rig = crate::rig::rig_with(
-        Script::default(),
-        &[("RATE_LIMIT_BACKCHANNEL_PER_MINUTE", "2")],
-    )
-    .await;
+    let rig = TestApp::hostile(Script::default())
+        .vars(&[("RATE_LIMIT_BACKCHANNEL_PER_MINUTE", "2")])
+        .spawn()
+        .await;
     let post = || {
         browser()
             .post(format!("{}/auth/backchannel/hostile", rig.url))

@@ -10,11 +10,9 @@ use std::time::{Duration, Instant};
 use reqwest::{Client, StatusCode};
 use serde_json::json;
 
-use crate::{
-    hostile_idp::{CLIENT_ID, SUBJECT, Script, Signing, sign},
-    rig::{Rig, error, first_id_token, id_token_hint, is_signed_in, live, rig, rig_with, sign_in},
-    spawn::browser,
-};
+use crate::harness::{Rig, TestApp, browser};
+use crate::hostile_idp::{CLIENT_ID, SUBJECT, Script, Signing, sign};
+use crate::walk::{error, first_id_token, id_token_hint, is_signed_in, live, sign_in};
 
 const UNAVAILABLE: &str = "PC-AUTH-004";
 const INVALID: &str = "PC-AUTH-005";
@@ -22,13 +20,12 @@ const INVALID: &str = "PC-AUTH-005";
 /// A signed-in browser against `script`, background refresh off, access
 /// tokens due for refresh at their first use.
 async fn signed_in(script: Script) -> (Rig, Client) {
-    let rig = rig_with(
-        Script {
-            access_token_ttl: 1,
-            ..script
-        },
-        &[("BACKGROUND_REFRESH_SECONDS", "0")],
-    )
+    let rig = TestApp::hostile(Script {
+        access_token_ttl: 1,
+        ..script
+    })
+    .vars(&[("BACKGROUND_REFRESH_SECONDS", "0")])
+    .spawn()
     .await;
     let client = browser();
     assert_eq!(sign_in(&rig, &client).await, "/");
@@ -118,10 +115,11 @@ async fn a_signed_userinfo_answer_with_a_newly_published_key_still_loads() {
 
 #[tokio::test]
 async fn a_rotation_right_after_a_forged_key_id_still_signs_users_in() {
-    let rig = rig(Script {
+    let rig = TestApp::hostile(Script {
         signing: Signing::UnknownKid,
         ..Script::default()
     })
+    .spawn()
     .await;
     // A forged key id: looked up once, refused.
     assert_eq!(sign_in(&rig, &browser()).await, error(INVALID));
@@ -190,11 +188,12 @@ async fn a_logout_token_with_a_huge_key_id_or_size_is_refused_without_a_key_fetc
 #[tokio::test]
 async fn keys_past_their_cache_lifetime_are_fetched_again_and_a_withdrawn_key_stops_being_trusted()
 {
-    let rig = rig(Script {
+    let rig = TestApp::hostile(Script {
         published: vec![Signing::Key1, Signing::Key2],
         jwks_cache_control: Some("public, max-age=1"),
         ..Script::default()
     })
+    .spawn()
     .await;
     assert_eq!(sign_in(&rig, &browser()).await, "/");
     // The provider withdraws key 1, but a token signed with it arrives.
@@ -209,7 +208,7 @@ async fn keys_past_their_cache_lifetime_are_fetched_again_and_a_withdrawn_key_st
 
 #[tokio::test]
 async fn keys_within_their_cache_lifetime_are_not_fetched_again() {
-    let rig = rig(Script::default()).await;
+    let rig = TestApp::hostile(Script::default()).spawn().await;
     for _ in 0..3 {
         assert_eq!(sign_in(&rig, &browser()).await, "/");
     }
@@ -262,7 +261,7 @@ async fn a_refreshed_id_token_naming_another_user_ends_the_session_even_when_unv
 
 #[tokio::test]
 async fn keys_that_cannot_be_fetched_at_sign_in_are_a_temporary_failure() {
-    let rig = rig(Script::default()).await;
+    let rig = TestApp::hostile(Script::default()).spawn().await;
     rotate(&rig);
     rig.idp.rescript(|script| script.jwks_down = true);
     assert_eq!(sign_in(&rig, &browser()).await, error(UNAVAILABLE));

@@ -4,11 +4,11 @@
 
 use reqwest::{Client, StatusCode, header};
 
+use crate::harness::{TestApp, browser};
+use crate::walk::user_status;
 use crate::{
     github::{sign_in_with_github, through_github},
     login::{page, sign_in_at_provider},
-    rig::user_status,
-    spawn::{TestApp, browser, spawn_app_with_github},
 };
 
 /// Signs `client` in at the local provider as `login`.
@@ -48,7 +48,7 @@ async fn logout(client: &Client, app: &TestApp) {
 
 #[tokio::test]
 async fn a_connected_github_signs_into_the_same_account_and_both_are_listed() {
-    let app = spawn_app_with_github(0, &[]).await;
+    let app = TestApp::local().github(0).spawn().await;
     let client = browser();
     sign_in_locally(&client, &app, "demo").await;
     let (_, profile) = page(&client, format!("{}/profile", app.url)).await;
@@ -81,7 +81,7 @@ async fn a_connected_github_signs_into_the_same_account_and_both_are_listed() {
 
 #[tokio::test]
 async fn a_new_provider_with_an_email_in_use_is_told_to_connect_from_the_profile() {
-    let app = spawn_app_with_github(0, &[]).await;
+    let app = TestApp::local().github(0).spawn().await;
     sign_in_locally(&browser(), &app, "demo").await;
 
     // Dana's GitHub has the same verified address as her local account.
@@ -106,7 +106,7 @@ async fn a_new_provider_with_an_email_in_use_is_told_to_connect_from_the_profile
 
 #[tokio::test]
 async fn connecting_a_github_that_belongs_to_another_account_is_refused() {
-    let app = spawn_app_with_github(0, &[]).await;
+    let app = TestApp::local().github(0).spawn().await;
     assert_eq!(sign_in_with_github(&browser(), &app, "octocat").await, "/");
     let client = browser();
     sign_in_locally(&client, &app, "alice").await;
@@ -120,7 +120,7 @@ async fn connecting_a_github_that_belongs_to_another_account_is_refused() {
 
 #[tokio::test]
 async fn any_identity_but_the_last_can_be_disconnected() {
-    let app = spawn_app_with_github(0, &[]).await;
+    let app = TestApp::local().github(0).spawn().await;
     let client = browser();
     sign_in_locally(&client, &app, "demo").await;
     connect_github(&client, &app, "dana").await;
@@ -166,7 +166,7 @@ async fn any_identity_but_the_last_can_be_disconnected() {
 
 #[tokio::test]
 async fn disconnecting_an_identity_ends_every_session_signed_in_with_it_and_their_tokens() {
-    let app = spawn_app_with_github(0, &[]).await;
+    let app = TestApp::local().github(0).spawn().await;
     let laptop = browser();
     sign_in_locally(&laptop, &app, "demo").await;
     connect_github(&laptop, &app, "dana").await;
@@ -218,7 +218,7 @@ async fn disconnecting_an_identity_ends_every_session_signed_in_with_it_and_thei
 
 #[tokio::test]
 async fn connect_and_disconnect_refuse_cross_site_and_anonymous_requests() {
-    let app = spawn_app_with_github(0, &[]).await;
+    let app = TestApp::local().github(0).spawn().await;
     let anonymous = browser();
     let refused = anonymous
         .post(format!("{}/auth/link/github", app.url))

@@ -3,7 +3,8 @@
 
 use reqwest::{Client, StatusCode, header};
 
-use crate::spawn::{TestApp, browser, spawn_app};
+use crate::harness::{Store, TestApp, browser};
+use crate::walk::location;
 
 /// Follows redirects until a page answers, or until a redirect points at
 /// `stop_at` (returned unfetched, so the test can inspect it).
@@ -24,15 +25,6 @@ pub async fn follow(
         url = next;
     }
     panic!("too many redirects from {url}");
-}
-
-pub fn location(base: &str, response: &reqwest::Response) -> String {
-    let location = response.headers()[header::LOCATION].to_str().unwrap();
-    reqwest::Url::parse(base)
-        .unwrap()
-        .join(location)
-        .unwrap()
-        .to_string()
 }
 
 /// Starts a sign-in at Portcullis and completes the provider's login and
@@ -96,7 +88,7 @@ pub async fn page(client: &Client, url: String) -> (StatusCode, String) {
 
 #[tokio::test]
 async fn demo_user_signs_in_sees_the_profile_and_signs_out_and_the_tokens_come_and_go() {
-    let app = spawn_app().await;
+    let app = TestApp::local().spawn().await;
     let client = browser();
 
     let callback = sign_in_at_provider(&client, &app, "demo", "/profile").await;
@@ -148,9 +140,44 @@ async fn demo_user_signs_in_sees_the_profile_and_signs_out_and_the_tokens_come_a
     assert!(profile.contains("You are not signed in"));
 }
 
+/// The in-memory session store (the test kit's) carries a whole sign-in
+/// through the real provider: the sealed tokens live in it, not in the
+/// users' SQLite database, and signing out ends the session.
+#[tokio::test]
+async fn a_sign_in_and_sign_out_work_on_the_in_memory_session_store() {
+    let app = TestApp::local().store(Store::Memory).spawn().await;
+    let client = browser();
+    let callback = sign_in_at_provider(&client, &app, "demo", "/profile").await;
+    let back = client.get(&callback).send().await.unwrap();
+    assert_eq!(back.headers()[header::LOCATION], "/profile");
+    let (status, profile) = page(&client, format!("{}/profile", app.url)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(profile.contains("Dana Demo"), "{profile}");
+    assert_eq!(
+        app.database.count("token_vault").await,
+        0,
+        "the tokens are in the memory store"
+    );
+    assert_eq!(
+        app.database.count("users").await,
+        1,
+        "the user is in SQLite"
+    );
+
+    let signed_out = client
+        .post(format!("{}/auth/logout", app.url))
+        .header(header::ORIGIN, &app.url)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_out.status(), StatusCode::SEE_OTHER);
+    let (_, profile) = page(&client, format!("{}/profile", app.url)).await;
+    assert!(profile.contains("You are not signed in"));
+}
+
 #[tokio::test]
 async fn a_replayed_callback_is_refused_as_expired() {
-    let app = spawn_app().await;
+    let app = TestApp::local().spawn().await;
     let client = browser();
     let callback = sign_in_at_provider(&client, &app, "alice", "/").await;
     let first = client.get(&callback).send().await.unwrap();
@@ -177,7 +204,7 @@ async fn a_replayed_callback_is_refused_as_expired() {
 
 #[tokio::test]
 async fn a_cross_site_logout_leaves_the_user_signed_in() {
-    let app = spawn_app().await;
+    let app = TestApp::local().spawn().await;
     let client = browser();
     let callback = sign_in_at_provider(&client, &app, "demo", "/").await;
     client.get(&callback).send().await.unwrap();
@@ -200,7 +227,7 @@ async fn a_cross_site_logout_leaves_the_user_signed_in() {
 
 #[tokio::test]
 async fn an_unsafe_return_to_falls_back_to_the_start_page() {
-    let app = spawn_app().await;
+    let app = TestApp::local().spawn().await;
     let client = browser();
     let callback = sign_in_at_provider(&client, &app, "demo", "//evil.test").await;
     let back = client.get(&callback).send().await.unwrap();
@@ -209,7 +236,7 @@ async fn an_unsafe_return_to_falls_back_to_the_start_page() {
 
 #[tokio::test]
 async fn a_link_to_the_sign_in_path_s_first_name_still_signs_the_user_in() {
-    let app = spawn_app().await;
+    let app = TestApp::local().spawn().await;
     let client = browser();
     let start = client
         .get(format!("{}/auth/login/local?return_to=%2Fprofile", app.url))
@@ -224,7 +251,7 @@ async fn a_link_to_the_sign_in_path_s_first_name_still_signs_the_user_in() {
 
 #[tokio::test]
 async fn accounts_are_keyed_by_issuer_and_subject_across_sign_ins() {
-    let app = spawn_app().await;
+    let app = TestApp::local().spawn().await;
     for login in ["demo", "demo", "alice"] {
         // A new browser each time: a fresh session, the same person.
         let client = browser();
@@ -294,7 +321,7 @@ async fn signed_in(client: &Client, app: &TestApp) -> bool {
 
 #[tokio::test]
 async fn signing_out_at_the_provider_signs_the_browser_out_here_by_back_channel() {
-    let app = spawn_app().await;
+    let app = TestApp::local().spawn().await;
     let client = browser();
     let callback = sign_in_at_provider(&client, &app, "demo", "/").await;
     client.get(&callback).send().await.unwrap();
@@ -329,7 +356,7 @@ async fn signing_out_at_the_provider_signs_the_browser_out_here_by_back_channel(
 
 #[tokio::test]
 async fn signing_out_here_ends_the_provider_session_too() {
-    let app = spawn_app().await;
+    let app = TestApp::local().spawn().await;
     let client = browser();
     let callback = sign_in_at_provider(&client, &app, "demo", "/").await;
     client.get(&callback).send().await.unwrap();

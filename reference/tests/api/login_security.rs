@@ -5,10 +5,9 @@ use std::collections::HashSet;
 
 use reqwest::{StatusCode, Url, header};
 
-use crate::{
-    login::{complete_at_provider, location, sign_in_at_provider},
-    spawn::{browser, spawn_app, spawn_app_with_public_url},
-};
+use crate::harness::{TestApp, browser};
+use crate::login::{complete_at_provider, sign_in_at_provider};
+use crate::walk::location;
 
 fn query(url: &str) -> Vec<(String, String)> {
     Url::parse(url)
@@ -47,7 +46,7 @@ fn cookie_attributes(set_cookie: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn every_login_gets_a_fresh_s256_challenge_state_and_nonce() {
-    let app = spawn_app().await;
+    let app = TestApp::local().spawn().await;
     let (mut challenges, mut states, mut nonces) = (HashSet::new(), HashSet::new(), HashSet::new());
     for _ in 0..5 {
         let start = browser()
@@ -70,7 +69,7 @@ async fn every_login_gets_a_fresh_s256_challenge_state_and_nonce() {
 
 #[tokio::test]
 async fn the_redirect_uri_comes_from_configuration_not_the_host_header() {
-    let app = spawn_app().await;
+    let app = TestApp::local().spawn().await;
     // Another host: sent to the configured origin, nothing started.
     let elsewhere = browser()
         .get(format!("{}/auth/sign-in/local", app.url))
@@ -103,7 +102,7 @@ async fn the_redirect_uri_comes_from_configuration_not_the_host_header() {
 
 #[tokio::test]
 async fn the_session_cookie_is_http_only_lax_host_wide_and_the_id_changes_at_sign_in() {
-    let app = spawn_app().await;
+    let app = TestApp::local().spawn().await;
     let client = browser();
     let start = client
         .get(format!("{}/auth/sign-in/local", app.url))
@@ -153,7 +152,10 @@ async fn the_session_cookie_is_http_only_lax_host_wide_and_the_id_changes_at_sig
 
 #[tokio::test]
 async fn over_https_the_cookie_is_secure_with_the_host_prefix() {
-    let app = spawn_app_with_public_url(Some("https://app.portcullis.test")).await;
+    let app = TestApp::local()
+        .public_url("https://app.portcullis.test")
+        .spawn()
+        .await;
     // The server listens on plain http behind an imagined TLS proxy.
     let socket = app.url.clone();
     let start = browser()
@@ -179,7 +181,10 @@ async fn over_https_the_cookie_is_secure_with_the_host_prefix() {
 
 #[tokio::test]
 async fn over_https_signing_out_removes_the_host_prefixed_cookie() {
-    let app = spawn_app_with_public_url(Some("https://app.portcullis.test")).await;
+    let app = TestApp::local()
+        .public_url("https://app.portcullis.test")
+        .spawn()
+        .await;
     let socket = app.url.clone();
     let start = browser()
         .get(format!("{socket}/auth/sign-in/local"))
@@ -213,7 +218,7 @@ async fn over_https_signing_out_removes_the_host_prefixed_cookie() {
 
 #[tokio::test]
 async fn a_page_or_sign_in_at_another_host_name_goes_to_the_configured_origin_first() {
-    let app = spawn_app().await;
+    let app = TestApp::local().spawn().await;
     let port = app.url.rsplit(':').next().unwrap().to_owned();
     for path in [
         "/",
@@ -241,7 +246,7 @@ async fn a_page_or_sign_in_at_another_host_name_goes_to_the_configured_origin_fi
 
 #[tokio::test]
 async fn health_probes_and_the_back_channel_answer_at_any_host_name() {
-    let app = spawn_app().await;
+    let app = TestApp::local().spawn().await;
     for path in ["/healthz", "/readyz"] {
         let response = browser()
             .get(format!("{}{path}", app.url))
@@ -267,7 +272,7 @@ async fn health_probes_and_the_back_channel_answer_at_any_host_name() {
 
 #[tokio::test]
 async fn the_user_endpoint_is_401_when_anonymous_and_view_data_only_when_signed_in() {
-    let app = spawn_app().await;
+    let app = TestApp::local().spawn().await;
     let client = browser();
     let anonymous = client
         .get(format!("{}/auth/user", app.url))

@@ -6,11 +6,11 @@ use std::time::{Duration, Instant};
 
 use reqwest::{Client, StatusCode, header};
 
+use crate::harness::{Rig, TestApp, browser};
+use crate::walk::{is_signed_in, sign_in};
 use crate::{
     hostile_idp::{Calls, HostileIdp, Revocation, Script},
     login::url_encode,
-    rig::{Rig, is_signed_in, rig, rig_with, sign_in},
-    spawn::browser,
 };
 
 async fn logout(rig: &Rig, client: &Client) -> reqwest::Response {
@@ -37,7 +37,7 @@ async fn eventually(idp: &HostileIdp, done: impl Fn(&Calls) -> bool) -> Calls {
 #[tokio::test]
 async fn logout_ends_the_local_session_first_then_the_provider_session_with_id_token_hint_and_state()
  {
-    let rig = rig(Script::default()).await;
+    let rig = TestApp::hostile(Script::default()).spawn().await;
     let client = browser();
     assert_eq!(sign_in(&rig, &client).await, "/");
     assert_eq!(
@@ -81,7 +81,7 @@ async fn logout_ends_the_local_session_first_then_the_provider_session_with_id_t
 
 #[tokio::test]
 async fn logout_revokes_the_refresh_token() {
-    let rig = rig(Script::default()).await;
+    let rig = TestApp::hostile(Script::default()).spawn().await;
     let client = browser();
     sign_in(&rig, &client).await;
     logout(&rig, &client).await;
@@ -99,10 +99,11 @@ async fn logout_revokes_the_refresh_token() {
 
 #[tokio::test]
 async fn a_failing_revocation_still_leaves_the_user_signed_out() {
-    let rig = rig(Script {
+    let rig = TestApp::hostile(Script {
         revocation: Revocation::Fail,
         ..Script::default()
     })
+    .spawn()
     .await;
     let client = browser();
     sign_in(&rig, &client).await;
@@ -115,13 +116,12 @@ async fn a_failing_revocation_still_leaves_the_user_signed_out() {
 
 #[tokio::test]
 async fn a_provider_hanging_at_logout_neither_delays_nor_undoes_it() {
-    let rig = rig_with(
-        Script {
-            revocation: Revocation::Slow(Duration::from_secs(30)),
-            ..Script::default()
-        },
-        &[("PROVIDER_TIMEOUT_SECONDS", "2")],
-    )
+    let rig = TestApp::hostile(Script {
+        revocation: Revocation::Slow(Duration::from_secs(30)),
+        ..Script::default()
+    })
+    .vars(&[("PROVIDER_TIMEOUT_SECONDS", "2")])
+    .spawn()
     .await;
     let client = browser();
     sign_in(&rig, &client).await;
@@ -134,7 +134,7 @@ async fn a_provider_hanging_at_logout_neither_delays_nor_undoes_it() {
 
 #[tokio::test]
 async fn logout_by_get_or_from_another_site_leaves_the_user_signed_in() {
-    let rig = rig(Script::default()).await;
+    let rig = TestApp::hostile(Script::default()).spawn().await;
     let client = browser();
     sign_in(&rig, &client).await;
     let by_get = client
@@ -160,7 +160,7 @@ async fn logout_by_get_or_from_another_site_leaves_the_user_signed_in() {
 
 #[tokio::test]
 async fn only_our_exact_origin_or_same_origin_fetch_metadata_may_sign_out() {
-    let rig = rig(Script::default()).await;
+    let rig = TestApp::hostile(Script::default()).spawn().await;
     let client = browser();
     sign_in(&rig, &client).await;
     let post = |origin: Option<String>, fetch_site: Option<&'static str>| {

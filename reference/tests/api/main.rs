@@ -8,6 +8,7 @@ mod compression;
 mod embed;
 mod fake_github;
 mod github;
+mod harness;
 mod headers;
 mod helpers;
 mod hooks;
@@ -33,7 +34,6 @@ mod proxy;
 mod redis;
 mod redis_sessions;
 mod refresh;
-mod rig;
 mod robustness;
 mod server_functions;
 #[path = "../../../server/tests/support/services.rs"]
@@ -41,8 +41,8 @@ mod services;
 mod session_cache;
 mod sessions;
 mod signins_in_progress;
-mod spawn;
 mod store_faults;
 #[path = "../../../server/tests/support/temp_database.rs"]
 mod temp_database;
 mod token_exposure;
+mod walk;

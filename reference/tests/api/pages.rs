@@ -1,10 +1,11 @@
 //! Server-rendered pages: what the first paint shows.
 
-use crate::helpers::{app, app_with, get};
+use crate::harness::TestApp;
+use crate::helpers::get;
 
 #[tokio::test]
 async fn a_provider_whose_discovery_fails_is_shown_as_unavailable() {
-    let res = get(app().await, "/").await;
+    let res = get(TestApp::unreachable().router().await, "/").await;
     assert_eq!(res.status, 200);
     assert!(
         res.body.contains("Continue with Local Test IdP"),
@@ -20,21 +21,21 @@ async fn a_provider_whose_discovery_fails_is_shown_as_unavailable() {
 
 #[tokio::test]
 async fn home_page_explains_when_no_provider_is_configured() {
-    let res = get(app_with(&[]).await, "/").await;
+    let res = get(TestApp::without_provider().router().await, "/").await;
     assert_eq!(res.status, 200);
     assert!(res.body.contains("No sign-in provider is configured yet"));
 }
 
 #[tokio::test]
 async fn profile_page_for_an_anonymous_visitor_offers_sign_in() {
-    let res = get(app().await, "/profile").await;
+    let res = get(TestApp::unreachable().router().await, "/profile").await;
     assert_eq!(res.status, 200);
     assert!(res.body.contains("You are not signed in"));
 }
 
 #[tokio::test]
 async fn unknown_address_is_a_404_page_with_a_stable_code() {
-    let res = get(app().await, "/no/such/page").await;
+    let res = get(TestApp::unreachable().router().await, "/no/such/page").await;
     assert_eq!(res.status, 404);
     assert!(res.body.contains("Page not found"));
     assert!(res.body.contains("PC-WEB-404"));
@@ -43,7 +44,7 @@ async fn unknown_address_is_a_404_page_with_a_stable_code() {
 
 #[tokio::test]
 async fn liveness_endpoint_answers_ok_uncached() {
-    let res = get(app().await, "/healthz").await;
+    let res = get(TestApp::unreachable().router().await, "/healthz").await;
     assert_eq!(res.status, 200);
     assert_eq!(res.headers["cache-control"], "no-store");
     assert_eq!(res.body, r#"{"status":"ok"}"#);
@@ -51,13 +52,17 @@ async fn liveness_endpoint_answers_ok_uncached() {
 
 #[tokio::test]
 async fn signing_in_with_an_unreachable_provider_ends_on_a_clear_error_page() {
-    let res = get(app().await, "/auth/sign-in/local").await;
+    let res = get(TestApp::unreachable().router().await, "/auth/sign-in/local").await;
     assert_eq!(res.status, 303);
     assert_eq!(
         res.headers["location"],
         "/error?code=PC-AUTH-004&provider=local"
     );
-    let page = get(app().await, "/error?code=PC-AUTH-004&provider=local").await;
+    let page = get(
+        TestApp::unreachable().router().await,
+        "/error?code=PC-AUTH-004&provider=local",
+    )
+    .await;
     assert_eq!(page.status, 502);
     assert!(
         page.body
@@ -72,9 +77,13 @@ async fn signing_in_with_an_unreachable_provider_ends_on_a_clear_error_page() {
 
 #[tokio::test]
 async fn an_unknown_provider_is_a_clear_404_error() {
-    let res = get(app().await, "/auth/sign-in/nope").await;
+    let res = get(TestApp::unreachable().router().await, "/auth/sign-in/nope").await;
     assert_eq!(res.headers["location"], "/error?code=PC-AUTH-006");
-    let page = get(app().await, "/error?code=PC-AUTH-006").await;
+    let page = get(
+        TestApp::unreachable().router().await,
+        "/error?code=PC-AUTH-006",
+    )
+    .await;
     assert_eq!(page.status, 404);
     assert!(
         page.body
@@ -84,7 +93,11 @@ async fn an_unknown_provider_is_a_clear_404_error() {
 
 #[tokio::test]
 async fn an_unknown_error_code_shows_the_generic_error_not_a_crash() {
-    let page = get(app().await, "/error?code=%3Cscript%3E").await;
+    let page = get(
+        TestApp::unreachable().router().await,
+        "/error?code=%3Cscript%3E",
+    )
+    .await;
     assert_eq!(page.status, 500);
     assert!(page.body.contains("PC-SRV-500"));
     assert!(!page.body.contains("<script>"));

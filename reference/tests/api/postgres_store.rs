@@ -5,11 +5,11 @@ use reqwest::{StatusCode, header};
 use serde_json::Value;
 use sqlx::{Connection, PgConnection};
 
+use crate::harness::{KEYS, Rig, Store, TestApp, browser};
+use crate::walk::{is_signed_in, sign_in};
 use crate::{
     hostile_idp::{SUBJECT, Script},
     postgres::fresh_database,
-    rig::{KEYS, hostile_vars, is_signed_in, rig_with, sign_in},
-    spawn::{browser, spawn_server},
 };
 
 async fn count(pg: &mut PgConnection, sql: &str) -> i64 {
@@ -20,7 +20,10 @@ async fn count(pg: &mut PgConnection, sql: &str) -> i64 {
 #[tokio::test]
 async fn sign_in_and_out_keep_users_sessions_and_sealed_tokens_in_postgresql() {
     let url = fresh_database().await;
-    let rig = rig_with(Script::default(), &[("DATABASE_URL", &url)]).await;
+    let rig = TestApp::hostile(Script::default())
+        .store(Store::Postgres(url.clone()))
+        .spawn()
+        .await;
     let client = browser();
     assert_eq!(sign_in(&rig, &client).await, "/");
     assert!(is_signed_in(&rig, &client).await);
@@ -62,20 +65,14 @@ async fn sign_in_and_out_keep_users_sessions_and_sealed_tokens_in_postgresql() {
 #[tokio::test]
 async fn a_second_instance_on_the_same_postgresql_serves_the_signed_in_session() {
     let url = fresh_database().await;
-    let rig = rig_with(
-        Script::default(),
-        &[("DATABASE_URL", &url), ("TOKEN_ENCRYPTION_KEYS", KEYS)],
-    )
-    .await;
+    let rig = TestApp::hostile(Script::default())
+        .store(Store::Postgres(url))
+        .spawn()
+        .await;
     let client = browser();
     assert_eq!(sign_in(&rig, &client).await, "/");
 
-    let mut vars = hostile_vars(&rig.idp.issuer);
-    vars.extend([
-        ("DATABASE_URL", url.as_str()),
-        ("TOKEN_ENCRYPTION_KEYS", KEYS),
-    ]);
-    let (other, _unused) = spawn_server(&vars).await;
+    let other = rig.another_instance().spawn().await.url.clone();
     assert_ne!(other, rig.url);
     // Cookies are per host, not per port: the browser sends the same
     // session cookie to the second instance.
@@ -118,24 +115,20 @@ async fn an_unreachable_postgresql_stops_the_start_with_a_clear_error() {
 
 /// Two instances on one PostgreSQL database, the browser signed in on the
 /// first; the second's URL.
-async fn second_instance(rig: &crate::rig::Rig, url: &str, extra: &[(&str, &str)]) -> String {
-    let mut vars = hostile_vars(&rig.idp.issuer);
-    vars.extend([("DATABASE_URL", url), ("TOKEN_ENCRYPTION_KEYS", KEYS)]);
-    vars.extend_from_slice(extra);
-    spawn_server(&vars).await.0
+async fn second_instance(rig: &Rig, extra: &[(&str, &str)]) -> String {
+    rig.another_instance().vars(extra).spawn().await.url.clone()
 }
 
 #[tokio::test]
 async fn a_logout_on_one_instance_ends_the_session_on_the_other() {
     let url = fresh_database().await;
-    let rig = rig_with(
-        Script::default(),
-        &[("DATABASE_URL", &url), ("TOKEN_ENCRYPTION_KEYS", KEYS)],
-    )
-    .await;
+    let rig = TestApp::hostile(Script::default())
+        .store(Store::Postgres(url))
+        .spawn()
+        .await;
     let client = browser();
     assert_eq!(sign_in(&rig, &client).await, "/");
-    let other = second_instance(&rig, &url, &[]).await;
+    let other = second_instance(&rig, &[]).await;
     let out = client
         .post(format!("{other}/auth/logout"))
         .header(header::ORIGIN, &other)
@@ -153,23 +146,19 @@ async fn a_logout_on_one_instance_ends_the_session_on_the_other() {
 async fn refresh_is_single_flight_across_two_instances_on_postgresql() {
     let url = fresh_database().await;
     let quiet = [("BACKGROUND_REFRESH_SECONDS", "0")];
-    let rig = rig_with(
-        Script {
-            access_token_ttl: 1,
-            refresh_delay: std::time::Duration::from_millis(300),
-            ..Script::default()
-        },
-        &[
-            ("DATABASE_URL", &url),
-            ("TOKEN_ENCRYPTION_KEYS", KEYS),
-            quiet[0],
-        ],
-    )
+    let rig = TestApp::hostile(Script {
+        access_token_ttl: 1,
+        refresh_delay: std::time::Duration::from_millis(300),
+        ..Script::default()
+    })
+    .store(Store::Postgres(url))
+    .vars(&quiet)
+    .spawn()
     .await;
     let client = browser();
     assert_eq!(sign_in(&rig, &client).await, "/");
-    let other = second_instance(&rig, &url, &quiet).await;
-    crate::rig::live_everywhere(&client, &[rig.url.clone(), other], 40).await;
+    let other = second_instance(&rig, &quiet).await;
+    crate::walk::live_everywhere(&client, &[rig.url.clone(), other], 40).await;
     assert_eq!(
         rig.idp.calls().refreshes,
         1,

@@ -13,14 +13,11 @@ use openidconnect::{
 use reqwest::{StatusCode, header};
 use serde_json::{Map, Value, json};
 
-use crate::{
-    hostile_idp::{
-        CLIENT_ID, CLIENT_SECRET, Calls, Context, HostileIdp, SUBJECT, Script, Signing,
-        TokenEndpoint,
-    },
-    rig::{Rig, authorize, error, finish, is_signed_in, rig, rig_with, sign_in, start},
-    spawn::{browser, spawn_server},
+use crate::harness::{Rig, TestApp, browser};
+use crate::hostile_idp::{
+    CLIENT_ID, CLIENT_SECRET, Calls, Context, HostileIdp, SUBJECT, Script, Signing, TokenEndpoint,
 };
+use crate::walk::{authorize, error, finish, is_signed_in, sign_in, start};
 
 const CANCELLED: &str = "PC-AUTH-001";
 const EXPIRED: &str = "PC-AUTH-002";
@@ -31,7 +28,7 @@ const INVALID: &str = "PC-AUTH-005";
 /// Signs in with `script`; asserts success and that the profile came from
 /// userinfo, called once with the issued token in the header only.
 async fn assert_accepted(script: Script) -> Rig {
-    let rig = rig(script).await;
+    let rig = TestApp::hostile(script).spawn().await;
     let client = browser();
     assert_eq!(sign_in(&rig, &client).await, "/");
     assert!(is_signed_in(&rig, &client).await);
@@ -50,14 +47,14 @@ async fn assert_refused(rig: &Rig, code: &str) -> Calls {
 
 /// The authorization response is refused before any token call.
 async fn refused_before_token_call(script: Script, code: &str) {
-    let rig = rig(script).await;
+    let rig = TestApp::hostile(script).spawn().await;
     let calls = assert_refused(&rig, code).await;
     assert_eq!(calls.token, 0, "no token call");
 }
 
 /// The ID token is refused: one token call, then nothing more.
 async fn id_token_refused(script: Script) -> Calls {
-    let rig = rig(script).await;
+    let rig = TestApp::hostile(script).spawn().await;
     let calls = assert_refused(&rig, INVALID).await;
     assert_eq!((calls.token, calls.userinfo), (1, 0), "no userinfo call");
     calls
@@ -148,7 +145,7 @@ async fn a_missing_state_is_refused_before_any_token_call() {
 
 #[tokio::test]
 async fn a_replayed_callback_is_refused_before_a_second_token_call() {
-    let rig = rig(Script::default()).await;
+    let rig = TestApp::hostile(Script::default()).spawn().await;
     let client = browser();
     let authorize_url = start(&rig, &client).await;
     let callback = authorize(&rig, &client, &authorize_url).await;
@@ -161,7 +158,10 @@ async fn a_replayed_callback_is_refused_before_a_second_token_call() {
 
 #[tokio::test]
 async fn an_expired_login_is_refused_before_any_token_call() {
-    let rig = rig_with(Script::default(), &[("LOGIN_TIMEOUT_SECONDS", "1")]).await;
+    let rig = TestApp::hostile(Script::default())
+        .vars(&[("LOGIN_TIMEOUT_SECONDS", "1")])
+        .spawn()
+        .await;
     let client = browser();
     let authorize_url = start(&rig, &client).await;
     let callback = authorize(&rig, &client, &authorize_url).await;
@@ -173,7 +173,7 @@ async fn an_expired_login_is_refused_before_any_token_call() {
 
 #[tokio::test]
 async fn a_callback_delivered_to_another_browser_is_refused() {
-    let rig = rig(Script::default()).await;
+    let rig = TestApp::hostile(Script::default()).spawn().await;
     let (victim, attacker) = (browser(), browser());
     let authorize_url = start(&rig, &attacker).await;
     let callback = authorize(&rig, &attacker, &authorize_url).await;
@@ -205,10 +205,11 @@ async fn an_id_token_without_nonce_is_refused() {
 
 #[tokio::test]
 async fn an_id_token_carrying_another_logins_nonce_is_refused() {
-    let rig = rig(claims_script(|claims, ctx| {
+    let rig = TestApp::hostile(claims_script(|claims, ctx| {
         let previous = ctx.previous_nonce.clone().expect("an earlier login");
         claims.insert("nonce".into(), json!(previous));
     }))
+    .spawn()
     .await;
     // An earlier sign-in, abandoned at the provider.
     let other = browser();
@@ -255,21 +256,15 @@ async fn provider_as_code_on_provider_bs_callback_is_refused_before_any_token_ca
         HostileIdp::start(Script::default()).await,
         HostileIdp::start(Script::default()).await,
     );
-    let (url, database) = spawn_server(&[
-        ("AUTH_PROVIDERS", "hostile,other"),
-        ("HOSTILE_ISSUER", a.issuer.as_str()),
-        ("HOSTILE_CLIENT_ID", CLIENT_ID),
-        ("HOSTILE_CLIENT_SECRET", CLIENT_SECRET),
-        ("OTHER_ISSUER", b.issuer.as_str()),
-        ("OTHER_CLIENT_ID", CLIENT_ID),
-        ("OTHER_CLIENT_SECRET", CLIENT_SECRET),
-    ])
-    .await;
-    let rig = Rig {
-        url,
-        idp: a.clone(),
-        database,
-    };
+    let rig = TestApp::with_hostile(a.clone())
+        .vars(&[
+            ("AUTH_PROVIDERS", "hostile,other"),
+            ("OTHER_ISSUER", b.issuer.as_str()),
+            ("OTHER_CLIENT_ID", CLIENT_ID),
+            ("OTHER_CLIENT_SECRET", CLIENT_SECRET),
+        ])
+        .spawn()
+        .await;
     let client = browser();
     let authorize_url = start(&rig, &client).await;
     let callback = authorize(&rig, &client, &authorize_url).await;
@@ -286,10 +281,11 @@ async fn provider_as_code_on_provider_bs_callback_is_refused_before_any_token_ca
 
 #[tokio::test]
 async fn access_denied_says_you_cancelled_and_makes_no_token_call() {
-    let rig = rig(callback_script(|params, _| {
+    let rig = TestApp::hostile(callback_script(|params, _| {
         set(params, "code", None);
         set(params, "error", Some("access_denied".into()));
     }))
+    .spawn()
     .await;
     let calls = assert_refused(&rig, CANCELLED).await;
     assert_eq!(calls.token, 0);
@@ -325,7 +321,7 @@ async fn an_error_response_with_a_wrong_state_is_refused_as_expired() {
 
 #[tokio::test]
 async fn the_callback_answers_with_no_referrer_and_the_code_leaves_the_url() {
-    let rig = rig(Script::default()).await;
+    let rig = TestApp::hostile(Script::default()).spawn().await;
     let client = browser();
     let authorize_url = start(&rig, &client).await;
     let callback = authorize(&rig, &client, &authorize_url).await;
@@ -619,7 +615,7 @@ async fn an_unknown_kid_fetches_the_keys_once_then_is_refused_without_hammering(
 
 #[tokio::test]
 async fn repeated_unknown_kids_fetch_the_keys_at_most_once_per_interval() {
-    let rig = rig(signed(Signing::UnknownKid)).await;
+    let rig = TestApp::hostile(signed(Signing::UnknownKid)).spawn().await;
     for _ in 0..3 {
         assert_refused(&rig, INVALID).await;
     }
@@ -641,12 +637,13 @@ async fn the_access_token_reaches_userinfo_only_in_the_authorization_header() {
 
 #[tokio::test]
 async fn a_userinfo_sub_that_differs_from_the_id_token_is_refused() {
-    let rig = rig(Script {
+    let rig = TestApp::hostile(Script {
         userinfo: |claims, _| {
             claims.insert("sub".into(), json!(format!("{SUBJECT}invalid")));
         },
         ..Script::default()
     })
+    .spawn()
     .await;
     assert_refused(&rig, INVALID).await;
 }
@@ -687,10 +684,11 @@ async fn the_same_email_with_another_subject_is_never_joined_to_the_account() {
 
 #[tokio::test]
 async fn a_discovery_naming_another_issuer_is_refused_as_misconfigured_before_any_redirect() {
-    let rig = rig(Script {
+    let rig = TestApp::hostile(Script {
         discovery_issuer: Some("https://evil.test".into()),
         ..Script::default()
     })
+    .spawn()
     .await;
     let (url, idp) = (&rig.url, &rig.idp);
     let client = browser();
@@ -731,10 +729,11 @@ async fn a_token_type_in_odd_case_without_expires_in_signs_in() {
 
 #[tokio::test]
 async fn a_token_endpoint_redirect_is_not_followed() {
-    let rig = rig(Script {
+    let rig = TestApp::hostile(Script {
         token_endpoint: TokenEndpoint::RedirectElsewhere,
         ..Script::default()
     })
+    .spawn()
     .await;
     let client = browser();
     let end = sign_in(&rig, &client).await;
@@ -746,13 +745,12 @@ async fn a_token_endpoint_redirect_is_not_followed() {
 
 #[tokio::test]
 async fn a_slow_token_endpoint_ends_on_an_error_page_not_a_hang() {
-    let rig = rig_with(
-        Script {
-            token_endpoint: TokenEndpoint::Slow(Duration::from_secs(20)),
-            ..Script::default()
-        },
-        &[("PROVIDER_TIMEOUT_SECONDS", "1")],
-    )
+    let rig = TestApp::hostile(Script {
+        token_endpoint: TokenEndpoint::Slow(Duration::from_secs(20)),
+        ..Script::default()
+    })
+    .vars(&[("PROVIDER_TIMEOUT_SECONDS", "1")])
+    .spawn()
     .await;
     let client = browser();
     let started = Instant::now();
@@ -776,10 +774,11 @@ async fn the_oidc_presets_recorded_token_errors_end_on_a_refusal() {
         include_str!("../../../server/tests/fixtures/gitlab/token-error.json"),
         include_str!("../../../server/tests/fixtures/microsoft/token-error.json"),
     ] {
-        let rig = rig(Script {
+        let rig = TestApp::hostile(Script {
             token_endpoint: TokenEndpoint::Recorded(400, body),
             ..Script::default()
         })
+        .spawn()
         .await;
         let calls = assert_refused(&rig, REJECTED).await;
         assert_eq!((calls.token, calls.userinfo), (1, 0), "{body}");
@@ -799,15 +798,10 @@ async fn multi_tenant(script: Script) -> Rig {
     })
     .await;
     let common = format!("{}/common/v2.0", idp.issuer);
-    let (url, database) = spawn_server(&[
-        ("AUTH_PROVIDERS", "hostile"),
-        ("HOSTILE_PRESET", "microsoft"),
-        ("HOSTILE_ISSUER", &common),
-        ("HOSTILE_CLIENT_ID", CLIENT_ID),
-        ("HOSTILE_CLIENT_SECRET", CLIENT_SECRET),
-    ])
-    .await;
-    Rig { url, idp, database }
+    TestApp::with_hostile(idp)
+        .vars(&[("HOSTILE_PRESET", "microsoft"), ("HOSTILE_ISSUER", &common)])
+        .spawn()
+        .await
 }
 
 #[tokio::test]

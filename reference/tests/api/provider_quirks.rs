@@ -8,11 +8,9 @@
 use reqwest::{Client, StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::{
-    hostile_idp::{SUBJECT, Script, Signing},
-    rig::{Rig, error, first_id_token, id_token_hint, is_signed_in, live, rig, rig_with, sign_in},
-    spawn::browser,
-};
+use crate::harness::{Rig, TestApp, browser};
+use crate::hostile_idp::{SUBJECT, Script, Signing};
+use crate::walk::{error, first_id_token, id_token_hint, is_signed_in, live, sign_in};
 
 const INVALID: &str = "PC-AUTH-005";
 
@@ -20,7 +18,7 @@ const INVALID: &str = "PC-AUTH-005";
 async fn signed_in(script: Script, extra: &[(&str, &str)]) -> (Rig, Client) {
     let mut vars = vec![("BACKGROUND_REFRESH_SECONDS", "0")];
     vars.extend_from_slice(extra);
-    let rig = rig_with(script, &vars).await;
+    let rig = TestApp::hostile(script).vars(&vars).spawn().await;
     let client = browser();
     assert_eq!(sign_in(&rig, &client).await, "/");
     assert!(is_signed_in(&rig, &client).await);
@@ -236,12 +234,13 @@ async fn userinfo_claims_in_other_shapes_are_used_as_if_they_came_in_the_id_toke
 
 #[tokio::test]
 async fn an_id_token_with_exp_as_rfc3339_text_is_refused() {
-    let rig = rig(Script {
+    let rig = TestApp::hostile(Script {
         claims: |claims, _| {
             claims.insert("exp".into(), json!("2099-12-23T10:59:07Z"));
         },
         ..Script::default()
     })
+    .spawn()
     .await;
     let client = browser();
     assert_eq!(sign_in(&rig, &client).await, error(INVALID));
@@ -250,12 +249,13 @@ async fn an_id_token_with_exp_as_rfc3339_text_is_refused() {
 
 #[tokio::test]
 async fn an_id_token_with_auth_time_as_a_string_is_refused() {
-    let rig = rig(Script {
+    let rig = TestApp::hostile(Script {
         claims: |claims, _| {
             claims.insert("auth_time".into(), json!("1766487547"));
         },
         ..Script::default()
     })
+    .spawn()
     .await;
     assert_eq!(sign_in(&rig, &browser()).await, error(INVALID));
 }
@@ -308,14 +308,15 @@ async fn a_refreshed_id_token_for_another_client_is_refused() {
 
 #[tokio::test]
 async fn a_token_endpoint_answering_html_on_200_is_refused_not_taken_for_an_outage() {
-    let rig = rig(Script {
+    let rig = TestApp::hostile(Script {
         token_endpoint: crate::hostile_idp::TokenEndpoint::Recorded(200, "<html>hello</html>"),
         ..Script::default()
     })
+    .spawn()
     .await;
     let client = browser();
-    let authorize = crate::rig::start(&rig, &client).await;
-    let callback = crate::rig::authorize(&rig, &client, &authorize).await;
+    let authorize = crate::walk::start(&rig, &client).await;
+    let callback = crate::walk::authorize(&rig, &client, &authorize).await;
     let response = client.get(&callback).send().await.unwrap();
     assert_eq!(
         response.headers()[header::LOCATION].to_str().unwrap(),
@@ -331,10 +332,11 @@ async fn a_token_endpoint_answering_html_on_200_is_refused_not_taken_for_an_outa
 
 #[tokio::test]
 async fn a_discovery_naming_another_issuer_shows_a_security_refusal_page_with_a_4xx() {
-    let rig = rig(Script {
+    let rig = TestApp::hostile(Script {
         discovery_issuer: Some("https://evil.test".into()),
         ..Script::default()
     })
+    .spawn()
     .await;
     let client = browser();
     let response = client
@@ -518,7 +520,7 @@ async fn an_id_token_in_another_algorithm_the_provider_allows_signs_in() {
 
 /// Sign-in with a signed userinfo answer `script` spoils: refused.
 async fn signed_userinfo_refused(script: Script) {
-    let rig = rig(script).await;
+    let rig = TestApp::hostile(script).spawn().await;
     let client = browser();
     assert_eq!(sign_in(&rig, &client).await, error(INVALID));
     assert!(!is_signed_in(&rig, &client).await);

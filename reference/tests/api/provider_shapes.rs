@@ -9,11 +9,11 @@
 use reqwest::{Client, StatusCode};
 use serde_json::json;
 
+use crate::harness::{Rig, TestApp, browser};
+use crate::walk::{is_signed_in, live, sign_in};
 use crate::{
     hostile_idp::{CLIENT_ID, Script, Shape, Signing, sign},
-    rig::{Rig, is_signed_in, live, rig_with, sign_in},
     shape,
-    spawn::browser,
 };
 
 /// What the user store keeps of the identity that signed in.
@@ -36,7 +36,10 @@ async fn works_in_its_shape(shape: Shape, identity: (&str, &str, bool)) {
         shape: Some(shape),
         ..Script::default()
     };
-    let rig = rig_with(script, &[("BACKGROUND_REFRESH_SECONDS", "0")]).await;
+    let rig = TestApp::hostile(script)
+        .vars(&[("BACKGROUND_REFRESH_SECONDS", "0")])
+        .spawn()
+        .await;
     let client = browser();
     assert_eq!(sign_in(&rig, &client).await, "/");
     assert!(is_signed_in(&rig, &client).await);
@@ -164,18 +167,17 @@ async fn an_azure_ad_v1_token_response_with_numbers_as_strings_signs_in_and_coun
             }
         }
     }
-    let rig = rig_with(
-        Script {
-            token_response: azure_v1,
-            refresh_response: azure_v1,
-            ..Script::default()
-        },
-        &[
-            ("BACKGROUND_REFRESH_SECONDS", "0"),
-            ("TOKEN_REFRESH_SKEW_SECONDS", "1"),
-            ("ACCESS_TOKEN_DEFAULT_LIFETIME_SECONDS", "2"),
-        ],
-    )
+    let rig = TestApp::hostile(Script {
+        token_response: azure_v1,
+        refresh_response: azure_v1,
+        ..Script::default()
+    })
+    .vars(&[
+        ("BACKGROUND_REFRESH_SECONDS", "0"),
+        ("TOKEN_REFRESH_SKEW_SECONDS", "1"),
+        ("ACCESS_TOKEN_DEFAULT_LIFETIME_SECONDS", "2"),
+    ])
+    .spawn()
     .await;
     let client = browser();
     assert_eq!(sign_in(&rig, &client).await, "/");

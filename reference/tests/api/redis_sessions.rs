@@ -7,12 +7,12 @@ use std::time::Duration;
 use redis::AsyncCommands;
 use reqwest::{StatusCode, header};
 
+use crate::harness::{Rig, Store, TestApp, browser};
+use crate::walk::{is_signed_in, sign_in};
 use crate::{
-    hostile_idp::{HostileIdp, Script},
+    hostile_idp::Script,
     proxy::Proxy,
     redis::{OwnRedis, fresh_redis},
-    rig::{KEYS, Rig, hostile_vars, is_signed_in, rig_with, sign_in},
-    spawn::{TempDatabase, browser, spawn_server, spawn_server_task},
 };
 
 async fn redis_keys(url: &str, prefix: &str) -> Vec<String> {
@@ -24,14 +24,13 @@ async fn redis_keys(url: &str, prefix: &str) -> Vec<String> {
 #[tokio::test]
 async fn sessions_and_sealed_tokens_live_in_redis_and_go_at_logout() {
     let (url, prefix) = fresh_redis().await;
-    let rig = rig_with(
-        Script::default(),
-        &[
-            ("SESSION_STORE_URL", &url),
-            ("SESSION_STORE_PREFIX", &prefix),
-        ],
-    )
-    .await;
+    let rig = TestApp::hostile(Script::default())
+        .store(Store::Redis {
+            url: url.clone(),
+            prefix: prefix.clone(),
+        })
+        .spawn()
+        .await;
     let client = browser();
     assert_eq!(sign_in(&rig, &client).await, "/");
     assert!(is_signed_in(&rig, &client).await);
@@ -82,40 +81,25 @@ async fn sessions_and_sealed_tokens_live_in_redis_and_go_at_logout() {
     assert!(!exists, "its tokens are gone");
 }
 
-/// A second instance sharing the first one's Redis and SQL database.
-async fn second_instance(rig: &Rig, url: &str, prefix: &str) -> String {
-    let database = rig.database.url();
-    let mut vars = hostile_vars(&rig.idp.issuer);
-    vars.extend([
-        ("DATABASE_URL", database.as_str()),
-        ("SESSION_STORE_URL", url),
-        ("SESSION_STORE_PREFIX", prefix),
-        ("TOKEN_ENCRYPTION_KEYS", KEYS),
-        ("BACKGROUND_REFRESH_SECONDS", "0"),
-    ]);
-    spawn_server(&vars).await.0
-}
-
 #[tokio::test]
 async fn two_instances_sharing_redis_share_sign_in_sign_out_and_one_refresh() {
     let (url, prefix) = fresh_redis().await;
-    let rig = rig_with(
-        Script {
-            access_token_ttl: 1,
-            refresh_delay: Duration::from_millis(300),
-            ..Script::default()
-        },
-        &[
-            ("SESSION_STORE_URL", &url),
-            ("SESSION_STORE_PREFIX", &prefix),
-            ("TOKEN_ENCRYPTION_KEYS", KEYS),
-            ("BACKGROUND_REFRESH_SECONDS", "0"),
-        ],
-    )
+    let rig = TestApp::hostile(Script {
+        access_token_ttl: 1,
+        refresh_delay: Duration::from_millis(300),
+        ..Script::default()
+    })
+    .store(Store::Redis {
+        url: url.clone(),
+        prefix: prefix.clone(),
+    })
+    .var("BACKGROUND_REFRESH_SECONDS", "0")
+    .spawn()
     .await;
     let client = browser();
     assert_eq!(sign_in(&rig, &client).await, "/");
-    let other = second_instance(&rig, &url, &prefix).await;
+    // A second instance sharing the first one's Redis and SQL database.
+    let other = rig.another_instance().spawn().await.url.clone();
     let on_other = client
         .get(format!("{other}/auth/user"))
         .send()
@@ -128,7 +112,7 @@ async fn two_instances_sharing_redis_share_sign_in_sign_out_and_one_refresh() {
         "signed in on the second instance too"
     );
 
-    crate::rig::live_everywhere(&client, &[rig.url.clone(), other.clone()], 40).await;
+    crate::walk::live_everywhere(&client, &[rig.url.clone(), other.clone()], 40).await;
     assert_eq!(
         rig.idp.calls().refreshes,
         1,
@@ -151,43 +135,25 @@ async fn two_instances_sharing_redis_share_sign_in_sign_out_and_one_refresh() {
 async fn sessions_survive_restarting_portcullis_and_redis_with_persistence() {
     let dir = tempdir();
     let redis = OwnRedis::start(&dir);
-    let idp = HostileIdp::start(Script::default()).await;
-    let sqlite = TempDatabase::new();
-    let database = sqlite.url();
-    let vars_for = |url: String| {
-        let mut vars: Vec<(&str, String)> = hostile_vars(&idp.issuer)
-            .into_iter()
-            .map(|(k, v)| (k, v.to_owned()))
-            .collect();
-        vars.extend([
-            ("DATABASE_URL", database.clone()),
-            ("SESSION_STORE_URL", url),
-            ("TOKEN_ENCRYPTION_KEYS", KEYS.to_owned()),
-        ]);
-        vars
-    };
-    let vars = vars_for(redis.url.clone());
-    let borrowed: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (first, _unused, server) = spawn_server_task(&borrowed).await;
-    let rig = Rig {
-        url: first,
-        idp: idp.clone(),
-        database: TempDatabase::new(),
-    };
+    let mut rig = TestApp::hostile(Script::default())
+        .var("SESSION_STORE_URL", &redis.url)
+        .spawn()
+        .await;
     let client = browser();
     assert_eq!(sign_in(&rig, &client).await, "/");
-    server.abort();
-    let _ = server.await;
+    rig.stop().await;
     // Give the append-only file its once-a-second write, then stop Redis.
     tokio::time::sleep(Duration::from_millis(1200)).await;
     redis.stop();
 
     let redis = OwnRedis::start(&dir);
-    let vars = vars_for(redis.url.clone());
-    let borrowed: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (second, _unused) = spawn_server(&borrowed).await;
+    let second = rig
+        .another_instance()
+        .var("SESSION_STORE_URL", &redis.url)
+        .spawn()
+        .await;
     let status = client
-        .get(format!("{second}/auth/user"))
+        .get(format!("{}/auth/user", second.url))
         .send()
         .await
         .unwrap()
@@ -207,14 +173,13 @@ async fn a_redis_outage_is_a_clear_503_readiness_says_so_and_the_service_recover
     let upstream = url.trim_start_matches("redis://").to_owned();
     let proxy = Proxy::start(upstream).await;
     let through_proxy = format!("redis://127.0.0.1:{}", proxy.port);
-    let rig = rig_with(
-        Script::default(),
-        &[
-            ("SESSION_STORE_URL", &through_proxy),
-            ("SESSION_STORE_PREFIX", &prefix),
-        ],
-    )
-    .await;
+    let rig = TestApp::hostile(Script::default())
+        .store(Store::Redis {
+            url: through_proxy,
+            prefix,
+        })
+        .spawn()
+        .await;
     let client = browser();
     assert_eq!(sign_in(&rig, &client).await, "/");
 

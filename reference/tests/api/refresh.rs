@@ -11,11 +11,9 @@ use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::{
-    hostile_idp::{SUBJECT, Script},
-    rig::{KEYS, Rig, hostile_vars, is_signed_in, live, live_everywhere, rig_with, sign_in},
-    spawn::{browser, spawn_server},
-};
+use crate::harness::{KEYS, Rig, TestApp, browser};
+use crate::hostile_idp::{SUBJECT, Script};
+use crate::walk::{is_signed_in, live, live_everywhere, sign_in};
 
 /// Access tokens that are already within the refresh skew when issued;
 /// refreshed ones last an hour.
@@ -31,21 +29,13 @@ fn expiring() -> Script {
 async fn on_demand(script: Script, extra: &[(&str, &str)]) -> Rig {
     let mut vars = vec![("BACKGROUND_REFRESH_SECONDS", "0")];
     vars.extend_from_slice(extra);
-    rig_with(script, &vars).await
+    TestApp::hostile(script).vars(&vars).spawn().await
 }
 
-/// A second server on the rig's database, background refresh off, with
-/// `extra` settings; its address.
+/// A second server on the rig's database and settings (background
+/// refresh off), with `extra` settings; its address.
 async fn second_instance(rig: &Rig, extra: &[(&str, &str)]) -> String {
-    let mut vars = hostile_vars(&rig.idp.issuer);
-    let database = rig.database.url();
-    vars.extend([
-        ("DATABASE_URL", database.as_str()),
-        ("BACKGROUND_REFRESH_SECONDS", "0"),
-    ]);
-    vars.extend_from_slice(extra);
-    // Its own temporary database is never used: DATABASE_URL is the rig's.
-    spawn_server(&vars).await.0
+    rig.another_instance().vars(extra).spawn().await.url.clone()
 }
 
 fn entry(live: &Value, label: &str) -> Option<String> {
@@ -264,7 +254,10 @@ async fn two_users_refreshing_at_once_never_get_each_others_tokens() {
 
 #[tokio::test]
 async fn sessions_in_use_are_refreshed_ahead_of_time_without_a_request_waiting() {
-    let rig = rig_with(expiring(), &[("BACKGROUND_REFRESH_SECONDS", "1")]).await;
+    let rig = TestApp::hostile(expiring())
+        .vars(&[("BACKGROUND_REFRESH_SECONDS", "1")])
+        .spawn()
+        .await;
     let client = browser();
     sign_in(&rig, &client).await;
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -453,7 +446,7 @@ async fn a_session_whose_tokens_cannot_be_opened_ends_with_a_clear_message() {
     assert_eq!(answer, json!("SessionEnded"));
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(
-        crate::rig::user_status(&client, &other).await,
+        crate::walk::user_status(&client, &other).await,
         StatusCode::UNAUTHORIZED,
         "signed out, not left signed in with tokens nobody can use"
     );

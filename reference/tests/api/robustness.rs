@@ -8,7 +8,7 @@ use http::{Request, header};
 use proptest::prelude::*;
 use tower::ServiceExt;
 
-use crate::helpers::app;
+use crate::harness::TestApp;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -62,7 +62,7 @@ proptest! {
             // Not a valid HTTP request at all: it never reaches the server.
             return Ok(());
         };
-        let response = runtime().block_on(async { app().await.oneshot(request).await.unwrap() });
+        let response = runtime().block_on(async { TestApp::unreachable().router().await.oneshot(request).await.unwrap() });
         let status = response.status();
         prop_assert!(status.as_u16() < 500, "{query:?} / {cookie:?} → {status}");
         // A refusal is the project's page or a redirect to it, never text.

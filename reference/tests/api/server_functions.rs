@@ -3,7 +3,8 @@
 use axum::body::Body;
 use http::{Request, header};
 
-use crate::helpers::{app, send};
+use crate::harness::TestApp;
+use crate::helpers::send;
 
 fn call(endpoint: &str) -> Request<Body> {
     Request::post(format!("/api/{endpoint}"))
@@ -17,7 +18,7 @@ fn call(endpoint: &str) -> Request<Body> {
 
 #[tokio::test]
 async fn status_reports_version_and_provider_availability() {
-    let res = send(app().await, call("status")).await;
+    let res = send(TestApp::unreachable().router().await, call("status")).await;
     assert_eq!(res.status, 200, "{}", res.body);
     let status: serde_json::Value = serde_json::from_str(&res.body).unwrap();
     assert_eq!(status["version"], env!("CARGO_PKG_VERSION"));
@@ -28,7 +29,7 @@ async fn status_reports_version_and_provider_availability() {
 
 #[tokio::test]
 async fn provider_list_carries_view_data_only() {
-    let res = send(app().await, call("providers")).await;
+    let res = send(TestApp::unreachable().router().await, call("providers")).await;
     assert_eq!(res.status, 200, "{}", res.body);
     let providers: serde_json::Value = serde_json::from_str(&res.body).unwrap();
     assert_eq!(
@@ -39,7 +40,7 @@ async fn provider_list_carries_view_data_only() {
 
 #[tokio::test]
 async fn anonymous_current_user_is_none() {
-    let res = send(app().await, call("current_user")).await;
+    let res = send(TestApp::unreachable().router().await, call("current_user")).await;
     assert_eq!(res.status, 200, "{}", res.body);
     assert_eq!(res.body, "null");
 }
@@ -52,7 +53,11 @@ async fn a_cross_site_or_originless_call_is_refused_before_the_function_runs() {
         if let Some(origin) = origin {
             request = request.header(header::ORIGIN, origin);
         }
-        let res = send(app().await, request.body(Body::empty()).unwrap()).await;
+        let res = send(
+            TestApp::unreachable().router().await,
+            request.body(Body::empty()).unwrap(),
+        )
+        .await;
         assert_eq!(res.status, 403, "{origin:?}: {}", res.body);
         assert!(res.body.contains("PC-SEC-403"), "{}", res.body);
         assert!(!res.body.contains("version"), "the function did not run");
@@ -62,5 +67,10 @@ async fn a_cross_site_or_originless_call_is_refused_before_the_function_runs() {
         .header("sec-fetch-site", "same-origin")
         .body(Body::empty())
         .unwrap();
-    assert_eq!(send(app().await, fetch_metadata).await.status, 200);
+    assert_eq!(
+        send(TestApp::unreachable().router().await, fetch_metadata)
+            .await
+            .status,
+        200
+    );
 }

@@ -5,31 +5,24 @@
 use std::time::Duration;
 
 use reqwest::{Client, StatusCode, header};
-use tokio::net::TcpListener;
 
-use crate::{
-    hostile_idp::Script,
-    rig::{Rig, authorize, hostile_vars, is_signed_in, rig_with, sign_in, start},
-    spawn::{browser, serve},
-};
+use crate::harness::{Rig, TestApp, browser};
+use crate::hostile_idp::Script;
+use crate::walk::{authorize, is_signed_in, sign_in, start};
 
 /// A second instance on the rig's database, behind the same public URL
 /// (as behind a load balancer), with `extra` settings; its own address.
 /// Requests to it carry the public host in `X-Forwarded-Host`, as the load
 /// balancer would.
 async fn second_instance(rig: &Rig, extra: &[(&str, &str)]) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let database = rig.database.url();
-    let mut vars = hostile_vars(&rig.idp.issuer);
-    vars.extend([
-        ("DATABASE_URL", database.as_str()),
-        ("APP_PUBLIC_URL", rig.url.as_str()),
-        ("BACKGROUND_REFRESH_SECONDS", "0"),
-    ]);
-    vars.extend_from_slice(extra);
-    serve(listener, &rig.database, &vars).await;
-    url
+    rig.another_instance()
+        .public_url(&rig.url)
+        .var("BACKGROUND_REFRESH_SECONDS", "0")
+        .vars(extra)
+        .spawn()
+        .await
+        .url
+        .clone()
 }
 
 const FORWARDED_HOST: &str = "x-forwarded-host";
@@ -54,7 +47,10 @@ async fn user_status_behind_the_balancer(client: &Client, rig: &Rig, other: &str
 #[tokio::test]
 async fn a_session_ended_on_another_instance_stops_there_within_the_cache_time() {
     let cache = [("SESSION_CACHE_SECONDS", "1")];
-    let rig = rig_with(Script::default(), &cache).await;
+    let rig = TestApp::hostile(Script::default())
+        .vars(&cache)
+        .spawn()
+        .await;
     let client = browser();
     assert_eq!(sign_in(&rig, &client).await, "/");
     assert!(is_signed_in(&rig, &client).await, "read, and now cached");
@@ -82,7 +78,10 @@ async fn a_session_ended_on_another_instance_stops_there_within_the_cache_time()
 
 #[tokio::test]
 async fn a_session_ended_here_is_signed_out_at_once_though_it_was_cached() {
-    let rig = rig_with(Script::default(), &[("SESSION_CACHE_SECONDS", "60")]).await;
+    let rig = TestApp::hostile(Script::default())
+        .vars(&[("SESSION_CACHE_SECONDS", "60")])
+        .spawn()
+        .await;
     let client = browser();
     assert_eq!(sign_in(&rig, &client).await, "/");
     assert!(is_signed_in(&rig, &client).await, "read, and now cached");
@@ -100,7 +99,10 @@ async fn a_session_ended_here_is_signed_out_at_once_though_it_was_cached() {
 #[tokio::test]
 async fn a_sign_in_completes_on_an_instance_that_had_the_session_cached() {
     let cache = [("SESSION_CACHE_SECONDS", "60")];
-    let rig = rig_with(Script::default(), &cache).await;
+    let rig = TestApp::hostile(Script::default())
+        .vars(&cache)
+        .spawn()
+        .await;
     let client = browser();
     assert_eq!(sign_in(&rig, &client).await, "/");
     let other = second_instance(&rig, &cache).await;
@@ -132,7 +134,10 @@ async fn a_sign_in_completes_on_an_instance_that_had_the_session_cached() {
 
 #[tokio::test]
 async fn a_session_ended_from_another_device_is_signed_out_at_once_though_it_was_cached() {
-    let rig = rig_with(Script::default(), &[("SESSION_CACHE_SECONDS", "60")]).await;
+    let rig = TestApp::hostile(Script::default())
+        .vars(&[("SESSION_CACHE_SECONDS", "60")])
+        .spawn()
+        .await;
     let laptop = browser();
     assert_eq!(sign_in(&rig, &laptop).await, "/");
     let phone = browser();

@@ -6,11 +6,9 @@ use std::time::Duration;
 use reqwest::{Client, StatusCode, header};
 use serde_json::json;
 
-use crate::{
-    hostile_idp::Script,
-    login::page,
-    rig::{Rig, is_signed_in, rig, rig_with, sign_in},
-};
+use crate::harness::{Rig, TestApp};
+use crate::walk::{is_signed_in, sign_in};
+use crate::{hostile_idp::Script, login::page};
 
 const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
 const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
@@ -45,7 +43,7 @@ async fn end(rig: &Rig, client: &Client, id: &str) -> reqwest::Response {
 
 #[tokio::test]
 async fn ending_a_session_goes_back_to_the_page_named_and_never_off_site() {
-    let rig = rig(Script::default()).await;
+    let rig = TestApp::hostile(Script::default()).spawn().await;
     let laptop = browser_as(FIREFOX);
     sign_in(&rig, &laptop).await;
     for (return_to, landed) in [
@@ -73,7 +71,7 @@ async fn ending_a_session_goes_back_to_the_page_named_and_never_off_site() {
 
 #[tokio::test]
 async fn the_profile_lists_every_session_and_ends_another_one() {
-    let rig = rig(Script::default()).await;
+    let rig = TestApp::hostile(Script::default()).spawn().await;
     let (laptop, desktop) = (browser_as(FIREFOX), browser_as(CHROME));
     sign_in(&rig, &laptop).await;
     sign_in(&rig, &desktop).await;
@@ -102,7 +100,7 @@ async fn the_profile_lists_every_session_and_ends_another_one() {
 
 #[tokio::test]
 async fn a_session_of_another_account_cannot_be_ended_nor_from_another_site() {
-    let rig = rig(Script::default()).await;
+    let rig = TestApp::hostile(Script::default()).spawn().await;
     let victim = browser_as(FIREFOX);
     sign_in(&rig, &victim).await;
     let victim_login = login_id(&rig, FIREFOX).await;
@@ -137,7 +135,10 @@ async fn a_session_of_another_account_cannot_be_ended_nor_from_another_site() {
 
 #[tokio::test]
 async fn an_idle_session_is_signed_out_and_its_tokens_deleted() {
-    let rig = rig_with(Script::default(), &[("SESSION_IDLE_TIMEOUT_SECONDS", "1")]).await;
+    let rig = TestApp::hostile(Script::default())
+        .vars(&[("SESSION_IDLE_TIMEOUT_SECONDS", "1")])
+        .spawn()
+        .await;
     let client = browser_as(FIREFOX);
     sign_in(&rig, &client).await;
     tokio::time::sleep(Duration::from_millis(2100)).await;
@@ -146,7 +147,10 @@ async fn an_idle_session_is_signed_out_and_its_tokens_deleted() {
 
 #[tokio::test]
 async fn a_session_in_use_outlives_its_idle_timeout() {
-    let rig = rig_with(Script::default(), &[("SESSION_IDLE_TIMEOUT_SECONDS", "3")]).await;
+    let rig = TestApp::hostile(Script::default())
+        .vars(&[("SESSION_IDLE_TIMEOUT_SECONDS", "3")])
+        .spawn()
+        .await;
     let client = browser_as(FIREFOX);
     sign_in(&rig, &client).await;
     // Twice the idle timeout, never idle for long.
@@ -161,11 +165,10 @@ async fn a_session_in_use_outlives_its_idle_timeout() {
 
 #[tokio::test]
 async fn a_session_past_its_absolute_lifetime_is_signed_out_though_in_use() {
-    let rig = rig_with(
-        Script::default(),
-        &[("SESSION_ABSOLUTE_TIMEOUT_SECONDS", "3")],
-    )
-    .await;
+    let rig = TestApp::hostile(Script::default())
+        .vars(&[("SESSION_ABSOLUTE_TIMEOUT_SECONDS", "3")])
+        .spawn()
+        .await;
     let client = browser_as(FIREFOX);
     sign_in(&rig, &client).await;
     for _ in 0..3 {
@@ -209,7 +212,7 @@ fn issued_refresh_tokens(rig: &Rig) -> Vec<String> {
 
 #[tokio::test]
 async fn signing_in_again_in_a_signed_in_browser_ends_the_earlier_sign_in_and_its_grant() {
-    let rig = rig(Script::default()).await;
+    let rig = TestApp::hostile(Script::default()).spawn().await;
     let client = browser_as(FIREFOX);
     assert_eq!(sign_in(&rig, &client).await, "/");
     assert_eq!(sign_in(&rig, &client).await, "/");
@@ -226,7 +229,7 @@ async fn signing_in_again_in_a_signed_in_browser_ends_the_earlier_sign_in_and_it
 
 #[tokio::test]
 async fn ending_another_session_revokes_its_grant_at_the_provider() {
-    let rig = rig(Script::default()).await;
+    let rig = TestApp::hostile(Script::default()).spawn().await;
     let (laptop, desktop) = (browser_as(FIREFOX), browser_as(CHROME));
     assert_eq!(sign_in(&rig, &laptop).await, "/");
     assert_eq!(sign_in(&rig, &desktop).await, "/");
@@ -253,15 +256,18 @@ async fn record_lifetimes(rig: &Rig) -> Vec<i64> {
 
 #[tokio::test]
 async fn a_session_holding_only_sign_ins_in_progress_lives_the_sign_in_timeout() {
-    let rig = rig_with(Script::default(), &[("LOGIN_TIMEOUT_SECONDS", "120")]).await;
+    let rig = TestApp::hostile(Script::default())
+        .vars(&[("LOGIN_TIMEOUT_SECONDS", "120")])
+        .spawn()
+        .await;
     for _ in 0..5 {
-        crate::rig::start(&rig, &browser_as(FIREFOX)).await;
+        crate::walk::start(&rig, &browser_as(FIREFOX)).await;
     }
     // One more is cancelled at the provider: its callback saves the
     // session, which keeps the sign-in timeout.
     let cancelled = browser_as(FIREFOX);
-    let authorize = crate::rig::start(&rig, &cancelled).await;
-    let state = crate::rig::state_of(&authorize);
+    let authorize = crate::walk::start(&rig, &cancelled).await;
+    let state = crate::walk::state_of(&authorize);
     cancelled
         .get(format!(
             "{}/auth/callback/hostile?error=access_denied&state={state}",

@@ -3,18 +3,16 @@
 //! fails, and a callback with an unknown `state` takes nothing. A browser
 //! keeps at most five; the oldest goes first.
 
-use crate::{
-    hostile_idp::{Script, TokenEndpoint},
-    rig::{authorize, error, finish, is_signed_in, rig, start},
-    spawn::browser,
-};
+use crate::harness::{TestApp, browser};
+use crate::hostile_idp::{Script, TokenEndpoint};
+use crate::walk::{authorize, error, finish, is_signed_in, start};
 
 const EXPIRED: &str = "PC-AUTH-002";
 const REJECTED: &str = "PC-AUTH-003";
 
 #[tokio::test]
 async fn a_sign_in_started_in_two_tabs_finishes_in_either_order() {
-    let rig = rig(Script::default()).await;
+    let rig = TestApp::hostile(Script::default()).spawn().await;
     let client = browser();
     // Tab A, then tab B, start signing in; A is finished first.
     let tab_a = start(&rig, &client).await;
@@ -30,10 +28,11 @@ async fn a_sign_in_started_in_two_tabs_finishes_in_either_order() {
 
 #[tokio::test]
 async fn a_failed_callback_uses_up_its_sign_in() {
-    let rig = rig(Script {
+    let rig = TestApp::hostile(Script {
         token_endpoint: TokenEndpoint::Recorded(400, r#"{"error":"invalid_grant"}"#),
         ..Script::default()
     })
+    .spawn()
     .await;
     let client = browser();
     let authorize_url = start(&rig, &client).await;
@@ -50,7 +49,7 @@ async fn a_failed_callback_uses_up_its_sign_in() {
 
 #[tokio::test]
 async fn a_callback_with_an_unknown_state_takes_nothing() {
-    let rig = rig(Script::default()).await;
+    let rig = TestApp::hostile(Script::default()).spawn().await;
     let client = browser();
     let authorize_url = start(&rig, &client).await;
     let callback = authorize(&rig, &client, &authorize_url).await;
@@ -64,7 +63,7 @@ async fn a_callback_with_an_unknown_state_takes_nothing() {
 
 #[tokio::test]
 async fn a_browser_keeps_five_sign_ins_in_progress_and_drops_the_oldest() {
-    let rig = rig(Script::default()).await;
+    let rig = TestApp::hostile(Script::default()).spawn().await;
     let client = browser();
     let mut started = Vec::new();
     for _ in 0..6 {

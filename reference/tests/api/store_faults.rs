@@ -7,13 +7,9 @@ use std::time::{Duration, Instant};
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
 
-use crate::{
-    hostile_idp::{HostileIdp, Script},
-    postgres::fresh_database,
-    proxy::Proxy,
-    rig::{KEYS, Rig, hostile_vars, sign_in, user_status},
-    spawn::{TempDatabase, browser, spawn_server},
-};
+use crate::harness::{Store, TestApp, browser};
+use crate::walk::{sign_in, user_status};
+use crate::{hostile_idp::Script, postgres::fresh_database, proxy::Proxy};
 
 /// Waits until `/auth/user` answers `want` (or 30 s pass).
 async fn until(client: &Client, base: &str, want: StatusCode) -> StatusCode {
@@ -38,15 +34,11 @@ async fn a_store_outage_is_a_clear_503_and_the_service_recovers_by_itself() {
         .to_owned();
     let proxy = Proxy::start(upstream.clone()).await;
     let through_proxy = database.replace(&upstream, &format!("127.0.0.1:{}", proxy.port));
-    let idp = HostileIdp::start(Script::default()).await;
-    let mut vars = hostile_vars(&idp.issuer);
-    vars.push(("DATABASE_URL", &through_proxy));
-    let (url, _unused) = spawn_server(&vars).await;
-    let rig = Rig {
-        url: url.clone(),
-        idp,
-        database: TempDatabase::new(),
-    };
+    let rig = TestApp::hostile(Script::default())
+        .store(Store::Postgres(through_proxy))
+        .spawn()
+        .await;
+    let url = rig.url.clone();
     let client = browser();
     assert_eq!(sign_in(&rig, &client).await, "/");
     assert_eq!(user_status(&client, &url).await, StatusCode::OK);
@@ -95,24 +87,17 @@ async fn a_store_outage_is_a_clear_503_and_the_service_recovers_by_itself() {
 /// Signs in on one server, stops it, starts another on the same store:
 /// the browser is still signed in and its tokens still open.
 async fn survives_a_restart(database_url: Option<String>) {
-    let idp = HostileIdp::start(Script::default()).await;
-    let sqlite = TempDatabase::new();
-    let database_url = database_url.unwrap_or_else(|| sqlite.url());
-    let mut vars = hostile_vars(&idp.issuer);
-    vars.extend([
-        ("DATABASE_URL", database_url.as_str()),
-        ("TOKEN_ENCRYPTION_KEYS", KEYS),
-    ]);
-    let (first, _unused, server) = crate::spawn::spawn_server_task(&vars).await;
-    let rig = Rig {
-        url: first.clone(),
-        idp: idp.clone(),
-        database: TempDatabase::new(),
-    };
+    let builder = TestApp::hostile(Script::default());
+    let mut rig = match database_url {
+        Some(url) => builder.store(Store::Postgres(url)),
+        None => builder,
+    }
+    .spawn()
+    .await;
+    let first = rig.url.clone();
     let client = browser();
     assert_eq!(sign_in(&rig, &client).await, "/");
-    server.abort();
-    let _ = server.await;
+    rig.stop().await;
     assert!(
         browser()
             .get(format!("{first}/healthz"))
@@ -122,13 +107,13 @@ async fn survives_a_restart(database_url: Option<String>) {
         "stopped: no new connections"
     );
 
-    let (second, _unused) = spawn_server(&vars).await;
+    let second = rig.another_instance().spawn().await.url.clone();
     assert_eq!(
         user_status(&client, &second).await,
         StatusCode::OK,
         "still signed in"
     );
-    let (status, _) = crate::rig::live(&client, &second).await;
+    let (status, _) = crate::walk::live(&client, &second).await;
     assert_eq!(status, StatusCode::OK, "its tokens open after the restart");
 }
 
@@ -142,68 +127,14 @@ async fn sessions_and_tokens_survive_a_restart_with_postgresql() {
     survives_a_restart(Some(fresh_database().await)).await;
 }
 
-/// The real server binary, started with `vars` on `port`.
-fn start_binary(vars: &[(&str, &str)], port: u16) -> tokio::process::Child {
-    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_server"));
-    command
-        .current_dir(&root)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("LEPTOS_OUTPUT_NAME", "portcullis")
-        .env("LEPTOS_SITE_ROOT", root.join("target/site"))
-        .env("LEPTOS_SITE_PKG_DIR", "pkg")
-        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
-        .env("RUST_LOG", "error")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true);
-    for (key, value) in vars {
-        command.env(key, value);
-    }
-    command.spawn().expect("the server binary starts")
-}
-
-async fn wait_for_health(base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if let Ok(answer) = browser().get(format!("{base}/healthz")).send().await
-            && answer.status() == StatusCode::OK
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the server did not come up at {base}");
-}
-
 /// A crash (SIGKILL) in the middle of many sign-ins, then a restart: every
 /// browser is either signed in with tokens that open, or simply signed
 /// out; nothing half-written shows.
 #[tokio::test]
 async fn a_crash_in_the_middle_of_writes_loses_or_corrupts_nothing() {
-    let idp = HostileIdp::start(Script::default()).await;
-    let database = TempDatabase::new();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let base = format!("http://127.0.0.1:{port}");
-    let database_url = database.url();
-    let mut vars = hostile_vars(&idp.issuer);
-    vars.extend([
-        ("APP_PUBLIC_URL", base.as_str()),
-        ("DATABASE_URL", database_url.as_str()),
-        ("TOKEN_ENCRYPTION_KEYS", KEYS),
-    ]);
-    let mut server = start_binary(&vars, port);
-    wait_for_health(&base).await;
-    let rig = Rig {
-        url: base.clone(),
-        idp: idp.clone(),
-        database: TempDatabase::new(),
-    };
+    let mut rig = TestApp::hostile(Script::default()).spawn_binary().await;
+    let base = rig.url.clone();
+    let port = reqwest::Url::parse(&base).unwrap().port().unwrap();
 
     let browsers: Vec<Client> = (0..24).map(|_| browser()).collect();
     let finished = std::sync::atomic::AtomicUsize::new(0);
@@ -213,7 +144,7 @@ async fn a_crash_in_the_middle_of_writes_loses_or_corrupts_nothing() {
         for _ in 0..10 {
             let walked = tokio::time::timeout(Duration::from_secs(5), async {
                 let start = client
-                    .get(format!("{}/auth/sign-in/hostile", rig.url))
+                    .get(format!("{base}/auth/sign-in/hostile"))
                     .send()
                     .await
                     .ok()?;
@@ -246,19 +177,17 @@ async fn a_crash_in_the_middle_of_writes_loses_or_corrupts_nothing() {
         while finished.load(std::sync::atomic::Ordering::SeqCst) < 30 {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        server.start_kill().unwrap();
-        let _ = server.wait().await;
+        rig.stop().await;
     };
     tokio::join!(sign_ins, crash);
 
-    let _server = start_binary(&vars, port);
-    wait_for_health(&base).await;
+    let _restarted = rig.another_instance().port(port).spawn_binary().await;
     let mut signed_in = 0;
     for client in &browsers {
         match user_status(client, &base).await {
             StatusCode::OK => {
                 signed_in += 1;
-                let (status, _) = crate::rig::live(client, &base).await;
+                let (status, _) = crate::walk::live(client, &base).await;
                 assert_eq!(status, StatusCode::OK, "a signed-in browser's tokens open");
             }
             StatusCode::UNAUTHORIZED => {}
@@ -280,7 +209,7 @@ async fn a_crash_in_the_middle_of_writes_loses_or_corrupts_nothing() {
 /// database.
 #[tokio::test]
 async fn many_first_sign_ins_at_once_on_sqlite_all_succeed() {
-    let rig = crate::rig::rig(Script {
+    let rig = TestApp::hostile(Script {
         claims: |claims, ctx| {
             // A new person per sign-in.
             claims.insert(
@@ -296,6 +225,7 @@ async fn many_first_sign_ins_at_once_on_sqlite_all_succeed() {
         },
         ..Script::default()
     })
+    .spawn()
     .await;
     let browsers: Vec<Client> = (0..24).map(|_| browser()).collect();
     let ends =
@@ -312,8 +242,10 @@ async fn many_first_sign_ins_at_once_on_sqlite_all_succeed() {
 #[tokio::test]
 async fn many_sign_ins_starting_and_finishing_at_once_on_sqlite_all_succeed() {
     // 64 browsers on one address: the per-client limit is for real clients.
-    let rig =
-        crate::rig::rig_with(Script::default(), &[("RATE_LIMIT_SIGN_IN_PER_MINUTE", "0")]).await;
+    let rig = TestApp::hostile(Script::default())
+        .vars(&[("RATE_LIMIT_SIGN_IN_PER_MINUTE", "0")])
+        .spawn()
+        .await;
     let browsers: Vec<Client> = (0..64).map(|_| browser()).collect();
     for _ in 0..3 {
         let ends = futures_util::future::join_all(browsers.iter().map(|client| async {
@@ -323,9 +255,9 @@ async fn many_sign_ins_starting_and_finishing_at_once_on_sqlite_all_succeed() {
                 .await
                 .unwrap();
             assert_eq!(response.status(), StatusCode::SEE_OTHER, "started");
-            let authorize = crate::login::location(&rig.url, &response);
-            let callback = crate::rig::authorize(&rig, client, &authorize).await;
-            crate::rig::finish(client, &callback).await
+            let authorize = crate::walk::location(&rig.url, &response);
+            let callback = crate::walk::authorize(&rig, client, &authorize).await;
+            crate::walk::finish(client, &callback).await
         }))
         .await;
         for end in ends {

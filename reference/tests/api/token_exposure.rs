@@ -8,11 +8,9 @@
 
 use reqwest::{Client, RequestBuilder, header};
 
-use crate::{
-    hostile_idp::Script,
-    log_capture,
-    rig::{authorize, rig, start},
-};
+use crate::harness::TestApp;
+use crate::walk::{authorize, start};
+use crate::{hostile_idp::Script, log_capture};
 
 /// Sends `request`; returns everything the browser gets to see of it.
 async fn seen(request: RequestBuilder) -> String {
@@ -39,8 +37,8 @@ fn server_fn(client: &Client, base: &str, endpoint: &str) -> RequestBuilder {
 #[tokio::test]
 async fn tokens_never_reach_the_browser_the_urls_or_the_log() {
     log_capture::start();
-    let rig = rig(Script::default()).await;
-    let client = crate::spawn::browser();
+    let rig = TestApp::hostile(Script::default()).spawn().await;
+    let client = crate::harness::browser();
     let base = rig.url.as_str();
 
     let mut browser_saw = String::new();

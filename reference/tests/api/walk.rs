@@ -1,57 +1,19 @@
-//! A Portcullis server with the scripted provider, and a browser's walk
-//! through a sign-in, one redirect at a time.
-
-use std::sync::Mutex;
+//! A browser's walk through a sign-in with the scripted provider, one
+//! redirect at a time, with what it receives recorded for the canary hunt
+//! ([`saw`]).
 
 use reqwest::{Client, StatusCode, header};
 
-use crate::{
-    hostile_idp::{CLIENT_ID, CLIENT_SECRET, HostileIdp, Script},
-    login::location,
-    spawn::{TempDatabase, spawn_server},
-};
+use crate::harness::{Rig, saw};
 
-/// The tests' fixed vault key (`spawn.rs`), for the scenarios here.
-pub use crate::spawn::KEYS;
-
-pub struct Rig {
-    pub url: String,
-    pub idp: HostileIdp,
-    pub database: TempDatabase,
-}
-
-/// Everything the helpers below received from any server in this process
-/// (locations, bodies), for the canary hunt.
-static SEEN: Mutex<String> = Mutex::new(String::new());
-
-fn saw(text: &str) {
-    SEEN.lock().unwrap().push_str(text);
-}
-
-/// Canary hunt, after every test with the hostile provider: none of the
-/// access or refresh tokens it issued reached the browser through these
-/// helpers, and none of its tokens is in any log line of the process.
-impl Drop for Rig {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            return;
-        }
-        let issued = self.idp.calls().issued_tokens;
-        let seen = SEEN.lock().unwrap().clone();
-        let log = crate::log_capture::text();
-        for token in &issued {
-            if token.starts_with("hostile-") {
-                assert!(
-                    !seen.contains(token.as_str()),
-                    "a token reached the browser: {token}"
-                );
-            }
-            assert!(
-                !log.contains(token.as_str()),
-                "a token is in the log: {token}"
-            );
-        }
-    }
+/// The absolute URL a redirect from `base` points at.
+pub fn location(base: &str, response: &reqwest::Response) -> String {
+    let location = response.headers()[header::LOCATION].to_str().unwrap();
+    reqwest::Url::parse(base)
+        .unwrap()
+        .join(location)
+        .unwrap()
+        .to_string()
 }
 
 /// What `/auth/user` at `base` answers the browser.
@@ -62,29 +24,6 @@ pub async fn user_status(client: &Client, base: &str) -> StatusCode {
         .await
         .unwrap()
         .status()
-}
-
-pub async fn rig(script: Script) -> Rig {
-    rig_with(script, &[]).await
-}
-
-/// The settings of one provider, "hostile", at `issuer`.
-pub fn hostile_vars(issuer: &str) -> Vec<(&str, &str)> {
-    vec![
-        ("AUTH_PROVIDERS", "hostile"),
-        ("HOSTILE_ISSUER", issuer),
-        ("HOSTILE_CLIENT_ID", CLIENT_ID),
-        ("HOSTILE_CLIENT_SECRET", CLIENT_SECRET),
-    ]
-}
-
-/// A Portcullis server whose one provider, "hostile", follows `script`.
-pub async fn rig_with(script: Script, extra: &[(&str, &str)]) -> Rig {
-    let idp = HostileIdp::start(script).await;
-    let mut vars = hostile_vars(&idp.issuer);
-    vars.extend_from_slice(extra);
-    let (url, database) = spawn_server(&vars).await;
-    Rig { url, idp, database }
 }
 
 pub fn error(code: &str) -> String {

@@ -1,0 +1,538 @@
+//! The one way the tests make an app: [`TestApp`]'s builder chooses the
+//! identity provider (the real local one, the scripted hostile one, one
+//! that cannot be reached, or none), adds the fake GitHub, picks the store
+//! (SQLite by default, PostgreSQL, Redis, in memory) and extra settings,
+//! and serves the result: the reference app on a socket
+//! ([`TestAppBuilder::spawn`]), the real server binary
+//! ([`TestAppBuilder::spawn_binary`]), the test's own app
+//! ([`TestAppBuilder::own_app`]), or a router without a socket
+//! ([`TestAppBuilder::router`]). More instances on the same stores come
+//! from [`TestApp::another_instance`].
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use axum::Router;
+use leptos::config::LeptosOptions;
+use reference::{Application, Config};
+use reqwest::StatusCode;
+use tokio::{net::TcpListener, process::Child, task::JoinHandle};
+
+pub use crate::temp_database::TempDatabase;
+use crate::{
+    fake_github::FakeGitHub,
+    hostile_idp::{self, HostileIdp, Script},
+    local_idp::{self, LocalIdp},
+};
+
+/// A fixed vault key, so instances sharing a store (or a restarted one)
+/// open each other's tokens.
+pub const KEYS: &str = "k1:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+/// An app under test with the scripted hostile provider.
+pub type Rig = TestApp<HostileIdp>;
+
+/// Where the sessions and users are kept.
+#[derive(Clone, Debug, Default)]
+pub enum Store {
+    /// A SQLite file of the app's own, removed when the test ends (in
+    /// memory for a router without a socket).
+    #[default]
+    Sqlite,
+    /// The users' database and the sessions in PostgreSQL at this URL.
+    Postgres(String),
+    /// Sessions in Redis at this URL under this key prefix; users in the
+    /// app's own SQLite file.
+    Redis { url: String, prefix: String },
+    /// Sessions in the library's in-memory store.
+    Memory,
+}
+
+/// A provider the builder starts for the app.
+pub trait IdpSpec {
+    type Idp: TestIdp;
+    /// Starts it, with the app's public URL for its callbacks; it and its
+    /// settings, `AUTH_PROVIDERS` included.
+    async fn start(self, public_url: &str) -> (Self::Idp, Vec<(String, String)>);
+}
+
+/// A provider the app under test uses.
+pub trait TestIdp {
+    /// Checks made when the test ends well.
+    fn after_test(&self) {}
+}
+
+/// The real local identity provider as "local".
+pub struct Local;
+
+/// The scripted hostile provider as "hostile", following the script.
+impl IdpSpec for Script {
+    type Idp = HostileIdp;
+    async fn start(self, public_url: &str) -> (HostileIdp, Vec<(String, String)>) {
+        IdpSpec::start(HostileIdp::start(self).await, public_url).await
+    }
+}
+
+/// A scripted provider the test started itself (e.g. to name its issuer
+/// in the settings), as "hostile".
+impl IdpSpec for HostileIdp {
+    type Idp = HostileIdp;
+    async fn start(self, _public_url: &str) -> (HostileIdp, Vec<(String, String)>) {
+        let vars = owned(&[
+            ("AUTH_PROVIDERS", "hostile"),
+            ("HOSTILE_ISSUER", &self.issuer),
+            ("HOSTILE_CLIENT_ID", hostile_idp::CLIENT_ID),
+            ("HOSTILE_CLIENT_SECRET", hostile_idp::CLIENT_SECRET),
+        ]);
+        (self, vars)
+    }
+}
+
+impl IdpSpec for Local {
+    type Idp = LocalIdp;
+    async fn start(self, public_url: &str) -> (LocalIdp, Vec<(String, String)>) {
+        let idp = LocalIdp::start(public_url).await;
+        let vars = owned(&[
+            ("AUTH_PROVIDERS", "local"),
+            ("LOCAL_ISSUER", &idp.issuer),
+            ("LOCAL_CLIENT_ID", local_idp::CLIENT_ID),
+            ("LOCAL_CLIENT_SECRET", local_idp::CLIENT_SECRET),
+            ("LOCAL_LABEL", "Local demo provider"),
+        ]);
+        (idp, vars)
+    }
+}
+
+/// Provider settings given as they are: one that cannot be reached, the
+/// test's own, none at all, or another instance's.
+pub struct Given(Vec<(String, String)>);
+
+impl IdpSpec for Given {
+    type Idp = ();
+    async fn start(self, _public_url: &str) -> ((), Vec<(String, String)>) {
+        ((), self.0)
+    }
+}
+
+impl TestIdp for LocalIdp {}
+impl TestIdp for () {}
+
+/// Canary hunt, after every test with the hostile provider: none of the
+/// access or refresh tokens it issued reached the browser through the
+/// walk's helpers, and none of its tokens is in any log line of the
+/// process.
+impl TestIdp for HostileIdp {
+    fn after_test(&self) {
+        let issued = self.calls().issued_tokens;
+        let seen = SEEN.lock().unwrap().clone();
+        let log = crate::log_capture::text();
+        for token in &issued {
+            if token.starts_with("hostile-") {
+                assert!(
+                    !seen.contains(token.as_str()),
+                    "a token reached the browser: {token}"
+                );
+            }
+            assert!(
+                !log.contains(token.as_str()),
+                "a token is in the log: {token}"
+            );
+        }
+    }
+}
+
+/// Everything the walk's helpers received from any server in this process
+/// (locations, bodies), for the canary hunt.
+static SEEN: Mutex<String> = Mutex::new(String::new());
+
+/// Records what a browser received.
+pub fn saw(text: &str) {
+    SEEN.lock().unwrap().push_str(text);
+}
+
+fn owned(vars: &[(&str, &str)]) -> Vec<(String, String)> {
+    vars.iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+/// A started provider and the settings for it.
+struct Prepared<I> {
+    idp: I,
+    github: Option<FakeGitHub>,
+    database: Arc<TempDatabase>,
+    vars: HashMap<String, String>,
+    store: Store,
+}
+
+/// How the app is served, to stop it.
+enum Server {
+    Task(JoinHandle<std::io::Result<()>>),
+    Process(Child),
+    Stopped,
+}
+
+pub struct TestApp<I: TestIdp = LocalIdp> {
+    /// Where the app listens.
+    pub url: String,
+    pub idp: I,
+    /// The fake GitHub, as the "github" provider, when asked for.
+    pub github: Option<FakeGitHub>,
+    /// The app's own SQLite file (shared with its other instances),
+    /// removed when the last of them ends.
+    pub database: Arc<TempDatabase>,
+    /// The settings it runs with, and its store.
+    vars: HashMap<String, String>,
+    store: Store,
+    server: Server,
+}
+
+impl<I: TestIdp> Drop for TestApp<I> {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            self.idp.after_test();
+        }
+    }
+}
+
+impl<I: TestIdp> TestApp<I> {
+    /// A second connection to the app's database, to look at what it stored.
+    pub async fn db(&self) -> sqlx::SqlitePool {
+        self.database.connect().await
+    }
+
+    /// Stops serving: the task ends, or the process is killed (SIGKILL).
+    pub async fn stop(&mut self) {
+        match std::mem::replace(&mut self.server, Server::Stopped) {
+            Server::Task(task) => {
+                task.abort();
+                let _ = task.await;
+            }
+            Server::Process(mut child) => {
+                child.start_kill().unwrap();
+                let _ = child.wait().await;
+            }
+            Server::Stopped => {}
+        }
+    }
+
+    /// Another instance on this one's stores and providers, with its own
+    /// address (and, unless told otherwise, its own public URL).
+    pub fn another_instance(&self) -> TestAppBuilder<Given> {
+        let mut vars = self.vars.clone();
+        vars.remove("APP_PUBLIC_URL");
+        TestAppBuilder {
+            store: self.store.clone(),
+            database: Some(self.database.clone()),
+            ..TestAppBuilder::new(Given(vars.into_iter().collect()))
+        }
+    }
+}
+
+impl TestApp {
+    /// With the real local identity provider as "local".
+    pub fn local() -> TestAppBuilder<Local> {
+        TestAppBuilder::new(Local)
+    }
+
+    /// With the scripted hostile provider as "hostile", following `script`.
+    pub fn hostile(script: Script) -> TestAppBuilder<Script> {
+        TestAppBuilder::new(script)
+    }
+
+    /// With a scripted provider the test started itself, as "hostile".
+    pub fn with_hostile(idp: HostileIdp) -> TestAppBuilder<HostileIdp> {
+        TestAppBuilder::new(idp)
+    }
+
+    /// With one provider, "local", whose issuer cannot be reached.
+    pub fn unreachable() -> TestAppBuilder<Given> {
+        TestAppBuilder::new(Given(owned(&[
+            ("AUTH_PROVIDERS", "local"),
+            ("LOCAL_CLIENT_ID", "client"),
+            ("LOCAL_CLIENT_SECRET", "secret-never-shown"),
+            ("LOCAL_ISSUER", "http://127.0.0.1:1"),
+            ("LOCAL_LABEL", "Local Test IdP"),
+        ])))
+    }
+
+    /// With the providers the test names in its own settings, if any.
+    pub fn without_provider() -> TestAppBuilder<Given> {
+        TestAppBuilder::new(Given(Vec::new()))
+    }
+}
+
+pub struct TestAppBuilder<S> {
+    idp: S,
+    github: Option<u64>,
+    public_url: Option<String>,
+    /// The port the binary listens on (a free one if `None`).
+    port: Option<u16>,
+    store: Store,
+    /// Another instance's database, shared.
+    database: Option<Arc<TempDatabase>>,
+    vars: Vec<(String, String)>,
+}
+
+impl<S: IdpSpec> TestAppBuilder<S> {
+    fn new(idp: S) -> Self {
+        Self {
+            idp,
+            github: None,
+            public_url: None,
+            port: None,
+            store: Store::default(),
+            database: None,
+            vars: Vec::new(),
+        }
+    }
+
+    /// Adds the fake GitHub as the "github" provider; its "slow" user
+    /// takes `slow_ms`.
+    pub fn github(mut self, slow_ms: u64) -> Self {
+        self.github = Some(slow_ms);
+        self
+    }
+
+    /// `APP_PUBLIC_URL` (e.g. the https address a proxy in front would
+    /// serve) instead of the socket's.
+    pub fn public_url(mut self, url: &str) -> Self {
+        self.public_url = Some(url.to_owned());
+        self
+    }
+
+    /// The port [`spawn_binary`](Self::spawn_binary) listens on, e.g. a
+    /// crashed instance's, to restart it where browsers know it.
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = Some(port);
+        self
+    }
+
+    pub fn store(mut self, store: Store) -> Self {
+        self.store = store;
+        self
+    }
+
+    /// One more setting; it wins over the builder's own.
+    pub fn var(mut self, key: &str, value: &str) -> Self {
+        self.vars.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// More settings; they win over the builder's own.
+    pub fn vars(mut self, vars: &[(&str, &str)]) -> Self {
+        self.vars.extend(owned(vars));
+        self
+    }
+
+    /// Starts the providers and puts the settings together: the public
+    /// URL, the fixed vault key and the store first, then the providers'
+    /// (for another instance, all the first one's), then the test's own.
+    async fn prepare(self, public_url: &str, in_memory: bool) -> Prepared<S::Idp> {
+        let database = self
+            .database
+            .unwrap_or_else(|| Arc::new(TempDatabase::new()));
+        let own_sqlite = if in_memory {
+            "sqlite::memory:".to_owned()
+        } else {
+            database.url()
+        };
+        let mut vars = HashMap::from([
+            ("APP_PUBLIC_URL".to_owned(), public_url.to_owned()),
+            ("TOKEN_ENCRYPTION_KEYS".to_owned(), KEYS.to_owned()),
+            ("DATABASE_URL".to_owned(), own_sqlite),
+        ]);
+        match &self.store {
+            Store::Sqlite => {}
+            Store::Postgres(url) => {
+                vars.insert("DATABASE_URL".into(), url.clone());
+            }
+            Store::Redis { url, prefix } => {
+                vars.insert("SESSION_STORE_URL".into(), url.clone());
+                vars.insert("SESSION_STORE_PREFIX".into(), prefix.clone());
+            }
+            Store::Memory => {
+                vars.insert("SESSION_STORE_URL".into(), "memory:".into());
+            }
+        }
+        let (idp, idp_vars) = self.idp.start(public_url).await;
+        vars.extend(idp_vars);
+        let github = match self.github {
+            Some(slow_ms) => Some(FakeGitHub::start(public_url, slow_ms).await),
+            None => None,
+        };
+        if let Some(github) = &github {
+            let providers = match vars.get("AUTH_PROVIDERS") {
+                Some(first) if !first.is_empty() => format!("{first},github"),
+                _ => "github".to_owned(),
+            };
+            vars.insert("AUTH_PROVIDERS".into(), providers);
+            vars.extend(github.vars().into_iter().map(|(k, v)| (k.to_owned(), v)));
+        }
+        vars.extend(self.vars);
+        Prepared {
+            idp,
+            github,
+            database,
+            vars,
+            store: self.store,
+        }
+    }
+
+    /// The reference app, in this process, on a free port.
+    pub async fn spawn(self) -> TestApp<S::Idp> {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let public_url = self.public_url.clone().unwrap_or_else(|| url.clone());
+        let Prepared {
+            idp,
+            github,
+            database,
+            vars,
+            store,
+        } = self.prepare(&public_url, false).await;
+        // Every server's log lines are kept, for the canary hunt.
+        crate::log_capture::start();
+        let config = Config::from_vars(leptos_options(), &vars).unwrap();
+        let app = Application::build_on(listener, config).await.unwrap();
+        let server = Server::Task(tokio::spawn(app.run_until_stopped()));
+        TestApp {
+            url,
+            idp,
+            github,
+            database,
+            vars,
+            store,
+            server,
+        }
+    }
+
+    /// The real server binary, in a process of its own on a free port,
+    /// once it answers `/healthz`.
+    pub async fn spawn_binary(self) -> TestApp<S::Idp> {
+        let port = self.port.unwrap_or_else(|| {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        });
+        let url = format!("http://127.0.0.1:{port}");
+        let public_url = self.public_url.clone().unwrap_or_else(|| url.clone());
+        let Prepared {
+            idp,
+            github,
+            database,
+            vars,
+            store,
+        } = self.prepare(&public_url, false).await;
+        let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_server"));
+        command
+            .current_dir(&root)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("LEPTOS_OUTPUT_NAME", "portcullis")
+            .env("LEPTOS_SITE_ROOT", root.join("target/site"))
+            .env("LEPTOS_SITE_PKG_DIR", "pkg")
+            .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+            .env("RUST_LOG", "error")
+            .envs(&vars)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true);
+        let child = command.spawn().expect("the server binary starts");
+        wait_for_health(&url).await;
+        TestApp {
+            url,
+            idp,
+            github,
+            database,
+            vars,
+            store,
+            server: Server::Process(child),
+        }
+    }
+
+    /// The reference app's router, without a socket, at the reference
+    /// app's default address (`http://127.0.0.1:3000`) unless told
+    /// otherwise, with an in-memory SQLite unless another store is chosen.
+    pub async fn router(self) -> Router {
+        let public_url = self
+            .public_url
+            .clone()
+            .unwrap_or_else(|| "http://127.0.0.1:3000".to_owned());
+        let vars = self.prepare(&public_url, true).await.vars;
+        let config = Config::from_vars(leptos_options(), &vars).expect("valid test settings");
+        reference::router(config).await.unwrap()
+    }
+}
+
+impl TestAppBuilder<Local> {
+    /// An app of the test's own on a free port: `app` gets Portcullis's
+    /// settings and the local provider's issuer, and returns the router to
+    /// serve.
+    pub async fn own_app<F, Fut>(self, app: F) -> TestApp
+    where
+        F: FnOnce(portcullis::Settings, String) -> Fut,
+        Fut: Future<Output = Router>,
+    {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let public_url = self.public_url.clone().unwrap_or_else(|| url.clone());
+        let Prepared {
+            idp,
+            github,
+            database,
+            vars,
+            store,
+        } = self.prepare(&public_url, false).await;
+        let settings = portcullis::Settings::from_vars(&vars).unwrap();
+        let router = app(settings, idp.issuer.clone()).await;
+        let task = tokio::spawn(async move {
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .await
+        });
+        TestApp {
+            url,
+            idp,
+            github,
+            database,
+            vars,
+            store,
+            server: Server::Task(task),
+        }
+    }
+}
+
+fn leptos_options() -> LeptosOptions {
+    LeptosOptions::builder().output_name("portcullis").build()
+}
+
+async fn wait_for_health(base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(answer) = browser().get(format!("{base}/healthz")).send().await
+            && answer.status() == StatusCode::OK
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the server did not come up at {base}");
+}
+
+/// A browser-like client: keeps cookies, follows no redirect by itself.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
