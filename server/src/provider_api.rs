@@ -98,7 +98,7 @@ impl ProviderApi {
         let provider = self
             .registry
             .get(&user.identity.provider)
-            .ok_or(ProfileError::NoApi)?;
+            .ok_or(ProfileError::UnknownProvider)?;
         let profile = provider
             .flow()
             .profile(provider, &self.http, &user.identity, token)

@@ -52,7 +52,7 @@ pub enum RefreshError {
     /// The grant cannot be refreshed here: no refresh token to renew an
     /// expired access token with, or its provider is no longer configured.
     #[error("the grant cannot be refreshed: {0}")]
-    Ended(&'static str),
+    NotRefreshable(&'static str),
     /// The refresh grant failed at the provider.
     #[error(transparent)]
     Grant(#[from] GrantError),
@@ -72,7 +72,7 @@ impl RefreshError {
     pub fn ends_session(&self) -> bool {
         match self {
             Self::Grant(err) => err.ends_grant(),
-            Self::Ended(_) | Self::Gone | Self::Unreadable(_) => true,
+            Self::NotRefreshable(_) | Self::Gone | Self::Unreadable(_) => true,
             Self::Vault(_) | Self::Lock(_) | Self::Busy | Self::Task(_) => false,
         }
     }
@@ -360,11 +360,13 @@ impl State {
         let provider = self
             .registry
             .get(provider_id)
-            .ok_or(RefreshError::Ended("its provider is no longer configured"))?;
+            .ok_or(RefreshError::NotRefreshable(
+                "its provider is no longer configured",
+            ))?;
         let refresh_token = current
             .refresh_token
             .clone()
-            .ok_or(RefreshError::Ended("no refresh token"))?;
+            .ok_or(RefreshError::NotRefreshable("no refresh token"))?;
         let grant = provider
             .flow()
             .refresh(provider, &self.http, &user.identity, &refresh_token)
@@ -373,7 +375,7 @@ impl State {
             expires_at: self.access_token_expiry(grant.expires_in, true),
             access_token: grant.access_token,
             refresh_token: grant.refresh_token.or(Some(refresh_token)),
-            id_token: grant.id_token.or(current.id_token),
+            id_token: grant.checked_id_token.or(current.id_token),
         };
         // Written back only if the session still has tokens: one ended
         // while the provider answered must not get them back, and the
@@ -434,6 +436,108 @@ impl From<RefreshError> for SessionError {
             RefreshError::Vault(err) => Self::Vault(err),
             RefreshError::Lock(err) => Self::Logins(err),
             other => Self::Refresh(Box::new(other)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http::StatusCode;
+
+    use super::*;
+    use crate::providers::{DiscoveryError, IdTokenError, oauth2::ApiError};
+
+    fn refused(error: &str) -> ApiError {
+        ApiError::Refused {
+            error: error.into(),
+            description: None,
+        }
+    }
+
+    /// Each way a refresh fails: what the user is told, whether the
+    /// session ends, and whether it counts as a refused answer.
+    #[tokio::test]
+    async fn each_refresh_failure_tells_one_code_and_ends_the_session_only_when_it_must() {
+        let panicked = tokio::spawn(async { panic!("refresh task") })
+            .await
+            .unwrap_err();
+        let cases: Vec<(RefreshError, ErrorCode, bool, bool)> = vec![
+            (
+                GrantError::from(refused("invalid_grant")).into(),
+                ErrorCode::SessionEnded,
+                true,
+                false,
+            ),
+            (
+                GrantError::from(refused("invalid_client")).into(),
+                ErrorCode::ProviderRejected,
+                false,
+                false,
+            ),
+            (
+                GrantError::from(ApiError::Status {
+                    status: StatusCode::BAD_GATEWAY,
+                    message: String::new(),
+                })
+                .into(),
+                ErrorCode::ProviderUnavailable,
+                false,
+                false,
+            ),
+            (
+                GrantError::from(ApiError::Invalid("no access_token")).into(),
+                ErrorCode::InvalidProviderResponse,
+                false,
+                true,
+            ),
+            (
+                GrantError::from(DiscoveryError::BackingOff {
+                    issuer: "https://idp.test".into(),
+                    retry_in: Duration::from_secs(1),
+                    temporary: true,
+                })
+                .into(),
+                ErrorCode::ProviderUnavailable,
+                false,
+                false,
+            ),
+            (
+                GrantError::IdentityChanged.into(),
+                ErrorCode::SessionEnded,
+                true,
+                false,
+            ),
+            (
+                GrantError::InvalidIdToken(IdTokenError::Issuer).into(),
+                ErrorCode::InvalidProviderResponse,
+                true,
+                true,
+            ),
+            (
+                RefreshError::NotRefreshable("no refresh token"),
+                ErrorCode::SessionEnded,
+                true,
+                false,
+            ),
+            (RefreshError::Gone, ErrorCode::SessionEnded, true, false),
+            (
+                RefreshError::Busy,
+                ErrorCode::ProviderUnavailable,
+                false,
+                false,
+            ),
+            (
+                RefreshError::Task(panicked),
+                ErrorCode::Unavailable,
+                false,
+                false,
+            ),
+        ];
+        for (err, code, ends, refusal) in cases {
+            let shown = cause_chain(&err);
+            assert_eq!(err.code(), code, "{shown}");
+            assert_eq!(err.ends_session(), ends, "{shown}");
+            assert_eq!(err.is_refusal(), refusal, "{shown}");
         }
     }
 }

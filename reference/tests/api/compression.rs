@@ -2,14 +2,12 @@
 //! assets, when the browser accepts it; never a page or JSON, which carry
 //! per-user data (BREACH).
 
-use std::collections::HashMap;
-
 use axum::{Router, body::Body};
 use http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
-use leptos::config::LeptosOptions;
-use reference::Config;
 use tower::ServiceExt;
+
+use crate::harness::TestApp;
 
 /// An app serving a site whose `pkg/portcullis.wasm` is `wasm`.
 async fn app_with_bundle(wasm: &[u8]) -> Router {
@@ -20,16 +18,10 @@ async fn app_with_bundle(wasm: &[u8]) -> Router {
     ));
     std::fs::create_dir_all(site.join("pkg")).unwrap();
     std::fs::write(site.join("pkg/portcullis.wasm"), wasm).unwrap();
-    let leptos = LeptosOptions::builder()
-        .output_name("portcullis")
+    TestApp::without_provider()
         .site_root(site.to_str().unwrap())
-        .build();
-    let vars: HashMap<String, String> = [("DATABASE_URL", "sqlite::memory:")]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
-    let config = Config::from_vars(leptos, &vars).unwrap();
-    reference::router(config).await.unwrap()
+        .router()
+        .await
 }
 
 /// Status, `Content-Encoding` and the body's length as sent.

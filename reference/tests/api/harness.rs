@@ -164,7 +164,11 @@ struct Prepared<I> {
     idp: I,
     github: Option<FakeGitHub>,
     database: Arc<TempDatabase>,
+    /// Everything the app runs with.
     vars: HashMap<String, String>,
+    /// The providers' settings, and the test's own.
+    providers: Vec<(String, String)>,
+    own: Vec<(String, String)>,
     store: Store,
 }
 
@@ -184,8 +188,10 @@ pub struct TestApp<I: TestIdp = LocalIdp> {
     /// The app's own SQLite file (shared with its other instances),
     /// removed when the last of them ends.
     pub database: Arc<TempDatabase>,
-    /// The settings it runs with, and its store.
-    vars: HashMap<String, String>,
+    /// Its providers' settings, the test's own, and its store, for
+    /// another instance.
+    providers: Vec<(String, String)>,
+    own: Vec<(String, String)>,
     store: Store,
     server: Server,
 }
@@ -219,15 +225,17 @@ impl<I: TestIdp> TestApp<I> {
         }
     }
 
-    /// Another instance on this one's stores and providers, with its own
-    /// address (and, unless told otherwise, its own public URL).
+    /// Another instance with this one's providers, settings and stores
+    /// (its SQLite file too; an in-memory store is each instance's own), at
+    /// its own address and, unless told otherwise, its own public URL. The
+    /// local provider and the fake GitHub know only the first public URL's
+    /// callback: to sign in there, give it that one.
     pub fn another_instance(&self) -> TestAppBuilder<Given> {
-        let mut vars = self.vars.clone();
-        vars.remove("APP_PUBLIC_URL");
         TestAppBuilder {
             store: self.store.clone(),
             database: Some(self.database.clone()),
-            ..TestAppBuilder::new(Given(vars.into_iter().collect()))
+            vars: self.own.clone(),
+            ..TestAppBuilder::new(Given(self.providers.clone()))
         }
     }
 }
@@ -274,6 +282,8 @@ pub struct TestAppBuilder<S> {
     store: Store,
     /// Another instance's database, shared.
     database: Option<Arc<TempDatabase>>,
+    /// The site the reference app serves its bundle from.
+    site_root: Option<String>,
     vars: Vec<(String, String)>,
 }
 
@@ -286,6 +296,7 @@ impl<S: IdpSpec> TestAppBuilder<S> {
             port: None,
             store: Store::default(),
             database: None,
+            site_root: None,
             vars: Vec::new(),
         }
     }
@@ -308,6 +319,12 @@ impl<S: IdpSpec> TestAppBuilder<S> {
     /// crashed instance's, to restart it where browsers know it.
     pub fn port(mut self, port: u16) -> Self {
         self.port = Some(port);
+        self
+    }
+
+    /// The directory the reference app serves `pkg/` from.
+    pub fn site_root(mut self, dir: &str) -> Self {
+        self.site_root = Some(dir.to_owned());
         self
     }
 
@@ -358,60 +375,61 @@ impl<S: IdpSpec> TestAppBuilder<S> {
                 vars.insert("SESSION_STORE_URL".into(), "memory:".into());
             }
         }
-        let (idp, idp_vars) = self.idp.start(public_url).await;
-        vars.extend(idp_vars);
+        let (idp, mut providers) = self.idp.start(public_url).await;
         let github = match self.github {
             Some(slow_ms) => Some(FakeGitHub::start(public_url, slow_ms).await),
             None => None,
         };
         if let Some(github) = &github {
-            let providers = match vars.get("AUTH_PROVIDERS") {
-                Some(first) if !first.is_empty() => format!("{first},github"),
-                _ => "github".to_owned(),
-            };
-            vars.insert("AUTH_PROVIDERS".into(), providers);
-            vars.extend(github.vars().into_iter().map(|(k, v)| (k.to_owned(), v)));
+            let listed = providers
+                .iter_mut()
+                .find(|(key, _)| key == "AUTH_PROVIDERS");
+            match listed {
+                Some((_, list)) => {
+                    assert!(!list.contains("github"), "the fake GitHub is there already");
+                    list.push_str(",github");
+                }
+                None => providers.push(("AUTH_PROVIDERS".into(), "github".into())),
+            }
+            providers.extend(github.vars().into_iter().map(|(k, v)| (k.to_owned(), v)));
         }
-        vars.extend(self.vars);
+        vars.extend(providers.iter().cloned());
+        vars.extend(self.vars.iter().cloned());
         Prepared {
             idp,
             github,
             database,
             vars,
+            providers,
+            own: self.vars,
             store: self.store,
         }
     }
 
-    /// The reference app, in this process, on a free port.
-    pub async fn spawn(self) -> TestApp<S::Idp> {
+    /// A free port on loopback, its URL, and the public URL the app
+    /// answers at (the same, unless told otherwise).
+    async fn listen(&self) -> (TcpListener, String, String) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let public_url = self.public_url.clone().unwrap_or_else(|| url.clone());
-        let Prepared {
-            idp,
-            github,
-            database,
-            vars,
-            store,
-        } = self.prepare(&public_url, false).await;
-        // Every server's log lines are kept, for the canary hunt.
-        crate::log_capture::start();
-        let config = Config::from_vars(leptos_options(), &vars).unwrap();
-        let app = Application::build_on(listener, config).await.unwrap();
-        let server = Server::Task(tokio::spawn(app.run_until_stopped()));
-        TestApp {
-            url,
-            idp,
-            github,
-            database,
-            vars,
-            store,
-            server,
-        }
+        (listener, url, public_url)
     }
 
-    /// The real server binary, in a process of its own on a free port,
-    /// once it answers `/healthz`.
+    /// The reference app, in this process, on a free port.
+    pub async fn spawn(self) -> TestApp<S::Idp> {
+        let (listener, url, public_url) = self.listen().await;
+        let self_site_root = self.site_root.clone();
+        let prepared = self.prepare(&public_url, false).await;
+        // Every server's log lines are kept, for the canary hunt.
+        crate::log_capture::start();
+        let leptos = leptos_options(self_site_root);
+        let config = Config::from_vars(leptos, &prepared.vars).unwrap();
+        let app = Application::build_on(listener, config).await.unwrap();
+        prepared.serving(url, Server::Task(tokio::spawn(app.run_until_stopped())))
+    }
+
+    /// The real server binary, in a process of its own on a free port (or
+    /// the one set with [`port`](Self::port)), once it answers `/healthz`.
     pub async fn spawn_binary(self) -> TestApp<S::Idp> {
         let port = self.port.unwrap_or_else(|| {
             std::net::TcpListener::bind("127.0.0.1:0")
@@ -422,16 +440,9 @@ impl<S: IdpSpec> TestAppBuilder<S> {
         });
         let url = format!("http://127.0.0.1:{port}");
         let public_url = self.public_url.clone().unwrap_or_else(|| url.clone());
-        let Prepared {
-            idp,
-            github,
-            database,
-            vars,
-            store,
-        } = self.prepare(&public_url, false).await;
+        let prepared = self.prepare(&public_url, false).await;
         let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_server"));
-        command
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_server"))
             .current_dir(&root)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -440,33 +451,36 @@ impl<S: IdpSpec> TestAppBuilder<S> {
             .env("LEPTOS_SITE_PKG_DIR", "pkg")
             .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
             .env("RUST_LOG", "error")
-            .envs(&vars)
+            .envs(&prepared.vars)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
-            .kill_on_drop(true);
-        let child = command.spawn().expect("the server binary starts");
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the server binary starts");
         wait_for_health(&url).await;
-        TestApp {
-            url,
-            idp,
-            github,
-            database,
-            vars,
-            store,
-            server: Server::Process(child),
-        }
+        prepared.serving(url, Server::Process(child))
     }
 
-    /// The reference app's router, without a socket, at the reference
-    /// app's default address (`http://127.0.0.1:3000`) unless told
-    /// otherwise, with an in-memory SQLite unless another store is chosen.
+    /// The reference app's router, without a socket, with an in-memory
+    /// SQLite unless another store is chosen, and the reference app's own
+    /// defaults for the public URL (`http://127.0.0.1:3000`) and the vault
+    /// key (none: a fresh one) unless the test sets them.
     pub async fn router(self) -> Router {
-        let public_url = self
-            .public_url
-            .clone()
-            .unwrap_or_else(|| "http://127.0.0.1:3000".to_owned());
-        let vars = self.prepare(&public_url, true).await.vars;
-        let config = Config::from_vars(leptos_options(), &vars).expect("valid test settings");
+        let public_url = self.public_url.clone();
+        let sets_keys = self.vars.iter().any(|(k, _)| k == "TOKEN_ENCRYPTION_KEYS");
+        let leptos = leptos_options(self.site_root.clone());
+        let default_url = "http://127.0.0.1:3000";
+        let mut vars = self
+            .prepare(public_url.as_deref().unwrap_or(default_url), true)
+            .await
+            .vars;
+        if public_url.is_none() {
+            vars.remove("APP_PUBLIC_URL");
+        }
+        if !sets_keys {
+            vars.remove("TOKEN_ENCRYPTION_KEYS");
+        }
+        let config = Config::from_vars(leptos, &vars).expect("valid test settings");
         reference::router(config).await.unwrap()
     }
 }
@@ -480,39 +494,38 @@ impl TestAppBuilder<Local> {
         F: FnOnce(portcullis::Settings, String) -> Fut,
         Fut: Future<Output = Router>,
     {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let public_url = self.public_url.clone().unwrap_or_else(|| url.clone());
-        let Prepared {
-            idp,
-            github,
-            database,
-            vars,
-            store,
-        } = self.prepare(&public_url, false).await;
-        let settings = portcullis::Settings::from_vars(&vars).unwrap();
-        let router = app(settings, idp.issuer.clone()).await;
-        let task = tokio::spawn(async move {
-            axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-            )
-            .await
-        });
+        let (listener, url, public_url) = self.listen().await;
+        let prepared = self.prepare(&public_url, false).await;
+        let settings = portcullis::Settings::from_vars(&prepared.vars).unwrap();
+        let router = app(settings, prepared.idp.issuer.clone()).await;
+        let served = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let task = tokio::spawn(async move { axum::serve(listener, served).await });
+        prepared.serving(url, Server::Task(task))
+    }
+}
+
+impl<I: TestIdp> Prepared<I> {
+    /// The app these settings are served as, at `url`.
+    fn serving(self, url: String, server: Server) -> TestApp<I> {
         TestApp {
             url,
-            idp,
-            github,
-            database,
-            vars,
-            store,
-            server: Server::Task(task),
+            idp: self.idp,
+            github: self.github,
+            database: self.database,
+            providers: self.providers,
+            own: self.own,
+            store: self.store,
+            server,
         }
     }
 }
 
-fn leptos_options() -> LeptosOptions {
-    LeptosOptions::builder().output_name("portcullis").build()
+fn leptos_options(site_root: Option<String>) -> LeptosOptions {
+    let options = LeptosOptions::builder().output_name("portcullis");
+    match site_root {
+        Some(dir) => options.site_root(dir).build(),
+        None => options.build(),
+    }
 }
 
 async fn wait_for_health(base: &str) {

@@ -8,12 +8,12 @@ use serde_json::Value;
 
 use crate::harness::{TestApp, browser};
 use crate::{
-    helpers::{get, send},
     hostile_idp::{Script, Signing, sign},
+    oneshot::{get, send},
 };
 
 /// The answer is the project's page with `code`, not plain text.
-fn is_error_page(response: &crate::helpers::TestResponse, code: &str) -> bool {
+fn is_error_page(response: &crate::oneshot::TestResponse, code: &str) -> bool {
     response.headers[header::CONTENT_TYPE]
         .to_str()
         .unwrap()

@@ -5,7 +5,7 @@
 use reqwest::{Client, StatusCode, header};
 
 use crate::harness::{TestApp, browser};
-use crate::walk::user_status;
+use crate::walk::{sign_out, user_status};
 use crate::{
     github::{sign_in_with_github, through_github},
     login::{page, sign_in_at_provider},
@@ -32,12 +32,7 @@ async fn accounts(app: &TestApp) -> Vec<(String, i64)> {
 }
 
 async fn logout(client: &Client, app: &TestApp) {
-    let out = client
-        .post(format!("{}/auth/logout", app.url))
-        .header(header::ORIGIN, &app.url)
-        .send()
-        .await
-        .unwrap();
+    let out = sign_out(client, &app.url).await;
     assert_eq!(out.status(), StatusCode::SEE_OTHER);
     let next = out.headers()[header::LOCATION].to_str().unwrap();
     assert!(

@@ -4,7 +4,7 @@
 use reqwest::{Client, StatusCode, header};
 
 use crate::harness::{Store, TestApp, browser};
-use crate::walk::location;
+use crate::walk::{location, sign_out};
 
 /// Follows redirects until a page answers, or until a redirect points at
 /// `stop_at` (returned unfetched, so the test can inspect it).
@@ -113,12 +113,7 @@ async fn demo_user_signs_in_sees_the_profile_and_signs_out_and_the_tokens_come_a
     assert!(profile.contains("demo@portcullis.test"));
     assert!(profile.contains("Local demo provider"));
 
-    let signed_out = client
-        .post(format!("{}/auth/logout", app.url))
-        .header(header::ORIGIN, &app.url)
-        .send()
-        .await
-        .unwrap();
+    let signed_out = sign_out(&client, &app.url).await;
     assert_eq!(signed_out.status(), StatusCode::SEE_OTHER);
     // On to the provider's end-session endpoint, to end that session too.
     let end_session = location(&app.url, &signed_out);
@@ -163,13 +158,10 @@ async fn a_sign_in_and_sign_out_work_on_the_in_memory_session_store() {
         1,
         "the user is in SQLite"
     );
+    let (status, live) = crate::walk::live(&client, &app.url).await;
+    assert_eq!(status, StatusCode::OK, "the tokens open: {live}");
 
-    let signed_out = client
-        .post(format!("{}/auth/logout", app.url))
-        .header(header::ORIGIN, &app.url)
-        .send()
-        .await
-        .unwrap();
+    let signed_out = sign_out(&client, &app.url).await;
     assert_eq!(signed_out.status(), StatusCode::SEE_OTHER);
     let (_, profile) = page(&client, format!("{}/profile", app.url)).await;
     assert!(profile.contains("You are not signed in"));
@@ -360,12 +352,7 @@ async fn signing_out_here_ends_the_provider_session_too() {
     let client = browser();
     let callback = sign_in_at_provider(&client, &app, "demo", "/").await;
     client.get(&callback).send().await.unwrap();
-    let out = client
-        .post(format!("{}/auth/logout", app.url))
-        .header(header::ORIGIN, &app.url)
-        .send()
-        .await
-        .unwrap();
+    let out = sign_out(&client, &app.url).await;
     let end_session = location(&app.url, &out);
     let back = confirm_provider_logout(&client, &app, &end_session).await;
     assert!(

@@ -4,23 +4,14 @@
 
 use std::time::{Duration, Instant};
 
-use reqwest::{Client, StatusCode, header};
+use reqwest::{StatusCode, header};
 
-use crate::harness::{Rig, TestApp, browser};
-use crate::walk::{is_signed_in, sign_in};
+use crate::harness::{TestApp, browser};
+use crate::walk::{is_signed_in, sign_in, sign_out};
 use crate::{
     hostile_idp::{Calls, HostileIdp, Revocation, Script},
     login::url_encode,
 };
-
-async fn logout(rig: &Rig, client: &Client) -> reqwest::Response {
-    client
-        .post(format!("{}/auth/logout", rig.url))
-        .header(header::ORIGIN, &rig.url)
-        .send()
-        .await
-        .unwrap()
-}
 
 /// Waits until the provider has seen what `done` looks for.
 async fn eventually(idp: &HostileIdp, done: impl Fn(&Calls) -> bool) -> Calls {
@@ -48,7 +39,7 @@ async fn logout_ends_the_local_session_first_then_the_provider_session_with_id_t
         (1, 1)
     );
 
-    let out = logout(&rig, &client).await;
+    let out = sign_out(&client, &rig.url).await;
     assert_eq!(out.status(), StatusCode::SEE_OTHER);
     // Before the browser even reaches the provider, it is signed out here.
     assert!(!is_signed_in(&rig, &client).await);
@@ -84,7 +75,7 @@ async fn logout_revokes_the_refresh_token() {
     let rig = TestApp::hostile(Script::default()).spawn().await;
     let client = browser();
     sign_in(&rig, &client).await;
-    logout(&rig, &client).await;
+    sign_out(&client, &rig.url).await;
     let calls = eventually(&rig.idp, |c| !c.revoked.is_empty()).await;
     let refresh = calls
         .issued_tokens
@@ -107,7 +98,7 @@ async fn a_failing_revocation_still_leaves_the_user_signed_out() {
     .await;
     let client = browser();
     sign_in(&rig, &client).await;
-    logout(&rig, &client).await;
+    sign_out(&client, &rig.url).await;
     let calls = eventually(&rig.idp, |c| !c.revoked.is_empty()).await;
     assert_eq!(calls.revoked.len(), 1, "revocation was tried");
     assert!(!is_signed_in(&rig, &client).await);
@@ -126,7 +117,7 @@ async fn a_provider_hanging_at_logout_neither_delays_nor_undoes_it() {
     let client = browser();
     sign_in(&rig, &client).await;
     let started = Instant::now();
-    let out = logout(&rig, &client).await;
+    let out = sign_out(&client, &rig.url).await;
     assert_eq!(out.status(), StatusCode::SEE_OTHER);
     assert!(started.elapsed() < Duration::from_secs(2), "not held up");
     assert!(!is_signed_in(&rig, &client).await);

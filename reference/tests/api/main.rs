@@ -10,7 +10,6 @@ mod fake_github;
 mod github;
 mod harness;
 mod headers;
-mod helpers;
 mod hooks;
 mod hostile_clients;
 mod hostile_idp;
@@ -22,6 +21,7 @@ mod login;
 mod login_security;
 mod logout;
 mod node_service;
+mod oneshot;
 mod pages;
 #[path = "../../../server/tests/support/postgres.rs"]
 mod postgres;

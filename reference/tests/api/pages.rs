@@ -1,7 +1,7 @@
 //! Server-rendered pages: what the first paint shows.
 
 use crate::harness::TestApp;
-use crate::helpers::get;
+use crate::oneshot::get;
 
 #[tokio::test]
 async fn a_provider_whose_discovery_fails_is_shown_as_unavailable() {

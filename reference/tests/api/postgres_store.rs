@@ -6,7 +6,7 @@ use serde_json::Value;
 use sqlx::{Connection, PgConnection};
 
 use crate::harness::{KEYS, Rig, Store, TestApp, browser};
-use crate::walk::{is_signed_in, sign_in};
+use crate::walk::{is_signed_in, sign_in, sign_out};
 use crate::{
     hostile_idp::{SUBJECT, Script},
     postgres::fresh_database,
@@ -51,12 +51,7 @@ async fn sign_in_and_out_keep_users_sessions_and_sealed_tokens_in_postgresql() {
         "tokens are sealed at rest"
     );
 
-    let out = client
-        .post(format!("{}/auth/logout", rig.url))
-        .header(header::ORIGIN, &rig.url)
-        .send()
-        .await
-        .unwrap();
+    let out = sign_out(&client, &rig.url).await;
     assert_eq!(out.status(), StatusCode::SEE_OTHER);
     assert!(!is_signed_in(&rig, &client).await);
     assert_eq!(count(&mut pg, "SELECT count(*) FROM token_vault").await, 0);

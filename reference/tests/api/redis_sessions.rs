@@ -8,7 +8,7 @@ use redis::AsyncCommands;
 use reqwest::{StatusCode, header};
 
 use crate::harness::{Rig, Store, TestApp, browser};
-use crate::walk::{is_signed_in, sign_in};
+use crate::walk::{is_signed_in, sign_in, sign_out};
 use crate::{
     hostile_idp::Script,
     proxy::Proxy,
@@ -70,12 +70,7 @@ async fn sessions_and_sealed_tokens_live_in_redis_and_go_at_logout() {
         "the vault entry expires: {ttl}"
     );
 
-    client
-        .post(format!("{}/auth/logout", rig.url))
-        .header(header::ORIGIN, &rig.url)
-        .send()
-        .await
-        .unwrap();
+    sign_out(&client, &rig.url).await;
     assert!(!is_signed_in(&rig, &client).await);
     let exists: bool = conn.exists(&vault_key).await.unwrap();
     assert!(!exists, "its tokens are gone");

@@ -11,9 +11,9 @@ use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::harness::{KEYS, Rig, TestApp, browser};
+use crate::harness::{Rig, TestApp, browser};
 use crate::hostile_idp::{SUBJECT, Script};
-use crate::walk::{is_signed_in, live, live_everywhere, sign_in};
+use crate::walk::{is_signed_in, live, live_everywhere, sign_in, sign_out};
 
 /// Access tokens that are already within the refresh skew when issued;
 /// refreshed ones last an hour.
@@ -86,12 +86,12 @@ async fn two_instances_sharing_the_database_refresh_once_between_them() {
             refresh_delay: Duration::from_millis(300),
             ..expiring()
         },
-        &[("TOKEN_ENCRYPTION_KEYS", KEYS)],
+        &[],
     )
     .await;
     let client = browser();
     sign_in(&rig, &client).await;
-    let second = second_instance(&rig, &[("TOKEN_ENCRYPTION_KEYS", KEYS)]).await;
+    let second = second_instance(&rig, &[]).await;
 
     live_everywhere(&client, &[rig.url.clone(), second], 40).await;
     assert_eq!(
@@ -307,10 +307,7 @@ async fn forty_sessions_expiring_at_once_refresh_once_each_and_none_is_lost() {
 #[tokio::test]
 async fn a_refresh_longer_than_the_lock_lease_is_not_repeated_by_another_instance() {
     // A two-second lease, a refresh that takes four: the lease is renewed.
-    let lease = [
-        ("TOKEN_ENCRYPTION_KEYS", KEYS),
-        ("REFRESH_LOCK_SECONDS", "2"),
-    ];
+    let lease = [("REFRESH_LOCK_SECONDS", "2")];
     let rig = on_demand(
         Script {
             refresh_delay: Duration::from_secs(4),
@@ -381,12 +378,7 @@ async fn a_refresh_that_finishes_after_sign_out_writes_nothing_back_and_revokes_
         tokio::spawn(async move { live(&client, &url).await })
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let out = client
-        .post(format!("{}/auth/logout", rig.url))
-        .header(reqwest::header::ORIGIN, &rig.url)
-        .send()
-        .await
-        .unwrap();
+    let out = sign_out(&client, &rig.url).await;
     assert_eq!(out.status(), StatusCode::SEE_OTHER);
     let (_, answer) = refreshing.await.unwrap();
     assert_ne!(answer, Value::Null, "{answer}");
@@ -429,7 +421,7 @@ async fn a_refresh_that_finishes_after_sign_out_writes_nothing_back_and_revokes_
 
 #[tokio::test]
 async fn a_session_whose_tokens_cannot_be_opened_ends_with_a_clear_message() {
-    let rig = on_demand(Script::default(), &[("TOKEN_ENCRYPTION_KEYS", KEYS)]).await;
+    let rig = on_demand(Script::default(), &[]).await;
     let client = browser();
     sign_in(&rig, &client).await;
     // Another instance on the same database, configured with another key

@@ -4,7 +4,7 @@ use axum::body::Body;
 use http::{Request, header};
 
 use crate::harness::TestApp;
-use crate::helpers::send;
+use crate::oneshot::send;
 
 fn call(endpoint: &str) -> Request<Body> {
     Request::post(format!("/api/{endpoint}"))

@@ -8,7 +8,7 @@ use reqwest::{Client, StatusCode, header};
 
 use crate::harness::{Rig, TestApp, browser};
 use crate::hostile_idp::Script;
-use crate::walk::{authorize, is_signed_in, sign_in, start};
+use crate::walk::{authorize, is_signed_in, sign_in, sign_out, start};
 
 /// A second instance on the rig's database, behind the same public URL
 /// (as behind a load balancer), with `extra` settings; its own address.
@@ -86,12 +86,7 @@ async fn a_session_ended_here_is_signed_out_at_once_though_it_was_cached() {
     assert_eq!(sign_in(&rig, &client).await, "/");
     assert!(is_signed_in(&rig, &client).await, "read, and now cached");
 
-    let out = client
-        .post(format!("{}/auth/logout", rig.url))
-        .header(header::ORIGIN, &rig.url)
-        .send()
-        .await
-        .unwrap();
+    let out = sign_out(&client, &rig.url).await;
     assert_eq!(out.status(), StatusCode::SEE_OTHER);
     assert!(!is_signed_in(&rig, &client).await);
 }

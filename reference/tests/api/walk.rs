@@ -133,15 +133,21 @@ pub fn first_id_token(rig: &Rig) -> String {
         .unwrap()
 }
 
+/// Signs out at `base` the way the app's own page does: a same-origin
+/// `POST /auth/logout`.
+pub async fn sign_out(client: &Client, base: &str) -> reqwest::Response {
+    client
+        .post(format!("{base}/auth/logout"))
+        .header(header::ORIGIN, base)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// The `id_token_hint` sign-out sends the browser to the provider with:
 /// the ID token the vault holds.
 pub async fn id_token_hint(rig: &Rig, client: &Client) -> String {
-    let out = client
-        .post(format!("{}/auth/logout", rig.url))
-        .header(header::ORIGIN, &rig.url)
-        .send()
-        .await
-        .unwrap();
+    let out = sign_out(client, &rig.url).await;
     let end_session = out.headers()[header::LOCATION].to_str().unwrap();
     reqwest::Url::parse(end_session)
         .unwrap()

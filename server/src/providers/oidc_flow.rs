@@ -15,11 +15,10 @@ use super::{
     Discovered, Provider, SignedError,
     claims::Object,
     id_token::{self, Expected, IdClaims, Profile},
-    jws,
-    oauth2::{self, Grant},
+    jws, oauth2,
     protocol::{
-        Authorization, Callback, CodeFlow, CodeFlowError, GrantError, ProfileData, ProfileError,
-        Redeemed, Started,
+        Authorization, Callback, CheckedGrant, CodeFlow, CodeFlowError, GrantError, ProfileData,
+        ProfileError, Redeemed, Started,
     },
     userinfo::UserinfoError,
 };
@@ -112,14 +111,14 @@ impl CodeFlow for OidcFlow {
             .await
             .map_err(CodeFlowError::Provider)?;
 
-        let id_token = grant.id_token.as_ref().ok_or(CodeFlowError::NoIdToken)?;
+        let id_token = grant.id_token.clone().ok_or(CodeFlowError::NoIdToken)?;
         let expected = Expected {
             client_id: &provider.settings.client_id,
             nonce: Some(started.nonce),
             access_token: grant.access_token.expose(),
             now: clock::now(),
         };
-        let claims = verify_id_token(provider, http, &discovered, id_token, expected).await?;
+        let claims = verify_id_token(provider, http, &discovered, &id_token, expected).await?;
 
         let mut profile = claims.profile;
         // Providers that keep profile claims out of the ID token serve them
@@ -156,7 +155,7 @@ impl CodeFlow for OidcFlow {
         };
         Ok(Redeemed {
             identity,
-            grant,
+            grant: CheckedGrant::new(grant, Some(id_token)),
             provider_sid: claims.sid,
         })
     }
@@ -169,7 +168,7 @@ impl CodeFlow for OidcFlow {
         http: &ProviderHttp,
         identity: &Identity,
         refresh_token: &Secret,
-    ) -> Result<Grant, GrantError> {
+    ) -> Result<CheckedGrant, GrantError> {
         let discovered = provider.discovered(http).await?;
         let token_url = discovered
             .token_url()
@@ -181,25 +180,21 @@ impl CodeFlow for OidcFlow {
         let auth = discovered.client_auth();
         let mut grant =
             oauth2::token_request(http, token_url, &provider.settings, auth, &params).await?;
-        if let Some(id_token) = grant.id_token.take() {
-            let expected = Expected {
-                client_id: &provider.settings.client_id,
-                nonce: None,
-                access_token: grant.access_token.expose(),
-                now: clock::now(),
-            };
-            let checked = check_refreshed_id_token(
-                provider,
-                http,
-                &discovered,
-                identity,
-                &id_token,
-                expected,
-            )
-            .await?;
-            grant.id_token = checked.then_some(id_token);
-        }
-        Ok(grant)
+        let checked_id_token = match grant.id_token.take() {
+            Some(id_token) => {
+                let expected = Expected {
+                    client_id: &provider.settings.client_id,
+                    nonce: None,
+                    access_token: grant.access_token.expose(),
+                    now: clock::now(),
+                };
+                check_refreshed_id_token(provider, http, &discovered, identity, &id_token, expected)
+                    .await?
+                    .then_some(id_token)
+            }
+            None => None,
+        };
+        Ok(CheckedGrant::new(grant, checked_id_token))
     }
 
     async fn profile(

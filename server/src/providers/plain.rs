@@ -16,10 +16,10 @@ use url::Url;
 
 use super::{
     Provider,
-    oauth2::{self, ApiError, Endpoints, Grant},
+    oauth2::{self, ApiError, Endpoints},
     protocol::{
-        Authorization, Callback, CodeFlow, CodeFlowError, GrantError, ProfileData, ProfileError,
-        Redeemed, Started,
+        Authorization, Callback, CheckedGrant, CodeFlow, CodeFlowError, GrantError, ProfileData,
+        ProfileError, Redeemed, Started,
     },
 };
 use crate::{http_client::ProviderHttp, secret::Secret, users::Identity};
@@ -135,7 +135,7 @@ impl CodeFlow for PlainFlow {
         }
         let code = callback.code.ok_or(CodeFlowError::NoCode)?;
         let endpoints = self.endpoints(provider);
-        let mut grant = oauth2::exchange_code(
+        let grant = oauth2::exchange_code(
             http,
             &endpoints,
             settings,
@@ -157,10 +157,9 @@ impl CodeFlow for PlainFlow {
             .await
             .map_err(CodeFlowError::Provider)?;
         // Nothing here checks an ID token: none is kept.
-        grant.id_token = None;
         Ok(Redeemed {
             identity,
-            grant,
+            grant: CheckedGrant::new(grant, None),
             provider_sid: None,
         })
     }
@@ -171,12 +170,10 @@ impl CodeFlow for PlainFlow {
         http: &ProviderHttp,
         _identity: &Identity,
         refresh_token: &Secret,
-    ) -> Result<Grant, GrantError> {
+    ) -> Result<CheckedGrant, GrantError> {
         let endpoints = self.endpoints(provider);
-        let mut grant =
-            oauth2::refresh(http, &endpoints, &provider.settings, refresh_token).await?;
-        grant.id_token = None;
-        Ok(grant)
+        let grant = oauth2::refresh(http, &endpoints, &provider.settings, refresh_token).await?;
+        Ok(CheckedGrant::new(grant, None))
     }
 
     async fn profile(
@@ -211,7 +208,7 @@ impl CodeFlow for PlainFlow {
 /// under `base` (same scheme, host, port, and path prefix): neither a path
 /// trick nor an absolute URL nor a changed host can send the user's token
 /// anywhere else (SECURITY.md D5).
-pub fn upstream_url(base: &str, path: &str, allowed: &[&str]) -> Result<Url, ProfileError> {
+fn upstream_url(base: &str, path: &str, allowed: &[&str]) -> Result<Url, ProfileError> {
     let refuse = || ProfileError::NotAllowed(path.to_owned());
     let plain = path.starts_with('/')
         && !path.starts_with("//")

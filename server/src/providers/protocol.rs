@@ -3,8 +3,11 @@
 //! callback's code for a checked identity, refreshing the grant, the
 //! profile its API shows, and where it revokes tokens. OpenID Connect
 //! implements it once (`oidc_flow.rs`); plain OAuth 2.0 once for every
-//! [`PlainProvider`](super::PlainProvider) (`plain.rs`). The routes, the
-//! refresher and the provider-API service only ever call the trait.
+//! [`PlainProvider`](super::PlainProvider) (`plain.rs`). Signing in, the
+//! refresher, the provider-API service and revocation only ever call the
+//! trait; back-channel and RP-initiated logout, which only OpenID Connect
+//! has, ask for an OpenID provider (`Registry::openid_provider`,
+//! `Provider::end_session_url`).
 
 use std::{error::Error as StdError, fmt};
 
@@ -45,12 +48,38 @@ pub struct Callback {
     pub iss: Option<String>,
 }
 
+/// A token endpoint's answer (RFC 6749 §5.1) once a flow has checked it:
+/// the ID token here, if any, passed every check, so it may be kept.
+#[derive(Debug)]
+pub struct CheckedGrant {
+    pub access_token: Secret,
+    /// `None` when the provider sent none.
+    pub refresh_token: Option<Secret>,
+    /// `None` when none came, or one came that could not be checked for
+    /// now (then the one kept before stays).
+    pub checked_id_token: Option<Secret>,
+    /// Seconds; `None` when the provider did not say.
+    pub expires_in: Option<u64>,
+}
+
+impl CheckedGrant {
+    /// `grant`, keeping `checked_id_token` (which the caller checked)
+    /// instead of the unchecked ID token it came with.
+    pub fn new(grant: Grant, checked_id_token: Option<Secret>) -> Self {
+        Self {
+            access_token: grant.access_token,
+            refresh_token: grant.refresh_token,
+            checked_id_token,
+            expires_in: grant.expires_in,
+        }
+    }
+}
+
 /// A redeemed code: whose it is, and the checked tokens.
 #[derive(Debug)]
 pub struct Redeemed {
     pub identity: Identity,
-    /// With its ID token checked, if the protocol has one.
-    pub grant: Grant,
+    pub grant: CheckedGrant,
     /// The provider's session id (`sid`), for back-channel logout.
     pub provider_sid: Option<String>,
 }
@@ -98,7 +127,7 @@ pub trait CodeFlow: fmt::Debug + Send + Sync + 'static {
         http: &ProviderHttp,
         identity: &Identity,
         refresh_token: &Secret,
-    ) -> Result<Grant, GrantError>;
+    ) -> Result<CheckedGrant, GrantError>;
 
     /// What the provider's API (its one allowed path, SECURITY.md D5)
     /// says about `identity`, called with its `access_token`.
@@ -239,8 +268,8 @@ impl From<DiscoveryError> for GrantError {
 pub enum ProfileError {
     #[error("{0:?} is not an allowed upstream path")]
     NotAllowed(String),
-    #[error("the provider has no such API")]
-    NoApi,
+    #[error("the session's provider is no longer configured")]
+    UnknownProvider,
     #[error(transparent)]
     Api(#[from] ApiError),
     #[error(transparent)]
@@ -265,7 +294,7 @@ impl ProfileError {
             Self::Api(err) => err.code(),
             Self::Userinfo(err) => err.code(),
             Self::Discovery(err) => err.code(),
-            Self::NotAllowed(_) | Self::NoApi => ErrorCode::Internal,
+            Self::NotAllowed(_) | Self::UnknownProvider => ErrorCode::Internal,
         }
     }
 }

@@ -1,5 +1,5 @@
 //! `/auth/*`, one file per endpoint group: signing in (`sign_in.rs`, with
-//! the protocol-specific steps in `oidc.rs` and `plain.rs`), connecting and
+//! the protocol's steps behind `providers::CodeFlow`), connecting and
 //! disconnecting providers (`link.rs`), signing out (`sign_out.rs`), the
 //! back-channel logout endpoint (`backchannel_logout.rs`) and the user as
 //! JSON (`user.rs`). This file holds what they share: how a failure is

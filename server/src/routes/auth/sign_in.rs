@@ -185,7 +185,7 @@ async fn sign_in(
         expires_at: core.access_token_expiry(grant.expires_in, grant.refresh_token.is_some()),
         access_token: grant.access_token,
         refresh_token: grant.refresh_token,
-        id_token: grant.id_token,
+        id_token: grant.checked_id_token,
     };
     let id = tx.provider.as_str();
     core.hooks

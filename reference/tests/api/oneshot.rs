@@ -1,5 +1,5 @@
-//! Requests to an app's router without a socket (the router comes from
-//! [`TestAppBuilder::router`](crate::harness::TestAppBuilder::router)).
+//! One request at a time to an app's router, without a socket (the router
+//! comes from [`TestAppBuilder::router`](crate::harness::TestAppBuilder::router)).
 
 use axum::{Router, body::Body};
 use http::{Request, Response, StatusCode};
