@@ -88,6 +88,21 @@ pub enum AppError {
         "This account is not allowed to sign in here. Sign in with another account, or ask this site's administrator for access."
     )]
     SignInRefused,
+    /// The API needs a sign-in with another provider than the session's.
+    #[error("This service needs you to sign in with another provider.")]
+    ApiWrongProvider,
+    /// The request body is larger than the API takes.
+    #[error("This request is too large for this service.")]
+    ApiRequestTooLarge,
+    /// The API did not accept the session's access token, even refreshed.
+    #[error("This service did not accept your sign-in. Please sign in again.")]
+    ApiTokenRefused,
+    /// The API took too long to answer.
+    #[error("This service took too long to answer. Please try again.")]
+    ApiTimeout,
+    /// The API could not be reached, or its answer was unusable.
+    #[error("We could not reach this service. Please try again in a moment.")]
+    ApiUnreachable,
 }
 
 impl AppError {
@@ -115,11 +130,16 @@ impl AppError {
             Self::NotSignedIn => "PC-AUTH-401",
             Self::SessionEnded => "PC-AUTH-012",
             Self::SignInRefused => "PC-AUTH-013",
+            Self::ApiWrongProvider => "PC-API-403",
+            Self::ApiRequestTooLarge => "PC-API-413",
+            Self::ApiTokenRefused => "PC-API-401",
+            Self::ApiTimeout => "PC-API-504",
+            Self::ApiUnreachable => "PC-API-502",
         }
     }
 
     /// Every error, for lookups by code.
-    pub const ALL: [AppError; 21] = [
+    pub const ALL: [AppError; 26] = [
         Self::Unreachable,
         Self::Unavailable,
         Self::NotFound,
@@ -141,6 +161,11 @@ impl AppError {
         Self::NotSignedIn,
         Self::SessionEnded,
         Self::SignInRefused,
+        Self::ApiWrongProvider,
+        Self::ApiRequestTooLarge,
+        Self::ApiTokenRefused,
+        Self::ApiTimeout,
+        Self::ApiUnreachable,
     ];
 
     /// The error with this stable code, if any.
@@ -166,6 +191,11 @@ impl AppError {
             | Self::InvalidProviderResponse => 400,
             Self::CrossSiteRequest | Self::SignInRefused => 403,
             Self::TooManyRequests => 429,
+            Self::ApiWrongProvider => 403,
+            Self::ApiRequestTooLarge => 413,
+            Self::ApiTokenRefused => 401,
+            Self::ApiTimeout => 504,
+            Self::ApiUnreachable => 502,
         }
     }
 
@@ -208,6 +238,11 @@ impl AppError {
             Self::NotSignedIn => "Not signed in",
             Self::SessionEnded => "Session ended",
             Self::SignInRefused => "Sign-in not allowed",
+            Self::ApiWrongProvider => "Another sign-in needed",
+            Self::ApiRequestTooLarge => "Request too large",
+            Self::ApiTokenRefused => "Sign-in not accepted",
+            Self::ApiTimeout => "Service too slow",
+            Self::ApiUnreachable => "Service unreachable",
         }
     }
 }

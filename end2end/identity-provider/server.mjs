@@ -13,6 +13,10 @@
 //   IDP_BACKCHANNEL_LOGOUT_URI     default "http://127.0.0.1:3000/auth/backchannel/local";
 //                                  an empty value registers the client without back-channel logout
 //   IDP_ACCESS_TOKEN_TTL           access token lifetime in seconds, default 3600
+//   IDP_RESOURCE_SERVER_ID         default "portcullis-notes-api": a resource server's client,
+//   IDP_RESOURCE_SERVER_SECRET     default "portcullis-notes-api-secret" (client_secret_basic);
+//                                  it signs nobody in and may only introspect access tokens
+//                                  (RFC 7662, POST /token/introspection)
 //   IDP_CANARY_FILE                if set, every access and refresh token issued is appended there
 //   IDP_READY_FILE                 if set, {"issuer","port","pid"} JSON is written there (atomically)
 //                                  once the provider accepts requests
@@ -70,6 +74,8 @@ const config = {
   postLogoutRedirectUris: listEnv('IDP_POST_LOGOUT_REDIRECT_URIS', 'http://127.0.0.1:3000/auth/logged-out'),
   backchannelLogoutUri: env.IDP_BACKCHANNEL_LOGOUT_URI ?? 'http://127.0.0.1:3000/auth/backchannel/local',
   accessTokenTtl: integerEnv('IDP_ACCESS_TOKEN_TTL', 3600, 1, 365 * 24 * 3600),
+  resourceServerId: env.IDP_RESOURCE_SERVER_ID || 'portcullis-notes-api',
+  resourceServerSecret: env.IDP_RESOURCE_SERVER_SECRET || 'portcullis-notes-api-secret',
   readyFile: env.IDP_READY_FILE,
 };
 if (config.redirectUris.length === 0) fail('IDP_REDIRECT_URIS must list at least one URI');
@@ -135,6 +141,14 @@ function makeProvider(keys) {
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',
       id_token_signed_response_alg: 'RS256',
+    }, {
+      // A resource server: no sign-ins, only token introspection.
+      client_id: config.resourceServerId,
+      client_secret: config.resourceServerSecret,
+      redirect_uris: [],
+      grant_types: [],
+      response_types: [],
+      token_endpoint_auth_method: 'client_secret_basic',
     }],
     jwks: { keys },
     adapter: (model) => new MemoryAdapter(model),
@@ -149,7 +163,12 @@ function makeProvider(keys) {
     features: {
       devInteractions: { enabled: true },
       revocation: { enabled: true },
-      introspection: { enabled: false },
+      introspection: {
+        enabled: true,
+        // Only the resource server asks, and only about access tokens.
+        allowedPolicy: async (ctx, client, token) => client.clientId === config.resourceServerId
+          && token.kind === 'AccessToken',
+      },
       rpInitiatedLogout: { enabled: true },
       backchannelLogout: { enabled: true },
       claimsParameter: { enabled: false },

@@ -90,6 +90,21 @@ pub enum ErrorCode {
         "This account is not allowed to sign in here. Sign in with another account, or ask this site's administrator for access."
     )]
     SignInRefused,
+    /// The API needs a sign-in with another provider than the session's.
+    #[error("This service needs you to sign in with another provider.")]
+    ApiWrongProvider,
+    /// The request body is larger than the API takes.
+    #[error("This request is too large for this service.")]
+    ApiRequestTooLarge,
+    /// The API did not accept the session's access token, even refreshed.
+    #[error("This service did not accept your sign-in. Please sign in again.")]
+    ApiTokenRefused,
+    /// The API took too long to answer.
+    #[error("This service took too long to answer. Please try again.")]
+    ApiTimeout,
+    /// The API could not be reached, or its answer was unusable.
+    #[error("We could not reach this service. Please try again in a moment.")]
+    ApiUnreachable,
 }
 
 impl ErrorCode {
@@ -115,6 +130,11 @@ impl ErrorCode {
         Self::NotSignedIn,
         Self::SessionEnded,
         Self::SignInRefused,
+        Self::ApiWrongProvider,
+        Self::ApiRequestTooLarge,
+        Self::ApiTokenRefused,
+        Self::ApiTimeout,
+        Self::ApiUnreachable,
     ];
 
     /// The stable code, e.g. `PC-AUTH-002`.
@@ -140,6 +160,11 @@ impl ErrorCode {
             Self::NotSignedIn => "PC-AUTH-401",
             Self::SessionEnded => "PC-AUTH-012",
             Self::SignInRefused => "PC-AUTH-013",
+            Self::ApiWrongProvider => "PC-API-403",
+            Self::ApiRequestTooLarge => "PC-API-413",
+            Self::ApiTokenRefused => "PC-API-401",
+            Self::ApiTimeout => "PC-API-504",
+            Self::ApiUnreachable => "PC-API-502",
         }
     }
 
@@ -165,6 +190,11 @@ impl ErrorCode {
             | Self::InvalidProviderResponse => StatusCode::BAD_REQUEST,
             Self::CrossSiteRequest | Self::SignInRefused => StatusCode::FORBIDDEN,
             Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            Self::ApiWrongProvider => StatusCode::FORBIDDEN,
+            Self::ApiRequestTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::ApiTokenRefused => StatusCode::UNAUTHORIZED,
+            Self::ApiTimeout => StatusCode::GATEWAY_TIMEOUT,
+            Self::ApiUnreachable => StatusCode::BAD_GATEWAY,
         }
     }
 
@@ -191,6 +221,11 @@ impl ErrorCode {
             Self::NotSignedIn => "Not signed in",
             Self::SessionEnded => "Session ended",
             Self::SignInRefused => "Sign-in not allowed",
+            Self::ApiWrongProvider => "Another sign-in needed",
+            Self::ApiRequestTooLarge => "Request too large",
+            Self::ApiTokenRefused => "Sign-in not accepted",
+            Self::ApiTimeout => "Service too slow",
+            Self::ApiUnreachable => "Service unreachable",
         }
     }
 }

@@ -92,6 +92,7 @@ mod provider_api;
 mod providers;
 mod rate_limit;
 mod refresh;
+mod remote_api;
 mod routes;
 mod same_origin;
 mod secret;
@@ -112,7 +113,9 @@ mod users;
 mod vault;
 
 pub use async_trait::async_trait;
-pub use config::{ConfigProblems, ProviderConfig, Settings, SettingsBuilder};
+pub use config::{
+    ConfigProblems, ProviderConfig, RemoteApiConfig, Settings, SettingsBuilder, TokenPolicy,
+};
 pub use error::ErrorCode;
 pub use extract::{AccessToken, Rejection};
 pub use hooks::{Attempt, HookError, Identity, SignInHooks};

@@ -13,7 +13,7 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     middleware::{self, Next},
     response::Response,
-    routing::{Route, get, post},
+    routing::{Route, any, get, post},
 };
 use tower::{
     Layer, ServiceBuilder,
@@ -32,6 +32,7 @@ use crate::{
     pages::{self, error_answer},
     providers::{Registry, jws},
     rate_limit::{self, ClientLimits},
+    remote_api::{Proxied, RemoteApi},
     routes::{auth, health},
     same_origin::{self, Guard},
     secret::Secret,
@@ -90,6 +91,8 @@ pub struct Portcullis {
     /// Path prefixes open to cross-site writes.
     cross_site: Arc<[String]>,
     background_refresh: Option<Duration>,
+    /// The upstream APIs the browser reaches through the router.
+    remote_apis: Arc<[Arc<RemoteApi>]>,
 }
 
 impl Portcullis {
@@ -172,6 +175,10 @@ impl PortcullisBuilder {
         let registry = Registry::discover_all(&settings.providers, &http).await;
         let sessions = CachedSessions::new(store.session_store(), settings.session_cache);
         let core = Core::new(&settings, registry, http, db, store, hooks);
+        let remote_apis = (settings.remote_apis.iter())
+            .map(|api| RemoteApi::new(api.clone(), core.clone()).map(Arc::new))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|err| StartupError::HttpClient(Box::new(err)))?;
         let limits = Arc::new(ClientLimits::new(
             core.sign_in_per_minute,
             core.backchannel_per_minute,
@@ -183,6 +190,7 @@ impl PortcullisBuilder {
             limits,
             cross_site: cross_site.into(),
             background_refresh: settings.background_refresh,
+            remote_apis: remote_apis.into(),
         })
     }
 }
@@ -234,6 +242,16 @@ impl Portcullis {
             .route("/auth/user", get(auth::user))
             .route(auth::ERROR_PAGE, get(pages::error_page))
             .route(pages::SIGN_IN_PAGE, get(pages::sign_in_page));
+        let router = self.remote_apis.iter().fold(router, |router, api| {
+            let prefix = &api.settings.prefix;
+            let serve = {
+                let api = api.clone();
+                move |request: Request| api.clone().serve(request)
+            };
+            router
+                .route(prefix, any(serve.clone()))
+                .route(&format!("{prefix}/{{*rest}}"), any(serve))
+        });
         let router = match &self.core.error_page {
             Some(page) => router.layer(middleware::from_fn_with_state(
                 Arc::<str>::from(page.as_str()),
@@ -384,6 +402,10 @@ async fn security_headers(
 async fn no_bare_errors(request: Request, next: Next) -> Response {
     let json = wants_json(&request);
     let response = next.run(request).await;
+    // An upstream API's answer goes back as it came.
+    if response.extensions().get::<Proxied>().is_some() {
+        return response;
+    }
     let status = response.status();
     let typed = response
         .headers()

@@ -65,8 +65,10 @@ pub trait TestIdp {
     fn after_test(&self) {}
 }
 
-/// The real local identity provider as "local".
-pub struct Local;
+/// The real local identity provider as "local", with more of its own
+/// settings (`IDP_*`).
+#[derive(Default)]
+pub struct Local(Vec<(&'static str, String)>);
 
 /// The scripted hostile provider as "hostile", following the script.
 impl IdpSpec for Script {
@@ -94,7 +96,7 @@ impl IdpSpec for HostileIdp {
 impl IdpSpec for Local {
     type Idp = LocalIdp;
     async fn start(self, public_url: &str) -> (LocalIdp, Vec<(String, String)>) {
-        let idp = LocalIdp::start(public_url).await;
+        let idp = LocalIdp::start(public_url, &self.0).await;
         let vars = owned(&[
             ("AUTH_PROVIDERS", "local"),
             ("LOCAL_ISSUER", &idp.issuer),
@@ -210,6 +212,15 @@ impl<I: TestIdp> TestApp<I> {
         self.database.connect().await
     }
 
+    /// The server's process id, when it runs in a process of its own
+    /// ([`TestAppBuilder::spawn_binary`]).
+    pub fn pid(&self) -> Option<u32> {
+        match &self.server {
+            Server::Process(child) => child.id(),
+            Server::Task(_) | Server::Stopped => None,
+        }
+    }
+
     /// Stops serving: the task ends, or the process is killed (SIGKILL).
     pub async fn stop(&mut self) {
         match std::mem::replace(&mut self.server, Server::Stopped) {
@@ -243,7 +254,7 @@ impl<I: TestIdp> TestApp<I> {
 impl TestApp {
     /// With the real local identity provider as "local".
     pub fn local() -> TestAppBuilder<Local> {
-        TestAppBuilder::new(Local)
+        TestAppBuilder::new(Local::default())
     }
 
     /// With the scripted hostile provider as "hostile", following `script`.
@@ -486,6 +497,15 @@ impl<S: IdpSpec> TestAppBuilder<S> {
 }
 
 impl TestAppBuilder<Local> {
+    /// The local provider's access tokens last `seconds`
+    /// (`IDP_ACCESS_TOKEN_TTL`).
+    pub fn access_token_ttl(mut self, seconds: u64) -> Self {
+        self.idp
+            .0
+            .push(("IDP_ACCESS_TOKEN_TTL", seconds.to_string()));
+        self
+    }
+
     /// An app of the test's own on a free port: `app` gets Portcullis's
     /// settings and the local provider's issuer, and returns the router to
     /// serve.

@@ -15,35 +15,34 @@ pub const CLIENT_ID: &str = "portcullis-dev";
 pub const CLIENT_SECRET: &str = "portcullis-dev-secret";
 
 impl LocalIdp {
-    /// Starts the provider with `app_url`'s callback registered.
-    pub async fn start(app_url: &str) -> Self {
+    /// Starts the provider with `app_url`'s callback registered, and
+    /// `more` of its settings (`IDP_ACCESS_TOKEN_TTL`, say).
+    pub async fn start(app_url: &str, more: &[(&'static str, String)]) -> Self {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
         assert!(
             root.join("end2end/node_modules/oidc-provider").exists(),
             "end2end/node_modules is missing: run `make bootstrap` first"
         );
-        let service = NodeService::start(
-            "end2end/identity-provider/server.mjs",
-            &[
-                ("IDP_PORT", "0".into()),
-                ("IDP_CLIENT_ID", CLIENT_ID.into()),
-                ("IDP_CLIENT_SECRET", CLIENT_SECRET.into()),
-                (
-                    "IDP_REDIRECT_URIS",
-                    format!("{app_url}/auth/callback/local"),
-                ),
-                (
-                    "IDP_POST_LOGOUT_REDIRECT_URIS",
-                    format!("{app_url}/auth/logged-out"),
-                ),
-                (
-                    "IDP_BACKCHANNEL_LOGOUT_URI",
-                    format!("{app_url}/auth/backchannel/local"),
-                ),
-            ],
-            "IDP_READY",
-        )
-        .await;
+        let mut env = vec![
+            ("IDP_PORT", "0".into()),
+            ("IDP_CLIENT_ID", CLIENT_ID.into()),
+            ("IDP_CLIENT_SECRET", CLIENT_SECRET.into()),
+            (
+                "IDP_REDIRECT_URIS",
+                format!("{app_url}/auth/callback/local"),
+            ),
+            (
+                "IDP_POST_LOGOUT_REDIRECT_URIS",
+                format!("{app_url}/auth/logged-out"),
+            ),
+            (
+                "IDP_BACKCHANNEL_LOGOUT_URI",
+                format!("{app_url}/auth/backchannel/local"),
+            ),
+        ];
+        env.extend_from_slice(more);
+        let service =
+            NodeService::start("end2end/identity-provider/server.mjs", &env, "IDP_READY").await;
         Self {
             issuer: service.ready["issuer"].as_str().expect("issuer").to_owned(),
             _service: service,

@@ -3,6 +3,7 @@
 // A test binary: panicking on a broken fixture is the right failure.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod api_proxy;
 mod backchannel;
 mod compression;
 mod embed;
@@ -21,6 +22,7 @@ mod login;
 mod login_security;
 mod logout;
 mod node_service;
+mod notes_api;
 mod oneshot;
 mod pages;
 #[path = "../../../server/tests/support/postgres.rs"]

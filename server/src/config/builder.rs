@@ -5,7 +5,7 @@
 
 use std::{collections::HashMap, fmt, time::Duration};
 
-use super::{ConfigProblems, Settings};
+use super::{ConfigProblems, Settings, TokenPolicy};
 
 /// Settings from code, optionally over the environment and the settings
 /// file; made by [`Settings::builder`] or [`SettingsBuilder::from_env`].
@@ -46,6 +46,8 @@ pub struct SettingsBuilder {
     vars: HashMap<String, String>,
     /// Providers added in code, in order.
     providers: Vec<String>,
+    /// Upstream APIs added in code, in order.
+    remote_apis: Vec<String>,
 }
 
 impl Settings {
@@ -83,15 +85,8 @@ impl SettingsBuilder {
         self.set(name, value)
     }
 
-    /// `duration` in whole seconds; a fraction of a second is kept, so that
-    /// validation reports it rather than rounding it away.
     fn seconds(self, key: &str, duration: Duration) -> Self {
-        let value = if duration.subsec_nanos() == 0 {
-            duration.as_secs().to_string()
-        } else {
-            format!("{:.3}", duration.as_secs_f64())
-        };
-        self.set(key, value)
+        self.set(key, seconds_text(duration))
     }
 
     /// The origin users reach the app at, e.g. `https://app.example.com`
@@ -158,6 +153,17 @@ impl SettingsBuilder {
             self.vars.insert(format!("{prefix}_{suffix}"), value);
         }
         self.providers.push(provider.id);
+        self
+    }
+
+    /// Adds an upstream API the browser reaches through Portcullis
+    /// (`REMOTE_APIS`).
+    pub fn remote_api(mut self, api: RemoteApiConfig) -> Self {
+        let prefix = format!("API_{}", api.name.to_ascii_uppercase().replace('-', "_"));
+        for (suffix, value) in api.vars {
+            self.vars.insert(format!("{prefix}_{suffix}"), value);
+        }
+        self.remote_apis.push(api.name);
         self
     }
 
@@ -257,18 +263,100 @@ impl SettingsBuilder {
             Some(env) => Settings::file_under(env),
             None => (HashMap::new(), Vec::new()),
         };
-        // Providers added in code come after those listed before.
-        let mut providers: Vec<String> = (self.vars.get("AUTH_PROVIDERS"))
-            .or(vars.get("AUTH_PROVIDERS"))
-            .into_iter()
-            .flat_map(|list| list.split(','))
-            .map(|name| name.trim().to_owned())
-            .filter(|name| !name.is_empty())
-            .collect();
+        // Providers and APIs added in code come after those listed before.
+        let mut providers = listed(&self.vars, &vars, "AUTH_PROVIDERS");
         providers.extend(self.providers);
+        let mut apis = listed(&self.vars, &vars, "REMOTE_APIS");
+        apis.extend(self.remote_apis);
         vars.extend(self.vars);
         vars.insert("AUTH_PROVIDERS".to_owned(), providers.join(","));
+        vars.insert("REMOTE_APIS".to_owned(), apis.join(","));
         Settings::after(problems, Settings::from_vars(&vars))
+    }
+}
+
+/// `duration` in whole seconds; a fraction of a second is kept, so that
+/// validation reports it rather than rounding it away.
+fn seconds_text(duration: Duration) -> String {
+    if duration.subsec_nanos() == 0 {
+        duration.as_secs().to_string()
+    } else {
+        format!("{:.3}", duration.as_secs_f64())
+    }
+}
+
+/// The names the list variable `key` holds, set in code or else before.
+fn listed(
+    code: &HashMap<String, String>,
+    before: &HashMap<String, String>,
+    key: &str,
+) -> Vec<String> {
+    code.get(key)
+        .or(before.get(key))
+        .into_iter()
+        .flat_map(|list| list.split(','))
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .collect()
+}
+
+/// One upstream API the browser reaches through Portcullis, for
+/// [`SettingsBuilder::remote_api`]: a request to
+/// `<prefix>/<rest>?<query>` goes to `<url>/<rest>?<query>` with the
+/// user's fresh access token as `Authorization: Bearer` (RFC 6750 §2.1),
+/// as a backend for frontend does (OAuth 2.0 for Browser-Based
+/// Applications §6.1). Its variables are `API_<NAME>_*`.
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct RemoteApiConfig {
+    name: String,
+    vars: Vec<(&'static str, String)>,
+}
+
+impl RemoteApiConfig {
+    /// The API called `name` (lower-case letters, digits and `-`, starting
+    /// with a letter) at the upstream base `url`: `https://`, or `http://`
+    /// on loopback (`API_<NAME>_URL`).
+    pub fn new(name: &str, url: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            vars: vec![("URL", url.to_owned())],
+        }
+    }
+
+    fn set(mut self, suffix: &'static str, value: impl Into<String>) -> Self {
+        self.vars.push((suffix, value.into()));
+        self
+    }
+
+    /// The local path it is reached at (`API_<NAME>_PREFIX`; default
+    /// `/api/remote/<name>`).
+    pub fn prefix(self, path: &str) -> Self {
+        self.set("PREFIX", path)
+    }
+
+    /// Whose token requests carry (`API_<NAME>_TOKEN`; default
+    /// [`TokenPolicy::User`]).
+    pub fn token(self, policy: TokenPolicy) -> Self {
+        self.set("TOKEN", policy.as_str())
+    }
+
+    /// The provider whose token it takes; a session signed in with another
+    /// is refused (`API_<NAME>_PROVIDER`; default the session's own).
+    pub fn provider(self, id: &str) -> Self {
+        self.set("PROVIDER", id)
+    }
+
+    /// The largest request or answer body, in bytes
+    /// (`API_<NAME>_MAX_BODY_BYTES`; default no cap).
+    pub fn max_body_bytes(self, bytes: u64) -> Self {
+        self.set("MAX_BODY_BYTES", bytes.to_string())
+    }
+
+    /// How long the whole exchange may take, in whole seconds, 1 to 3600
+    /// (`API_<NAME>_TIMEOUT_SECONDS`; default 30).
+    pub fn timeout(self, timeout: Duration) -> Self {
+        self.set("TIMEOUT_SECONDS", seconds_text(timeout))
     }
 }
 
@@ -356,6 +444,7 @@ impl fmt::Debug for SettingsBuilder {
             .field("from_env", &self.env.is_some())
             .field("set", &set)
             .field("providers", &self.providers)
+            .field("remote_apis", &self.remote_apis)
             .finish()
     }
 }

@@ -1,8 +1,9 @@
 //! `portcullis.toml`: the same settings as the environment variables, in a
 //! file. Each key maps to one variable (`public_url` → `APP_PUBLIC_URL`,
 //! `[providers.acme] client_id` → `ACME_CLIENT_ID`, the `[providers.*]`
-//! tables in file order → `AUTH_PROVIDERS`); a variable that is set in the
-//! environment wins over the file.
+//! tables in file order → `AUTH_PROVIDERS`, `[apis.notes] url` →
+//! `API_NOTES_URL` and the `[apis.*]` tables → `REMOTE_APIS`); a variable
+//! that is set in the environment wins over the file.
 //!
 //! ```toml
 //! public_url = "https://app.example.com"
@@ -104,6 +105,13 @@ pub fn parse(text: &str) -> Result<HashMap<String, String>, Vec<String>> {
             }
             continue;
         }
+        if key == "apis" {
+            match value {
+                Value::Table(apis) => read_apis(apis, &mut vars, &mut problems),
+                _ => problems.push("`apis` must be a table of [apis.<name>]".into()),
+            }
+            continue;
+        }
         match TOP_LEVEL.iter().find(|(k, _)| k == key) {
             Some((_, var)) => match scalar(value) {
                 Some(text) => {
@@ -112,7 +120,7 @@ pub fn parse(text: &str) -> Result<HashMap<String, String>, Vec<String>> {
                 None => problems.push(format!("`{key}` must be a string or a number")),
             },
             None => problems.push(format!(
-                "unknown setting `{key}` (known: {}, providers)",
+                "unknown setting `{key}` (known: {}, providers, apis)",
                 TOP_LEVEL.map(|(k, _)| k).join(", ")
             )),
         }
@@ -165,6 +173,46 @@ fn read_providers(
         }
     }
     vars.insert("AUTH_PROVIDERS".into(), names.join(","));
+}
+
+/// Keys of an `[apis.<name>]` table.
+const API_KEYS: [&str; 6] = [
+    "url",
+    "prefix",
+    "token",
+    "provider",
+    "max_body_bytes",
+    "timeout_seconds",
+];
+
+/// `[apis.<name>]` tables, in file order, as `REMOTE_APIS` and
+/// `API_<NAME>_*`.
+fn read_apis(apis: &Table, vars: &mut HashMap<String, String>, problems: &mut Vec<String>) {
+    let mut names = Vec::new();
+    for (name, settings) in apis {
+        let Value::Table(settings) = settings else {
+            problems.push(format!("`apis.{name}` must be a table"));
+            continue;
+        };
+        names.push(name.as_str());
+        let prefix = format!("API_{}", name.to_ascii_uppercase().replace('-', "_"));
+        for (key, value) in settings {
+            if !API_KEYS.contains(&key.as_str()) {
+                problems.push(format!(
+                    "unknown setting `apis.{name}.{key}` (known: {})",
+                    API_KEYS.join(", ")
+                ));
+                continue;
+            }
+            match scalar(value) {
+                Some(text) => {
+                    vars.insert(format!("{prefix}_{}", key.to_ascii_uppercase()), text);
+                }
+                None => problems.push(format!("`apis.{name}.{key}` must be a string or a number")),
+            }
+        }
+    }
+    vars.insert("REMOTE_APIS".into(), names.join(","));
 }
 
 fn scalar(value: &Value) -> Option<String> {
@@ -242,7 +290,7 @@ mod tests {
                  token_refresh_skew_seconds, access_token_default_lifetime_seconds, \
                  refresh_lock_seconds, rate_limit_sign_in_per_minute, \
                  rate_limit_backchannel_per_minute, client_ip_header, background_refresh_seconds, \
-                 session_store_url, session_store_prefix, session_cache_seconds, providers)",
+                 session_store_url, session_store_prefix, session_cache_seconds, providers, apis)",
                 "`database_url` must be a string or a number",
                 "unknown setting `providers.acme.clientid` (known: preset, issuer, tenant, \
                  api_url, client_id, client_secret, scopes, label)",

@@ -11,8 +11,11 @@
 mod builder;
 pub mod file;
 mod provider;
+mod remote_api;
 
-pub use builder::{ProviderConfig, SettingsBuilder};
+pub use builder::{ProviderConfig, RemoteApiConfig, SettingsBuilder};
+pub(crate) use remote_api::RemoteApiSettings;
+pub use remote_api::TokenPolicy;
 
 use std::{collections::HashMap, fmt, path::PathBuf, time::Duration};
 
@@ -83,6 +86,9 @@ pub struct Settings {
     /// the store is asked again (`SESSION_CACHE_SECONDS`, 0 = never; see
     /// `cache.rs` for what this means across instances).
     pub(crate) session_cache: Duration,
+    /// The upstream APIs the browser reaches through Portcullis
+    /// (`REMOTE_APIS`), in order.
+    pub(crate) remote_apis: Vec<RemoteApiSettings>,
 }
 
 /// All configuration problems found, one sentence each naming the
@@ -212,6 +218,8 @@ impl Settings {
             Some(_) => read.site_path("APP_SIGN_IN_PAGE", "/login, or off"),
         };
         let providers = provider::parse(&|key| lookup(vars, key), &mut read.problems);
+        let remote_apis =
+            remote_api::parse(&|key| lookup(vars, key), &providers, &mut read.problems);
         let (database_url, session_store_url, session_store_prefix) = read.stores();
         let token_keys = read.token_keys(session_store_url.unwrap_or(database_url));
 
@@ -281,6 +289,7 @@ impl Settings {
                 client_ip_header,
                 background_refresh,
                 session_cache,
+                remote_apis,
             })
         } else {
             Err(ConfigProblems(problems))

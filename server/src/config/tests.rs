@@ -344,6 +344,7 @@ fn the_example_settings_file_is_valid_with_its_secrets_in_the_environment() {
     ]))
     .unwrap();
     assert_eq!(settings.providers.len(), 2);
+    assert_eq!(settings.remote_apis.len(), 1);
 }
 
 #[test]
@@ -644,5 +645,148 @@ fn durations_in_code_that_are_not_whole_seconds_are_reported_not_rounded() {
             "BACKGROUND_REFRESH_SECONDS must be a whole number of seconds from 1 to 3600, \
              not \"0 (use None to turn it off)\"",
         ]
+    );
+}
+
+#[test]
+fn remote_apis_are_read_from_variables_with_their_defaults() {
+    let settings = Settings::from_vars(&vars(&[
+        ("AUTH_PROVIDERS", "work"),
+        ("WORK_ISSUER", "https://id.work.example"),
+        ("WORK_CLIENT_ID", "id"),
+        ("WORK_CLIENT_SECRET", "secret"),
+        ("REMOTE_APIS", "notes, files"),
+        ("API_NOTES_URL", "https://notes.internal/v1/"),
+        ("API_FILES_URL", "http://127.0.0.1:9000"),
+        ("API_FILES_PREFIX", "/files/"),
+        ("API_FILES_TOKEN", "user-if-signed-in"),
+        ("API_FILES_PROVIDER", "work"),
+        ("API_FILES_MAX_BODY_BYTES", "1048576"),
+        ("API_FILES_TIMEOUT_SECONDS", "120"),
+    ]))
+    .unwrap();
+    let [notes, files] = settings.remote_apis.as_slice() else {
+        panic!("{:?}", settings.remote_apis);
+    };
+    assert_eq!(notes.name, "notes");
+    assert_eq!(notes.prefix, "/api/remote/notes");
+    assert_eq!(notes.upstream.as_str(), "https://notes.internal/v1/");
+    assert_eq!(notes.token, TokenPolicy::User);
+    assert_eq!(notes.provider, None);
+    assert_eq!(notes.max_body, None);
+    assert_eq!(notes.timeout, Duration::from_secs(30));
+    assert_eq!(files.prefix, "/files");
+    assert_eq!(files.token, TokenPolicy::UserIfSignedIn);
+    assert_eq!(files.provider.as_deref(), Some("work"));
+    assert_eq!(files.max_body, Some(1_048_576));
+    assert_eq!(files.timeout, Duration::from_secs(120));
+}
+
+#[test]
+fn every_problem_in_the_remote_apis_is_reported_at_once() {
+    let problems = Settings::from_vars(&vars(&[
+        ("REMOTE_APIS", "Notes,plain,auth,a,b,missing,a"),
+        ("API_PLAIN_URL", "http://api.example.com"),
+        ("API_AUTH_URL", "https://api.example.com"),
+        ("API_AUTH_PREFIX", "/auth/api"),
+        ("API_A_URL", "https://a.example"),
+        ("API_A_PREFIX", "/api"),
+        ("API_A_TOKEN", "always"),
+        ("API_A_PROVIDER", "nobody"),
+        ("API_B_URL", "https://user:pw@b.example"),
+        ("API_B_PREFIX", "/api/b"),
+        ("API_B_MAX_BODY_BYTES", "0"),
+        ("API_B_TIMEOUT_SECONDS", "0"),
+    ]))
+    .unwrap_err();
+    let expected = [
+        "REMOTE_APIS: \"Notes\" is not a valid API name",
+        "API_PLAIN_URL must use https://",
+        "API_AUTH_PREFIX must be a path such as /api/remote/auth",
+        "API_A_TOKEN must be user, user-if-signed-in or none, not \"always\"",
+        "API_A_PROVIDER names \"nobody\", which AUTH_PROVIDERS does not list",
+        "API_B_URL must not carry credentials",
+        "API_B_PREFIX \"/api/b\" overlaps API \"a\"'s \"/api\"",
+        "API_B_MAX_BODY_BYTES must be a whole number of bytes above 0, not \"0\"",
+        "API_B_TIMEOUT_SECONDS must be a whole number of seconds from 1 to 3600, not \"0\"",
+        "API_MISSING_URL is not set (needed for API \"missing\")",
+        "API_MISSING_PREFIX \"/api/remote/missing\" overlaps API \"a\"'s \"/api\"",
+        "REMOTE_APIS lists \"a\" twice",
+    ];
+    for want in expected {
+        assert!(
+            problems.0.iter().any(|p| p.starts_with(want)),
+            "missing {want:?} in {problems}"
+        );
+    }
+    assert_eq!(problems.0.len(), expected.len(), "{problems}");
+}
+
+#[test]
+fn remote_apis_written_in_code_equal_the_same_apis_from_variables() {
+    let from_code = Settings::builder()
+        .database_url("sqlite::memory:")
+        .provider(ProviderConfig::new("github").client("gh-id", "gh-secret"))
+        .remote_api(RemoteApiConfig::new("notes", "https://notes.internal"))
+        .remote_api(
+            RemoteApiConfig::new("repos", "https://api.github.com")
+                .prefix("/api/github")
+                .token(TokenPolicy::UserIfSignedIn)
+                .provider("github")
+                .max_body_bytes(4096)
+                .timeout(Duration::from_secs(10)),
+        )
+        .build()
+        .unwrap();
+    let from_vars = Settings::from_vars(&vars_as_given(&[
+        ("DATABASE_URL", "sqlite::memory:"),
+        ("AUTH_PROVIDERS", "github"),
+        ("GITHUB_CLIENT_ID", "gh-id"),
+        ("GITHUB_CLIENT_SECRET", "gh-secret"),
+        ("REMOTE_APIS", "notes,repos"),
+        ("API_NOTES_URL", "https://notes.internal"),
+        ("API_REPOS_URL", "https://api.github.com"),
+        ("API_REPOS_PREFIX", "/api/github"),
+        ("API_REPOS_TOKEN", "user-if-signed-in"),
+        ("API_REPOS_PROVIDER", "github"),
+        ("API_REPOS_MAX_BODY_BYTES", "4096"),
+        ("API_REPOS_TIMEOUT_SECONDS", "10"),
+    ]))
+    .unwrap();
+    assert_eq!(from_code.remote_apis, from_vars.remote_apis);
+    assert_eq!(from_code.remote_apis.len(), 2);
+    let problems = Settings::builder()
+        .database_url("sqlite::memory:")
+        .remote_api(
+            RemoteApiConfig::new("x", "ftp://x.example").timeout(Duration::from_millis(1500)),
+        )
+        .build()
+        .unwrap_err();
+    assert_eq!(problems.0.len(), 2, "{problems}");
+}
+
+#[test]
+fn the_settings_files_api_tables_are_the_remote_apis_in_file_order() {
+    let vars = file::parse(
+        r#"
+        [apis.zeta]
+        url = "https://zeta.internal"
+        token = "none"
+
+        [apis.alpha]
+        url = "https://alpha.internal"
+        prefix = "/alpha"
+        max_body_bytes = 2048
+        "#,
+    )
+    .unwrap();
+    assert_eq!(vars["REMOTE_APIS"], "zeta,alpha");
+    assert_eq!(vars["API_ZETA_TOKEN"], "none");
+    assert_eq!(vars["API_ALPHA_PREFIX"], "/alpha");
+    assert_eq!(vars["API_ALPHA_MAX_BODY_BYTES"], "2048");
+    let problems = file::parse("[apis.alpha]\nurl = \"https://a\"\nheaders = \"x\"\n").unwrap_err();
+    assert!(
+        problems[0].contains("unknown setting `apis.alpha.headers`"),
+        "{problems:?}"
     );
 }

@@ -1,0 +1,459 @@
+//! The backend-for-frontend API proxy against a real resource server (the
+//! notes API, which asks the local identity provider whether each bearer
+//! token is active and Portcullis's): the browser's calls reach it with
+//! the user's real, fresh token, which never reaches the browser.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use reqwest::{Client, Method, StatusCode, header};
+use serde_json::{Value, json};
+
+use crate::{
+    harness::{TestApp, browser},
+    login::sign_in_at_provider,
+    notes_api::NotesApi,
+    walk::sign_out,
+};
+
+const PREFIX: &str = "/api/remote/notes";
+
+/// The reference app with the notes API at `/api/remote/notes`, and
+/// `extra` settings.
+async fn with_notes(
+    app: crate::harness::TestAppBuilder<crate::harness::Local>,
+) -> (TestApp, NotesApi) {
+    let notes = NotesApi::start().await;
+    let app = app
+        .vars(&[("REMOTE_APIS", "notes"), ("API_NOTES_URL", &notes.url)])
+        .spawn()
+        .await;
+    notes.trust(&app.idp.issuer).await;
+    (app, notes)
+}
+
+/// A browser signed in as `login` at the local provider.
+async fn signed_in(app: &TestApp, login: &str) -> Client {
+    let client = browser();
+    let callback = sign_in_at_provider(&client, app, login, "/").await;
+    let back = client.get(&callback).send().await.unwrap();
+    assert_eq!(back.status(), StatusCode::SEE_OTHER);
+    client
+}
+
+/// A call from the app's own page: same-origin `Origin`.
+fn call(client: &Client, app: &TestApp, method: Method, path: &str) -> reqwest::RequestBuilder {
+    client
+        .request(method, format!("{}{PREFIX}{path}", app.url))
+        .header(header::ORIGIN, &app.url)
+}
+
+async fn json_of(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+#[tokio::test]
+async fn a_signed_in_call_reaches_the_api_with_the_users_token_which_never_reaches_the_browser() {
+    let (app, notes) = with_notes(TestApp::local()).await;
+    let client = signed_in(&app, "demo").await;
+
+    let (status, body) = json_of(
+        call(&client, &app, Method::GET, "/notes")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, json!({ "owner": "demo-user-1", "notes": [] }));
+
+    let added = call(&client, &app, Method::POST, "/notes")
+        .json(&json!({ "text": "buy milk" }))
+        .send()
+        .await
+        .unwrap();
+    let headers = format!("{:?}", added.headers());
+    let (status, body) = json_of(added).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["notes"], json!(["buy milk"]));
+
+    // A script may prove itself with X-CSRF instead of Origin.
+    let (status, body) = json_of(
+        client
+            .get(format!("{}{PREFIX}/notes", app.url))
+            .header("x-csrf", "1")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["notes"], json!(["buy milk"]));
+
+    let tokens = notes.tokens();
+    assert_eq!(tokens.len(), 1, "one token, still fresh");
+    let seen = format!("{headers} {body}");
+    assert!(!seen.contains(&tokens[0]), "the token reached the browser");
+    assert!(
+        !crate::log_capture::text().contains(&tokens[0]),
+        "the token is in the log"
+    );
+}
+
+#[tokio::test]
+async fn anonymous_and_signed_out_calls_get_401_json_and_never_reach_the_api() {
+    let (app, notes) = with_notes(TestApp::local()).await;
+    let (status, body) = json_of(
+        call(&browser(), &app, Method::GET, "/notes")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"], "PC-AUTH-401", "{body}");
+
+    let client = signed_in(&app, "demo").await;
+    sign_out(&client, &app.url).await;
+    // A page navigation too gets JSON, never a redirect to sign in.
+    let (status, body) = json_of(
+        call(&client, &app, Method::GET, "/notes")
+            .header(header::ACCEPT, "text/html")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"], "PC-AUTH-401", "{body}");
+    assert_eq!(notes.requests(), 0);
+}
+
+#[tokio::test]
+async fn a_call_without_an_anti_forgery_proof_is_refused_whatever_its_method() {
+    let (app, notes) = with_notes(TestApp::local()).await;
+    let client = signed_in(&app, "demo").await;
+    for method in [Method::GET, Method::POST, Method::PUT, Method::DELETE] {
+        let url = format!("{}{PREFIX}/notes", app.url);
+        let attempts = [
+            client
+                .request(method.clone(), &url)
+                .header(header::ORIGIN, "https://evil.test"),
+            client
+                .request(method.clone(), &url)
+                .header("sec-fetch-site", "cross-site"),
+            client.request(method.clone(), &url).header("x-csrf", "0"),
+            client.request(method.clone(), &url),
+        ];
+        for attempt in attempts {
+            let (status, body) = json_of(attempt.send().await.unwrap()).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{method}: {body}");
+            assert_eq!(body["error"], "PC-SEC-403", "{method}: {body}");
+        }
+    }
+    assert_eq!(notes.requests(), 0);
+}
+
+#[tokio::test]
+async fn cookies_authorization_and_hop_by_hop_headers_stay_on_their_side() {
+    let (app, notes) = with_notes(TestApp::local()).await;
+    let client = signed_in(&app, "demo").await;
+    let answer = call(&client, &app, Method::GET, "/echo?x=1")
+        // The session cookie goes along, as from any page.
+        .header(header::AUTHORIZATION, "Bearer from-the-browser")
+        .header(header::CONNECTION, "x-hop")
+        .header("x-hop", "secret")
+        .header("x-request-id", "abc")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        answer.headers().get(header::SET_COOKIE).is_none(),
+        "the upstream set a cookie on our site"
+    );
+    let (status, seen) = json_of(answer).await;
+    assert_eq!(status, StatusCode::OK, "{seen}");
+    let token = notes.tokens()[0].clone();
+    assert_eq!(seen["authorization"], format!("Bearer {token}"));
+    assert_eq!(seen["x-request-id"], "abc", "end-to-end headers pass");
+    for gone in ["cookie", "x-hop", "x-csrf"] {
+        assert!(seen.get(gone).is_none(), "{gone} was forwarded: {seen}");
+    }
+    assert!(notes.last_request().get(header::COOKIE).is_none());
+}
+
+#[tokio::test]
+async fn an_expired_token_is_refreshed_once_for_fifty_concurrent_calls() {
+    let (app, notes) = with_notes(TestApp::local().access_token_ttl(4).vars(&[
+        ("BACKGROUND_REFRESH_SECONDS", "0"),
+        ("TOKEN_REFRESH_SKEW_SECONDS", "1"),
+    ]))
+    .await;
+    let client = signed_in(&app, "demo").await;
+    let (status, _) = json_of(
+        call(&client, &app, Method::GET, "/notes")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+
+    let calls = (0..50).map(|_| call(&client, &app, Method::GET, "/notes").send());
+    for answer in futures_util::future::join_all(calls).await {
+        let (status, body) = json_of(answer.unwrap()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    assert_eq!(notes.tokens_seen(), 2, "the first token, and one refreshed");
+}
+
+#[tokio::test]
+async fn an_api_that_refuses_the_token_gets_one_refresh_and_an_idempotent_call_one_retry() {
+    let (app, notes) = with_notes(TestApp::local().var("BACKGROUND_REFRESH_SECONDS", "0")).await;
+    let client = signed_in(&app, "demo").await;
+    let get = || call(&client, &app, Method::GET, "/notes").send();
+    assert_eq!(get().await.unwrap().status(), StatusCode::OK);
+
+    notes.refuse_current_token();
+    let (status, body) = json_of(get().await.unwrap()).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "retried with a refreshed token: {body}"
+    );
+    assert_eq!(notes.tokens_seen(), 2);
+
+    // A POST is not replayed: the token is refreshed, the call answered 401.
+    notes.refuse_current_token();
+    let (status, body) = json_of(
+        call(&client, &app, Method::POST, "/notes")
+            .json(&json!({ "text": "once" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"], "PC-API-401", "{body}");
+    let (status, body) = json_of(get().await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["notes"],
+        json!([]),
+        "the refused POST was not sent again"
+    );
+    assert_eq!(notes.tokens_seen(), 3);
+}
+
+#[tokio::test]
+async fn a_redirect_goes_back_to_the_browser_as_it_came() {
+    let (app, notes) = with_notes(TestApp::local()).await;
+    let client = signed_in(&app, "demo").await;
+    let moved = call(&client, &app, Method::GET, "/moved")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(moved.status(), StatusCode::FOUND);
+    assert_eq!(
+        moved.headers()[header::LOCATION],
+        "https://elsewhere.test/notes"
+    );
+    assert_eq!(notes.requests(), 1, "not followed");
+}
+
+#[tokio::test]
+async fn an_unreachable_api_is_502_and_a_slow_one_504_each_with_its_code() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let notes = NotesApi::start().await;
+    let app = TestApp::local()
+        .vars(&[
+            ("REMOTE_APIS", "down,notes"),
+            ("API_DOWN_URL", &closed_url),
+            ("API_NOTES_URL", &notes.url),
+            ("API_NOTES_TIMEOUT_SECONDS", "1"),
+        ])
+        .spawn()
+        .await;
+    notes.trust(&app.idp.issuer).await;
+    let client = signed_in(&app, "demo").await;
+
+    let down = client
+        .get(format!("{}/api/remote/down/anything", app.url))
+        .header(header::ORIGIN, &app.url)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json_of(down).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert_eq!(body["error"], "PC-API-502", "{body}");
+
+    let (status, body) = json_of(
+        call(&client, &app, Method::GET, "/slow")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);
+    assert_eq!(body["error"], "PC-API-504", "{body}");
+    let log = crate::log_capture::text();
+    for token in notes.tokens() {
+        assert!(!log.contains(&token), "a token is in the log");
+    }
+}
+
+/// `GET <path>` sent byte for byte (an HTTP client would normalise dot
+/// segments away); the status and the whole answer.
+async fn raw_get(app: &TestApp, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = app.url.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nOrigin: {}\r\nConnection: close\r\n\r\n",
+        app.url
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    let status = answer[9..12].parse().unwrap();
+    (status, answer)
+}
+
+#[tokio::test]
+async fn a_path_that_would_leave_the_apis_base_is_refused() {
+    let (app, notes) = with_notes(TestApp::local()).await;
+    for rest in [
+        "/../admin",
+        "/%2e%2e/admin",
+        "/notes/%2E%2E/%2E%2E/admin",
+        "/./notes",
+        "/a%2fb",
+        "/a%5cb",
+        "/a\\b",
+    ] {
+        let (status, answer) = raw_get(&app, &format!("{PREFIX}{rest}")).await;
+        assert_eq!(status, 400, "{rest}: {answer}");
+        assert!(answer.contains("PC-WEB-400"), "{rest}: {answer}");
+    }
+    assert_eq!(notes.requests(), 0);
+}
+
+#[tokio::test]
+async fn bodies_over_the_configured_cap_are_refused_both_ways() {
+    let (app, notes) = with_notes(TestApp::local().var("API_NOTES_MAX_BODY_BYTES", "100000")).await;
+    let client = signed_in(&app, "demo").await;
+    let (status, body) = json_of(
+        call(&client, &app, Method::POST, "/upload")
+            .body(vec![b'x'; 100_001])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(body["error"], "PC-API-413", "{body}");
+    assert_eq!(notes.requests(), 0, "refused before it was sent");
+
+    // Without a stated length, the stream is cut at the cap.
+    let chunks =
+        futures_util::stream::iter((0..4).map(|_| Ok::<_, std::io::Error>(vec![b'x'; 40_000])));
+    let (status, body) = json_of(
+        call(&client, &app, Method::POST, "/upload")
+            .body(reqwest::Body::wrap_stream(chunks))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+
+    let (status, body) = json_of(
+        call(&client, &app, Method::GET, "/download/100001")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert_eq!(body["error"], "PC-API-502", "{body}");
+    let within = call(&client, &app, Method::GET, "/download/100000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(within.bytes().await.unwrap().len(), 100_000);
+}
+
+/// The server process's peak resident memory (`VmHWM`), in KiB.
+fn peak_memory_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_hundred_megabytes_stream_up_and_down_in_bounded_memory() {
+    const SIZE: u64 = 100 * 1024 * 1024;
+    let notes = NotesApi::start().await;
+    let app = TestApp::local()
+        .vars(&[("REMOTE_APIS", "notes"), ("API_NOTES_URL", &notes.url)])
+        .spawn_binary()
+        .await;
+    notes.trust(&app.idp.issuer).await;
+    let client = signed_in(&app, "demo").await;
+    let pid = app.pid().unwrap();
+    // Warm: the first proxied call, so only the transfers' own cost counts.
+    let (status, _) = json_of(
+        call(&client, &app, Method::GET, "/notes")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let before = peak_memory_kib(pid);
+
+    let down = call(&client, &app, Method::GET, &format!("/download/{SIZE}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(down.status(), StatusCode::OK);
+    let mut received = 0u64;
+    let mut stream = down.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        received += chunk.unwrap().len() as u64;
+    }
+    assert_eq!(received, SIZE);
+
+    const CHUNK: usize = 256 * 1024;
+    let chunks = futures_util::stream::iter(
+        (0..SIZE as usize / CHUNK).map(|_| Ok::<_, std::io::Error>(vec![b'u'; CHUNK])),
+    );
+    let (status, body) = json_of(
+        call(&client, &app, Method::POST, "/upload")
+            .header(header::CONTENT_LENGTH, SIZE)
+            .body(reqwest::Body::wrap_stream(chunks))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["bytes"], SIZE);
+
+    let grown_mib = peak_memory_kib(pid).saturating_sub(before) / 1024;
+    assert!(
+        grown_mib < 32,
+        "the server's peak memory grew by {grown_mib} MiB moving 2 × 100 MiB"
+    );
+}
