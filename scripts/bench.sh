@@ -107,13 +107,16 @@ fast_sign_in() { # APP_URL: a session cookie from a sign-in at the fast provider
 }
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
-# wrk's summary into $work/load.txt: requests/s, p50 and p99 latency.
-load() { # URL [COOKIE]
+# wrk's summary into $work/load.txt: requests/s, p50 and p99 latency, and
+# the requests made.
+load() { # URL [COOKIE [HEADER...]]
   local header=()
   [ -n "${2:-}" ] && header=(-H "Cookie: $2")
+  for extra in "${@:3}"; do header+=(-H "$extra"); done
   wrk -t2 -c32 -d"${seconds}s" --latency "${header[@]}" "$1" >"$work/wrk.txt"
-  local rps p50 p99
+  local rps p50 p99 count
   rps=$(awk '/Requests\/sec/ {print $2}' "$work/wrk.txt")
+  count=$(awk '/requests in/ {print $1}' "$work/wrk.txt")
   p50=$(awk '$1=="50%" {print $2}' "$work/wrk.txt")
   p99=$(awk '$1=="99%" {print $2}' "$work/wrk.txt")
   if grep -q "Non-2xx" "$work/wrk.txt"; then
@@ -121,14 +124,15 @@ load() { # URL [COOKIE]
     cat "$work/wrk.txt" >&2
     exit 1
   fi
-  echo "$rps $p50 $p99" >"$work/load.txt"
+  echo "$rps $p50 $p99 $count" >"$work/load.txt"
 }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f%%", 100 * a / b }'; }
 rows=()
 row() { # LABEL URL COOKIE
   local rps p50 p99
   load "$2" "$3"
-  read -r rps p50 p99 <"$work/load.txt"
+  read -r rps p50 p99 _ <"$work/load.txt"
   rows+=("| $1 | $rps | $p50 | $p99 | $(ratio "$rps" "$base_rps") |")
   last_rps=$rps
 }
@@ -140,7 +144,7 @@ start_server "$app_port" "$work/sqlite.log" AUTH_PROVIDERS=local LOCAL_ISSUER="$
   DATABASE_URL="sqlite://$work/portcullis.db" TOKEN_REFRESH_SKEW_SECONDS=1
 cookie=$(node bench/sign-in.mjs "$app_url" demo)
 load "$app_url/healthz"
-read -r base_rps base_p50 base_p99 <"$work/load.txt"
+read -r base_rps base_p50 base_p99 _ <"$work/load.txt"
 rows+=("| \`GET /healthz\` (baseline: same server and middleware, no session) | $base_rps | $base_p50 | $base_p99 | 100% |")
 row "\`GET /auth/user\`, SQLite (the default)" "$app_url/auth/user" "$cookie"
 user_rps=$last_rps
@@ -169,6 +173,30 @@ for store in postgres redis; do
   start_server "$port" "$work/$store-uncached.log" "${fast_vars[@]}" "${vars[@]}" SESSION_CACHE_SECONDS=0
   row "\`GET /auth/user\`, $label, cache off" "http://127.0.0.1:$port/auth/user" "$store_cookie"
 done
+
+# --- the API proxy: a tiny upstream called directly, then through the proxy
+say "API proxy: a tiny upstream directly and through /api/remote/tiny, ${seconds}s each"
+node bench/tiny-api.mjs >"$work/tiny.out" 2>"$work/tiny.log" &
+pids+=($!)
+for _ in $(seq 100); do grep -q TINY_API_READY "$work/tiny.out" 2>/dev/null && break; sleep 0.1; done
+tiny_url=$(json_field "$(sed -n 's/^TINY_API_READY //p' "$work/tiny.out")" url)
+proxy_port=$(free_port)
+start_server "$proxy_port" "$work/proxy.log" "${fast_vars[@]}" DATABASE_URL="sqlite://$work/proxy.db" \
+  REMOTE_APIS=tiny API_TINY_URL="$tiny_url"
+proxy_pid=$server_pid
+proxy_cookie=$(fast_sign_in "http://127.0.0.1:$proxy_port")
+load "$tiny_url/ping" "" "Authorization: Bearer bench"
+read -r direct_rps direct_p50 direct_p99 _ <"$work/load.txt"
+ticks_before=$(cpu_ticks "$proxy_pid")
+load "http://127.0.0.1:$proxy_port/api/remote/tiny/ping" "$proxy_cookie" "X-CSRF: 1"
+read -r proxied_rps proxied_p50 proxied_p99 proxied_count <"$work/load.txt"
+proxy_cpu_us=$(awk -v t="$(( $(cpu_ticks "$proxy_pid") - ticks_before ))" -v n="$proxied_count" \
+  'BEGIN { printf "%.0f", t * 10000 / n }')
+added() { # P_PROXIED P_DIRECT: wrk latencies (us/ms/s), the difference in ms
+  awk -v a="$1" -v b="$2" 'function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; return v * 1000 }
+    BEGIN { printf "%+.2f ms", ms(a) - ms(b) }'
+}
+kill "$proxy_pid"
 
 # --- refresh storms
 say "refresh storm: 1000 concurrent requests on one session's expired access token"
@@ -271,6 +299,14 @@ mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
   printf '%s\n' "${rows[@]}"
   echo
   echo "Budget: \`/auth/user\` with the SQLite default at ≥ 50% of the baseline: **$user_ok** ($(ratio "$user_rps" "$base_rps"))."
+  echo
+  echo "| API proxy (tiny upstream, signed-in session, SQLite) | Requests/s | p50 | p99 |"
+  echo "|---|---|---|---|"
+  echo "| the upstream called directly | $direct_rps | $direct_p50 | $direct_p99 |"
+  echo "| through \\`/api/remote/tiny\\` (session, fresh token, headers, streaming) | $proxied_rps ($(ratio "$proxied_rps" "$direct_rps") of direct) | $proxied_p50 | $proxied_p99 |"
+  echo "| added by the proxy | | $(added "$proxied_p50" "$direct_p50") | $(added "$proxied_p99" "$direct_p99") |"
+  echo
+  echo "Server CPU per proxied request: ${proxy_cpu_us} µs (from /proc, the Portcullis process alone)."
   echo
   echo "| Refresh storm | Refreshes at the provider | p50 | p99 | Added p99 | Budget |"
   echo "|---|---|---|---|---|---|"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make dev`: the local identity provider and the fake GitHub, plus
+# `make dev`: the local identity provider, the fake GitHub and the notes API
+# (an API of the app's own, reached through Portcullis's proxy), plus
 # `cargo leptos watch`, on the embedded defaults. Ctrl-C stops everything
 # this started.
 set -euo pipefail
@@ -13,20 +14,22 @@ scripts/bootstrap.sh dev
 
 # LEPTOS_SITE_ADDR and LEPTOS_RELOAD_PORT move the app (cargo-leptos reads
 # them too); IDP_PORT moves the identity provider, FAKE_GITHUB_PORT the fake
-# GitHub.
+# GitHub, NOTES_API_PORT the notes API.
 export LEPTOS_SITE_ADDR=${LEPTOS_SITE_ADDR:-127.0.0.1:3000}
 app_url=${APP_PUBLIC_URL:-http://$LEPTOS_SITE_ADDR}
 idp_port=${IDP_PORT:-5556}
 github_port=${FAKE_GITHUB_PORT:-5557}
+notes_port=${NOTES_API_PORT:-5558}
 state_dir="$root/.dev"
 mkdir -p "$state_dir"
 
 idp_pid=""
 github_pid=""
+notes_pid=""
 cleanup() {
   trap - EXIT INT TERM
   set +e # best effort: a child may be gone already
-  for pid in ${banner_pid:-} $idp_pid $github_pid; do
+  for pid in ${banner_pid:-} $notes_pid $idp_pid $github_pid; do
     kill "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
   done
@@ -74,7 +77,23 @@ for _ in $(seq 100); do
 done
 github_url=http://127.0.0.1:$github_port
 
-# 3. Portcullis, configured for both.
+# 3. The notes API, which takes the local provider's tokens.
+NOTES_API_PORT=$notes_port \
+NOTES_API_ISSUER=$issuer \
+  node end2end/notes-api/server.mjs >"$state_dir/notes.out" 2>"$state_dir/notes.log" &
+notes_pid=$!
+for _ in $(seq 100); do
+  grep -q NOTES_API_READY "$state_dir/notes.out" 2>/dev/null && break
+  if ! kill -0 "$notes_pid" 2>/dev/null; then
+    echo "dev: the notes API did not start:" >&2
+    cat "$state_dir/notes.log" >&2
+    echo "dev: if port $notes_port is taken, run with another: NOTES_API_PORT=5559 make dev" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+
+# 4. Portcullis, configured for all three.
 export APP_PUBLIC_URL=$app_url
 export AUTH_PROVIDERS=${AUTH_PROVIDERS:-local,github}
 export LOCAL_ISSUER=$issuer
@@ -86,6 +105,10 @@ export GITHUB_API_URL=$github_url/api/v3
 export GITHUB_CLIENT_ID=portcullis-dev-github
 export GITHUB_CLIENT_SECRET=portcullis-dev-github-secret
 export GITHUB_LABEL="${GITHUB_LABEL:-GitHub (local fake)}"
+export REMOTE_APIS=${REMOTE_APIS:-notes}
+export API_NOTES_URL=${API_NOTES_URL:-http://127.0.0.1:$notes_port}
+# The notes API trusts the local provider's tokens only.
+export API_NOTES_PROVIDER=${API_NOTES_PROVIDER:-local}
 export RUST_LOG=${RUST_LOG:-warn,server=info}
 # The token vault's key: made once and kept in .dev/, so sessions and their
 # tokens survive restarting `make dev` (never use this key in production).
@@ -97,7 +120,7 @@ if [ -z "${TOKEN_ENCRYPTION_KEYS:-}" ]; then
   export TOKEN_ENCRYPTION_KEYS
 fi
 
-# 4. The welcome banner, once the server answers.
+# 5. The welcome banner, once the server answers.
 node -e '
   const url = process.argv[1], issuer = process.argv[2], github = process.argv[3];
   const tick = async () => {

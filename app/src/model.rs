@@ -30,6 +30,9 @@ pub struct UserView {
     pub picture: Option<String>,
     /// Label of the provider used for this session.
     pub provider: String,
+    /// The app's own APIs this session can call through Portcullis's
+    /// proxy (`/api/remote/<name>`), by name.
+    pub apis: Vec<String>,
 }
 
 impl UserView {
@@ -147,6 +150,7 @@ mod tests {
             email: None,
             picture: None,
             provider: "Local".into(),
+            apis: Vec::new(),
         }
     }
 

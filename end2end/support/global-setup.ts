@@ -26,12 +26,22 @@ function freePort(): Promise<number> {
   });
 }
 
-function serverBinary(): string {
-  if (process.env.PORTCULLIS_SERVER_BIN) return process.env.PORTCULLIS_SERVER_BIN;
+function targetDirectory(): string {
   const metadata = JSON.parse(
     execFileSync('cargo', ['metadata', '--no-deps', '--format-version', '1'], { cwd: root, encoding: 'utf8' }),
   );
-  return path.join(metadata.target_directory, 'debug', 'server');
+  return metadata.target_directory;
+}
+
+function serverBinary(): string {
+  if (process.env.PORTCULLIS_SERVER_BIN) return process.env.PORTCULLIS_SERVER_BIN;
+  return path.join(targetDirectory(), 'debug', 'server');
+}
+
+/** The embedding example (server/examples/embed.rs), built now. */
+function embedBinary(): string {
+  execFileSync('cargo', ['build', '-q', '-p', 'portcullis', '--example', 'embed'], { cwd: root, stdio: 'inherit' });
+  return path.join(targetDirectory(), 'debug', 'examples', 'embed');
 }
 
 /// Resolves with the first stdout line starting with `prefix`.
@@ -92,6 +102,9 @@ export default async function globalSetup() {
   const tlsPort = await freePort();
   const tlsAppPort = await freePort();
   const httpsUrl = `https://127.0.0.1:${tlsPort}`;
+  // The embedding example: a plain Axum app with Portcullis mounted.
+  const embedPort = await freePort();
+  const embedUrl = `http://127.0.0.1:${embedPort}`;
   const dataDir = mkdtempSync(path.join(tmpdir(), 'portcullis-e2e-'));
   // The canary hunt's inputs: the tokens the provider issued, and every
   // line the server logged.
@@ -102,15 +115,19 @@ export default async function globalSetup() {
   let localIssuer = '';
   let idp: ChildProcess | undefined;
   let github: ChildProcess | undefined;
+  let notes: ChildProcess | undefined;
   let app: ChildProcess | undefined;
+  let embed: ChildProcess | undefined;
   let tlsApp: ChildProcess | undefined;
   let tlsProxy: import('node:https').Server | undefined;
   const teardown = async () => {
     tlsProxy?.close();
     tlsProxy?.closeAllConnections();
     await stop(tlsApp);
+    await stop(embed);
     await stop(app);
     await stop(github);
+    await stop(notes);
     await stop(idp);
   };
 
@@ -119,7 +136,7 @@ export default async function globalSetup() {
       env: {
         ...process.env,
         IDP_PORT: '0',
-        IDP_REDIRECT_URIS: `${appUrl}/auth/callback/local,${httpsUrl}/auth/callback/local`,
+        IDP_REDIRECT_URIS: `${appUrl}/auth/callback/local,${httpsUrl}/auth/callback/local,${embedUrl}/auth/callback/local`,
         IDP_POST_LOGOUT_REDIRECT_URIS: `${appUrl}/auth/logged-out,${httpsUrl}/auth/logged-out`,
         IDP_BACKCHANNEL_LOGOUT_URI: `${appUrl}/auth/backchannel/local`,
         IDP_ACCESS_TOKEN_TTL: process.env.IDP_ACCESS_TOKEN_TTL ?? '5',
@@ -141,6 +158,13 @@ export default async function globalSetup() {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const githubReady = JSON.parse(await waitForLine(github, 'FAKE_GITHUB_READY ', 'the fake GitHub', 15_000));
+
+    // An API of the app's own, which the profile page calls through the proxy.
+    notes = spawn(process.execPath, [path.join(here, '../notes-api/server.mjs')], {
+      env: { ...process.env, NOTES_API_PORT: '0', NOTES_API_ISSUER: ready.issuer },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const notesReady = JSON.parse(await waitForLine(notes, 'NOTES_API_READY ', 'the notes API', 15_000));
 
     const vaultKey = process.env.TOKEN_ENCRYPTION_KEYS ?? `e2e:${randomBytes(32).toString('base64')}`;
     const portcullis = async (port: number, publicUrl: string, db: string, extra: Record<string, string>) => {
@@ -181,11 +205,38 @@ export default async function globalSetup() {
       GITHUB_API_URL: `${githubReady.url}/api/v3`,
       GITHUB_CLIENT_ID: 'portcullis-dev-github',
       GITHUB_CLIENT_SECRET: 'portcullis-dev-github-secret',
+      REMOTE_APIS: 'notes',
+      API_NOTES_URL: notesReady.url,
+      // The notes API trusts the local provider's tokens only.
+      API_NOTES_PROVIDER: 'local',
     });
     tlsApp = await portcullis(tlsAppPort, httpsUrl, 'portcullis-https.db', { AUTH_PROVIDERS: 'local' });
+    embed = spawn(embedBinary(), [], {
+      cwd: root,
+      env: {
+        ...process.env,
+        RUST_LOG: process.env.RUST_LOG ?? 'warn,portcullis=trace',
+        EMBED_ADDR: `127.0.0.1:${embedPort}`,
+        APP_PUBLIC_URL: embedUrl,
+        AUTH_PROVIDERS: 'local',
+        LOCAL_LABEL: 'Local demo provider',
+        LOCAL_ISSUER: ready.issuer,
+        LOCAL_CLIENT_ID: 'portcullis-dev',
+        LOCAL_CLIENT_SECRET: 'portcullis-dev-secret',
+        DATABASE_URL: `sqlite://${path.join(dataDir, 'embed.db')}`,
+        TOKEN_ENCRYPTION_KEYS: vaultKey,
+        REMOTE_APIS: 'notes',
+        API_NOTES_URL: notesReady.url,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    for (const stream of [embed.stdout!, embed.stderr!]) {
+      stream.on('data', (chunk: Buffer) => appendFileSync(serverLog, chunk));
+    }
     tlsProxy = await startTlsProxy(tlsPort, tlsAppPort);
     await waitForHttp(`http://127.0.0.1:${tlsAppPort}/healthz`, 'the Portcullis server behind TLS', 30_000);
     await waitForHttp(`${appUrl}/healthz`, 'the Portcullis server', 30_000);
+    await waitForHttp(`${embedUrl}/healthz`, 'the embedding example', 30_000);
   } catch (err) {
     await teardown();
     throw err;
@@ -193,6 +244,7 @@ export default async function globalSetup() {
 
   process.env.PORTCULLIS_URL = appUrl;
   process.env.PORTCULLIS_HTTPS_URL = httpsUrl;
+  process.env.PORTCULLIS_EMBED_URL = embedUrl;
   process.env.PORTCULLIS_CANARY_FILE = canaryFile;
   process.env.PORTCULLIS_SERVER_LOG = serverLog;
   process.env.PORTCULLIS_IDP = localIssuer;

@@ -97,6 +97,9 @@ impl ports::Backend for Backend {
                 email: user.email().map(str::to_owned),
                 picture: user.picture().map(str::to_owned),
                 provider: self.label(user.provider()).await,
+                apis: (self.portcullis.remote_apis(Some(&user)).into_iter())
+                    .map(str::to_owned)
+                    .collect(),
             }))
         })
     }

@@ -23,6 +23,7 @@ app_port=$(free_port)
 reload_port=$(free_port)
 idp_port=$(free_port)
 github_port=$(free_port)
+notes_port=$(free_port)
 log=$(mktemp)
 passed=0
 failed=0
@@ -34,7 +35,7 @@ check() {
 
 # setsid: a process group of its own, like a terminal's foreground job.
 LEPTOS_SITE_ADDR=127.0.0.1:$app_port LEPTOS_RELOAD_PORT=$reload_port IDP_PORT=$idp_port \
-FAKE_GITHUB_PORT=$github_port \
+FAKE_GITHUB_PORT=$github_port NOTES_API_PORT=$notes_port \
   setsid make dev >"$log" 2>&1 </dev/null &
 dev_pid=$!
 cleanup() { kill -KILL -- "-$dev_pid" 2>/dev/null || true; rm -f "$log"; }
@@ -63,6 +64,10 @@ check "its GitHub button leads to the fake GitHub" \
 
 check "the app listens before Ctrl-C" listening "$app_port"
 check "the identity provider listens before Ctrl-C" listening "$idp_port"
+check "the notes API listens before Ctrl-C" listening "$notes_port"
+notes=$(node -e 'fetch(process.argv[1],{headers:{"x-csrf":"1"}}).then(r=>process.stdout.write(String(r.status))).catch(()=>process.exit(1))' \
+  "http://127.0.0.1:$app_port/api/remote/notes/notes" || true)
+check "the notes API is proxied (anonymous: 401)" test "$notes" = 401
 
 kill -INT -- "-$dev_pid"
 for _ in $(seq 30); do
@@ -74,6 +79,7 @@ sleep 1
 check "Ctrl-C stops the app" bash -c "$(declare -f listening); ! listening $app_port"
 check "Ctrl-C stops the identity provider" bash -c "$(declare -f listening); ! listening $idp_port"
 check "Ctrl-C stops the fake GitHub" bash -c "$(declare -f listening); ! listening $github_port"
+check "Ctrl-C stops the notes API" bash -c "$(declare -f listening); ! listening $notes_port"
 check "make dev says it stopped" grep -q "dev: stopped." "$log"
 check "nothing of make dev is left running" bash -c "! pgrep -g $dev_pid >/dev/null"
 

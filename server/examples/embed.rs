@@ -1,20 +1,24 @@
 //! Portcullis in a plain Axum app: a public page, a page and a JSON
-//! endpoint that need a signed-in user, and one that reads the user's
-//! data from their provider's API with a fresh access token.
+//! endpoint that need a signed-in user, one that reads the user's data
+//! from their provider's API with a fresh access token, and a script on
+//! the account page that calls the app's own notes API through
+//! Portcullis's proxy (the browser never holds the token).
 //!
 //!   AUTH_PROVIDERS=google GOOGLE_CLIENT_ID=... GOOGLE_CLIENT_SECRET=... \
+//!   REMOTE_APIS=notes API_NOTES_URL=https://notes.internal \
 //!   TOKEN_ENCRYPTION_KEYS=k1:$(head -c 32 /dev/urandom | base64) \
 //!   cargo run --example embed
 use std::net::SocketAddr;
 
-use axum::{Json, Router, response::Html, routing::get};
+use axum::{Json, Router, http::header, response::Html, routing::get};
 use portcullis::{ErrorCode, Portcullis, ProviderProfile, Settings, User};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let portcullis = Portcullis::start(Settings::from_env()?).await?;
     tokio::spawn(portcullis.background());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+    let address = std::env::var("EMBED_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
+    let listener = tokio::net::TcpListener::bind(address).await?;
     let app = app(&portcullis).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app).await?;
     Ok(())
@@ -25,7 +29,11 @@ pub fn app(portcullis: &Portcullis) -> Router {
         .route("/", get(home))
         .route("/account", get(account))
         .route("/api/me", get(|user: User| async { Json(user) }))
-        .route("/api/profile", get(profile));
+        .route("/api/profile", get(profile))
+        .route(
+            "/notes.js",
+            get(|| async { ([(header::CONTENT_TYPE, "text/javascript")], NOTES_JS) }),
+        );
     portcullis.mount(routes)
 }
 
@@ -41,10 +49,18 @@ async fn home(user: Option<User>) -> Html<String> {
 
 async fn account(user: User) -> Html<String> {
     Html(format!(
-        "<h1>Your account</h1><p>Signed in with {}.</p>",
+        "<h1>Your account</h1><p>Signed in with {}.</p>\
+         <h2>Your notes</h2><p id=\"notes\">Loading…</p><script src=\"/notes.js\"></script>",
         user.provider()
     ))
 }
+
+/// The account page's script: the notes API through the proxy, with the
+/// header that proves the call is this site's own.
+const NOTES_JS: &str = r#"fetch("/api/remote/notes/notes", { headers: { "X-CSRF": "1" } })
+  .then((answer) => answer.json())
+  .then((body) => { document.getElementById("notes").textContent =
+    body.notes ? (body.notes.map((n) => n.text).join(", ") || "No notes yet.") : body.message; });"#;
 
 async fn profile(portcullis: Portcullis, user: User) -> Result<Json<ProviderProfile>, ErrorCode> {
     portcullis.provider_profile(&user).await.map(Json)

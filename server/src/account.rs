@@ -8,7 +8,7 @@ use http::request::Parts;
 use tower_sessions::Session;
 
 use crate::{
-    Portcullis, cache,
+    Portcullis, TokenPolicy, cache,
     error::ErrorCode,
     model::{LinkedIdentity, ProviderInfo, ProviderProfile, SessionInfo, User},
     session_rows,
@@ -17,6 +17,27 @@ use crate::{
 };
 
 impl Portcullis {
+    /// The names of the upstream APIs (`REMOTE_APIS`, in order) that a
+    /// browser with `user` signed in (or nobody) can call through the
+    /// proxy: those that take no token or a token if there is one, and
+    /// those that take the user's token from the user's provider. A page
+    /// shows only what it can use.
+    pub fn remote_apis(&self, user: Option<&User>) -> Vec<&str> {
+        self.remote_apis
+            .iter()
+            .map(|api| &api.settings)
+            .filter(|api| match api.token {
+                TokenPolicy::None | TokenPolicy::UserIfSignedIn => true,
+                TokenPolicy::User => user.is_some_and(|user| {
+                    api.provider
+                        .as_deref()
+                        .is_none_or(|id| id == user.provider())
+                }),
+            })
+            .map(|api| api.name.as_str())
+            .collect()
+    }
+
     /// The configured providers, in `AUTH_PROVIDERS` order.
     pub async fn providers(&self) -> Vec<ProviderInfo> {
         self.core.registry.views().await

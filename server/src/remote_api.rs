@@ -39,6 +39,7 @@ use crate::{
     secret::Secret,
     session::SessionUser,
     telemetry::{cause_chain, escaped},
+    vault::TokenSet,
 };
 
 /// The header a page's script sets to prove the call is its own.
@@ -195,10 +196,15 @@ impl RemoteApi {
             },
             (None, _) => None,
         };
-        let token = match &user {
-            Some(user) => Some(self.fresh_token(user).await?),
+        let tokens = match &user {
+            Some(user) => Some(self.fresh_tokens(user).await?),
             None => None,
         };
+        let token = tokens.as_ref().map(|tokens| tokens.access_token.clone());
+        // Whether a refusal can be answered with a refresh: an API refusing
+        // a token that cannot be renewed says nothing about the grant, so
+        // the session stays.
+        let renewable = tokens.is_some_and(|tokens| tokens.refresh_token.is_some());
         let headers = forwarded_headers(&parts.headers);
         let declared = declared_length(&parts.headers);
         if let (Some(max), Some(length)) = (self.settings.max_body, declared)
@@ -231,6 +237,9 @@ impl RemoteApi {
             Ok(answer) => answer,
         };
         let answer = match (answer.status(), &user, &token) {
+            (StatusCode::UNAUTHORIZED, Some(_), Some(_)) if !renewable => {
+                return Err(ProxyError::TokenRefused);
+            }
             (StatusCode::UNAUTHORIZED, Some(user), Some(token)) => {
                 // The upstream refused a token we took to be valid: one
                 // refresh (single-flight), and one retry where that is safe.
@@ -263,13 +272,13 @@ impl RemoteApi {
         self.answer(answer)
     }
 
-    /// The session's access token, refreshed first if it expires soon.
-    async fn fresh_token(&self, user: &SessionUser) -> Result<Secret, ProxyError> {
+    /// The session's tokens, the access token refreshed first if it
+    /// expires soon.
+    async fn fresh_tokens(&self, user: &SessionUser) -> Result<TokenSet, ProxyError> {
         self.core
             .refresher
             .fresh_tokens(user)
             .await
-            .map(|tokens| tokens.access_token)
             .map_err(ProxyError::Token)
     }
 

@@ -92,7 +92,7 @@ pub struct Portcullis {
     cross_site: Arc<[String]>,
     background_refresh: Option<Duration>,
     /// The upstream APIs the browser reaches through the router.
-    remote_apis: Arc<[Arc<RemoteApi>]>,
+    pub(crate) remote_apis: Arc<[Arc<RemoteApi>]>,
 }
 
 impl Portcullis {

@@ -6,7 +6,8 @@ use leptos_meta::Title;
 use crate::{
     CurrentUser,
     components::{
-        avatar::Avatar, connections::Connections, live_data::LiveData, sessions::Sessions,
+        avatar::Avatar, connections::Connections, live_data::LiveData, notes::Notes,
+        sessions::Sessions,
     },
     pages::error::ErrorPanel,
 };
@@ -45,6 +46,7 @@ pub fn ProfilePage() -> impl IntoView {
                                 <dd data-testid="provider">{user.provider.clone()}</dd>
                             </dl>
                             <LiveData provider=user.provider.clone() />
+                            {user.apis.iter().any(|api| api == "notes").then(|| view! { <Notes /> })}
                             <Connections />
                             <Sessions />
                             // A plain form: signing out works before the WASM bundle loads.

@@ -10,6 +10,7 @@ use reqwest::{Client, Method, StatusCode, header};
 use serde_json::{Value, json};
 
 use crate::{
+    github::sign_in_with_github,
     harness::{TestApp, browser},
     login::sign_in_at_provider,
     notes_api::NotesApi,
@@ -456,4 +457,78 @@ async fn a_hundred_megabytes_stream_up_and_down_in_bounded_memory() {
         grown_mib < 32,
         "the server's peak memory grew by {grown_mib} MiB moving 2 × 100 MiB"
     );
+}
+
+#[tokio::test]
+async fn an_api_refusing_a_token_that_cannot_be_renewed_answers_401_and_the_session_stays() {
+    // GitHub's tokens have no refresh token, and the notes API takes only
+    // the local provider's: a refusal must not end the GitHub session.
+    let (app, notes) = with_notes(TestApp::local().github(0)).await;
+    let client = browser();
+    assert_eq!(sign_in_with_github(&client, &app, "octocat").await, "/");
+    let (status, body) = json_of(
+        call(&client, &app, Method::GET, "/notes")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"], "PC-API-401", "{body}");
+    assert_eq!(notes.requests(), 1, "sent once, not retried");
+    let user = client
+        .get(format!("{}/auth/user", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(user.status(), StatusCode::OK, "still signed in");
+}
+
+#[tokio::test]
+async fn an_api_that_takes_one_providers_tokens_refuses_other_sessions_and_the_page_hides_it() {
+    let (app, notes) = with_notes(
+        TestApp::local()
+            .github(0)
+            .var("API_NOTES_PROVIDER", "local"),
+    )
+    .await;
+    let github = browser();
+    sign_in_with_github(&github, &app, "octocat").await;
+    let (status, body) = json_of(
+        call(&github, &app, Method::GET, "/notes")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["error"], "PC-API-403", "{body}");
+    assert_eq!(notes.requests(), 0);
+
+    let profile = |client: Client| {
+        let url = format!("{}/profile", app.url);
+        async move { client.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    assert!(
+        !profile(github).await.contains("Your notes"),
+        "no card it cannot use"
+    );
+    let local = signed_in(&app, "demo").await;
+    assert!(profile(local).await.contains("Your notes"));
+}
+
+#[tokio::test]
+async fn the_profile_page_has_no_notes_card_where_no_notes_api_is_configured() {
+    let app = TestApp::local().spawn().await;
+    let client = signed_in(&app, "demo").await;
+    let page = client
+        .get(format!("{}/profile", app.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Dana Demo"), "{page}");
+    assert!(!page.contains("Your notes"), "{page}");
 }
