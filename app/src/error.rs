@@ -103,6 +103,10 @@ pub enum AppError {
     /// The API could not be reached, or its answer was unusable.
     #[error("We could not reach this service. Please try again in a moment.")]
     ApiUnreachable,
+    /// The app's own API answered with an error of its own (not one of
+    /// Portcullis's).
+    #[error("The service could not do this right now. Please try again.")]
+    ApiFailed,
 }
 
 impl AppError {
@@ -135,11 +139,12 @@ impl AppError {
             Self::ApiTokenRefused => "PC-API-401",
             Self::ApiTimeout => "PC-API-504",
             Self::ApiUnreachable => "PC-API-502",
+            Self::ApiFailed => "PC-NET-002",
         }
     }
 
     /// Every error, for lookups by code.
-    pub const ALL: [AppError; 26] = [
+    pub const ALL: [AppError; 27] = [
         Self::Unreachable,
         Self::Unavailable,
         Self::NotFound,
@@ -166,6 +171,7 @@ impl AppError {
         Self::ApiTokenRefused,
         Self::ApiTimeout,
         Self::ApiUnreachable,
+        Self::ApiFailed,
     ];
 
     /// The error with this stable code, if any.
@@ -195,7 +201,7 @@ impl AppError {
             Self::ApiRequestTooLarge => 413,
             Self::ApiTokenRefused => 401,
             Self::ApiTimeout => 504,
-            Self::ApiUnreachable => 502,
+            Self::ApiUnreachable | Self::ApiFailed => 502,
         }
     }
 
@@ -243,6 +249,7 @@ impl AppError {
             Self::ApiTokenRefused => "Sign-in not accepted",
             Self::ApiTimeout => "Service too slow",
             Self::ApiUnreachable => "Service unreachable",
+            Self::ApiFailed => "Service error",
         }
     }
 }

@@ -227,6 +227,7 @@ export default async function globalSetup() {
         TOKEN_ENCRYPTION_KEYS: vaultKey,
         REMOTE_APIS: 'notes',
         API_NOTES_URL: notesReady.url,
+        API_NOTES_PROVIDER: 'local',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

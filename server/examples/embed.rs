@@ -5,7 +5,7 @@
 //! Portcullis's proxy (the browser never holds the token).
 //!
 //!   AUTH_PROVIDERS=google GOOGLE_CLIENT_ID=... GOOGLE_CLIENT_SECRET=... \
-//!   REMOTE_APIS=notes API_NOTES_URL=https://notes.internal \
+//!   REMOTE_APIS=notes API_NOTES_URL=https://notes.internal API_NOTES_PROVIDER=google \
 //!   TOKEN_ENCRYPTION_KEYS=k1:$(head -c 32 /dev/urandom | base64) \
 //!   cargo run --example embed
 use std::net::SocketAddr;
@@ -57,10 +57,15 @@ async fn account(user: User) -> Html<String> {
 
 /// The account page's script: the notes API through the proxy, with the
 /// header that proves the call is this site's own.
-const NOTES_JS: &str = r#"fetch("/api/remote/notes/notes", { headers: { "X-CSRF": "1" } })
-  .then((answer) => answer.json())
-  .then((body) => { document.getElementById("notes").textContent =
-    body.notes ? (body.notes.map((n) => n.text).join(", ") || "No notes yet.") : body.message; });"#;
+const NOTES_JS: &str = r#"const shown = document.getElementById("notes");
+fetch("/api/remote/notes/notes", { headers: { "X-CSRF": "1" } })
+  .then(async (answer) => {
+    const body = await answer.json().catch(() => ({}));
+    shown.textContent = answer.ok
+      ? body.notes.map((note) => note.text).join(", ") || "No notes yet."
+      : body.message || `The notes service answered ${answer.status}.`;
+  })
+  .catch(() => { shown.textContent = "The notes service could not be reached."; });"#;
 
 async fn profile(portcullis: Portcullis, user: User) -> Result<Json<ProviderProfile>, ErrorCode> {
     portcullis.provider_profile(&user).await.map(Json)

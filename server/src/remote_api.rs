@@ -4,30 +4,46 @@
 //! access token as `Authorization: Bearer` (RFC 6750 §2.1). The token never
 //! reaches the browser.
 //!
-//! A request must carry an anti-forgery proof, whatever its method: our
-//! own `Origin`, `Sec-Fetch-Site: same-origin`, or `X-CSRF: 1`, a header a
-//! cross-site form cannot send. The browser's cookies, its `Authorization`
-//! and the hop-by-hop headers (RFC 9110 §7.6.1) are not forwarded; neither
-//! is an upstream's `Set-Cookie`. Bodies stream both ways, capped where
-//! configured; redirects are not followed (a 3xx goes back as it came).
-//! An upstream 401 gets one refresh of the token (single-flight) and, for
-//! an idempotent request without a body, one retry.
+//! What the browser may send: the usual methods (not `TRACE` or
+//! `CONNECT`), with an anti-forgery proof whatever the method (an `Origin`,
+//! if sent, must be ours; without one, `Sec-Fetch-Site: same-origin` or
+//! `X-CSRF: 1`, a header a cross-site form cannot send), and a path that
+//! stays under the API's base. Its cookies, its `Authorization`, the
+//! hop-by-hop headers (RFC 9110 §7.6.1) and the headers servers read as
+//! who the client is or where a request goes are not forwarded.
+//!
+//! What comes back: the upstream's status, body (streamed, capped where
+//! configured) and headers, less those that would act on this site as a
+//! whole (cookies, `Clear-Site-Data`, HSTS, its own CSP...); a proxied
+//! answer is sandboxed (`Content-Security-Policy: sandbox`), and one made
+//! with the user's token is never stored by a shared cache. A redirect is
+//! not followed: one under the API's base comes back as a path under the
+//! prefix, one elsewhere as the absolute URL, and one to this site is
+//! refused (the browser would follow it with our origin and the proof).
+//!
+//! An upstream 401 gets one refresh of the token (single-flight, at most
+//! once a minute per grant) and, for an idempotent request without a
+//! body, one retry. A token that cannot be renewed is not refreshed, and
+//! an upstream's 401 never ends the session by itself.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicBool, Ordering},
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
 };
 
 use axum::{
-    body::{Body, Bytes},
+    body::{Body, Bytes, HttpBody},
     extract::Request,
-    response::{IntoResponse, Response},
+    response::Response,
 };
 use futures_util::{Stream, StreamExt};
-use http::{HeaderMap, HeaderName, Method, StatusCode, header, request::Parts};
-use url::Url;
-
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header, request::Parts};
 use tower_sessions::Session;
+use url::Url;
 
 use crate::{
     backend::Core,
@@ -35,7 +51,6 @@ use crate::{
     error::ErrorCode,
     pages::error_answer,
     refresh::RefreshError,
-    same_origin::is_same_origin,
     secret::Secret,
     session::SessionUser,
     telemetry::{cause_chain, escaped},
@@ -44,6 +59,16 @@ use crate::{
 
 /// The header a page's script sets to prove the call is its own.
 pub(crate) const CSRF_HEADER: &str = "x-csrf";
+
+/// On the proxy's own error answers (never on an upstream's), with their
+/// code, so a page tells "Portcullis refused" from "the API answered".
+pub const PROXY_ERROR_HEADER: &str = "x-portcullis-error";
+
+/// After an upstream refused a token and it was refreshed, another
+/// refusal of the same grant is not refreshed again for this long: an
+/// upstream that refuses everything cannot make the provider refresh on
+/// every call.
+const REJECTION_REFRESH_EVERY: Duration = Duration::from_secs(60);
 
 /// A proxied answer, which the layer passes through as the upstream gave
 /// it (no error page in place of an upstream's bare 404).
@@ -56,12 +81,16 @@ pub(crate) struct RemoteApi {
     pub(crate) settings: RemoteApiSettings,
     client: reqwest::Client,
     core: Arc<Core>,
+    /// When each grant was last refreshed after a refusal here.
+    refreshed_after_refusal: Mutex<HashMap<String, Instant>>,
 }
 
 /// Why a proxied call failed; each tells the browser one code.
 #[derive(Debug, thiserror::Error)]
 enum ProxyError {
-    #[error("no anti-forgery proof (same-origin Origin or Sec-Fetch-Site, or X-CSRF: 1)")]
+    #[error("the method {0} is not proxied")]
+    Method(Method),
+    #[error("no anti-forgery proof (our Origin, Sec-Fetch-Site: same-origin, or X-CSRF: 1)")]
     CrossSite,
     #[error("not signed in")]
     NotSignedIn,
@@ -77,6 +106,8 @@ enum ProxyError {
     RequestTooLarge(u64),
     #[error("the upstream's answer is larger than {0} bytes")]
     AnswerTooLarge(u64),
+    #[error("the upstream redirects to this site ({0:?})")]
+    RedirectHere(String),
     #[error("the upstream refused the user's access token")]
     TokenRefused,
     #[error("the upstream did not answer in time")]
@@ -88,19 +119,39 @@ enum ProxyError {
 impl ProxyError {
     fn code(&self) -> ErrorCode {
         match self {
+            Self::Method(_) | Self::BadPath(_) => ErrorCode::BadRequest,
             Self::CrossSite => ErrorCode::CrossSiteRequest,
             Self::NotSignedIn => ErrorCode::NotSignedIn,
             Self::WrongProvider { .. } => ErrorCode::ApiWrongProvider,
             Self::Session(_) => ErrorCode::Unavailable,
             Self::Token(err) => err.code(),
-            Self::BadPath(_) => ErrorCode::BadRequest,
             Self::RequestTooLarge(_) => ErrorCode::ApiRequestTooLarge,
             Self::TokenRefused => ErrorCode::ApiTokenRefused,
             Self::Timeout(_) => ErrorCode::ApiTimeout,
-            Self::AnswerTooLarge(_) | Self::Unreachable(_) => ErrorCode::ApiUnreachable,
+            Self::AnswerTooLarge(_) | Self::RedirectHere(_) | Self::Unreachable(_) => {
+                ErrorCode::ApiUnreachable
+            }
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::Method(_) => StatusCode::METHOD_NOT_ALLOWED,
+            other => other.code().status(),
         }
     }
 }
+
+/// The methods proxied (RFC 9110 §9.3, and `PATCH`).
+const METHODS: [Method; 7] = [
+    Method::GET,
+    Method::HEAD,
+    Method::POST,
+    Method::PUT,
+    Method::PATCH,
+    Method::DELETE,
+    Method::OPTIONS,
+];
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1), which end at this hop.
 const HOP_BY_HOP: [HeaderName; 8] = [
@@ -114,6 +165,39 @@ const HOP_BY_HOP: [HeaderName; 8] = [
     header::UPGRADE,
 ];
 
+/// Request headers the browser does not choose for the upstream: its
+/// cookies and credentials, the host, and what servers read as the
+/// client's address, the request's real target or method.
+const NOT_FORWARDED: [&str; 14] = [
+    "cookie",
+    "authorization",
+    "host",
+    "expect",
+    CSRF_HEADER,
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-real-ip",
+    "x-original-url",
+    "x-rewrite-url",
+    "x-http-method-override",
+    "x-method-override",
+];
+
+/// Answer headers an upstream may not set for this site as a whole.
+const NOT_PASSED_BACK: [&str; 9] = [
+    "set-cookie",
+    "clear-site-data",
+    "strict-transport-security",
+    "content-security-policy",
+    "content-security-policy-report-only",
+    "x-frame-options",
+    "alt-svc",
+    "refresh",
+    PROXY_ERROR_HEADER,
+];
+
 impl RemoteApi {
     /// The API and its client: no redirects followed, connecting within
     /// 5 s (or the whole timeout if shorter), the whole exchange within the
@@ -121,7 +205,7 @@ impl RemoteApi {
     pub(crate) fn new(settings: RemoteApiSettings, core: Arc<Core>) -> reqwest::Result<Self> {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(settings.timeout.min(std::time::Duration::from_secs(5)))
+            .connect_timeout(settings.timeout.min(Duration::from_secs(5)))
             .timeout(settings.timeout)
             .user_agent(concat!("portcullis/", env!("CARGO_PKG_VERSION")))
             .build()?;
@@ -129,16 +213,16 @@ impl RemoteApi {
             settings,
             client,
             core,
+            refreshed_after_refusal: Mutex::default(),
         })
     }
 
     /// Serves one request to `<prefix>/...`.
     pub(crate) async fn serve(self: Arc<Self>, request: Request) -> Response {
         let (parts, body) = request.into_parts();
-        let json = true;
         let Some(session) = parts.extensions.get::<Session>().cloned() else {
             tracing::error!("no Portcullis layer in front of the API proxy");
-            return error_answer(ErrorCode::Internal, StatusCode::INTERNAL_SERVER_ERROR, json);
+            return own_error(ErrorCode::Internal, StatusCode::INTERNAL_SERVER_ERROR);
         };
         match self.proxy(&session, &parts, body).await {
             Ok(response) => response,
@@ -152,7 +236,14 @@ impl RemoteApi {
                     "proxied call failed: {}",
                     cause_chain(&err)
                 );
-                error_answer(code, code.status(), json)
+                let mut answer = own_error(code, err.status());
+                if let ProxyError::Method(_) = err {
+                    let allow = METHODS.map(|m| m.to_string()).join(", ");
+                    if let Ok(allow) = HeaderValue::from_str(&allow) {
+                        answer.headers_mut().insert(header::ALLOW, allow);
+                    }
+                }
+                answer
             }
         }
     }
@@ -163,58 +254,32 @@ impl RemoteApi {
         parts: &Parts,
         body: Body,
     ) -> Result<Response, ProxyError> {
-        let proof = parts
-            .headers
-            .get(CSRF_HEADER)
-            .is_some_and(|value| value.as_bytes() == b"1");
-        if !proof && !is_same_origin(&parts.headers, &self.core.public_url) {
+        if !METHODS.contains(&parts.method) {
+            return Err(ProxyError::Method(parts.method.clone()));
+        }
+        if !has_proof(&parts.headers, &self.core.public_url) {
             return Err(ProxyError::CrossSite);
         }
         let url = self.upstream_url(parts)?;
-        let user = match self.settings.token {
-            TokenPolicy::None => None,
-            TokenPolicy::User | TokenPolicy::UserIfSignedIn => self
-                .core
-                .sessions
-                .signed_in(session)
-                .await
-                .map_err(ProxyError::Session)?,
-        };
-        let user = match (user, self.settings.token) {
-            (None, TokenPolicy::User) => return Err(ProxyError::NotSignedIn),
-            (Some(user), _) => match &self.settings.provider {
-                Some(wanted) if *wanted != user.identity.provider => {
-                    if self.settings.token == TokenPolicy::User {
-                        return Err(ProxyError::WrongProvider {
-                            signed_in: user.identity.provider.clone(),
-                            wanted: wanted.clone(),
-                        });
-                    }
-                    None
-                }
-                _ => Some(user),
-            },
-            (None, _) => None,
-        };
+        let user = self.user(session).await?;
         let tokens = match &user {
-            Some(user) => Some(self.fresh_tokens(user).await?),
+            Some(user) => Some(
+                self.core
+                    .refresher
+                    .fresh_tokens(user)
+                    .await
+                    .map_err(ProxyError::Token)?,
+            ),
             None => None,
         };
         let token = tokens.as_ref().map(|tokens| tokens.access_token.clone());
-        // Whether a refusal can be answered with a refresh: an API refusing
-        // a token that cannot be renewed says nothing about the grant, so
-        // the session stays.
-        let renewable = tokens.is_some_and(|tokens| tokens.refresh_token.is_some());
         let headers = forwarded_headers(&parts.headers);
-        let declared = declared_length(&parts.headers);
-        if let (Some(max), Some(length)) = (self.settings.max_body, declared)
+        if let (Some(max), Some(length)) = (self.settings.max_body, body.size_hint().exact())
             && length > max
         {
             return Err(ProxyError::RequestTooLarge(max));
         }
-        let bodiless = declared == Some(0)
-            || (declared.is_none() && !parts.headers.contains_key(header::TRANSFER_ENCODING));
-        let retryable = bodiless && is_idempotent(&parts.method);
+        let bodiless = body.is_end_stream() || body.size_hint().exact() == Some(0);
         let over_limit = Arc::new(AtomicBool::new(false));
         let body = match bodiless {
             true => reqwest::Body::from(Bytes::new()),
@@ -229,27 +294,17 @@ impl RemoteApi {
             .await;
         let answer = match sent {
             Err(_) if over_limit.load(Ordering::Relaxed) => {
-                return Err(ProxyError::RequestTooLarge(
-                    self.settings.max_body.unwrap_or(0),
-                ));
+                let max = self.settings.max_body.unwrap_or(0);
+                return Err(ProxyError::RequestTooLarge(max));
             }
             Err(err) => return Err(failed(err)),
             Ok(answer) => answer,
         };
-        let answer = match (answer.status(), &user, &token) {
-            (StatusCode::UNAUTHORIZED, Some(_), Some(_)) if !renewable => {
-                return Err(ProxyError::TokenRefused);
-            }
-            (StatusCode::UNAUTHORIZED, Some(user), Some(token)) => {
-                // The upstream refused a token we took to be valid: one
-                // refresh (single-flight), and one retry where that is safe.
-                let renewed = self
-                    .core
-                    .refresher
-                    .tokens_after_rejection(user, token)
-                    .await
-                    .map_err(ProxyError::Token)?;
-                if !retryable {
+        let answer = match (answer.status(), &user, &tokens) {
+            (StatusCode::UNAUTHORIZED, Some(user), Some(tokens)) => {
+                let renewed = self.after_refusal(user, tokens).await?;
+                // One retry, where sending the request again is safe.
+                if !(bodiless && is_idempotent(&parts.method)) {
                     return Err(ProxyError::TokenRefused);
                 }
                 let again = self
@@ -269,15 +324,58 @@ impl RemoteApi {
             }
             _ => answer,
         };
-        self.answer(answer)
+        self.answer(answer, &url, token.is_some())
     }
 
-    /// The session's tokens, the access token refreshed first if it
-    /// expires soon.
-    async fn fresh_tokens(&self, user: &SessionUser) -> Result<TokenSet, ProxyError> {
+    /// The user whose token goes along, as the API's token policy says:
+    /// `None` for an anonymous call.
+    async fn user(&self, session: &Session) -> Result<Option<SessionUser>, ProxyError> {
+        if self.settings.token == TokenPolicy::None {
+            return Ok(None);
+        }
+        let signed_in =
+            (self.core.sessions.signed_in(session).await).map_err(ProxyError::Session)?;
+        let wanted = self.settings.provider.as_deref();
+        match (signed_in, self.settings.token) {
+            (Some(user), _) if wanted.is_none_or(|id| id == user.identity.provider) => {
+                Ok(Some(user))
+            }
+            (Some(user), TokenPolicy::User) => Err(ProxyError::WrongProvider {
+                signed_in: user.identity.provider,
+                wanted: wanted.unwrap_or_default().to_owned(),
+            }),
+            (None, TokenPolicy::User) => Err(ProxyError::NotSignedIn),
+            _ => Ok(None),
+        }
+    }
+
+    /// After the upstream refused `tokens`' access token: the tokens once
+    /// refreshed (single-flight), unless they cannot be renewed or this
+    /// grant was refreshed after a refusal less than a minute ago; then
+    /// the refusal stands and the session stays.
+    async fn after_refusal(
+        &self,
+        user: &SessionUser,
+        tokens: &TokenSet,
+    ) -> Result<TokenSet, ProxyError> {
+        if tokens.refresh_token.is_none() {
+            return Err(ProxyError::TokenRefused);
+        }
+        {
+            let now = Instant::now();
+            let mut recent = self
+                .refreshed_after_refusal
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            recent.retain(|_, at| now.duration_since(*at) < REJECTION_REFRESH_EVERY);
+            if recent.contains_key(&user.grant) {
+                return Err(ProxyError::TokenRefused);
+            }
+            recent.insert(user.grant.clone(), now);
+        }
         self.core
             .refresher
-            .fresh_tokens(user)
+            .tokens_after_rejection(user, &tokens.access_token)
             .await
             .map_err(ProxyError::Token)
     }
@@ -309,15 +407,16 @@ impl RemoteApi {
             .strip_prefix(&self.settings.prefix)
             .filter(|rest| rest.is_empty() || rest.starts_with('/'))
             .ok_or_else(|| ProxyError::BadPath(path.to_owned()))?;
-        // Nothing that a server may read as a way out of the base path.
+        // Nothing that a server, or one behind it that decodes again, may
+        // read as a way out of the base path.
         let lowered = rest.to_ascii_lowercase();
         let escapes = rest
             .split('/')
             .any(|segment| segment == ".." || segment == ".")
-            || rest.contains('\\')
-            || ["%2e", "%2f", "%5c"]
+            || rest.contains(['\\', ';'])
+            || ["%2e", "%2f", "%5c", "%25", "%3b"]
                 .iter()
-                .any(|enc| lowered.contains(enc));
+                .any(|encoded| lowered.contains(encoded));
         if escapes {
             return Err(ProxyError::BadPath(path.to_owned()));
         }
@@ -328,10 +427,16 @@ impl RemoteApi {
         Ok(url)
     }
 
-    /// The upstream's answer as the browser gets it: its status and
-    /// headers (less the hop-by-hop ones and `Set-Cookie`), its body
-    /// streamed, capped where configured.
-    fn answer(&self, answer: reqwest::Response) -> Result<Response, ProxyError> {
+    /// The upstream's answer as the browser gets it: its status, its body
+    /// streamed (capped where configured), its headers less the hop-by-hop
+    /// ones and those that would act on this whole site, sandboxed, and
+    /// kept out of shared caches when made with the user's `token`.
+    fn answer(
+        &self,
+        answer: reqwest::Response,
+        sent_to: &Url,
+        token: bool,
+    ) -> Result<Response, ProxyError> {
         let max = self.settings.max_body;
         if let (Some(max), Some(length)) = (max, answer.content_length())
             && length > max
@@ -341,18 +446,105 @@ impl RemoteApi {
         let status = answer.status();
         let mut headers = answer.headers().clone();
         strip_hop_by_hop(&mut headers);
-        headers.remove(header::SET_COOKIE);
+        for name in NOT_PASSED_BACK {
+            headers.remove(name);
+        }
+        // A login prompt on this site's origin, or the upstream's own
+        // scheme, is not the browser's business.
+        let bearer = |value: &HeaderValue| value.as_bytes().starts_with(b"Bearer");
+        if !headers.get_all(header::WWW_AUTHENTICATE).iter().all(bearer) {
+            headers.remove(header::WWW_AUTHENTICATE);
+        }
+        if status.is_redirection() {
+            self.relocate(&mut headers, sent_to)?;
+        }
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("sandbox; default-src 'none'; frame-ancestors 'none'"),
+        );
+        headers.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        if token {
+            headers.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("private, no-store"),
+            );
+        }
         let stream = capped(answer.bytes_stream(), max, Arc::new(AtomicBool::new(false)));
         let mut response = Response::new(Body::from_stream(stream));
         *response.status_mut() = status;
         *response.headers_mut() = headers;
         response.extensions_mut().insert(Proxied);
-        Ok(response.into_response())
+        Ok(response)
+    }
+
+    /// A redirect's `Location`, for the browser: under the API's base, the
+    /// same path under the prefix; elsewhere, the absolute URL; on this
+    /// site, refused (the browser would follow it here with our origin).
+    fn relocate(&self, headers: &mut HeaderMap, sent_to: &Url) -> Result<(), ProxyError> {
+        let Some(location) = headers.get(header::LOCATION) else {
+            return Ok(());
+        };
+        let raw = String::from_utf8_lossy(location.as_bytes()).into_owned();
+        let target = sent_to
+            .join(&raw)
+            .map_err(|_| ProxyError::RedirectHere(raw.clone()))?;
+        let base = &self.settings.upstream;
+        let base_path = base.path().trim_end_matches('/');
+        let under_base = target.origin() == base.origin()
+            && target
+                .path()
+                .strip_prefix(base_path)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+        let ours = Url::parse(&self.core.public_url)
+            .is_ok_and(|public| public.origin() == target.origin());
+        let location = if under_base {
+            let rest = &target.path()[base_path.len()..];
+            let query = target.query().map(|q| format!("?{q}")).unwrap_or_default();
+            format!("{}{rest}{query}", self.settings.prefix)
+        } else if ours {
+            return Err(ProxyError::RedirectHere(raw));
+        } else {
+            target.to_string()
+        };
+        let location =
+            HeaderValue::from_str(&location).map_err(|_| ProxyError::RedirectHere(raw))?;
+        headers.insert(header::LOCATION, location);
+        Ok(())
     }
 }
 
-/// Connect and DNS failures are "unreachable", a timeout is a timeout.
+/// The proxy's own error answer: the JSON error body, marked as ours.
+fn own_error(code: ErrorCode, status: StatusCode) -> Response {
+    let mut answer = error_answer(code, status, true);
+    answer.headers_mut().insert(
+        HeaderName::from_static(PROXY_ERROR_HEADER),
+        HeaderValue::from_static(code.code()),
+    );
+    answer
+}
+
+/// The anti-forgery proof: an `Origin`, when sent, must be ours; without
+/// one, `Sec-Fetch-Site: same-origin` or `X-CSRF: 1`.
+fn has_proof(headers: &HeaderMap, public_url: &str) -> bool {
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        return origin.as_bytes() == public_url.as_bytes();
+    }
+    let same_origin = headers
+        .get("sec-fetch-site")
+        .is_some_and(|site| site.as_bytes() == b"same-origin");
+    let csrf = headers
+        .get(CSRF_HEADER)
+        .is_some_and(|value| value.as_bytes() == b"1");
+    same_origin || csrf
+}
+
+/// Connect and DNS failures are "unreachable", a timeout is a timeout; the
+/// URL (with the browser's query) stays out of the log.
 fn failed(err: reqwest::Error) -> ProxyError {
+    let err = err.without_url();
     if err.is_timeout() {
         ProxyError::Timeout(err)
     } else {
@@ -368,25 +560,13 @@ fn is_idempotent(method: &Method) -> bool {
     )
 }
 
-fn declared_length(headers: &HeaderMap) -> Option<u64> {
-    headers
-        .get(header::CONTENT_LENGTH)?
-        .to_str()
-        .ok()?
-        .parse()
-        .ok()
-}
-
-/// The browser's headers the upstream gets: not its cookies, its
-/// `Authorization`, the anti-forgery header, `Host` or the hop-by-hop
-/// ones.
+/// The browser's headers the upstream gets.
 fn forwarded_headers(from: &HeaderMap) -> HeaderMap {
     let mut headers = from.clone();
     strip_hop_by_hop(&mut headers);
-    for name in [header::COOKIE, header::AUTHORIZATION, header::HOST] {
+    for name in NOT_FORWARDED {
         headers.remove(name);
     }
-    headers.remove(CSRF_HEADER);
     headers
 }
 

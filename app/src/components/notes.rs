@@ -111,16 +111,13 @@ async fn call(text: Option<String>) -> Result<Vec<Note>, AppError> {
 
     /// Where the notes API is reached on this site.
     const NOTES: &str = "/api/remote/notes/notes";
+    /// The header on Portcullis's own error answers (`PROXY_ERROR_HEADER`).
+    const PROXY_ERROR_HEADER: &str = "x-portcullis-error";
 
     #[derive(Deserialize)]
     struct Page {
         notes: Vec<Note>,
     }
-    #[derive(Deserialize)]
-    struct Failure {
-        error: String,
-    }
-
     let unreachable = |_| AppError::Unreachable;
     let window = web_sys::window().ok_or(AppError::Unreachable)?;
     let headers = web_sys::Headers::new().map_err(unreachable)?;
@@ -148,16 +145,16 @@ async fn call(text: Option<String>) -> Result<Vec<Note>, AppError> {
         .as_string()
         .unwrap_or_default();
     if answer.ok() {
-        serde_json::from_str::<Page>(&body)
+        return serde_json::from_str::<Page>(&body)
             .map(|page| page.notes)
-            .map_err(|_| AppError::Unreachable)
-    } else {
-        let code = serde_json::from_str::<Failure>(&body).map(|failure| failure.error);
-        Err(code
-            .ok()
-            .and_then(|code| AppError::from_code(&code))
-            .unwrap_or(AppError::BadRequest))
+            .map_err(|_| AppError::ApiFailed);
     }
+    // Portcullis's own refusals carry their code in a header no API can
+    // set; anything else is the notes API's own error.
+    let own = answer.headers().get(PROXY_ERROR_HEADER).ok().flatten();
+    Err(own
+        .and_then(|code| AppError::from_code(&code))
+        .unwrap_or(AppError::ApiFailed))
 }
 
 /// The server never calls the notes API for the page: only the browser

@@ -19,14 +19,18 @@ use crate::{
 
 const PREFIX: &str = "/api/remote/notes";
 
-/// The reference app with the notes API at `/api/remote/notes`, and
-/// `extra` settings.
+/// `app` with the notes API at `/api/remote/notes`, taking the local
+/// provider's tokens unless the test's own settings say otherwise.
 async fn with_notes(
     app: crate::harness::TestAppBuilder<crate::harness::Local>,
 ) -> (TestApp, NotesApi) {
     let notes = NotesApi::start().await;
     let app = app
-        .vars(&[("REMOTE_APIS", "notes"), ("API_NOTES_URL", &notes.url)])
+        .default_vars(&[
+            ("REMOTE_APIS", "notes"),
+            ("API_NOTES_URL", &notes.url),
+            ("API_NOTES_PROVIDER", "local"),
+        ])
         .spawn()
         .await;
     notes.trust(&app.idp.issuer).await;
@@ -149,6 +153,10 @@ async fn a_call_without_an_anti_forgery_proof_is_refused_whatever_its_method() {
                 .request(method.clone(), &url)
                 .header("sec-fetch-site", "cross-site"),
             client.request(method.clone(), &url).header("x-csrf", "0"),
+            client
+                .request(method.clone(), &url)
+                .header(header::ORIGIN, "https://evil.test")
+                .header("x-csrf", "1"),
             client.request(method.clone(), &url),
         ];
         for attempt in attempts {
@@ -170,22 +178,56 @@ async fn cookies_authorization_and_hop_by_hop_headers_stay_on_their_side() {
         .header(header::CONNECTION, "x-hop")
         .header("x-hop", "secret")
         .header("x-request-id", "abc")
+        .header("x-forwarded-for", "10.0.0.1")
+        .header("x-original-url", "/admin")
+        .header("x-http-method-override", "DELETE")
         .send()
         .await
         .unwrap();
-    assert!(
-        answer.headers().get(header::SET_COOKIE).is_none(),
-        "the upstream set a cookie on our site"
+    // What the upstream tried to do to the whole site did not pass.
+    let back = answer.headers().clone();
+    for gone in ["set-cookie", "clear-site-data", "x-portcullis-error"] {
+        assert!(back.get(gone).is_none(), "{gone} came back: {back:?}");
+    }
+    assert_eq!(
+        back["cache-control"], "private, no-store",
+        "made with the user's token"
     );
+    assert!(
+        back["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .starts_with("sandbox;"),
+        "{back:?}"
+    );
+    assert_eq!(
+        back["x-frame-options"], "DENY",
+        "the site's own, not the upstream's"
+    );
+    assert!(back.get("strict-transport-security").is_none(), "{back:?}");
     let (status, seen) = json_of(answer).await;
     assert_eq!(status, StatusCode::OK, "{seen}");
     let token = notes.tokens()[0].clone();
     assert_eq!(seen["authorization"], format!("Bearer {token}"));
     assert_eq!(seen["x-request-id"], "abc", "end-to-end headers pass");
-    for gone in ["cookie", "x-hop", "x-csrf"] {
+    for gone in [
+        "cookie",
+        "x-hop",
+        "x-csrf",
+        "x-forwarded-for",
+        "x-original-url",
+        "x-http-method-override",
+    ] {
         assert!(seen.get(gone).is_none(), "{gone} was forwarded: {seen}");
     }
     assert!(notes.last_request().get(header::COOKIE).is_none());
+
+    let trace = call(&client, &app, Method::TRACE, "/echo")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(trace.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert!(trace.headers()["allow"].to_str().unwrap().contains("PATCH"));
 }
 
 #[tokio::test]
@@ -229,6 +271,14 @@ async fn an_api_that_refuses_the_token_gets_one_refresh_and_an_idempotent_call_o
         "retried with a refreshed token: {body}"
     );
     assert_eq!(notes.tokens_seen(), 2);
+}
+
+#[tokio::test]
+async fn a_refused_post_is_never_sent_twice_and_refusals_refresh_at_most_once_a_minute() {
+    let (app, notes) = with_notes(TestApp::local().var("BACKGROUND_REFRESH_SECONDS", "0")).await;
+    let client = signed_in(&app, "demo").await;
+    let get = || call(&client, &app, Method::GET, "/notes").send();
+    assert_eq!(get().await.unwrap().status(), StatusCode::OK);
 
     // A POST is not replayed: the token is refreshed, the call answered 401.
     notes.refuse_current_token();
@@ -249,23 +299,61 @@ async fn an_api_that_refuses_the_token_gets_one_refresh_and_an_idempotent_call_o
         json!([]),
         "the refused POST was not sent again"
     );
-    assert_eq!(notes.tokens_seen(), 3);
+    assert_eq!(notes.tokens_seen(), 2);
+
+    // An upstream that keeps refusing cannot make the provider refresh on
+    // every call: not again within the minute, and the session stays.
+    notes.refuse_current_token();
+    let (status, body) = json_of(get().await.unwrap()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"], "PC-API-401", "{body}");
+    assert_eq!(notes.tokens_seen(), 2, "no second refresh");
+    let user = client
+        .get(format!("{}/auth/user", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(user.status(), StatusCode::OK);
 }
 
 #[tokio::test]
-async fn a_redirect_goes_back_to_the_browser_as_it_came() {
+async fn a_redirect_is_handed_back_not_followed_and_never_points_at_this_site() {
     let (app, notes) = with_notes(TestApp::local()).await;
     let client = signed_in(&app, "demo").await;
+    let location = |answer: &reqwest::Response| answer.headers()[header::LOCATION].clone();
     let moved = call(&client, &app, Method::GET, "/moved")
         .send()
         .await
         .unwrap();
     assert_eq!(moved.status(), StatusCode::FOUND);
     assert_eq!(
-        moved.headers()[header::LOCATION],
-        "https://elsewhere.test/notes"
+        location(&moved),
+        "https://elsewhere.test/notes",
+        "elsewhere: as it came"
     );
-    assert_eq!(notes.requests(), 1, "not followed");
+
+    // Under the API's base: the same path under the prefix, so a browser
+    // that follows it comes back through the proxy.
+    let within = call(&client, &app, Method::GET, "/moved-within")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(within.status(), StatusCode::TEMPORARY_REDIRECT);
+    assert_eq!(location(&within), "/api/remote/notes/notes?from=moved");
+
+    // To this site: the browser would follow it with our origin and its
+    // proof (a 307 keeps the method and body), so it is refused.
+    let here = format!("/moved-to?to={}/auth/logout", app.url);
+    let (status, body) = json_of(
+        call(&client, &app, Method::GET, &here)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert_eq!(body["error"], "PC-API-502", "{body}");
+    assert_eq!(notes.requests(), 3, "none followed");
 }
 
 #[tokio::test]
@@ -278,6 +366,8 @@ async fn an_unreachable_api_is_502_and_a_slow_one_504_each_with_its_code() {
         .vars(&[
             ("REMOTE_APIS", "down,notes"),
             ("API_DOWN_URL", &closed_url),
+            ("API_DOWN_PROVIDER", "local"),
+            ("API_NOTES_PROVIDER", "local"),
             ("API_NOTES_URL", &notes.url),
             ("API_NOTES_TIMEOUT_SECONDS", "1"),
         ])
@@ -339,6 +429,9 @@ async fn a_path_that_would_leave_the_apis_base_is_refused() {
         "/a%2fb",
         "/a%5cb",
         "/a\\b",
+        "/..;/admin",
+        "/notes;jsessionid=x",
+        "/%252e%252e/admin",
     ] {
         let (status, answer) = raw_get(&app, &format!("{PREFIX}{rest}")).await;
         assert_eq!(status, 400, "{rest}: {answer}");
@@ -407,7 +500,11 @@ async fn a_hundred_megabytes_stream_up_and_down_in_bounded_memory() {
     const SIZE: u64 = 100 * 1024 * 1024;
     let notes = NotesApi::start().await;
     let app = TestApp::local()
-        .vars(&[("REMOTE_APIS", "notes"), ("API_NOTES_URL", &notes.url)])
+        .vars(&[
+            ("REMOTE_APIS", "notes"),
+            ("API_NOTES_URL", &notes.url),
+            ("API_NOTES_PROVIDER", "local"),
+        ])
         .spawn_binary()
         .await;
     notes.trust(&app.idp.issuer).await;
@@ -463,7 +560,12 @@ async fn a_hundred_megabytes_stream_up_and_down_in_bounded_memory() {
 async fn an_api_refusing_a_token_that_cannot_be_renewed_answers_401_and_the_session_stays() {
     // GitHub's tokens have no refresh token, and the notes API takes only
     // the local provider's: a refusal must not end the GitHub session.
-    let (app, notes) = with_notes(TestApp::local().github(0)).await;
+    let (app, notes) = with_notes(
+        TestApp::local()
+            .github(0)
+            .var("API_NOTES_PROVIDER", "github"),
+    )
+    .await;
     let client = browser();
     assert_eq!(sign_in_with_github(&client, &app, "octocat").await, "/");
     let (status, body) = json_of(

@@ -356,6 +356,12 @@ impl<S: IdpSpec> TestAppBuilder<S> {
         self
     }
 
+    /// Settings a helper gives, which those the test set win over.
+    pub fn default_vars(mut self, vars: &[(&str, &str)]) -> Self {
+        self.vars.splice(0..0, owned(vars));
+        self
+    }
+
     /// Starts the providers and puts the settings together: the public
     /// URL, the fixed vault key and the store first, then the providers'
     /// (for another instance, all the first one's), then the test's own.

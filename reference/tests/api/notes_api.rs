@@ -15,7 +15,7 @@ use axum::{
     Json, Router,
     body::{Body, Bytes},
     extract::{Path, Request, State},
-    http::{HeaderMap, StatusCode, header},
+    http::{HeaderMap, HeaderName, StatusCode, header},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
@@ -59,6 +59,8 @@ impl NotesApi {
             .route("/download/{bytes}", get(download))
             .route("/upload", post(upload))
             .route("/moved", get(moved))
+            .route("/moved-within", get(moved_within))
+            .route("/moved-to", get(moved_to))
             .route("/slow", get(slow))
             .layer(axum::middleware::from_fn_with_state(
                 state.clone(),
@@ -210,8 +212,9 @@ async fn add(
     )
 }
 
-/// The request's headers as it arrived here; it also tries to set a
-/// cookie on the browser.
+/// The request's headers as it arrived here; it also tries to act on the
+/// whole site it is proxied under: a cookie, clearing site data, turning
+/// HSTS off, its own CSP and framing, and letting shared caches keep it.
 async fn echo(headers: HeaderMap) -> impl IntoResponse {
     let seen: HashMap<String, String> = headers
         .iter()
@@ -223,7 +226,15 @@ async fn echo(headers: HeaderMap) -> impl IntoResponse {
         })
         .collect();
     (
-        [(header::SET_COOKIE, "upstream=1; Path=/")],
+        [
+            (header::SET_COOKIE, "upstream=1; Path=/"),
+            (HeaderName::from_static("clear-site-data"), "\"cookies\""),
+            (header::STRICT_TRANSPORT_SECURITY, "max-age=0"),
+            (header::CONTENT_SECURITY_POLICY, "script-src *"),
+            (header::X_FRAME_OPTIONS, "ALLOWALL"),
+            (header::CACHE_CONTROL, "public, max-age=600"),
+            (HeaderName::from_static("x-portcullis-error"), "PC-AUTH-012"),
+        ],
         Json(json!(seen)),
     )
 }
@@ -257,6 +268,26 @@ async fn moved() -> Response {
     (
         StatusCode::FOUND,
         [(header::LOCATION, "https://elsewhere.test/notes")],
+    )
+        .into_response()
+}
+
+/// A relative redirect, to a path under this API.
+async fn moved_within() -> Response {
+    (
+        StatusCode::TEMPORARY_REDIRECT,
+        [(header::LOCATION, "/notes?from=moved")],
+    )
+        .into_response()
+}
+
+/// A redirect to the absolute URL in `?to=`.
+async fn moved_to(
+    axum::extract::Query(to): axum::extract::Query<HashMap<String, String>>,
+) -> Response {
+    (
+        StatusCode::TEMPORARY_REDIRECT,
+        [(header::LOCATION, to["to"].clone())],
     )
         .into_response()
 }

@@ -341,8 +341,9 @@ impl RemoteApiConfig {
         self.set("TOKEN", policy.as_str())
     }
 
-    /// The provider whose token it takes; a session signed in with another
-    /// is refused (`API_<NAME>_PROVIDER`; default the session's own).
+    /// The provider whose tokens the API takes; a session signed in with
+    /// another is refused (`API_<NAME>_PROVIDER`; required unless the
+    /// token policy is [`TokenPolicy::None`]).
     pub fn provider(self, id: &str) -> Self {
         self.set("PROVIDER", id)
     }

@@ -3,8 +3,9 @@
 //! base, `https://`, or `http://` on loopback) and optional
 //! `API_<NAME>_PREFIX` (the local path, default `/api/remote/<name>`),
 //! `API_<NAME>_TOKEN` (`user`, `user-if-signed-in` or `none`; default
-//! `user`), `API_<NAME>_PROVIDER` (whose token; default the session's own
-//! provider), `API_<NAME>_MAX_BODY_BYTES` (request and answer bodies; no
+//! `user`), `API_<NAME>_PROVIDER` (the provider whose tokens the API takes,
+//! required unless the policy is `none`: a token is never sent to an API
+//! that did not ask for that provider's), `API_<NAME>_MAX_BODY_BYTES` (request and answer bodies; no
 //! cap by default) and `API_<NAME>_TIMEOUT_SECONDS` (the whole exchange,
 //! default 30).
 
@@ -56,7 +57,7 @@ pub(crate) struct RemoteApiSettings {
     /// rest of the request's path.
     pub upstream: Url,
     pub token: TokenPolicy,
-    /// The provider whose token it takes; `None`: the session's own.
+    /// The provider whose tokens it takes; `None` only when it takes none.
     pub provider: Option<String>,
     /// Largest request or answer body, in bytes.
     pub max_body: Option<u64>,
@@ -144,6 +145,16 @@ pub(super) fn parse<'a>(
             }),
         };
         let provider = get(&var("PROVIDER")).map(str::to_owned);
+        if provider.is_none() && token != TokenPolicy::None {
+            let listed: Vec<&str> = providers.iter().map(|p| p.id.as_str()).collect();
+            problems.push(format!(
+                "{} is not set: name the provider whose tokens API \"{name}\" takes \
+                 (AUTH_PROVIDERS lists: {}), or set {} to none",
+                var("PROVIDER"),
+                listed.join(", "),
+                var("TOKEN")
+            ));
+        }
         if let Some(id) = &provider {
             if !providers.iter().any(|p| &p.id == id) {
                 problems.push(format!(

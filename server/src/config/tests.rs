@@ -657,6 +657,7 @@ fn remote_apis_are_read_from_variables_with_their_defaults() {
         ("WORK_CLIENT_SECRET", "secret"),
         ("REMOTE_APIS", "notes, files"),
         ("API_NOTES_URL", "https://notes.internal/v1/"),
+        ("API_NOTES_PROVIDER", "work"),
         ("API_FILES_URL", "http://127.0.0.1:9000"),
         ("API_FILES_PREFIX", "/files/"),
         ("API_FILES_TOKEN", "user-if-signed-in"),
@@ -672,7 +673,7 @@ fn remote_apis_are_read_from_variables_with_their_defaults() {
     assert_eq!(notes.prefix, "/api/remote/notes");
     assert_eq!(notes.upstream.as_str(), "https://notes.internal/v1/");
     assert_eq!(notes.token, TokenPolicy::User);
-    assert_eq!(notes.provider, None);
+    assert_eq!(notes.provider.as_deref(), Some("work"));
     assert_eq!(notes.max_body, None);
     assert_eq!(notes.timeout, Duration::from_secs(30));
     assert_eq!(files.prefix, "/files");
@@ -687,13 +688,16 @@ fn every_problem_in_the_remote_apis_is_reported_at_once() {
     let problems = Settings::from_vars(&vars(&[
         ("REMOTE_APIS", "Notes,plain,auth,a,b,missing,a"),
         ("API_PLAIN_URL", "http://api.example.com"),
+        ("API_PLAIN_TOKEN", "none"),
         ("API_AUTH_URL", "https://api.example.com"),
+        ("API_AUTH_TOKEN", "none"),
         ("API_AUTH_PREFIX", "/auth/api"),
         ("API_A_URL", "https://a.example"),
         ("API_A_PREFIX", "/api"),
         ("API_A_TOKEN", "always"),
         ("API_A_PROVIDER", "nobody"),
         ("API_B_URL", "https://user:pw@b.example"),
+        ("API_MISSING_TOKEN", "none"),
         ("API_B_PREFIX", "/api/b"),
         ("API_B_MAX_BODY_BYTES", "0"),
         ("API_B_TIMEOUT_SECONDS", "0"),
@@ -706,6 +710,7 @@ fn every_problem_in_the_remote_apis_is_reported_at_once() {
         "API_A_TOKEN must be user, user-if-signed-in or none, not \"always\"",
         "API_A_PROVIDER names \"nobody\", which AUTH_PROVIDERS does not list",
         "API_B_URL must not carry credentials",
+        "API_B_PROVIDER is not set: name the provider whose tokens API \"b\" takes",
         "API_B_PREFIX \"/api/b\" overlaps API \"a\"'s \"/api\"",
         "API_B_MAX_BODY_BYTES must be a whole number of bytes above 0, not \"0\"",
         "API_B_TIMEOUT_SECONDS must be a whole number of seconds from 1 to 3600, not \"0\"",
@@ -727,7 +732,7 @@ fn remote_apis_written_in_code_equal_the_same_apis_from_variables() {
     let from_code = Settings::builder()
         .database_url("sqlite::memory:")
         .provider(ProviderConfig::new("github").client("gh-id", "gh-secret"))
-        .remote_api(RemoteApiConfig::new("notes", "https://notes.internal"))
+        .remote_api(RemoteApiConfig::new("notes", "https://notes.internal").provider("github"))
         .remote_api(
             RemoteApiConfig::new("repos", "https://api.github.com")
                 .prefix("/api/github")
@@ -745,6 +750,7 @@ fn remote_apis_written_in_code_equal_the_same_apis_from_variables() {
         ("GITHUB_CLIENT_SECRET", "gh-secret"),
         ("REMOTE_APIS", "notes,repos"),
         ("API_NOTES_URL", "https://notes.internal"),
+        ("API_NOTES_PROVIDER", "github"),
         ("API_REPOS_URL", "https://api.github.com"),
         ("API_REPOS_PREFIX", "/api/github"),
         ("API_REPOS_TOKEN", "user-if-signed-in"),
@@ -762,7 +768,7 @@ fn remote_apis_written_in_code_equal_the_same_apis_from_variables() {
         )
         .build()
         .unwrap_err();
-    assert_eq!(problems.0.len(), 2, "{problems}");
+    assert_eq!(problems.0.len(), 3, "{problems}");
 }
 
 #[test]
