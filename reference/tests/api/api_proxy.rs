@@ -14,7 +14,7 @@ use crate::{
     harness::{TestApp, browser},
     login::sign_in_at_provider,
     notes_api::NotesApi,
-    walk::sign_out,
+    walk::{sign_out, user_status},
 };
 
 const PREFIX: &str = "/api/remote/notes";
@@ -53,6 +53,11 @@ fn call(client: &Client, app: &TestApp, method: Method, path: &str) -> reqwest::
         .header(header::ORIGIN, &app.url)
 }
 
+/// `GET <prefix><path>` from the app's own page; the status and JSON.
+async fn get_json(client: &Client, app: &TestApp, path: &str) -> (StatusCode, Value) {
+    json_of(call(client, app, Method::GET, path).send().await.unwrap()).await
+}
+
 async fn json_of(response: reqwest::Response) -> (StatusCode, Value) {
     let status = response.status();
     let text = response.text().await.unwrap();
@@ -67,13 +72,7 @@ async fn a_signed_in_call_reaches_the_api_with_the_users_token_which_never_reach
     let (app, notes) = with_notes(TestApp::local()).await;
     let client = signed_in(&app, "demo").await;
 
-    let (status, body) = json_of(
-        call(&client, &app, Method::GET, "/notes")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = get_json(&client, &app, "/notes").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body, json!({ "owner": "demo-user-1", "notes": [] }));
 
@@ -238,13 +237,7 @@ async fn an_expired_token_is_refreshed_once_for_fifty_concurrent_calls() {
     ]))
     .await;
     let client = signed_in(&app, "demo").await;
-    let (status, _) = json_of(
-        call(&client, &app, Method::GET, "/notes")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = get_json(&client, &app, "/notes").await;
     assert_eq!(status, StatusCode::OK);
     tokio::time::sleep(Duration::from_secs(4)).await;
 
@@ -308,12 +301,7 @@ async fn a_refused_post_is_never_sent_twice_and_refusals_refresh_at_most_once_a_
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["error"], "PC-API-401", "{body}");
     assert_eq!(notes.tokens_seen(), 2, "no second refresh");
-    let user = client
-        .get(format!("{}/auth/user", app.url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(user.status(), StatusCode::OK);
+    assert_eq!(user_status(&client, &app.url).await, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -344,13 +332,7 @@ async fn a_redirect_is_handed_back_not_followed_and_never_points_at_this_site() 
     // To this site: the browser would follow it with our origin and its
     // proof (a 307 keeps the method and body), so it is refused.
     let here = format!("/moved-to?to={}/auth/logout", app.url);
-    let (status, body) = json_of(
-        call(&client, &app, Method::GET, &here)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = get_json(&client, &app, &here).await;
     assert_eq!(status, StatusCode::BAD_GATEWAY);
     assert_eq!(body["error"], "PC-API-502", "{body}");
     assert_eq!(notes.requests(), 3, "none followed");
@@ -386,13 +368,7 @@ async fn an_unreachable_api_is_502_and_a_slow_one_504_each_with_its_code() {
     assert_eq!(status, StatusCode::BAD_GATEWAY);
     assert_eq!(body["error"], "PC-API-502", "{body}");
 
-    let (status, body) = json_of(
-        call(&client, &app, Method::GET, "/slow")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = get_json(&client, &app, "/slow").await;
     assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);
     assert_eq!(body["error"], "PC-API-504", "{body}");
     let log = crate::log_capture::text();
@@ -469,13 +445,7 @@ async fn bodies_over_the_configured_cap_are_refused_both_ways() {
     .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
 
-    let (status, body) = json_of(
-        call(&client, &app, Method::GET, "/download/100001")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = get_json(&client, &app, "/download/100001").await;
     assert_eq!(status, StatusCode::BAD_GATEWAY);
     assert_eq!(body["error"], "PC-API-502", "{body}");
     let within = call(&client, &app, Method::GET, "/download/100000")
@@ -511,13 +481,7 @@ async fn a_hundred_megabytes_stream_up_and_down_in_bounded_memory() {
     let client = signed_in(&app, "demo").await;
     let pid = app.pid().unwrap();
     // Warm: the first proxied call, so only the transfers' own cost counts.
-    let (status, _) = json_of(
-        call(&client, &app, Method::GET, "/notes")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = get_json(&client, &app, "/notes").await;
     assert_eq!(status, StatusCode::OK);
     let before = peak_memory_kib(pid);
 
@@ -568,22 +532,15 @@ async fn an_api_refusing_a_token_that_cannot_be_renewed_answers_401_and_the_sess
     .await;
     let client = browser();
     assert_eq!(sign_in_with_github(&client, &app, "octocat").await, "/");
-    let (status, body) = json_of(
-        call(&client, &app, Method::GET, "/notes")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = get_json(&client, &app, "/notes").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["error"], "PC-API-401", "{body}");
     assert_eq!(notes.requests(), 1, "sent once, not retried");
-    let user = client
-        .get(format!("{}/auth/user", app.url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(user.status(), StatusCode::OK, "still signed in");
+    assert_eq!(
+        user_status(&client, &app.url).await,
+        StatusCode::OK,
+        "still signed in"
+    );
 }
 
 #[tokio::test]
@@ -596,13 +553,7 @@ async fn an_api_that_takes_one_providers_tokens_refuses_other_sessions_and_the_p
     .await;
     let github = browser();
     sign_in_with_github(&github, &app, "octocat").await;
-    let (status, body) = json_of(
-        call(&github, &app, Method::GET, "/notes")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = get_json(&github, &app, "/notes").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(body["error"], "PC-API-403", "{body}");
     assert_eq!(notes.requests(), 0);

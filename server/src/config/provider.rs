@@ -19,7 +19,7 @@ pub fn parse<'a>(
     let mut providers: Vec<ProviderSettings> = Vec::new();
     let names = get("AUTH_PROVIDERS").unwrap_or_default();
     for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-        if !is_valid_provider_name(name) {
+        if !is_valid_name(name) {
             problems.push(format!(
                 "AUTH_PROVIDERS: \"{name}\" is not a valid provider name \
                  (use lower-case letters, digits and '-', starting with a letter)"
@@ -152,7 +152,9 @@ pub(super) fn parse_issuer(value: &str) -> Result<String, &'static str> {
     Ok(value.to_owned())
 }
 
-fn is_valid_provider_name(name: &str) -> bool {
+/// A provider's or an API's name: lower-case letters, digits and `-`,
+/// starting with a letter, at most 32 characters.
+pub(super) fn is_valid_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_lowercase())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::provider::parse_issuer;
+use super::provider::{is_valid_name, parse_issuer};
 use crate::providers::ProviderSettings;
 
 /// Whose access token a proxied request carries.
@@ -217,13 +217,6 @@ fn parse_upstream(value: &str) -> Result<Url, &'static str> {
         return Err("must not carry credentials");
     }
     Ok(url)
-}
-
-fn is_valid_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_lowercase())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && name.len() <= 32
 }
 
 /// A local path prefix: `/` then segments of letters, digits, `-` and `_`;
