@@ -303,7 +303,7 @@ mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
   echo "| API proxy (tiny upstream, signed-in session, SQLite) | Requests/s | p50 | p99 |"
   echo "|---|---|---|---|"
   echo "| the upstream called directly | $direct_rps | $direct_p50 | $direct_p99 |"
-  echo "| through \\`/api/remote/tiny\\` (session, fresh token, headers, streaming) | $proxied_rps ($(ratio "$proxied_rps" "$direct_rps") of direct) | $proxied_p50 | $proxied_p99 |"
+  echo "| through \`/api/remote/tiny\` (session, fresh token, headers, streaming) | $proxied_rps ($(ratio "$proxied_rps" "$direct_rps") of direct) | $proxied_p50 | $proxied_p99 |"
   echo "| added by the proxy | | $(added "$proxied_p50" "$direct_p50") | $(added "$proxied_p99" "$direct_p99") |"
   echo
   echo "Server CPU per proxied request: ${proxy_cpu_us} µs (from /proc, the Portcullis process alone)."

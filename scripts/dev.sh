@@ -105,10 +105,13 @@ export GITHUB_API_URL=$github_url/api/v3
 export GITHUB_CLIENT_ID=portcullis-dev-github
 export GITHUB_CLIENT_SECRET=portcullis-dev-github-secret
 export GITHUB_LABEL="${GITHUB_LABEL:-GitHub (local fake)}"
-export REMOTE_APIS=${REMOTE_APIS:-notes}
-export API_NOTES_URL=${API_NOTES_URL:-http://127.0.0.1:$notes_port}
-# The notes API trusts the local provider's tokens only.
-export API_NOTES_PROVIDER=${API_NOTES_PROVIDER:-local}
+# The notes API trusts the local provider's tokens only: it is configured
+# when that provider is (REMOTE_APIS= turns it off).
+if [[ ",$AUTH_PROVIDERS," == *",local,"* ]]; then
+  export REMOTE_APIS=${REMOTE_APIS-notes}
+  export API_NOTES_URL=${API_NOTES_URL:-http://127.0.0.1:$notes_port}
+  export API_NOTES_PROVIDER=${API_NOTES_PROVIDER:-local}
+fi
 export RUST_LOG=${RUST_LOG:-warn,server=info}
 # The token vault's key: made once and kept in .dev/, so sessions and their
 # tokens survive restarting `make dev` (never use this key in production).

@@ -24,6 +24,12 @@ test('the profile page reads and adds notes through the API proxy, with no token
   await notes.getByRole('button', { name: 'Add note' }).click();
   await expect(notes.getByTestId('notes')).toContainText('Buy milk');
   await expect(notes.getByLabel('New note')).toHaveValue('');
+  await expect(notes.getByRole('status')).toHaveText('Note added.');
+
+  // An empty note is not sent; the page says what to do.
+  await notes.getByRole('button', { name: 'Add note' }).click();
+  await expect(notes.getByRole('status')).toHaveText('Write something first.');
+  await expect(notes.getByLabel('New note')).toBeFocused();
 
   // Past the 5 s access-token lifetime: the server refreshes first.
   await page.waitForTimeout(6_000);
@@ -33,4 +39,19 @@ test('the profile page reads and adds notes through the API proxy, with no token
   await expect(notes.getByRole('alert')).toHaveCount(0);
   expect(proxied.length).toBeGreaterThan(0);
   expect(proxied.every((authorization) => authorization === ''), 'the page sent no Authorization').toBe(true);
+});
+
+test.describe('without JavaScript', () => {
+  test.use({ javaScriptEnabled: false });
+
+  test('the notes form is disabled and says why, so nothing is sent anywhere', async ({ page }) => {
+    await page.goto('/');
+    await page.getByRole('link', { name: 'Continue with Local demo provider' }).click();
+    await signInAtProvider(page, DEMO);
+    await page.goto('/profile');
+    const notes = page.getByRole('region', { name: 'Your notes' });
+    await expect(notes.getByText('it needs JavaScript')).toBeVisible();
+    await expect(notes.getByLabel('New note')).toBeDisabled();
+    await expect(notes.getByRole('button', { name: 'Add note' })).toBeDisabled();
+  });
 });

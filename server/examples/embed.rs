@@ -47,25 +47,42 @@ async fn home(user: Option<User>) -> Html<String> {
     )
 }
 
-async fn account(user: User) -> Html<String> {
+async fn account(portcullis: Portcullis, user: User) -> Html<String> {
+    // The notes, where this session can call the notes API.
+    let notes = match portcullis.remote_apis(Some(&user)).contains(&"notes") {
+        true => {
+            "<h2>Your notes</h2><ul id=\"notes\" aria-live=\"polite\"><li>Loading…</li></ul>\
+                 <script src=\"/notes.js\"></script>"
+        }
+        false => "",
+    };
     Html(format!(
-        "<h1>Your account</h1><p>Signed in with {}.</p>\
-         <h2>Your notes</h2><p id=\"notes\">Loading…</p><script src=\"/notes.js\"></script>",
+        "<!DOCTYPE html><html lang=\"en\"><title>Your account</title>\
+         <h1>Your account</h1><p>Signed in with {}.</p>{notes}",
         user.provider()
     ))
 }
 
 /// The account page's script: the notes API through the proxy, with the
 /// header that proves the call is this site's own.
-const NOTES_JS: &str = r#"const shown = document.getElementById("notes");
+const NOTES_JS: &str = r#"const list = document.getElementById("notes");
+const show = (lines) => list.replaceChildren(...lines.map((text) => {
+  const item = document.createElement("li");
+  item.textContent = text;
+  return item;
+}));
 fetch("/api/remote/notes/notes", { headers: { "X-CSRF": "1" } })
   .then(async (answer) => {
     const body = await answer.json().catch(() => ({}));
-    shown.textContent = answer.ok
-      ? body.notes.map((note) => note.text).join(", ") || "No notes yet."
-      : body.message || `The notes service answered ${answer.status}.`;
+    if (answer.ok && Array.isArray(body.notes)) {
+      show(body.notes.length ? body.notes.map((note) => note.text) : ["No notes yet."]);
+    } else if (answer.headers.get("X-Portcullis-Error")) {
+      show([body.message]); // Portcullis refused: its sentence says what to do
+    } else {
+      show([`The notes service could not answer (HTTP ${answer.status}).`]);
+    }
   })
-  .catch(() => { shown.textContent = "The notes service could not be reached."; });"#;
+  .catch(() => show(["The notes service could not be reached."]));"#;
 
 async fn profile(portcullis: Portcullis, user: User) -> Result<Json<ProviderProfile>, ErrorCode> {
     portcullis.provider_profile(&user).await.map(Json)

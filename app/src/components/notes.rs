@@ -2,8 +2,12 @@
 //! page through Portcullis's API proxy at `/api/remote/notes`. The browser
 //! sends its session cookie and `X-CSRF: 1`; Portcullis adds the user's
 //! access token on the server, so the page never holds one.
+//!
+//! The card works once the page is interactive: before that (and without
+//! JavaScript) its form is disabled and the card says so, so nothing is
+//! submitted to the wrong place.
 
-use leptos::{either::Either, prelude::*};
+use leptos::{either::EitherOf3, prelude::*};
 use serde::Deserialize;
 
 use crate::{error::AppError, pages::error::InlineError};
@@ -12,100 +16,155 @@ use crate::{error::AppError, pages::error::InlineError};
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 pub struct Note {
     pub text: String,
-    /// When it was written (RFC 3339).
-    pub at: String,
 }
 
 #[component]
 pub fn Notes() -> impl IntoView {
-    let load = Action::new_local(|_: &()| call(None));
-    let add = Action::new_local(|text: &String| call(Some(text.clone())));
+    // `None` loads the list, `Some(text)` adds a note; either answers the list.
+    let call = Action::new_local(|text: &Option<String>| notes_api(text.clone()));
+    let (notes, set_notes) = signal(None::<Vec<Note>>);
+    let (failure, set_failure) = signal(None::<AppError>);
+    let (status, set_status) = signal(String::new());
     let (draft, set_draft) = signal(String::new());
-    // The list shown: the latest answer, whether to loading or adding.
-    let (notes, set_notes) = signal(None::<Result<Vec<Note>, AppError>>);
+    let (interactive, set_interactive) = signal(false);
+    // Whether the call in flight adds a note (its draft is cleared then).
+    let (adding, set_adding) = signal(false);
+    let input = NodeRef::<leptos::html::Input>::new();
+
     Effect::new(move |_| {
-        if let Some(answer) = load.value().get() {
-            set_notes.set(Some(answer));
-        }
-    });
-    Effect::new(move |_| {
-        if let Some(answer) = add.value().get() {
-            if answer.is_ok() {
-                set_draft.set(String::new());
+        let Some(answer) = call.value().get() else {
+            return;
+        };
+        let added = adding.get_untracked();
+        set_adding.set(false);
+        match answer {
+            Ok(list) => {
+                if added {
+                    set_draft.set(String::new());
+                    set_status.set("Note added.".into());
+                }
+                set_notes.set(Some(list));
+                set_failure.set(None);
             }
-            set_notes.set(Some(answer));
+            // The list shown stays; the failure shows next to it.
+            Err(error) => set_failure.set(Some(error)),
         }
     });
-    // Only the browser calls the API: the first load starts once hydrated.
+    // Only the browser calls the API: the first load once interactive.
     Effect::new(move |_| {
-        load.dispatch(());
+        set_interactive.set(true);
+        call.dispatch(None);
     });
-    let busy = move || load.pending().get() || add.pending().get();
+
+    let busy = move || call.pending().get();
+    let add = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        if busy() {
+            return;
+        }
+        let text = draft.get_untracked().trim().to_owned();
+        if text.is_empty() {
+            set_status.set("Write something first.".into());
+            if let Some(input) = input.get_untracked() {
+                let _ = input.focus();
+            }
+            return;
+        }
+        set_status.set(String::new());
+        set_adding.set(true);
+        call.dispatch(Some(text));
+    };
     view! {
         <section class="notes" aria-labelledby="notes-heading">
             <h2 id="notes-heading">"Your notes"</h2>
             <p class="muted">
                 "Kept by the notes API, which this page calls through Portcullis: your token is added on the server."
             </p>
-            <form
-                class="note-form"
-                on:submit=move |event| {
-                    event.prevent_default();
-                    let text = draft.get_untracked();
-                    if !text.trim().is_empty() {
-                        add.dispatch(text);
-                    }
-                }
-            >
-                <label for="new-note">"New note"</label>
-                <div class="note-row">
-                    <input
-                        id="new-note"
-                        name="note"
-                        type="text"
-                        maxlength="500"
-                        required
-                        autocomplete="off"
-                        prop:value=move || draft.get()
-                        on:input=move |event| set_draft.set(event_target_value(&event))
-                    />
-                    <button class="button" type="submit" disabled=busy aria-busy=move || busy().to_string()>
-                        {move || if add.pending().get() { "Adding…" } else { "Add note" }}
-                    </button>
-                </div>
+            <form class="note-form" on:submit=add>
+                <fieldset disabled=move || !interactive.get()>
+                    <label for="new-note">"New note"</label>
+                    <div class="note-row">
+                        <input
+                            id="new-note"
+                            name="note"
+                            type="text"
+                            maxlength="500"
+                            autocomplete="off"
+                            aria-describedby="note-status"
+                            node_ref=input
+                            prop:value=move || draft.get()
+                            on:input=move |event| set_draft.set(event_target_value(&event))
+                        />
+                        <button class="button" type="submit" aria-disabled=move || busy().to_string()>
+                            {move || if busy() { "Saving…" } else { "Add note" }}
+                        </button>
+                    </div>
+                </fieldset>
+                <p id="note-status" class="muted note-status" role="status">
+                    {move || status.get()}
+                </p>
             </form>
-            <div class="notes-list" aria-live="polite" aria-busy=move || busy().to_string()>
+            <div class="notes-list">
                 {move || match notes.get() {
-                    None => Either::Left(view! { <p class="muted">"Loading your notes…"</p> }),
-                    Some(answer) => Either::Right(view! { <NoteList answer /> }),
+                    Some(list) => EitherOf3::A(view! { <NoteList list /> }),
+                    None if failure.get().is_some() => EitherOf3::B(()),
+                    None => EitherOf3::C(view! {
+                        <p class="muted">
+                            {move || if interactive.get() {
+                                "Loading your notes…"
+                            } else {
+                                "Your notes load once this page is ready (it needs JavaScript)."
+                            }}
+                        </p>
+                    }),
                 }}
+                {move || failure.get().map(|error| view! { <NotesFailure error retry=move || { call.dispatch(None); } /> })}
             </div>
         </section>
     }
 }
 
 #[component]
-fn NoteList(answer: Result<Vec<Note>, AppError>) -> impl IntoView {
-    match answer {
-        Ok(notes) if notes.is_empty() => Either::Left(Either::Left(view! {
+fn NoteList(list: Vec<Note>) -> impl IntoView {
+    if list.is_empty() {
+        return leptos::either::Either::Left(view! {
             <p class="muted" data-testid="notes-empty">"No notes yet."</p>
-        })),
-        Ok(notes) => {
-            let items = notes
-                .into_iter()
-                .map(|note| view! { <li>{note.text}</li> })
-                .collect_view();
-            Either::Left(Either::Right(
-                view! { <ul data-testid="notes">{items}</ul> },
-            ))
-        }
-        Err(error) => Either::Right(view! { <InlineError error /> }),
+        });
+    }
+    let items = list
+        .into_iter()
+        .map(|note| view! { <li>{note.text}</li> })
+        .collect_view();
+    leptos::either::Either::Right(view! { <ul data-testid="notes">{items}</ul> })
+}
+
+/// What went wrong, and the way forward: sign in again where the session
+/// is the cause, else try again.
+#[component]
+fn NotesFailure(error: AppError, retry: impl Fn() + Send + Sync + 'static) -> impl IntoView {
+    let sign_in = matches!(
+        error,
+        AppError::NotSignedIn | AppError::SessionEnded | AppError::ApiTokenRefused
+    );
+    view! {
+        <div class="notes-failure">
+            <InlineError error />
+            {if sign_in {
+                leptos::either::Either::Left(view! { <a class="button button-quiet" href="/" rel="external">"Log in again"</a> })
+            } else {
+                leptos::either::Either::Right(view! {
+                    <button class="button button-quiet" type="button" on:click=move |_| retry()>
+                        "Try again"
+                    </button>
+                })
+            }}
+        </div>
     }
 }
 
 /// The notes after a `GET` (no `text`) or after adding `text` (`POST`).
 #[cfg(target_arch = "wasm32")]
-async fn call(text: Option<String>) -> Result<Vec<Note>, AppError> {
+async fn notes_api(text: Option<String>) -> Result<Vec<Note>, AppError> {
     use wasm_bindgen::JsCast;
     use wasm_bindgen_futures::JsFuture;
 
@@ -118,6 +177,7 @@ async fn call(text: Option<String>) -> Result<Vec<Note>, AppError> {
     struct Page {
         notes: Vec<Note>,
     }
+
     let unreachable = |_| AppError::Unreachable;
     let window = web_sys::window().ok_or(AppError::Unreachable)?;
     let headers = web_sys::Headers::new().map_err(unreachable)?;
@@ -158,8 +218,8 @@ async fn call(text: Option<String>) -> Result<Vec<Note>, AppError> {
 }
 
 /// The server never calls the notes API for the page: only the browser
-/// does, once hydrated (the effect that loads them runs there alone).
+/// does, once interactive (the effect that loads them runs there alone).
 #[cfg(not(target_arch = "wasm32"))]
-async fn call(_text: Option<String>) -> Result<Vec<Note>, AppError> {
+async fn notes_api(_text: Option<String>) -> Result<Vec<Note>, AppError> {
     Err(AppError::Unreachable)
 }
