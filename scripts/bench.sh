@@ -182,7 +182,7 @@ for _ in $(seq 100); do grep -q TINY_API_READY "$work/tiny.out" 2>/dev/null && b
 tiny_url=$(json_field "$(sed -n 's/^TINY_API_READY //p' "$work/tiny.out")" url)
 proxy_port=$(free_port)
 start_server "$proxy_port" "$work/proxy.log" "${fast_vars[@]}" DATABASE_URL="sqlite://$work/proxy.db" \
-  REMOTE_APIS=tiny API_TINY_URL="$tiny_url" API_TINY_PROVIDER=fast
+  TOKEN_REFRESH_SKEW_SECONDS=1 REMOTE_APIS=tiny API_TINY_URL="$tiny_url" API_TINY_PROVIDER=fast
 proxy_pid=$server_pid
 proxy_cookie=$(fast_sign_in "http://127.0.0.1:$proxy_port")
 load "$tiny_url/ping" "" "Authorization: Bearer bench"

@@ -5,9 +5,10 @@
 //!
 //! The card works once the page is interactive: before that (and without
 //! JavaScript) its form is disabled and the card says so, so nothing is
-//! submitted to the wrong place.
+//! submitted to the wrong place. Its state is one signal and its calls
+//! plain tasks, which keeps what it adds to the browser bundle small.
 
-use leptos::{either::EitherOf3, prelude::*};
+use leptos::prelude::*;
 use serde::Deserialize;
 
 use crate::{error::AppError, pages::error::InlineError};
@@ -18,62 +19,91 @@ pub struct Note {
     pub text: String,
 }
 
+/// Everything the card shows.
+#[derive(Clone, Debug, Default)]
+struct Card {
+    /// The page can call the API (hydrated).
+    interactive: bool,
+    busy: bool,
+    /// The last list the API sent; kept when a later call fails.
+    notes: Option<Vec<Note>>,
+    failure: Option<AppError>,
+    /// A short word on the last action, for screen readers too.
+    status: &'static str,
+}
+
 #[component]
 pub fn Notes() -> impl IntoView {
-    // `None` loads the list, `Some(text)` adds a note; either answers the list.
-    let call = Action::new_local(|text: &Option<String>| notes_api(text.clone()));
-    let (notes, set_notes) = signal(None::<Vec<Note>>);
-    let (failure, set_failure) = signal(None::<AppError>);
-    let (status, set_status) = signal(String::new());
-    let (draft, set_draft) = signal(String::new());
-    let (interactive, set_interactive) = signal(false);
-    // Whether the call in flight adds a note (its draft is cleared then).
-    let (adding, set_adding) = signal(false);
+    let card = RwSignal::new(Card::default());
     let input = NodeRef::<leptos::html::Input>::new();
-
-    Effect::new(move |_| {
-        let Some(answer) = call.value().get() else {
-            return;
-        };
-        let added = adding.get_untracked();
-        set_adding.set(false);
-        match answer {
-            Ok(list) => {
-                if added {
-                    set_draft.set(String::new());
-                    set_status.set("Note added.".into());
+    // `None` loads the list, `Some(text)` adds a note.
+    let call = move |text: Option<String>| {
+        let adding = text.is_some();
+        card.update(|card| card.busy = true);
+        leptos::task::spawn_local(async move {
+            let answer = notes_api(text).await;
+            card.update(|card| {
+                card.busy = false;
+                match answer {
+                    Ok(notes) => {
+                        card.notes = Some(notes);
+                        card.failure = None;
+                        if adding {
+                            card.status = "Note added.";
+                        }
+                    }
+                    Err(error) => {
+                        card.failure = Some(error);
+                        card.status = "";
+                    }
                 }
-                set_notes.set(Some(list));
-                set_failure.set(None);
+            });
+            if adding
+                && card.with_untracked(|card| card.failure.is_none())
+                && let Some(input) = input.get_untracked()
+            {
+                input.set_value("");
             }
-            // The list shown stays; the failure shows next to it.
-            Err(error) => set_failure.set(Some(error)),
-        }
-    });
+        });
+    };
     // Only the browser calls the API: the first load once interactive.
     Effect::new(move |_| {
-        set_interactive.set(true);
-        call.dispatch(None);
+        card.update(|card| card.interactive = true);
+        call(None);
     });
-
-    let busy = move || call.pending().get();
     let add = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
-        if busy() {
+        let Some(field) = input.get_untracked() else {
+            return;
+        };
+        if card.with_untracked(|card| card.busy) {
             return;
         }
-        let text = draft.get_untracked().trim().to_owned();
-        if text.is_empty() {
-            set_status.set("Write something first.".into());
-            if let Some(input) = input.get_untracked() {
-                let _ = input.focus();
-            }
-            return;
-        }
-        set_status.set(String::new());
-        set_adding.set(true);
-        call.dispatch(Some(text));
+        // The browser checked the field (`required`, `pattern`) first.
+        card.update(|card| card.status = "Saving…");
+        call(Some(field.value()));
     };
+    let notes = move || {
+        card.with(|card| {
+            (card.notes.iter().flatten())
+                .map(|note| view! { <li>{note.text.clone()}</li> })
+                .collect_view()
+        })
+    };
+    // What the list area says when it shows no notes.
+    let message = move || {
+        card.with(
+            |card| match (&card.notes, &card.failure, card.interactive) {
+                (Some(notes), _, _) if notes.is_empty() => "No notes yet.",
+                (Some(_), _, _) | (None, Some(_), _) => "",
+                (None, None, true) => "Loading your notes…",
+                (None, None, false) => {
+                    "Your notes load once this page is ready (it needs JavaScript)."
+                }
+            },
+        )
+    };
+    let failure = move || card.with(|card| card.failure.clone());
     view! {
         <section class="notes" aria-labelledby="notes-heading">
             <h2 id="notes-heading">"Your notes"</h2>
@@ -81,7 +111,7 @@ pub fn Notes() -> impl IntoView {
                 "Kept by the notes API, which this page calls through Portcullis: your token is added on the server."
             </p>
             <form class="note-form" on:submit=add>
-                <fieldset disabled=move || !interactive.get()>
+                <fieldset disabled=move || card.with(|card| !card.interactive)>
                     <label for="new-note">"New note"</label>
                     <div class="note-row">
                         <input
@@ -90,83 +120,41 @@ pub fn Notes() -> impl IntoView {
                             type="text"
                             maxlength="500"
                             autocomplete="off"
+                            required
+                            pattern=".*\\S.*"
+                            title="Write something first."
                             aria-describedby="note-status"
                             node_ref=input
-                            prop:value=move || draft.get()
-                            on:input=move |event| set_draft.set(event_target_value(&event))
                         />
-                        <button class="button" type="submit" aria-disabled=move || busy().to_string()>
-                            {move || if busy() { "Saving…" } else { "Add note" }}
+                        <button class="button" type="submit" aria-disabled=move || card.with(|card| card.busy).to_string()>
+                            "Add note"
                         </button>
                     </div>
                 </fieldset>
                 <p id="note-status" class="muted note-status" role="status">
-                    {move || status.get()}
+                    {move || card.with(|card| card.status)}
                 </p>
             </form>
             <div class="notes-list">
-                {move || match notes.get() {
-                    Some(list) => EitherOf3::A(view! { <NoteList list /> }),
-                    None if failure.get().is_some() => EitherOf3::B(()),
-                    None => EitherOf3::C(view! {
-                        <p class="muted">
-                            {move || if interactive.get() {
-                                "Loading your notes…"
-                            } else {
-                                "Your notes load once this page is ready (it needs JavaScript)."
-                            }}
-                        </p>
-                    }),
-                }}
-                {move || failure.get().map(|error| view! { <NotesFailure error retry=move || { call.dispatch(None); } /> })}
-            </div>
-        </section>
-    }
-}
-
-#[component]
-fn NoteList(list: Vec<Note>) -> impl IntoView {
-    if list.is_empty() {
-        return leptos::either::Either::Left(view! {
-            <p class="muted" data-testid="notes-empty">"No notes yet."</p>
-        });
-    }
-    let items = list
-        .into_iter()
-        .map(|note| view! { <li>{note.text}</li> })
-        .collect_view();
-    leptos::either::Either::Right(view! { <ul data-testid="notes">{items}</ul> })
-}
-
-/// What went wrong, and the way forward: sign in again where the session
-/// is the cause, else try again.
-#[component]
-fn NotesFailure(error: AppError, retry: impl Fn() + Send + Sync + 'static) -> impl IntoView {
-    let sign_in = matches!(
-        error,
-        AppError::NotSignedIn | AppError::SessionEnded | AppError::ApiTokenRefused
-    );
-    view! {
-        <div class="notes-failure">
-            <InlineError error />
-            {if sign_in {
-                leptos::either::Either::Left(view! { <a class="button button-quiet" href="/" rel="external">"Log in again"</a> })
-            } else {
-                leptos::either::Either::Right(view! {
-                    <button class="button button-quiet" type="button" on:click=move |_| retry()>
+                <ul data-testid="notes" hidden=move || card.with(|card| card.notes.as_ref().is_none_or(Vec::is_empty))>
+                    {notes}
+                </ul>
+                <p class="muted" hidden=move || message().is_empty()>{message}</p>
+                <div class="notes-failure" hidden=move || failure().is_none()>
+                    {move || failure().map(|error| view! { <InlineError error /> })}
+                    <button class="button button-quiet" type="button" on:click=move |_| call(None)>
                         "Try again"
                     </button>
-                })
-            }}
-        </div>
+                </div>
+            </div>
+        </section>
     }
 }
 
 /// The notes after a `GET` (no `text`) or after adding `text` (`POST`).
 #[cfg(target_arch = "wasm32")]
 async fn notes_api(text: Option<String>) -> Result<Vec<Note>, AppError> {
-    use wasm_bindgen::JsCast;
-    use wasm_bindgen_futures::JsFuture;
+    use gloo_net::http::Request;
 
     /// Where the notes API is reached on this site.
     const NOTES: &str = "/api/remote/notes/notes";
@@ -178,41 +166,38 @@ async fn notes_api(text: Option<String>) -> Result<Vec<Note>, AppError> {
         notes: Vec<Note>,
     }
 
-    let unreachable = |_| AppError::Unreachable;
-    let window = web_sys::window().ok_or(AppError::Unreachable)?;
-    let headers = web_sys::Headers::new().map_err(unreachable)?;
-    headers.set("X-CSRF", "1").map_err(unreachable)?;
-    headers
-        .set("Accept", "application/json")
-        .map_err(unreachable)?;
-    let init = web_sys::RequestInit::new();
-    if let Some(text) = text {
-        let body = serde_json::json!({ "text": text }).to_string();
-        headers
-            .set("Content-Type", "application/json")
-            .map_err(unreachable)?;
-        init.set_method("POST");
-        init.set_body(&wasm_bindgen::JsValue::from_str(&body));
-    }
-    init.set_headers(&headers);
-    let answer: web_sys::Response = JsFuture::from(window.fetch_with_str_and_init(NOTES, &init))
+    let request = match text {
+        None => Request::get(NOTES).header("X-CSRF", "1").build(),
+        Some(text) => {
+            // `{"text": …}`, quoted by the browser's own JSON (the bundle
+            // need not carry a JSON writer for one field).
+            let quoted = js_sys::JSON::stringify(&text.into())
+                .ok()
+                .and_then(|quoted| quoted.as_string())
+                .ok_or(AppError::Unreachable)?;
+            Request::post(NOTES)
+                .header("X-CSRF", "1")
+                .header("Content-Type", "application/json")
+                .body(format!("{{\"text\":{quoted}}}"))
+        }
+    };
+    let answer = request
+        .map_err(|_| AppError::Unreachable)?
+        .send()
         .await
-        .and_then(|value| value.dyn_into())
-        .map_err(unreachable)?;
-    let body = JsFuture::from(answer.text().map_err(unreachable)?)
-        .await
-        .map_err(unreachable)?
-        .as_string()
-        .unwrap_or_default();
+        .map_err(|_| AppError::Unreachable)?;
     if answer.ok() {
-        return serde_json::from_str::<Page>(&body)
+        return answer
+            .json::<Page>()
+            .await
             .map(|page| page.notes)
             .map_err(|_| AppError::ApiFailed);
     }
     // Portcullis's own refusals carry their code in a header no API can
     // set; anything else is the notes API's own error.
-    let own = answer.headers().get(PROXY_ERROR_HEADER).ok().flatten();
-    Err(own
+    Err(answer
+        .headers()
+        .get(PROXY_ERROR_HEADER)
         .and_then(|code| AppError::from_code(&code))
         .unwrap_or(AppError::ApiFailed))
 }
