@@ -43,12 +43,7 @@ async fn start() -> TestApp {
 }
 
 async fn discovered_userinfo(issuer: &str) -> String {
-    let discovery: Value = reqwest::get(format!("{issuer}/.well-known/openid-configuration"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let discovery = crate::local_idp::discovery(issuer).await;
     discovery["userinfo_endpoint"].as_str().unwrap().to_owned()
 }
 

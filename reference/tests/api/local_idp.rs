@@ -14,6 +14,17 @@ pub struct LocalIdp {
 pub const CLIENT_ID: &str = "portcullis-dev";
 pub const CLIENT_SECRET: &str = "portcullis-dev-secret";
 
+/// The discovery document (OpenID Connect Discovery 1.0) of the provider
+/// at `issuer`.
+pub async fn discovery(issuer: &str) -> serde_json::Value {
+    reqwest::get(format!("{issuer}/.well-known/openid-configuration"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 impl LocalIdp {
     /// Starts the provider with `app_url`'s callback registered, and
     /// `more` of its settings (`IDP_ACCESS_TOKEN_TTL`, say).

@@ -8,6 +8,9 @@ use tokio::{
     process::{Child, Command},
 };
 
+/// How long a service may take to say it is ready.
+const READY_WITHIN: Duration = Duration::from_secs(60);
+
 pub struct NodeService {
     /// What the script printed after its ready prefix.
     pub ready: serde_json::Value,
@@ -33,7 +36,9 @@ impl NodeService {
         let stdout = child.stdout.take().expect("piped stdout");
         let mut lines = BufReader::new(stdout).lines();
         let prefix = format!("{ready_prefix} ");
-        let ready = tokio::time::timeout(Duration::from_secs(20), async {
+        // Generous: the suite starts many of these at once on two cores,
+        // and a slow start is not what any test is about.
+        let ready = tokio::time::timeout(READY_WITHIN, async {
             while let Some(line) = lines.next_line().await.expect("read stdout") {
                 if let Some(json) = line.strip_prefix(&prefix) {
                     return serde_json::from_str::<serde_json::Value>(json).expect("ready JSON");
@@ -42,7 +47,7 @@ impl NodeService {
             panic!("{script} exited before it was ready");
         })
         .await
-        .unwrap_or_else(|_| panic!("{script} ready within 20 s"));
+        .unwrap_or_else(|_| panic!("{script} ready within {READY_WITHIN:?}"));
         Self {
             ready,
             _child: child,
