@@ -32,7 +32,7 @@ pub enum TokenPolicy {
 
 impl TokenPolicy {
     /// The value of `API_<NAME>_TOKEN`.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::User => "user",
             Self::UserIfSignedIn => "user-if-signed-in",
