@@ -77,9 +77,10 @@ for _ in $(seq 100); do
 done
 github_url=http://127.0.0.1:$github_port
 
-# 3. The notes API, which takes the local provider's tokens.
+# 3. The notes API, which takes the local provider's tokens meant for it.
 NOTES_API_PORT=$notes_port \
 NOTES_API_ISSUER=$issuer \
+NOTES_API_RESOURCE=https://notes-api.portcullis.test \
   node end2end/notes-api/server.mjs >"$state_dir/notes.out" 2>"$state_dir/notes.log" &
 notes_pid=$!
 for _ in $(seq 100); do
@@ -111,6 +112,9 @@ if [[ ",$AUTH_PROVIDERS," == *",local,"* ]]; then
   export REMOTE_APIS=${REMOTE_APIS-notes}
   export API_NOTES_URL=${API_NOTES_URL:-http://127.0.0.1:$notes_port}
   export API_NOTES_PROVIDER=${API_NOTES_PROVIDER:-local}
+  # Its own tokens, meant for it alone (RFC 8707), with its scopes.
+  export API_NOTES_RESOURCE=${API_NOTES_RESOURCE-https://notes-api.portcullis.test}
+  export API_NOTES_SCOPES=${API_NOTES_SCOPES-notes:read notes:write}
 fi
 export RUST_LOG=${RUST_LOG:-warn,server=info}
 # The token vault's key: made once and kept in .dev/, so sessions and their

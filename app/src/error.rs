@@ -91,6 +91,13 @@ pub enum AppError {
     /// The API needs a sign-in with another provider than the session's.
     #[error("This service needs you to sign in with another provider.")]
     ApiWrongProvider,
+    /// The provider would not issue a token for the API's resource or
+    /// scopes: the sign-in did not grant them (the API was added since,
+    /// or the user declined).
+    #[error(
+        "Your sign-in does not give this site access to this service. Sign in again to grant it."
+    )]
+    ApiNotGranted,
     /// The request body is larger than the API takes.
     #[error("This request is too large for this service.")]
     ApiRequestTooLarge,
@@ -135,6 +142,7 @@ impl AppError {
             Self::SessionEnded => "PC-AUTH-012",
             Self::SignInRefused => "PC-AUTH-013",
             Self::ApiWrongProvider => "PC-API-403",
+            Self::ApiNotGranted => "PC-API-001",
             Self::ApiRequestTooLarge => "PC-API-413",
             Self::ApiTokenRefused => "PC-API-401",
             Self::ApiTimeout => "PC-API-504",
@@ -144,7 +152,7 @@ impl AppError {
     }
 
     /// Every error, for lookups by code.
-    pub const ALL: [AppError; 27] = [
+    pub const ALL: [AppError; 28] = [
         Self::Unreachable,
         Self::Unavailable,
         Self::NotFound,
@@ -167,6 +175,7 @@ impl AppError {
         Self::SessionEnded,
         Self::SignInRefused,
         Self::ApiWrongProvider,
+        Self::ApiNotGranted,
         Self::ApiRequestTooLarge,
         Self::ApiTokenRefused,
         Self::ApiTimeout,
@@ -197,7 +206,7 @@ impl AppError {
             | Self::InvalidProviderResponse => 400,
             Self::CrossSiteRequest | Self::SignInRefused => 403,
             Self::TooManyRequests => 429,
-            Self::ApiWrongProvider => 403,
+            Self::ApiWrongProvider | Self::ApiNotGranted => 403,
             Self::ApiRequestTooLarge => 413,
             Self::ApiTokenRefused => 401,
             Self::ApiTimeout => 504,
@@ -245,6 +254,7 @@ impl AppError {
             Self::SessionEnded => "Session ended",
             Self::SignInRefused => "Sign-in not allowed",
             Self::ApiWrongProvider => "Another sign-in needed",
+            Self::ApiNotGranted => "Access not granted",
             Self::ApiRequestTooLarge => "Request too large",
             Self::ApiTokenRefused => "Sign-in not accepted",
             Self::ApiTimeout => "Service too slow",

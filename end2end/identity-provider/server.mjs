@@ -17,6 +17,13 @@
 //   IDP_RESOURCE_SERVER_SECRET     default "portcullis-notes-api-secret" (client_secret_basic);
 //                                  it signs nobody in and may only introspect access tokens
 //                                  (RFC 7662, POST /token/introspection)
+//   IDP_NOTES_RESOURCE             default "https://notes-api.portcullis.test": the notes API's
+//                                  resource indicator (RFC 8707). An authorization request may
+//                                  name it with the scopes "notes:read notes:write"; a refresh
+//                                  grant naming it then gets an access token for it alone
+//                                  (audience the resource, those scopes only, opaque, so the
+//                                  resource server introspects it). Any other resource is
+//                                  refused with invalid_target.
 //   IDP_CANARY_FILE                if set, every access and refresh token issued is appended there
 //   IDP_READY_FILE                 if set, {"issuer","port","pid"} JSON is written there (atomically)
 //                                  once the provider accepts requests
@@ -48,7 +55,7 @@ import { failWith, integerEnv as integerEnvOf, stopWithParent } from '../lib/ser
 // Taken before the slow oidc-provider import, to narrow the window in which the
 // parent can exit unnoticed (a process orphaned before this line sees ppid 1).
 const parentPid = process.ppid;
-const { default: Provider } = await import('oidc-provider');
+const { default: Provider, errors } = await import('oidc-provider');
 // oidc-provider's in-memory storage, one store per process rather than per
 // provider instance, so a key rotation (a new instance) keeps every session,
 // grant and token.
@@ -76,6 +83,7 @@ const config = {
   accessTokenTtl: integerEnv('IDP_ACCESS_TOKEN_TTL', 3600, 1, 365 * 24 * 3600),
   resourceServerId: env.IDP_RESOURCE_SERVER_ID || 'portcullis-notes-api',
   resourceServerSecret: env.IDP_RESOURCE_SERVER_SECRET || 'portcullis-notes-api-secret',
+  notesResource: env.IDP_NOTES_RESOURCE || 'https://notes-api.portcullis.test',
   readyFile: env.IDP_READY_FILE,
 };
 if (config.redirectUris.length === 0) fail('IDP_REDIRECT_URIS must list at least one URI');
@@ -172,6 +180,23 @@ function makeProvider(keys) {
       rpInitiatedLogout: { enabled: true },
       backchannelLogout: { enabled: true },
       claimsParameter: { enabled: false },
+      resourceIndicators: {
+        enabled: true,
+        // The session's own access token (from the code exchange) stays the
+        // userinfo one; only a token request naming the resource gets one for it.
+        useGrantedResource: async () => false,
+        getResourceServerInfo: async (ctx, resource, client) => {
+          if (resource !== config.notesResource || client.clientId !== config.clientId) {
+            throw new errors.InvalidTarget();
+          }
+          return {
+            scope: 'notes:read notes:write',
+            audience: resource,
+            accessTokenFormat: 'opaque',
+            accessTokenTTL: config.accessTokenTtl,
+          };
+        },
+      },
     },
     // S256 is the only method oidc-provider v9 supports; require it for every client.
     pkce: { required: () => true },

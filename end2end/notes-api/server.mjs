@@ -3,7 +3,11 @@
 // (REMOTE_APIS). It takes only bearer tokens the local identity provider
 // says are active and were issued to Portcullis's client, asking the
 // provider's introspection endpoint (RFC 7662) with its own credentials on
-// every request. No dependencies, in-memory notes per user (`sub`).
+// every request. With NOTES_API_RESOURCE set it also checks the audience, as
+// a resource server should: a token must be meant for that resource (RFC 8707,
+// its `aud`) and carry `notes:read` to list and `notes:write` to add (RFC 6750
+// §3.1 insufficient_scope otherwise). No dependencies, in-memory notes per
+// user (`sub`).
 //
 //   GET  /notes   {"owner": sub, "notes": [{"text", "at"}...]}
 //   POST /notes   {"text": "..."} (1-500 characters) → 201 and the list
@@ -14,6 +18,8 @@
 //   NOTES_API_CLIENT_ID       its own client at the provider, default "portcullis-notes-api"
 //   NOTES_API_CLIENT_SECRET   default "portcullis-notes-api-secret"
 //   NOTES_API_TRUSTED_CLIENT  the client tokens must be issued to, default "portcullis-dev"
+//   NOTES_API_RESOURCE        if set, the resource indicator tokens must be meant for
+//                             (the local provider's is "https://notes-api.portcullis.test")
 //
 // Once listening it prints one line to stdout:
 //   NOTES_API_READY {"url":"http://127.0.0.1:NNNNN","port":NNNNN}
@@ -36,6 +42,7 @@ const config = {
   clientId: env.NOTES_API_CLIENT_ID || 'portcullis-notes-api',
   clientSecret: env.NOTES_API_CLIENT_SECRET || 'portcullis-notes-api-secret',
   trustedClient: env.NOTES_API_TRUSTED_CLIENT || 'portcullis-dev',
+  resource: env.NOTES_API_RESOURCE,
 };
 
 const notes = new Map(); // sub → [{ text, at }]
@@ -57,8 +64,15 @@ function refuse(res, why) {
   });
 }
 
-/** The token's owner (`sub`), if the provider says it is active and ours. */
-async function ownerOf(token) {
+/** RFC 6750 §3.1: a 403 naming the scope the token lacks. */
+function lacks(res, scope) {
+  send(res, 403, { error: 'insufficient_scope', scope }, {
+    'www-authenticate': `Bearer error="insufficient_scope", scope="${scope}"`,
+  });
+}
+
+/** The introspection answer, if the provider says the token is active and ours. */
+async function introspect(token) {
   if (!introspectionEndpoint) {
     const discovery = await (await fetch(`${config.issuer}/.well-known/openid-configuration`)).json();
     introspectionEndpoint = discovery.introspection_endpoint;
@@ -73,8 +87,16 @@ async function ownerOf(token) {
   const claims = await answer.json();
   const fresh = typeof claims.exp === 'number' && claims.exp > Date.now() / 1000;
   return claims.active === true && claims.client_id === config.trustedClient && fresh
-    ? claims.sub
+    && typeof claims.sub === 'string'
+    ? claims
     : undefined;
+}
+
+/** Whether the token is meant for this resource, when one is configured. */
+function forThisResource(claims) {
+  if (!config.resource) return true;
+  const audience = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+  return audience.includes(config.resource);
 }
 
 async function readJson(req) {
@@ -96,10 +118,16 @@ const server = createServer(async (req, res) => {
   try {
     const token = req.headers.authorization?.match(/^Bearer (\S+)$/)?.[1];
     if (!token) return refuse(res, 'no bearer token');
-    const owner = await ownerOf(token);
-    if (!owner) return refuse(res, 'not active');
+    const claims = await introspect(token);
+    if (!claims) return refuse(res, 'not active');
+    if (!forThisResource(claims)) return refuse(res, 'not meant for this resource');
+    const owner = claims.sub;
     const path = new URL(req.url, 'http://notes').pathname;
     if (path !== '/notes') return send(res, 404, { error: 'not_found' });
+    const needed = req.method === 'POST' ? 'notes:write' : 'notes:read';
+    if (config.resource && !(claims.scope ?? '').split(' ').includes(needed)) {
+      return lacks(res, needed);
+    }
     const mine = notes.get(owner) ?? [];
     if (req.method === 'GET') return send(res, 200, { owner, notes: mine });
     if (req.method === 'POST') {

@@ -12,6 +12,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
+/** The notes API's resource indicator (RFC 8707) at the local provider. */
+const NOTES_RESOURCE = 'https://notes-api.portcullis.test';
 const root = path.resolve(here, '../..');
 
 function freePort(): Promise<number> {
@@ -161,7 +163,13 @@ export default async function globalSetup() {
 
     // An API of the app's own, which the profile page calls through the proxy.
     notes = spawn(process.execPath, [path.join(here, '../notes-api/server.mjs')], {
-      env: { ...process.env, NOTES_API_PORT: '0', NOTES_API_ISSUER: ready.issuer },
+      env: {
+        ...process.env,
+        NOTES_API_PORT: '0',
+        NOTES_API_ISSUER: ready.issuer,
+        // Only tokens meant for the notes API (RFC 8707), with its scopes.
+        NOTES_API_RESOURCE: NOTES_RESOURCE,
+      },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const notesReady = JSON.parse(await waitForLine(notes, 'NOTES_API_READY ', 'the notes API', 15_000));
@@ -209,6 +217,8 @@ export default async function globalSetup() {
       API_NOTES_URL: notesReady.url,
       // The notes API trusts the local provider's tokens only.
       API_NOTES_PROVIDER: 'local',
+      API_NOTES_RESOURCE: NOTES_RESOURCE,
+      API_NOTES_SCOPES: 'notes:read notes:write',
     });
     tlsApp = await portcullis(tlsAppPort, httpsUrl, 'portcullis-https.db', { AUTH_PROVIDERS: 'local' });
     embed = spawn(embedBinary(), [], {
@@ -228,6 +238,8 @@ export default async function globalSetup() {
         REMOTE_APIS: 'notes',
         API_NOTES_URL: notesReady.url,
         API_NOTES_PROVIDER: 'local',
+        API_NOTES_RESOURCE: NOTES_RESOURCE,
+        API_NOTES_SCOPES: 'notes:read notes:write',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -93,6 +93,13 @@ pub enum ErrorCode {
     /// The API needs a sign-in with another provider than the session's.
     #[error("This service needs you to sign in with another provider.")]
     ApiWrongProvider,
+    /// The provider would not issue a token for the API's resource or
+    /// scopes: the sign-in did not grant them (the API was added since,
+    /// or the user declined).
+    #[error(
+        "Your sign-in does not give this site access to this service. Sign in again to grant it."
+    )]
+    ApiNotGranted,
     /// The request body is larger than the API takes.
     #[error("This request is too large for this service.")]
     ApiRequestTooLarge,
@@ -131,6 +138,7 @@ impl ErrorCode {
         Self::SessionEnded,
         Self::SignInRefused,
         Self::ApiWrongProvider,
+        Self::ApiNotGranted,
         Self::ApiRequestTooLarge,
         Self::ApiTokenRefused,
         Self::ApiTimeout,
@@ -161,6 +169,7 @@ impl ErrorCode {
             Self::SessionEnded => "PC-AUTH-012",
             Self::SignInRefused => "PC-AUTH-013",
             Self::ApiWrongProvider => "PC-API-403",
+            Self::ApiNotGranted => "PC-API-001",
             Self::ApiRequestTooLarge => "PC-API-413",
             Self::ApiTokenRefused => "PC-API-401",
             Self::ApiTimeout => "PC-API-504",
@@ -190,7 +199,7 @@ impl ErrorCode {
             | Self::InvalidProviderResponse => StatusCode::BAD_REQUEST,
             Self::CrossSiteRequest | Self::SignInRefused => StatusCode::FORBIDDEN,
             Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
-            Self::ApiWrongProvider => StatusCode::FORBIDDEN,
+            Self::ApiWrongProvider | Self::ApiNotGranted => StatusCode::FORBIDDEN,
             Self::ApiRequestTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::ApiTokenRefused => StatusCode::UNAUTHORIZED,
             Self::ApiTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -222,6 +231,7 @@ impl ErrorCode {
             Self::SessionEnded => "Session ended",
             Self::SignInRefused => "Sign-in not allowed",
             Self::ApiWrongProvider => "Another sign-in needed",
+            Self::ApiNotGranted => "Access not granted",
             Self::ApiRequestTooLarge => "Request too large",
             Self::ApiTokenRefused => "Sign-in not accepted",
             Self::ApiTimeout => "Service too slow",

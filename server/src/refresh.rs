@@ -13,6 +13,12 @@
 //! it within the lease. A refresh runs in a task of its own: started for a
 //! request that goes away (the browser closed the tab), it still finishes
 //! and its rotated tokens are stored.
+//!
+//! An upstream API that names a resource or scopes gets an access token of
+//! its own, from a refresh grant that names them (RFC 8707 §2.2), the
+//! first time it is called and whenever that token expires. It is kept in
+//! the vault beside the session's tokens and refreshed under the same
+//! lock: the refresh token that grant rotates is the session's.
 
 use std::{
     collections::HashMap,
@@ -27,14 +33,14 @@ use crate::{
     config::Settings,
     error::ErrorCode,
     http_client::ProviderHttp,
-    providers::{Registry, protocol::GrantError},
+    providers::{Audience, Registry, oauth2::ApiError, protocol::GrantError},
     secret::Secret,
     session::SessionUser,
     signed_in::{Ending, SessionError, SignedInSessions},
     store::Store,
     store::StoreFailure,
     telemetry::cause_chain,
-    vault::{TokenSet, store::StoreError},
+    vault::{ApiToken, TokenSet, store::StoreError},
 };
 
 /// How long a request waits for another's refresh before giving up.
@@ -56,6 +62,11 @@ pub enum RefreshError {
     /// The refresh grant failed at the provider.
     #[error(transparent)]
     Grant(#[from] GrantError),
+    /// The provider would not issue a token for an API's resource or
+    /// scopes (`invalid_target`, RFC 8707 §2; `invalid_scope`, RFC 6749
+    /// §5.2), or issued one lacking scopes the API needs.
+    #[error("the provider did not grant the API's resource or scopes: {0}")]
+    NotGranted(String),
     #[error("the token vault failed")]
     Vault(#[from] StoreError),
     #[error("the refresh lock failed")]
@@ -73,7 +84,9 @@ impl RefreshError {
         match self {
             Self::Grant(err) => err.ends_grant(),
             Self::NotRefreshable(_) | Self::Gone | Self::Unreadable(_) => true,
-            Self::Vault(_) | Self::Lock(_) | Self::Busy | Self::Task(_) => false,
+            Self::NotGranted(_) | Self::Vault(_) | Self::Lock(_) | Self::Busy | Self::Task(_) => {
+                false
+            }
         }
     }
 
@@ -87,6 +100,8 @@ impl RefreshError {
     pub fn code(&self) -> ErrorCode {
         if self.is_refusal() {
             ErrorCode::InvalidProviderResponse
+        } else if let Self::NotGranted(_) = self {
+            ErrorCode::ApiNotGranted
         } else if self.ends_session() {
             ErrorCode::SessionEnded
         } else if let Self::Grant(GrantError::Refused(_)) = self {
@@ -104,9 +119,10 @@ impl RefreshError {
 /// request's refresh may have made it moot.
 #[derive(Debug)]
 enum Need {
-    /// The access token expires within the skew.
+    /// The access token expires within the skew (or, for an API's, there
+    /// is none yet).
     Expiring,
-    /// The provider refused this access token.
+    /// The provider, or an upstream API, refused this access token.
     Rejected(Secret),
 }
 
@@ -179,7 +195,7 @@ impl Refresher {
     /// skew, refreshing first if needed. A grant the provider ended ends
     /// the session here too.
     pub async fn fresh_tokens(&self, user: &SessionUser) -> Result<TokenSet, RefreshError> {
-        self.0.fresh_tokens(user).await
+        self.0.fresh_tokens(user, None).await
     }
 
     /// After the provider refused the access token `rejected` (HTTP 401)
@@ -190,7 +206,35 @@ impl Refresher {
         user: &SessionUser,
         rejected: &Secret,
     ) -> Result<TokenSet, RefreshError> {
-        self.0.refresh(user, Need::Rejected(rejected.clone())).await
+        let need = Need::Rejected(rejected.clone());
+        self.0.refresh(user, None, need).await
+    }
+
+    /// The session's access token for `audience` (an upstream API's
+    /// resource and scopes), good for at least the skew: the one kept, or
+    /// a new one from a refresh grant naming them (RFC 8707 §2.2). A grant
+    /// the provider ended ends the session; one that does not cover the
+    /// audience is [`RefreshError::NotGranted`], and the session goes on.
+    pub async fn api_token(
+        &self,
+        user: &SessionUser,
+        audience: &Audience,
+    ) -> Result<Secret, RefreshError> {
+        let tokens = self.0.fresh_tokens(user, Some(audience)).await?;
+        issued_for(&tokens, audience)
+    }
+
+    /// After an upstream API refused `rejected`, the access token for
+    /// `audience`, got again once (or as another request already got it).
+    pub async fn api_token_after_rejection(
+        &self,
+        user: &SessionUser,
+        audience: &Audience,
+        rejected: &Secret,
+    ) -> Result<Secret, RefreshError> {
+        let need = Need::Rejected(rejected.clone());
+        let fresh = self.0.refresh(user, Some(audience.clone()), need).await?;
+        issued_for(&fresh, audience)
     }
 
     /// Refreshes the tokens of sessions in use that expire soon; how many.
@@ -208,18 +252,46 @@ impl Refresher {
     }
 }
 
+/// The access token `tokens` hold for `audience` (the session's own when
+/// none) and when it expires.
+fn token_for<'a>(
+    tokens: &'a TokenSet,
+    audience: Option<&Audience>,
+) -> Option<(&'a Secret, Option<i64>)> {
+    match audience {
+        None => Some((&tokens.access_token, tokens.expires_at)),
+        Some(audience) => tokens
+            .api_tokens
+            .get(&audience.key())
+            .map(|token| (&token.access_token, token.expires_at)),
+    }
+}
+
+/// The token for `audience` a refresh left in `tokens`.
+fn issued_for(tokens: &TokenSet, audience: &Audience) -> Result<Secret, RefreshError> {
+    token_for(tokens, Some(audience))
+        .map(|(token, _)| token.clone())
+        .ok_or(RefreshError::Gone)
+}
+
 impl State {
     fn access_token_expiry(&self, expires_in: Option<u64>, renewable: bool) -> Option<i64> {
         let default = renewable.then_some(self.default_lifetime.as_secs());
         TokenSet::expiry_in(expires_in.or(default))
     }
 
-    fn is_expiring(&self, tokens: &TokenSet, now: i64) -> bool {
+    fn is_expiring(&self, expires_at: Option<i64>, now: i64) -> bool {
         let skew = i64::try_from(self.skew.as_secs()).unwrap_or(60);
-        tokens.expires_at.is_some_and(|at| at - now <= skew)
+        expires_at.is_some_and(|at| at - now <= skew)
     }
 
-    async fn fresh_tokens(self: &Arc<Self>, user: &SessionUser) -> Result<TokenSet, RefreshError> {
+    /// The session's tokens with a fresh access token for `audience` (the
+    /// session's own when none), refreshing first if needed.
+    async fn fresh_tokens(
+        self: &Arc<Self>,
+        user: &SessionUser,
+        audience: Option<&Audience>,
+    ) -> Result<TokenSet, RefreshError> {
         let tokens = match self.stored_tokens(user).await {
             Ok(tokens) => tokens,
             Err(err) => {
@@ -228,10 +300,11 @@ impl State {
                 return failed;
             }
         };
-        if !self.is_expiring(&tokens, clock::now()) {
+        let now = clock::now();
+        if token_for(&tokens, audience).is_some_and(|(_, at)| !self.is_expiring(at, now)) {
             return Ok(tokens);
         }
-        self.refresh(user, Need::Expiring).await
+        self.refresh(user, audience.cloned(), Need::Expiring).await
     }
 
     /// The session's tokens as the vault holds them. Tokens sealed with a
@@ -258,12 +331,15 @@ impl State {
     async fn refresh(
         self: &Arc<Self>,
         user: &SessionUser,
+        audience: Option<Audience>,
         need: Need,
     ) -> Result<TokenSet, RefreshError> {
         let state = Arc::clone(self);
         let user = user.clone();
         let task = tokio::spawn(async move {
-            let result = state.refresh_single_flight(&user, &need).await;
+            let result = state
+                .refresh_single_flight(&user, audience.as_ref(), &need)
+                .await;
             state.end_session_if_over(&user, &result).await;
             result
         });
@@ -294,6 +370,7 @@ impl State {
     async fn refresh_single_flight(
         &self,
         user: &SessionUser,
+        audience: Option<&Audience>,
         need: &Need,
     ) -> Result<TokenSet, RefreshError> {
         let local = self.locks.for_grant(&user.grant);
@@ -330,7 +407,7 @@ impl State {
             }
         };
         let result = tokio::select! {
-            result = self.refresh_locked(user, need) => result,
+            result = self.refresh_locked(user, audience, need) => result,
             never = renew => never,
         };
         if let Err(err) = self.store.unlock(&user.grant, &holder).await {
@@ -346,13 +423,19 @@ impl State {
     async fn refresh_locked(
         &self,
         user: &SessionUser,
+        audience: Option<&Audience>,
         need: &Need,
     ) -> Result<TokenSet, RefreshError> {
         let provider_id = &user.identity.provider;
         let current = self.stored_tokens(user).await?;
+        let held = token_for(&current, audience);
         let needed = match need {
-            Need::Expiring => self.is_expiring(&current, clock::now()),
-            Need::Rejected(rejected) => current.access_token.expose() == rejected.expose(),
+            Need::Expiring => {
+                held.is_none_or(|(_, expires_at)| self.is_expiring(expires_at, clock::now()))
+            }
+            Need::Rejected(rejected) => {
+                held.is_some_and(|(token, _)| token.expose() == rejected.expose())
+            }
         };
         if !needed {
             return Ok(current);
@@ -369,14 +452,40 @@ impl State {
             .ok_or(RefreshError::NotRefreshable("no refresh token"))?;
         let grant = provider
             .flow()
-            .refresh(provider, &self.http, &user.identity, &refresh_token)
-            .await?;
-        let fresh = TokenSet {
-            expires_at: self.access_token_expiry(grant.expires_in, true),
-            access_token: grant.access_token,
+            .refresh(
+                provider,
+                &self.http,
+                &user.identity,
+                &refresh_token,
+                audience,
+            )
+            .await
+            .map_err(|err| not_granted(err, audience))?;
+        let expires_at = self.access_token_expiry(grant.expires_in, true);
+        let mut fresh = TokenSet {
             refresh_token: grant.refresh_token.or(Some(refresh_token)),
             id_token: grant.checked_id_token.or(current.id_token),
+            ..current
         };
+        // An API's token lacking scopes it needs is not kept; the rotated
+        // refresh token that came with it is.
+        let mut missing = Vec::new();
+        match audience {
+            None => {
+                fresh.access_token = grant.access_token;
+                fresh.expires_at = expires_at;
+            }
+            Some(audience) => {
+                missing = audience.missing_scopes(grant.scope.as_deref());
+                if missing.is_empty() {
+                    let token = ApiToken {
+                        access_token: grant.access_token,
+                        expires_at,
+                    };
+                    fresh.api_tokens.insert(audience.key(), token);
+                }
+            }
+        }
         // Written back only if the session still has tokens: one ended
         // while the provider answered must not get them back, and the
         // grant the refresh renewed is revoked.
@@ -393,7 +502,21 @@ impl State {
             self.sessions.revoke_in_background(provider_id, &fresh);
             return Err(RefreshError::Gone);
         }
-        tracing::info!(provider = %provider_id, "tokens refreshed");
+        if !missing.is_empty() {
+            return Err(RefreshError::NotGranted(format!(
+                "the token lacks the scopes {}",
+                missing.join(" ")
+            )));
+        }
+        match audience {
+            None => tracing::info!(provider = %provider_id, "tokens refreshed"),
+            Some(audience) => tracing::info!(
+                provider = %provider_id,
+                resource = audience.resource.as_deref().unwrap_or_default(),
+                scopes = %audience.scopes.join(" "),
+                "API token issued"
+            ),
+        }
         Ok(fresh)
     }
 
@@ -417,7 +540,7 @@ impl State {
                 grant: row.grant_id,
                 row: row.id,
             };
-            match self.fresh_tokens(&user).await {
+            match self.fresh_tokens(&user, None).await {
                 Ok(_) => refreshed += 1,
                 Err(err) => tracing::warn!(
                     provider = %user.identity.provider,
@@ -427,6 +550,21 @@ impl State {
             }
         }
         Ok(refreshed)
+    }
+}
+
+/// A refusal of a refresh grant for an API's `audience` that says the
+/// provider will not issue such a token: the session goes on without it.
+fn not_granted(err: GrantError, audience: Option<&Audience>) -> RefreshError {
+    match err {
+        GrantError::Refused(ApiError::Refused { error, description })
+            if audience.is_some()
+                && matches!(error.as_str(), "invalid_target" | "invalid_scope") =>
+        {
+            let description = description.unwrap_or_default();
+            RefreshError::NotGranted(format!("{error} {description}"))
+        }
+        other => other.into(),
     }
 }
 

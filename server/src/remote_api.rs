@@ -54,7 +54,6 @@ use crate::{
     secret::Secret,
     session::SessionUser,
     telemetry::{cause_chain, escaped},
-    vault::TokenSet,
 };
 
 /// The header a page's script sets to prove the call is its own.
@@ -262,17 +261,13 @@ impl RemoteApi {
         }
         let url = self.upstream_url(parts)?;
         let user = self.user(session).await?;
-        let tokens = match &user {
-            Some(user) => Some(
-                self.core
-                    .refresher
-                    .fresh_tokens(user)
-                    .await
-                    .map_err(ProxyError::Token)?,
-            ),
-            None => None,
+        let (token, renewable) = match &user {
+            Some(user) => {
+                let (token, renewable) = self.token(user).await?;
+                (Some(token), renewable)
+            }
+            None => (None, false),
         };
-        let token = tokens.as_ref().map(|tokens| tokens.access_token.clone());
         let headers = forwarded_headers(&parts.headers);
         if let (Some(max), Some(length)) = (self.settings.max_body, body.size_hint().exact())
             && length > max
@@ -300,9 +295,9 @@ impl RemoteApi {
             Err(err) => return Err(failed(err)),
             Ok(answer) => answer,
         };
-        let answer = match (answer.status(), &user, &tokens) {
-            (StatusCode::UNAUTHORIZED, Some(user), Some(tokens)) => {
-                let renewed = self.after_refusal(user, tokens).await?;
+        let answer = match (answer.status(), &user, &token) {
+            (StatusCode::UNAUTHORIZED, Some(user), Some(token)) if renewable => {
+                let renewed = self.after_refusal(user, token).await?;
                 // One retry, where sending the request again is safe.
                 if !(bodiless && is_idempotent(&parts.method)) {
                     return Err(ProxyError::TokenRefused);
@@ -312,7 +307,7 @@ impl RemoteApi {
                         &parts.method,
                         &url,
                         &headers,
-                        Some(&renewed.access_token),
+                        Some(&renewed),
                         reqwest::Body::from(Bytes::new()),
                     )
                     .await
@@ -322,6 +317,7 @@ impl RemoteApi {
                 }
                 again
             }
+            (StatusCode::UNAUTHORIZED, Some(_), Some(_)) => return Err(ProxyError::TokenRefused),
             _ => answer,
         };
         self.answer(answer, &url, token.is_some())
@@ -349,18 +345,31 @@ impl RemoteApi {
         }
     }
 
-    /// After the upstream refused `tokens`' access token: the tokens once
-    /// refreshed (single-flight), unless they cannot be renewed or this
-    /// grant was refreshed after a refusal less than a minute ago; then
-    /// the refusal stands and the session stays.
+    /// The fresh access token `user`'s requests carry here (the API's own
+    /// when it names a resource or scopes, the session's otherwise), and
+    /// whether a refused one can be renewed.
+    async fn token(&self, user: &SessionUser) -> Result<(Secret, bool), ProxyError> {
+        let refresher = &self.core.refresher;
+        match &self.settings.audience {
+            // Got with a refresh token, which the session keeps.
+            Some(audience) => refresher.api_token(user, audience).await.map(|t| (t, true)),
+            None => refresher
+                .fresh_tokens(user)
+                .await
+                .map(|tokens| (tokens.access_token, tokens.refresh_token.is_some())),
+        }
+        .map_err(ProxyError::Token)
+    }
+
+    /// After the upstream refused the renewable access token `rejected`:
+    /// the token once renewed (single-flight), unless this grant was
+    /// renewed after a refusal here less than a minute ago; then the
+    /// refusal stands and the session stays.
     async fn after_refusal(
         &self,
         user: &SessionUser,
-        tokens: &TokenSet,
-    ) -> Result<TokenSet, ProxyError> {
-        if tokens.refresh_token.is_none() {
-            return Err(ProxyError::TokenRefused);
-        }
+        rejected: &Secret,
+    ) -> Result<Secret, ProxyError> {
         {
             let now = Instant::now();
             let mut recent = self
@@ -373,11 +382,17 @@ impl RemoteApi {
             }
             recent.insert(user.grant.clone(), now);
         }
-        self.core
-            .refresher
-            .tokens_after_rejection(user, &tokens.access_token)
-            .await
-            .map_err(ProxyError::Token)
+        let refresher = &self.core.refresher;
+        match &self.settings.audience {
+            Some(audience) => {
+                refresher
+                    .api_token_after_rejection(user, audience, rejected)
+                    .await
+            }
+            None => (refresher.tokens_after_rejection(user, rejected).await)
+                .map(|tokens| tokens.access_token),
+        }
+        .map_err(ProxyError::Token)
     }
 
     async fn send(

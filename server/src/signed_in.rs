@@ -307,6 +307,7 @@ mod tests {
             refresh_token: None,
             id_token: None,
             expires_at: None,
+            api_tokens: Default::default(),
         };
         for (id, last_seen) in [("stale", now() - 3600), ("fresh", now())] {
             let grant = format!("grant-{id}");

@@ -259,6 +259,7 @@ impl Portcullis {
             refresh_token: user.refresh_token,
             id_token: user.id_token,
             expires_at: TokenSet::expiry_in(user.expires_in.map(|lifetime| lifetime.as_secs())),
+            api_tokens: Default::default(),
         };
         let signed_in = core
             .sessions

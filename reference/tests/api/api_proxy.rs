@@ -12,9 +12,11 @@ use serde_json::{Value, json};
 use crate::{
     github::sign_in_with_github,
     harness::{TestApp, browser},
+    hostile_idp::Script,
+    local_idp::NOTES_RESOURCE,
     login::sign_in_at_provider,
     notes_api::NotesApi,
-    walk::{sign_out, user_status},
+    walk::{is_signed_in, live, location, sign_in as hostile_sign_in, sign_out, user_status},
 };
 
 const PREFIX: &str = "/api/remote/notes";
@@ -302,6 +304,249 @@ async fn a_refused_post_is_never_sent_twice_and_refusals_refresh_at_most_once_a_
     assert_eq!(body["error"], "PC-API-401", "{body}");
     assert_eq!(notes.tokens_seen(), 2, "no second refresh");
     assert_eq!(user_status(&client, &app.url).await, StatusCode::OK);
+}
+
+/// `app` with the notes API naming its resource and `scopes`, the API
+/// taking only tokens meant for that resource carrying `notes:read`.
+async fn with_resource_notes(
+    app: crate::harness::TestAppBuilder<crate::harness::Local>,
+    scopes: &str,
+) -> (TestApp, NotesApi) {
+    let app = app.vars(&[
+        ("API_NOTES_RESOURCE", NOTES_RESOURCE),
+        ("API_NOTES_SCOPES", scopes),
+    ]);
+    let (app, notes) = with_notes(app).await;
+    notes.require_audience(NOTES_RESOURCE, "notes:read");
+    (app, notes)
+}
+
+#[tokio::test]
+async fn an_api_naming_its_resource_gets_a_token_for_that_audience_and_its_scopes_alone() {
+    let (app, notes) = with_resource_notes(TestApp::local(), "notes:read notes:write").await;
+
+    // The authorization request names the resource and asks for its
+    // scopes (RFC 8707 §2.1), so signing in grants them.
+    let start = browser()
+        .get(format!("{}/auth/sign-in/local", app.url))
+        .send()
+        .await
+        .unwrap();
+    let authorize = url::Url::parse(&location(&app.url, &start)).unwrap();
+    let query: Vec<(String, String)> = authorize.query_pairs().into_owned().collect();
+    assert!(
+        query.contains(&("resource".into(), NOTES_RESOURCE.into())),
+        "{authorize}"
+    );
+    let scope = &query.iter().find(|(k, _)| k == "scope").unwrap().1;
+    for wanted in ["openid", "notes:read", "notes:write"] {
+        assert!(scope.split(' ').any(|s| s == wanted), "{scope}");
+    }
+
+    let client = signed_in(&app, "demo").await;
+    let (status, body) = get_json(&client, &app, "/notes").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let added = call(&client, &app, Method::POST, "/notes")
+        .json(&json!({ "text": "for the resource" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), StatusCode::CREATED);
+
+    // What the provider says about the token the API was shown: meant
+    // for the resource, with its scopes and nothing of the sign-in's.
+    let seen = notes.introspected();
+    let last = seen.last().unwrap();
+    assert_eq!(last["aud"], NOTES_RESOURCE, "{last}");
+    let mut scopes: Vec<&str> = last["scope"].as_str().unwrap().split(' ').collect();
+    scopes.sort();
+    assert_eq!(scopes, ["notes:read", "notes:write"], "{last}");
+    assert_eq!(notes.tokens_seen(), 1, "one token, kept for both calls");
+
+    // The session's own token is still the sign-in's, good for userinfo.
+    let (status, profile) = live(&client, &app.url).await;
+    assert_eq!(status, StatusCode::OK, "{profile}");
+}
+
+#[tokio::test]
+async fn an_api_that_does_not_name_its_resource_is_refused_by_a_server_that_checks_the_audience() {
+    let (app, notes) = with_notes(TestApp::local()).await;
+    notes.require_audience(NOTES_RESOURCE, "notes:read");
+    let client = signed_in(&app, "demo").await;
+
+    let (status, body) = get_json(&client, &app, "/notes").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"], "PC-API-401", "{body}");
+    assert!(
+        notes
+            .introspected()
+            .iter()
+            .all(|answer| answer["aud"] != NOTES_RESOURCE)
+    );
+    assert_eq!(user_status(&client, &app.url).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_apis_own_token_is_renewed_once_for_fifty_calls_and_the_rotated_refresh_token_kept() {
+    let (app, notes) = with_resource_notes(
+        TestApp::local().access_token_ttl(4).vars(&[
+            ("BACKGROUND_REFRESH_SECONDS", "0"),
+            ("TOKEN_REFRESH_SKEW_SECONDS", "1"),
+        ]),
+        "notes:read",
+    )
+    .await;
+    let client = signed_in(&app, "demo").await;
+    let (status, _) = get_json(&client, &app, "/notes").await;
+    assert_eq!(status, StatusCode::OK);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+
+    let calls = (0..50).map(|_| call(&client, &app, Method::GET, "/notes").send());
+    for answer in futures_util::future::join_all(calls).await {
+        let (status, body) = json_of(answer.unwrap()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    assert_eq!(notes.tokens_seen(), 2, "the first token, and one renewed");
+
+    // Each of those grants rotated the refresh token (the provider ends
+    // the whole grant when a spent one comes back): the session's own
+    // expired token is refreshed with the latest, and the session stays.
+    let (status, profile) = live(&client, &app.url).await;
+    assert_eq!(status, StatusCode::OK, "{profile}");
+    let (status, body) = get_json(&client, &app, "/notes").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(user_status(&client, &app.url).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_api_token_refused_upstream_is_renewed_once_and_the_call_retried() {
+    let (app, notes) = with_resource_notes(
+        TestApp::local().var("BACKGROUND_REFRESH_SECONDS", "0"),
+        "notes:read",
+    )
+    .await;
+    let client = signed_in(&app, "demo").await;
+    assert_eq!(get_json(&client, &app, "/notes").await.0, StatusCode::OK);
+
+    notes.refuse_current_token();
+    let (status, body) = get_json(&client, &app, "/notes").await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "retried with a renewed token: {body}"
+    );
+    assert_eq!(notes.tokens_seen(), 2);
+    let last = notes.introspected().pop().unwrap();
+    assert_eq!(last["aud"], NOTES_RESOURCE, "{last}");
+}
+
+#[tokio::test]
+async fn scopes_the_provider_will_not_grant_get_pc_api_001_and_the_session_stays() {
+    // "notes:admin" is not one of the resource's scopes at the provider;
+    // without a resource, "notes:read" is no scope it grants at all.
+    for (resource, scopes) in [
+        (Some(NOTES_RESOURCE), "notes:read notes:admin"),
+        (None, "notes:read"),
+    ] {
+        let mut app = TestApp::local().var("API_NOTES_SCOPES", scopes);
+        if let Some(resource) = resource {
+            app = app.var("API_NOTES_RESOURCE", resource);
+        }
+        let (app, notes) = with_notes(app).await;
+        let client = signed_in(&app, "demo").await;
+
+        let (status, body) = get_json(&client, &app, "/notes").await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{scopes}: {body}");
+        assert_eq!(body["error"], "PC-API-001", "{scopes}: {body}");
+        assert_eq!(notes.requests(), 0, "{scopes}: no token was sent");
+        assert_eq!(user_status(&client, &app.url).await, StatusCode::OK);
+        let (status, profile) = live(&client, &app.url).await;
+        assert_eq!(status, StatusCode::OK, "{scopes}: {profile}");
+    }
+}
+
+#[tokio::test]
+async fn an_api_token_granted_fewer_scopes_than_the_api_needs_is_never_sent_and_the_session_stays()
+{
+    type Tamper = fn(&mut serde_json::Map<String, Value>, &crate::hostile_idp::Context);
+    // The granted scopes in the shapes providers send them (RFC 6749's
+    // spaces, GitHub's commas, an array, or left unsaid: "as asked"), and
+    // whether they cover "notes:read notes:write".
+    let grants: [(Tamper, bool); 7] = [
+        (
+            |r, _| drop(r.insert("scope".into(), json!("notes:read"))),
+            false,
+        ),
+        (
+            |r, _| drop(r.insert("scope".into(), json!("notes:read,openid"))),
+            false,
+        ),
+        (
+            |r, _| drop(r.insert("scope".into(), json!(["notes:write"]))),
+            false,
+        ),
+        (
+            |r, _| drop(r.insert("scope".into(), json!("openid notes:write notes:read"))),
+            true,
+        ),
+        (
+            |r, _| drop(r.insert("scope".into(), json!("notes:read,notes:write"))),
+            true,
+        ),
+        (
+            |r, _| drop(r.insert("scope".into(), json!(["notes:write", "notes:read"]))),
+            true,
+        ),
+        (|r, _| drop(r.remove("scope")), true),
+    ];
+    for (case, (refresh_response, covered)) in grants.into_iter().enumerate() {
+        let notes = NotesApi::start().await;
+        let script = Script {
+            refresh_response,
+            ..Script::default()
+        };
+        let rig = TestApp::hostile(script)
+            .vars(&[
+                ("BACKGROUND_REFRESH_SECONDS", "0"),
+                ("REMOTE_APIS", "notes"),
+                ("API_NOTES_URL", &notes.url),
+                ("API_NOTES_PROVIDER", "hostile"),
+                ("API_NOTES_SCOPES", "notes:read notes:write"),
+            ])
+            .spawn()
+            .await;
+        let client = browser();
+        assert_eq!(hostile_sign_in(&rig, &client).await, "/");
+        let notes_call = || {
+            client
+                .get(format!("{}{PREFIX}/notes", rig.url))
+                .header(header::ORIGIN, &rig.url)
+                .send()
+        };
+
+        let (status, body) = json_of(notes_call().await.unwrap()).await;
+        if covered {
+            // The notes API does not trust this provider: it refuses the
+            // token, but it was shown one.
+            assert!(
+                notes.requests() > 0,
+                "case {case}: the token was sent: {body}"
+            );
+            assert_ne!(body["error"], "PC-API-001", "case {case}");
+            continue;
+        }
+        assert_eq!(status, StatusCode::FORBIDDEN, "case {case}: {body}");
+        assert_eq!(body["error"], "PC-API-001", "case {case}: {body}");
+        // Each try rotated the refresh token, and the latest was kept: a
+        // spent one would have ended the session (invalid_grant).
+        let (_, body) = json_of(notes_call().await.unwrap()).await;
+        assert_eq!(body["error"], "PC-API-001", "case {case}: {body}");
+        let calls = rig.idp.calls();
+        assert_eq!(calls.refreshes, 2, "case {case}");
+        assert_ne!(calls.refresh_tokens_used[0], calls.refresh_tokens_used[1]);
+        assert_eq!(notes.requests(), 0, "case {case}: no token was sent");
+        assert!(is_signed_in(&rig, &client).await, "case {case}");
+    }
 }
 
 #[tokio::test]

@@ -13,6 +13,8 @@ pub struct LocalIdp {
 
 pub const CLIENT_ID: &str = "portcullis-dev";
 pub const CLIENT_SECRET: &str = "portcullis-dev-secret";
+/// The notes API's resource indicator (RFC 8707) at the local provider.
+pub const NOTES_RESOURCE: &str = "https://notes-api.portcullis.test";
 
 /// The discovery document (OpenID Connect Discovery 1.0) of the provider
 /// at `issuer`.

@@ -1,8 +1,11 @@
 //! A small resource server the tests start: a "notes" API that takes only
 //! bearer tokens the local identity provider says are active and were
 //! issued to Portcullis's client, asking the provider's introspection
-//! endpoint (RFC 7662) with its own credentials on every request. It keeps
-//! every token it was shown (for counting refreshes) and the headers of
+//! endpoint (RFC 7662) with its own credentials on every request. Told to
+//! ([`NotesApi::require_audience`]), it also takes only tokens meant for
+//! its resource (RFC 8707) carrying its scope, as a resource server that
+//! checks the audience does. It keeps every token it was shown (for
+//! counting refreshes), every introspection answer and the headers of
 //! every request (to see what Portcullis forwards).
 
 use std::{
@@ -37,6 +40,10 @@ pub struct NotesApi {
 struct Shared {
     /// The provider's introspection endpoint, once told which provider.
     introspection: OnceLock<String>,
+    /// The resource (`aud`) and the scope a token must carry, if any.
+    audience: OnceLock<(String, String)>,
+    /// Every introspection answer, in order.
+    introspected: Mutex<Vec<Value>>,
     /// Every distinct token shown, in order.
     tokens: Mutex<Vec<String>>,
     /// Tokens this server stopped accepting (as if revoked to it).
@@ -78,6 +85,19 @@ impl NotesApi {
         let discovery = local_idp::discovery(issuer).await;
         let endpoint = discovery["introspection_endpoint"].as_str().unwrap();
         self.state.introspection.set(endpoint.to_owned()).unwrap();
+    }
+
+    /// From now on takes only tokens whose `aud` includes `resource` and
+    /// whose `scope` includes `scope`: others get 401 `invalid_token` (the
+    /// wrong audience) or 403 `insufficient_scope` (RFC 6750 §3.1).
+    pub fn require_audience(&self, resource: &str, scope: &str) {
+        let wanted = (resource.to_owned(), scope.to_owned());
+        self.state.audience.set(wanted).unwrap();
+    }
+
+    /// Every introspection answer (RFC 7662 §2.2) so far, in order.
+    pub fn introspected(&self) -> Vec<Value> {
+        self.state.introspected.lock().unwrap().clone()
     }
 
     /// How many different tokens it has been shown.
@@ -168,6 +188,7 @@ async fn authorize(
         .json()
         .await
         .unwrap();
+    state.introspected.lock().unwrap().push(answer.clone());
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -175,6 +196,27 @@ async fn authorize(
     let valid = answer["active"] == json!(true)
         && answer["client_id"] == json!(local_idp::CLIENT_ID)
         && answer["exp"].as_u64().is_some_and(|exp| exp > now);
+    if let Some((resource, scope)) = state.audience.get()
+        && valid
+    {
+        let audience = match &answer["aud"] {
+            Value::String(one) => vec![one.as_str()],
+            Value::Array(many) => many.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        };
+        if !audience.contains(&resource.as_str()) {
+            return refuse("not meant for this resource");
+        }
+        let scopes = answer["scope"].as_str().unwrap_or_default();
+        if !scopes.split(' ').any(|s| s == scope) {
+            let challenge = format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\"");
+            return (
+                StatusCode::FORBIDDEN,
+                [(header::WWW_AUTHENTICATE, challenge)],
+            )
+                .into_response();
+        }
+    }
     match answer["sub"].as_str() {
         Some(sub) if valid => {
             request.extensions_mut().insert(Owner(sub.to_owned()));

@@ -348,6 +348,23 @@ impl RemoteApiConfig {
         self.set("PROVIDER", id)
     }
 
+    /// The resource the API's access tokens are meant for, an absolute
+    /// URI without a fragment or query (RFC 8707 §2; `API_<NAME>_RESOURCE`).
+    /// The provider's authorization request names it, and the API gets a
+    /// token of its own, asked for with a refresh grant that names it
+    /// (RFC 8707 §2.2). Needs a provider that issues refresh tokens.
+    pub fn resource(self, uri: &str) -> Self {
+        self.set("RESOURCE", uri)
+    }
+
+    /// The scopes the API's access tokens must carry (RFC 6749 §3.3;
+    /// `API_<NAME>_SCOPES`). The provider's authorization request asks for
+    /// them too, and the API gets a token of its own narrowed to them; a
+    /// provider that grants fewer is refused with `PC-API-001`.
+    pub fn scopes(self, scopes: &[&str]) -> Self {
+        self.set("SCOPES", scopes.join(" "))
+    }
+
     /// The largest request or answer body, in bytes
     /// (`API_<NAME>_MAX_BODY_BYTES`; default no cap).
     pub fn max_body_bytes(self, bytes: u64) -> Self {

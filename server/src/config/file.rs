@@ -154,10 +154,7 @@ fn read_providers(
                 continue;
             }
             let text = match (key.as_str(), value) {
-                ("scopes", Value::Array(scopes)) => {
-                    let scopes: Option<Vec<&str>> = scopes.iter().map(Value::as_str).collect();
-                    scopes.map(|s| s.join(" "))
-                }
+                ("scopes", Value::Array(scopes)) => listed(scopes),
                 (_, Value::String(text)) => Some(text.clone()),
                 _ => None,
             };
@@ -176,11 +173,13 @@ fn read_providers(
 }
 
 /// Keys of an `[apis.<name>]` table.
-const API_KEYS: [&str; 6] = [
+const API_KEYS: [&str; 8] = [
     "url",
     "prefix",
     "token",
     "provider",
+    "resource",
+    "scopes",
     "max_body_bytes",
     "timeout_seconds",
 ];
@@ -204,15 +203,28 @@ fn read_apis(apis: &Table, vars: &mut HashMap<String, String>, problems: &mut Ve
                 ));
                 continue;
             }
-            match scalar(value) {
+            let text = match (key.as_str(), value) {
+                ("scopes", Value::Array(scopes)) => listed(scopes),
+                (_, value) => scalar(value),
+            };
+            match text {
                 Some(text) => {
                     vars.insert(format!("{prefix}_{}", key.to_ascii_uppercase()), text);
                 }
+                None if key == "scopes" => problems.push(format!(
+                    "`apis.{name}.scopes` must be a list of strings or one string"
+                )),
                 None => problems.push(format!("`apis.{name}.{key}` must be a string or a number")),
             }
         }
     }
     vars.insert("REMOTE_APIS".into(), names.join(","));
+}
+
+/// A list of strings as one space-separated string.
+fn listed(items: &[Value]) -> Option<String> {
+    let items: Option<Vec<&str>> = items.iter().map(Value::as_str).collect();
+    items.map(|items| items.join(" "))
 }
 
 fn scalar(value: &Value) -> Option<String> {

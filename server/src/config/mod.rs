@@ -217,9 +217,10 @@ impl Settings {
             Some("off") => None,
             Some(_) => read.site_path("APP_SIGN_IN_PAGE", "/login, or off"),
         };
-        let providers = provider::parse(&|key| lookup(vars, key), &mut read.problems);
+        let mut providers = provider::parse(&|key| lookup(vars, key), &mut read.problems);
         let remote_apis =
             remote_api::parse(&|key| lookup(vars, key), &providers, &mut read.problems);
+        remote_api::widen_providers(&remote_apis, &mut providers);
         let (database_url, session_store_url, session_store_prefix) = read.stores();
         let token_keys = read.token_keys(session_store_url.unwrap_or(database_url));
 

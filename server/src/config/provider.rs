@@ -122,6 +122,7 @@ pub fn parse<'a>(
                 scopes,
                 protocol,
                 api_url,
+                resources: Vec::new(),
             });
         }
     }

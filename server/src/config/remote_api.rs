@@ -5,16 +5,21 @@
 //! `API_<NAME>_TOKEN` (`user`, `user-if-signed-in` or `none`; default
 //! `user`), `API_<NAME>_PROVIDER` (the provider whose tokens the API takes,
 //! required unless the policy is `none`: a token is never sent to an API
-//! that did not ask for that provider's), `API_<NAME>_MAX_BODY_BYTES` (request and answer bodies; no
-//! cap by default) and `API_<NAME>_TIMEOUT_SECONDS` (the whole exchange,
-//! default 30).
+//! that did not ask for that provider's), `API_<NAME>_RESOURCE` (the
+//! resource its tokens are meant for, RFC 8707 §2) and `API_<NAME>_SCOPES`
+//! (the scopes they must carry, RFC 6749 §3.3), `API_<NAME>_MAX_BODY_BYTES`
+//! (request and answer bodies; no cap by default) and
+//! `API_<NAME>_TIMEOUT_SECONDS` (the whole exchange, default 30).
+//!
+//! An API's resource and scopes are asked for in its provider's
+//! authorization request, so the user grants them when signing in.
 
 use std::time::Duration;
 
 use url::Url;
 
 use super::provider::{is_valid_name, parse_issuer};
-use crate::providers::ProviderSettings;
+use crate::providers::{Audience, ProviderSettings};
 
 /// Whose access token a proxied request carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,6 +64,9 @@ pub(crate) struct RemoteApiSettings {
     pub token: TokenPolicy,
     /// The provider whose tokens it takes; `None` only when it takes none.
     pub provider: Option<String>,
+    /// What its token is for, when it names a resource or scopes: then it
+    /// gets an access token of its own, not the session's.
+    pub audience: Option<Audience>,
     /// Largest request or answer body, in bytes.
     pub max_body: Option<u64>,
     /// The whole exchange, connecting through the last byte of the answer.
@@ -170,6 +178,36 @@ pub(super) fn parse<'a>(
                 ));
             }
         }
+        let resource = get(&var("RESOURCE")).and_then(|value| match parse_resource(value) {
+            Ok(()) => Some(value.to_owned()),
+            Err(why) => {
+                problems.push(format!("{} {why}", var("RESOURCE")));
+                None
+            }
+        });
+        let scopes: Vec<String> = get(&var("SCOPES"))
+            .unwrap_or_default()
+            .split([' ', ','])
+            .filter(|scope| !scope.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if let Some(bad) = scopes.iter().find(|scope| !is_scope_token(scope)) {
+            problems.push(format!(
+                "{} lists {bad:?}, which is not a scope (RFC 6749 §3.3: printable ASCII \
+                 without '\"' or '\\')",
+                var("SCOPES")
+            ));
+        }
+        let audience =
+            (resource.is_some() || !scopes.is_empty()).then_some(Audience { resource, scopes });
+        if audience.is_some() && token == TokenPolicy::None {
+            problems.push(format!(
+                "{} or {} is set but {} is none: no token is sent",
+                var("RESOURCE"),
+                var("SCOPES"),
+                var("TOKEN")
+            ));
+        }
         let max_body = get(&var("MAX_BODY_BYTES")).and_then(|value| match value.parse::<u64>() {
             Ok(n) if n > 0 => Some(n),
             _ => {
@@ -200,12 +238,59 @@ pub(super) fn parse<'a>(
                 upstream,
                 token,
                 provider,
+                audience,
                 max_body,
                 timeout,
             });
         }
     }
     apis
+}
+
+/// Each provider's authorization request asks for the resources and the
+/// scopes of the APIs that take its tokens (RFC 8707 §2.1), so signing in
+/// grants them.
+pub(super) fn widen_providers(apis: &[RemoteApiSettings], providers: &mut [ProviderSettings]) {
+    for api in apis {
+        let (Some(id), Some(audience)) = (&api.provider, &api.audience) else {
+            continue;
+        };
+        let Some(provider) = providers.iter_mut().find(|p| &p.id == id) else {
+            continue;
+        };
+        if let Some(resource) = &audience.resource
+            && !provider.resources.contains(resource)
+        {
+            provider.resources.push(resource.clone());
+        }
+        let missing: Vec<String> = audience
+            .scopes
+            .iter()
+            .filter(|scope| !provider.scopes.contains(scope))
+            .cloned()
+            .collect();
+        provider.scopes.extend(missing);
+    }
+}
+
+/// A resource indicator (RFC 8707 §2): an absolute URI without a fragment
+/// (or, as the RFC advises, a query).
+fn parse_resource(value: &str) -> Result<(), &'static str> {
+    let url = Url::parse(value).map_err(|_| "must be an absolute URI (RFC 8707 §2)")?;
+    if url.fragment().is_some() || value.contains('#') {
+        return Err("must not have a fragment (RFC 8707 §2)");
+    }
+    if url.query().is_some() {
+        return Err("must not have a query (RFC 8707 §2)");
+    }
+    Ok(())
+}
+
+/// A scope token (RFC 6749 §3.3): `%x21 / %x23-5B / %x5D-7E`.
+fn is_scope_token(scope: &str) -> bool {
+    scope
+        .bytes()
+        .all(|b| matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
 }
 
 /// An upstream base: `https://`, or `http://` on loopback; no query or

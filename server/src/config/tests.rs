@@ -664,6 +664,8 @@ fn remote_apis_are_read_from_variables_with_their_defaults() {
         ("API_FILES_PROVIDER", "work"),
         ("API_FILES_MAX_BODY_BYTES", "1048576"),
         ("API_FILES_TIMEOUT_SECONDS", "120"),
+        ("API_FILES_RESOURCE", "https://files.work.example/"),
+        ("API_FILES_SCOPES", "files:read, files:write"),
     ]))
     .unwrap();
     let [notes, files] = settings.remote_apis.as_slice() else {
@@ -676,11 +678,97 @@ fn remote_apis_are_read_from_variables_with_their_defaults() {
     assert_eq!(notes.provider.as_deref(), Some("work"));
     assert_eq!(notes.max_body, None);
     assert_eq!(notes.timeout, Duration::from_secs(30));
+    assert_eq!(notes.audience, None, "the session's own token");
     assert_eq!(files.prefix, "/files");
     assert_eq!(files.token, TokenPolicy::UserIfSignedIn);
     assert_eq!(files.provider.as_deref(), Some("work"));
     assert_eq!(files.max_body, Some(1_048_576));
     assert_eq!(files.timeout, Duration::from_secs(120));
+    let audience = files.audience.as_ref().unwrap();
+    assert_eq!(
+        audience.resource.as_deref(),
+        Some("https://files.work.example/")
+    );
+    assert_eq!(audience.scopes, ["files:read", "files:write"]);
+    // Signing in with the provider grants what its APIs need (RFC 8707
+    // §2.1): the resource is named, the scopes asked for.
+    let work = &settings.providers[0];
+    assert_eq!(work.resources, ["https://files.work.example/"]);
+    assert_eq!(
+        work.scopes,
+        ["openid", "email", "profile", "files:read", "files:write"]
+    );
+}
+
+#[test]
+fn an_apis_resource_and_scopes_are_checked_and_asked_for_once_per_provider() {
+    let settings = Settings::from_vars(&vars(&[
+        ("AUTH_PROVIDERS", "work"),
+        ("WORK_ISSUER", "https://id.work.example"),
+        ("WORK_CLIENT_ID", "id"),
+        ("WORK_CLIENT_SECRET", "secret"),
+        ("REMOTE_APIS", "a,b,c"),
+        ("API_A_URL", "https://a.example"),
+        ("API_A_PROVIDER", "work"),
+        ("API_A_RESOURCE", "urn:work:api"),
+        ("API_A_SCOPES", "api:read email"),
+        ("API_B_URL", "https://b.example"),
+        ("API_B_PROVIDER", "work"),
+        ("API_B_RESOURCE", "urn:work:api"),
+        ("API_B_SCOPES", "api:read"),
+        ("API_C_URL", "https://c.example"),
+        ("API_C_PROVIDER", "work"),
+        ("API_C_SCOPES", "api:write"),
+    ]))
+    .unwrap();
+    let work = &settings.providers[0];
+    assert_eq!(work.resources, ["urn:work:api"]);
+    assert_eq!(
+        work.scopes,
+        ["openid", "email", "profile", "api:read", "api:write"]
+    );
+    assert_eq!(
+        settings.remote_apis[2].audience.as_ref().unwrap().resource,
+        None
+    );
+
+    let problems = Settings::from_vars(&vars(&[
+        ("AUTH_PROVIDERS", "work"),
+        ("WORK_ISSUER", "https://id.work.example"),
+        ("WORK_CLIENT_ID", "id"),
+        ("WORK_CLIENT_SECRET", "secret"),
+        ("REMOTE_APIS", "relative,fragment,query,scope,public"),
+        ("API_RELATIVE_URL", "https://a.example"),
+        ("API_RELATIVE_PROVIDER", "work"),
+        ("API_RELATIVE_RESOURCE", "/api"),
+        ("API_FRAGMENT_URL", "https://b.example"),
+        ("API_FRAGMENT_PROVIDER", "work"),
+        ("API_FRAGMENT_RESOURCE", "https://b.example/#top"),
+        ("API_QUERY_URL", "https://c.example"),
+        ("API_QUERY_PROVIDER", "work"),
+        ("API_QUERY_RESOURCE", "https://c.example/?v=1"),
+        ("API_SCOPE_URL", "https://d.example"),
+        ("API_SCOPE_PROVIDER", "work"),
+        ("API_SCOPE_SCOPES", "read \"all\""),
+        ("API_PUBLIC_URL", "https://e.example"),
+        ("API_PUBLIC_TOKEN", "none"),
+        ("API_PUBLIC_SCOPES", "read"),
+    ]))
+    .unwrap_err();
+    let expected = [
+        "API_RELATIVE_RESOURCE must be an absolute URI (RFC 8707 §2)",
+        "API_FRAGMENT_RESOURCE must not have a fragment (RFC 8707 §2)",
+        "API_QUERY_RESOURCE must not have a query (RFC 8707 §2)",
+        "API_SCOPE_SCOPES lists \"\\\"all\\\"\", which is not a scope",
+        "API_PUBLIC_RESOURCE or API_PUBLIC_SCOPES is set but API_PUBLIC_TOKEN is none",
+    ];
+    for want in expected {
+        assert!(
+            problems.0.iter().any(|p| p.starts_with(want)),
+            "missing {want:?} in {problems}"
+        );
+    }
+    assert_eq!(problems.0.len(), expected.len(), "{problems}");
 }
 
 #[test]
@@ -739,7 +827,9 @@ fn remote_apis_written_in_code_equal_the_same_apis_from_variables() {
                 .token(TokenPolicy::UserIfSignedIn)
                 .provider("github")
                 .max_body_bytes(4096)
-                .timeout(Duration::from_secs(10)),
+                .timeout(Duration::from_secs(10))
+                .resource("https://api.github.com/")
+                .scopes(&["repo", "read:org"]),
         )
         .build()
         .unwrap();
@@ -757,9 +847,12 @@ fn remote_apis_written_in_code_equal_the_same_apis_from_variables() {
         ("API_REPOS_PROVIDER", "github"),
         ("API_REPOS_MAX_BODY_BYTES", "4096"),
         ("API_REPOS_TIMEOUT_SECONDS", "10"),
+        ("API_REPOS_RESOURCE", "https://api.github.com/"),
+        ("API_REPOS_SCOPES", "repo read:org"),
     ]))
     .unwrap();
     assert_eq!(from_code.remote_apis, from_vars.remote_apis);
+    assert_eq!(from_code.providers, from_vars.providers);
     assert_eq!(from_code.remote_apis.len(), 2);
     let problems = Settings::builder()
         .database_url("sqlite::memory:")
@@ -783,6 +876,8 @@ fn the_settings_files_api_tables_are_the_remote_apis_in_file_order() {
         url = "https://alpha.internal"
         prefix = "/alpha"
         max_body_bytes = 2048
+        resource = "https://alpha.internal"
+        scopes = ["alpha:read", "alpha:write"]
         "#,
     )
     .unwrap();
@@ -790,6 +885,8 @@ fn the_settings_files_api_tables_are_the_remote_apis_in_file_order() {
     assert_eq!(vars["API_ZETA_TOKEN"], "none");
     assert_eq!(vars["API_ALPHA_PREFIX"], "/alpha");
     assert_eq!(vars["API_ALPHA_MAX_BODY_BYTES"], "2048");
+    assert_eq!(vars["API_ALPHA_RESOURCE"], "https://alpha.internal");
+    assert_eq!(vars["API_ALPHA_SCOPES"], "alpha:read alpha:write");
     let problems = file::parse("[apis.alpha]\nurl = \"https://a\"\nheaders = \"x\"\n").unwrap_err();
     assert!(
         problems[0].contains("unknown setting `apis.alpha.headers`"),

@@ -18,6 +18,24 @@ pub fn text(object: &Object, name: &str) -> Option<String> {
     object.get(name).and_then(text_value)
 }
 
+/// A list of scopes (RFC 6749 §3.3) in the shapes providers send it: one
+/// string separated by spaces (the RFC), by commas (GitHub), or an array
+/// of strings. Anything else is absent.
+pub fn scopes(object: &Object, name: &str) -> Option<Vec<String>> {
+    let listed = match object.get(name)? {
+        Value::String(list) => list
+            .split(|c: char| c == ',' || c.is_ascii_whitespace())
+            .map(str::to_owned)
+            .collect(),
+        Value::Array(items) => items
+            .iter()
+            .map(|item| item.as_str().map(str::to_owned))
+            .collect::<Option<Vec<String>>>()?,
+        _ => return None,
+    };
+    Some(listed.into_iter().filter(|s| !s.is_empty()).collect())
+}
+
 /// A boolean field: `true`/`false`, or the same as a string in any case
 /// (`"true"`, `"False"`). Anything else is absent.
 pub fn flag(object: &Object, name: &str) -> Option<bool> {

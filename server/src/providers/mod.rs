@@ -34,7 +34,7 @@ use openidconnect::core::CoreJwsSigningAlgorithm;
 use tokio::sync::Mutex;
 
 pub use plain::PlainProvider;
-pub use protocol::CodeFlow;
+pub use protocol::{Audience, CodeFlow};
 pub use settings::ProviderSettings;
 
 use crate::http_client::ProviderHttp;

@@ -11,7 +11,10 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use url::Url;
 
-use super::claims::{self, Object};
+use super::{
+    claims::{self, Object},
+    protocol::Audience,
+};
 use crate::{
     error::ErrorCode,
     http_client::{HttpError, ProviderHttp},
@@ -38,6 +41,9 @@ pub struct Grant {
     /// Seconds; `None` when the provider did not say, or said it in a
     /// shape that is not a number of seconds.
     pub expires_in: Option<u64>,
+    /// The scopes granted, when the answer says (RFC 6749 §5.1), in any
+    /// of the shapes [`claims::scopes`] reads.
+    pub scope: Option<Vec<String>>,
 }
 
 /// How the client authenticates at the token endpoint (RFC 6749 §2.3.1).
@@ -113,6 +119,9 @@ pub fn authorize_url(
         .append_pair("state", state)
         .append_pair("code_challenge", pkce_challenge)
         .append_pair("code_challenge_method", "S256");
+    for resource in &settings.resources {
+        url.query_pairs_mut().append_pair("resource", resource);
+    }
     Ok(url)
 }
 
@@ -137,18 +146,27 @@ pub async fn exchange_code(
     token_request(http, &endpoints.token, settings, ClientAuth::Post, &params).await
 }
 
-/// Renews the access token with `refresh_token` (RFC 6749 §6).
+/// Renews the access token with `refresh_token` (RFC 6749 §6), for
+/// `audience` when one is given (RFC 8707 §2.2).
 pub async fn refresh(
     http: &ProviderHttp,
-    endpoints: &Endpoints,
+    token_url: &str,
     settings: &ProviderSettings,
+    auth: ClientAuth,
     refresh_token: &Secret,
+    audience: Option<&Audience>,
 ) -> Result<Grant, ApiError> {
-    let params = [
+    let narrowing = audience.map(Audience::params).unwrap_or_default();
+    let mut params = vec![
         ("grant_type", "refresh_token"),
         ("refresh_token", refresh_token.expose()),
     ];
-    token_request(http, &endpoints.token, settings, ClientAuth::Post, &params).await
+    params.extend(
+        narrowing
+            .iter()
+            .map(|(name, value)| (*name, value.as_str())),
+    );
+    token_request(http, token_url, settings, auth, &params).await
 }
 
 /// A token request (RFC 6749 §3.2) to `token_url` with `params` and the
@@ -242,6 +260,7 @@ pub fn parse_token_response(status: StatusCode, body: &[u8]) -> Result<Grant, Ap
         refresh_token: claims::text(&response, "refresh_token").map(Secret::new),
         id_token: claims::text(&response, "id_token").map(Secret::new),
         expires_in: claims::seconds(&response, "expires_in"),
+        scope: claims::scopes(&response, "scope"),
     })
 }
 
@@ -304,6 +323,88 @@ pub fn api_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> ApiErr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::Protocol;
+
+    #[test]
+    fn the_authorization_request_names_every_resource_its_apis_need() {
+        let settings = ProviderSettings {
+            id: "work".into(),
+            label: "Work".into(),
+            issuer: "https://idp.example".into(),
+            client_id: "id".into(),
+            client_secret: Secret::new("secret"),
+            scopes: vec!["read".into(), "api:write".into()],
+            protocol: Protocol::Oidc,
+            api_url: None,
+            resources: vec!["https://api.example/".into(), "urn:work:files".into()],
+        };
+        let endpoints = Endpoints {
+            authorize: "https://idp.example/authorize".into(),
+            token: "https://idp.example/token".into(),
+            api: "https://api.example".into(),
+        };
+        let url = authorize_url(&endpoints, &settings, "https://app/cb", "st", "ch").unwrap();
+        let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+        let values = |name: &str| -> Vec<String> {
+            let named = pairs.iter().filter(|(key, _)| key == name);
+            named.map(|(_, value)| value.clone()).collect()
+        };
+        assert_eq!(
+            values("resource"),
+            ["https://api.example/", "urn:work:files"]
+        );
+        assert_eq!(values("scope"), ["read api:write"]);
+    }
+
+    #[test]
+    fn a_refresh_for_an_api_names_its_resource_and_only_its_scopes() {
+        let audience = Audience {
+            resource: Some("https://api.example/".into()),
+            scopes: vec!["write".into(), "read".into()],
+        };
+        let params = audience.params();
+        assert_eq!(
+            params,
+            [
+                ("resource", "https://api.example/".to_owned()),
+                ("scope", "write read".to_owned())
+            ]
+        );
+        let same = Audience {
+            scopes: vec!["read".into(), "write".into()],
+            ..audience.clone()
+        };
+        assert_eq!(
+            audience.key(),
+            same.key(),
+            "one token for the same audience"
+        );
+        let scopes_only = Audience {
+            resource: None,
+            ..audience.clone()
+        };
+        assert_eq!(scopes_only.params(), [("scope", "write read".to_owned())]);
+        assert_ne!(scopes_only.key(), audience.key());
+
+        let granted = |body: &str| parse_token_response(StatusCode::OK, body.as_bytes()).unwrap();
+        let shapes = [
+            (r#""scope":"read""#, vec!["write"]),
+            (r#""scope":"read,write""#, vec![]),
+            (r#""scope":["write"]"#, vec!["read"]),
+            (r#""scope":"write  read""#, vec![]),
+            (r#""scope":7"#, vec![]),
+            (r#""other":1"#, vec![]),
+        ];
+        for (scope, missing) in shapes {
+            let body = format!(r#"{{"access_token":"at","token_type":"Bearer",{scope}}}"#);
+            let grant = granted(&body);
+            assert_eq!(
+                audience.missing_scopes(grant.scope.as_deref()),
+                missing,
+                "{scope}"
+            );
+        }
+    }
 
     #[test]
     fn a_token_type_in_any_case_and_no_expiry_is_a_grant() {

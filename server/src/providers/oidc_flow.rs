@@ -17,8 +17,8 @@ use super::{
     id_token::{self, Expected, IdClaims, Profile},
     jws, oauth2,
     protocol::{
-        Authorization, Callback, CheckedGrant, CodeFlow, CodeFlowError, GrantError, ProfileData,
-        ProfileError, Redeemed, Started,
+        Audience, Authorization, Callback, CheckedGrant, CodeFlow, CodeFlowError, GrantError,
+        ProfileData, ProfileError, Redeemed, Started,
     },
     userinfo::UserinfoError,
 };
@@ -63,6 +63,9 @@ impl CodeFlow for OidcFlow {
             .set_pkce_challenge(challenge);
         for scope in provider.settings.scopes.iter().filter(|s| *s != "openid") {
             request = request.add_scope(Scope::new(scope.clone()));
+        }
+        for resource in &provider.settings.resources {
+            request = request.add_extra_param("resource", resource.clone());
         }
         let (url, state, nonce) = request.url();
         Ok(Authorization {
@@ -168,18 +171,22 @@ impl CodeFlow for OidcFlow {
         http: &ProviderHttp,
         identity: &Identity,
         refresh_token: &Secret,
+        audience: Option<&Audience>,
     ) -> Result<CheckedGrant, GrantError> {
         let discovered = provider.discovered(http).await?;
         let token_url = discovered
             .token_url()
             .ok_or_else(|| GrantError::Invalid("discovery names no token endpoint".into()))?;
-        let params = [
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token.expose()),
-        ];
         let auth = discovered.client_auth();
-        let mut grant =
-            oauth2::token_request(http, token_url, &provider.settings, auth, &params).await?;
+        let mut grant = oauth2::refresh(
+            http,
+            token_url,
+            &provider.settings,
+            auth,
+            refresh_token,
+            audience,
+        )
+        .await?;
         let checked_id_token = match grant.id_token.take() {
             Some(id_token) => {
                 let expected = Expected {

@@ -16,10 +16,10 @@ use url::Url;
 
 use super::{
     Provider,
-    oauth2::{self, ApiError, Endpoints},
+    oauth2::{self, ApiError, ClientAuth, Endpoints},
     protocol::{
-        Authorization, Callback, CheckedGrant, CodeFlow, CodeFlowError, GrantError, ProfileData,
-        ProfileError, Redeemed, Started,
+        Audience, Authorization, Callback, CheckedGrant, CodeFlow, CodeFlowError, GrantError,
+        ProfileData, ProfileError, Redeemed, Started,
     },
 };
 use crate::{http_client::ProviderHttp, secret::Secret, users::Identity};
@@ -170,9 +170,18 @@ impl CodeFlow for PlainFlow {
         http: &ProviderHttp,
         _identity: &Identity,
         refresh_token: &Secret,
+        audience: Option<&Audience>,
     ) -> Result<CheckedGrant, GrantError> {
         let endpoints = self.endpoints(provider);
-        let grant = oauth2::refresh(http, &endpoints, &provider.settings, refresh_token).await?;
+        let grant = oauth2::refresh(
+            http,
+            &endpoints.token,
+            &provider.settings,
+            ClientAuth::Post,
+            refresh_token,
+            audience,
+        )
+        .await?;
         Ok(CheckedGrant::new(grant, None))
     }
 

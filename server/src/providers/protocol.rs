@@ -60,6 +60,9 @@ pub struct CheckedGrant {
     pub checked_id_token: Option<Secret>,
     /// Seconds; `None` when the provider did not say.
     pub expires_in: Option<u64>,
+    /// The scopes granted, when the answer says (RFC 6749 §5.1: absent
+    /// when they are the ones asked for).
+    pub scope: Option<Vec<String>>,
 }
 
 impl CheckedGrant {
@@ -71,7 +74,60 @@ impl CheckedGrant {
             refresh_token: grant.refresh_token,
             checked_id_token,
             expires_in: grant.expires_in,
+            scope: grant.scope,
         }
+    }
+}
+
+/// What the access token for one upstream API is for: the resource it
+/// is meant for (RFC 8707 §2, an absolute URI) and the scopes it must
+/// carry (RFC 6749 §3.3). Such a token is got with a refresh grant that
+/// names them (RFC 8707 §2.2); an API that names neither takes the
+/// session's own access token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Audience {
+    pub resource: Option<String>,
+    /// Space-free scope tokens, in the configured order.
+    pub scopes: Vec<String>,
+}
+
+impl Audience {
+    /// The refresh grant's parameters that ask for this audience.
+    pub fn params(&self) -> Vec<(&'static str, String)> {
+        let mut params = Vec::new();
+        if let Some(resource) = &self.resource {
+            params.push(("resource", resource.clone()));
+        }
+        if !self.scopes.is_empty() {
+            params.push(("scope", self.scopes.join(" ")));
+        }
+        params
+    }
+
+    /// Which token this is among a grant's: the resource and the scopes,
+    /// sorted.
+    pub fn key(&self) -> String {
+        let mut scopes = self.scopes.clone();
+        scopes.sort();
+        format!(
+            "{} {}",
+            self.resource.as_deref().unwrap_or_default(),
+            scopes.join(" ")
+        )
+    }
+
+    /// The scopes asked for that `granted` (a token response's `scope`)
+    /// lacks; none when the answer does not say, as RFC 6749 §5.1 then
+    /// means "as asked".
+    pub fn missing_scopes(&self, granted: Option<&[String]>) -> Vec<String> {
+        let Some(granted) = granted else {
+            return Vec::new();
+        };
+        self.scopes
+            .iter()
+            .filter(|scope| !granted.contains(scope))
+            .cloned()
+            .collect()
     }
 }
 
@@ -117,16 +173,18 @@ pub trait CodeFlow: fmt::Debug + Send + Sync + 'static {
         callback: Callback,
     ) -> Result<Redeemed, CodeFlowError>;
 
-    /// A refresh grant (RFC 6749 §6) for the session of `identity`. The
-    /// answer's refresh token is `None` when the provider sent none (the
-    /// old one stays), and so is its ID token when none came or it could
-    /// not be checked for now (the old one stays).
+    /// A refresh grant (RFC 6749 §6) for the session of `identity`, for
+    /// an access token meant for `audience` when one is given (RFC 8707
+    /// §2.2). The answer's refresh token is `None` when the provider sent
+    /// none (the old one stays), and so is its ID token when none came or
+    /// it could not be checked for now (the old one stays).
     async fn refresh(
         &self,
         provider: &Provider,
         http: &ProviderHttp,
         identity: &Identity,
         refresh_token: &Secret,
+        audience: Option<&Audience>,
     ) -> Result<CheckedGrant, GrantError>;
 
     /// What the provider's API (its one allowed path, SECURITY.md D5)

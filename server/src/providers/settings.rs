@@ -18,6 +18,9 @@ pub struct ProviderSettings {
     /// The profile API of a plain OAuth 2.0 provider, when not the
     /// preset's default (`<NAME>_API_URL`).
     pub api_url: Option<String>,
+    /// The resources (RFC 8707 §2.1) the authorization request names:
+    /// those of the upstream APIs that take this provider's tokens.
+    pub resources: Vec<String>,
 }
 
 impl ProviderSettings {

@@ -87,6 +87,7 @@ fn tokens(tag: &str, expires_at: Option<i64>) -> TokenSet {
         refresh_token: Some(Secret::new(format!("rt-{tag}"))),
         id_token: None,
         expires_at,
+        api_tokens: Default::default(),
     }
 }
 

@@ -5,6 +5,8 @@
 pub mod cipher;
 pub mod store;
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::secret::Secret;
@@ -19,6 +21,17 @@ pub struct TokenSet {
     pub id_token: Option<Secret>,
     /// Unix time the access token expires, when the provider said.
     pub expires_at: Option<i64>,
+    /// Access tokens for upstream APIs that name a resource or scopes
+    /// (RFC 8707 §2.2), by [`Audience::key`](crate::providers::Audience::key).
+    pub api_tokens: BTreeMap<String, ApiToken>,
+}
+
+/// An access token for one upstream API's resource and scopes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiToken {
+    pub access_token: Secret,
+    /// Unix time it expires.
+    pub expires_at: Option<i64>,
 }
 
 /// The plaintext layout inside the ciphertext.
@@ -27,6 +40,15 @@ struct Sealed {
     access_token: String,
     refresh_token: Option<String>,
     id_token: Option<String>,
+    expires_at: Option<i64>,
+    /// Absent in entries sealed before APIs had tokens of their own.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    api_tokens: BTreeMap<String, SealedApiToken>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SealedApiToken {
+    access_token: String,
     expires_at: Option<i64>,
 }
 
@@ -49,6 +71,17 @@ impl TokenSet {
             refresh_token: self.refresh_token.as_ref().map(|s| s.expose().to_owned()),
             id_token: self.id_token.as_ref().map(|s| s.expose().to_owned()),
             expires_at: self.expires_at,
+            api_tokens: self
+                .api_tokens
+                .iter()
+                .map(|(key, token)| {
+                    let sealed = SealedApiToken {
+                        access_token: token.access_token.expose().to_owned(),
+                        expires_at: token.expires_at,
+                    };
+                    (key.clone(), sealed)
+                })
+                .collect(),
         };
         // Serialising plain strings and numbers cannot fail.
         serde_json::to_vec(&sealed).unwrap_or_default()
@@ -61,6 +94,17 @@ impl TokenSet {
             refresh_token: sealed.refresh_token.map(Secret::new),
             id_token: sealed.id_token.map(Secret::new),
             expires_at: sealed.expires_at,
+            api_tokens: sealed
+                .api_tokens
+                .into_iter()
+                .map(|(key, token)| {
+                    let token = ApiToken {
+                        access_token: Secret::new(token.access_token),
+                        expires_at: token.expires_at,
+                    };
+                    (key, token)
+                })
+                .collect(),
         })
     }
 }
@@ -92,6 +136,13 @@ mod tests {
             refresh_token: Some(Secret::new("rt-canary-2")),
             id_token: Some(Secret::new("idt-canary-3")),
             expires_at: Some(1),
+            api_tokens: BTreeMap::from([(
+                "https://api.test notes".to_owned(),
+                ApiToken {
+                    access_token: Secret::new("api-canary-4"),
+                    expires_at: Some(2),
+                },
+            )]),
         };
         let printed = format!("{tokens:?}");
         assert!(!printed.contains("canary"), "{printed}");

@@ -174,6 +174,7 @@ mod tests {
             refresh_token: Some(Secret::new(format!("rt-{tag}"))),
             id_token: None,
             expires_at: Some(1_900_000_000),
+            api_tokens: Default::default(),
         }
     }
 

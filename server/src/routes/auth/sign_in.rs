@@ -183,6 +183,7 @@ async fn sign_in(
     } = redeemed;
     let tokens = TokenSet {
         expires_at: core.access_token_expiry(grant.expires_in, grant.refresh_token.is_some()),
+        api_tokens: Default::default(),
         access_token: grant.access_token,
         refresh_token: grant.refresh_token,
         id_token: grant.checked_id_token,
