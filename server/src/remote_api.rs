@@ -2,7 +2,10 @@
 //! Applications §6.1): the browser calls `<prefix>/<rest>` on this site,
 //! and the request goes on to the configured upstream with the user's fresh
 //! access token as `Authorization: Bearer` (RFC 6750 §2.1). The token never
-//! reaches the browser.
+//! reaches the browser. An API that names its resource (RFC 8707) or
+//! scopes gets a token of its own, meant for it alone
+//! ([`Refresher::api_token`](crate::refresh::Refresher::api_token)); one
+//! the provider will not issue is `PC-API-001`, and nothing is sent.
 //!
 //! What the browser may send: the usual methods (not `TRACE` or
 //! `CONNECT`), with an anti-forgery proof whatever the method (an `Origin`,

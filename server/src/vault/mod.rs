@@ -130,6 +130,25 @@ mod tests {
     }
 
     #[test]
+    fn tokens_sealed_before_apis_had_their_own_open_and_api_tokens_round_trip() {
+        let before =
+            br#"{"access_token":"at","refresh_token":"rt","id_token":null,"expires_at":5}"#;
+        let old = TokenSet::from_plaintext(before).unwrap();
+        assert_eq!(old.access_token.expose(), "at");
+        assert!(old.api_tokens.is_empty());
+        assert_eq!(old.to_plaintext(), before, "written back the same way");
+
+        let mut tokens = old;
+        let api = ApiToken {
+            access_token: Secret::new("api-at"),
+            expires_at: Some(9),
+        };
+        tokens.api_tokens.insert("urn:api read".into(), api);
+        let reopened = TokenSet::from_plaintext(&tokens.to_plaintext()).unwrap();
+        assert_eq!(reopened, tokens);
+    }
+
+    #[test]
     fn a_token_set_never_prints_its_tokens() {
         let tokens = TokenSet {
             access_token: Secret::new("at-canary-1"),
