@@ -22,7 +22,7 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex as StdMutex, Weak},
+    sync::{Arc, Mutex as StdMutex, PoisonError, Weak},
     time::Duration,
 };
 
@@ -126,6 +126,30 @@ enum Need {
     Rejected(Secret),
 }
 
+/// How long a provider's refusal to issue an API's token is believed
+/// before it is asked again.
+const DENIAL_KEPT: Duration = Duration::from_secs(60);
+
+/// The provider's recent refusals to issue an API's token, by grant and
+/// audience, in this process.
+#[derive(Debug, Default)]
+struct Denials(StdMutex<HashMap<(String, String), std::time::Instant>>);
+
+impl Denials {
+    fn recent(&self, grant: &str, audience: &Audience) -> bool {
+        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = std::time::Instant::now();
+        map.retain(|_, at| now.duration_since(*at) < DENIAL_KEPT);
+        map.contains_key(&(grant.to_owned(), audience.key()))
+    }
+
+    fn remember(&self, grant: &str, audience: &Audience) {
+        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let key = (grant.to_owned(), audience.key());
+        map.insert(key, std::time::Instant::now());
+    }
+}
+
 /// Per-grant mutexes of this process.
 #[derive(Debug, Default)]
 pub struct LocalLocks(StdMutex<HashMap<String, Weak<Mutex<()>>>>);
@@ -159,6 +183,7 @@ struct State {
     store: Store,
     sessions: SignedInSessions,
     locks: LocalLocks,
+    denials: Denials,
     /// Access tokens expiring within this are refreshed before use.
     skew: Duration,
     /// How long a refresh lock is held before it must be renewed.
@@ -184,6 +209,7 @@ impl Refresher {
             store,
             sessions,
             locks: LocalLocks::default(),
+            denials: Denials::default(),
             skew: settings.refresh_skew,
             lease: settings.refresh_lock_lease,
             idle: settings.session_idle,
@@ -210,31 +236,42 @@ impl Refresher {
         self.0.refresh(user, None, need).await
     }
 
-    /// The session's access token for `audience` (an upstream API's
-    /// resource and scopes), good for at least the skew: the one kept, or
-    /// a new one from a refresh grant naming them (RFC 8707 §2.2). A grant
-    /// the provider ended ends the session; one that does not cover the
-    /// audience is [`RefreshError::NotGranted`], and the session goes on.
-    pub async fn api_token(
+    /// An access token good for at least the skew, and whether it can be
+    /// renewed (the session has a refresh token). With no `audience`, the
+    /// session's own, as [`Self::fresh_tokens`]. With one (an upstream
+    /// API's resource and scopes), the API's own: the one kept, or a new
+    /// one from a refresh grant naming them (RFC 8707 §2.2).
+    ///
+    /// Errors: a grant the provider ended (`invalid_grant`) ends the
+    /// session, as any refresh does. A provider that will not issue the
+    /// audience's token (`invalid_target`, `invalid_scope`, fewer scopes
+    /// granted, or no refresh token to ask with) is
+    /// [`RefreshError::NotGranted`], remembered for a minute per session
+    /// and audience so a page that polls does not make the provider
+    /// refuse on every call; the session goes on.
+    pub async fn access_token(
         &self,
         user: &SessionUser,
-        audience: &Audience,
-    ) -> Result<Secret, RefreshError> {
-        let tokens = self.0.fresh_tokens(user, Some(audience)).await?;
-        issued_for(&tokens, audience)
+        audience: Option<&Audience>,
+    ) -> Result<(Secret, bool), RefreshError> {
+        let tokens = self.0.fresh_tokens(user, audience).await?;
+        let renewable = tokens.refresh_token.is_some();
+        Ok((issued(&tokens, audience)?, renewable))
     }
 
-    /// After an upstream API refused `rejected`, the access token for
-    /// `audience`, got again once (or as another request already got it).
-    pub async fn api_token_after_rejection(
+    /// After an upstream refused `rejected` (HTTP 401) though its lifetime
+    /// had not run out: the access token for `audience` (the session's own
+    /// when `None`) renewed once, or as another request already renewed it.
+    /// Errors as [`Self::access_token`].
+    pub async fn access_token_after_rejection(
         &self,
         user: &SessionUser,
-        audience: &Audience,
+        audience: Option<&Audience>,
         rejected: &Secret,
     ) -> Result<Secret, RefreshError> {
         let need = Need::Rejected(rejected.clone());
-        let fresh = self.0.refresh(user, Some(audience.clone()), need).await?;
-        issued_for(&fresh, audience)
+        let fresh = self.0.refresh(user, audience.cloned(), need).await?;
+        issued(&fresh, audience)
     }
 
     /// Refreshes the tokens of sessions in use that expire soon; how many.
@@ -267,11 +304,12 @@ fn token_for<'a>(
     }
 }
 
-/// The token for `audience` a refresh left in `tokens`.
-fn issued_for(tokens: &TokenSet, audience: &Audience) -> Result<Secret, RefreshError> {
-    token_for(tokens, Some(audience))
+/// The token for `audience` a refresh left in `tokens` (always there
+/// when it succeeded).
+fn issued(tokens: &TokenSet, audience: Option<&Audience>) -> Result<Secret, RefreshError> {
+    token_for(tokens, audience)
         .map(|(token, _)| token.clone())
-        .ok_or(RefreshError::Gone)
+        .ok_or_else(|| RefreshError::NotGranted("no token was issued for the API".into()))
 }
 
 impl State {
@@ -426,7 +464,6 @@ impl State {
         audience: Option<&Audience>,
         need: &Need,
     ) -> Result<TokenSet, RefreshError> {
-        let provider_id = &user.identity.provider;
         let current = self.stored_tokens(user).await?;
         let held = token_for(&current, audience);
         let needed = match need {
@@ -440,16 +477,46 @@ impl State {
         if !needed {
             return Ok(current);
         }
+        let Some(audience) = audience else {
+            return self.renew(user, None, current).await;
+        };
+        if self.denials.recent(&user.grant, audience) {
+            return Err(RefreshError::NotGranted(
+                "the provider refused it less than a minute ago".into(),
+            ));
+        }
+        let result = self.renew(user, Some(audience), current).await;
+        if let Err(RefreshError::NotGranted(_)) = &result {
+            self.denials.remember(&user.grant, audience);
+        }
+        result
+    }
+
+    /// A refresh grant for `audience` (the session's own token when
+    /// `None`), its answer written back to the vault with the rotated
+    /// refresh token.
+    async fn renew(
+        &self,
+        user: &SessionUser,
+        audience: Option<&Audience>,
+        current: TokenSet,
+    ) -> Result<TokenSet, RefreshError> {
+        let provider_id = &user.identity.provider;
         let provider = self
             .registry
             .get(provider_id)
             .ok_or(RefreshError::NotRefreshable(
                 "its provider is no longer configured",
             ))?;
-        let refresh_token = current
-            .refresh_token
-            .clone()
-            .ok_or(RefreshError::NotRefreshable("no refresh token"))?;
+        let refresh_token = match (&current.refresh_token, audience) {
+            (Some(token), _) => token.clone(),
+            (None, None) => return Err(RefreshError::NotRefreshable("no refresh token")),
+            // The session's own token still works: only this API is out.
+            (None, Some(_)) => {
+                let why = "the session has no refresh token to ask for it with";
+                return Err(RefreshError::NotGranted(why.into()));
+            }
+        };
         let grant = provider
             .flow()
             .refresh(
@@ -469,14 +536,14 @@ impl State {
         };
         // An API's token lacking scopes it needs is not kept; the rotated
         // refresh token that came with it is.
-        let mut missing = Vec::new();
-        match audience {
+        let missing = match audience {
             None => {
                 fresh.access_token = grant.access_token;
                 fresh.expires_at = expires_at;
+                Vec::new()
             }
             Some(audience) => {
-                missing = audience.missing_scopes(grant.scope.as_deref());
+                let missing = audience.missing_scopes(grant.scope.as_deref());
                 if missing.is_empty() {
                     let token = ApiToken {
                         access_token: grant.access_token,
@@ -484,8 +551,9 @@ impl State {
                     };
                     fresh.api_tokens.insert(audience.key(), token);
                 }
+                missing
             }
-        }
+        };
         // Written back only if the session still has tokens: one ended
         // while the provider answered must not get them back, and the
         // grant the refresh renewed is revoked.
@@ -555,6 +623,9 @@ impl State {
 
 /// A refusal of a refresh grant for an API's `audience` that says the
 /// provider will not issue such a token: the session goes on without it.
+/// (Some providers say `invalid_grant` for consent never given, Entra's
+/// AADSTS65001 among them; that still ends the session, as the refresh
+/// token cannot be told apart from one that is dead.)
 fn not_granted(err: GrantError, audience: Option<&Audience>) -> RefreshError {
     match err {
         GrantError::Refused(ApiError::Refused { error, description })
@@ -659,6 +730,12 @@ mod tests {
             ),
             (RefreshError::Gone, ErrorCode::SessionEnded, true, false),
             (
+                RefreshError::NotGranted("invalid_target".into()),
+                ErrorCode::ApiNotGranted,
+                false,
+                false,
+            ),
+            (
                 RefreshError::Busy,
                 ErrorCode::ProviderUnavailable,
                 false,
@@ -676,6 +753,36 @@ mod tests {
             assert_eq!(err.code(), code, "{shown}");
             assert_eq!(err.ends_session(), ends, "{shown}");
             assert_eq!(err.is_refusal(), refusal, "{shown}");
+        }
+    }
+
+    /// A refusal to issue an API's token leaves the session alone; the
+    /// same refusal of the session's own refresh, or an ended grant, does
+    /// not.
+    #[test]
+    fn only_a_refusal_of_an_apis_resource_or_scopes_is_not_granted() {
+        let audience = Audience {
+            resource: Some("urn:api".into()),
+            scopes: vec!["read".into()],
+        };
+        for (error, for_api, not_granted_here) in [
+            ("invalid_target", true, true),
+            ("invalid_scope", true, true),
+            ("invalid_grant", true, false),
+            ("invalid_client", true, false),
+            ("invalid_target", false, false),
+            ("invalid_scope", false, false),
+        ] {
+            let err = not_granted(
+                GrantError::from(refused(error)),
+                for_api.then_some(&audience),
+            );
+            let shown = cause_chain(&err);
+            assert_eq!(
+                matches!(err, RefreshError::NotGranted(_)),
+                not_granted_here,
+                "{error} for the API: {for_api}: {shown}"
+            );
         }
     }
 }

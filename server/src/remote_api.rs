@@ -4,7 +4,7 @@
 //! access token as `Authorization: Bearer` (RFC 6750 §2.1). The token never
 //! reaches the browser. An API that names its resource (RFC 8707) or
 //! scopes gets a token of its own, meant for it alone
-//! ([`Refresher::api_token`](crate::refresh::Refresher::api_token)); one
+//! ([`Refresher::access_token`](crate::refresh::Refresher::access_token)); one
 //! the provider will not issue is `PC-API-001`, and nothing is sent.
 //!
 //! What the browser may send: the usual methods (not `TRACE` or
@@ -352,16 +352,8 @@ impl RemoteApi {
     /// when it names a resource or scopes, the session's otherwise), and
     /// whether a refused one can be renewed.
     async fn token(&self, user: &SessionUser) -> Result<(Secret, bool), ProxyError> {
-        let refresher = &self.core.refresher;
-        match &self.settings.audience {
-            // Got with a refresh token, which the session keeps.
-            Some(audience) => refresher.api_token(user, audience).await.map(|t| (t, true)),
-            None => refresher
-                .fresh_tokens(user)
-                .await
-                .map(|tokens| (tokens.access_token, tokens.refresh_token.is_some())),
-        }
-        .map_err(ProxyError::Token)
+        let audience = self.settings.audience.as_ref();
+        (self.core.refresher.access_token(user, audience).await).map_err(ProxyError::Token)
     }
 
     /// After the upstream refused the renewable access token `rejected`:
@@ -385,17 +377,12 @@ impl RemoteApi {
             }
             recent.insert(user.grant.clone(), now);
         }
+        let audience = self.settings.audience.as_ref();
         let refresher = &self.core.refresher;
-        match &self.settings.audience {
-            Some(audience) => {
-                refresher
-                    .api_token_after_rejection(user, audience, rejected)
-                    .await
-            }
-            None => (refresher.tokens_after_rejection(user, rejected).await)
-                .map(|tokens| tokens.access_token),
-        }
-        .map_err(ProxyError::Token)
+        (refresher
+            .access_token_after_rejection(user, audience, rejected)
+            .await)
+            .map_err(ProxyError::Token)
     }
 
     async fn send(

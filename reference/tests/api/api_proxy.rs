@@ -377,9 +377,10 @@ async fn an_api_that_does_not_name_its_resource_is_refused_by_a_server_that_chec
     let (status, body) = get_json(&client, &app, "/notes").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["error"], "PC-API-401", "{body}");
+    let introspected = notes.introspected();
+    assert!(!introspected.is_empty(), "the API was shown a token");
     assert!(
-        notes
-            .introspected()
+        introspected
             .iter()
             .all(|answer| answer["aud"] != NOTES_RESOURCE)
     );
@@ -401,18 +402,24 @@ async fn the_apis_own_token_is_renewed_once_for_fifty_calls_and_the_rotated_refr
     assert_eq!(status, StatusCode::OK);
     tokio::time::sleep(Duration::from_secs(4)).await;
 
+    // Fifty API calls and five pages needing the session's own (also
+    // expired) token at once: each grant rotates the refresh token, and
+    // the provider ends the whole grant when a spent one comes back, so
+    // every renewal must use the latest.
     let calls = (0..50).map(|_| call(&client, &app, Method::GET, "/notes").send());
-    for answer in futures_util::future::join_all(calls).await {
+    let pages = (0..5).map(|_| live(&client, &app.url));
+    let (calls, pages) = tokio::join!(
+        futures_util::future::join_all(calls),
+        futures_util::future::join_all(pages)
+    );
+    for answer in calls {
         let (status, body) = json_of(answer.unwrap()).await;
         assert_eq!(status, StatusCode::OK, "{body}");
     }
+    for (status, profile) in pages {
+        assert_eq!(status, StatusCode::OK, "{profile}");
+    }
     assert_eq!(notes.tokens_seen(), 2, "the first token, and one renewed");
-
-    // Each of those grants rotated the refresh token (the provider ends
-    // the whole grant when a spent one comes back): the session's own
-    // expired token is refreshed with the latest, and the session stays.
-    let (status, profile) = live(&client, &app.url).await;
-    assert_eq!(status, StatusCode::OK, "{profile}");
     let (status, body) = get_json(&client, &app, "/notes").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(user_status(&client, &app.url).await, StatusCode::OK);
@@ -470,9 +477,10 @@ async fn an_api_token_granted_fewer_scopes_than_the_api_needs_is_never_sent_and_
 {
     type Tamper = fn(&mut serde_json::Map<String, Value>, &crate::hostile_idp::Context);
     // The granted scopes in the shapes providers send them (RFC 6749's
-    // spaces, GitHub's commas, an array, or left unsaid: "as asked"), and
-    // whether they cover "notes:read notes:write".
-    let grants: [(Tamper, bool); 7] = [
+    // spaces, GitHub's commas, an array, or left unsaid: "as asked"; a
+    // shape no provider uses grants nothing), and whether they cover
+    // "notes:read notes:write".
+    let grants: [(Tamper, bool); 8] = [
         (
             |r, _| drop(r.insert("scope".into(), json!("notes:read"))),
             false,
@@ -483,6 +491,15 @@ async fn an_api_token_granted_fewer_scopes_than_the_api_needs_is_never_sent_and_
         ),
         (
             |r, _| drop(r.insert("scope".into(), json!(["notes:write"]))),
+            false,
+        ),
+        (
+            |r, _| {
+                drop(r.insert(
+                    "scope".into(),
+                    json!({ "notes:read": true, "notes:write": true }),
+                ))
+            },
             false,
         ),
         (
@@ -501,8 +518,11 @@ async fn an_api_token_granted_fewer_scopes_than_the_api_needs_is_never_sent_and_
     ];
     for (case, (refresh_response, covered)) in grants.into_iter().enumerate() {
         let notes = NotesApi::start().await;
+        // The session's own token expires at once, so a page that needs it
+        // refreshes it (with whatever refresh token was kept).
         let script = Script {
             refresh_response,
+            access_token_ttl: 1,
             ..Script::default()
         };
         let rig = TestApp::hostile(script)
@@ -524,27 +544,32 @@ async fn an_api_token_granted_fewer_scopes_than_the_api_needs_is_never_sent_and_
                 .send()
         };
 
-        let (status, body) = json_of(notes_call().await.unwrap()).await;
+        let (_, body) = json_of(notes_call().await.unwrap()).await;
+        let calls = rig.idp.calls();
         if covered {
-            // The notes API does not trust this provider: it refuses the
-            // token, but it was shown one.
-            assert!(
-                notes.requests() > 0,
-                "case {case}: the token was sent: {body}"
-            );
-            assert_ne!(body["error"], "PC-API-001", "case {case}");
+            // The notes API does not trust this provider and refuses the
+            // token; what matters is that it was shown the API's own, the
+            // first one issued after the sign-in's.
+            let api_token = calls.issued_access_tokens.get(1);
+            assert_eq!(notes.tokens().first(), api_token, "case {case}: {body}");
             continue;
         }
+        assert_eq!(calls.refreshes, 1, "case {case}: one grant for the API");
+        assert_eq!(body["error"], "PC-API-001", "case {case}: {body}");
+        assert_eq!(notes.requests(), 0, "case {case}: no token was sent");
+        // The refusal is remembered: a page that polls does not make the
+        // provider refuse on every call.
+        let (status, body) = json_of(notes_call().await.unwrap()).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "case {case}: {body}");
         assert_eq!(body["error"], "PC-API-001", "case {case}: {body}");
-        // Each try rotated the refresh token, and the latest was kept: a
-        // spent one would have ended the session (invalid_grant).
-        let (_, body) = json_of(notes_call().await.unwrap()).await;
-        assert_eq!(body["error"], "PC-API-001", "case {case}: {body}");
+        assert_eq!(rig.idp.calls().refreshes, 1, "case {case}");
+        // The refresh token that grant rotated was kept: the session's own
+        // token is refreshed with it (a spent one would end the session).
+        let (status, profile) = live(&client, &rig.url).await;
+        assert_eq!(status, StatusCode::OK, "case {case}: {profile}");
         let calls = rig.idp.calls();
         assert_eq!(calls.refreshes, 2, "case {case}");
         assert_ne!(calls.refresh_tokens_used[0], calls.refresh_tokens_used[1]);
-        assert_eq!(notes.requests(), 0, "case {case}: no token was sent");
         assert!(is_signed_in(&rig, &client).await, "case {case}");
     }
 }
@@ -786,6 +811,24 @@ async fn an_api_refusing_a_token_that_cannot_be_renewed_answers_401_and_the_sess
         StatusCode::OK,
         "still signed in"
     );
+}
+
+#[tokio::test]
+async fn an_api_with_scopes_of_its_own_at_a_provider_without_refresh_tokens_is_001_and_the_session_stays()
+ {
+    // GitHub's tokens have no refresh token to ask for a narrower one.
+    let (app, notes) = with_notes(TestApp::local().github(0).vars(&[
+        ("API_NOTES_PROVIDER", "github"),
+        ("API_NOTES_SCOPES", "read:user"),
+    ]))
+    .await;
+    let client = browser();
+    assert_eq!(sign_in_with_github(&client, &app, "octocat").await, "/");
+    let (status, body) = get_json(&client, &app, "/notes").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"], "PC-API-001", "{body}");
+    assert_eq!(notes.requests(), 0);
+    assert_eq!(user_status(&client, &app.url).await, StatusCode::OK);
 }
 
 #[tokio::test]

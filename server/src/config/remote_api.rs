@@ -190,7 +190,12 @@ pub(super) fn parse<'a>(
             .split([' ', ','])
             .filter(|scope| !scope.is_empty())
             .map(str::to_owned)
-            .collect();
+            .fold(Vec::new(), |mut scopes, scope| {
+                if !scopes.contains(&scope) {
+                    scopes.push(scope);
+                }
+                scopes
+            });
         if let Some(bad) = scopes.iter().find(|scope| !is_scope_token(scope)) {
             problems.push(format!(
                 "{} lists {bad:?}, which is not a scope (RFC 6749 §3.3: printable ASCII \
@@ -274,8 +279,11 @@ pub(super) fn widen_providers(apis: &[RemoteApiSettings], providers: &mut [Provi
 }
 
 /// A resource indicator (RFC 8707 §2): an absolute URI without a fragment
-/// (or, as the RFC advises, a query).
+/// (or, as the RFC advises, a query), and without whitespace.
 fn parse_resource(value: &str) -> Result<(), &'static str> {
+    if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("must be an absolute URI without spaces (RFC 8707 §2)");
+    }
     let url = Url::parse(value).map_err(|_| "must be an absolute URI (RFC 8707 §2)")?;
     if url.fragment().is_some() || value.contains('#') {
         return Err("must not have a fragment (RFC 8707 §2)");

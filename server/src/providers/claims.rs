@@ -19,21 +19,24 @@ pub fn text(object: &Object, name: &str) -> Option<String> {
 }
 
 /// A list of scopes (RFC 6749 §3.3) in the shapes providers send it: one
-/// string separated by spaces (the RFC), by commas (GitHub), or an array
-/// of strings. Anything else is absent.
+/// string separated by spaces (the RFC) or commas (GitHub), or an array of
+/// strings; `None` when the field is absent (or `null`). A field in any
+/// other shape grants nothing: a check that rests on it must not pass.
 pub fn scopes(object: &Object, name: &str) -> Option<Vec<String>> {
-    let listed = match object.get(name)? {
+    let listed: Vec<&str> = match object.get(name)? {
+        Value::Null => return None,
         Value::String(list) => list
             .split(|c: char| c == ',' || c.is_ascii_whitespace())
-            .map(str::to_owned)
             .collect(),
         Value::Array(items) => items
             .iter()
-            .map(|item| item.as_str().map(str::to_owned))
-            .collect::<Option<Vec<String>>>()?,
-        _ => return None,
+            .map(Value::as_str)
+            .collect::<Option<Vec<&str>>>()
+            .unwrap_or_default(),
+        _ => Vec::new(),
     };
-    Some(listed.into_iter().filter(|s| !s.is_empty()).collect())
+    let listed = listed.into_iter().filter(|s| !s.is_empty());
+    Some(listed.map(str::to_owned).collect())
 }
 
 /// A boolean field: `true`/`false`, or the same as a string in any case

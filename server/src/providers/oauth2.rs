@@ -379,6 +379,7 @@ mod tests {
             same.key(),
             "one token for the same audience"
         );
+        assert_eq!(audience.key(), "https://api.example/\nread write");
         let scopes_only = Audience {
             resource: None,
             ..audience.clone()
@@ -392,8 +393,11 @@ mod tests {
             (r#""scope":"read,write""#, vec![]),
             (r#""scope":["write"]"#, vec!["read"]),
             (r#""scope":"write  read""#, vec![]),
-            (r#""scope":7"#, vec![]),
+            (r#""scope":null"#, vec![]),
             (r#""other":1"#, vec![]),
+            // A shape no provider uses grants nothing.
+            (r#""scope":7"#, vec!["write", "read"]),
+            (r#""scope":["read",1]"#, vec!["write", "read"]),
         ];
         for (scope, missing) in shapes {
             let body = format!(r#"{{"access_token":"at","token_type":"Bearer",{scope}}}"#);

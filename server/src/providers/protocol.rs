@@ -86,8 +86,10 @@ impl CheckedGrant {
 /// session's own access token.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Audience {
+    /// The resource indicator: an absolute URI without whitespace, a
+    /// fragment or a query, as configured.
     pub resource: Option<String>,
-    /// Space-free scope tokens, in the configured order.
+    /// Scope tokens (no spaces or commas), in the configured order.
     pub scopes: Vec<String>,
 }
 
@@ -104,13 +106,15 @@ impl Audience {
         params
     }
 
-    /// Which token this is among a grant's: the resource and the scopes,
-    /// sorted.
+    /// Which token this is among a grant's: the resource (empty when
+    /// none), a line break, then the scopes sorted and joined by spaces.
+    /// Neither holds whitespace, so two audiences never share a key.
     pub fn key(&self) -> String {
         let mut scopes = self.scopes.clone();
         scopes.sort();
+        scopes.dedup();
         format!(
-            "{} {}",
+            "{}\n{}",
             self.resource.as_deref().unwrap_or_default(),
             scopes.join(" ")
         )
