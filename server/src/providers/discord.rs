@@ -10,7 +10,9 @@ use super::{
     Preset, Protocol,
     claims::lenient,
     oauth2::{self, ApiError, Endpoints},
-    plain::{PlainProvider, ProfileApi},
+    plain::{self, PlainProvider, ProfileApi},
+    protocol::{ProfileData, ProfileError},
+    settings::ProviderSettings,
 };
 use crate::{http_client::ProviderHttp, secret::Secret, users::Identity};
 
@@ -30,7 +32,8 @@ impl PlainProvider for Discord {
         "discord"
     }
 
-    fn endpoints(&self, site: &str, api_url: Option<&str>) -> Endpoints {
+    fn endpoints(&self, settings: &ProviderSettings) -> Endpoints {
+        let (site, api_url) = (settings.issuer.as_str(), settings.api_url.as_deref());
         let api = api_url
             .map(|api| api.trim_end_matches('/').to_owned())
             .unwrap_or_else(|| format!("{site}/api/v10"));
@@ -46,10 +49,10 @@ impl PlainProvider for Discord {
         &self,
         http: &ProviderHttp,
         endpoints: &Endpoints,
-        site: &str,
-        provider: &str,
+        settings: &ProviderSettings,
         access_token: &Secret,
     ) -> Result<Identity, ApiError> {
+        let (site, provider) = (settings.issuer.as_str(), settings.id.as_str());
         let user: User = oauth2::get_json(
             http,
             &format!("{}/users/@me", endpoints.api),
@@ -60,13 +63,20 @@ impl PlainProvider for Discord {
         identity_from(site, provider, user)
     }
 
-    fn profile_api(&self) -> ProfileApi {
-        ProfileApi {
+    async fn profile(
+        &self,
+        http: &ProviderHttp,
+        endpoints: &Endpoints,
+        _settings: &ProviderSettings,
+        access_token: &Secret,
+    ) -> Result<ProfileData, ProfileError> {
+        let api = ProfileApi {
             source: "Discord API",
             path: "/users/@me",
             headers: &[],
             fields: &[("Username", "username"), ("Verified", "verified")],
-        }
+        };
+        plain::profile_at(http, endpoints, api, access_token).await
     }
 
     fn revocation_endpoint(&self, endpoints: &Endpoints) -> Option<String> {
@@ -208,7 +218,7 @@ mod tests {
 
     #[test]
     fn the_endpoints_follow_the_site() {
-        let e = Discord.endpoints(PRESET.issuer, None);
+        let e = Discord.endpoints(&ProviderSettings::for_tests("discord", PRESET.issuer));
         assert_eq!(e.authorize, "https://discord.com/oauth2/authorize");
         assert_eq!(e.token, "https://discord.com/api/v10/oauth2/token");
         assert_eq!(e.api, "https://discord.com/api/v10");

@@ -14,7 +14,9 @@ use super::{
     Preset, Protocol,
     claims::lenient,
     oauth2::{self, ApiError, Endpoints},
-    plain::{PlainProvider, ProfileApi},
+    plain::{self, PlainProvider, ProfileApi},
+    protocol::{ProfileData, ProfileError},
+    settings::ProviderSettings,
 };
 use crate::{http_client::ProviderHttp, secret::Secret, users::Identity};
 
@@ -36,7 +38,8 @@ impl PlainProvider for GitHub {
         "github"
     }
 
-    fn endpoints(&self, site: &str, api_url: Option<&str>) -> Endpoints {
+    fn endpoints(&self, settings: &ProviderSettings) -> Endpoints {
+        let (site, api_url) = (settings.issuer.as_str(), settings.api_url.as_deref());
         let api = match api_url {
             Some(api) => api.trim_end_matches('/').to_owned(),
             None if site == PRESET.issuer => PUBLIC_API.to_owned(),
@@ -54,10 +57,10 @@ impl PlainProvider for GitHub {
         &self,
         http: &ProviderHttp,
         endpoints: &Endpoints,
-        site: &str,
-        provider: &str,
+        settings: &ProviderSettings,
         access_token: &Secret,
     ) -> Result<Identity, ApiError> {
+        let (site, provider) = (settings.issuer.as_str(), settings.id.as_str());
         let user: User = oauth2::get_json(
             http,
             &format!("{}/user", endpoints.api),
@@ -75,8 +78,14 @@ impl PlainProvider for GitHub {
         identity_from(site, provider, user, emails)
     }
 
-    fn profile_api(&self) -> ProfileApi {
-        ProfileApi {
+    async fn profile(
+        &self,
+        http: &ProviderHttp,
+        endpoints: &Endpoints,
+        _settings: &ProviderSettings,
+        access_token: &Secret,
+    ) -> Result<ProfileData, ProfileError> {
+        let api = ProfileApi {
             source: "GitHub API",
             path: "/user",
             headers: &[("accept", "application/vnd.github+json")],
@@ -85,7 +94,8 @@ impl PlainProvider for GitHub {
                 ("Public repositories", "public_repos"),
                 ("Followers", "followers"),
             ],
-        }
+        };
+        plain::profile_at(http, endpoints, api, access_token).await
     }
 }
 
@@ -250,10 +260,13 @@ mod tests {
     #[test]
     fn enterprise_server_has_its_api_under_the_site() {
         assert_eq!(
-            GitHub.endpoints(PRESET.issuer, None).api,
+            GitHub
+                .endpoints(&ProviderSettings::for_tests("github", PRESET.issuer))
+                .api,
             "https://api.github.com"
         );
-        let ghe = GitHub.endpoints("https://github.example.com", None);
+        let site = ProviderSettings::for_tests("github", "https://github.example.com");
+        let ghe = GitHub.endpoints(&site);
         assert_eq!(ghe.api, "https://github.example.com/api/v3");
         assert_eq!(
             ghe.token,

@@ -106,6 +106,7 @@ impl ApiError {
 pub fn authorize_url(
     endpoints: &Endpoints,
     settings: &ProviderSettings,
+    extra: &[(String, String)],
     redirect_uri: &str,
     state: &str,
     pkce_challenge: &str,
@@ -115,24 +116,37 @@ pub fn authorize_url(
         .append_pair("response_type", "code")
         .append_pair("client_id", &settings.client_id)
         .append_pair("redirect_uri", redirect_uri)
-        .append_pair("scope", &settings.scopes.join(" "))
         .append_pair("state", state)
         .append_pair("code_challenge", pkce_challenge)
         .append_pair("code_challenge_method", "S256");
+    // Some providers refuse an empty scope; none is the provider's default.
+    if !settings.scopes.is_empty() {
+        url.query_pairs_mut()
+            .append_pair("scope", &settings.scopes.join(" "));
+    }
     for resource in &settings.resources {
         url.query_pairs_mut().append_pair("resource", resource);
     }
+    url.query_pairs_mut().extend_pairs(extra);
     Ok(url)
 }
 
+/// Where and how token requests (RFC 6749 §3.2) go: the token endpoint,
+/// the client (its credentials, authenticated as `auth` says) and the
+/// provider's own extra parameters, added to every request.
+#[derive(Clone, Copy, Debug)]
+pub struct TokenClient<'a> {
+    pub url: &'a str,
+    pub settings: &'a ProviderSettings,
+    pub auth: ClientAuth,
+    pub params: &'a [(String, String)],
+}
+
 /// Exchanges the code on the server (RFC 6749 §4.1.3) with the PKCE
-/// verifier (RFC 7636 §4.5). Plain providers take the client's credentials
-/// in the body (`client_secret_post`, which GitHub requires and Discord
-/// accepts).
+/// verifier (RFC 7636 §4.5).
 pub async fn exchange_code(
     http: &ProviderHttp,
-    endpoints: &Endpoints,
-    settings: &ProviderSettings,
+    client: &TokenClient<'_>,
     redirect_uri: &str,
     code: &str,
     pkce_verifier: &str,
@@ -143,16 +157,14 @@ pub async fn exchange_code(
         ("redirect_uri", redirect_uri),
         ("code_verifier", pkce_verifier),
     ];
-    token_request(http, &endpoints.token, settings, ClientAuth::Post, &params).await
+    token_request(http, client, &params).await
 }
 
 /// Renews the access token with `refresh_token` (RFC 6749 §6), for
 /// `audience` when one is given (RFC 8707 §2.2).
 pub async fn refresh(
     http: &ProviderHttp,
-    token_url: &str,
-    settings: &ProviderSettings,
-    auth: ClientAuth,
+    client: &TokenClient<'_>,
     refresh_token: &Secret,
     audience: Option<&Audience>,
 ) -> Result<Grant, ApiError> {
@@ -166,32 +178,32 @@ pub async fn refresh(
             .iter()
             .map(|(name, value)| (*name, value.as_str())),
     );
-    token_request(http, token_url, settings, auth, &params).await
+    token_request(http, client, &params).await
 }
 
-/// A token request (RFC 6749 §3.2) to `token_url` with `params` and the
-/// client authenticated as `auth` says. `Accept: application/json` makes
-/// GitHub answer JSON.
+/// A token request to `client`'s endpoint with `params` (then the
+/// client's own), the client authenticated as it says; its answer read
+/// as [`parse_token_response`] does. `Accept: application/json` makes
+/// GitHub answer JSON. Errors: the provider's refusal
+/// ([`ApiError::Refused`]), an unreadable answer, or a failed call.
 pub async fn token_request(
     http: &ProviderHttp,
-    token_url: &str,
-    settings: &ProviderSettings,
-    auth: ClientAuth,
+    client: &TokenClient<'_>,
     params: &[(&str, &str)],
 ) -> Result<Grant, ApiError> {
-    let request = token_http_request(token_url, settings, auth, params)?;
+    let request = token_http_request(client, params)?;
     let response = http.send(request).await?;
     parse_token_response(response.status(), response.body())
 }
 
 fn token_http_request(
-    token_url: &str,
-    settings: &ProviderSettings,
-    auth: ClientAuth,
+    client: &TokenClient<'_>,
     params: &[(&str, &str)],
 ) -> Result<http::Request<Vec<u8>>, ApiError> {
+    let (token_url, settings, auth) = (client.url, client.settings, client.auth);
     let mut form = url::form_urlencoded::Serializer::new(String::new());
     form.extend_pairs(params);
+    form.extend_pairs(client.params);
     let mut request = http::Request::builder()
         .method(Method::POST)
         .uri(token_url)
@@ -323,27 +335,22 @@ pub fn api_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> ApiErr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::Protocol;
 
     #[test]
     fn the_authorization_request_names_every_resource_its_apis_need() {
         let settings = ProviderSettings {
-            id: "work".into(),
-            label: "Work".into(),
-            issuer: "https://idp.example".into(),
-            client_id: "id".into(),
-            client_secret: Secret::new("secret"),
             scopes: vec!["read".into(), "api:write".into()],
-            protocol: Protocol::Oidc,
-            api_url: None,
             resources: vec!["https://api.example/".into(), "urn:work:files".into()],
+            ..ProviderSettings::for_tests("work", "https://idp.example")
         };
         let endpoints = Endpoints {
             authorize: "https://idp.example/authorize".into(),
             token: "https://idp.example/token".into(),
             api: "https://api.example".into(),
         };
-        let url = authorize_url(&endpoints, &settings, "https://app/cb", "st", "ch").unwrap();
+        let extra = [("prompt".to_owned(), "consent".to_owned())];
+        let url =
+            authorize_url(&endpoints, &settings, &extra, "https://app/cb", "st", "ch").unwrap();
         let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
         let values = |name: &str| -> Vec<String> {
             let named = pairs.iter().filter(|(key, _)| key == name);
@@ -354,6 +361,13 @@ mod tests {
             ["https://api.example/", "urn:work:files"]
         );
         assert_eq!(values("scope"), ["read api:write"]);
+        assert_eq!(values("prompt"), ["consent"]);
+        let none = ProviderSettings {
+            scopes: Vec::new(),
+            ..settings
+        };
+        let url = authorize_url(&endpoints, &none, &[], "https://app/cb", "st", "ch").unwrap();
+        assert!(!url.query_pairs().any(|(key, _)| key == "scope"), "{url}");
     }
 
     #[test]

@@ -110,7 +110,13 @@ impl CodeFlow for OidcFlow {
             ("code_verifier", started.pkce_verifier),
         ];
         let auth = discovered.client_auth();
-        let grant = oauth2::token_request(http, token_url, &provider.settings, auth, &params)
+        let client = oauth2::TokenClient {
+            url: token_url,
+            settings: &provider.settings,
+            auth,
+            params: &[],
+        };
+        let grant = oauth2::token_request(http, &client, &params)
             .await
             .map_err(CodeFlowError::Provider)?;
 
@@ -177,16 +183,13 @@ impl CodeFlow for OidcFlow {
         let token_url = discovered
             .token_url()
             .ok_or_else(|| GrantError::Invalid("discovery names no token endpoint".into()))?;
-        let auth = discovered.client_auth();
-        let mut grant = oauth2::refresh(
-            http,
-            token_url,
-            &provider.settings,
-            auth,
-            refresh_token,
-            audience,
-        )
-        .await?;
+        let client = oauth2::TokenClient {
+            url: token_url,
+            settings: &provider.settings,
+            auth: discovered.client_auth(),
+            params: &[],
+        };
+        let mut grant = oauth2::refresh(http, &client, refresh_token, audience).await?;
         let checked_id_token = match grant.id_token.take() {
             Some(id_token) => {
                 let expected = Expected {

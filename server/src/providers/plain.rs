@@ -15,7 +15,7 @@ use openidconnect::{CsrfToken, PkceCodeChallenge};
 use url::Url;
 
 use super::{
-    Provider,
+    Provider, ProviderSettings,
     oauth2::{self, ApiError, ClientAuth, Endpoints},
     protocol::{
         Audience, Authorization, Callback, CheckedGrant, CodeFlow, CodeFlowError, GrantError,
@@ -39,29 +39,59 @@ pub struct ProfileApi {
     pub fields: &'static [(&'static str, &'static str)],
 }
 
-/// One plain OAuth 2.0 provider's own behaviour.
+/// One plain OAuth 2.0 provider's own behaviour, given the provider's
+/// settings (its issuer is the site users sign in at, which keys their
+/// accounts).
 #[async_trait]
 pub trait PlainProvider: Send + Sync + 'static {
     /// Its preset name, e.g. `github`.
     fn name(&self) -> &'static str;
 
-    /// Its endpoints for the site users sign in at (the configured issuer)
+    /// Its endpoints: for a preset, at the configured site (the issuer)
     /// and, when configured (`<NAME>_API_URL`), the API base.
-    fn endpoints(&self, site: &str, api_url: Option<&str>) -> Endpoints;
+    fn endpoints(&self, settings: &ProviderSettings) -> Endpoints;
+
+    /// How the client authenticates at the token endpoint (RFC 6749
+    /// §2.3.1): `client_secret_post` unless said otherwise (GitHub
+    /// requires it, Discord accepts it).
+    fn client_auth(&self, settings: &ProviderSettings) -> ClientAuth {
+        let _ = settings;
+        ClientAuth::Post
+    }
+
+    /// Parameters added to the authorization request (RFC 6749 §4.1.1).
+    fn authorize_params<'a>(&self, settings: &'a ProviderSettings) -> &'a [(String, String)] {
+        let _ = settings;
+        &[]
+    }
+
+    /// Parameters added to every token request: the code exchange and
+    /// refresh (RFC 6749 §4.1.3, §6).
+    fn token_params<'a>(&self, settings: &'a ProviderSettings) -> &'a [(String, String)] {
+        let _ = settings;
+        &[]
+    }
 
     /// Who `access_token` belongs to: the API's stable user id, keyed by
-    /// `(site, id)`, with the profile `provider` (the configured id) shows.
+    /// `(issuer, id)`, with the profile the provider (its configured id)
+    /// shows.
     async fn identity(
         &self,
         http: &ProviderHttp,
         endpoints: &Endpoints,
-        site: &str,
-        provider: &str,
+        settings: &ProviderSettings,
         access_token: &Secret,
     ) -> Result<Identity, ApiError>;
 
-    /// What its API shows about the signed-in user.
-    fn profile_api(&self) -> ProfileApi;
+    /// What its API shows about the signed-in user (for a preset, through
+    /// [`profile_at`] its one allowed path).
+    async fn profile(
+        &self,
+        http: &ProviderHttp,
+        endpoints: &Endpoints,
+        settings: &ProviderSettings,
+        access_token: &Secret,
+    ) -> Result<ProfileData, ProfileError>;
 
     /// Where it revokes tokens (RFC 7009), if it does.
     fn revocation_endpoint(&self, endpoints: &Endpoints) -> Option<String> {
@@ -82,10 +112,25 @@ impl fmt::Debug for PlainFlow {
 
 impl PlainFlow {
     fn endpoints(&self, provider: &Provider) -> Endpoints {
-        let settings = &provider.settings;
-        self.0
-            .endpoints(&settings.issuer, settings.api_url.as_deref())
+        self.0.endpoints(&provider.settings)
     }
+}
+
+/// What a preset's API shows at its one allowed path `api.path` under the
+/// API base (SECURITY.md D5).
+pub async fn profile_at(
+    http: &ProviderHttp,
+    endpoints: &Endpoints,
+    api: ProfileApi,
+    access_token: &Secret,
+) -> Result<ProfileData, ProfileError> {
+    let url = upstream_url(&endpoints.api, api.path, &[api.path])?;
+    let data = oauth2::get_json(http, url.as_str(), access_token, api.headers).await?;
+    Ok(ProfileData {
+        source: api.source,
+        data,
+        fields: api.fields,
+    })
 }
 
 #[async_trait]
@@ -98,9 +143,11 @@ impl CodeFlow for PlainFlow {
     ) -> Result<Authorization, CodeFlowError> {
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let state = CsrfToken::new_random();
+        let settings = &provider.settings;
         let url = oauth2::authorize_url(
             &self.endpoints(provider),
-            &provider.settings,
+            settings,
+            self.0.authorize_params(settings),
             redirect_uri,
             state.secret(),
             challenge.as_str(),
@@ -135,25 +182,19 @@ impl CodeFlow for PlainFlow {
         }
         let code = callback.code.ok_or(CodeFlowError::NoCode)?;
         let endpoints = self.endpoints(provider);
-        let grant = oauth2::exchange_code(
-            http,
-            &endpoints,
+        let client = oauth2::TokenClient {
+            url: &endpoints.token,
             settings,
-            redirect_uri,
-            &code,
-            started.pkce_verifier,
-        )
-        .await
-        .map_err(CodeFlowError::Provider)?;
+            auth: self.0.client_auth(settings),
+            params: self.0.token_params(settings),
+        };
+        let grant =
+            oauth2::exchange_code(http, &client, redirect_uri, &code, started.pkce_verifier)
+                .await
+                .map_err(CodeFlowError::Provider)?;
         let identity = self
             .0
-            .identity(
-                http,
-                &endpoints,
-                &settings.issuer,
-                &settings.id,
-                &grant.access_token,
-            )
+            .identity(http, &endpoints, settings, &grant.access_token)
             .await
             .map_err(CodeFlowError::Provider)?;
         // Nothing here checks an ID token: none is kept.
@@ -172,16 +213,14 @@ impl CodeFlow for PlainFlow {
         refresh_token: &Secret,
         audience: Option<&Audience>,
     ) -> Result<CheckedGrant, GrantError> {
-        let endpoints = self.endpoints(provider);
-        let grant = oauth2::refresh(
-            http,
-            &endpoints.token,
-            &provider.settings,
-            ClientAuth::Post,
-            refresh_token,
-            audience,
-        )
-        .await?;
+        let settings = &provider.settings;
+        let client = oauth2::TokenClient {
+            url: &self.endpoints(provider).token,
+            settings,
+            auth: self.0.client_auth(settings),
+            params: self.0.token_params(settings),
+        };
+        let grant = oauth2::refresh(http, &client, refresh_token, audience).await?;
         Ok(CheckedGrant::new(grant, None))
     }
 
@@ -192,16 +231,10 @@ impl CodeFlow for PlainFlow {
         _identity: &Identity,
         access_token: &Secret,
     ) -> Result<ProfileData, ProfileError> {
-        let api = self.0.profile_api();
-        let base = self.endpoints(provider).api;
-        // The one path this provider's API is called at.
-        let url = upstream_url(&base, api.path, &[api.path])?;
-        let data = oauth2::get_json(http, url.as_str(), access_token, api.headers).await?;
-        Ok(ProfileData {
-            source: api.source,
-            data,
-            fields: api.fields,
-        })
+        let endpoints = self.endpoints(provider);
+        (self.0)
+            .profile(http, &endpoints, &provider.settings, access_token)
+            .await
     }
 
     async fn revocation_endpoint(

@@ -24,6 +24,23 @@ pub struct ProviderSettings {
 }
 
 impl ProviderSettings {
+    /// Settings for provider `id` at `issuer` as the unit tests need them:
+    /// a client, no scopes, the protocol of the preset named `id` if any.
+    #[cfg(test)]
+    pub fn for_tests(id: &str, issuer: &str) -> Self {
+        Self {
+            id: id.into(),
+            label: id.into(),
+            issuer: issuer.into(),
+            client_id: "id".into(),
+            client_secret: Secret::new("secret"),
+            scopes: Vec::new(),
+            protocol: super::preset(id).map_or(Protocol::Oidc, |p| p.protocol),
+            api_url: None,
+            resources: Vec::new(),
+        }
+    }
+
     /// The callback address registered at the provider.
     pub fn redirect_uri(&self, public_url: &str) -> String {
         format!("{public_url}/auth/callback/{}", self.id)
