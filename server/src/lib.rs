@@ -114,7 +114,8 @@ mod vault;
 
 pub use async_trait::async_trait;
 pub use config::{
-    ConfigProblems, ProviderConfig, RemoteApiConfig, Settings, SettingsBuilder, TokenPolicy,
+    ConfigProblems, ProviderConfig, RemoteApiConfig, Settings, SettingsBuilder, TokenAuthMethod,
+    TokenPolicy, UserField,
 };
 pub use error::ErrorCode;
 pub use extract::{AccessToken, Rejection};

@@ -450,6 +450,119 @@ impl ProviderConfig {
     pub fn api_url(self, url: &str) -> Self {
         self.set("API_URL", url)
     }
+
+    /// Makes this a plain OAuth 2.0 provider described by its endpoints
+    /// (its id must not be a preset's): the authorization and token
+    /// endpoints (RFC 6749 §3.1, §3.2) and the one that answers who the
+    /// access token's user is, as JSON (`<ID>_AUTHORIZE_URL`,
+    /// `<ID>_TOKEN_URL`, `<ID>_USERINFO_URL`). Each is `https://`, or
+    /// `http://` on loopback. Its users' accounts are keyed by the
+    /// [`issuer`](Self::issuer), by default the authorization endpoint's
+    /// origin, and the user id [`field`](Self::field).
+    pub fn endpoints(self, authorize: &str, token: &str, userinfo: &str) -> Self {
+        self.set("AUTHORIZE_URL", authorize)
+            .set("TOKEN_URL", token)
+            .set("USERINFO_URL", userinfo)
+    }
+
+    /// How the client authenticates at the token endpoint of a provider
+    /// described by its endpoints (RFC 6749 §2.3.1;
+    /// `<ID>_TOKEN_AUTH_METHOD`; default
+    /// [`ClientSecretBasic`](TokenAuthMethod::ClientSecretBasic)).
+    pub fn token_auth_method(self, method: TokenAuthMethod) -> Self {
+        let name = match method {
+            TokenAuthMethod::ClientSecretBasic => "client_secret_basic",
+            TokenAuthMethod::ClientSecretPost => "client_secret_post",
+        };
+        self.set("TOKEN_AUTH_METHOD", name)
+    }
+
+    /// One more parameter of the authorization request
+    /// (`<ID>_AUTHORIZE_PARAMS`); never one the protocol sets itself.
+    pub fn authorize_param(self, name: &str, value: &str) -> Self {
+        self.add_param("AUTHORIZE_PARAMS", name, value)
+    }
+
+    /// One more parameter of every token request, the code exchange and
+    /// refresh (`<ID>_TOKEN_PARAMS`); never one the protocol sets itself.
+    pub fn token_param(self, name: &str, value: &str) -> Self {
+        self.add_param("TOKEN_PARAMS", name, value)
+    }
+
+    fn add_param(mut self, suffix: &'static str, name: &str, value: &str) -> Self {
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        form.append_pair(name, value);
+        let pair = form.finish();
+        match self.vars.iter_mut().find(|(key, _)| *key == suffix) {
+            Some((_, params)) => {
+                params.push('&');
+                params.push_str(&pair);
+            }
+            None => self.vars.push((suffix, pair)),
+        }
+        self
+    }
+
+    /// Where `field` is in the user-info (or e-mail list) answer of a
+    /// provider described by its endpoints: a JSON pointer (RFC 6901)
+    /// such as `/account_id` (`<ID>_<FIELD>_FIELD`).
+    pub fn field(self, field: UserField, pointer: &str) -> Self {
+        let suffix = match field {
+            UserField::Id => "USER_ID_FIELD",
+            UserField::Email => "EMAIL_FIELD",
+            UserField::EmailVerified => "EMAIL_VERIFIED_FIELD",
+            UserField::Name => "NAME_FIELD",
+            UserField::Avatar => "AVATAR_FIELD",
+            UserField::EmailsList => "EMAILS_LIST_FIELD",
+            UserField::EmailsAddress => "EMAILS_ADDRESS_FIELD",
+            UserField::EmailsPrimary => "EMAILS_PRIMARY_FIELD",
+            UserField::EmailsVerified => "EMAILS_VERIFIED_FIELD",
+        };
+        self.set(suffix, pointer)
+    }
+
+    /// An endpoint of a provider described by its endpoints that lists the
+    /// user's e-mails, of which the primary verified one is taken
+    /// (`<ID>_EMAILS_URL`; see the `Emails*` [`UserField`]s).
+    pub fn emails_url(self, url: &str) -> Self {
+        self.set("EMAILS_URL", url)
+    }
+}
+
+/// How a client authenticates at a token endpoint (RFC 6749 §2.3.1; the
+/// names are RFC 7591 §2's `token_endpoint_auth_method`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenAuthMethod {
+    /// HTTP Basic with the form-encoded id and secret.
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the request body.
+    ClientSecretPost,
+}
+
+/// A field of the identity in a provider's answers, for
+/// [`ProviderConfig::field`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UserField {
+    /// The stable user id, a string or whole number; default `/id`.
+    Id,
+    /// Default `/email`.
+    Email,
+    /// A boolean (or `"true"`); without it the e-mail counts as unverified.
+    EmailVerified,
+    /// Default `/name`.
+    Name,
+    /// An image URL.
+    Avatar,
+    /// The array in the e-mail list's answer; default the answer itself.
+    EmailsList,
+    /// In each listed e-mail; default `/email`.
+    EmailsAddress,
+    /// In each listed e-mail; default `/primary`.
+    EmailsPrimary,
+    /// In each listed e-mail; default `/verified`.
+    EmailsVerified,
 }
 
 /// Names only: values may be secrets (client secrets, vault keys, database

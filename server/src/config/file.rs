@@ -65,7 +65,7 @@ const TOP_LEVEL: [(&str, &str); 19] = [
 ];
 
 /// Keys of a `[providers.<name>]` table.
-const PROVIDER_KEYS: [&str; 8] = [
+const PROVIDER_KEYS: [&str; 24] = [
     "preset",
     "issuer",
     "tenant",
@@ -74,6 +74,23 @@ const PROVIDER_KEYS: [&str; 8] = [
     "client_secret",
     "scopes",
     "label",
+    // A plain OAuth 2.0 provider configured by its endpoints.
+    "authorize_url",
+    "token_url",
+    "userinfo_url",
+    "token_auth_method",
+    "authorize_params",
+    "token_params",
+    "user_id_field",
+    "email_field",
+    "email_verified_field",
+    "name_field",
+    "avatar_field",
+    "emails_url",
+    "emails_list_field",
+    "emails_address_field",
+    "emails_primary_field",
+    "emails_verified_field",
 ];
 
 /// Reads the file at `path` into variables; every problem is named with
@@ -155,6 +172,7 @@ fn read_providers(
             }
             let text = match (key.as_str(), value) {
                 ("scopes", Value::Array(scopes)) => listed(scopes),
+                ("authorize_params" | "token_params", Value::Table(params)) => form(params),
                 (_, Value::String(text)) => Some(text.clone()),
                 _ => None,
             };
@@ -164,6 +182,9 @@ fn read_providers(
                 }
                 None if key == "scopes" => problems.push(format!(
                     "`providers.{name}.scopes` must be a list of strings or one string"
+                )),
+                None if key.ends_with("_params") => problems.push(format!(
+                    "`providers.{name}.{key}` must be a table of strings or one form-encoded string"
                 )),
                 None => problems.push(format!("`providers.{name}.{key}` must be a string")),
             }
@@ -219,6 +240,15 @@ fn read_apis(apis: &Table, vars: &mut HashMap<String, String>, problems: &mut Ve
         }
     }
     vars.insert("REMOTE_APIS".into(), names.join(","));
+}
+
+/// A table of strings as one form-encoded string (`a=1&b=2`).
+fn form(params: &Table) -> Option<String> {
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    for (name, value) in params {
+        form.append_pair(name, value.as_str()?);
+    }
+    Some(form.finish())
 }
 
 /// A list of strings as one space-separated string.
@@ -305,7 +335,11 @@ mod tests {
                  session_store_url, session_store_prefix, session_cache_seconds, providers, apis)",
                 "`database_url` must be a string or a number",
                 "unknown setting `providers.acme.clientid` (known: preset, issuer, tenant, \
-                 api_url, client_id, client_secret, scopes, label)",
+                 api_url, client_id, client_secret, scopes, label, authorize_url, token_url, \
+                 userinfo_url, token_auth_method, authorize_params, token_params, \
+                 user_id_field, email_field, email_verified_field, name_field, avatar_field, \
+                 emails_url, emails_list_field, emails_address_field, emails_primary_field, \
+                 emails_verified_field)",
                 "`providers.acme.scopes` must be a list of strings or one string",
                 "`providers.acme.label` must be a string",
             ]

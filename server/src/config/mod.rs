@@ -10,10 +10,11 @@
 
 mod builder;
 pub mod file;
+mod oauth2;
 mod provider;
 mod remote_api;
 
-pub use builder::{ProviderConfig, RemoteApiConfig, SettingsBuilder};
+pub use builder::{ProviderConfig, RemoteApiConfig, SettingsBuilder, TokenAuthMethod, UserField};
 pub(crate) use remote_api::RemoteApiSettings;
 pub use remote_api::TokenPolicy;
 

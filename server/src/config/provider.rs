@@ -1,10 +1,15 @@
 //! The identity providers in the settings: `AUTH_PROVIDERS=local,acme`,
 //! then for each `<NAME>_CLIENT_ID`, `<NAME>_CLIENT_SECRET`, and
-//! `<NAME>_ISSUER` (or `<NAME>_PRESET`, or a preset's own name), optional
+//! `<NAME>_ISSUER` (or `<NAME>_PRESET`, or a preset's own name, or
+//! `<NAME>_AUTHORIZE_URL` and the other variables of a plain OAuth 2.0
+//! provider configured by its endpoints, `oauth2.rs`), optional
 //! `<NAME>_SCOPES`, `<NAME>_LABEL`, `<NAME>_TENANT` and `<NAME>_API_URL`.
 
+use std::sync::Arc;
+
+use super::oauth2;
 use crate::{
-    providers::{self, Protocol, ProviderSettings, microsoft},
+    providers::{self, Protocol, ProviderSettings, configured::CONFIGURED, microsoft},
     secret::Secret,
 };
 
@@ -54,18 +59,26 @@ pub fn parse<'a>(
         };
         let client_id = required("CLIENT_ID");
         let client_secret = required("CLIENT_SECRET");
+        let configured = preset.is_none() && get(&format!("{prefix}_AUTHORIZE_URL")).is_some();
         let tenant = get(&format!("{prefix}_TENANT"));
-        let issuer = match (preset, tenant) {
-            (Some(p), Some(tenant)) if p.protocol == Protocol::OidcMultiTenant => {
-                Some(microsoft::issuer_for(tenant))
-            }
-            (Some(preset), _) => Some(
-                get(&format!("{prefix}_ISSUER"))
-                    .unwrap_or(preset.issuer)
-                    .to_owned(),
-            ),
-            (None, _) => required("ISSUER"),
-        };
+        let issuer =
+            match (preset, tenant) {
+                (Some(p), Some(tenant)) if p.protocol == Protocol::OidcMultiTenant => {
+                    Some(microsoft::issuer_for(tenant))
+                }
+                (Some(preset), _) => Some(
+                    get(&format!("{prefix}_ISSUER"))
+                        .unwrap_or(preset.issuer)
+                        .to_owned(),
+                ),
+                (None, _) if configured => get(&format!("{prefix}_ISSUER"))
+                    .map(str::to_owned)
+                    .or_else(|| {
+                        let authorize = get(&format!("{prefix}_AUTHORIZE_URL"))?;
+                        oauth2::default_issuer(authorize)
+                    }),
+                (None, _) => required("ISSUER"),
+            };
         let issuer = issuer.and_then(|issuer| match parse_issuer(&issuer) {
             Ok(issuer) => Some(issuer),
             Err(why) => {
@@ -73,16 +86,29 @@ pub fn parse<'a>(
                 None
             }
         });
-        let mut protocol = preset.map_or(Protocol::Oidc, |p| p.protocol);
+        let oauth2 = if configured {
+            oauth2::parse(get, &prefix, problems).map(Arc::new)
+        } else {
+            oauth2::misplaced(get, &prefix, problems);
+            None
+        };
+        let mut protocol = match preset {
+            Some(preset) => preset.protocol,
+            None if configured => Protocol::Plain(&CONFIGURED),
+            None => Protocol::Oidc,
+        };
         // A Microsoft app bound to one tenant is plain OpenID Connect.
         if protocol == Protocol::OidcMultiTenant
             && !issuer.as_deref().is_some_and(microsoft::is_multi_tenant)
         {
             protocol = Protocol::Oidc;
         }
+        // A provider configured by its endpoints asks for no scope unless
+        // told: plain OAuth 2.0 has no standard one.
+        let default_scopes = if configured { "" } else { DEFAULT_SCOPES };
         let scopes: Vec<String> = get(&format!("{prefix}_SCOPES"))
             .or(preset.map(|p| p.scopes))
-            .unwrap_or(DEFAULT_SCOPES)
+            .unwrap_or(default_scopes)
             .split([' ', ','])
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
@@ -95,6 +121,13 @@ pub fn parse<'a>(
                 problems.push(format!(
                     "{prefix}_API_URL applies to GitHub and Discord only \
                      (OpenID Connect providers are found by discovery)"
+                ));
+                return None;
+            }
+            if configured {
+                problems.push(format!(
+                    "{prefix}_API_URL applies to GitHub and Discord only \
+                     (this provider's API is {prefix}_USERINFO_URL)"
                 ));
                 return None;
             }
@@ -123,6 +156,7 @@ pub fn parse<'a>(
                 protocol,
                 api_url,
                 resources: Vec::new(),
+                oauth2,
             });
         }
     }

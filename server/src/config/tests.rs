@@ -897,3 +897,196 @@ fn the_settings_files_api_tables_are_the_remote_apis_in_file_order() {
         "{problems:?}"
     );
 }
+
+/// Bitbucket Cloud written as configuration only.
+const BITBUCKET: [(&str, &str); 12] = [
+    ("AUTH_PROVIDERS", "bitbucket"),
+    ("BITBUCKET_CLIENT_ID", "bb-key"),
+    ("BITBUCKET_CLIENT_SECRET", "bb-secret"),
+    (
+        "BITBUCKET_AUTHORIZE_URL",
+        "https://bitbucket.org/site/oauth2/authorize",
+    ),
+    (
+        "BITBUCKET_TOKEN_URL",
+        "https://bitbucket.org/site/oauth2/access_token",
+    ),
+    (
+        "BITBUCKET_USERINFO_URL",
+        "https://api.bitbucket.org/2.0/user",
+    ),
+    ("BITBUCKET_SCOPES", "account email"),
+    ("BITBUCKET_USER_ID_FIELD", "/account_id"),
+    ("BITBUCKET_NAME_FIELD", "/display_name"),
+    ("BITBUCKET_AVATAR_FIELD", "/links/avatar/href"),
+    (
+        "BITBUCKET_EMAILS_URL",
+        "https://api.bitbucket.org/2.0/user/emails",
+    ),
+    ("BITBUCKET_EMAILS_LIST_FIELD", "/values"),
+];
+
+#[test]
+fn a_plain_oauth2_provider_is_read_from_its_endpoints_alone_with_sensible_defaults() {
+    let mut given = BITBUCKET.to_vec();
+    given.extend([
+        ("BITBUCKET_EMAILS_PRIMARY_FIELD", "/is_primary"),
+        ("BITBUCKET_EMAILS_VERIFIED_FIELD", "/is_confirmed"),
+        ("BITBUCKET_AUTHORIZE_PARAMS", "prompt=consent&hint=a%20b"),
+        ("BITBUCKET_TOKEN_PARAMS", "audience=api"),
+    ]);
+    let settings = Settings::from_vars(&vars(&given)).unwrap();
+    let bitbucket = &settings.providers[0];
+    assert_eq!(
+        bitbucket.protocol,
+        Protocol::Plain(&providers::configured::CONFIGURED)
+    );
+    // Accounts are keyed by the authorization endpoint's origin.
+    assert_eq!(bitbucket.issuer, "https://bitbucket.org");
+    assert_eq!(bitbucket.label, "Bitbucket");
+    assert_eq!(bitbucket.scopes, ["account", "email"]);
+    let oauth2 = bitbucket.oauth2.as_deref().unwrap();
+    assert_eq!(
+        oauth2.token_url,
+        "https://bitbucket.org/site/oauth2/access_token"
+    );
+    assert_eq!(oauth2.client_auth, providers::oauth2::ClientAuth::Basic);
+    assert_eq!(
+        oauth2.authorize_params,
+        [
+            ("prompt".to_owned(), "consent".to_owned()),
+            ("hint".to_owned(), "a b".to_owned())
+        ]
+    );
+    assert_eq!(
+        oauth2.token_params,
+        [("audience".to_owned(), "api".to_owned())]
+    );
+    assert_eq!(oauth2.fields.id, "/account_id");
+    assert_eq!(
+        oauth2.fields.email.as_deref(),
+        Some("/email"),
+        "the default"
+    );
+    assert_eq!(oauth2.fields.email_verified, None);
+    let emails = oauth2.emails.as_ref().unwrap();
+    assert_eq!(
+        (
+            emails.list.as_str(),
+            emails.address.as_str(),
+            emails.primary.as_str()
+        ),
+        ("/values", "/email", "/is_primary")
+    );
+
+    // The issuer, when given, keys the accounts instead; no scope is
+    // asked for unless told.
+    let mut given = BITBUCKET.to_vec();
+    given.retain(|(key, _)| *key != "BITBUCKET_SCOPES");
+    given.push(("BITBUCKET_ISSUER", "https://bitbucket.org/"));
+    given.push(("BITBUCKET_TOKEN_AUTH_METHOD", "client_secret_post"));
+    let settings = Settings::from_vars(&vars(&given)).unwrap();
+    let bitbucket = &settings.providers[0];
+    assert_eq!(bitbucket.issuer, "https://bitbucket.org/");
+    assert!(bitbucket.scopes.is_empty());
+    let oauth2 = bitbucket.oauth2.as_deref().unwrap();
+    assert_eq!(oauth2.client_auth, providers::oauth2::ClientAuth::Post);
+}
+
+#[test]
+fn every_problem_of_a_provider_configured_by_its_endpoints_is_reported_at_once() {
+    let problems = Settings::from_vars(&vars(&[
+        ("AUTH_PROVIDERS", "forge,work"),
+        ("FORGE_CLIENT_ID", "id"),
+        ("FORGE_CLIENT_SECRET", "secret"),
+        ("FORGE_AUTHORIZE_URL", "https://forge.example/authorize"),
+        ("FORGE_USERINFO_URL", "http://forge.example/user"),
+        ("FORGE_TOKEN_AUTH_METHOD", "private_key_jwt"),
+        ("FORGE_AUTHORIZE_PARAMS", "state=fixed&prompt=login"),
+        ("FORGE_TOKEN_PARAMS", "code_verifier=x"),
+        ("FORGE_USER_ID_FIELD", "id"),
+        ("FORGE_EMAILS_ADDRESS_FIELD", "/a~2b"),
+        ("FORGE_API_URL", "https://api.forge.example"),
+        ("WORK_ISSUER", "https://id.work.example"),
+        ("WORK_CLIENT_ID", "id"),
+        ("WORK_CLIENT_SECRET", "secret"),
+        ("WORK_USERINFO_URL", "https://id.work.example/me"),
+    ]))
+    .unwrap_err();
+    let expected = [
+        "FORGE_TOKEN_URL is not set (a provider configured by its endpoints needs",
+        "FORGE_USERINFO_URL must use https://",
+        "FORGE_TOKEN_AUTH_METHOD must be client_secret_basic or client_secret_post, not \"private_key_jwt\"",
+        "FORGE_AUTHORIZE_PARAMS sets \"state\", which the protocol sets itself",
+        "FORGE_TOKEN_PARAMS sets \"code_verifier\", which the protocol sets itself",
+        "FORGE_USER_ID_FIELD must be a JSON pointer (RFC 6901) such as /user/id, not \"id\"",
+        "FORGE_EMAILS_ADDRESS_FIELD must be a JSON pointer",
+        "FORGE_API_URL applies to GitHub and Discord only (this provider's API is FORGE_USERINFO_URL)",
+        "WORK_USERINFO_URL applies only to a provider configured by its endpoints",
+    ];
+    for want in expected {
+        assert!(
+            problems.0.iter().any(|p| p.starts_with(want)),
+            "missing {want:?} in {problems}"
+        );
+    }
+    assert_eq!(problems.0.len(), expected.len(), "{problems}");
+}
+
+#[test]
+fn a_provider_described_by_its_endpoints_in_code_or_the_file_equals_the_same_from_variables() {
+    let from_code = Settings::builder()
+        .database_url("sqlite::memory:")
+        .provider(
+            ProviderConfig::new("bitbucket")
+                .client("bb-key", "bb-secret")
+                .endpoints(
+                    "https://bitbucket.org/site/oauth2/authorize",
+                    "https://bitbucket.org/site/oauth2/access_token",
+                    "https://api.bitbucket.org/2.0/user",
+                )
+                .scopes(&["account", "email"])
+                .field(UserField::Id, "/account_id")
+                .field(UserField::Name, "/display_name")
+                .field(UserField::Avatar, "/links/avatar/href")
+                .emails_url("https://api.bitbucket.org/2.0/user/emails")
+                .field(UserField::EmailsList, "/values")
+                .token_auth_method(TokenAuthMethod::ClientSecretPost)
+                .authorize_param("prompt", "consent")
+                .authorize_param("hint", "a&b"),
+        )
+        .build()
+        .unwrap();
+    let mut given = BITBUCKET.to_vec();
+    given.extend([
+        ("DATABASE_URL", "sqlite::memory:"),
+        ("BITBUCKET_TOKEN_AUTH_METHOD", "client_secret_post"),
+        ("BITBUCKET_AUTHORIZE_PARAMS", "prompt=consent&hint=a%26b"),
+    ]);
+    let from_vars = Settings::from_vars(&vars_as_given(&given)).unwrap();
+    assert_eq!(from_code.providers, from_vars.providers);
+
+    let from_file = file::parse(
+        r#"
+        [providers.bitbucket]
+        client_id = "bb-key"
+        client_secret = "bb-secret"
+        authorize_url = "https://bitbucket.org/site/oauth2/authorize"
+        token_url = "https://bitbucket.org/site/oauth2/access_token"
+        userinfo_url = "https://api.bitbucket.org/2.0/user"
+        scopes = ["account", "email"]
+        user_id_field = "/account_id"
+        name_field = "/display_name"
+        avatar_field = "/links/avatar/href"
+        emails_url = "https://api.bitbucket.org/2.0/user/emails"
+        emails_list_field = "/values"
+        token_auth_method = "client_secret_post"
+        authorize_params = { prompt = "consent", hint = "a&b" }
+        "#,
+    )
+    .unwrap();
+    let mut file_vars = from_file;
+    file_vars.insert("DATABASE_URL".into(), "sqlite::memory:".into());
+    let from_file = Settings::from_vars(&file_vars).unwrap();
+    assert_eq!(from_file.providers, from_vars.providers);
+}

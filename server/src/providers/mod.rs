@@ -5,6 +5,7 @@
 
 pub mod backchannel;
 pub mod claims;
+pub mod configured;
 pub mod discord;
 pub mod github;
 pub mod gitlab;

@@ -1,7 +1,9 @@
 //! One identity provider as the settings describe it (`config/` reads
 //! them; everything in `providers/` works from them).
 
-use super::Protocol;
+use std::sync::Arc;
+
+use super::{Protocol, configured::OAuth2Settings};
 use crate::secret::Secret;
 
 /// One identity provider as configured.
@@ -21,6 +23,9 @@ pub struct ProviderSettings {
     /// The resources (RFC 8707 §2.1) the authorization request names:
     /// those of the upstream APIs that take this provider's tokens.
     pub resources: Vec<String>,
+    /// A plain OAuth 2.0 provider's endpoints and fields, when it is
+    /// described by configuration alone (`<NAME>_AUTHORIZE_URL`...).
+    pub oauth2: Option<Arc<OAuth2Settings>>,
 }
 
 impl ProviderSettings {
@@ -38,6 +43,7 @@ impl ProviderSettings {
             protocol: super::preset(id).map_or(Protocol::Oidc, |p| p.protocol),
             api_url: None,
             resources: Vec::new(),
+            oauth2: None,
         }
     }
 

@@ -1,0 +1,217 @@
+//! A plain OAuth 2.0 provider described by configuration alone: a
+//! provider whose name is no preset's and that sets `<NAME>_AUTHORIZE_URL`
+//! is one. Its variables:
+//!
+//! - `<NAME>_AUTHORIZE_URL`, `<NAME>_TOKEN_URL`, `<NAME>_USERINFO_URL`
+//!   (required; `https://`, or `http://` on loopback);
+//! - `<NAME>_ISSUER`: what keys its users' accounts with their id
+//!   (default: the authorization endpoint's origin);
+//! - `<NAME>_TOKEN_AUTH_METHOD`: `client_secret_basic` (default) or
+//!   `client_secret_post` (RFC 6749 §2.3.1);
+//! - `<NAME>_AUTHORIZE_PARAMS`, `<NAME>_TOKEN_PARAMS`: extra parameters,
+//!   form-encoded (`audience=api&prompt=consent`), never one the protocol
+//!   sets itself;
+//! - `<NAME>_USER_ID_FIELD` (default `/id`), `<NAME>_EMAIL_FIELD` (default
+//!   `/email`), `<NAME>_EMAIL_VERIFIED_FIELD`, `<NAME>_NAME_FIELD`
+//!   (default `/name`), `<NAME>_AVATAR_FIELD`: JSON pointers (RFC 6901)
+//!   into the user-info answer;
+//! - `<NAME>_EMAILS_URL`, with `<NAME>_EMAILS_LIST_FIELD` (default: the
+//!   answer itself), `<NAME>_EMAILS_ADDRESS_FIELD` (`/email`),
+//!   `<NAME>_EMAILS_PRIMARY_FIELD` (`/primary`) and
+//!   `<NAME>_EMAILS_VERIFIED_FIELD` (`/verified`): an endpoint that lists
+//!   the user's e-mails, the primary verified one taken.
+
+use url::Url;
+
+use super::provider::parse_issuer;
+use crate::providers::{
+    configured::{EmailsApi, OAuth2Settings, UserFields},
+    oauth2::ClientAuth,
+};
+
+/// Every variable suffix only such a provider takes.
+pub(super) const SUFFIXES: [&str; 16] = [
+    "AUTHORIZE_URL",
+    "TOKEN_URL",
+    "USERINFO_URL",
+    "TOKEN_AUTH_METHOD",
+    "AUTHORIZE_PARAMS",
+    "TOKEN_PARAMS",
+    "USER_ID_FIELD",
+    "EMAIL_FIELD",
+    "EMAIL_VERIFIED_FIELD",
+    "NAME_FIELD",
+    "AVATAR_FIELD",
+    "EMAILS_URL",
+    "EMAILS_LIST_FIELD",
+    "EMAILS_ADDRESS_FIELD",
+    "EMAILS_PRIMARY_FIELD",
+    "EMAILS_VERIFIED_FIELD",
+];
+
+/// Parameters the authorization request sets itself (RFC 6749 §4.1.1,
+/// RFC 7636 §4.3, RFC 8707 §2).
+const AUTHORIZE_OWN: [&str; 8] = [
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+    "resource",
+];
+
+/// Parameters token requests set themselves (RFC 6749 §2.3.1, §4.1.3, §6,
+/// RFC 7636 §4.5, RFC 8707 §2).
+const TOKEN_OWN: [&str; 9] = [
+    "grant_type",
+    "code",
+    "redirect_uri",
+    "code_verifier",
+    "refresh_token",
+    "client_id",
+    "client_secret",
+    "scope",
+    "resource",
+];
+
+/// The default issuer of such a provider: its authorization endpoint's
+/// origin (`https://bitbucket.org`).
+pub(super) fn default_issuer(authorize_url: &str) -> Option<String> {
+    let url = Url::parse(authorize_url).ok()?;
+    Some(url.origin().ascii_serialization()).filter(|origin| origin != "null")
+}
+
+/// The provider's endpoints and fields, read with `get` under `prefix`
+/// (`BITBUCKET`); each problem found is pushed to `problems`.
+pub(super) fn parse<'a>(
+    get: &impl Fn(&str) -> Option<&'a str>,
+    prefix: &str,
+    problems: &mut Vec<String>,
+) -> Option<OAuth2Settings> {
+    let var = |suffix: &str| format!("{prefix}_{suffix}");
+    let mut endpoint = |suffix: &str| match get(&var(suffix)) {
+        None => {
+            problems.push(format!(
+                "{} is not set (a provider configured by its endpoints needs \
+                 {prefix}_AUTHORIZE_URL, {prefix}_TOKEN_URL and {prefix}_USERINFO_URL)",
+                var(suffix)
+            ));
+            None
+        }
+        Some(url) => match parse_issuer(url) {
+            Ok(url) => Some(url),
+            Err(why) => {
+                problems.push(format!("{} {why}", var(suffix)));
+                None
+            }
+        },
+    };
+    let authorize_url = endpoint("AUTHORIZE_URL");
+    let token_url = endpoint("TOKEN_URL");
+    let userinfo_url = endpoint("USERINFO_URL");
+    let emails_url = get(&var("EMAILS_URL")).and_then(|url| match parse_issuer(url) {
+        Ok(url) => Some(url),
+        Err(why) => {
+            problems.push(format!("{} {why}", var("EMAILS_URL")));
+            None
+        }
+    });
+    let client_auth = match get(&var("TOKEN_AUTH_METHOD")) {
+        None | Some("client_secret_basic") => ClientAuth::Basic,
+        Some("client_secret_post") => ClientAuth::Post,
+        Some(other) => {
+            problems.push(format!(
+                "{} must be client_secret_basic or client_secret_post, not {other:?}",
+                var("TOKEN_AUTH_METHOD")
+            ));
+            ClientAuth::Basic
+        }
+    };
+    let mut params = |suffix: &str, own: &[&str]| {
+        let Some(text) = get(&var(suffix)) else {
+            return Vec::new();
+        };
+        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(text.as_bytes())
+            .into_owned()
+            .collect();
+        for (name, _) in &pairs {
+            if own.contains(&name.as_str()) || name.is_empty() {
+                problems.push(format!(
+                    "{} sets {name:?}, which the protocol sets itself",
+                    var(suffix)
+                ));
+            }
+        }
+        pairs
+    };
+    let authorize_params = params("AUTHORIZE_PARAMS", &AUTHORIZE_OWN);
+    let token_params = params("TOKEN_PARAMS", &TOKEN_OWN);
+    let mut pointer = |suffix: &str, default: Option<&str>| {
+        let value = get(&var(suffix)).or(default)?;
+        if !is_json_pointer(value) {
+            problems.push(format!(
+                "{} must be a JSON pointer (RFC 6901) such as /user/id, not {value:?}",
+                var(suffix)
+            ));
+        }
+        Some(value.to_owned())
+    };
+    let fields = UserFields {
+        id: pointer("USER_ID_FIELD", Some("/id")).unwrap_or_default(),
+        email: pointer("EMAIL_FIELD", Some("/email")),
+        email_verified: pointer("EMAIL_VERIFIED_FIELD", None),
+        name: pointer("NAME_FIELD", Some("/name")),
+        avatar: pointer("AVATAR_FIELD", None),
+    };
+    let list = pointer("EMAILS_LIST_FIELD", Some(""));
+    let address = pointer("EMAILS_ADDRESS_FIELD", Some("/email"));
+    let primary = pointer("EMAILS_PRIMARY_FIELD", Some("/primary"));
+    let verified = pointer("EMAILS_VERIFIED_FIELD", Some("/verified"));
+    let emails = emails_url.map(|url| EmailsApi {
+        url,
+        list: list.unwrap_or_default(),
+        address: address.unwrap_or_default(),
+        primary: primary.unwrap_or_default(),
+        verified: verified.unwrap_or_default(),
+    });
+    Some(OAuth2Settings {
+        authorize_url: authorize_url?,
+        token_url: token_url?,
+        userinfo_url: userinfo_url?,
+        client_auth,
+        authorize_params,
+        token_params,
+        fields,
+        emails,
+    })
+}
+
+/// The variables of this kind set for `prefix`'s provider, which is not
+/// one: each is a problem.
+pub(super) fn misplaced<'a>(
+    get: &impl Fn(&str) -> Option<&'a str>,
+    prefix: &str,
+    problems: &mut Vec<String>,
+) {
+    for suffix in SUFFIXES {
+        let key = format!("{prefix}_{suffix}");
+        if get(&key).is_some() {
+            problems.push(format!(
+                "{key} applies only to a provider configured by its endpoints \
+                 ({prefix}_AUTHORIZE_URL, for a name that is not a preset)"
+            ));
+        }
+    }
+}
+
+/// A JSON pointer (RFC 6901 §3): empty, or `/` then reference tokens in
+/// which `~` is only ever `~0` or `~1`.
+fn is_json_pointer(value: &str) -> bool {
+    (value.is_empty() || value.starts_with('/'))
+        && value
+            .split('~')
+            .skip(1)
+            .all(|after| after.starts_with(['0', '1']))
+}
