@@ -6,8 +6,10 @@
 mod api_proxy;
 mod backchannel;
 mod compression;
+mod configured_oauth2;
 mod embed;
 mod fake_github;
+mod fake_oauth2;
 mod github;
 mod harness;
 mod headers;

@@ -1,0 +1,267 @@
+//! A plain OAuth 2.0 provider added by configuration alone (its endpoints,
+//! client authentication, extra parameters and where the identity is in
+//! its answers), against the configurable fake provider: signing in,
+//! refreshing, the profile, and answers that must be refused.
+
+use reqwest::{Client, StatusCode, Url, header};
+use serde_json::{Value, json};
+
+use crate::{
+    fake_oauth2::{Behaviour, ClientAuth, FakeOAuth2, Seen},
+    harness::{TestApp, browser},
+    walk::{live, location},
+};
+
+/// Bitbucket's answers (`GET /2.0/user`, `GET /2.0/user/emails`), as its
+/// documentation shows them.
+fn bitbucket() -> Behaviour {
+    Behaviour {
+        user: json!({
+            "display_name": "Emma Example",
+            "account_id": "557058:c0b72ad0-1cb5-4018-9cdc-0cde8492c443",
+            "uuid": "{d301aafa-d676-4ee0-88be-962be7417567}",
+            "links": { "avatar": { "href": "https://avatars.example/emma.png" } },
+            "type": "user"
+        }),
+        emails: Some(json!({
+            "values": [
+                { "email": "old@example.com", "is_primary": false, "is_confirmed": true },
+                { "email": "emma@example.com", "is_primary": true, "is_confirmed": true }
+            ],
+            "pagelen": 10, "page": 1, "size": 2
+        })),
+        client_auth: ClientAuth::Basic,
+        ttl: 3600,
+    }
+}
+
+/// The settings that describe a Bitbucket-shaped provider called "forge".
+const FORGE_FIELDS: [(&str, &str); 8] = [
+    ("FORGE_SCOPES", "account email"),
+    ("FORGE_USER_ID_FIELD", "/account_id"),
+    ("FORGE_NAME_FIELD", "/display_name"),
+    ("FORGE_AVATAR_FIELD", "/links/avatar/href"),
+    ("FORGE_EMAILS_LIST_FIELD", "/values"),
+    ("FORGE_EMAILS_PRIMARY_FIELD", "/is_primary"),
+    ("FORGE_EMAILS_VERIFIED_FIELD", "/is_confirmed"),
+    ("FORGE_AUTHORIZE_PARAMS", "prompt=consent"),
+];
+
+/// The app with `fake` as its provider "forge", described by `fields`
+/// and `more`.
+async fn app_with(
+    fake: &FakeOAuth2,
+    fields: &[(&str, &str)],
+    more: &[(&str, &str)],
+) -> TestApp<()> {
+    let provider = fake.vars("forge");
+    let provider: Vec<(&str, &str)> = provider
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    TestApp::without_provider()
+        .vars(&provider)
+        .vars(fields)
+        .vars(more)
+        .spawn()
+        .await
+}
+
+/// A whole sign-in at "forge"; the authorization request's query and
+/// where Portcullis ends the sign-in.
+async fn sign_in(client: &Client, app: &TestApp<()>) -> (Vec<(String, String)>, String) {
+    let start = client
+        .get(format!("{}/auth/sign-in/forge", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status(), StatusCode::SEE_OTHER);
+    let authorize = location(&app.url, &start);
+    let query = Url::parse(&authorize)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
+    let approved = client.get(&authorize).send().await.unwrap();
+    assert_eq!(approved.status(), StatusCode::SEE_OTHER, "{authorize}");
+    let callback = location(&authorize, &approved);
+    let back = client.get(&callback).send().await.unwrap();
+    assert_eq!(back.status(), StatusCode::SEE_OTHER, "{callback}");
+    let ended = back.headers()[header::LOCATION].to_str().unwrap();
+    (query, ended.to_owned())
+}
+
+async fn user_json(client: &Client, app: &TestApp<()>) -> Value {
+    let answer = client
+        .get(format!("{}/auth/user", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    answer.json().await.unwrap()
+}
+
+fn param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    let found = query.iter().find(|(key, _)| key == name);
+    found.map(|(_, value)| value.as_str())
+}
+
+#[tokio::test]
+async fn a_provider_written_as_configuration_signs_in_keyed_by_its_issuer_and_user_id() {
+    let fake = FakeOAuth2::start(bitbucket()).await;
+    let app = app_with(
+        &fake,
+        &FORGE_FIELDS,
+        &[("FORGE_TOKEN_PARAMS", "audience=forge-api")],
+    )
+    .await;
+    let client = browser();
+
+    let (query, ended) = sign_in(&client, &app).await;
+    assert_eq!(ended, "/");
+    // The authorization request: the configured scopes and parameter,
+    // with the protocol's own (PKCE S256, state).
+    assert_eq!(param(&query, "scope"), Some("account email"));
+    assert_eq!(param(&query, "prompt"), Some("consent"));
+    assert_eq!(param(&query, "code_challenge_method"), Some("S256"));
+    assert!(param(&query, "state").is_some_and(|state| state.len() >= 22));
+
+    // The code exchange: the client authenticated with HTTP Basic as
+    // configured by default, the PKCE verifier (the fake checked it), and
+    // the configured token parameter.
+    let Seen {
+        token,
+        userinfo,
+        emails,
+        ..
+    } = fake.seen();
+    let (form, authorization) = &token[0];
+    assert!(
+        authorization
+            .as_deref()
+            .is_some_and(|a| a.starts_with("Basic "))
+    );
+    assert!(!form.contains_key("client_secret"));
+    assert_eq!(form["grant_type"], "authorization_code");
+    assert_eq!(form["audience"], "forge-api");
+    assert!(form.contains_key("code_verifier"));
+    assert_eq!((userinfo, emails), (1, 1));
+
+    // The identity: keyed by the authorization endpoint's origin and the
+    // configured id field, the primary confirmed e-mail from the list.
+    let user = user_json(&client, &app).await;
+    assert_eq!(user["name"], "Emma Example", "{user}");
+    assert_eq!(user["email"], "emma@example.com", "{user}");
+    assert_eq!(
+        user["picture"], "https://avatars.example/emma.png",
+        "{user}"
+    );
+    let (issuer, subject, email_verified): (String, String, bool) =
+        sqlx::query_as("SELECT issuer, subject, email_verified FROM identities")
+            .fetch_one(&app.db().await)
+            .await
+            .unwrap();
+    assert_eq!(issuer, fake.url);
+    assert_eq!(subject, "557058:c0b72ad0-1cb5-4018-9cdc-0cde8492c443");
+    assert!(email_verified);
+
+    // Signing in again is the same account.
+    let again = browser();
+    assert_eq!(sign_in(&again, &app).await.1, "/");
+    let count: (i64,) = sqlx::query_as("SELECT count(*) FROM users")
+        .fetch_one(&app.db().await)
+        .await
+        .unwrap();
+    assert_eq!(count.0, 1);
+}
+
+#[tokio::test]
+async fn client_secret_post_and_the_token_parameters_carry_through_refresh_and_the_profile() {
+    let behaviour = Behaviour {
+        client_auth: ClientAuth::Post,
+        ttl: 1,
+        ..bitbucket()
+    };
+    let fake = FakeOAuth2::start(behaviour).await;
+    let app = app_with(
+        &fake,
+        &FORGE_FIELDS,
+        &[
+            ("FORGE_TOKEN_AUTH_METHOD", "client_secret_post"),
+            ("FORGE_TOKEN_PARAMS", "audience=forge-api"),
+            ("BACKGROUND_REFRESH_SECONDS", "0"),
+        ],
+    )
+    .await;
+    let client = browser();
+    assert_eq!(sign_in(&client, &app).await.1, "/");
+
+    // The access token lives a second, within the refresh skew: the
+    // profile's call refreshes it first.
+    let (status, profile) = live(&client, &app.url).await;
+    assert_eq!(status, StatusCode::OK, "{profile}");
+    let shown = profile.to_string();
+    assert!(shown.contains("Emma Example"), "{shown}");
+    let token = fake.seen().token;
+    let (refresh, authorization) = token
+        .iter()
+        .find(|(form, _)| form["grant_type"] == "refresh_token")
+        .expect("a refresh grant");
+    assert_eq!(
+        authorization, &None,
+        "no HTTP Basic with client_secret_post"
+    );
+    assert_eq!(refresh["client_id"], crate::fake_oauth2::CLIENT_ID);
+    assert_eq!(refresh["audience"], "forge-api");
+}
+
+#[tokio::test]
+async fn an_answer_without_a_usable_user_id_is_refused_with_a_clear_code_and_no_session() {
+    for user in [
+        json!({ "display_name": "No Id" }),
+        json!({ "account_id": 1.5, "display_name": "Fraction" }),
+        json!({ "account_id": { "id": 1 }, "display_name": "Object" }),
+        json!(["not", "an", "object"]),
+    ] {
+        let fake = FakeOAuth2::start(Behaviour {
+            user: user.clone(),
+            ..bitbucket()
+        })
+        .await;
+        let app = app_with(&fake, &FORGE_FIELDS, &[]).await;
+        let client = browser();
+        let (_, ended) = sign_in(&client, &app).await;
+        assert_eq!(ended, "/error?code=PC-AUTH-005&provider=forge", "{user}");
+        let status = client
+            .get(format!("{}/auth/user", app.url))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{user}");
+    }
+}
+
+#[tokio::test]
+async fn a_client_the_token_endpoint_does_not_authenticate_ends_on_a_clear_page() {
+    // The provider wants client_secret_post; the configuration says Basic.
+    let fake = FakeOAuth2::start(Behaviour {
+        client_auth: ClientAuth::Post,
+        ..bitbucket()
+    })
+    .await;
+    let app = app_with(&fake, &FORGE_FIELDS, &[]).await;
+    let client = browser();
+    let (_, ended) = sign_in(&client, &app).await;
+    assert_eq!(ended, "/error?code=PC-AUTH-003&provider=forge");
+    let page = client
+        .get(format!("{}{ended}", app.url))
+        .header(header::ACCEPT, "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::BAD_REQUEST);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("PC-AUTH-003"), "{html}");
+    assert!(!html.contains(crate::fake_oauth2::CLIENT_SECRET));
+}
