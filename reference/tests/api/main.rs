@@ -25,6 +25,7 @@ mod login_security;
 mod logout;
 mod node_service;
 mod notes_api;
+mod oidc_without_discovery;
 mod oneshot;
 mod pages;
 #[path = "../../../server/tests/support/postgres.rs"]

@@ -521,6 +521,35 @@ impl ProviderConfig {
         self.set(suffix, pointer)
     }
 
+    /// Makes a provider described by its [`endpoints`](Self::endpoints) an
+    /// OpenID Connect provider without discovery, for one whose discovery
+    /// document is missing or wrong: where its signing keys are published
+    /// (`<ID>_JWKS_URI`; OIDC Discovery 1.0 §3 `jwks_uri`). Its
+    /// [`issuer`](Self::issuer) is then required: the `iss` its ID tokens
+    /// must carry. Keys are fetched again when an unknown one signs.
+    pub fn jwks_uri(self, url: &str) -> Self {
+        self.set("JWKS_URI", url)
+    }
+
+    /// Where an OpenID Connect provider without discovery ends the
+    /// provider session (RP-Initiated Logout 1.0; `<ID>_END_SESSION_URL`).
+    pub fn end_session_url(self, url: &str) -> Self {
+        self.set("END_SESSION_URL", url)
+    }
+
+    /// Where an OpenID Connect provider without discovery revokes tokens
+    /// (RFC 7009; `<ID>_REVOCATION_URL`).
+    pub fn revocation_url(self, url: &str) -> Self {
+        self.set("REVOCATION_URL", url)
+    }
+
+    /// The JWS algorithms an OpenID Connect provider without discovery
+    /// signs ID tokens with (`<ID>_ID_TOKEN_SIGNING_ALGS`; default
+    /// `RS256`); asymmetric ones only.
+    pub fn id_token_signing_algs(self, algs: &[&str]) -> Self {
+        self.set("ID_TOKEN_SIGNING_ALGS", algs.join(" "))
+    }
+
     /// An endpoint of a provider described by its endpoints that lists the
     /// user's e-mails, of which the primary verified one is taken
     /// (`<ID>_EMAILS_URL`; see the `Emails*` [`UserField`]s).

@@ -65,7 +65,7 @@ const TOP_LEVEL: [(&str, &str); 19] = [
 ];
 
 /// Keys of a `[providers.<name>]` table.
-const PROVIDER_KEYS: [&str; 24] = [
+const PROVIDER_KEYS: [&str; 28] = [
     "preset",
     "issuer",
     "tenant",
@@ -91,6 +91,11 @@ const PROVIDER_KEYS: [&str; 24] = [
     "emails_address_field",
     "emails_primary_field",
     "emails_verified_field",
+    // An OpenID Connect provider without discovery.
+    "jwks_uri",
+    "end_session_url",
+    "revocation_url",
+    "id_token_signing_algs",
 ];
 
 /// Reads the file at `path` into variables; every problem is named with
@@ -171,7 +176,7 @@ fn read_providers(
                 continue;
             }
             let text = match (key.as_str(), value) {
-                ("scopes", Value::Array(scopes)) => listed(scopes),
+                ("scopes" | "id_token_signing_algs", Value::Array(items)) => listed(items),
                 ("authorize_params" | "token_params", Value::Table(params)) => form(params),
                 (_, Value::String(text)) => Some(text.clone()),
                 _ => None,
@@ -339,7 +344,8 @@ mod tests {
                  userinfo_url, token_auth_method, authorize_params, token_params, \
                  user_id_field, email_field, email_verified_field, name_field, avatar_field, \
                  emails_url, emails_list_field, emails_address_field, emails_primary_field, \
-                 emails_verified_field)",
+                 emails_verified_field, jwks_uri, end_session_url, revocation_url, \
+                 id_token_signing_algs)",
                 "`providers.acme.scopes` must be a list of strings or one string",
                 "`providers.acme.label` must be a string",
             ]

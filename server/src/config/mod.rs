@@ -9,8 +9,8 @@
 //! `<NAME>_LABEL`.
 
 mod builder;
+mod endpoints;
 pub mod file;
-mod oauth2;
 mod provider;
 mod remote_api;
 

@@ -7,7 +7,9 @@
 
 use std::sync::Arc;
 
-use super::oauth2;
+use url::{Host, Url};
+
+use super::endpoints;
 use crate::{
     providers::{self, Protocol, ProviderSettings, configured::CONFIGURED, microsoft},
     secret::Secret,
@@ -59,7 +61,11 @@ pub fn parse<'a>(
         };
         let client_id = required("CLIENT_ID");
         let client_secret = required("CLIENT_SECRET");
-        let configured = preset.is_none() && get(&format!("{prefix}_AUTHORIZE_URL")).is_some();
+        // Described by its endpoints: an OpenID Connect provider without
+        // discovery when it names its keys, else plain OAuth 2.0.
+        let described = preset.is_none() && get(&format!("{prefix}_AUTHORIZE_URL")).is_some();
+        let without_discovery = described && get(&format!("{prefix}_JWKS_URI")).is_some();
+        let configured = described && !without_discovery;
         let tenant = get(&format!("{prefix}_TENANT"));
         let issuer =
             match (preset, tenant) {
@@ -75,7 +81,7 @@ pub fn parse<'a>(
                     .map(str::to_owned)
                     .or_else(|| {
                         let authorize = get(&format!("{prefix}_AUTHORIZE_URL"))?;
-                        oauth2::default_issuer(authorize)
+                        endpoints::default_issuer(authorize)
                     }),
                 (None, _) => required("ISSUER"),
             };
@@ -86,12 +92,22 @@ pub fn parse<'a>(
                 None
             }
         });
-        let oauth2 = if configured {
-            oauth2::parse(get, &prefix, problems).map(Arc::new)
-        } else {
-            oauth2::misplaced(get, &prefix, problems);
-            None
-        };
+        let oauth2 = configured
+            .then(|| endpoints::parse(get, &prefix, problems).map(Arc::new))
+            .flatten();
+        let metadata = without_discovery
+            .then(|| endpoints::parse_oidc(get, &prefix, problems).map(Arc::new))
+            .flatten();
+        if !described {
+            let why = "a provider described by its endpoints";
+            for suffixes in [
+                &endpoints::DESCRIBED[..],
+                &endpoints::OIDC_ONLY,
+                &endpoints::PLAIN_ONLY,
+            ] {
+                endpoints::misplaced(get, &prefix, suffixes, why, problems);
+            }
+        }
         let mut protocol = match preset {
             Some(preset) => preset.protocol,
             None if configured => Protocol::Plain(&CONFIGURED),
@@ -157,6 +173,7 @@ pub fn parse<'a>(
                 api_url,
                 resources: Vec::new(),
                 oauth2,
+                metadata,
             });
         }
     }
@@ -166,23 +183,27 @@ pub fn parse<'a>(
 /// An issuer URL: `https://`, or `http://` on loopback for local
 /// development. Kept byte-exact (a trailing slash is significant in OIDC).
 pub(super) fn parse_issuer(value: &str) -> Result<String, &'static str> {
-    let host_part = if let Some(rest) = value.strip_prefix("https://") {
-        rest
-    } else if let Some(rest) = value.strip_prefix("http://") {
-        let host = rest.split(['/', ':']).next().unwrap_or_default();
-        let loopback = matches!(host, "127.0.0.1" | "localhost") || rest.starts_with("[::1]");
-        if !loopback {
-            return Err("must use https:// (plain http is allowed on loopback only)");
-        }
-        rest
-    } else {
+    let scheme_ok = value.starts_with("https://") || value.starts_with("http://");
+    if !scheme_ok {
         return Err("must be an https:// URL");
-    };
-    if host_part.is_empty() || host_part.starts_with('/') {
-        return Err("has no host");
     }
-    if host_part.contains(['?', '#', ' ']) {
+    if value.contains(['?', '#', ' ']) {
         return Err("must not contain a query or fragment");
+    }
+    let url = Url::parse(value).map_err(|_| "is not a URL")?;
+    // The host as a URL parser reads it: `http://localhost:1@evil.example`
+    // is evil.example.
+    let loopback = match url.host() {
+        Some(Host::Domain(name)) => name == "localhost",
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        None => return Err("has no host"),
+    };
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not carry credentials");
+    }
+    if url.scheme() == "http" && !loopback {
+        return Err("must use https:// (plain http is allowed on loopback only)");
     }
     Ok(value.to_owned())
 }

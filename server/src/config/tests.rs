@@ -149,6 +149,11 @@ fn plain_http_issuers_are_allowed_on_loopback_only() {
     assert!(parse_issuer("http://localhost:4000/oidc").is_ok());
     assert!(parse_issuer("http://[::1]:4000").is_ok());
     assert!(parse_issuer("http://127.0.0.1.evil.test").is_err());
+    // What a URL parser reads as the host counts, not what precedes a ':'.
+    assert!(parse_issuer("http://localhost:1@evil.example/token").is_err());
+    assert!(parse_issuer("http://127.0.0.1@evil.example").is_err());
+    assert!(parse_issuer("https://user:pw@accounts.example.com").is_err());
+    assert!(parse_issuer("http://127.0.0.2:8080").is_ok());
     assert!(parse_issuer("http://accounts.example.com").is_err());
     assert!(parse_issuer("https://accounts.example.com/").is_ok());
     assert!(parse_issuer("accounts.example.com").is_err());
@@ -1022,7 +1027,7 @@ fn every_problem_of_a_provider_configured_by_its_endpoints_is_reported_at_once()
         "FORGE_USER_ID_FIELD must be a JSON pointer (RFC 6901) such as /user/id, not \"id\"",
         "FORGE_EMAILS_ADDRESS_FIELD must be a JSON pointer",
         "FORGE_API_URL applies to GitHub and Discord only (this provider's API is FORGE_USERINFO_URL)",
-        "WORK_USERINFO_URL applies only to a provider configured by its endpoints",
+        "WORK_USERINFO_URL applies only to a provider described by its endpoints",
     ];
     for want in expected {
         assert!(
@@ -1089,4 +1094,93 @@ fn a_provider_described_by_its_endpoints_in_code_or_the_file_equals_the_same_fro
     file_vars.insert("DATABASE_URL".into(), "sqlite::memory:".into());
     let from_file = Settings::from_vars(&file_vars).unwrap();
     assert_eq!(from_file.providers, from_vars.providers);
+}
+
+#[test]
+fn an_openid_provider_without_discovery_is_read_from_its_endpoints_and_keys() {
+    let given = [
+        ("AUTH_PROVIDERS", "legacy"),
+        ("LEGACY_CLIENT_ID", "id"),
+        ("LEGACY_CLIENT_SECRET", "secret"),
+        ("LEGACY_ISSUER", "https://sso.legacy.example/realm"),
+        (
+            "LEGACY_AUTHORIZE_URL",
+            "https://sso.legacy.example/oauth/authorize",
+        ),
+        ("LEGACY_TOKEN_URL", "https://sso.legacy.example/oauth/token"),
+        ("LEGACY_JWKS_URI", "https://sso.legacy.example/keys"),
+        ("LEGACY_USERINFO_URL", "https://sso.legacy.example/me"),
+        (
+            "LEGACY_END_SESSION_URL",
+            "https://sso.legacy.example/logout",
+        ),
+        ("LEGACY_ID_TOKEN_SIGNING_ALGS", "RS256 ES256"),
+        ("LEGACY_TOKEN_AUTH_METHOD", "client_secret_post"),
+    ];
+    let settings = Settings::from_vars(&vars(&given)).unwrap();
+    let legacy = &settings.providers[0];
+    assert_eq!(legacy.protocol, Protocol::Oidc);
+    assert_eq!(legacy.issuer, "https://sso.legacy.example/realm");
+    assert_eq!(legacy.scopes, ["openid", "email", "profile"]);
+    assert!(legacy.oauth2.is_none());
+    let metadata = legacy.metadata.as_deref().unwrap();
+    assert_eq!(metadata.jwks_uri, "https://sso.legacy.example/keys");
+    assert_eq!(metadata.id_token_algs, ["RS256", "ES256"]);
+    assert_eq!(metadata.revocation_url, None);
+    assert_eq!(metadata.client_auth, providers::oauth2::ClientAuth::Post);
+
+    let from_code = Settings::builder()
+        .provider(
+            ProviderConfig::new("legacy")
+                .client("id", "secret")
+                .issuer("https://sso.legacy.example/realm")
+                .endpoints(
+                    "https://sso.legacy.example/oauth/authorize",
+                    "https://sso.legacy.example/oauth/token",
+                    "https://sso.legacy.example/me",
+                )
+                .jwks_uri("https://sso.legacy.example/keys")
+                .end_session_url("https://sso.legacy.example/logout")
+                .id_token_signing_algs(&["RS256", "ES256"])
+                .token_auth_method(TokenAuthMethod::ClientSecretPost),
+        )
+        .database_url("sqlite::memory:")
+        .build()
+        .unwrap();
+    assert_eq!(from_code.providers, settings.providers);
+
+    let problems = Settings::from_vars(&vars(&[
+        ("AUTH_PROVIDERS", "legacy,google"),
+        ("LEGACY_CLIENT_ID", "id"),
+        ("LEGACY_CLIENT_SECRET", "secret"),
+        (
+            "LEGACY_AUTHORIZE_URL",
+            "https://sso.legacy.example/oauth/authorize",
+        ),
+        ("LEGACY_JWKS_URI", "ftp://sso.legacy.example/keys"),
+        ("LEGACY_ID_TOKEN_SIGNING_ALGS", "HS256"),
+        ("LEGACY_EMAIL_FIELD", "/mail"),
+        ("GOOGLE_CLIENT_ID", "id"),
+        ("GOOGLE_CLIENT_SECRET", "secret"),
+        (
+            "GOOGLE_JWKS_URI",
+            "https://www.googleapis.com/oauth2/v3/certs",
+        ),
+    ]))
+    .unwrap_err();
+    let expected = [
+        "LEGACY_ISSUER is not set",
+        "LEGACY_TOKEN_URL is not set (an OpenID Connect provider without discovery needs",
+        "LEGACY_JWKS_URI must be an https:// URL",
+        "LEGACY_ID_TOKEN_SIGNING_ALGS lists \"HS256\", which is not an accepted signature algorithm",
+        "LEGACY_EMAIL_FIELD applies only to a plain OAuth 2.0 provider",
+        "GOOGLE_JWKS_URI applies only to a provider described by its endpoints",
+    ];
+    for want in expected {
+        assert!(
+            problems.0.iter().any(|p| p.starts_with(want)),
+            "missing {want:?} in {problems}"
+        );
+    }
+    assert_eq!(problems.0.len(), expected.len(), "{problems}");
 }

@@ -147,6 +147,67 @@ pub fn accepted_algs(metadata: &Metadata) -> Vec<CoreJwsSigningAlgorithm> {
         .collect()
 }
 
+/// An OpenID provider's metadata given by configuration instead of
+/// discovery, for one whose discovery document is missing or wrong
+/// (`<NAME>_AUTHORIZE_URL`, `<NAME>_TOKEN_URL`, `<NAME>_JWKS_URI`...): the
+/// fields OIDC Discovery 1.0 §3 would give. Everything else (the keys
+/// fetched from `jwks_uri` and again on a rotation, every ID-token check
+/// against the configured issuer) is as with discovery.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GivenMetadata {
+    pub authorize_url: String,
+    pub token_url: String,
+    pub jwks_uri: String,
+    pub userinfo_url: Option<String>,
+    /// RP-Initiated Logout 1.0.
+    pub end_session_url: Option<String>,
+    /// RFC 7009.
+    pub revocation_url: Option<String>,
+    /// JWS `alg` names the ID tokens are signed with (default `RS256`).
+    pub id_token_algs: Vec<String>,
+    pub client_auth: ClientAuth,
+}
+
+impl GivenMetadata {
+    /// The metadata discovery would have given for `issuer`.
+    fn metadata(&self, issuer: &str) -> Result<Metadata, serde_json::Error> {
+        let auth = match self.client_auth {
+            ClientAuth::Basic => "client_secret_basic",
+            ClientAuth::Post => "client_secret_post",
+        };
+        let mut document = serde_json::json!({
+            "issuer": issuer,
+            "authorization_endpoint": self.authorize_url,
+            "token_endpoint": self.token_url,
+            "jwks_uri": self.jwks_uri,
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": self.id_token_algs,
+            "token_endpoint_auth_methods_supported": [auth],
+        });
+        let optional = [
+            ("userinfo_endpoint", &self.userinfo_url),
+            ("end_session_endpoint", &self.end_session_url),
+            ("revocation_endpoint", &self.revocation_url),
+        ];
+        for (name, url) in optional {
+            if let (Some(url), Some(fields)) = (url, document.as_object_mut()) {
+                fields.insert(name.into(), url.clone().into());
+            }
+        }
+        serde_json::from_value(document)
+    }
+}
+
+/// The JWS `alg` names of [`ACCEPTED_ALGS`], e.g. `RS256`.
+pub fn accepted_alg_names() -> Vec<String> {
+    ACCEPTED_ALGS
+        .iter()
+        .filter_map(|alg| serde_json::to_value(alg).ok())
+        .filter_map(|name| name.as_str().map(str::to_owned))
+        .collect()
+}
+
 /// OIDC Discovery 1.0 §4: the provider's metadata at
 /// `<issuer>/.well-known/openid-configuration`. The document's `issuer`
 /// must equal the configured one exactly (§4.3), or for a multi-tenant
@@ -156,6 +217,19 @@ pub async fn discover(
     http: &ProviderHttp,
 ) -> Result<Discovered, DiscoveryError> {
     let issuer = IssuerUrl::new(settings.issuer.clone()).map_err(DiscoveryError::InvalidIssuer)?;
+    if let Some(given) = &settings.metadata {
+        let metadata =
+            given
+                .metadata(&settings.issuer)
+                .map_err(|source| DiscoveryError::Shape {
+                    issuer: settings.issuer.clone(),
+                    source,
+                })?;
+        return Ok(Discovered {
+            metadata,
+            tenant_template: None,
+        });
+    }
     let expected = match settings.protocol {
         Protocol::OidcMultiTenant => {
             microsoft::issuer_template(&settings.issuer).ok_or_else(|| {

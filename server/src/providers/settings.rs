@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{Protocol, configured::OAuth2Settings};
+use super::{Protocol, configured::OAuth2Settings, oidc::GivenMetadata};
 use crate::secret::Secret;
 
 /// One identity provider as configured.
@@ -26,6 +26,9 @@ pub struct ProviderSettings {
     /// A plain OAuth 2.0 provider's endpoints and fields, when it is
     /// described by configuration alone (`<NAME>_AUTHORIZE_URL`...).
     pub oauth2: Option<Arc<OAuth2Settings>>,
+    /// An OpenID provider's metadata, when configuration gives it instead
+    /// of discovery (`<NAME>_JWKS_URI`...).
+    pub metadata: Option<Arc<GivenMetadata>>,
 }
 
 impl ProviderSettings {
@@ -44,6 +47,7 @@ impl ProviderSettings {
             api_url: None,
             resources: Vec::new(),
             oauth2: None,
+            metadata: None,
         }
     }
 

@@ -1,6 +1,17 @@
-//! A plain OAuth 2.0 provider described by configuration alone: a
-//! provider whose name is no preset's and that sets `<NAME>_AUTHORIZE_URL`
-//! is one. Its variables:
+//! Providers described by their endpoints rather than a preset or
+//! discovery: a provider whose name is no preset's and that sets
+//! `<NAME>_AUTHORIZE_URL`. With `<NAME>_JWKS_URI` too it is an OpenID
+//! Connect provider without discovery ([`parse_oidc`]); otherwise a plain
+//! OAuth 2.0 provider ([`parse`]).
+//!
+//! An OpenID Connect provider without discovery: `<NAME>_ISSUER` (required:
+//! the `iss` its ID tokens carry), `<NAME>_AUTHORIZE_URL`,
+//! `<NAME>_TOKEN_URL` and `<NAME>_JWKS_URI` (required), and optional
+//! `<NAME>_USERINFO_URL`, `<NAME>_END_SESSION_URL`,
+//! `<NAME>_REVOCATION_URL`, `<NAME>_ID_TOKEN_SIGNING_ALGS` (default
+//! `RS256`) and `<NAME>_TOKEN_AUTH_METHOD`.
+//!
+//! A plain OAuth 2.0 provider's variables:
 //!
 //! - `<NAME>_AUTHORIZE_URL`, `<NAME>_TOKEN_URL`, `<NAME>_USERINFO_URL`
 //!   (required; `https://`, or `http://` on loopback);
@@ -27,14 +38,28 @@ use super::provider::parse_issuer;
 use crate::providers::{
     configured::{EmailsApi, OAuth2Settings, UserFields},
     oauth2::ClientAuth,
+    oidc::{GivenMetadata, accepted_alg_names},
 };
 
-/// Every variable suffix only such a provider takes.
-pub(super) const SUFFIXES: [&str; 16] = [
+/// Suffixes of the variables that describe a provider by its endpoints,
+/// either kind.
+pub(super) const DESCRIBED: [&str; 4] = [
     "AUTHORIZE_URL",
     "TOKEN_URL",
     "USERINFO_URL",
     "TOKEN_AUTH_METHOD",
+];
+
+/// Suffixes only an OpenID Connect provider without discovery takes.
+pub(super) const OIDC_ONLY: [&str; 4] = [
+    "JWKS_URI",
+    "END_SESSION_URL",
+    "REVOCATION_URL",
+    "ID_TOKEN_SIGNING_ALGS",
+];
+
+/// Suffixes only a plain OAuth 2.0 provider takes.
+pub(super) const PLAIN_ONLY: [&str; 12] = [
     "AUTHORIZE_PARAMS",
     "TOKEN_PARAMS",
     "USER_ID_FIELD",
@@ -83,52 +108,132 @@ pub(super) fn default_issuer(authorize_url: &str) -> Option<String> {
     Some(url.origin().ascii_serialization()).filter(|origin| origin != "null")
 }
 
-/// The provider's endpoints and fields, read with `get` under `prefix`
-/// (`BITBUCKET`); each problem found is pushed to `problems`.
+/// One endpoint URL, `https://` (or `http://` on loopback); a problem
+/// when it is missing and `required`, or not such a URL.
+fn endpoint<'a>(
+    get: &impl Fn(&str) -> Option<&'a str>,
+    key: &str,
+    required: Option<&str>,
+    problems: &mut Vec<String>,
+) -> Option<String> {
+    match (get(key), required) {
+        (None, Some(why)) => {
+            problems.push(format!("{key} is not set ({why})"));
+            None
+        }
+        (None, None) => None,
+        (Some(url), _) => match parse_issuer(url) {
+            Ok(url) => Some(url),
+            Err(why) => {
+                problems.push(format!("{key} {why}"));
+                None
+            }
+        },
+    }
+}
+
+/// `<prefix>_TOKEN_AUTH_METHOD` (RFC 6749 §2.3.1), `client_secret_basic`
+/// by default.
+fn client_auth<'a>(
+    get: &impl Fn(&str) -> Option<&'a str>,
+    prefix: &str,
+    problems: &mut Vec<String>,
+) -> ClientAuth {
+    let key = format!("{prefix}_TOKEN_AUTH_METHOD");
+    match get(&key) {
+        None | Some("client_secret_basic") => ClientAuth::Basic,
+        Some("client_secret_post") => ClientAuth::Post,
+        Some(other) => {
+            problems.push(format!(
+                "{key} must be client_secret_basic or client_secret_post, not {other:?}"
+            ));
+            ClientAuth::Basic
+        }
+    }
+}
+
+/// An OpenID Connect provider's metadata from its variables under
+/// `prefix`, instead of discovery; each problem is pushed to `problems`.
+pub(super) fn parse_oidc<'a>(
+    get: &impl Fn(&str) -> Option<&'a str>,
+    prefix: &str,
+    problems: &mut Vec<String>,
+) -> Option<GivenMetadata> {
+    let why = format!(
+        "an OpenID Connect provider without discovery needs {prefix}_ISSUER, \
+         {prefix}_AUTHORIZE_URL, {prefix}_TOKEN_URL and {prefix}_JWKS_URI"
+    );
+    let var = |suffix: &str| format!("{prefix}_{suffix}");
+    let authorize_url = endpoint(get, &var("AUTHORIZE_URL"), Some(&why), problems);
+    let token_url = endpoint(get, &var("TOKEN_URL"), Some(&why), problems);
+    let jwks_uri = endpoint(get, &var("JWKS_URI"), Some(&why), problems);
+    let userinfo_url = endpoint(get, &var("USERINFO_URL"), None, problems);
+    let end_session_url = endpoint(get, &var("END_SESSION_URL"), None, problems);
+    let revocation_url = endpoint(get, &var("REVOCATION_URL"), None, problems);
+    let accepted = accepted_alg_names();
+    let id_token_algs: Vec<String> = get(&var("ID_TOKEN_SIGNING_ALGS"))
+        .unwrap_or("RS256")
+        .split([' ', ','])
+        .filter(|alg| !alg.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if let Some(bad) = id_token_algs.iter().find(|alg| !accepted.contains(alg)) {
+        problems.push(format!(
+            "{} lists {bad:?}, which is not an accepted signature algorithm ({})",
+            var("ID_TOKEN_SIGNING_ALGS"),
+            accepted.join(", ")
+        ));
+    }
+    if id_token_algs.is_empty() {
+        problems.push(format!(
+            "{} must name at least one algorithm",
+            var("ID_TOKEN_SIGNING_ALGS")
+        ));
+    }
+    misplaced(
+        get,
+        prefix,
+        &PLAIN_ONLY,
+        "a plain OAuth 2.0 provider",
+        problems,
+    );
+    let client_auth = client_auth(get, prefix, problems);
+    Some(GivenMetadata {
+        authorize_url: authorize_url?,
+        token_url: token_url?,
+        jwks_uri: jwks_uri?,
+        userinfo_url,
+        end_session_url,
+        revocation_url,
+        id_token_algs,
+        client_auth,
+    })
+}
+
+/// A plain OAuth 2.0 provider's endpoints and fields, read with `get`
+/// under `prefix` (`BITBUCKET`); each problem is pushed to `problems`.
 pub(super) fn parse<'a>(
     get: &impl Fn(&str) -> Option<&'a str>,
     prefix: &str,
     problems: &mut Vec<String>,
 ) -> Option<OAuth2Settings> {
     let var = |suffix: &str| format!("{prefix}_{suffix}");
-    let mut endpoint = |suffix: &str| match get(&var(suffix)) {
-        None => {
-            problems.push(format!(
-                "{} is not set (a provider configured by its endpoints needs \
-                 {prefix}_AUTHORIZE_URL, {prefix}_TOKEN_URL and {prefix}_USERINFO_URL)",
-                var(suffix)
-            ));
-            None
-        }
-        Some(url) => match parse_issuer(url) {
-            Ok(url) => Some(url),
-            Err(why) => {
-                problems.push(format!("{} {why}", var(suffix)));
-                None
-            }
-        },
-    };
-    let authorize_url = endpoint("AUTHORIZE_URL");
-    let token_url = endpoint("TOKEN_URL");
-    let userinfo_url = endpoint("USERINFO_URL");
-    let emails_url = get(&var("EMAILS_URL")).and_then(|url| match parse_issuer(url) {
-        Ok(url) => Some(url),
-        Err(why) => {
-            problems.push(format!("{} {why}", var("EMAILS_URL")));
-            None
-        }
-    });
-    let client_auth = match get(&var("TOKEN_AUTH_METHOD")) {
-        None | Some("client_secret_basic") => ClientAuth::Basic,
-        Some("client_secret_post") => ClientAuth::Post,
-        Some(other) => {
-            problems.push(format!(
-                "{} must be client_secret_basic or client_secret_post, not {other:?}",
-                var("TOKEN_AUTH_METHOD")
-            ));
-            ClientAuth::Basic
-        }
-    };
+    let why = format!(
+        "a provider configured by its endpoints needs {prefix}_AUTHORIZE_URL, \
+         {prefix}_TOKEN_URL and {prefix}_USERINFO_URL"
+    );
+    let authorize_url = endpoint(get, &var("AUTHORIZE_URL"), Some(&why), problems);
+    let token_url = endpoint(get, &var("TOKEN_URL"), Some(&why), problems);
+    let userinfo_url = endpoint(get, &var("USERINFO_URL"), Some(&why), problems);
+    let emails_url = endpoint(get, &var("EMAILS_URL"), None, problems);
+    let client_auth = client_auth(get, prefix, problems);
+    misplaced(
+        get,
+        prefix,
+        &OIDC_ONLY,
+        "an OpenID Connect provider without discovery",
+        problems,
+    );
     let mut params = |suffix: &str, own: &[&str]| {
         let Some(text) = get(&var(suffix)) else {
             return Vec::new();
@@ -188,19 +293,21 @@ pub(super) fn parse<'a>(
     })
 }
 
-/// The variables of this kind set for `prefix`'s provider, which is not
-/// one: each is a problem.
+/// Each of the variables `suffixes` set for `prefix`'s provider, which
+/// they do not apply to (they are for `kind`), is a problem.
 pub(super) fn misplaced<'a>(
     get: &impl Fn(&str) -> Option<&'a str>,
     prefix: &str,
+    suffixes: &[&str],
+    kind: &str,
     problems: &mut Vec<String>,
 ) {
-    for suffix in SUFFIXES {
+    for suffix in suffixes {
         let key = format!("{prefix}_{suffix}");
         if get(&key).is_some() {
             problems.push(format!(
-                "{key} applies only to a provider configured by its endpoints \
-                 ({prefix}_AUTHORIZE_URL, for a name that is not a preset)"
+                "{key} applies only to {kind} ({prefix}_AUTHORIZE_URL, for a name \
+                 that is not a preset)"
             ));
         }
     }
