@@ -239,7 +239,81 @@ async fn an_answer_without_a_usable_user_id_is_refused_with_a_clear_code_and_no_
             .unwrap()
             .status();
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{user}");
+        let accounts: (i64,) = sqlx::query_as("SELECT count(*) FROM users")
+            .fetch_one(&app.db().await)
+            .await
+            .unwrap();
+        assert_eq!(accounts.0, 0, "{user}: no account made");
     }
+}
+
+/// Gitea's answers (`GET /api/v1/user`, `GET /api/v1/user/emails`), as its
+/// documentation shows them: the default field names fit.
+fn gitea() -> Behaviour {
+    Behaviour {
+        user: json!({
+            "id": 1, "login": "gitea", "full_name": "Gitea Admin", "name": "Gitea Admin",
+            "email": "admin@git.example", "avatar_url": "https://git.example/avatars/1"
+        }),
+        emails: Some(json!([
+            { "email": "admin@git.example", "verified": true, "primary": true }
+        ])),
+        client_auth: ClientAuth::Basic,
+        ttl: 3600,
+    }
+}
+
+#[tokio::test]
+async fn a_provider_given_only_its_endpoints_signs_in_with_the_default_fields() {
+    let fake = FakeOAuth2::start(gitea()).await;
+    let app = app_with(&fake, &[], &[]).await;
+    let client = browser();
+    let (query, ended) = sign_in(&client, &app).await;
+    assert_eq!(ended, "/");
+    assert_eq!(param(&query, "scope"), None, "no scope unless told");
+    let user = user_json(&client, &app).await;
+    assert_eq!(user["name"], "Gitea Admin", "{user}");
+    assert_eq!(user["email"], "admin@git.example", "{user}");
+    let (subject, verified): (String, bool) =
+        sqlx::query_as("SELECT subject, email_verified FROM identities")
+            .fetch_one(&app.db().await)
+            .await
+            .unwrap();
+    assert_eq!((subject.as_str(), verified), ("1", true));
+}
+
+#[tokio::test]
+async fn an_email_list_the_provider_refuses_signs_in_without_an_email_and_a_down_one_fails() {
+    // The e-mail list answers 404 (no such list for this token): the user
+    // signs in, with no e-mail rather than a failed sign-in.
+    let fake = FakeOAuth2::start(Behaviour {
+        emails: None,
+        user: json!({ "id": 7, "name": "No Mail" }),
+        ..gitea()
+    })
+    .await;
+    let emails_url = format!("{}/api/user/emails", fake.url);
+    let app = app_with(&fake, &[("FORGE_EMAILS_URL", &emails_url)], &[]).await;
+    let client = browser();
+    assert_eq!(sign_in(&client, &app).await.1, "/");
+    let user = user_json(&client, &app).await;
+    assert_eq!(user["name"], "No Mail", "{user}");
+    assert!(user["email"].is_null(), "{user}");
+    assert_eq!(fake.seen().emails, 1, "asked once, answered 404");
+
+    // One that cannot be reached fails the sign-in as the provider being
+    // down, not as a refusal.
+    let fake = FakeOAuth2::start(gitea()).await;
+    let app = app_with(
+        &fake,
+        &[("FORGE_EMAILS_URL", "http://127.0.0.1:9/emails")],
+        &[],
+    )
+    .await;
+    assert_eq!(
+        sign_in(&browser(), &app).await.1,
+        "/error?code=PC-AUTH-004&provider=forge"
+    );
 }
 
 #[tokio::test]
@@ -263,5 +337,7 @@ async fn a_client_the_token_endpoint_does_not_authenticate_ends_on_a_clear_page(
     assert_eq!(page.status(), StatusCode::BAD_REQUEST);
     let html = page.text().await.unwrap();
     assert!(html.contains("PC-AUTH-003"), "{html}");
-    assert!(!html.contains(crate::fake_oauth2::CLIENT_SECRET));
+    // The secret has `&` and `/` in it, which a page would escape: look for
+    // its plain part.
+    assert!(!html.contains("fake oauth2 secret"), "{html}");
 }

@@ -6,6 +6,7 @@
 use std::{collections::HashMap, fmt, time::Duration};
 
 use super::{ConfigProblems, Settings, TokenPolicy};
+use crate::providers::oauth2::ClientAuth;
 
 /// Settings from code, optionally over the environment and the settings
 /// file; made by [`Settings::builder`] or [`SettingsBuilder::from_env`].
@@ -470,21 +471,29 @@ impl ProviderConfig {
     /// `<ID>_TOKEN_AUTH_METHOD`; default
     /// [`ClientSecretBasic`](TokenAuthMethod::ClientSecretBasic)).
     pub fn token_auth_method(self, method: TokenAuthMethod) -> Self {
-        let name = match method {
-            TokenAuthMethod::ClientSecretBasic => "client_secret_basic",
-            TokenAuthMethod::ClientSecretPost => "client_secret_post",
+        let method = match method {
+            TokenAuthMethod::ClientSecretBasic => ClientAuth::Basic,
+            TokenAuthMethod::ClientSecretPost => ClientAuth::Post,
         };
-        self.set("TOKEN_AUTH_METHOD", name)
+        self.set("TOKEN_AUTH_METHOD", method.name())
     }
 
     /// One more parameter of the authorization request
-    /// (`<ID>_AUTHORIZE_PARAMS`); never one the protocol sets itself.
+    /// (`<ID>_AUTHORIZE_PARAMS`). One the protocol sets itself or that
+    /// changes how the answer comes back (`response_type`, `client_id`,
+    /// `redirect_uri`, `scope`, `state`, `code_challenge`,
+    /// `code_challenge_method`, `resource`, `response_mode`, `request`,
+    /// `request_uri`) is a problem [`SettingsBuilder::build`] reports.
     pub fn authorize_param(self, name: &str, value: &str) -> Self {
         self.add_param("AUTHORIZE_PARAMS", name, value)
     }
 
     /// One more parameter of every token request, the code exchange and
-    /// refresh (`<ID>_TOKEN_PARAMS`); never one the protocol sets itself.
+    /// refresh (`<ID>_TOKEN_PARAMS`). One the protocol sets itself
+    /// (`grant_type`, `code`, `redirect_uri`, `code_verifier`,
+    /// `refresh_token`, `client_id`, `client_secret`, `scope`, `resource`,
+    /// `client_assertion`, `client_assertion_type`) is a problem
+    /// [`SettingsBuilder::build`] reports.
     pub fn token_param(self, name: &str, value: &str) -> Self {
         self.add_param("TOKEN_PARAMS", name, value)
     }
@@ -582,7 +591,7 @@ pub enum UserField {
     EmailVerified,
     /// Default `/name`.
     Name,
-    /// An image URL.
+    /// An `https://` image URL (any other is dropped).
     Avatar,
     /// The array in the e-mail list's answer; default the answer itself.
     EmailsList,

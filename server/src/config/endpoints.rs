@@ -75,8 +75,12 @@ pub(super) const PLAIN_ONLY: [&str; 12] = [
 ];
 
 /// Parameters the authorization request sets itself (RFC 6749 §4.1.1,
-/// RFC 7636 §4.3, RFC 8707 §2).
-const AUTHORIZE_OWN: [&str; 8] = [
+/// RFC 7636 §4.3, RFC 8707 §2), or that would change where and how the
+/// answer comes back (`response_mode`; RFC 9101's request objects).
+const AUTHORIZE_OWN: [&str; 11] = [
+    "request",
+    "request_uri",
+    "response_mode",
     "response_type",
     "client_id",
     "redirect_uri",
@@ -88,8 +92,10 @@ const AUTHORIZE_OWN: [&str; 8] = [
 ];
 
 /// Parameters token requests set themselves (RFC 6749 §2.3.1, §4.1.3, §6,
-/// RFC 7636 §4.5, RFC 8707 §2).
-const TOKEN_OWN: [&str; 9] = [
+/// RFC 7636 §4.5, RFC 8707 §2), or client authentication (RFC 7521).
+const TOKEN_OWN: [&str; 11] = [
+    "client_assertion",
+    "client_assertion_type",
     "grant_type",
     "code",
     "redirect_uri",
@@ -140,10 +146,10 @@ fn client_auth<'a>(
     problems: &mut Vec<String>,
 ) -> ClientAuth {
     let key = format!("{prefix}_TOKEN_AUTH_METHOD");
-    match get(&key) {
-        None | Some("client_secret_basic") => ClientAuth::Basic,
-        Some("client_secret_post") => ClientAuth::Post,
-        Some(other) => {
+    match get(&key).map(|name| (name, ClientAuth::from_name(name))) {
+        None => ClientAuth::Basic,
+        Some((_, Some(method))) => method,
+        Some((other, None)) => {
             problems.push(format!(
                 "{key} must be client_secret_basic or client_secret_post, not {other:?}"
             ));
@@ -242,7 +248,9 @@ pub(super) fn parse<'a>(
             .into_owned()
             .collect();
         for (name, _) in &pairs {
-            if own.contains(&name.as_str()) || name.is_empty() {
+            if name.is_empty() {
+                problems.push(format!("{} has a parameter without a name", var(suffix)));
+            } else if own.contains(&name.as_str()) {
                 problems.push(format!(
                     "{} sets {name:?}, which the protocol sets itself",
                     var(suffix)

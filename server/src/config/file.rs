@@ -285,6 +285,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_variable_of_a_provider_described_by_its_endpoints_has_its_file_key() {
+        use super::super::endpoints::{DESCRIBED, OIDC_ONLY, PLAIN_ONLY};
+        for suffix in DESCRIBED.iter().chain(&OIDC_ONLY).chain(&PLAIN_ONLY) {
+            let key = suffix.to_ascii_lowercase();
+            assert!(PROVIDER_KEYS.contains(&key.as_str()), "{key}");
+        }
+    }
+
+    #[test]
     fn keys_map_to_the_variables_and_providers_keep_file_order() {
         let vars = parse(
             r#"

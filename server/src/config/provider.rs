@@ -80,7 +80,10 @@ pub fn parse<'a>(
                 (None, _) if configured => get(&format!("{prefix}_ISSUER"))
                     .map(str::to_owned)
                     .or_else(|| {
+                        // A bad endpoint is reported as itself, not as the
+                        // issuer made from it.
                         let authorize = get(&format!("{prefix}_AUTHORIZE_URL"))?;
+                        parse_issuer(authorize).ok()?;
                         endpoints::default_issuer(authorize)
                     }),
                 (None, _) => required("ISSUER"),
@@ -177,7 +180,29 @@ pub fn parse<'a>(
             });
         }
     }
+    same_issuer(&providers, problems);
     providers
+}
+
+/// Two providers one of which is described by its endpoints (so its issuer
+/// may be a default) must not key accounts by the same issuer: the same
+/// user id at both would be one account.
+fn same_issuer(providers: &[ProviderSettings], problems: &mut Vec<String>) {
+    for (i, one) in providers.iter().enumerate() {
+        for other in &providers[i + 1..] {
+            if one.issuer == other.issuer && (one.oauth2.is_some() || other.oauth2.is_some()) {
+                let described = if one.oauth2.is_some() { one } else { other };
+                problems.push(format!(
+                    "providers \"{}\" and \"{}\" would key their users' accounts by the same \
+                     issuer {:?}: give {}_ISSUER a value of its own",
+                    one.id,
+                    other.id,
+                    one.issuer,
+                    described.id.to_ascii_uppercase().replace('-', "_")
+                ));
+            }
+        }
+    }
 }
 
 /// An issuer URL: `https://`, or `http://` on loopback for local

@@ -1001,7 +1001,6 @@ fn a_plain_oauth2_provider_is_read_from_its_endpoints_alone_with_sensible_defaul
 #[test]
 fn every_problem_of_a_provider_configured_by_its_endpoints_is_reported_at_once() {
     let problems = Settings::from_vars(&vars(&[
-        ("AUTH_PROVIDERS", "forge,work"),
         ("FORGE_CLIENT_ID", "id"),
         ("FORGE_CLIENT_SECRET", "secret"),
         ("FORGE_AUTHORIZE_URL", "https://forge.example/authorize"),
@@ -1012,6 +1011,25 @@ fn every_problem_of_a_provider_configured_by_its_endpoints_is_reported_at_once()
         ("FORGE_USER_ID_FIELD", "id"),
         ("FORGE_EMAILS_ADDRESS_FIELD", "/a~2b"),
         ("FORGE_API_URL", "https://api.forge.example"),
+        ("AUTH_PROVIDERS", "forge,work,gitea,twin"),
+        ("GITEA_CLIENT_ID", "id"),
+        ("GITEA_CLIENT_SECRET", "secret"),
+        (
+            "GITEA_AUTHORIZE_URL",
+            "https://git.example/login/oauth/authorize",
+        ),
+        (
+            "GITEA_TOKEN_URL",
+            "https://git.example/login/oauth/access_token",
+        ),
+        ("GITEA_USERINFO_URL", "https://git.example/api/v1/user"),
+        ("GITEA_AUTHORIZE_PARAMS", "response_mode=form_post&=x"),
+        ("GITEA_TOKEN_PARAMS", "client_assertion=jwt"),
+        ("TWIN_CLIENT_ID", "id"),
+        ("TWIN_CLIENT_SECRET", "secret"),
+        ("TWIN_AUTHORIZE_URL", "https://git.example/other/authorize"),
+        ("TWIN_TOKEN_URL", "https://git.example/other/token"),
+        ("TWIN_USERINFO_URL", "https://git.example/other/user"),
         ("WORK_ISSUER", "https://id.work.example"),
         ("WORK_CLIENT_ID", "id"),
         ("WORK_CLIENT_SECRET", "secret"),
@@ -1028,6 +1046,10 @@ fn every_problem_of_a_provider_configured_by_its_endpoints_is_reported_at_once()
         "FORGE_EMAILS_ADDRESS_FIELD must be a JSON pointer",
         "FORGE_API_URL applies to GitHub and Discord only (this provider's API is FORGE_USERINFO_URL)",
         "WORK_USERINFO_URL applies only to a provider described by its endpoints",
+        "GITEA_AUTHORIZE_PARAMS sets \"response_mode\", which the protocol sets itself",
+        "GITEA_AUTHORIZE_PARAMS has a parameter without a name",
+        "GITEA_TOKEN_PARAMS sets \"client_assertion\", which the protocol sets itself",
+        "providers \"gitea\" and \"twin\" would key their users' accounts by the same issuer \"https://git.example\": give GITEA_ISSUER a value of its own",
     ];
     for want in expected {
         assert!(
@@ -1183,4 +1205,48 @@ fn an_openid_provider_without_discovery_is_read_from_its_endpoints_and_keys() {
         );
     }
     assert_eq!(problems.0.len(), expected.len(), "{problems}");
+}
+
+#[test]
+fn a_provider_described_by_its_endpoints_alone_reads_the_usual_fields_by_default() {
+    let settings = Settings::from_vars(&vars(&[
+        ("AUTH_PROVIDERS", "gitea"),
+        ("GITEA_CLIENT_ID", "id"),
+        ("GITEA_CLIENT_SECRET", "secret"),
+        (
+            "GITEA_AUTHORIZE_URL",
+            "https://git.example/login/oauth/authorize",
+        ),
+        (
+            "GITEA_TOKEN_URL",
+            "https://git.example/login/oauth/access_token",
+        ),
+        ("GITEA_USERINFO_URL", "https://git.example/api/v1/user"),
+        ("GITEA_EMAILS_URL", "https://git.example/api/v1/user/emails"),
+    ]))
+    .unwrap();
+    let gitea = &settings.providers[0];
+    assert_eq!(gitea.issuer, "https://git.example");
+    assert!(gitea.scopes.is_empty(), "no scope unless told");
+    let oauth2 = gitea.oauth2.as_deref().unwrap();
+    assert_eq!(oauth2.client_auth, providers::oauth2::ClientAuth::Basic);
+    let fields = &oauth2.fields;
+    assert_eq!(fields.id, "/id");
+    assert_eq!(fields.email.as_deref(), Some("/email"));
+    assert_eq!(fields.name.as_deref(), Some("/name"));
+    assert_eq!(
+        (fields.email_verified.as_deref(), fields.avatar.as_deref()),
+        (None, None)
+    );
+    let emails = oauth2.emails.as_ref().unwrap();
+    assert_eq!(
+        [
+            &emails.list,
+            &emails.address,
+            &emails.primary,
+            &emails.verified
+        ],
+        ["", "/email", "/primary", "/verified"]
+    );
+    assert!(oauth2.authorize_params.is_empty() && oauth2.token_params.is_empty());
 }

@@ -65,7 +65,9 @@ fn text_value(value: &Value) -> Option<String> {
     }
 }
 
-fn flag_value(value: &Value) -> Option<bool> {
+/// A boolean, or `"true"`/`"false"` in any case; anything else is
+/// absent.
+pub fn flag_value(value: &Value) -> Option<bool> {
     match value {
         Value::Bool(value) => Some(*value),
         Value::String(value) => match value.trim().to_ascii_lowercase().as_str() {

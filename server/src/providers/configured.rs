@@ -13,11 +13,11 @@
 //! their settings ([`OAuth2Settings`]).
 
 use async_trait::async_trait;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::{
     ProviderSettings,
-    claims::Object,
+    claims::{self, Object},
     oauth2::{self, ApiError, ClientAuth, Endpoints},
     plain::PlainProvider,
     protocol::{ProfileData, ProfileError},
@@ -60,7 +60,8 @@ pub struct UserFields {
     pub email_verified: Option<String>,
     /// `<NAME>_NAME_FIELD`, default `/name`.
     pub name: Option<String>,
-    /// An `https://` (or `http://`) image URL (`<NAME>_AVATAR_FIELD`).
+    /// An `https://` image URL (`<NAME>_AVATAR_FIELD`); any other is
+    /// dropped.
     pub avatar: Option<String>,
 }
 
@@ -68,6 +69,7 @@ pub struct UserFields {
 /// JSON pointers into its answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EmailsApi {
+    /// Called with the user's access token, like the user-info endpoint.
     pub url: String,
     /// The array of e-mails (`<NAME>_EMAILS_LIST_FIELD`, default the whole
     /// answer).
@@ -143,12 +145,7 @@ impl PlainProvider for Configured {
         access_token: &Secret,
     ) -> Result<Identity, ApiError> {
         let config = oauth2(settings).ok_or(ApiError::Invalid("no endpoints configured"))?;
-        let user: Value = oauth2::get_json(http, &endpoints.api, access_token, &[]).await?;
-        let emails = match &config.emails {
-            Some(api) => Some(oauth2::get_json(http, &api.url, access_token, &[]).await?),
-            None => None,
-        };
-        identity_from(settings, config, &user, emails.as_ref())
+        fetch_identity(http, &endpoints.api, settings, config, access_token).await
     }
 
     async fn profile(
@@ -159,18 +156,14 @@ impl PlainProvider for Configured {
         access_token: &Secret,
     ) -> Result<ProfileData, ProfileError> {
         let config = oauth2(settings).ok_or(ProfileError::UnknownProvider)?;
-        // The one upstream: the configured user-info endpoint.
-        let user: Value = oauth2::get_json(http, &endpoints.api, access_token, &[]).await?;
-        let found = found_fields(&config.fields, &user).map_err(ProfileError::Api)?;
+        // What signing in reads, read again: the same identity, fresh.
+        let identity = fetch_identity(http, &endpoints.api, settings, config, access_token).await?;
         let mut data = Object::new();
-        data.insert("id".into(), Value::String(found.id));
-        for (key, value) in [("name", found.name), ("email", found.email)] {
-            if let Some(value) = value {
-                data.insert(key.into(), Value::String(value));
-            }
-        }
-        if config.fields.email_verified.is_some() {
-            let verified = if found.email_verified { "yes" } else { "no" };
+        data.insert("id".into(), Value::String(identity.subject));
+        data.insert("name".into(), Value::String(identity.name));
+        if let Some(email) = identity.email {
+            data.insert("email".into(), Value::String(email));
+            let verified = if identity.email_verified { "yes" } else { "no" };
             data.insert("email_verified".into(), Value::String(verified.into()));
         }
         Ok(ProfileData {
@@ -179,6 +172,36 @@ impl PlainProvider for Configured {
             fields: PROFILE_FIELDS,
         })
     }
+}
+
+/// The user-info answer at `userinfo_url`, and the e-mail list where one
+/// is configured, read into the identity. An e-mail list the provider
+/// refuses (a 4xx: a scope not granted, say) gives no e-mail rather than
+/// failing the sign-in; one that is down fails it, as user-info would.
+async fn fetch_identity(
+    http: &ProviderHttp,
+    userinfo_url: &str,
+    settings: &ProviderSettings,
+    config: &OAuth2Settings,
+    access_token: &Secret,
+) -> Result<Identity, ApiError> {
+    let user: Value = oauth2::get_json(http, userinfo_url, access_token, &[]).await?;
+    let emails = match &config.emails {
+        None => None,
+        Some(api) => match oauth2::get_json::<Value>(http, &api.url, access_token, &[]).await {
+            Ok(emails) => Some(emails),
+            Err(err) if err.is_refusal_of_the_call() => {
+                tracing::warn!(
+                    provider = %settings.id,
+                    "the e-mail list was refused, so no e-mail is taken from it: {}",
+                    crate::telemetry::cause_chain(&err)
+                );
+                None
+            }
+            Err(err) => return Err(err),
+        },
+    };
+    identity_from(settings, config, &user, emails.as_ref())
 }
 
 /// What the configured fields found in a user-info answer.
@@ -191,28 +214,34 @@ struct Found {
     avatar: Option<String>,
 }
 
-/// The text at `pointer`: a non-blank string, or a number written out.
+/// The text at `pointer`: a non-blank string.
 fn text_at(value: &Value, pointer: &str) -> Option<String> {
     match value.pointer(pointer)? {
         Value::String(text) if !text.trim().is_empty() => Some(text.clone()),
-        Value::Number(number) if number.is_i64() || number.is_u64() => Some(number.to_string()),
         _ => None,
+    }
+}
+
+/// The id at `pointer`: a non-blank string, or a whole number written out.
+fn id_at(value: &Value, pointer: &str) -> Option<String> {
+    match value.pointer(pointer)? {
+        Value::Number(number) if number.is_i64() || number.is_u64() => Some(number.to_string()),
+        _ => text_at(value, pointer),
     }
 }
 
 /// The flag at `pointer`: a boolean, or `"true"`/`"false"` in any case.
 fn flag_at(value: &Value, pointer: &str) -> bool {
-    let mut wrapped = Map::new();
-    if let Some(found) = value.pointer(pointer) {
-        wrapped.insert("flag".into(), found.clone());
-    }
-    super::claims::flag(&wrapped, "flag").unwrap_or(false)
+    value
+        .pointer(pointer)
+        .and_then(claims::flag_value)
+        .unwrap_or(false)
 }
 
 fn found_fields(fields: &UserFields, user: &Value) -> Result<Found, ApiError> {
     // The subject keys the account: a string or a whole number, never
     // guessed from another field.
-    let id = text_at(user, &fields.id).ok_or(ApiError::Invalid(
+    let id = id_at(user, &fields.id).ok_or(ApiError::Invalid(
         "the user id field is missing, or not a string or whole number",
     ))?;
     let at = |pointer: &Option<String>| pointer.as_deref().and_then(|p| text_at(user, p));
@@ -220,8 +249,7 @@ fn found_fields(fields: &UserFields, user: &Value) -> Result<Found, ApiError> {
         .email_verified
         .as_deref()
         .is_some_and(|pointer| flag_at(user, pointer));
-    let avatar =
-        at(&fields.avatar).filter(|url| url.starts_with("https://") || url.starts_with("http://"));
+    let avatar = at(&fields.avatar).filter(|url| url.starts_with("https://"));
     Ok(Found {
         id,
         email: at(&fields.email),
@@ -440,19 +468,26 @@ mod tests {
     }
 
     #[test]
-    fn an_avatar_that_is_not_a_web_url_is_dropped_and_a_missing_name_falls_back() {
+    fn an_avatar_that_is_not_https_is_dropped_and_only_the_id_may_be_a_number() {
         let mut fields = fields("/id");
         fields.avatar = Some("/avatar".into());
         let config = config(fields, None);
         let settings = settings(config.clone());
-        let user = serde_json::json!({ "id": "9", "email": "n@x.example", "avatar": "javascript:alert(1)" });
-        let identity = identity_from(&settings, &config, &user, None).unwrap();
-        assert_eq!(identity.picture, None);
-        assert_eq!(identity.name, "n@x.example");
-        let bare = serde_json::json!({ "id": "9" });
-        assert_eq!(
-            identity_from(&settings, &config, &bare, None).unwrap().name,
-            "9"
-        );
+        for avatar in [
+            "javascript:alert(1)",
+            "http://plain.example/a.png",
+            "data:image/png;base64,AA",
+        ] {
+            let user = serde_json::json!({ "id": "9", "email": "n@x.example", "avatar": avatar });
+            let identity = identity_from(&settings, &config, &user, None).unwrap();
+            assert_eq!(identity.picture, None, "{avatar}");
+            assert_eq!(identity.name, "n@x.example", "the e-mail when no name");
+        }
+        // A number is an id, never an e-mail or a name.
+        let numbers = serde_json::json!({ "id": 9, "email": 5, "name": 6 });
+        let identity = identity_from(&settings, &config, &numbers, None).unwrap();
+        assert_eq!(identity.subject, "9");
+        assert_eq!(identity.email, None);
+        assert_eq!(identity.name, "9", "the id when nothing else");
     }
 }

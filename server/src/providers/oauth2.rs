@@ -1,9 +1,11 @@
-//! Plain OAuth 2.0 providers (GitHub, Discord): the authorization URL, the
-//! code exchange, and calls to the provider's API for the profile. Without
-//! OpenID Connect there is no ID token: who signed in is what the API
-//! answers to the access token, so everything here is strict about shapes
-//! and errors. Each provider's own endpoints and profile mapping live in
-//! its file.
+//! RFC 6749 as every provider uses it: the authorization URL of plain
+//! OAuth 2.0 providers (the presets, and those described by configuration),
+//! token requests (the code exchange and refresh, for OpenID Connect too),
+//! token responses read in the shapes providers send, and calls to a
+//! provider's API with the access token. Without OpenID Connect there is
+//! no ID token: who signed in is what the API answers to the access token,
+//! so everything here is strict about shapes and errors. Each provider's
+//! own endpoints and profile mapping live in its file.
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -55,6 +57,23 @@ pub enum ClientAuth {
     Post,
 }
 
+impl ClientAuth {
+    /// Its name (RFC 7591 §2 `token_endpoint_auth_method`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Basic => "client_secret_basic",
+            Self::Post => "client_secret_post",
+        }
+    }
+
+    /// The method called `name`, if it is one of these.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Self::Basic, Self::Post]
+            .into_iter()
+            .find(|method| method.name() == name)
+    }
+}
+
 /// Why a code exchange or an API call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -82,6 +101,16 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// Whether the provider answered this one call with a 4xx refusal (not
+    /// a rate limit): the call is not allowed, the provider is not down.
+    pub fn is_refusal_of_the_call(&self) -> bool {
+        match self {
+            Self::Unauthorized(_) => true,
+            Self::Status { status, .. } => status.is_client_error(),
+            _ => false,
+        }
+    }
+
     /// What the user is told about this failure, wherever the call was: the
     /// code exchange, a refresh, userinfo or another provider API.
     pub fn code(&self) -> ErrorCode {

@@ -171,10 +171,7 @@ pub struct GivenMetadata {
 impl GivenMetadata {
     /// The metadata discovery would have given for `issuer`.
     fn metadata(&self, issuer: &str) -> Result<Metadata, serde_json::Error> {
-        let auth = match self.client_auth {
-            ClientAuth::Basic => "client_secret_basic",
-            ClientAuth::Post => "client_secret_post",
-        };
+        let auth = self.client_auth.name();
         let mut document = serde_json::json!({
             "issuer": issuer,
             "authorization_endpoint": self.authorize_url,
