@@ -121,6 +121,7 @@ pub use error::ErrorCode;
 pub use extract::{AccessToken, Rejection};
 pub use hooks::{Attempt, HookError, Identity, SignInHooks};
 pub use model::{LinkedIdentity, ProviderInfo, ProviderProfile, SessionInfo, User};
+pub use providers::ResponseMode;
 pub use remote_api::PROXY_ERROR_HEADER;
 pub use same_origin::is_same_origin;
 pub use startup::{Portcullis, PortcullisBuilder, PortcullisLayer, StartupError};

@@ -210,7 +210,8 @@ impl Portcullis {
     ///   name, `/auth/login/{provider}`): starts the
     ///   authorization request (RFC 6749 §4.1, PKCE per RFC 7636);
     /// - `GET /auth/callback/{provider}`: the redirection endpoint, where
-    ///   the code exchange happens;
+    ///   the code exchange happens, and `POST` for providers that answer
+    ///   with `response_mode=form_post`;
     /// - `POST /auth/logout`, `POST /auth/link/{provider}`,
     ///   `POST /auth/unlink`, `POST /auth/sessions/end`: same-origin
     ///   form posts, each going back to its `return_to` (a path on this
@@ -229,7 +230,13 @@ impl Portcullis {
             .route("/auth/sign-in/{provider}", get(auth::start_sign_in))
             // Its first name, kept working for links made before.
             .route("/auth/login/{provider}", get(auth::start_sign_in))
-            .route("/auth/callback/{provider}", get(auth::callback))
+            .route(
+                "/auth/callback/{provider}",
+                // A form_post answer is a few short fields.
+                get(auth::callback)
+                    .post(auth::callback_form)
+                    .layer(DefaultBodyLimit::max(64 * 1024)),
+            )
             .route("/auth/logout", post(auth::logout))
             .route("/auth/link/{provider}", post(auth::link))
             .route("/auth/unlink", post(auth::unlink))

@@ -10,6 +10,7 @@ mod configured_oauth2;
 mod embed;
 mod fake_github;
 mod fake_oauth2;
+mod form_post;
 mod github;
 mod harness;
 mod headers;

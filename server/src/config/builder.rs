@@ -6,7 +6,7 @@
 use std::{collections::HashMap, fmt, time::Duration};
 
 use super::{ConfigProblems, Settings, TokenPolicy};
-use crate::providers::oauth2::ClientAuth;
+use crate::providers::{ResponseMode, oauth2::ClientAuth};
 
 /// Settings from code, optionally over the environment and the settings
 /// file; made by [`Settings::builder`] or [`SettingsBuilder::from_env`].
@@ -439,6 +439,13 @@ impl ProviderConfig {
     /// capitalised).
     pub fn label(self, label: &str) -> Self {
         self.set("LABEL", label)
+    }
+
+    /// How the provider sends the authorization response back
+    /// (`<ID>_RESPONSE_MODE`; default [`ResponseMode::Query`], or the
+    /// preset's).
+    pub fn response_mode(self, mode: ResponseMode) -> Self {
+        self.set("RESPONSE_MODE", mode.name())
     }
 
     /// The Microsoft Entra ID tenant (`<ID>_TENANT`; Microsoft preset only).

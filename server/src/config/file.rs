@@ -65,8 +65,9 @@ const TOP_LEVEL: [(&str, &str); 19] = [
 ];
 
 /// Keys of a `[providers.<name>]` table.
-const PROVIDER_KEYS: [&str; 28] = [
+const PROVIDER_KEYS: [&str; 29] = [
     "preset",
+    "response_mode",
     "issuer",
     "tenant",
     "api_url",
@@ -348,7 +349,7 @@ mod tests {
                  rate_limit_backchannel_per_minute, client_ip_header, background_refresh_seconds, \
                  session_store_url, session_store_prefix, session_cache_seconds, providers, apis)",
                 "`database_url` must be a string or a number",
-                "unknown setting `providers.acme.clientid` (known: preset, issuer, tenant, \
+                "unknown setting `providers.acme.clientid` (known: preset, response_mode, issuer, tenant, \
                  api_url, client_id, client_secret, scopes, label, authorize_url, token_url, \
                  userinfo_url, token_auth_method, authorize_params, token_params, \
                  user_id_field, email_field, email_verified_field, name_field, avatar_field, \

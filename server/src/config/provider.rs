@@ -11,7 +11,9 @@ use url::{Host, Url};
 
 use super::endpoints;
 use crate::{
-    providers::{self, Protocol, ProviderSettings, configured::CONFIGURED, microsoft},
+    providers::{
+        self, Protocol, ProviderSettings, ResponseMode, configured::CONFIGURED, microsoft,
+    },
     secret::Secret,
 };
 
@@ -158,6 +160,15 @@ pub fn parse<'a>(
                 }
             }
         });
+        let response_mode = match get(&format!("{prefix}_RESPONSE_MODE")) {
+            None => preset.map_or(ResponseMode::Query, |p| p.response_mode),
+            Some(name) => ResponseMode::from_name(name).unwrap_or_else(|| {
+                problems.push(format!(
+                    "{prefix}_RESPONSE_MODE must be query or form_post, not {name:?}"
+                ));
+                ResponseMode::Query
+            }),
+        };
         let label = get(&format!("{prefix}_LABEL"))
             .or(preset.map(|p| p.label))
             .map(str::to_owned)
@@ -177,6 +188,7 @@ pub fn parse<'a>(
                 resources: Vec::new(),
                 oauth2,
                 metadata,
+                response_mode,
             });
         }
     }

@@ -1250,3 +1250,43 @@ fn a_provider_described_by_its_endpoints_alone_reads_the_usual_fields_by_default
     );
     assert!(oauth2.authorize_params.is_empty() && oauth2.token_params.is_empty());
 }
+
+#[test]
+fn a_providers_response_mode_is_query_by_default_or_form_post() {
+    let base = [
+        ("AUTH_PROVIDERS", "acme"),
+        ("ACME_ISSUER", "https://id.acme.example"),
+        ("ACME_CLIENT_ID", "id"),
+        ("ACME_CLIENT_SECRET", "secret"),
+    ];
+    let settings = Settings::from_vars(&vars(&base)).unwrap();
+    assert_eq!(
+        settings.providers[0].response_mode,
+        providers::ResponseMode::Query
+    );
+    let mut given = base.to_vec();
+    given.push(("ACME_RESPONSE_MODE", "form_post"));
+    let settings = Settings::from_vars(&vars(&given)).unwrap();
+    assert_eq!(
+        settings.providers[0].response_mode,
+        providers::ResponseMode::FormPost
+    );
+    let from_code = Settings::builder()
+        .database_url("sqlite::memory:")
+        .provider(
+            ProviderConfig::new("acme")
+                .issuer("https://id.acme.example")
+                .client("id", "secret")
+                .response_mode(crate::ResponseMode::FormPost),
+        )
+        .build()
+        .unwrap();
+    assert_eq!(from_code.providers, settings.providers);
+    given.pop();
+    given.push(("ACME_RESPONSE_MODE", "fragment"));
+    let problems = Settings::from_vars(&vars(&given)).unwrap_err();
+    assert_eq!(
+        problems.0,
+        ["ACME_RESPONSE_MODE must be query or form_post, not \"fragment\""]
+    );
+}

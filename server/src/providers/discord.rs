@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use super::{
-    Preset, Protocol,
+    Preset, Protocol, ResponseMode,
     claims::lenient,
     oauth2::{self, ApiError, Endpoints},
     plain::{self, PlainProvider, ProfileApi},
@@ -21,6 +21,7 @@ pub const PRESET: Preset = Preset {
     label: "Discord",
     protocol: Protocol::Plain(&Discord),
     scopes: "identify email",
+    response_mode: ResponseMode::Query,
 };
 
 /// Discord, as a [`PlainProvider`].

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use super::{
-    Preset, Protocol,
+    Preset, Protocol, ResponseMode,
     claims::lenient,
     oauth2::{self, ApiError, Endpoints},
     plain::{self, PlainProvider, ProfileApi},
@@ -25,6 +25,7 @@ pub const PRESET: Preset = Preset {
     label: "GitHub",
     protocol: Protocol::Plain(&GitHub),
     scopes: "read:user user:email",
+    response_mode: ResponseMode::Query,
 };
 
 /// GitHub, as a [`PlainProvider`]. It revokes grants through its own

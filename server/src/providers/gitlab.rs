@@ -3,11 +3,12 @@
 //! `<APP_PUBLIC_URL>/auth/callback/gitlab` as the application's callback
 //! URL with the scopes `openid email profile`.
 
-use super::{Preset, Protocol};
+use super::{Preset, Protocol, ResponseMode};
 
 pub const PRESET: Preset = Preset {
     issuer: "https://gitlab.com",
     label: "GitLab",
     protocol: Protocol::Oidc,
     scopes: "openid email profile",
+    response_mode: ResponseMode::Query,
 };

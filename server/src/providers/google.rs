@@ -3,11 +3,12 @@
 //! `<APP_PUBLIC_URL>/auth/callback/google` as the redirect URI in the Google
 //! Cloud console.
 
-use super::{Preset, Protocol};
+use super::{Preset, Protocol, ResponseMode};
 
 pub const PRESET: Preset = Preset {
     issuer: "https://accounts.google.com",
     label: "Google",
     protocol: Protocol::Oidc,
     scopes: "openid email profile",
+    response_mode: ResponseMode::Query,
 };

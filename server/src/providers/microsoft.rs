@@ -10,13 +10,14 @@
 //! keyed by the tenant's own issuer, so a subject in one tenant never
 //! stands for a subject in another.
 
-use super::{Preset, Protocol};
+use super::{Preset, Protocol, ResponseMode};
 
 pub const PRESET: Preset = Preset {
     issuer: "https://login.microsoftonline.com/common/v2.0",
     label: "Microsoft",
     protocol: Protocol::OidcMultiTenant,
     scopes: "openid email profile",
+    response_mode: ResponseMode::Query,
 };
 
 const PLACEHOLDER: &str = "{tenantid}";

@@ -36,7 +36,7 @@ use tokio::sync::Mutex;
 
 pub use plain::PlainProvider;
 pub use protocol::{Audience, CodeFlow};
-pub use settings::ProviderSettings;
+pub use settings::{ProviderSettings, ResponseMode};
 
 use crate::http_client::ProviderHttp;
 pub use id_token::IdTokenError;
@@ -101,6 +101,8 @@ pub struct Preset {
     pub protocol: Protocol,
     /// Space-separated; the least that gives name, e-mail and picture.
     pub scopes: &'static str,
+    /// How it sends the authorization response back.
+    pub response_mode: ResponseMode,
 }
 
 /// The registry of presets: a provider named like one (or whose

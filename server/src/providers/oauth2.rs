@@ -20,7 +20,7 @@ use super::{
 use crate::{
     error::ErrorCode,
     http_client::{HttpError, ProviderHttp},
-    providers::ProviderSettings,
+    providers::{ProviderSettings, ResponseMode},
     secret::Secret,
 };
 
@@ -155,6 +155,10 @@ pub fn authorize_url(
     }
     for resource in &settings.resources {
         url.query_pairs_mut().append_pair("resource", resource);
+    }
+    if settings.response_mode != ResponseMode::Query {
+        url.query_pairs_mut()
+            .append_pair("response_mode", settings.response_mode.name());
     }
     url.query_pairs_mut().extend_pairs(extra);
     Ok(url)

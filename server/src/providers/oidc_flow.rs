@@ -12,7 +12,7 @@ use openidconnect::{
 use serde_json::Value;
 
 use super::{
-    Discovered, Provider, SignedError,
+    Discovered, Provider, ResponseMode, SignedError,
     claims::Object,
     id_token::{self, Expected, IdClaims, Profile},
     jws, oauth2,
@@ -66,6 +66,10 @@ impl CodeFlow for OidcFlow {
         }
         for resource in &provider.settings.resources {
             request = request.add_extra_param("resource", resource.clone());
+        }
+        if provider.settings.response_mode != ResponseMode::Query {
+            let mode = provider.settings.response_mode.name();
+            request = request.add_extra_param("response_mode", mode);
         }
         let (url, state, nonce) = request.url();
         Ok(Authorization {

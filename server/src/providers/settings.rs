@@ -29,6 +29,40 @@ pub struct ProviderSettings {
     /// An OpenID provider's metadata, when configuration gives it instead
     /// of discovery (`<NAME>_JWKS_URI`...).
     pub metadata: Option<Arc<GivenMetadata>>,
+    /// How it sends the authorization response back
+    /// (`<NAME>_RESPONSE_MODE`).
+    pub response_mode: ResponseMode,
+}
+
+/// How a provider sends the authorization response back to
+/// `/auth/callback/<provider>` (OAuth 2.0 Multiple Response Type Encoding
+/// Practices §2.1; OAuth 2.0 Form Post Response Mode).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResponseMode {
+    /// In the query of a redirect (`query`, the default).
+    #[default]
+    Query,
+    /// Posted from a page of the provider's (`form_post`): the callback
+    /// carries it to this site before reading it, as the browser's
+    /// `SameSite=Lax` session cookie does not come with a cross-site post.
+    FormPost,
+}
+
+impl ResponseMode {
+    /// Its `response_mode` value.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Query => "query",
+            Self::FormPost => "form_post",
+        }
+    }
+
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
+        [Self::Query, Self::FormPost]
+            .into_iter()
+            .find(|mode| mode.name() == name)
+    }
 }
 
 impl ProviderSettings {
@@ -48,6 +82,7 @@ impl ProviderSettings {
             resources: Vec::new(),
             oauth2: None,
             metadata: None,
+            response_mode: ResponseMode::Query,
         }
     }
 

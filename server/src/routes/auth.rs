@@ -8,6 +8,7 @@
 
 mod backchannel_logout;
 mod failure;
+mod form_post;
 mod link;
 mod sign_in;
 mod sign_out;
@@ -18,7 +19,7 @@ pub use self::{
     backchannel_logout::backchannel,
     failure::Failure,
     link::{link, unlink},
-    sign_in::{callback, start_sign_in},
+    sign_in::{callback, callback_form, start_sign_in},
     sign_out::{end_session, logout},
     user::user,
 };

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use axum::{
+    Form,
     extract::{Path, Query, State},
     http::{HeaderMap, header},
     response::Response,
@@ -16,7 +17,7 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 use tower_sessions::Session;
 
-use super::{Failure, FlowError, provider, redirect};
+use super::{Failure, FlowError, form_post, provider, redirect};
 use crate::{
     backend::Core,
     flow::{self, SignInInProgress, return_to},
@@ -25,6 +26,7 @@ use crate::{
         Provider,
         protocol::{Callback, Redeemed, Started},
     },
+    same_origin::is_same_origin,
     session,
     users::{Identity, Link, SignIn, UserId},
     vault::TokenSet,
@@ -93,12 +95,14 @@ pub(super) async fn start(
     Ok(redirect(authorization.url.as_str()))
 }
 
-#[derive(Debug, Deserialize)]
+/// The authorization response's fields (RFC 6749 §4.1.2, §4.1.2.1; RFC
+/// 9207 `iss`), from the query or, with `form_post`, the body.
+#[derive(Debug, Default, Deserialize)]
 pub struct CallbackQuery {
-    code: Option<String>,
-    state: Option<String>,
-    iss: Option<String>,
-    error: Option<String>,
+    pub(super) code: Option<String>,
+    pub(super) state: Option<String>,
+    pub(super) iss: Option<String>,
+    pub(super) error: Option<String>,
 }
 
 /// `GET /auth/callback/{provider}`: checks the response belongs to the
@@ -112,35 +116,69 @@ pub async fn callback(
     headers: HeaderMap,
     session: Session,
 ) -> Result<Response, Failure> {
-    let provider = provider(&core, &id)?;
+    finish(&core, &id, query, &headers, &session).await
+}
+
+/// `POST /auth/callback/{provider}`: the callback of a provider that
+/// answers with `response_mode=form_post` (OAuth 2.0 Form Post Response
+/// Mode): its page posts the answer here from its own site, so the
+/// browser's `SameSite=Lax` session cookie, which binds the sign-in in
+/// progress to this browser, does not come along. Such a cross-site post
+/// is answered with a page that posts the same fields again from this
+/// site, where the cookie comes along (by itself, or with a button without
+/// JavaScript); only a same-origin post is read as the callback, checked
+/// exactly as the `GET` one.
+pub async fn callback_form(
+    State(core): State<Arc<Core>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    session: Session,
+    Form(form): Form<CallbackQuery>,
+) -> Result<Response, Failure> {
+    provider(&core, &id)?;
+    if !is_same_origin(&headers, &core.public_url) {
+        return Ok(form_post::relay(&id, &form));
+    }
+    finish(&core, &id, form, &headers, &session).await
+}
+
+/// The callback's checks and the sign-in (or connect) they lead to.
+async fn finish(
+    core: &Core,
+    id: &str,
+    query: CallbackQuery,
+    headers: &HeaderMap,
+    session: &Session,
+) -> Result<Response, Failure> {
+    let provider = provider(core, id)?;
 
     // The sign-in this `state` belongs to is taken out first: whatever
     // happens next, it cannot be used twice.
     let state = query.state.as_deref().unwrap_or_default();
     // Taking the sign-in saves the session: an anonymous one keeps the
     // sign-in timeout (signing in below gives it the idle timeout).
-    let anonymous = session::user(&session)
+    let anonymous = session::user(session)
         .await
-        .map_err(|err| FlowError::store(err).at(&id))?
+        .map_err(|err| FlowError::store(err).at(id))?
         .is_none();
     if anonymous {
-        session::keep_alive(&session, core.sign_in_ttl);
+        session::keep_alive(session, core.sign_in_ttl);
     }
-    let tx = flow::take(&session, state)
+    let tx = flow::take(session, state)
         .await
-        .map_err(|err| FlowError::store(err).at(&id))?
-        .ok_or_else(|| FlowError::NoSignInInProgress.at(&id))?;
+        .map_err(|err| FlowError::store(err).at(id))?
+        .ok_or_else(|| FlowError::NoSignInInProgress.at(id))?;
     if tx.provider != id {
         return Err(FlowError::OtherProvider {
             started: tx.provider,
         }
-        .at(&id));
+        .at(id));
     }
     if tx.is_expired(OffsetDateTime::now_utc()) {
-        return Err(FlowError::SignInExpired.at(&id));
+        return Err(FlowError::SignInExpired.at(id));
     }
     if let Some(error) = &query.error {
-        return Err(FlowError::ProviderAnswered(error.clone()).at(&id));
+        return Err(FlowError::ProviderAnswered(error.clone()).at(id));
     }
 
     let started = Started {
@@ -161,10 +199,10 @@ pub async fn callback(
             callback,
         )
         .await
-        .map_err(|err| FlowError::from(err).at(&id))?;
+        .map_err(|err| FlowError::from(err).at(id))?;
     match tx.link_to {
-        Some(user) => connect(&core, &session, &tx, UserId(user), &redeemed.identity).await,
-        None => sign_in(&core, &session, &headers, &tx, redeemed).await,
+        Some(user) => connect(core, session, &tx, UserId(user), &redeemed.identity).await,
+        None => sign_in(core, session, headers, &tx, redeemed).await,
     }
 }
 
