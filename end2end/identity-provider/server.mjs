@@ -5,7 +5,11 @@
 //
 // Environment (all optional):
 //   IDP_PORT                       port to listen on; 0 (default) lets the OS pick a free one.
-//                                  The issuer is http://127.0.0.1:<bound port>, no trailing slash.
+//                                  The issuer is http://<IDP_HOST>:<bound port>, no trailing slash.
+//   IDP_HOST                       the issuer's host name, "127.0.0.1" (default) or "localhost": a
+//                                  browser counts localhost as another site than 127.0.0.1, so an
+//                                  app on one and the provider on the other see cross-site requests
+//                                  as they do in production. It always listens on 127.0.0.1.
 //   IDP_CLIENT_ID                  default "portcullis-dev"
 //   IDP_CLIENT_SECRET              default "portcullis-dev-secret" (client_secret_basic)
 //   IDP_REDIRECT_URIS              comma-separated, default "http://127.0.0.1:3000/auth/callback/local"
@@ -119,7 +123,9 @@ await new Promise((resolve, reject) => {
   server.listen(config.port, '127.0.0.1', resolve);
 }).catch((error) => fail(`cannot listen on 127.0.0.1:${config.port}: ${error.message}`));
 const { port } = server.address();
-const issuer = `http://127.0.0.1:${port}`;
+const issuerHost = env.IDP_HOST || '127.0.0.1';
+if (!['127.0.0.1', 'localhost'].includes(issuerHost)) fail('IDP_HOST must be 127.0.0.1 or localhost');
+const issuer = `http://${issuerHost}:${port}`;
 
 /** A new RSA signing key as a private JWK with a fresh `kid`. */
 let keyCount = 0;

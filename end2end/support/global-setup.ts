@@ -107,6 +107,10 @@ export default async function globalSetup() {
   // The embedding example: a plain Axum app with Portcullis mounted.
   const embedPort = await freePort();
   const embedUrl = `http://127.0.0.1:${embedPort}`;
+  // An app whose provider is on another site (localhost) and answers with
+  // response_mode=form_post: its callback is a cross-site POST.
+  const formPostPort = await freePort();
+  const formPostUrl = `http://127.0.0.1:${formPostPort}`;
   const dataDir = mkdtempSync(path.join(tmpdir(), 'portcullis-e2e-'));
   // The canary hunt's inputs: the tokens the provider issued, and every
   // line the server logged.
@@ -116,6 +120,8 @@ export default async function globalSetup() {
   writeFileSync(serverLog, '');
   let localIssuer = '';
   let idp: ChildProcess | undefined;
+  let crossSiteIdp: ChildProcess | undefined;
+  let formPostApp: ChildProcess | undefined;
   let github: ChildProcess | undefined;
   let notes: ChildProcess | undefined;
   let app: ChildProcess | undefined;
@@ -126,6 +132,8 @@ export default async function globalSetup() {
     tlsProxy?.close();
     tlsProxy?.closeAllConnections();
     await stop(tlsApp);
+    await stop(formPostApp);
+    await stop(crossSiteIdp);
     await stop(embed);
     await stop(app);
     await stop(github);
@@ -150,6 +158,22 @@ export default async function globalSetup() {
     });
     const ready = JSON.parse(await waitForLine(idp, 'IDP_READY ', 'the identity provider', 15_000));
     localIssuer = ready.issuer;
+
+    crossSiteIdp = spawn(process.execPath, [path.join(here, '../identity-provider/server.mjs')], {
+      env: {
+        ...process.env,
+        IDP_PORT: '0',
+        IDP_HOST: 'localhost',
+        IDP_REDIRECT_URIS: `${formPostUrl}/auth/callback/local`,
+        IDP_POST_LOGOUT_REDIRECT_URIS: `${formPostUrl}/auth/logged-out`,
+        IDP_BACKCHANNEL_LOGOUT_URI: '',
+        IDP_CANARY_FILE: canaryFile,
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const crossSite = JSON.parse(
+      await waitForLine(crossSiteIdp, 'IDP_READY ', 'the cross-site identity provider', 15_000),
+    );
 
     github = spawn(process.execPath, [path.join(here, '../fake-github/server.mjs')], {
       env: {
@@ -221,6 +245,11 @@ export default async function globalSetup() {
       API_NOTES_SCOPES: 'notes:read notes:write',
     });
     tlsApp = await portcullis(tlsAppPort, httpsUrl, 'portcullis-https.db', { AUTH_PROVIDERS: 'local' });
+    formPostApp = await portcullis(formPostPort, formPostUrl, 'portcullis-form-post.db', {
+      AUTH_PROVIDERS: 'local',
+      LOCAL_ISSUER: crossSite.issuer,
+      LOCAL_RESPONSE_MODE: 'form_post',
+    });
     embed = spawn(embedBinary(), [], {
       cwd: root,
       env: {
@@ -250,6 +279,7 @@ export default async function globalSetup() {
     await waitForHttp(`http://127.0.0.1:${tlsAppPort}/healthz`, 'the Portcullis server behind TLS', 30_000);
     await waitForHttp(`${appUrl}/healthz`, 'the Portcullis server', 30_000);
     await waitForHttp(`${embedUrl}/healthz`, 'the embedding example', 30_000);
+    await waitForHttp(`${formPostUrl}/healthz`, 'the Portcullis server with a form_post provider', 30_000);
   } catch (err) {
     await teardown();
     throw err;
@@ -258,6 +288,7 @@ export default async function globalSetup() {
   process.env.PORTCULLIS_URL = appUrl;
   process.env.PORTCULLIS_HTTPS_URL = httpsUrl;
   process.env.PORTCULLIS_EMBED_URL = embedUrl;
+  process.env.PORTCULLIS_FORM_POST_URL = formPostUrl;
   process.env.PORTCULLIS_CANARY_FILE = canaryFile;
   process.env.PORTCULLIS_SERVER_LOG = serverLog;
   process.env.PORTCULLIS_IDP = localIssuer;

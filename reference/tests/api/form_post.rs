@@ -159,6 +159,21 @@ async fn a_form_post_callback_from_another_browser_or_replayed_signs_nobody_in()
         StatusCode::UNAUTHORIZED
     );
 
+    // A post of Portcullis's own page that arrives cross-site all the
+    // same (`Origin: null`) is refused, not relayed round again.
+    let mut relayed = fields.clone();
+    relayed.push(("portcullis_relayed".into(), "1".into()));
+    let looped = victim
+        .post(&action)
+        .header(header::ORIGIN, "null")
+        .form(&relayed)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(looped.status(), StatusCode::SEE_OTHER);
+    let to = looped.headers()[header::LOCATION].to_str().unwrap();
+    assert!(to.starts_with("/error?code=PC-SEC-403"), "{to}");
+
     // The browser that started it finishes; the same answer again does
     // not sign in twice.
     let post = |client: &Client| {

@@ -3,9 +3,12 @@
 //! cross-site post arrives without the `SameSite=Lax` session cookie, so
 //! the same fields are posted again from a page of this site, where the
 //! cookie comes along. The page holds only the authorization response's
-//! own fields, escaped, is never stored or framed, sends no referrer, and
-//! runs only its one script (a nonce of its own); without JavaScript, a
-//! button does the same.
+//! own fields, escaped, is never stored or framed, and runs only its one
+//! script (a nonce of its own); without JavaScript, a button does the
+//! same. It keeps the site's referrer policy: with `no-referrer` a browser
+//! sends `Origin: null` even to its own site, and the post would look
+//! cross-site again. A post it made that still arrives cross-site is
+//! refused rather than relayed once more ([`RELAYED`]).
 
 use axum::{
     http::{HeaderValue, StatusCode, header},
@@ -13,6 +16,9 @@ use axum::{
 };
 
 use super::sign_in::CallbackQuery;
+
+/// The field the page adds, so a post it made is never relayed again.
+pub(super) const RELAYED: &str = "portcullis_relayed";
 
 /// The longest field value carried on; an authorization response's fields
 /// are far shorter, and a longer one is cut rather than reflected whole.
@@ -27,7 +33,7 @@ pub(super) fn relay(provider: &str, form: &CallbackQuery) -> Response {
         ("iss", &form.iss),
         ("error", &form.error),
     ];
-    let inputs: String = fields
+    let mut inputs: String = fields
         .iter()
         .filter_map(|(name, value)| value.as_deref().map(|value| (name, value)))
         .map(|(name, value)| {
@@ -38,6 +44,9 @@ pub(super) fn relay(provider: &str, form: &CallbackQuery) -> Response {
             )
         })
         .collect();
+    inputs.push_str(&format!(
+        r#"<input type="hidden" name="{RELAYED}" value="1">"#
+    ));
     let action = format!("/auth/callback/{}", escape(provider));
     let html = format!(
         r#"<!doctype html>
@@ -45,7 +54,7 @@ pub(super) fn relay(provider: &str, form: &CallbackQuery) -> Response {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
+<link rel="icon" href="data:,">
 <title>Signing you in…</title>
 </head>
 <body>
@@ -63,8 +72,8 @@ pub(super) fn relay(provider: &str, form: &CallbackQuery) -> Response {
 "#
     );
     let csp = format!(
-        "default-src 'none'; script-src 'nonce-{nonce}'; form-action 'self'; \
-         frame-ancestors 'none'; base-uri 'none'"
+        "default-src 'none'; script-src 'nonce-{nonce}'; img-src data:; \
+         form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     );
     let mut response = (StatusCode::OK, html).into_response();
     let headers = response.headers_mut();
@@ -73,10 +82,6 @@ pub(super) fn relay(provider: &str, form: &CallbackQuery) -> Response {
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
     if let Ok(csp) = HeaderValue::from_str(&csp) {
         headers.insert(header::CONTENT_SECURITY_POLICY, csp);
     }
@@ -115,8 +120,7 @@ mod tests {
         let form = CallbackQuery {
             code: Some("c\"><script>alert(1)</script>".into()),
             state: Some("s&1".into()),
-            iss: None,
-            error: None,
+            ..CallbackQuery::default()
         };
         let response = relay("apple", &form);
         let csp = response.headers()[header::CONTENT_SECURITY_POLICY]
@@ -124,7 +128,9 @@ mod tests {
             .unwrap()
             .to_owned();
         assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
-        assert_eq!(response.headers()[header::REFERRER_POLICY], "no-referrer");
+        // The site's policy applies: `no-referrer` would make the browser
+        // send `Origin: null` to this very site.
+        assert!(response.headers().get(header::REFERRER_POLICY).is_none());
         let html = body(response).await;
         assert!(html.contains(r#"action="/auth/callback/apple""#));
         assert!(

@@ -103,6 +103,9 @@ pub struct CallbackQuery {
     pub(super) state: Option<String>,
     pub(super) iss: Option<String>,
     pub(super) error: Option<String>,
+    /// Set by Portcullis's own form_post page ([`form_post::RELAYED`]).
+    #[serde(default, rename = "portcullis_relayed")]
+    pub(super) relayed: Option<String>,
 }
 
 /// `GET /auth/callback/{provider}`: checks the response belongs to the
@@ -137,6 +140,12 @@ pub async fn callback_form(
 ) -> Result<Response, Failure> {
     provider(&core, &id)?;
     if !is_same_origin(&headers, &core.public_url) {
+        // Once is enough: a post of our own page that still arrives
+        // cross-site (a browser that hides its origin) is refused, not
+        // relayed in a loop.
+        if form.relayed.is_some() {
+            return Err(FlowError::CrossSite.at(&id));
+        }
         return Ok(form_post::relay(&id, &form));
     }
     finish(&core, &id, form, &headers, &session).await
