@@ -9,7 +9,8 @@
 //   IDP_HOST                       the issuer's host name, "127.0.0.1" (default) or "localhost": a
 //                                  browser counts localhost as another site than 127.0.0.1, so an
 //                                  app on one and the provider on the other see cross-site requests
-//                                  as they do in production. It always listens on 127.0.0.1.
+//                                  as they do in production. It always listens on 127.0.0.1 (a
+//                                  browser that tries ::1 for localhost first falls back to it).
 //   IDP_CLIENT_ID                  default "portcullis-dev"
 //   IDP_CLIENT_SECRET              default "portcullis-dev-secret" (client_secret_basic)
 //   IDP_REDIRECT_URIS              comma-separated, default "http://127.0.0.1:3000/auth/callback/local"

@@ -96,7 +96,7 @@ impl IntoResponse for ErrorCode {
 }
 
 /// `text` safe between tags and in a quoted attribute.
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -128,8 +128,33 @@ async fn a_form_post_callback_is_carried_to_this_site_and_signs_the_user_in() {
     assert_eq!(user_status(&client, &app.url).await, StatusCode::OK);
 }
 
+/// Posts `fields` to `action` with `headers`; where the answer goes (a
+/// redirect), or "relay" for the page that posts them again.
+async fn post(
+    client: &Client,
+    action: &str,
+    headers: &[(&str, &str)],
+    fields: &[(String, String)],
+) -> String {
+    let mut request = client.post(action).form(fields);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let answer = request.send().await.unwrap();
+    if answer.status() == StatusCode::OK {
+        let page = answer.text().await.unwrap();
+        assert!(page.contains("portcullis_relayed"), "{page}");
+        return "relay".into();
+    }
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    answer.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
 #[tokio::test]
-async fn a_form_post_callback_from_another_browser_or_replayed_signs_nobody_in() {
+async fn only_a_same_origin_post_is_read_as_the_callback_and_nothing_else_signs_anyone_in() {
     let app = TestApp::local()
         .var("LOCAL_RESPONSE_MODE", "form_post")
         .spawn()
@@ -137,57 +162,85 @@ async fn a_form_post_callback_from_another_browser_or_replayed_signs_nobody_in()
     let victim = browser();
     let providers_page = to_the_providers_form(&victim, &app, "demo").await;
     let (action, fields) = form_of(&providers_page);
+    let idp = app.idp.issuer.as_str();
 
-    // Another browser (its own session, no sign-in in progress) posting
-    // the fields from this site: the state is not one it started.
-    let other = browser();
-    let posted = other
+    // Whatever a cross-site post carries (even this browser's cookie and
+    // the right state), it only gets the page that posts it again; so does
+    // a post that says nothing of where it comes from.
+    for headers in [
+        vec![("origin", idp)],
+        vec![("origin", "null")],
+        vec![("sec-fetch-site", "cross-site")],
+        vec![],
+    ] {
+        assert_eq!(
+            post(&victim, &action, &headers, &fields).await,
+            "relay",
+            "{headers:?}"
+        );
+    }
+    // A post of that page arriving cross-site all the same is refused,
+    // not relayed round again.
+    let relay_page = victim
         .post(&action)
-        .header(header::ORIGIN, &app.url)
+        .header(header::ORIGIN, idp)
         .form(&fields)
         .send()
         .await
-        .unwrap();
-    assert_eq!(posted.status(), StatusCode::SEE_OTHER);
-    let to = posted.headers()[header::LOCATION]
-        .to_str()
         .unwrap()
-        .to_owned();
+        .text()
+        .await
+        .unwrap();
+    let (_, carried) = form_of(&relay_page);
+    let looped = post(&victim, &action, &[("origin", "null")], &carried).await;
+    assert!(looped.starts_with("/error?code=PC-SEC-403"), "{looped}");
+
+    // Another browser (no sign-in in progress of its own) posting from
+    // this site: the state is not one it started.
+    let other = browser();
+    let to = post(&other, &action, &[("origin", &app.url)], &fields).await;
     assert!(to.starts_with("/error?code=PC-AUTH-002"), "{to}");
     assert_eq!(
         user_status(&other, &app.url).await,
         StatusCode::UNAUTHORIZED
     );
 
-    // A post of Portcullis's own page that arrives cross-site all the
-    // same (`Origin: null`) is refused, not relayed round again.
-    let mut relayed = fields.clone();
-    relayed.push(("portcullis_relayed".into(), "1".into()));
-    let looped = victim
-        .post(&action)
-        .header(header::ORIGIN, "null")
-        .form(&relayed)
+    // The browser that started it, from this site (its fetch metadata is
+    // enough without an Origin), finishes; the same answer again does not
+    // sign in twice.
+    let same_site = [("sec-fetch-site", "same-origin")];
+    assert_eq!(post(&victim, &action, &same_site, &fields).await, "/");
+    let replay = post(&victim, &action, &[("origin", &app.url)], &fields).await;
+    assert!(replay.starts_with("/error?code=PC-AUTH-002"), "{replay}");
+}
+
+#[tokio::test]
+async fn a_posted_back_refusal_is_the_cancelled_page_and_uses_up_the_sign_in() {
+    let app = TestApp::local()
+        .var("LOCAL_RESPONSE_MODE", "form_post")
+        .spawn()
+        .await;
+    let client = browser();
+    let start = client
+        .get(format!("{}/auth/sign-in/local", app.url))
         .send()
         .await
         .unwrap();
-    assert_eq!(looped.status(), StatusCode::SEE_OTHER);
-    let to = looped.headers()[header::LOCATION].to_str().unwrap();
-    assert!(to.starts_with("/error?code=PC-SEC-403"), "{to}");
-
-    // The browser that started it finishes; the same answer again does
-    // not sign in twice.
-    let post = |client: &Client| {
-        client
-            .post(&action)
-            .header(header::ORIGIN, &app.url)
-            .form(&fields)
-            .send()
-    };
-    assert_eq!(
-        post(&victim).await.unwrap().headers()[header::LOCATION],
-        "/"
-    );
-    let replay = post(&victim).await.unwrap();
-    let to = replay.headers()[header::LOCATION].to_str().unwrap();
-    assert!(to.starts_with("/error?code=PC-AUTH-002"), "{to}");
+    let authorize = location(&app.url, &start);
+    let state = Url::parse(&authorize)
+        .unwrap()
+        .query_pairs()
+        .find(|(key, _)| key == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let action = format!("{}/auth/callback/local", app.url);
+    let refusal = [
+        ("error".to_owned(), "access_denied".to_owned()),
+        ("state".to_owned(), state),
+    ];
+    let to = post(&client, &action, &[("origin", &app.url)], &refusal).await;
+    assert!(to.starts_with("/error?code=PC-AUTH-001"), "{to}");
+    let again = post(&client, &action, &[("origin", &app.url)], &refusal).await;
+    assert!(again.starts_with("/error?code=PC-AUTH-002"), "{again}");
 }

@@ -14,6 +14,11 @@ use crate::walk::{error, is_signed_in, live, sign_in, sign_out};
 /// discovery document broken (it names another issuer, which discovery
 /// would refuse), access tokens due for refresh at first use.
 async fn without_discovery(script: Script) -> Rig {
+    without_discovery_and(script, &[]).await
+}
+
+/// The same, with more settings.
+async fn without_discovery_and(script: Script, more: &[(&str, &str)]) -> Rig {
     let idp = HostileIdp::start(Script {
         discovery: |document, _| {
             document.insert("issuer".into(), json!("https://somewhere.else.example"));
@@ -35,7 +40,11 @@ async fn without_discovery(script: Script) -> Rig {
         ("BACKGROUND_REFRESH_SECONDS", "0".into()),
     ];
     let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    TestApp::with_hostile(idp).vars(&vars).spawn().await
+    TestApp::with_hostile(idp)
+        .vars(&vars)
+        .vars(more)
+        .spawn()
+        .await
 }
 
 async fn signed_in(script: Script) -> (Rig, Client) {
@@ -100,10 +109,37 @@ async fn without_discovery_an_id_token_from_another_issuer_or_unsigned_is_still_
     .await;
     assert_eq!(sign_in(&rig, &browser()).await, error("PC-AUTH-005"));
 
-    let rig = without_discovery(Script {
-        signing: Signing::AlgNone,
-        ..Script::default()
-    })
+    for signing in [Signing::AlgNone, Signing::Hs256WithPublicKey] {
+        let rig = without_discovery(Script {
+            signing,
+            ..Script::default()
+        })
+        .await;
+        assert_eq!(sign_in(&rig, &browser()).await, error("PC-AUTH-005"));
+    }
+}
+
+#[tokio::test]
+async fn a_provider_said_to_send_iss_in_its_callbacks_is_refused_without_it() {
+    let sends_iss = [("HOSTILE_AUTHORIZATION_RESPONSE_ISS", "true")];
+    let rig = without_discovery_and(
+        Script {
+            announces_iss: true,
+            ..Script::default()
+        },
+        &sends_iss,
+    )
+    .await;
+    assert_eq!(sign_in(&rig, &browser()).await, "/");
+
+    let rig = without_discovery_and(
+        Script {
+            announces_iss: true,
+            callback: |params, _| params.retain(|(name, _)| name != "iss"),
+            ..Script::default()
+        },
+        &sends_iss,
+    )
     .await;
     assert_eq!(sign_in(&rig, &browser()).await, error("PC-AUTH-005"));
 }

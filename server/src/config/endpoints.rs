@@ -9,7 +9,9 @@
 //! `<NAME>_TOKEN_URL` and `<NAME>_JWKS_URI` (required), and optional
 //! `<NAME>_USERINFO_URL`, `<NAME>_END_SESSION_URL`,
 //! `<NAME>_REVOCATION_URL`, `<NAME>_ID_TOKEN_SIGNING_ALGS` (default
-//! `RS256`) and `<NAME>_TOKEN_AUTH_METHOD`.
+//! `RS256`), `<NAME>_TOKEN_AUTH_METHOD` and
+//! `<NAME>_AUTHORIZATION_RESPONSE_ISS` (`true` when its callbacks carry RFC
+//! 9207 `iss`, which is then required).
 //!
 //! A plain OAuth 2.0 provider's variables:
 //!
@@ -51,8 +53,9 @@ pub(super) const DESCRIBED: [&str; 4] = [
 ];
 
 /// Suffixes only an OpenID Connect provider without discovery takes.
-pub(super) const OIDC_ONLY: [&str; 4] = [
+pub(super) const OIDC_ONLY: [&str; 5] = [
     "JWKS_URI",
+    "AUTHORIZATION_RESPONSE_ISS",
     "END_SESSION_URL",
     "REVOCATION_URL",
     "ID_TOKEN_SIGNING_ALGS",
@@ -204,6 +207,17 @@ pub(super) fn parse_oidc<'a>(
         problems,
     );
     let client_auth = client_auth(get, prefix, problems);
+    let sends_iss = match get(&var("AUTHORIZATION_RESPONSE_ISS")) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            problems.push(format!(
+                "{} must be true or false, not {other:?}",
+                var("AUTHORIZATION_RESPONSE_ISS")
+            ));
+            false
+        }
+    };
     Some(GivenMetadata {
         authorize_url: authorize_url?,
         token_url: token_url?,
@@ -213,6 +227,7 @@ pub(super) fn parse_oidc<'a>(
         revocation_url,
         id_token_algs,
         client_auth,
+        sends_iss,
     })
 }
 

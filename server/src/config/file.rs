@@ -65,7 +65,7 @@ const TOP_LEVEL: [(&str, &str); 19] = [
 ];
 
 /// Keys of a `[providers.<name>]` table.
-const PROVIDER_KEYS: [&str; 29] = [
+const PROVIDER_KEYS: [&str; 30] = [
     "preset",
     "response_mode",
     "issuer",
@@ -97,6 +97,7 @@ const PROVIDER_KEYS: [&str; 29] = [
     "end_session_url",
     "revocation_url",
     "id_token_signing_algs",
+    "authorization_response_iss",
 ];
 
 /// Reads the file at `path` into variables; every problem is named with
@@ -355,7 +356,7 @@ mod tests {
                  user_id_field, email_field, email_verified_field, name_field, avatar_field, \
                  emails_url, emails_list_field, emails_address_field, emails_primary_field, \
                  emails_verified_field, jwks_uri, end_session_url, revocation_url, \
-                 id_token_signing_algs)",
+                 id_token_signing_algs, authorization_response_iss)",
                 "`providers.acme.scopes` must be a list of strings or one string",
                 "`providers.acme.label` must be a string",
             ]

@@ -196,14 +196,16 @@ pub fn parse<'a>(
     providers
 }
 
-/// Two providers one of which is described by its endpoints (so its issuer
-/// may be a default) must not key accounts by the same issuer: the same
-/// user id at both would be one account.
+/// Two providers one of which is described by its endpoints (its issuer
+/// may be a default, or, without discovery, nothing ties it to the keys
+/// given) must not key accounts by the same issuer: the same user id at
+/// both would be one account.
 fn same_issuer(providers: &[ProviderSettings], problems: &mut Vec<String>) {
+    let described = |p: &ProviderSettings| p.oauth2.is_some() || p.metadata.is_some();
     for (i, one) in providers.iter().enumerate() {
         for other in &providers[i + 1..] {
-            if one.issuer == other.issuer && (one.oauth2.is_some() || other.oauth2.is_some()) {
-                let described = if one.oauth2.is_some() { one } else { other };
+            if one.issuer == other.issuer && (described(one) || described(other)) {
+                let described = if described(one) { one } else { other };
                 problems.push(format!(
                     "providers \"{}\" and \"{}\" would key their users' accounts by the same \
                      issuer {:?}: give {}_ISSUER a value of its own",

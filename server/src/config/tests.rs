@@ -1172,7 +1172,6 @@ fn an_openid_provider_without_discovery_is_read_from_its_endpoints_and_keys() {
     assert_eq!(from_code.providers, settings.providers);
 
     let problems = Settings::from_vars(&vars(&[
-        ("AUTH_PROVIDERS", "legacy,google"),
         ("LEGACY_CLIENT_ID", "id"),
         ("LEGACY_CLIENT_SECRET", "secret"),
         (
@@ -1188,6 +1187,20 @@ fn an_openid_provider_without_discovery_is_read_from_its_endpoints_and_keys() {
             "GOOGLE_JWKS_URI",
             "https://www.googleapis.com/oauth2/v3/certs",
         ),
+        ("AUTH_PROVIDERS", "legacy,google,fake-google"),
+        ("FAKE_GOOGLE_CLIENT_ID", "id"),
+        ("FAKE_GOOGLE_CLIENT_SECRET", "secret"),
+        ("FAKE_GOOGLE_ISSUER", "https://accounts.google.com"),
+        (
+            "FAKE_GOOGLE_AUTHORIZE_URL",
+            "https://sso.legacy.example/oauth/authorize",
+        ),
+        (
+            "FAKE_GOOGLE_TOKEN_URL",
+            "https://sso.legacy.example/oauth/token",
+        ),
+        ("FAKE_GOOGLE_JWKS_URI", "https://sso.legacy.example/keys"),
+        ("FAKE_GOOGLE_AUTHORIZATION_RESPONSE_ISS", "yes"),
     ]))
     .unwrap_err();
     let expected = [
@@ -1197,6 +1210,8 @@ fn an_openid_provider_without_discovery_is_read_from_its_endpoints_and_keys() {
         "LEGACY_ID_TOKEN_SIGNING_ALGS lists \"HS256\", which is not an accepted signature algorithm",
         "LEGACY_EMAIL_FIELD applies only to a plain OAuth 2.0 provider",
         "GOOGLE_JWKS_URI applies only to a provider described by its endpoints",
+        "FAKE_GOOGLE_AUTHORIZATION_RESPONSE_ISS must be true or false, not \"yes\"",
+        "providers \"google\" and \"fake-google\" would key their users' accounts by the same issuer \"https://accounts.google.com\": give FAKE_GOOGLE_ISSUER a value of its own",
     ];
     for want in expected {
         assert!(

@@ -166,6 +166,9 @@ pub struct GivenMetadata {
     /// JWS `alg` names the ID tokens are signed with (default `RS256`).
     pub id_token_algs: Vec<String>,
     pub client_auth: ClientAuth,
+    /// Whether its callbacks carry RFC 9207 `iss` (then one without it is
+    /// refused, as with discovery announcing it).
+    pub sends_iss: bool,
 }
 
 impl GivenMetadata {
@@ -181,6 +184,7 @@ impl GivenMetadata {
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": self.id_token_algs,
             "token_endpoint_auth_methods_supported": [auth],
+            "authorization_response_iss_parameter_supported": self.sends_iss,
         });
         let optional = [
             ("userinfo_endpoint", &self.userinfo_url),

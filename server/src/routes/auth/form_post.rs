@@ -5,9 +5,9 @@
 //! cookie comes along. The page holds only the authorization response's
 //! own fields, escaped, is never stored or framed, and runs only its one
 //! script (a nonce of its own); without JavaScript, a button does the
-//! same. It keeps the site's referrer policy: with `no-referrer` a browser
-//! sends `Origin: null` even to its own site, and the post would look
-//! cross-site again. A post it made that still arrives cross-site is
+//! same. Its referrer policy is `same-origin` whatever the site's: with
+//! `no-referrer` a browser sends `Origin: null` even to its own site, and
+//! the post would look cross-site again. A post it made that still arrives cross-site is
 //! refused rather than relayed once more ([`RELAYED`]).
 
 use axum::{
@@ -16,16 +16,14 @@ use axum::{
 };
 
 use super::sign_in::CallbackQuery;
+use crate::pages::escape;
 
 /// The field the page adds, so a post it made is never relayed again.
 pub(super) const RELAYED: &str = "portcullis_relayed";
 
-/// The longest field value carried on; an authorization response's fields
-/// are far shorter, and a longer one is cut rather than reflected whole.
-const MAX_FIELD: usize = 4096;
-
 /// The page that posts `form` to `/auth/callback/{provider}` from this site.
 pub(super) fn relay(provider: &str, form: &CallbackQuery) -> Response {
+    // 256 random bits, base64url: as good a script nonce as a grant id.
     let nonce = crate::vault::new_grant_id();
     let fields = [
         ("code", &form.code),
@@ -37,10 +35,9 @@ pub(super) fn relay(provider: &str, form: &CallbackQuery) -> Response {
         .iter()
         .filter_map(|(name, value)| value.as_deref().map(|value| (name, value)))
         .map(|(name, value)| {
-            let value: String = value.chars().take(MAX_FIELD).collect();
             format!(
                 r#"<input type="hidden" name="{name}" value="{}">"#,
-                escape(&value)
+                escape(value)
             )
         })
         .collect();
@@ -55,6 +52,7 @@ pub(super) fn relay(provider: &str, form: &CallbackQuery) -> Response {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="icon" href="data:,">
+<meta name="referrer" content="same-origin">
 <title>Signing you in…</title>
 </head>
 <body>
@@ -88,22 +86,6 @@ pub(super) fn relay(provider: &str, form: &CallbackQuery) -> Response {
     response
 }
 
-/// `text` safe inside an HTML attribute value or text.
-fn escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            c => escaped.push(c),
-        }
-    }
-    escaped
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,8 +110,8 @@ mod tests {
             .unwrap()
             .to_owned();
         assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
-        // The site's policy applies: `no-referrer` would make the browser
-        // send `Origin: null` to this very site.
+        // Never `no-referrer`, which would make the browser send
+        // `Origin: null` to this very site.
         assert!(response.headers().get(header::REFERRER_POLICY).is_none());
         let html = body(response).await;
         assert!(html.contains(r#"action="/auth/callback/apple""#));
@@ -141,6 +123,11 @@ mod tests {
         );
         assert!(html.contains(r#"name="state" value="s&amp;1""#));
         assert!(!html.contains(r#"name="iss""#));
+        assert!(html.contains(r#"<meta name="referrer" content="same-origin">"#));
+        assert!(
+            html.contains(r#"name="portcullis_relayed" value="1""#),
+            "the loop guard"
+        );
         assert!(!html.contains("<script>alert"));
         // The one script runs by the page's own nonce, and the form may
         // only go to this site.
