@@ -341,3 +341,71 @@ async fn a_client_the_token_endpoint_does_not_authenticate_ends_on_a_clear_page(
     // its plain part.
     assert!(!html.contains("fake oauth2 secret"), "{html}");
 }
+
+#[tokio::test]
+async fn the_bitbucket_preset_needs_only_its_client_and_reads_bitbuckets_answers() {
+    let fake = FakeOAuth2::start(bitbucket()).await;
+    let site = fake.url.clone();
+    let api = format!("{site}/2.0");
+    let app = TestApp::without_provider()
+        .vars(&[
+            ("AUTH_PROVIDERS", "bitbucket"),
+            ("BITBUCKET_CLIENT_ID", crate::fake_oauth2::CLIENT_ID),
+            ("BITBUCKET_CLIENT_SECRET", crate::fake_oauth2::CLIENT_SECRET),
+            // Where the fake stands in for bitbucket.org and its API.
+            ("BITBUCKET_ISSUER", &site),
+            ("BITBUCKET_API_URL", &api),
+        ])
+        .spawn()
+        .await;
+    let client = browser();
+    let start = client
+        .get(format!("{}/auth/sign-in/bitbucket", app.url))
+        .send()
+        .await
+        .unwrap();
+    let authorize = location(&app.url, &start);
+    assert!(
+        authorize.starts_with(&format!("{site}/site/oauth2/authorize?")),
+        "{authorize}"
+    );
+    let approved = client.get(&authorize).send().await.unwrap();
+    let back = client
+        .get(location(&authorize, &approved))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(back.headers()[header::LOCATION], "/");
+
+    let user = user_json(&client, &app).await;
+    assert_eq!(user["name"], "Emma Example", "{user}");
+    assert_eq!(user["email"], "emma@example.com", "{user}");
+    let (subject, verified): (String, bool) =
+        sqlx::query_as("SELECT subject, email_verified FROM identities")
+            .fetch_one(&app.db().await)
+            .await
+            .unwrap();
+    assert_eq!(subject, "557058:c0b72ad0-1cb5-4018-9cdc-0cde8492c443");
+    assert!(verified);
+    let Seen { token, .. } = fake.seen();
+    assert!(
+        token[0]
+            .1
+            .as_deref()
+            .is_some_and(|a| a.starts_with("Basic "))
+    );
+    assert_eq!(
+        param(
+            &Url::parse(&authorize)
+                .unwrap()
+                .query_pairs()
+                .into_owned()
+                .collect::<Vec<_>>(),
+            "scope"
+        ),
+        Some("account email")
+    );
+    let (status, profile) = live(&client, &app.url).await;
+    assert_eq!(status, StatusCode::OK, "{profile}");
+    assert!(profile.to_string().contains("Bitbucket API"), "{profile}");
+}

@@ -94,6 +94,11 @@ impl FakeOAuth2 {
             .route("/oauth/token", post(token))
             .route("/api/user", get(user))
             .route("/api/user/emails", get(emails))
+            // The same at Bitbucket's paths, for its preset.
+            .route("/site/oauth2/authorize", get(authorize))
+            .route("/site/oauth2/access_token", post(token))
+            .route("/2.0/user", get(user))
+            .route("/2.0/user/emails", get(emails))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());

@@ -417,7 +417,11 @@ fn an_unknown_preset_and_an_api_url_for_openid_connect_are_problems() {
     assert!(
         problems.0[0].starts_with("A_PRESET: \"myspace\" is not a preset (known: google, github")
     );
-    assert!(problems.0[1].starts_with("GOOGLE_API_URL applies to GitHub and Discord only"));
+    assert!(
+        problems.0[1].starts_with(
+            "GOOGLE_API_URL applies to the GitHub, Discord and Bitbucket presets only"
+        )
+    );
 }
 
 #[test]
@@ -903,42 +907,46 @@ fn the_settings_files_api_tables_are_the_remote_apis_in_file_order() {
     );
 }
 
-/// Bitbucket Cloud written as configuration only.
+/// Bitbucket Cloud written as configuration only (a name that is not its
+/// preset's, which needs none of this).
 const BITBUCKET: [(&str, &str); 12] = [
-    ("AUTH_PROVIDERS", "bitbucket"),
-    ("BITBUCKET_CLIENT_ID", "bb-key"),
-    ("BITBUCKET_CLIENT_SECRET", "bb-secret"),
+    ("AUTH_PROVIDERS", "bitbucket-cloud"),
+    ("BITBUCKET_CLOUD_CLIENT_ID", "bb-key"),
+    ("BITBUCKET_CLOUD_CLIENT_SECRET", "bb-secret"),
     (
-        "BITBUCKET_AUTHORIZE_URL",
+        "BITBUCKET_CLOUD_AUTHORIZE_URL",
         "https://bitbucket.org/site/oauth2/authorize",
     ),
     (
-        "BITBUCKET_TOKEN_URL",
+        "BITBUCKET_CLOUD_TOKEN_URL",
         "https://bitbucket.org/site/oauth2/access_token",
     ),
     (
-        "BITBUCKET_USERINFO_URL",
+        "BITBUCKET_CLOUD_USERINFO_URL",
         "https://api.bitbucket.org/2.0/user",
     ),
-    ("BITBUCKET_SCOPES", "account email"),
-    ("BITBUCKET_USER_ID_FIELD", "/account_id"),
-    ("BITBUCKET_NAME_FIELD", "/display_name"),
-    ("BITBUCKET_AVATAR_FIELD", "/links/avatar/href"),
+    ("BITBUCKET_CLOUD_SCOPES", "account email"),
+    ("BITBUCKET_CLOUD_USER_ID_FIELD", "/account_id"),
+    ("BITBUCKET_CLOUD_NAME_FIELD", "/display_name"),
+    ("BITBUCKET_CLOUD_AVATAR_FIELD", "/links/avatar/href"),
     (
-        "BITBUCKET_EMAILS_URL",
+        "BITBUCKET_CLOUD_EMAILS_URL",
         "https://api.bitbucket.org/2.0/user/emails",
     ),
-    ("BITBUCKET_EMAILS_LIST_FIELD", "/values"),
+    ("BITBUCKET_CLOUD_EMAILS_LIST_FIELD", "/values"),
 ];
 
 #[test]
 fn a_plain_oauth2_provider_is_read_from_its_endpoints_alone_with_sensible_defaults() {
     let mut given = BITBUCKET.to_vec();
     given.extend([
-        ("BITBUCKET_EMAILS_PRIMARY_FIELD", "/is_primary"),
-        ("BITBUCKET_EMAILS_VERIFIED_FIELD", "/is_confirmed"),
-        ("BITBUCKET_AUTHORIZE_PARAMS", "prompt=consent&hint=a%20b"),
-        ("BITBUCKET_TOKEN_PARAMS", "audience=api"),
+        ("BITBUCKET_CLOUD_EMAILS_PRIMARY_FIELD", "/is_primary"),
+        ("BITBUCKET_CLOUD_EMAILS_VERIFIED_FIELD", "/is_confirmed"),
+        (
+            "BITBUCKET_CLOUD_AUTHORIZE_PARAMS",
+            "prompt=consent&hint=a%20b",
+        ),
+        ("BITBUCKET_CLOUD_TOKEN_PARAMS", "audience=api"),
     ]);
     let settings = Settings::from_vars(&vars(&given)).unwrap();
     let bitbucket = &settings.providers[0];
@@ -948,7 +956,7 @@ fn a_plain_oauth2_provider_is_read_from_its_endpoints_alone_with_sensible_defaul
     );
     // Accounts are keyed by the authorization endpoint's origin.
     assert_eq!(bitbucket.issuer, "https://bitbucket.org");
-    assert_eq!(bitbucket.label, "Bitbucket");
+    assert_eq!(bitbucket.label, "Bitbucket-cloud");
     assert_eq!(bitbucket.scopes, ["account", "email"]);
     let oauth2 = bitbucket.oauth2.as_deref().unwrap();
     assert_eq!(
@@ -987,9 +995,9 @@ fn a_plain_oauth2_provider_is_read_from_its_endpoints_alone_with_sensible_defaul
     // The issuer, when given, keys the accounts instead; no scope is
     // asked for unless told.
     let mut given = BITBUCKET.to_vec();
-    given.retain(|(key, _)| *key != "BITBUCKET_SCOPES");
-    given.push(("BITBUCKET_ISSUER", "https://bitbucket.org/"));
-    given.push(("BITBUCKET_TOKEN_AUTH_METHOD", "client_secret_post"));
+    given.retain(|(key, _)| *key != "BITBUCKET_CLOUD_SCOPES");
+    given.push(("BITBUCKET_CLOUD_ISSUER", "https://bitbucket.org/"));
+    given.push(("BITBUCKET_CLOUD_TOKEN_AUTH_METHOD", "client_secret_post"));
     let settings = Settings::from_vars(&vars(&given)).unwrap();
     let bitbucket = &settings.providers[0];
     assert_eq!(bitbucket.issuer, "https://bitbucket.org/");
@@ -1044,7 +1052,7 @@ fn every_problem_of_a_provider_configured_by_its_endpoints_is_reported_at_once()
         "FORGE_TOKEN_PARAMS sets \"code_verifier\", which the protocol sets itself",
         "FORGE_USER_ID_FIELD must be a JSON pointer (RFC 6901) such as /user/id, not \"id\"",
         "FORGE_EMAILS_ADDRESS_FIELD must be a JSON pointer",
-        "FORGE_API_URL applies to GitHub and Discord only (this provider's API is FORGE_USERINFO_URL)",
+        "FORGE_API_URL applies to the GitHub, Discord and Bitbucket presets only (this provider's API is FORGE_USERINFO_URL)",
         "WORK_USERINFO_URL applies only to a provider described by its endpoints",
         "GITEA_AUTHORIZE_PARAMS sets \"response_mode\", which the protocol sets itself",
         "GITEA_AUTHORIZE_PARAMS has a parameter without a name",
@@ -1065,7 +1073,7 @@ fn a_provider_described_by_its_endpoints_in_code_or_the_file_equals_the_same_fro
     let from_code = Settings::builder()
         .database_url("sqlite::memory:")
         .provider(
-            ProviderConfig::new("bitbucket")
+            ProviderConfig::new("bitbucket-cloud")
                 .client("bb-key", "bb-secret")
                 .endpoints(
                     "https://bitbucket.org/site/oauth2/authorize",
@@ -1087,15 +1095,18 @@ fn a_provider_described_by_its_endpoints_in_code_or_the_file_equals_the_same_fro
     let mut given = BITBUCKET.to_vec();
     given.extend([
         ("DATABASE_URL", "sqlite::memory:"),
-        ("BITBUCKET_TOKEN_AUTH_METHOD", "client_secret_post"),
-        ("BITBUCKET_AUTHORIZE_PARAMS", "prompt=consent&hint=a%26b"),
+        ("BITBUCKET_CLOUD_TOKEN_AUTH_METHOD", "client_secret_post"),
+        (
+            "BITBUCKET_CLOUD_AUTHORIZE_PARAMS",
+            "prompt=consent&hint=a%26b",
+        ),
     ]);
     let from_vars = Settings::from_vars(&vars_as_given(&given)).unwrap();
     assert_eq!(from_code.providers, from_vars.providers);
 
     let from_file = file::parse(
         r#"
-        [providers.bitbucket]
+        [providers.bitbucket-cloud]
         client_id = "bb-key"
         client_secret = "bb-secret"
         authorize_url = "https://bitbucket.org/site/oauth2/authorize"

@@ -156,29 +156,42 @@ impl PlainProvider for Configured {
         access_token: &Secret,
     ) -> Result<ProfileData, ProfileError> {
         let config = oauth2(settings).ok_or(ProfileError::UnknownProvider)?;
-        // What signing in reads, read again: the same identity, fresh.
-        let identity = fetch_identity(http, &endpoints.api, settings, config, access_token).await?;
-        let mut data = Object::new();
-        data.insert("id".into(), Value::String(identity.subject));
-        data.insert("name".into(), Value::String(identity.name));
-        if let Some(email) = identity.email {
-            data.insert("email".into(), Value::String(email));
-            let verified = if identity.email_verified { "yes" } else { "no" };
-            data.insert("email_verified".into(), Value::String(verified.into()));
-        }
-        Ok(ProfileData {
-            source: "the provider's user-info endpoint",
-            data,
-            fields: PROFILE_FIELDS,
-        })
+        let source = "the provider's user-info endpoint";
+        profile_of(http, &endpoints.api, settings, config, access_token, source).await
     }
+}
+
+/// What the profile shows: the identity signing in reads, read again
+/// fresh from `userinfo_url` (and the e-mail list), labelled `source`.
+pub(super) async fn profile_of(
+    http: &ProviderHttp,
+    userinfo_url: &str,
+    settings: &ProviderSettings,
+    config: &OAuth2Settings,
+    access_token: &Secret,
+    source: &'static str,
+) -> Result<ProfileData, ProfileError> {
+    let identity = fetch_identity(http, userinfo_url, settings, config, access_token).await?;
+    let mut data = Object::new();
+    data.insert("id".into(), Value::String(identity.subject));
+    data.insert("name".into(), Value::String(identity.name));
+    if let Some(email) = identity.email {
+        data.insert("email".into(), Value::String(email));
+        let verified = if identity.email_verified { "yes" } else { "no" };
+        data.insert("email_verified".into(), Value::String(verified.into()));
+    }
+    Ok(ProfileData {
+        source,
+        data,
+        fields: PROFILE_FIELDS,
+    })
 }
 
 /// The user-info answer at `userinfo_url`, and the e-mail list where one
 /// is configured, read into the identity. An e-mail list the provider
 /// refuses (a 4xx: a scope not granted, say) gives no e-mail rather than
 /// failing the sign-in; one that is down fails it, as user-info would.
-async fn fetch_identity(
+pub(super) async fn fetch_identity(
     http: &ProviderHttp,
     userinfo_url: &str,
     settings: &ProviderSettings,

@@ -4,6 +4,7 @@
 //! provider never takes the app down.
 
 pub mod backchannel;
+pub mod bitbucket;
 pub mod claims;
 pub mod configured;
 pub mod discord;
@@ -108,12 +109,13 @@ pub struct Preset {
 /// The registry of presets: a provider named like one (or whose
 /// `<NAME>_PRESET` names one) takes its defaults. A new provider file adds
 /// one line here.
-const PRESET_TABLE: [(&str, Preset); 5] = [
+const PRESET_TABLE: [(&str, Preset); 6] = [
     ("google", google::PRESET),
     ("github", github::PRESET),
     ("gitlab", gitlab::PRESET),
     ("microsoft", microsoft::PRESET),
     ("discord", discord::PRESET),
+    ("bitbucket", bitbucket::PRESET),
 ];
 
 /// Names of the presets, in the registry's order.
