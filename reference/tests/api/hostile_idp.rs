@@ -330,6 +330,8 @@ impl HostileIdp {
                 "/common/v2.0/.well-known/openid-configuration",
                 get(discovery),
             )
+            // An issuer with a path (LinkedIn's `/oauth`).
+            .route("/oauth/.well-known/openid-configuration", get(discovery))
             .route("/jwks", get(jwks))
             .route("/authorize", get(authorize))
             .route("/token", post(token))

@@ -32,12 +32,22 @@ async fn live_loads(rig: &Rig, client: &Client) {
 /// Sign-in, live data, a refresh and a back-channel logout in `shape`;
 /// the identity stored is `(subject, e-mail, verified)`.
 async fn works_in_its_shape(shape: Shape, identity: (&str, &str, bool)) {
+    works_in_its_shape_with(shape, identity, &[]).await;
+}
+
+/// The same, with more settings (a preset for the provider, say).
+async fn works_in_its_shape_with(
+    shape: Shape,
+    identity: (&str, &str, bool),
+    more: &[(&str, &str)],
+) {
     let script = Script {
         shape: Some(shape),
         ..Script::default()
     };
     let rig = TestApp::hostile(script)
         .vars(&[("BACKGROUND_REFRESH_SECONDS", "0")])
+        .vars(more)
         .spawn()
         .await;
     let client = browser();
@@ -83,6 +93,29 @@ async fn works_in_its_shape(shape: Shape, identity: (&str, &str, bool)) {
         .status();
     assert_eq!(status, StatusCode::OK);
     assert!(!is_signed_in(&rig, &client).await);
+}
+
+#[tokio::test]
+async fn the_slack_preset_with_slacks_answers_signs_in_refreshes_and_signs_out() {
+    // `"ok": true` beside the tokens, team claims under URLs, blank names.
+    works_in_its_shape_with(
+        shape!("slack", ""),
+        ("U0R7JM", "krane@slack-shape.test", true),
+        &[("HOSTILE_PRESET", "slack")],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_linkedin_preset_with_linkedins_answers_signs_in_refreshes_and_signs_out() {
+    // `email_verified` as the string "true", `locale` an object in
+    // userinfo, a comma-separated scope; an issuer with a path.
+    works_in_its_shape_with(
+        shape!("linkedin", "/oauth"),
+        ("782bbtaQ", "doe@linkedin-shape.test", true),
+        &[("HOSTILE_PRESET", "linkedin")],
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -14,6 +14,7 @@ pub mod google;
 pub mod id_token;
 pub mod jws;
 pub mod keys;
+pub mod linkedin;
 pub mod logout;
 pub mod microsoft;
 pub mod oauth2;
@@ -22,6 +23,7 @@ mod oidc_flow;
 pub mod plain;
 pub mod protocol;
 mod settings;
+pub mod slack;
 pub mod userinfo;
 
 use std::{
@@ -109,13 +111,15 @@ pub struct Preset {
 /// The registry of presets: a provider named like one (or whose
 /// `<NAME>_PRESET` names one) takes its defaults. A new provider file adds
 /// one line here.
-const PRESET_TABLE: [(&str, Preset); 6] = [
+const PRESET_TABLE: [(&str, Preset); 8] = [
     ("google", google::PRESET),
     ("github", github::PRESET),
     ("gitlab", gitlab::PRESET),
     ("microsoft", microsoft::PRESET),
     ("discord", discord::PRESET),
     ("bitbucket", bitbucket::PRESET),
+    ("slack", slack::PRESET),
+    ("linkedin", linkedin::PRESET),
 ];
 
 /// Names of the presets, in the registry's order.
