@@ -409,3 +409,63 @@ async fn the_bitbucket_preset_needs_only_its_client_and_reads_bitbuckets_answers
     assert_eq!(status, StatusCode::OK, "{profile}");
     assert!(profile.to_string().contains("Bitbucket API"), "{profile}");
 }
+
+#[tokio::test]
+async fn the_x_preset_signs_in_by_its_numeric_id_without_an_email() {
+    // `GET /2/users/me` as X documents it.
+    let fake = FakeOAuth2::start(Behaviour {
+        user: json!({ "data": { "id": "2244994945", "name": "X Dev", "username": "XDevelopers" } }),
+        emails: None,
+        ..bitbucket()
+    })
+    .await;
+    let site = fake.url.clone();
+    let api = format!("{site}/2");
+    let app = TestApp::without_provider()
+        .vars(&[
+            ("AUTH_PROVIDERS", "x"),
+            ("X_CLIENT_ID", crate::fake_oauth2::CLIENT_ID),
+            ("X_CLIENT_SECRET", crate::fake_oauth2::CLIENT_SECRET),
+            ("X_ISSUER", &site),
+            ("X_API_URL", &api),
+        ])
+        .spawn()
+        .await;
+    let client = browser();
+    let start = client
+        .get(format!("{}/auth/sign-in/x", app.url))
+        .send()
+        .await
+        .unwrap();
+    let authorize = location(&app.url, &start);
+    assert!(
+        authorize.starts_with(&format!("{site}/i/oauth2/authorize?")),
+        "{authorize}"
+    );
+    let query: Vec<(String, String)> = Url::parse(&authorize)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
+    assert_eq!(
+        param(&query, "scope"),
+        Some("users.read tweet.read offline.access")
+    );
+    assert_eq!(param(&query, "code_challenge_method"), Some("S256"));
+    let approved = client.get(&authorize).send().await.unwrap();
+    let back = client
+        .get(location(&authorize, &approved))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(back.headers()[header::LOCATION], "/");
+
+    let user = user_json(&client, &app).await;
+    assert_eq!(user["name"], "X Dev", "{user}");
+    assert!(user["email"].is_null(), "{user}");
+    let subject: (String,) = sqlx::query_as("SELECT subject FROM identities")
+        .fetch_one(&app.db().await)
+        .await
+        .unwrap();
+    assert_eq!(subject.0, "2244994945");
+}

@@ -99,6 +99,10 @@ impl FakeOAuth2 {
             .route("/site/oauth2/access_token", post(token))
             .route("/2.0/user", get(user))
             .route("/2.0/user/emails", get(emails))
+            // And at X's, for its preset.
+            .route("/i/oauth2/authorize", get(authorize))
+            .route("/2/oauth2/token", post(token))
+            .route("/2/users/me", get(user))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());

@@ -25,6 +25,7 @@ pub mod protocol;
 mod settings;
 pub mod slack;
 pub mod userinfo;
+pub mod x;
 
 use std::{
     fmt,
@@ -111,7 +112,7 @@ pub struct Preset {
 /// The registry of presets: a provider named like one (or whose
 /// `<NAME>_PRESET` names one) takes its defaults. A new provider file adds
 /// one line here.
-const PRESET_TABLE: [(&str, Preset); 8] = [
+const PRESET_TABLE: [(&str, Preset); 9] = [
     ("google", google::PRESET),
     ("github", github::PRESET),
     ("gitlab", gitlab::PRESET),
@@ -120,6 +121,7 @@ const PRESET_TABLE: [(&str, Preset); 8] = [
     ("bitbucket", bitbucket::PRESET),
     ("slack", slack::PRESET),
     ("linkedin", linkedin::PRESET),
+    ("x", x::PRESET),
 ];
 
 /// Names of the presets, in the registry's order.

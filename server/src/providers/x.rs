@@ -1,0 +1,121 @@
+//! X (formerly Twitter): plain OAuth 2.0 with PKCE, written as the
+//! configuration any provider could be (`configured.rs`). The user comes
+//! from `GET /2/users/me` (`{"data": {"id", "name", "username"}}`), keyed by
+//! its numeric `id` as a string (never the `username`, which users change).
+//! X gives no e-mail through this API, so its users sign in without one.
+//! The client authenticates with HTTP Basic (a confidential client);
+//! `offline.access` asks for a refresh token.
+
+use async_trait::async_trait;
+
+use super::{
+    Preset, Protocol, ProviderSettings, ResponseMode,
+    configured::{self, OAuth2Settings, UserFields},
+    oauth2::{ApiError, ClientAuth, Endpoints},
+    plain::PlainProvider,
+    protocol::{ProfileData, ProfileError},
+};
+use crate::{http_client::ProviderHttp, secret::Secret, users::Identity};
+
+pub const PRESET: Preset = Preset {
+    issuer: "https://x.com",
+    label: "X",
+    protocol: Protocol::Plain(&X),
+    scopes: "users.read tweet.read offline.access",
+    response_mode: ResponseMode::Query,
+};
+
+/// X's API, for its site.
+const PUBLIC_API: &str = "https://api.x.com/2";
+
+/// X, as a [`PlainProvider`].
+pub struct X;
+
+/// Where its answer says who the user is, for `endpoints`.
+fn described(endpoints: &Endpoints) -> OAuth2Settings {
+    OAuth2Settings {
+        authorize_url: endpoints.authorize.clone(),
+        token_url: endpoints.token.clone(),
+        userinfo_url: format!("{}/users/me", endpoints.api),
+        client_auth: ClientAuth::Basic,
+        authorize_params: Vec::new(),
+        token_params: Vec::new(),
+        fields: UserFields {
+            id: "/data/id".into(),
+            email: None,
+            email_verified: None,
+            name: Some("/data/name".into()),
+            avatar: Some("/data/profile_image_url".into()),
+        },
+        emails: None,
+    }
+}
+
+#[async_trait]
+impl PlainProvider for X {
+    fn name(&self) -> &'static str {
+        "x"
+    }
+
+    fn endpoints(&self, settings: &ProviderSettings) -> Endpoints {
+        let site = settings.issuer.trim_end_matches('/');
+        let api = match settings.api_url.as_deref() {
+            Some(api) => api.trim_end_matches('/').to_owned(),
+            None => PUBLIC_API.to_owned(),
+        };
+        Endpoints {
+            authorize: format!("{site}/i/oauth2/authorize"),
+            token: format!("{api}/oauth2/token"),
+            api,
+        }
+    }
+
+    fn client_auth(&self, _settings: &ProviderSettings) -> ClientAuth {
+        ClientAuth::Basic
+    }
+
+    async fn identity(
+        &self,
+        http: &ProviderHttp,
+        endpoints: &Endpoints,
+        settings: &ProviderSettings,
+        access_token: &Secret,
+    ) -> Result<Identity, ApiError> {
+        let config = described(endpoints);
+        configured::fetch_identity(http, &config.userinfo_url, settings, &config, access_token)
+            .await
+    }
+
+    async fn profile(
+        &self,
+        http: &ProviderHttp,
+        endpoints: &Endpoints,
+        settings: &ProviderSettings,
+        access_token: &Secret,
+    ) -> Result<ProfileData, ProfileError> {
+        let config = described(endpoints);
+        let url = &config.userinfo_url;
+        configured::profile_of(http, url, settings, &config, access_token, "X API").await
+    }
+
+    fn revocation_endpoint(&self, endpoints: &Endpoints) -> Option<String> {
+        Some(format!("{}/oauth2/revoke", endpoints.api))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_endpoints_are_xs_and_follow_a_configured_site_and_api() {
+        let x = X.endpoints(&ProviderSettings::for_tests("x", PRESET.issuer));
+        assert_eq!(x.authorize, "https://x.com/i/oauth2/authorize");
+        assert_eq!(x.token, "https://api.x.com/2/oauth2/token");
+        assert_eq!(described(&x).userinfo_url, "https://api.x.com/2/users/me");
+        assert_eq!(
+            X.revocation_endpoint(&x).as_deref(),
+            Some("https://api.x.com/2/oauth2/revoke")
+        );
+    }
+}
