@@ -330,8 +330,9 @@ impl HostileIdp {
                 "/common/v2.0/.well-known/openid-configuration",
                 get(discovery),
             )
-            // An issuer with a path (LinkedIn's `/oauth`).
+            // Issuers with a path (LinkedIn's `/oauth`, Twitch's `/oauth2`).
             .route("/oauth/.well-known/openid-configuration", get(discovery))
+            .route("/oauth2/.well-known/openid-configuration", get(discovery))
             .route("/jwks", get(jwks))
             .route("/authorize", get(authorize))
             .route("/token", post(token))
@@ -530,6 +531,18 @@ async fn discovery(State(inner): State<Shared>) -> Json<Value> {
     Json(document)
 }
 
+/// Whether a discovery document announces `client_secret_post` and not
+/// `client_secret_basic`.
+fn announces_post_only(discovery: &str) -> bool {
+    let document: Value = serde_json::from_str(discovery).unwrap();
+    let methods = document["token_endpoint_auth_methods_supported"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let has = |name: &str| methods.iter().any(|method| method == name);
+    has("client_secret_post") && !has("client_secret_basic")
+}
+
 async fn jwks(State(inner): State<Shared>) -> Response {
     let mut inner = inner.lock().unwrap();
     inner.calls.jwks += 1;
@@ -612,11 +625,25 @@ async fn token(
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"))
     );
-    if headers
+    let header_auth = headers
         .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        != Some(expected_auth.as_str())
-    {
+        .and_then(|v| v.to_str().ok());
+    // The client must authenticate the way the provider's shape announces
+    // (Twitch: client_secret_post only), else with HTTP Basic.
+    let post_only = shared
+        .lock()
+        .unwrap()
+        .script
+        .shape
+        .is_some_and(|shape| announces_post_only(shape.discovery));
+    let authenticated = if post_only {
+        header_auth.is_none()
+            && form.get("client_id").map(String::as_str) == Some(CLIENT_ID)
+            && form.get("client_secret").map(String::as_str) == Some(CLIENT_SECRET)
+    } else {
+        header_auth == Some(expected_auth.as_str())
+    };
+    if !authenticated {
         return token_error("invalid_client");
     }
     let field = |name: &str| form.get(name).cloned().unwrap_or_default();

@@ -119,6 +119,48 @@ async fn the_linkedin_preset_with_linkedins_answers_signs_in_refreshes_and_signs
 }
 
 #[tokio::test]
+async fn the_twitch_preset_asks_for_its_claims_and_signs_in_refreshes_and_signs_out() {
+    // The e-mail only when the `claims` parameter asks; the name is the
+    // `preferred_username`; `token_type: bearer`, the scope an array.
+    let twitch = [("HOSTILE_PRESET", "twitch")];
+    works_in_its_shape_with(
+        shape!("twitch", "/oauth2"),
+        ("713936733", "twitchdev@twitch-shape.test", true),
+        &twitch,
+    )
+    .await;
+
+    let rig = TestApp::hostile(Script {
+        shape: Some(shape!("twitch", "/oauth2")),
+        ..Script::default()
+    })
+    .vars(&twitch)
+    .spawn()
+    .await;
+    let client = browser();
+    let authorize = crate::walk::start(&rig, &client).await;
+    let claims = reqwest::Url::parse(&authorize)
+        .unwrap()
+        .query_pairs()
+        .find(|(name, _)| name == "claims")
+        .map(|(_, value)| value.into_owned())
+        .expect("a claims parameter");
+    let claims: serde_json::Value = serde_json::from_str(&claims).unwrap();
+    assert!(claims["id_token"].get("email").is_some(), "{claims}");
+    assert!(
+        claims["userinfo"].get("email_verified").is_some(),
+        "{claims}"
+    );
+    let callback = crate::walk::authorize(&rig, &client, &authorize).await;
+    assert_eq!(crate::walk::finish(&client, &callback).await, "/");
+    let name: (String,) = sqlx::query_as("SELECT name FROM users")
+        .fetch_one(&rig.database.connect().await)
+        .await
+        .unwrap();
+    assert_eq!(name.0, "twitchdev");
+}
+
+#[tokio::test]
 async fn auth0_shaped_answers_sign_in_refresh_and_sign_out() {
     // Issuer with a trailing slash, `updated_at` as RFC 3339 text.
     works_in_its_shape(

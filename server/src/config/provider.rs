@@ -189,6 +189,7 @@ pub fn parse<'a>(
                 oauth2,
                 metadata,
                 response_mode,
+                authorize_params: preset.map_or(&[], |p| p.authorize_params),
             });
         }
     }

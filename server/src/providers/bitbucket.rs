@@ -23,6 +23,7 @@ pub const PRESET: Preset = Preset {
     protocol: Protocol::Plain(&Bitbucket),
     scopes: "account email",
     response_mode: ResponseMode::Query,
+    authorize_params: &[],
 };
 
 /// Bitbucket Cloud's API, for its site.

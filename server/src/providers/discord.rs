@@ -22,6 +22,7 @@ pub const PRESET: Preset = Preset {
     protocol: Protocol::Plain(&Discord),
     scopes: "identify email",
     response_mode: ResponseMode::Query,
+    authorize_params: &[],
 };
 
 /// Discord, as a [`PlainProvider`].

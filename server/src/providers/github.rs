@@ -26,6 +26,7 @@ pub const PRESET: Preset = Preset {
     protocol: Protocol::Plain(&GitHub),
     scopes: "read:user user:email",
     response_mode: ResponseMode::Query,
+    authorize_params: &[],
 };
 
 /// GitHub, as a [`PlainProvider`]. It revokes grants through its own

@@ -74,7 +74,8 @@ pub struct IdClaims {
 /// whatever unambiguous shape they came.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Profile {
-    /// `name`, else `given_name` and `family_name` joined.
+    /// `name`, else `given_name` and `family_name` joined, else
+    /// `preferred_username` (Twitch has only that).
     pub name: Option<String>,
     pub email: Option<String>,
     /// `None` when the provider did not say (or said it unreadably).
@@ -115,6 +116,7 @@ impl Profile {
                 .collect();
             (!parts.is_empty()).then(|| parts.join(" "))
         });
+        let name = name.or_else(|| claims::text(claims, "preferred_username"));
         Self {
             name,
             email: claims::text(claims, "email"),

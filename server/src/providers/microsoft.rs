@@ -18,6 +18,7 @@ pub const PRESET: Preset = Preset {
     protocol: Protocol::OidcMultiTenant,
     scopes: "openid email profile",
     response_mode: ResponseMode::Query,
+    authorize_params: &[],
 };
 
 const PLACEHOLDER: &str = "{tenantid}";

@@ -24,6 +24,7 @@ pub mod plain;
 pub mod protocol;
 mod settings;
 pub mod slack;
+pub mod twitch;
 pub mod userinfo;
 pub mod x;
 
@@ -107,12 +108,14 @@ pub struct Preset {
     pub scopes: &'static str,
     /// How it sends the authorization response back.
     pub response_mode: ResponseMode,
+    /// Parameters its authorization request always carries (its quirks).
+    pub authorize_params: &'static [(&'static str, &'static str)],
 }
 
 /// The registry of presets: a provider named like one (or whose
 /// `<NAME>_PRESET` names one) takes its defaults. A new provider file adds
 /// one line here.
-const PRESET_TABLE: [(&str, Preset); 9] = [
+const PRESET_TABLE: [(&str, Preset); 10] = [
     ("google", google::PRESET),
     ("github", github::PRESET),
     ("gitlab", gitlab::PRESET),
@@ -122,6 +125,7 @@ const PRESET_TABLE: [(&str, Preset); 9] = [
     ("slack", slack::PRESET),
     ("linkedin", linkedin::PRESET),
     ("x", x::PRESET),
+    ("twitch", twitch::PRESET),
 ];
 
 /// Names of the presets, in the registry's order.

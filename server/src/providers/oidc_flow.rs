@@ -67,6 +67,9 @@ impl CodeFlow for OidcFlow {
         for resource in &provider.settings.resources {
             request = request.add_extra_param("resource", resource.clone());
         }
+        for (name, value) in provider.settings.authorize_params {
+            request = request.add_extra_param(*name, *value);
+        }
         if provider.settings.response_mode != ResponseMode::Query {
             let mode = provider.settings.response_mode.name();
             request = request.add_extra_param("response_mode", mode);

@@ -32,6 +32,9 @@ pub struct ProviderSettings {
     /// How it sends the authorization response back
     /// (`<NAME>_RESPONSE_MODE`).
     pub response_mode: ResponseMode,
+    /// Parameters an OpenID Connect preset's authorization request always
+    /// carries (its quirks, e.g. Twitch's `claims`).
+    pub authorize_params: &'static [(&'static str, &'static str)],
 }
 
 /// How a provider sends the authorization response back to
@@ -83,6 +86,7 @@ impl ProviderSettings {
             oauth2: None,
             metadata: None,
             response_mode: ResponseMode::Query,
+            authorize_params: &[],
         }
     }
 

@@ -16,4 +16,5 @@ pub const PRESET: Preset = Preset {
     protocol: Protocol::Oidc,
     scopes: "openid email profile",
     response_mode: ResponseMode::Query,
+    authorize_params: &[],
 };

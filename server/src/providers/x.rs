@@ -23,6 +23,7 @@ pub const PRESET: Preset = Preset {
     protocol: Protocol::Plain(&X),
     scopes: "users.read tweet.read offline.access",
     response_mode: ResponseMode::Query,
+    authorize_params: &[],
 };
 
 /// X's API, for its site.
