@@ -469,3 +469,68 @@ async fn the_x_preset_signs_in_by_its_numeric_id_without_an_email() {
         .unwrap();
     assert_eq!(subject.0, "2244994945");
 }
+
+#[tokio::test]
+async fn the_facebook_preset_proves_its_app_secret_and_takes_the_confirmed_email() {
+    // `GET /me?fields=id,name,email,picture` as Facebook documents it.
+    let fake = FakeOAuth2::start(Behaviour {
+        user: json!({
+            "id": "10158123456789012",
+            "name": "Dana Demo",
+            "email": "dana@facebook-shape.test",
+            "picture": { "data": { "height": 50, "is_silhouette": false,
+                "url": "https://platform-lookaside.fbsbx.com/platform/profilepic/?asid=1", "width": 50 } }
+        }),
+        emails: None,
+        client_auth: ClientAuth::Post,
+        ..bitbucket()
+    })
+    .await;
+    let site = fake.url.clone();
+    let api = format!("{site}/v19.0");
+    let app = TestApp::without_provider()
+        .vars(&[
+            ("AUTH_PROVIDERS", "facebook"),
+            ("FACEBOOK_CLIENT_ID", crate::fake_oauth2::CLIENT_ID),
+            ("FACEBOOK_CLIENT_SECRET", crate::fake_oauth2::CLIENT_SECRET),
+            ("FACEBOOK_ISSUER", &site),
+            ("FACEBOOK_API_URL", &api),
+        ])
+        .spawn()
+        .await;
+    let client = browser();
+    let start = client
+        .get(format!("{}/auth/sign-in/facebook", app.url))
+        .send()
+        .await
+        .unwrap();
+    let authorize = location(&app.url, &start);
+    assert!(
+        authorize.starts_with(&format!("{site}/v19.0/dialog/oauth?")),
+        "{authorize}"
+    );
+    let approved = client.get(&authorize).send().await.unwrap();
+    let back = client
+        .get(location(&authorize, &approved))
+        .send()
+        .await
+        .unwrap();
+    // The fake answers /me only with the right appsecret_proof.
+    assert_eq!(back.headers()[header::LOCATION], "/");
+
+    let user = user_json(&client, &app).await;
+    assert_eq!(user["name"], "Dana Demo", "{user}");
+    assert_eq!(user["email"], "dana@facebook-shape.test", "{user}");
+    let (subject, verified): (String, bool) =
+        sqlx::query_as("SELECT subject, email_verified FROM identities")
+            .fetch_one(&app.db().await)
+            .await
+            .unwrap();
+    assert_eq!((subject.as_str(), verified), ("10158123456789012", true));
+    let (status, profile) = live(&client, &app.url).await;
+    assert_eq!(status, StatusCode::OK, "{profile}");
+    assert!(
+        profile.to_string().contains("Facebook Graph API"),
+        "{profile}"
+    );
+}

@@ -103,6 +103,11 @@ impl FakeOAuth2 {
             .route("/i/oauth2/authorize", get(authorize))
             .route("/2/oauth2/token", post(token))
             .route("/2/users/me", get(user))
+            // And at Facebook's (Graph API v19.0), whose `/me` checks the
+            // `fields` asked for and the `appsecret_proof`.
+            .route("/v19.0/dialog/oauth", get(authorize))
+            .route("/v19.0/oauth/access_token", post(token))
+            .route("/v19.0/me", get(facebook_me))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -263,6 +268,42 @@ fn answer(fake: &Fake, headers: &HeaderMap, pick: fn(&mut Shared) -> Option<Valu
 }
 
 async fn user(State(fake): State<Fake>, headers: HeaderMap) -> Response {
+    answer(&fake, &headers, |shared| {
+        shared.seen.userinfo += 1;
+        Some(shared.behaviour.user.clone())
+    })
+}
+
+/// Facebook's `/me`: the user to a live token, only with `fields` and the
+/// right `appsecret_proof` (HMAC-SHA256 of the token keyed with the app
+/// secret, hex); else Facebook's error shape.
+async fn facebook_me(
+    State(fake): State<Fake>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    use hmac::{Hmac, Mac};
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(CLIENT_SECRET.as_bytes()).unwrap();
+    mac.update(token.as_bytes());
+    let expected: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    if query.get("appsecret_proof") != Some(&expected) || !query.contains_key("fields") {
+        let error = json!({ "error": {
+            "message": "Invalid appsecret_proof provided in the API argument",
+            "type": "GraphMethodException",
+            "code": 100
+        }});
+        return (StatusCode::BAD_REQUEST, Json(error)).into_response();
+    }
     answer(&fake, &headers, |shared| {
         shared.seen.userinfo += 1;
         Some(shared.behaviour.user.clone())

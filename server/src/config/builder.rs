@@ -384,7 +384,7 @@ impl RemoteApiConfig {
 /// `/auth/callback/<id>`) and in its variables (`<ID>_CLIENT_ID`...).
 ///
 /// An id that is a preset's name (`google`, `github`, `microsoft`,
-/// `gitlab`, `discord`, `bitbucket`, `slack`, `linkedin`, `x`, `twitch`) is that preset; any other id is an OpenID Connect
+/// `gitlab`, `discord`, `bitbucket`, `slack`, `linkedin`, `x`, `twitch`, `facebook`) is that preset; any other id is an OpenID Connect
 /// provider found by discovery at its [`issuer`](Self::issuer), unless
 /// [`preset`](Self::preset) says otherwise.
 #[derive(Clone)]

@@ -140,14 +140,14 @@ pub fn parse<'a>(
         let api_url = get(&format!("{prefix}_API_URL")).and_then(|url| {
             if protocol.is_oidc() {
                 problems.push(format!(
-                    "{prefix}_API_URL applies to the plain OAuth 2.0 presets only (GitHub, Discord, Bitbucket, X) \
+                    "{prefix}_API_URL applies to the plain OAuth 2.0 presets only (GitHub, Discord, Bitbucket, X, Facebook) \
                      (OpenID Connect providers are found by discovery)"
                 ));
                 return None;
             }
             if configured {
                 problems.push(format!(
-                    "{prefix}_API_URL applies to the plain OAuth 2.0 presets only (GitHub, Discord, Bitbucket, X) \
+                    "{prefix}_API_URL applies to the plain OAuth 2.0 presets only (GitHub, Discord, Bitbucket, X, Facebook) \
                      (this provider's API is {prefix}_USERINFO_URL)"
                 ));
                 return None;

@@ -418,7 +418,7 @@ fn an_unknown_preset_and_an_api_url_for_openid_connect_are_problems() {
         problems.0[0].starts_with("A_PRESET: \"myspace\" is not a preset (known: google, github")
     );
     assert!(problems.0[1].starts_with(
-        "GOOGLE_API_URL applies to the plain OAuth 2.0 presets only (GitHub, Discord, Bitbucket, X)"
+        "GOOGLE_API_URL applies to the plain OAuth 2.0 presets only (GitHub, Discord, Bitbucket, X, Facebook)"
     ));
 }
 
@@ -1050,7 +1050,7 @@ fn every_problem_of_a_provider_configured_by_its_endpoints_is_reported_at_once()
         "FORGE_TOKEN_PARAMS sets \"code_verifier\", which the protocol sets itself",
         "FORGE_USER_ID_FIELD must be a JSON pointer (RFC 6901) such as /user/id, not \"id\"",
         "FORGE_EMAILS_ADDRESS_FIELD must be a JSON pointer",
-        "FORGE_API_URL applies to the plain OAuth 2.0 presets only (GitHub, Discord, Bitbucket, X) (this provider's API is FORGE_USERINFO_URL)",
+        "FORGE_API_URL applies to the plain OAuth 2.0 presets only (GitHub, Discord, Bitbucket, X, Facebook) (this provider's API is FORGE_USERINFO_URL)",
         "WORK_USERINFO_URL applies only to a provider described by its endpoints",
         "GITEA_AUTHORIZE_PARAMS sets \"response_mode\", which the protocol sets itself",
         "GITEA_AUTHORIZE_PARAMS has a parameter without a name",

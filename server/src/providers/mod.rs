@@ -8,6 +8,7 @@ pub mod bitbucket;
 pub mod claims;
 pub mod configured;
 pub mod discord;
+pub mod facebook;
 pub mod github;
 pub mod gitlab;
 pub mod google;
@@ -115,7 +116,7 @@ pub struct Preset {
 /// The registry of presets: a provider named like one (or whose
 /// `<NAME>_PRESET` names one) takes its defaults. A new provider file adds
 /// one line here.
-const PRESET_TABLE: [(&str, Preset); 10] = [
+const PRESET_TABLE: [(&str, Preset); 11] = [
     ("google", google::PRESET),
     ("github", github::PRESET),
     ("gitlab", gitlab::PRESET),
@@ -126,6 +127,7 @@ const PRESET_TABLE: [(&str, Preset); 10] = [
     ("linkedin", linkedin::PRESET),
     ("x", x::PRESET),
     ("twitch", twitch::PRESET),
+    ("facebook", facebook::PRESET),
 ];
 
 /// Names of the presets, in the registry's order.
