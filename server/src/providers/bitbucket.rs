@@ -4,18 +4,14 @@
 //! named by `display_name`; the e-mail from `GET /2.0/user/emails`, the
 //! entry that is primary **and** confirmed (without the `email` scope that
 //! list is refused, and the user signs in without an e-mail). The client
-//! authenticates with HTTP Basic, as Bitbucket documents.
-
-use async_trait::async_trait;
+//! authenticates with HTTP Basic, as Bitbucket documents. It documents no
+//! RFC 7009 revocation endpoint (users revoke access in their settings).
 
 use super::{
     Preset, Protocol, ProviderSettings, ResponseMode,
-    configured::{self, EmailsApi, OAuth2Settings, UserFields},
-    oauth2::{ApiError, ClientAuth, Endpoints},
-    plain::PlainProvider,
-    protocol::{ProfileData, ProfileError},
+    configured::{Described, EmailsApi, OAuth2Settings, UserFields},
+    oauth2::{ClientAuth, Endpoints},
 };
-use crate::{http_client::ProviderHttp, secret::Secret, users::Identity};
 
 pub const PRESET: Preset = Preset {
     issuer: "https://bitbucket.org",
@@ -29,42 +25,15 @@ pub const PRESET: Preset = Preset {
 /// Bitbucket Cloud's API, for its site.
 const PUBLIC_API: &str = "https://api.bitbucket.org/2.0";
 
-/// Bitbucket, as a [`PlainProvider`].
+/// Bitbucket, a [`Described`] preset.
 pub struct Bitbucket;
 
-/// Where its answers say who the user is, for `endpoints`.
-fn described(endpoints: &Endpoints) -> OAuth2Settings {
-    OAuth2Settings {
-        authorize_url: endpoints.authorize.clone(),
-        token_url: endpoints.token.clone(),
-        userinfo_url: format!("{}/user", endpoints.api),
-        client_auth: ClientAuth::Basic,
-        authorize_params: Vec::new(),
-        token_params: Vec::new(),
-        fields: UserFields {
-            id: "/account_id".into(),
-            email: None,
-            email_verified: None,
-            name: Some("/display_name".into()),
-            avatar: Some("/links/avatar/href".into()),
-        },
-        emails: Some(EmailsApi {
-            url: format!("{}/user/emails", endpoints.api),
-            list: "/values".into(),
-            address: "/email".into(),
-            primary: "/is_primary".into(),
-            verified: "/is_confirmed".into(),
-        }),
-    }
-}
-
-#[async_trait]
-impl PlainProvider for Bitbucket {
-    fn name(&self) -> &'static str {
+impl Described for Bitbucket {
+    fn preset_name(&self) -> &'static str {
         "bitbucket"
     }
 
-    fn endpoints(&self, settings: &ProviderSettings) -> Endpoints {
+    fn endpoints_at(&self, settings: &ProviderSettings) -> Endpoints {
         let site = settings.issuer.trim_end_matches('/');
         let api = match settings.api_url.as_deref() {
             Some(api) => api.trim_end_matches('/').to_owned(),
@@ -77,38 +46,34 @@ impl PlainProvider for Bitbucket {
         }
     }
 
-    fn client_auth(&self, _settings: &ProviderSettings) -> ClientAuth {
-        ClientAuth::Basic
+    /// Where its answers say who the user is.
+    fn described(&self, endpoints: &Endpoints) -> OAuth2Settings {
+        OAuth2Settings {
+            authorize_url: endpoints.authorize.clone(),
+            token_url: endpoints.token.clone(),
+            userinfo_url: format!("{}/user", endpoints.api),
+            client_auth: ClientAuth::Basic,
+            authorize_params: Vec::new(),
+            token_params: Vec::new(),
+            fields: UserFields {
+                id: "/account_id".into(),
+                email: None,
+                email_verified: None,
+                name: Some("/display_name".into()),
+                avatar: Some("/links/avatar/href".into()),
+            },
+            emails: Some(EmailsApi {
+                url: format!("{}/user/emails", endpoints.api),
+                list: "/values".into(),
+                address: "/email".into(),
+                primary: "/is_primary".into(),
+                verified: "/is_confirmed".into(),
+            }),
+        }
     }
 
-    async fn identity(
-        &self,
-        http: &ProviderHttp,
-        endpoints: &Endpoints,
-        settings: &ProviderSettings,
-        access_token: &Secret,
-    ) -> Result<Identity, ApiError> {
-        let config = described(endpoints);
-        configured::fetch_identity(http, &config.userinfo_url, settings, &config, access_token)
-            .await
-    }
-
-    async fn profile(
-        &self,
-        http: &ProviderHttp,
-        endpoints: &Endpoints,
-        settings: &ProviderSettings,
-        access_token: &Secret,
-    ) -> Result<ProfileData, ProfileError> {
-        let config = described(endpoints);
-        let url = &config.userinfo_url;
-        configured::profile_of(http, url, settings, &config, access_token, "Bitbucket API").await
-    }
-
-    fn revocation_endpoint(&self, _endpoints: &Endpoints) -> Option<String> {
-        // Bitbucket documents no RFC 7009 endpoint; users revoke access
-        // in their account settings.
-        None
+    fn profile_source(&self) -> &'static str {
+        "Bitbucket API"
     }
 }
 
@@ -118,7 +83,8 @@ mod tests {
 
     #[test]
     fn the_endpoints_are_bitbuckets_and_follow_a_configured_site_and_api() {
-        let cloud = Bitbucket.endpoints(&ProviderSettings::for_tests("bitbucket", PRESET.issuer));
+        let cloud =
+            Bitbucket.endpoints_at(&ProviderSettings::for_tests("bitbucket", PRESET.issuer));
         assert_eq!(
             cloud.authorize,
             "https://bitbucket.org/site/oauth2/authorize"
@@ -132,13 +98,13 @@ mod tests {
             api_url: Some("http://127.0.0.1:9000/2.0/".into()),
             ..ProviderSettings::for_tests("bitbucket", "http://127.0.0.1:9000")
         };
-        let local = Bitbucket.endpoints(&local);
+        let local = Bitbucket.endpoints_at(&local);
         assert_eq!(
             local.token,
             "http://127.0.0.1:9000/site/oauth2/access_token"
         );
         assert_eq!(
-            described(&local).userinfo_url,
+            Bitbucket.described(&local).userinfo_url,
             "http://127.0.0.1:9000/2.0/user"
         );
     }

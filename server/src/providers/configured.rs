@@ -163,7 +163,7 @@ impl PlainProvider for Configured {
 
 /// What the profile shows: the identity signing in reads, read again
 /// fresh from `userinfo_url` (and the e-mail list), labelled `source`.
-pub(super) async fn profile_of(
+async fn profile_of(
     http: &ProviderHttp,
     userinfo_url: &str,
     settings: &ProviderSettings,
@@ -187,11 +187,77 @@ pub(super) async fn profile_of(
     })
 }
 
+/// A preset written as the configuration any provider could be: its
+/// endpoints and where its answers say who the user is; the rest
+/// (identity, profile, client authentication) is what every provider
+/// described by configuration does.
+pub(super) trait Described: Send + Sync + 'static {
+    /// Its preset name, e.g. `bitbucket`.
+    fn preset_name(&self) -> &'static str;
+
+    /// Its endpoints, for the configured site (the issuer) and API base.
+    fn endpoints_at(&self, settings: &ProviderSettings) -> Endpoints;
+
+    /// Where its answers say who the user is, for `endpoints`.
+    fn described(&self, endpoints: &Endpoints) -> OAuth2Settings;
+
+    /// Where the profile says its data comes from, e.g. "X API".
+    fn profile_source(&self) -> &'static str;
+
+    /// Where it revokes tokens (RFC 7009), if it does.
+    fn revocation_at(&self, endpoints: &Endpoints) -> Option<String> {
+        let _ = endpoints;
+        None
+    }
+}
+
+#[async_trait]
+impl<T: Described> PlainProvider for T {
+    fn name(&self) -> &'static str {
+        self.preset_name()
+    }
+
+    fn endpoints(&self, settings: &ProviderSettings) -> Endpoints {
+        self.endpoints_at(settings)
+    }
+
+    fn client_auth(&self, settings: &ProviderSettings) -> ClientAuth {
+        self.described(&self.endpoints_at(settings)).client_auth
+    }
+
+    async fn identity(
+        &self,
+        http: &ProviderHttp,
+        endpoints: &Endpoints,
+        settings: &ProviderSettings,
+        access_token: &Secret,
+    ) -> Result<Identity, ApiError> {
+        let config = self.described(endpoints);
+        fetch_identity(http, &config.userinfo_url, settings, &config, access_token).await
+    }
+
+    async fn profile(
+        &self,
+        http: &ProviderHttp,
+        endpoints: &Endpoints,
+        settings: &ProviderSettings,
+        access_token: &Secret,
+    ) -> Result<ProfileData, ProfileError> {
+        let config = self.described(endpoints);
+        let (url, source) = (&config.userinfo_url, self.profile_source());
+        profile_of(http, url, settings, &config, access_token, source).await
+    }
+
+    fn revocation_endpoint(&self, endpoints: &Endpoints) -> Option<String> {
+        self.revocation_at(endpoints)
+    }
+}
+
 /// The user-info answer at `userinfo_url`, and the e-mail list where one
 /// is configured, read into the identity. An e-mail list the provider
 /// refuses (a 4xx: a scope not granted, say) gives no e-mail rather than
 /// failing the sign-in; one that is down fails it, as user-info would.
-pub(super) async fn fetch_identity(
+async fn fetch_identity(
     http: &ProviderHttp,
     userinfo_url: &str,
     settings: &ProviderSettings,

@@ -6,16 +6,11 @@
 //! The client authenticates with HTTP Basic (a confidential client);
 //! `offline.access` asks for a refresh token.
 
-use async_trait::async_trait;
-
 use super::{
     Preset, Protocol, ProviderSettings, ResponseMode,
-    configured::{self, OAuth2Settings, UserFields},
-    oauth2::{ApiError, ClientAuth, Endpoints},
-    plain::PlainProvider,
-    protocol::{ProfileData, ProfileError},
+    configured::{Described, OAuth2Settings, UserFields},
+    oauth2::{ClientAuth, Endpoints},
 };
-use crate::{http_client::ProviderHttp, secret::Secret, users::Identity};
 
 pub const PRESET: Preset = Preset {
     issuer: "https://x.com",
@@ -29,36 +24,15 @@ pub const PRESET: Preset = Preset {
 /// X's API, for its site.
 const PUBLIC_API: &str = "https://api.x.com/2";
 
-/// X, as a [`PlainProvider`].
+/// X, a [`Described`] preset.
 pub struct X;
 
-/// Where its answer says who the user is, for `endpoints`.
-fn described(endpoints: &Endpoints) -> OAuth2Settings {
-    OAuth2Settings {
-        authorize_url: endpoints.authorize.clone(),
-        token_url: endpoints.token.clone(),
-        userinfo_url: format!("{}/users/me", endpoints.api),
-        client_auth: ClientAuth::Basic,
-        authorize_params: Vec::new(),
-        token_params: Vec::new(),
-        fields: UserFields {
-            id: "/data/id".into(),
-            email: None,
-            email_verified: None,
-            name: Some("/data/name".into()),
-            avatar: Some("/data/profile_image_url".into()),
-        },
-        emails: None,
-    }
-}
-
-#[async_trait]
-impl PlainProvider for X {
-    fn name(&self) -> &'static str {
+impl Described for X {
+    fn preset_name(&self) -> &'static str {
         "x"
     }
 
-    fn endpoints(&self, settings: &ProviderSettings) -> Endpoints {
+    fn endpoints_at(&self, settings: &ProviderSettings) -> Endpoints {
         let site = settings.issuer.trim_end_matches('/');
         let api = match settings.api_url.as_deref() {
             Some(api) => api.trim_end_matches('/').to_owned(),
@@ -71,35 +45,31 @@ impl PlainProvider for X {
         }
     }
 
-    fn client_auth(&self, _settings: &ProviderSettings) -> ClientAuth {
-        ClientAuth::Basic
+    /// Where its answers say who the user is.
+    fn described(&self, endpoints: &Endpoints) -> OAuth2Settings {
+        OAuth2Settings {
+            authorize_url: endpoints.authorize.clone(),
+            token_url: endpoints.token.clone(),
+            userinfo_url: format!("{}/users/me", endpoints.api),
+            client_auth: ClientAuth::Basic,
+            authorize_params: Vec::new(),
+            token_params: Vec::new(),
+            fields: UserFields {
+                id: "/data/id".into(),
+                email: None,
+                email_verified: None,
+                name: Some("/data/name".into()),
+                avatar: Some("/data/profile_image_url".into()),
+            },
+            emails: None,
+        }
     }
 
-    async fn identity(
-        &self,
-        http: &ProviderHttp,
-        endpoints: &Endpoints,
-        settings: &ProviderSettings,
-        access_token: &Secret,
-    ) -> Result<Identity, ApiError> {
-        let config = described(endpoints);
-        configured::fetch_identity(http, &config.userinfo_url, settings, &config, access_token)
-            .await
+    fn profile_source(&self) -> &'static str {
+        "X API"
     }
 
-    async fn profile(
-        &self,
-        http: &ProviderHttp,
-        endpoints: &Endpoints,
-        settings: &ProviderSettings,
-        access_token: &Secret,
-    ) -> Result<ProfileData, ProfileError> {
-        let config = described(endpoints);
-        let url = &config.userinfo_url;
-        configured::profile_of(http, url, settings, &config, access_token, "X API").await
-    }
-
-    fn revocation_endpoint(&self, endpoints: &Endpoints) -> Option<String> {
+    fn revocation_at(&self, endpoints: &Endpoints) -> Option<String> {
         Some(format!("{}/oauth2/revoke", endpoints.api))
     }
 }
@@ -110,12 +80,12 @@ mod tests {
 
     #[test]
     fn the_endpoints_are_xs_and_follow_a_configured_site_and_api() {
-        let x = X.endpoints(&ProviderSettings::for_tests("x", PRESET.issuer));
+        let x = X.endpoints_at(&ProviderSettings::for_tests("x", PRESET.issuer));
         assert_eq!(x.authorize, "https://x.com/i/oauth2/authorize");
         assert_eq!(x.token, "https://api.x.com/2/oauth2/token");
-        assert_eq!(described(&x).userinfo_url, "https://api.x.com/2/users/me");
+        assert_eq!(X.described(&x).userinfo_url, "https://api.x.com/2/users/me");
         assert_eq!(
-            X.revocation_endpoint(&x).as_deref(),
+            X.revocation_at(&x).as_deref(),
             Some("https://api.x.com/2/oauth2/revoke")
         );
     }
