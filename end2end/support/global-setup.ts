@@ -46,7 +46,9 @@ function embedBinary(): string {
   return path.join(targetDirectory(), 'debug', 'examples', 'embed');
 }
 
-/// Resolves with the first stdout line starting with `prefix`.
+/// Resolves with the first stdout line starting with `prefix`. The services
+/// get a minute each, as in the Rust suite: on a loaded two-core machine
+/// node-oidc-provider has taken over 15 s to start.
 function waitForLine(child: ChildProcess, prefix: string, what: string, timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     let buffered = '';
@@ -156,7 +158,7 @@ export default async function globalSetup() {
       },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    const ready = JSON.parse(await waitForLine(idp, 'IDP_READY ', 'the identity provider', 15_000));
+    const ready = JSON.parse(await waitForLine(idp, 'IDP_READY ', 'the identity provider', 60_000));
     localIssuer = ready.issuer;
 
     crossSiteIdp = spawn(process.execPath, [path.join(here, '../identity-provider/server.mjs')], {
@@ -172,7 +174,7 @@ export default async function globalSetup() {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const crossSite = JSON.parse(
-      await waitForLine(crossSiteIdp, 'IDP_READY ', 'the cross-site identity provider', 15_000),
+      await waitForLine(crossSiteIdp, 'IDP_READY ', 'the cross-site identity provider', 60_000),
     );
 
     github = spawn(process.execPath, [path.join(here, '../fake-github/server.mjs')], {
@@ -183,7 +185,7 @@ export default async function globalSetup() {
       },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    const githubReady = JSON.parse(await waitForLine(github, 'FAKE_GITHUB_READY ', 'the fake GitHub', 15_000));
+    const githubReady = JSON.parse(await waitForLine(github, 'FAKE_GITHUB_READY ', 'the fake GitHub', 60_000));
 
     // An API of the app's own, which the profile page calls through the proxy.
     notes = spawn(process.execPath, [path.join(here, '../notes-api/server.mjs')], {
@@ -196,7 +198,7 @@ export default async function globalSetup() {
       },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    const notesReady = JSON.parse(await waitForLine(notes, 'NOTES_API_READY ', 'the notes API', 15_000));
+    const notesReady = JSON.parse(await waitForLine(notes, 'NOTES_API_READY ', 'the notes API', 60_000));
 
     const vaultKey = process.env.TOKEN_ENCRYPTION_KEYS ?? `e2e:${randomBytes(32).toString('base64')}`;
     const portcullis = async (port: number, publicUrl: string, db: string, extra: Record<string, string>) => {
@@ -276,10 +278,10 @@ export default async function globalSetup() {
       stream.on('data', (chunk: Buffer) => appendFileSync(serverLog, chunk));
     }
     tlsProxy = await startTlsProxy(tlsPort, tlsAppPort);
-    await waitForHttp(`http://127.0.0.1:${tlsAppPort}/healthz`, 'the Portcullis server behind TLS', 30_000);
-    await waitForHttp(`${appUrl}/healthz`, 'the Portcullis server', 30_000);
-    await waitForHttp(`${embedUrl}/healthz`, 'the embedding example', 30_000);
-    await waitForHttp(`${formPostUrl}/healthz`, 'the Portcullis server with a form_post provider', 30_000);
+    await waitForHttp(`http://127.0.0.1:${tlsAppPort}/healthz`, 'the Portcullis server behind TLS', 60_000);
+    await waitForHttp(`${appUrl}/healthz`, 'the Portcullis server', 60_000);
+    await waitForHttp(`${embedUrl}/healthz`, 'the embedding example', 60_000);
+    await waitForHttp(`${formPostUrl}/healthz`, 'the Portcullis server with a form_post provider', 60_000);
   } catch (err) {
     await teardown();
     throw err;
