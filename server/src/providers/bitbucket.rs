@@ -35,10 +35,7 @@ impl Described for Bitbucket {
 
     fn endpoints_at(&self, settings: &ProviderSettings) -> Endpoints {
         let site = settings.issuer.trim_end_matches('/');
-        let api = match settings.api_url.as_deref() {
-            Some(api) => api.trim_end_matches('/').to_owned(),
-            None => PUBLIC_API.to_owned(),
-        };
+        let api = settings.api_base(PUBLIC_API);
         Endpoints {
             authorize: format!("{site}/site/oauth2/authorize"),
             token: format!("{site}/site/oauth2/access_token"),

@@ -35,10 +35,8 @@ impl PlainProvider for Discord {
     }
 
     fn endpoints(&self, settings: &ProviderSettings) -> Endpoints {
-        let (site, api_url) = (settings.issuer.as_str(), settings.api_url.as_deref());
-        let api = api_url
-            .map(|api| api.trim_end_matches('/').to_owned())
-            .unwrap_or_else(|| format!("{site}/api/v10"));
+        let site = settings.issuer.as_str();
+        let api = settings.api_base(&format!("{site}/api/v10"));
         Endpoints {
             authorize: format!("{site}/oauth2/authorize"),
             token: format!("{api}/oauth2/token"),

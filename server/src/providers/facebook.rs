@@ -110,10 +110,7 @@ impl PlainProvider for Facebook {
 
     fn endpoints(&self, settings: &ProviderSettings) -> Endpoints {
         let site = settings.issuer.trim_end_matches('/');
-        let api = match settings.api_url.as_deref() {
-            Some(api) => api.trim_end_matches('/').to_owned(),
-            None => PUBLIC_API.to_owned(),
-        };
+        let api = settings.api_base(PUBLIC_API);
         // The dialog at the API's version (`/v19.0/dialog/oauth`).
         let version = api.rsplit('/').next().unwrap_or("v19.0").to_owned();
         Endpoints {

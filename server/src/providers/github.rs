@@ -41,11 +41,10 @@ impl PlainProvider for GitHub {
     }
 
     fn endpoints(&self, settings: &ProviderSettings) -> Endpoints {
-        let (site, api_url) = (settings.issuer.as_str(), settings.api_url.as_deref());
-        let api = match api_url {
-            Some(api) => api.trim_end_matches('/').to_owned(),
-            None if site == PRESET.issuer => PUBLIC_API.to_owned(),
-            None => format!("{site}/api/v3"),
+        let site = settings.issuer.as_str();
+        let api = match site == PRESET.issuer {
+            true => settings.api_base(PUBLIC_API),
+            false => settings.api_base(&format!("{site}/api/v3")),
         };
         Endpoints {
             authorize: format!("{site}/login/oauth/authorize"),

@@ -90,6 +90,13 @@ impl ProviderSettings {
         }
     }
 
+    /// The profile API's base: `<NAME>_API_URL` when configured, else
+    /// `default`; no trailing slash.
+    pub fn api_base(&self, default: &str) -> String {
+        let base = self.api_url.as_deref().unwrap_or(default);
+        base.trim_end_matches('/').to_owned()
+    }
+
     /// The callback address registered at the provider.
     pub fn redirect_uri(&self, public_url: &str) -> String {
         format!("{public_url}/auth/callback/{}", self.id)
