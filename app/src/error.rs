@@ -88,6 +88,14 @@ pub enum AppError {
         "This account is not allowed to sign in here. Sign in with another account, or ask this site's administrator for access."
     )]
     SignInRefused,
+    /// The action needs a more recent sign-in than the session's.
+    #[error("For your security, please sign in again to confirm it's you before going on.")]
+    ReauthenticationRequired,
+    /// The provider did not confirm the recent or stronger sign-in asked.
+    #[error(
+        "The identity provider did not confirm the recent or stronger sign-in this needs, so you were not signed in. Please try again."
+    )]
+    AuthenticationNotConfirmed,
     /// The API needs a sign-in with another provider than the session's.
     #[error("This service needs you to sign in with another provider.")]
     ApiWrongProvider,
@@ -141,6 +149,8 @@ impl AppError {
             Self::NotSignedIn => "PC-AUTH-401",
             Self::SessionEnded => "PC-AUTH-012",
             Self::SignInRefused => "PC-AUTH-013",
+            Self::ReauthenticationRequired => "PC-AUTH-014",
+            Self::AuthenticationNotConfirmed => "PC-AUTH-015",
             Self::ApiWrongProvider => "PC-API-403",
             Self::ApiNotGranted => "PC-API-001",
             Self::ApiRequestTooLarge => "PC-API-413",
@@ -152,7 +162,7 @@ impl AppError {
     }
 
     /// Every error, for lookups by code.
-    pub const ALL: [AppError; 28] = [
+    pub const ALL: [AppError; 30] = [
         Self::Unreachable,
         Self::Unavailable,
         Self::NotFound,
@@ -174,6 +184,8 @@ impl AppError {
         Self::NotSignedIn,
         Self::SessionEnded,
         Self::SignInRefused,
+        Self::ReauthenticationRequired,
+        Self::AuthenticationNotConfirmed,
         Self::ApiWrongProvider,
         Self::ApiNotGranted,
         Self::ApiRequestTooLarge,
@@ -195,7 +207,7 @@ impl AppError {
             Self::ProviderRateLimited => 503,
             Self::NoVerifiedEmail | Self::LastIdentity => 422,
             Self::EmailInUse | Self::IdentityInUse => 409,
-            Self::NotSignedIn | Self::SessionEnded => 401,
+            Self::NotSignedIn | Self::SessionEnded | Self::ReauthenticationRequired => 401,
             Self::Unavailable => 503,
             Self::NotFound | Self::UnknownProvider => 404,
             Self::BadRequest => 400,
@@ -203,7 +215,8 @@ impl AppError {
             Self::LoginCancelled
             | Self::LoginExpired
             | Self::ProviderRejected
-            | Self::InvalidProviderResponse => 400,
+            | Self::InvalidProviderResponse
+            | Self::AuthenticationNotConfirmed => 400,
             Self::CrossSiteRequest | Self::SignInRefused => 403,
             Self::TooManyRequests => 429,
             Self::ApiWrongProvider | Self::ApiNotGranted => 403,
@@ -226,6 +239,8 @@ impl AppError {
                 | Self::NoVerifiedEmail
                 | Self::ProviderRateLimited
                 | Self::SignInRefused
+                | Self::ReauthenticationRequired
+                | Self::AuthenticationNotConfirmed
         )
     }
 
@@ -253,6 +268,8 @@ impl AppError {
             Self::NotSignedIn => "Not signed in",
             Self::SessionEnded => "Session ended",
             Self::SignInRefused => "Sign-in not allowed",
+            Self::ReauthenticationRequired => "Confirm it's you",
+            Self::AuthenticationNotConfirmed => "Sign-in not confirmed",
             Self::ApiWrongProvider => "Another sign-in needed",
             Self::ApiNotGranted => "Access not granted",
             Self::ApiRequestTooLarge => "Request too large",

@@ -95,6 +95,9 @@ if (config.redirectUris.length === 0) fail('IDP_REDIRECT_URIS must list at least
 
 // Seeded accounts, keyed by what is typed into the login form. The account id
 // oidc-provider stores in sessions and tokens is the sub.
+/** The authentication context class of its login form: a password. */
+const ACR_PASSWORD = 'urn:portcullis:acr:password';
+
 const ACCOUNTS = {
   demo: {
     sub: 'demo-user-1',
@@ -173,6 +176,9 @@ function makeProvider(keys) {
       email: ['email', 'email_verified'],
       profile: ['name', 'given_name', 'family_name', 'picture', 'preferred_username'],
     },
+    // The authentication context classes it knows (OIDC Core §3.1.2.1
+    // acr_values): its login form is a password, never more.
+    acrValues: [ACR_PASSWORD, 'urn:portcullis:acr:mfa'],
     // Put the scope-granted claims (email, name, ...) into the ID token, not only userinfo.
     conformIdTokenClaims: false,
     features: {
@@ -263,7 +269,7 @@ function configure(instance) {
       ? await instance.interactionResult(
         ctx.req,
         ctx.res,
-        { login: { accountId: account.sub } },
+        { login: { accountId: account.sub, acr: ACR_PASSWORD } },
         { mergeWithLastSubmission: false },
       )
       : `/interaction/${uid}`);

@@ -90,6 +90,17 @@ pub enum ErrorCode {
         "This account is not allowed to sign in here. Sign in with another account, or ask this site's administrator for access."
     )]
     SignInRefused,
+    /// The action needs a more recent sign-in than the session's (a
+    /// step-up): the user signs in again, then goes on.
+    #[error("For your security, please sign in again to confirm it's you before going on.")]
+    ReauthenticationRequired,
+    /// The identity provider's answer did not show the authentication the
+    /// sign-in asked for: a recent one (`max_age`, `prompt=login`) or a
+    /// given strength (`acr_values`).
+    #[error(
+        "The identity provider did not confirm the recent or stronger sign-in this needs, so you were not signed in. Please try again."
+    )]
+    AuthenticationNotConfirmed,
     /// The API needs a sign-in with another provider than the session's.
     #[error("This service needs you to sign in with another provider.")]
     ApiWrongProvider,
@@ -137,6 +148,8 @@ impl ErrorCode {
         Self::NotSignedIn,
         Self::SessionEnded,
         Self::SignInRefused,
+        Self::ReauthenticationRequired,
+        Self::AuthenticationNotConfirmed,
         Self::ApiWrongProvider,
         Self::ApiNotGranted,
         Self::ApiRequestTooLarge,
@@ -168,6 +181,8 @@ impl ErrorCode {
             Self::NotSignedIn => "PC-AUTH-401",
             Self::SessionEnded => "PC-AUTH-012",
             Self::SignInRefused => "PC-AUTH-013",
+            Self::ReauthenticationRequired => "PC-AUTH-014",
+            Self::AuthenticationNotConfirmed => "PC-AUTH-015",
             Self::ApiWrongProvider => "PC-API-403",
             Self::ApiNotGranted => "PC-API-001",
             Self::ApiRequestTooLarge => "PC-API-413",
@@ -189,14 +204,17 @@ impl ErrorCode {
             Self::ProviderRateLimited | Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::NoVerifiedEmail | Self::LastIdentity => StatusCode::UNPROCESSABLE_ENTITY,
             Self::EmailInUse | Self::IdentityInUse => StatusCode::CONFLICT,
-            Self::NotSignedIn | Self::SessionEnded => StatusCode::UNAUTHORIZED,
+            Self::NotSignedIn | Self::SessionEnded | Self::ReauthenticationRequired => {
+                StatusCode::UNAUTHORIZED
+            }
             Self::NotFound | Self::UnknownProvider => StatusCode::NOT_FOUND,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::BadRequest
             | Self::SignInCancelled
             | Self::SignInExpired
             | Self::ProviderRejected
-            | Self::InvalidProviderResponse => StatusCode::BAD_REQUEST,
+            | Self::InvalidProviderResponse
+            | Self::AuthenticationNotConfirmed => StatusCode::BAD_REQUEST,
             Self::CrossSiteRequest | Self::SignInRefused => StatusCode::FORBIDDEN,
             Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Self::ApiWrongProvider | Self::ApiNotGranted => StatusCode::FORBIDDEN,
@@ -230,6 +248,8 @@ impl ErrorCode {
             Self::NotSignedIn => "Not signed in",
             Self::SessionEnded => "Session ended",
             Self::SignInRefused => "Sign-in not allowed",
+            Self::ReauthenticationRequired => "Confirm it's you",
+            Self::AuthenticationNotConfirmed => "Sign-in not confirmed",
             Self::ApiWrongProvider => "Another sign-in needed",
             Self::ApiNotGranted => "Access not granted",
             Self::ApiRequestTooLarge => "Request too large",

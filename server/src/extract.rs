@@ -8,6 +8,8 @@
 //! - [`AccessToken`]: a fresh access token for the session's provider,
 //!   refreshed first when it is about to expire (single-flight across
 //!   requests and instances), for calling the provider's API.
+//! - [`RecentSignIn`]: the signed-in user, who authenticated at their
+//!   provider recently enough for a sensitive action (a step-up).
 
 use axum::{
     extract::{FromRequestParts, OptionalFromRequestParts},
@@ -16,10 +18,10 @@ use axum::{
 };
 
 use crate::{
-    Portcullis,
+    Portcullis, clock,
     error::ErrorCode,
     model::User,
-    pages::{error_answer, is_navigation},
+    pages::{error_answer, error_answer_to, is_navigation},
     provider_api::UpstreamError,
     secret::Secret,
     telemetry::cause_chain,
@@ -41,8 +43,20 @@ impl std::error::Error for Rejection {}
 
 #[derive(Debug)]
 enum RejectionKind {
-    Error { code: ErrorCode, json: bool },
-    SignIn { page: String, return_to: String },
+    Error {
+        code: ErrorCode,
+        json: bool,
+    },
+    SignIn {
+        page: String,
+        return_to: String,
+    },
+    /// A sign-in again at `url`, to which a `GET` navigation goes at once.
+    StepUp {
+        url: String,
+        go: bool,
+        json: bool,
+    },
 }
 
 impl Rejection {
@@ -52,6 +66,7 @@ impl Rejection {
         match &self.0 {
             RejectionKind::Error { code, .. } => *code,
             RejectionKind::SignIn { .. } => ErrorCode::NotSignedIn,
+            RejectionKind::StepUp { .. } => ErrorCode::ReauthenticationRequired,
         }
     }
 }
@@ -69,6 +84,17 @@ impl IntoResponse for Rejection {
                     .headers_mut()
                     .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
                 response
+            }
+            RejectionKind::StepUp { url, go: true, .. } => {
+                let mut response = Redirect::to(&url).into_response();
+                response
+                    .headers_mut()
+                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                response
+            }
+            RejectionKind::StepUp { url, json, .. } => {
+                let code = ErrorCode::ReauthenticationRequired;
+                error_answer_to(code, code.status(), json, Some(&url))
             }
         }
     }
@@ -216,5 +242,92 @@ impl<S: Send + Sync> FromRequestParts<S> for AccessToken {
                 }))
             }
         }
+    }
+}
+
+/// The signed-in user, who authenticated at their provider at most
+/// `MAX_AGE_SECONDS` ago: ask for it in the handler of a sensitive action
+/// (changing an e-mail address, deleting an account, a payment) to have
+/// the user prove it is still them (a step-up).
+///
+/// ```no_run
+/// use portcullis::RecentSignIn;
+///
+/// // Within the last five minutes.
+/// async fn delete_account(RecentSignIn(user): RecentSignIn<300>) -> &'static str {
+///     let _ = user.account_id();
+///     "deleted"
+/// }
+/// ```
+///
+/// When the last authentication ([`User::authenticated_at`]) is older, the
+/// user signs in again at the session's provider with `max_age` set to
+/// `MAX_AGE_SECONDS` (OpenID Connect Core §3.1.2.1), whose ID token must
+/// then carry an `auth_time` that recent, and comes back: a `GET` page
+/// navigation is sent there at once (303, back to this path); any other
+/// request gets 401 [`ErrorCode::ReauthenticationRequired`]
+/// (`PC-AUTH-014`) with the sign-in path as `"sign_in"` in the JSON body
+/// (and as the page's button), which returns to the page the request came
+/// from. A plain OAuth 2.0 provider cannot say when the user
+/// authenticated: the sign-in again is its proof, and its time counts.
+/// Not signed in: as for [`User`].
+#[derive(Clone, Debug)]
+pub struct RecentSignIn<const MAX_AGE_SECONDS: u64>(pub User);
+
+impl<S: Send + Sync, const MAX_AGE_SECONDS: u64> FromRequestParts<S>
+    for RecentSignIn<MAX_AGE_SECONDS>
+{
+    type Rejection = Rejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Rejection> {
+        let user = <User as FromRequestParts<S>>::from_request_parts(parts, state).await?;
+        let age = clock::now().saturating_sub(user.authenticated_at());
+        if u64::try_from(age).is_ok_and(|age| age <= MAX_AGE_SECONDS) {
+            return Ok(Self(user));
+        }
+        let portcullis = portcullis(parts)?;
+        let navigation = is_navigation(&parts.headers);
+        let go = navigation && parts.method == http::Method::GET;
+        let return_to = if go {
+            parts
+                .uri
+                .path_and_query()
+                .map_or("/", |path| path.as_str())
+                .to_owned()
+        } else {
+            referring_page(parts, &portcullis.core.public_url)
+        };
+        let back: String = url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
+        let provider: String =
+            url::form_urlencoded::byte_serialize(user.provider().as_bytes()).collect();
+        let url = format!("/auth/sign-in/{provider}?max_age={MAX_AGE_SECONDS}&return_to={back}");
+        Err(Rejection(RejectionKind::StepUp {
+            url,
+            go,
+            json: !navigation,
+        }))
+    }
+}
+
+/// The page of this site a request came from (its `Referer`), else `/`.
+fn referring_page(parts: &Parts, public_url: &str) -> String {
+    let (Some(referer), Ok(site)) = (
+        parts
+            .headers
+            .get(header::REFERER)
+            .and_then(|v| v.to_str().ok()),
+        url::Url::parse(public_url),
+    ) else {
+        return "/".to_owned();
+    };
+    match url::Url::parse(referer) {
+        Ok(page) if page.origin() == site.origin() => {
+            let mut path = page.path().to_owned();
+            if let Some(query) = page.query() {
+                path = format!("{path}?{query}");
+            }
+            path
+        }
+        _ => "/".to_owned(),
     }
 }

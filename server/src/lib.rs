@@ -41,6 +41,10 @@
 //!   page).
 //! - `Option<User>`: the signed-in user or `None`, for pages that show
 //!   either.
+//! - [`RecentSignIn<SECONDS>`](RecentSignIn): the signed-in user, who
+//!   authenticated at their provider at most `SECONDS` ago, for a
+//!   sensitive action; otherwise they sign in again at their provider with
+//!   `max_age` and come back (a step-up).
 //! - [`AccessToken`]: a fresh access token for the session's provider,
 //!   refreshed first when it is about to expire (single-flight across
 //!   requests and instances), for calling the provider's API. It cannot be
@@ -118,7 +122,7 @@ pub use config::{
     TokenPolicy, UserField,
 };
 pub use error::ErrorCode;
-pub use extract::{AccessToken, Rejection};
+pub use extract::{AccessToken, RecentSignIn, Rejection};
 pub use hooks::{Attempt, HookError, Identity, SignInHooks};
 pub use model::{LinkedIdentity, ProviderInfo, ProviderProfile, SessionInfo, User};
 pub use providers::ResponseMode;

@@ -62,6 +62,14 @@ impl User {
     pub fn picture(&self) -> Option<&str> {
         self.0.identity.picture.as_deref()
     }
+
+    /// When the user last authenticated at the provider, in seconds since
+    /// the Unix epoch: the ID token's `auth_time` (OpenID Connect Core
+    /// §2) when the provider sent one, else the time of the sign-in here.
+    /// [`crate::RecentSignIn`] asks for a recent one.
+    pub fn authenticated_at(&self) -> i64 {
+        self.0.authenticated_at
+    }
 }
 
 impl std::fmt::Debug for User {

@@ -114,13 +114,29 @@ pub(crate) fn escape(text: &str) -> String {
 /// `error` with `status`: the project's JSON error body, or a
 /// self-contained page (it must not need the store to render).
 pub(crate) fn error_answer(error: ErrorCode, status: StatusCode, json: bool) -> Response {
+    error_answer_to(error, status, json, None)
+}
+
+/// [`error_answer`] whose way forward is signing in at `sign_in` (a path
+/// here): the page's button goes there, and the JSON body names it as
+/// `"sign_in"`.
+pub(crate) fn error_answer_to(
+    error: ErrorCode,
+    status: StatusCode,
+    json: bool,
+    sign_in: Option<&str>,
+) -> Response {
     let mut response = if json {
-        (
-            status,
-            axum::Json(serde_json::json!({ "error": error.code(), "message": error.to_string() })),
-        )
-            .into_response()
+        let mut body = serde_json::json!({ "error": error.code(), "message": error.to_string() });
+        if let Some(sign_in) = sign_in {
+            body["sign_in"] = sign_in.into();
+        }
+        (status, axum::Json(body)).into_response()
     } else {
+        let (href, action) = match sign_in {
+            Some(sign_in) => (escape(sign_in), "Sign in again"),
+            None => ("/".to_owned(), "Try again"),
+        };
         let html = format!(
             "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
              <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
@@ -128,7 +144,7 @@ pub(crate) fn error_answer(error: ErrorCode, status: StatusCode, json: bool) -> 
              <body><main id=\"main\" class=\"main\"><section class=\"card error\" role=\"alert\">\
              <h1>{title}</h1><p class=\"lead\">{message}</p>\
              <p class=\"muted\">Error code: <code data-testid=\"error-code\">{code}</code></p>\
-             <div class=\"actions\"><a class=\"button\" href=\"/\">Try again</a></div>\
+             <div class=\"actions\"><a class=\"button\" href=\"{href}\">{action}</a></div>\
              </section></main></body></html>",
             title = error.title(),
             message = error,

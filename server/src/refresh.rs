@@ -607,6 +607,8 @@ impl State {
                 user_id: row.user_id,
                 grant: row.grant_id,
                 row: row.id,
+                // Only its tokens are refreshed; no check reads it.
+                authenticated_at: 0,
             };
             match self.fresh_tokens(&user, None).await {
                 Ok(_) => refreshed += 1,

@@ -39,6 +39,11 @@ pub struct SessionUser {
     /// (`session_rows.rs`); stored under its first name, `login`.
     #[serde(default, rename = "login")]
     pub row: String,
+    /// When the user last authenticated at the provider, Unix seconds:
+    /// the ID token's `auth_time`, else the time of the sign-in here; 0
+    /// (long ago) for a session from before it was kept.
+    #[serde(default)]
+    pub authenticated_at: i64,
 }
 
 impl SessionUser {
@@ -48,6 +53,7 @@ impl SessionUser {
             user_id: user_id.0,
             grant,
             row,
+            authenticated_at: crate::clock::now(),
         }
     }
 }

@@ -482,3 +482,48 @@ async fn the_facebook_preset_proves_its_app_secret_and_takes_the_confirmed_email
         "{profile}"
     );
 }
+
+#[tokio::test]
+async fn a_plain_provider_gets_a_sign_ins_prompt_and_hint_but_no_check_only_an_id_token_proves() {
+    let fake = FakeOAuth2::start(bitbucket()).await;
+    let app = app_with(&fake, &FORGE_FIELDS, &[]).await;
+    let client = browser();
+    let (query, ended) = sign_in_at(
+        &client,
+        &app,
+        "forge?prompt=login&login_hint=emma%40example.com&max_age=60&ui_locales=de",
+    )
+    .await;
+    assert_eq!(ended, "/");
+    let named = |name: &str| -> Vec<&str> {
+        query
+            .iter()
+            .filter(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+            .collect()
+    };
+    assert_eq!(
+        named("prompt"),
+        ["login"],
+        "the sign-in's own prompt, in place of the configured one"
+    );
+    assert_eq!(named("login_hint"), ["emma@example.com"]);
+    assert_eq!(named("ui_locales"), ["de"]);
+    assert!(
+        named("max_age").is_empty(),
+        "an OpenID Connect parameter; the sign-in's own time counts"
+    );
+    // Without an ID token, no acr could be checked: refused up front.
+    let refused = client
+        .get(format!(
+            "{}/auth/sign-in/forge?acr_values=urn:loa:2",
+            app.url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        refused.headers()[header::LOCATION],
+        "/error?code=PC-WEB-400&provider=forge"
+    );
+}

@@ -46,6 +46,7 @@ mod server_functions;
 mod services;
 mod session_cache;
 mod sessions;
+mod sign_in_params;
 mod signins_in_progress;
 mod store_faults;
 #[path = "../../../server/tests/support/temp_database.rs"]

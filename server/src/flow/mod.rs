@@ -1,6 +1,6 @@
 //! Sign-ins in progress: what a started sign-in (or "connect") must
 //! remember until the browser comes back (state, nonce, PKCE verifier,
-//! provider, return_to). They live server-side in this browser's session,
+//! provider, return_to, the sign-in's own parameters). They live server-side in this browser's session,
 //! found by their `state`: a browser may have a few in progress at once (a
 //! sign-in started in two tabs), at most [`MAX_IN_PROGRESS`], the oldest
 //! dropped first. Each expires after `LOGIN_TIMEOUT_SECONDS` (ten minutes
@@ -8,11 +8,14 @@
 //! callback arrives, so it serves once whatever the callback's outcome; a
 //! callback with an unknown `state` takes nothing.
 
+pub mod params;
 pub mod return_to;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use tower_sessions::Session;
+
+pub use params::SignInParams;
 
 const SESSION_KEY: &str = "signins";
 /// Sign-ins one browser may have in progress at once.
@@ -31,6 +34,13 @@ pub struct SignInInProgress {
     /// sign-in was started from the profile's "Connect" button.
     #[serde(default)]
     pub link_to: Option<i64>,
+    /// The authentication request parameters this sign-in was started
+    /// with ([`params`]).
+    #[serde(default)]
+    pub params: SignInParams,
+    /// When it was started, Unix seconds.
+    #[serde(default)]
+    pub started_at: i64,
 }
 
 impl std::fmt::Debug for SignInInProgress {
@@ -38,6 +48,7 @@ impl std::fmt::Debug for SignInInProgress {
         f.debug_struct("SignInInProgress")
             .field("provider", &self.provider)
             .field("return_to", &self.return_to)
+            .field("params", &self.params)
             .field("expires_at", &self.expires_at)
             .finish_non_exhaustive()
     }

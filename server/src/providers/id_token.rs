@@ -6,7 +6,9 @@
 //! client and no other, `azp` only this client, `sub` a non-empty string,
 //! `exp`, `iat` and `auth_time` JSON numbers with `exp` in the future and
 //! `iat` recent, `nonce` the authorization request's, `at_hash` the access
-//! token's. Tolerant of everything else: profile claims are read in every
+//! token's; and, when the sign-in asked for them (OIDC Core §3.1.2.1),
+//! `auth_time` within `max_age` (or since the sign-in began, for
+//! `prompt=login`) and `acr` one of the `acr_values`. Tolerant of everything else: profile claims are read in every
 //! unambiguous shape ([`super::claims`]) and claims we do not use
 //! (`updated_at`, `locale`, …) are never read at all.
 
@@ -52,10 +54,32 @@ pub enum IdTokenError {
     NotANumber(#[from] NotANumber),
     #[error("ID token nonce is missing or not this sign-in's")]
     Nonce,
+    #[error("ID token has no auth_time though the sign-in asked for a max_age")]
+    NoAuthTime,
+    #[error("ID token says the user authenticated {0}s ago, longer than the max_age asked")]
+    AuthenticatedLongAgo(i64),
+    #[error("ID token says the user authenticated before a sign-in that asked for prompt=login")]
+    AuthenticatedBeforeSignIn,
+    #[error("ID token acr {0:?} is none of the acr_values asked for")]
+    AuthenticationContext(Option<String>),
     #[error("ID token at_hash does not match the access token")]
     AccessTokenHash,
     #[error("cannot compute the at_hash of the ID token's algorithm: {0}")]
     HashUnavailable(String),
+}
+
+impl IdTokenError {
+    /// Whether the token is sound but does not show the authentication
+    /// the sign-in asked for (`max_age`, `prompt=login`, `acr_values`).
+    pub fn is_about_authentication(&self) -> bool {
+        matches!(
+            self,
+            Self::NoAuthTime
+                | Self::AuthenticatedLongAgo(_)
+                | Self::AuthenticatedBeforeSignIn
+                | Self::AuthenticationContext(_)
+        )
+    }
 }
 
 /// Who the ID token says signed in, and what it tells about them.
@@ -67,6 +91,8 @@ pub struct IdClaims {
     pub subject: String,
     /// The provider's session id, for back-channel logout.
     pub sid: Option<String>,
+    /// `auth_time`: when the user authenticated, Unix seconds.
+    pub auth_time: Option<i64>,
     pub profile: Profile,
 }
 
@@ -137,6 +163,49 @@ pub struct Expected<'a> {
     pub access_token: &'a str,
     /// Unix time now.
     pub now: i64,
+    /// What the sign-in asked of the authentication; none for a refresh.
+    pub authentication: Authentication<'a>,
+}
+
+/// What an authentication request asked of the user's authentication
+/// (OIDC Core §3.1.2.1), for the ID token that answers it to meet.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Authentication<'a> {
+    /// `max_age`, seconds: `auth_time` must be present and no older.
+    pub max_age: Option<u64>,
+    /// `prompt=login` was asked at this Unix time: an `auth_time` must
+    /// not be older than it.
+    pub login_since: Option<i64>,
+    /// `acr_values`: `acr` must be one of them.
+    pub acr_values: &'a [String],
+}
+
+impl Authentication<'_> {
+    /// Checks `claims`' `auth_time` (already read) and `acr` at `now`.
+    fn check(&self, claims: &Object, auth_time: Option<i64>, now: i64) -> Result<(), IdTokenError> {
+        if let Some(max_age) = self.max_age {
+            let auth_time = auth_time.ok_or(IdTokenError::NoAuthTime)?;
+            let age = now - auth_time;
+            if age > i64::try_from(max_age).unwrap_or(i64::MAX) + CLOCK_SKEW_SECS {
+                return Err(IdTokenError::AuthenticatedLongAgo(age));
+            }
+        }
+        if let (Some(since), Some(auth_time)) = (self.login_since, auth_time)
+            && auth_time < since - CLOCK_SKEW_SECS
+        {
+            return Err(IdTokenError::AuthenticatedBeforeSignIn);
+        }
+        if !self.acr_values.is_empty() {
+            let acr = claims::text(claims, "acr");
+            if !acr
+                .as_ref()
+                .is_some_and(|acr| self.acr_values.contains(acr))
+            {
+                return Err(IdTokenError::AuthenticationContext(acr));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Checks the claims of a signature-verified ID token.
@@ -185,8 +254,8 @@ pub fn check(
     if issued < now - MAX_AGE_SECS - CLOCK_SKEW_SECS {
         return Err(IdTokenError::IssuedLongAgo(now - issued));
     }
-    // Not used, but a check may rest on it one day: a number or absent.
-    claims::numeric_date(claims, "auth_time")?;
+    let auth_time = claims::numeric_date(claims, "auth_time")?;
+    expected.authentication.check(claims, auth_time, now)?;
 
     if let Some(nonce) = expected.nonce
         && claims.get("nonce").and_then(Value::as_str) != Some(nonce)
@@ -203,6 +272,7 @@ pub fn check(
         issuer,
         subject,
         sid: claims::text(claims, "sid"),
+        auth_time,
         profile: Profile::from_claims(claims),
     })
 }

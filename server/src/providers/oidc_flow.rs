@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::{
     Discovered, Provider, ResponseMode, SignedError,
     claims::Object,
-    id_token::{self, Expected, IdClaims, Profile},
+    id_token::{self, Authentication, Expected, IdClaims, Profile},
     jws, oauth2,
     protocol::{
         Audience, Authorization, Callback, CheckedGrant, CodeFlow, CodeFlowError, GrantError,
@@ -23,7 +23,8 @@ use super::{
     userinfo::UserinfoError,
 };
 use crate::{
-    clock, http_client::ProviderHttp, secret::Secret, telemetry::cause_chain, users::Identity,
+    clock, flow::SignInParams, http_client::ProviderHttp, secret::Secret, telemetry::cause_chain,
+    users::Identity,
 };
 
 /// OpenID Connect Core 1.0, configured by discovery.
@@ -45,6 +46,7 @@ impl CodeFlow for OidcFlow {
         provider: &Provider,
         http: &ProviderHttp,
         redirect_uri: &str,
+        params: &SignInParams,
     ) -> Result<Authorization, CodeFlowError> {
         let discovered = provider
             .discovered(http)
@@ -68,7 +70,12 @@ impl CodeFlow for OidcFlow {
             request = request.add_extra_param("resource", resource.clone());
         }
         for (name, value) in provider.settings.authorize_params {
-            request = request.add_extra_param(*name, *value);
+            if !params.sets(name) {
+                request = request.add_extra_param(*name, *value);
+            }
+        }
+        for (name, value) in params.pairs() {
+            request = request.add_extra_param(name, value);
         }
         if provider.settings.response_mode != ResponseMode::Query {
             let mode = provider.settings.response_mode.name();
@@ -133,6 +140,14 @@ impl CodeFlow for OidcFlow {
             nonce: Some(started.nonce),
             access_token: grant.access_token.expose(),
             now: clock::now(),
+            authentication: Authentication {
+                max_age: started.params.max_age,
+                login_since: started
+                    .params
+                    .asks_for_login()
+                    .then_some(started.started_at),
+                acr_values: &started.params.acr_values,
+            },
         };
         let claims = verify_id_token(provider, http, &discovered, &id_token, expected).await?;
 
@@ -173,6 +188,7 @@ impl CodeFlow for OidcFlow {
             identity,
             grant: CheckedGrant::new(grant, Some(id_token)),
             provider_sid: claims.sid,
+            auth_time: claims.auth_time,
         })
     }
 
@@ -204,6 +220,7 @@ impl CodeFlow for OidcFlow {
                     nonce: None,
                     access_token: grant.access_token.expose(),
                     now: clock::now(),
+                    authentication: Authentication::default(),
                 };
                 check_refreshed_id_token(provider, http, &discovered, identity, &id_token, expected)
                     .await?

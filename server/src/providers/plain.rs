@@ -22,7 +22,7 @@ use super::{
         ProfileData, ProfileError, Redeemed, Started,
     },
 };
-use crate::{http_client::ProviderHttp, secret::Secret, users::Identity};
+use crate::{flow::SignInParams, http_client::ProviderHttp, secret::Secret, users::Identity};
 
 /// The part of a provider's API that shows the signed-in user: the one
 /// path Portcullis calls there with the user's token (SECURITY.md D5), the
@@ -140,14 +140,36 @@ impl CodeFlow for PlainFlow {
         provider: &Provider,
         _http: &ProviderHttp,
         redirect_uri: &str,
+        params: &SignInParams,
     ) -> Result<Authorization, CodeFlowError> {
+        // Without an ID token nothing could check the context class.
+        if !params.acr_values.is_empty() {
+            return Err(CodeFlowError::Unsupported("acr_values"));
+        }
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let state = CsrfToken::new_random();
         let settings = &provider.settings;
+        // The sign-in's own parameters plain OAuth 2.0 providers may know
+        // (others ignore them, RFC 6749 §3.1); `max_age` is OpenID
+        // Connect's, and the sign-in's own time counts instead.
+        let mut extra: Vec<(String, String)> = self
+            .0
+            .authorize_params(settings)
+            .iter()
+            .filter(|(name, _)| !params.sets(name))
+            .cloned()
+            .collect();
+        extra.extend(
+            params
+                .pairs()
+                .into_iter()
+                .filter(|(name, _)| *name != "max_age")
+                .map(|(name, value)| (name.to_owned(), value)),
+        );
         let url = oauth2::authorize_url(
             &self.endpoints(provider),
             settings,
-            self.0.authorize_params(settings),
+            &extra,
             redirect_uri,
             state.secret(),
             challenge.as_str(),
@@ -202,6 +224,7 @@ impl CodeFlow for PlainFlow {
             identity,
             grant: CheckedGrant::new(grant, None),
             provider_sid: None,
+            auth_time: None,
         })
     }
 

@@ -20,7 +20,10 @@ use super::{
     oauth2::{ApiError, Grant},
     userinfo::UserinfoError,
 };
-use crate::{error::ErrorCode, http_client::ProviderHttp, secret::Secret, users::Identity};
+use crate::{
+    error::ErrorCode, flow::SignInParams, http_client::ProviderHttp, secret::Secret,
+    users::Identity,
+};
 
 /// Where the browser goes to authorize us (RFC 6749 §4.1.1), and what its
 /// callback must match, kept server-side until then.
@@ -38,6 +41,10 @@ pub struct Authorization {
 pub struct Started<'a> {
     pub nonce: &'a str,
     pub pkce_verifier: &'a str,
+    /// The parameters it asked with, which the answer must meet.
+    pub params: &'a SignInParams,
+    /// When it was started, Unix seconds.
+    pub started_at: i64,
 }
 
 /// The callback's parameters a protocol checks (RFC 6749 §4.1.2, RFC 9207
@@ -142,6 +149,9 @@ pub struct Redeemed {
     pub grant: CheckedGrant,
     /// The provider's session id (`sid`), for back-channel logout.
     pub provider_sid: Option<String>,
+    /// When the user authenticated at the provider (the ID token's
+    /// `auth_time`), Unix seconds; `None` when it did not say.
+    pub auth_time: Option<i64>,
 }
 
 /// What the provider's API shows about the signed-in user.
@@ -158,12 +168,15 @@ pub struct ProfileData {
 #[async_trait]
 pub trait CodeFlow: fmt::Debug + Send + Sync + 'static {
     /// The authorization request: code flow with PKCE S256 (RFC 7636) and
-    /// a fresh `state` (and `nonce` where there is an ID token).
+    /// a fresh `state` (and `nonce` where there is an ID token), with the
+    /// sign-in's own `params` (OIDC Core §3.1.2.1) that the protocol
+    /// knows.
     async fn authorization_request(
         &self,
         provider: &Provider,
         http: &ProviderHttp,
         redirect_uri: &str,
+        params: &SignInParams,
     ) -> Result<Authorization, CodeFlowError>;
 
     /// The code exchange (RFC 6749 §4.1.3) and every check of its answer,
@@ -221,6 +234,9 @@ pub enum CodeFlowError {
     NoTokenEndpoint,
     #[error("the token response has no id_token")]
     NoIdToken,
+    /// A sign-in parameter this protocol cannot honour or check.
+    #[error("the provider's protocol cannot check the sign-in parameter {0}")]
+    Unsupported(&'static str),
     #[error("the redirect URI is not a URL")]
     RedirectUri(#[source] url::ParseError),
     #[error("discovery failed")]
@@ -239,12 +255,16 @@ impl CodeFlowError {
     /// What the user is told.
     pub fn code(&self) -> ErrorCode {
         match self {
+            Self::IdToken(err) if err.is_about_authentication() => {
+                ErrorCode::AuthenticationNotConfirmed
+            }
             Self::NoCode => ErrorCode::ProviderRejected,
             Self::WrongIssuer { .. }
             | Self::MissingIssuer
             | Self::NoTokenEndpoint
             | Self::NoIdToken
             | Self::IdToken(_) => ErrorCode::InvalidProviderResponse,
+            Self::Unsupported(_) => ErrorCode::BadRequest,
             Self::RedirectUri(_) => ErrorCode::Internal,
             Self::Discovery(err) => err.code(),
             Self::Provider(err) => err.code(),

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use super::{ERROR_PAGE, redirect};
 use crate::{
     error::ErrorCode,
+    flow::params::ParamError,
     hooks::HookError,
     providers::protocol::CodeFlowError,
     telemetry::{cause_chain, escaped},
@@ -28,6 +29,8 @@ pub(crate) enum FlowError {
     SignInExpired,
     #[error("the session changed while connecting a provider")]
     SessionChanged,
+    #[error(transparent)]
+    Parameter(#[from] ParamError),
     #[error("the provider answered error={0}")]
     ProviderAnswered(String),
     /// A step at the provider: the authorization request, or the code
@@ -67,6 +70,7 @@ impl FlowError {
             Self::ProviderAnswered(error) if error == "access_denied" => ErrorCode::SignInCancelled,
             Self::ProviderAnswered(_) => ErrorCode::ProviderRejected,
             Self::CodeFlow(err) => err.code(),
+            Self::Parameter(_) => ErrorCode::BadRequest,
             Self::Hook(HookError::Refused) => ErrorCode::SignInRefused,
             Self::Hook(_) | Self::Store(_) => ErrorCode::Unavailable,
             Self::EmailInUse { .. } => ErrorCode::EmailInUse,

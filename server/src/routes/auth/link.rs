@@ -20,7 +20,7 @@ use super::{
 };
 use crate::{
     backend::Core,
-    flow::return_to,
+    flow::{SignInParams, return_to},
     users::{Unlink, UserId},
 };
 
@@ -42,6 +42,7 @@ pub async fn link(
         &session,
         return_to::or_home(query.return_to.as_deref()),
         Some(UserId(user.user_id)),
+        SignInParams::default(),
     )
     .await
 }

@@ -20,7 +20,8 @@ use tower_sessions::Session;
 use super::{Failure, FlowError, form_post, provider, redirect};
 use crate::{
     backend::Core,
-    flow::{self, SignInInProgress, return_to},
+    clock,
+    flow::{self, SignInInProgress, SignInParams, params::RawSignInParams, return_to},
     hooks::Attempt,
     providers::{
         Provider,
@@ -37,18 +38,32 @@ pub struct ReturnToQuery {
     pub(super) return_to: Option<String>,
 }
 
+/// `GET /auth/sign-in/{provider}`'s query: where to go afterwards, and
+/// the sign-in's own authentication request parameters.
+#[derive(Debug, Deserialize)]
+pub struct SignInQuery {
+    return_to: Option<String>,
+    #[serde(flatten)]
+    params: RawSignInParams,
+}
+
 /// `GET /auth/sign-in/{provider}`: authorization code flow with PKCE S256,
 /// fresh `state` (and `nonce` for OpenID Connect), kept server-side for
-/// this browser.
+/// this browser, with the allow-listed `prompt`, `login_hint`, `max_age`,
+/// `acr_values` and `ui_locales` the link carries (OIDC Core §3.1.2.1;
+/// [`flow::params`]). A value that is not allowed ends on the error page
+/// (`PC-WEB-400`).
 pub async fn start_sign_in(
     State(core): State<Arc<Core>>,
     Path(id): Path<String>,
-    Query(query): Query<ReturnToQuery>,
+    Query(query): Query<SignInQuery>,
     session: Session,
 ) -> Result<Response, Failure> {
     let provider = provider(&core, &id)?;
+    let params =
+        SignInParams::parse(query.params).map_err(|err| FlowError::Parameter(err).at(&id))?;
     let return_to = return_to::or_home(query.return_to.as_deref());
-    start(&core, provider, &session, return_to, None).await
+    start(&core, provider, &session, return_to, None, params).await
 }
 
 /// Remembers a new sign-in in progress and sends the browser to the
@@ -59,6 +74,7 @@ pub(super) async fn start(
     session: &Session,
     return_to: String,
     link_to: Option<UserId>,
+    params: SignInParams,
 ) -> Result<Response, Failure> {
     let id = provider.settings.id.as_str();
     let authorization = provider
@@ -67,17 +83,21 @@ pub(super) async fn start(
             provider,
             &core.http,
             &provider.settings.redirect_uri(&core.public_url),
+            &params,
         )
         .await
         .map_err(|err| FlowError::from(err).at(id))?;
+    let now = OffsetDateTime::now_utc();
     let tx = SignInInProgress {
         provider: provider.settings.id.clone(),
         state: authorization.state,
         nonce: authorization.nonce,
         pkce_verifier: authorization.pkce_verifier,
         return_to,
-        expires_at: OffsetDateTime::now_utc() + core.sign_in_ttl,
+        expires_at: now + core.sign_in_ttl,
         link_to: link_to.map(|user| user.0),
+        params,
+        started_at: now.unix_timestamp(),
     };
     flow::begin(session, &tx)
         .await
@@ -187,12 +207,22 @@ async fn finish(
         return Err(FlowError::SignInExpired.at(id));
     }
     if let Some(error) = &query.error {
+        // A silent sign-in the provider cannot complete without the user
+        // goes on as an interactive one (OIDC Core §3.1.2.6).
+        if tx.params.falls_back_on(error) {
+            tracing::info!(provider = %id, "a silent sign-in needs the user: asking interactively");
+            let params = tx.params.interactive();
+            let link_to = tx.link_to.map(UserId);
+            return start(core, provider, session, tx.return_to, link_to, params).await;
+        }
         return Err(FlowError::ProviderAnswered(error.clone()).at(id));
     }
 
     let started = Started {
         nonce: &tx.nonce,
         pkce_verifier: &tx.pkce_verifier,
+        params: &tx.params,
+        started_at: tx.started_at,
     };
     let callback = Callback {
         code: query.code,
@@ -227,6 +257,7 @@ async fn sign_in(
         identity,
         grant,
         provider_sid,
+        auth_time,
     } = redeemed;
     let tokens = TokenSet {
         expires_at: core.access_token_expiry(grant.expires_in, grant.refresh_token.is_some()),
@@ -274,7 +305,7 @@ async fn sign_in(
                 .map_err(|err| FlowError::store(err).at(id))?;
         }
     }
-    let user = core
+    let mut user = core
         .sessions
         .keep_sign_in(
             id,
@@ -286,6 +317,10 @@ async fn sign_in(
         )
         .await
         .map_err(|err| FlowError::store(err).at(id))?;
+    // The provider's word when it gave one (never later than now), else
+    // this sign-in's time.
+    let now = clock::now();
+    user.authenticated_at = auth_time.map_or(now, |at| at.min(now));
     session::sign_in(session, &user)
         .await
         .map_err(|err| FlowError::store(err).at(id))?;
