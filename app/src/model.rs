@@ -13,6 +13,9 @@ pub struct ProviderView {
     pub label: String,
     /// Whether logins with this provider can start right now.
     pub available: bool,
+    /// Where its icon is (an SVG image), when it has one.
+    #[serde(default)]
+    pub icon: Option<String>,
 }
 
 impl ProviderView {
@@ -78,6 +81,9 @@ pub struct IdentityView {
     pub provider: String,
     /// The provider's label, e.g. "GitHub".
     pub label: String,
+    /// Where its icon is (an SVG image), when it has one.
+    #[serde(default)]
+    pub icon: Option<String>,
     /// The e-mail address this identity came with.
     pub email: Option<String>,
     /// The identity's key at its provider, which the "Disconnect" form
@@ -177,6 +183,7 @@ mod tests {
             id: "local".into(),
             label: "Local".into(),
             available: true,
+            icon: None,
         };
         assert_eq!(provider.sign_in_href(), "/auth/sign-in/local");
     }

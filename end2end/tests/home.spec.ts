@@ -20,6 +20,25 @@ test('the home page hydrates and a server function answers from the browser', as
   await expect(status).toContainText('2 of 2 sign-in providers available');
 });
 
+test('each sign-in button shows its provider\'s icon, or its initial, at the same size', async ({ page }) => {
+  await page.goto('/');
+  const github = page.getByRole('link', { name: 'Continue with GitHub' });
+  const icon = github.locator('img');
+  await expect(icon).toHaveAttribute('alt', '');
+  await expect(icon).toHaveAttribute('src', '/auth/icons/github.svg');
+  // Loaded and drawn: the image decoded to its size.
+  await expect.poll(() => icon.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBeGreaterThan(0);
+  const initial = page.getByRole('link', { name: 'Continue with Local demo provider' }).locator('.provider-icon');
+  await expect(initial).toHaveText('L');
+  const [iconBox, initialBox] = [await icon.boundingBox(), await initial.boundingBox()];
+  expect(Math.round(iconBox!.width)).toBe(Math.round(initialBox!.width));
+  expect(Math.round(iconBox!.height)).toBe(Math.round(initialBox!.height));
+  // Nothing moved when it loaded: the button kept its height.
+  const before = (await github.boundingBox())!.height;
+  await page.reload();
+  expect((await github.boundingBox())!.height).toBe(before);
+});
+
 test.describe('a missing page', () => {
   test.use({ expectedConsoleErrors: [/the server responded with a status of 404/] });
 

@@ -56,6 +56,7 @@ fn provider_view(provider: ProviderInfo) -> ProviderView {
         id: provider.id,
         label: provider.label,
         available: provider.available,
+        icon: provider.icon,
     }
 }
 
@@ -118,6 +119,7 @@ impl ports::Backend for Backend {
                 .map(|identity| IdentityView {
                     provider: identity.provider,
                     label: identity.label,
+                    icon: identity.icon,
                     email: identity.email,
                     issuer: identity.issuer,
                     subject: identity.subject,

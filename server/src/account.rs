@@ -88,6 +88,7 @@ impl Portcullis {
             .into_iter()
             .map(|identity| LinkedIdentity {
                 label: self.core.provider_label(&identity.provider),
+                icon: self.core.provider_icon(&identity.provider),
                 provider: identity.provider,
                 email: identity.email,
                 issuer: identity.issuer,

@@ -107,6 +107,10 @@ pub struct ProviderInfo {
     pub id: String,
     /// Its label for people, e.g. "Google".
     pub label: String,
+    /// Where its button's icon is (`/auth/icons/<preset>.svg`, an SVG
+    /// image 24×24) when it is a preset; `None` for one described by
+    /// configuration, whose button shows its initial.
+    pub icon: Option<String>,
     /// Whether a sign-in can start now (an OpenID Connect provider is
     /// unavailable until its discovery document was read).
     pub available: bool,
@@ -118,6 +122,8 @@ pub struct ProviderInfo {
 pub struct LinkedIdentity {
     /// The configured provider, e.g. `github`.
     pub provider: String,
+    /// Its icon, as [`ProviderInfo::icon`].
+    pub icon: Option<String>,
     /// Its label for people.
     pub label: String,
     /// The e-mail address this identity gave, if any.

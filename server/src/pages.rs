@@ -1,20 +1,50 @@
 //! Portcullis's own plain pages, for apps that have none of their own: a
 //! sign-in page listing the providers, and the page a failed sign-in or an
-//! unreadable request lands on. Self-contained (no stylesheet or script
+//! unreadable request lands on; and the presets' button icons, for any
+//! page's sign-in buttons. Self-contained (no stylesheet or script
 //! of the app's, nothing from a store), so they render whatever is down.
 
 use axum::{
-    extract::{Query, State},
+    extract::{Path, Query, State},
     http::{HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response},
 };
 use serde::Deserialize;
 use std::sync::Arc;
 
-use crate::{backend::Core, error::ErrorCode, flow::return_to};
+use crate::{backend::Core, error::ErrorCode, flow::return_to, providers};
 
 /// Portcullis's own sign-in page.
 pub const SIGN_IN_PAGE: &str = crate::config::DEFAULT_SIGN_IN_PAGE;
+
+/// `GET /auth/icons/<preset>.svg`: a preset's sign-in button icon, an SVG
+/// image (24×24) that may be cached for a day. Served with a policy that
+/// lets it run nothing, should it ever be opened as a page.
+pub async fn provider_icon(Path(file): Path<String>, headers: http::HeaderMap) -> Response {
+    let icon = file
+        .strip_suffix(".svg")
+        .and_then(providers::preset)
+        .map(|preset| preset.icon);
+    let Some(icon) = icon else {
+        return error_answer(
+            ErrorCode::NotFound,
+            StatusCode::NOT_FOUND,
+            !is_navigation(&headers),
+        );
+    };
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'; sandbox",
+            ),
+        ],
+        icon,
+    )
+        .into_response()
+}
 
 #[derive(Debug, Deserialize)]
 pub struct ErrorQuery {
@@ -39,7 +69,8 @@ main{max-width:36rem;margin:4rem auto;padding:0 1rem}\
 .card{background:#fff;border:1px solid #d0d7de;border-radius:.5rem;padding:1.5rem}\
 .muted{color:#57606a}.button{display:inline-block;padding:.5rem 1rem;border-radius:.375rem;\
 background:#1f6feb;color:#fff;text-decoration:none}.button:focus{outline:3px solid #0a3069;outline-offset:2px}\
-.providers{list-style:none;padding:0;display:grid;gap:.5rem}";
+.providers{list-style:none;padding:0;display:grid;gap:.5rem}\
+.button img{vertical-align:middle;margin-right:.4rem;border-radius:4px}";
 
 #[derive(Debug, Deserialize)]
 pub struct SignInQuery {
@@ -59,8 +90,15 @@ pub async fn sign_in_page(
     for provider in core.registry.views().await {
         let label = escape(&provider.label);
         if provider.available {
+            // Decorative: the label says which provider it is.
+            let icon = provider.icon.as_deref().map_or(String::new(), |src| {
+                format!(
+                    "<img src=\"{}\" alt=\"\" width=\"20\" height=\"20\"> ",
+                    escape(src)
+                )
+            });
             buttons.push_str(&format!(
-                "<li><a class=\"button\" href=\"/auth/sign-in/{id}?return_to={back}\">Continue with {label}</a></li>",
+                "<li><a class=\"button\" href=\"/auth/sign-in/{id}?return_to={back}\">{icon}Continue with {label}</a></li>",
                 id = escape(&provider.id),
             ));
         } else {

@@ -248,7 +248,8 @@ impl Portcullis {
             )
             .route("/auth/user", get(auth::user))
             .route(auth::ERROR_PAGE, get(pages::error_page))
-            .route(pages::SIGN_IN_PAGE, get(pages::sign_in_page));
+            .route(pages::SIGN_IN_PAGE, get(pages::sign_in_page))
+            .route("/auth/icons/{file}", get(pages::provider_icon));
         let router = self.remote_apis.iter().fold(router, |router, api| {
             let prefix = &api.settings.prefix;
             let serve = {

@@ -7,7 +7,8 @@ use leptos::{either::EitherOf3, prelude::*};
 
 use crate::{
     api,
-    model::{ConnectionsView, IdentityView, ProviderView, first_letter},
+    components::provider_button::ProviderIcon,
+    model::{ConnectionsView, IdentityView, ProviderView},
     pages::error::InlineError,
 };
 
@@ -63,9 +64,7 @@ fn LinkedIdentity(identity: IdentityView, can_disconnect: bool) -> impl IntoView
     let disconnect_label = format!("Disconnect {}", identity.label);
     view! {
         <li class="identity" data-testid="identity" data-provider=identity.provider.clone()>
-            <span class="provider-icon" aria-hidden="true">
-                {first_letter(&identity.label)}
-            </span>
+            <ProviderIcon label=identity.label.clone() icon=identity.icon.clone() />
             <span class="identity-text">
                 <span class="identity-label">{identity.label.clone()}</span>
                 <span class="muted">{identity.email.unwrap_or_else(|| "No e-mail shared".into())}</span>

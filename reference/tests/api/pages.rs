@@ -102,3 +102,60 @@ async fn an_unknown_error_code_shows_the_generic_error_not_a_crash() {
     assert!(page.body.contains("PC-SRV-500"));
     assert!(!page.body.contains("<script>"));
 }
+
+#[tokio::test]
+async fn a_presets_button_shows_its_icon_which_is_served_as_an_image_that_runs_nothing() {
+    let app = TestApp::local().github(0).router().await;
+    // The first paint: GitHub's button has its icon (decorative, sized, so
+    // nothing moves when it loads); the local provider, described by
+    // configuration, its initial.
+    let home = get(app.clone(), "/").await;
+    assert!(
+        home.body.contains(
+            r#"<img src="/auth/icons/github.svg" alt="" width="30" height="30" class="provider-icon provider-icon-image">"#
+        ),
+        "{}",
+        home.body
+    );
+    assert_eq!(
+        home.body.matches(r#"src="/auth/icons/"#).count(),
+        1,
+        "local has none"
+    );
+    // Portcullis's own sign-in page too.
+    let page = get(app.clone(), "/auth/sign-in").await;
+    assert!(
+        page.body
+            .contains(r#"<img src="/auth/icons/github.svg" alt="" width="20" height="20"> Continue with GitHub"#),
+        "{}",
+        page.body
+    );
+
+    let icon = get(app.clone(), "/auth/icons/github.svg").await;
+    assert_eq!(icon.status, 200);
+    assert_eq!(icon.headers["content-type"], "image/svg+xml");
+    assert_eq!(icon.headers["cache-control"], "public, max-age=86400");
+    let policy = icon.headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        policy.contains("default-src 'none'") && policy.contains("sandbox"),
+        "{policy}"
+    );
+    assert_eq!(
+        icon.body,
+        include_str!("../../../server/src/providers/icons/github.svg")
+    );
+    for missing in [
+        "/auth/icons/local.svg",
+        "/auth/icons/github",
+        "/auth/icons/github.svg.svg",
+        "/auth/icons/..%2Fgithub.svg",
+    ] {
+        let answer = get(app.clone(), missing).await;
+        assert_eq!(answer.status, 404, "{missing}");
+        assert!(
+            answer.body.contains("PC-WEB-404"),
+            "{missing}: {}",
+            answer.body
+        );
+    }
+}

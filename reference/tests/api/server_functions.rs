@@ -34,7 +34,12 @@ async fn provider_list_carries_view_data_only() {
     let providers: serde_json::Value = serde_json::from_str(&res.body).unwrap();
     assert_eq!(
         providers,
-        serde_json::json!([{ "id": "local", "label": "Local Test IdP", "available": false }])
+        serde_json::json!([{
+            "id": "local",
+            "label": "Local Test IdP",
+            "available": false,
+            "icon": null
+        }])
     );
 }
 

@@ -190,6 +190,9 @@ pub fn parse<'a>(
                 metadata,
                 response_mode,
                 authorize_params: preset.map_or(&[], |p| p.authorize_params),
+                icon: preset.and(providers::preset_name(
+                    get(&format!("{prefix}_PRESET")).unwrap_or(name),
+                )),
             });
         }
     }

@@ -20,6 +20,7 @@ pub const PRESET: Preset = Preset {
     scopes: "account email",
     response_mode: ResponseMode::Query,
     authorize_params: &[],
+    icon: include_str!("icons/bitbucket.svg"),
 };
 
 /// Bitbucket Cloud's API, for its site.

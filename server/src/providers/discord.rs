@@ -23,6 +23,7 @@ pub const PRESET: Preset = Preset {
     scopes: "identify email",
     response_mode: ResponseMode::Query,
     authorize_params: &[],
+    icon: include_str!("icons/discord.svg"),
 };
 
 /// Discord, as a [`PlainProvider`].

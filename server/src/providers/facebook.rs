@@ -31,6 +31,7 @@ pub const PRESET: Preset = Preset {
     scopes: "email public_profile",
     response_mode: ResponseMode::Query,
     authorize_params: &[],
+    icon: include_str!("icons/facebook.svg"),
 };
 
 /// The Graph API, at the version this preset is written for.

@@ -27,6 +27,7 @@ pub const PRESET: Preset = Preset {
     scopes: "read:user user:email",
     response_mode: ResponseMode::Query,
     authorize_params: &[],
+    icon: include_str!("icons/github.svg"),
 };
 
 /// GitHub, as a [`PlainProvider`]. It revokes grants through its own

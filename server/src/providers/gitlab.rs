@@ -12,4 +12,5 @@ pub const PRESET: Preset = Preset {
     scopes: "openid email profile",
     response_mode: ResponseMode::Query,
     authorize_params: &[],
+    icon: include_str!("icons/gitlab.svg"),
 };

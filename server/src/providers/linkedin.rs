@@ -17,4 +17,5 @@ pub const PRESET: Preset = Preset {
     scopes: "openid profile email",
     response_mode: ResponseMode::Query,
     authorize_params: &[],
+    icon: include_str!("icons/linkedin.svg"),
 };

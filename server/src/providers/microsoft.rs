@@ -19,6 +19,7 @@ pub const PRESET: Preset = Preset {
     scopes: "openid email profile",
     response_mode: ResponseMode::Query,
     authorize_params: &[],
+    icon: include_str!("icons/microsoft.svg"),
 };
 
 const PLACEHOLDER: &str = "{tenantid}";

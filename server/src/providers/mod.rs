@@ -111,6 +111,9 @@ pub struct Preset {
     pub response_mode: ResponseMode,
     /// Parameters its authorization request always carries (its quirks).
     pub authorize_params: &'static [(&'static str, &'static str)],
+    /// Its sign-in button's icon: a self-contained SVG image (24×24, no
+    /// script, no outside reference), served at `/auth/icons/<name>.svg`.
+    pub icon: &'static str,
 }
 
 /// The registry of presets: a provider named like one (or whose
@@ -129,6 +132,14 @@ const PRESET_TABLE: [(&str, Preset); 11] = [
     ("twitch", twitch::PRESET),
     ("facebook", facebook::PRESET),
 ];
+
+/// Where the presets' button icons are served: `<ICONS_PATH>/<name>.svg`.
+pub const ICONS_PATH: &str = "/auth/icons";
+
+/// The registry name of the preset `name` is, if it is one.
+pub fn preset_name(name: &str) -> Option<&'static str> {
+    preset_names().find(|known| *known == name)
+}
 
 /// Names of the presets, in the registry's order.
 pub fn preset_names() -> impl Iterator<Item = &'static str> {
@@ -387,6 +398,7 @@ impl Registry {
                 id: provider.settings.id.clone(),
                 label: provider.settings.label.clone(),
                 available: provider.is_available(),
+                icon: provider.settings.icon_path(),
             });
         }
         views
@@ -405,6 +417,40 @@ mod tests {
     use openidconnect::core::CoreResponseType;
 
     use super::*;
+
+    #[test]
+    fn every_preset_has_a_small_self_contained_icon_that_runs_nothing() {
+        for name in preset_names() {
+            let icon = preset(name).unwrap().icon.trim_end();
+            assert!(
+                icon.starts_with(
+                    r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" width="24" height="24">"#
+                ),
+                "{name}"
+            );
+            assert!(
+                icon.ends_with("</svg>") && icon.matches("<svg").count() == 1,
+                "{name}"
+            );
+            assert!(icon.len() < 2048, "{name}: {} bytes", icon.len());
+            let lower = icon.to_ascii_lowercase();
+            for banned in [
+                "<script",
+                "href",
+                "url(",
+                "<foreignobject",
+                "<style",
+                "javascript:",
+                "@import",
+            ] {
+                assert!(!lower.contains(banned), "{name} holds {banned}");
+            }
+            assert!(
+                !lower.split_whitespace().any(|word| word.starts_with("on")),
+                "{name} has an event handler"
+            );
+        }
+    }
 
     /// Discovery documents recorded from Google and GitLab (the fields in
     /// the shapes they publish): what the presets rely on is there.

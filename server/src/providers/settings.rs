@@ -35,6 +35,8 @@ pub struct ProviderSettings {
     /// Parameters an OpenID Connect preset's authorization request always
     /// carries (its quirks, e.g. Twitch's `claims`).
     pub authorize_params: &'static [(&'static str, &'static str)],
+    /// The preset whose button icon it shows (its registry name), if any.
+    pub icon: Option<&'static str>,
 }
 
 /// How a provider sends the authorization response back to
@@ -87,7 +89,14 @@ impl ProviderSettings {
             metadata: None,
             response_mode: ResponseMode::Query,
             authorize_params: &[],
+            icon: super::preset_name(id),
         }
+    }
+
+    /// Where its button's icon is served, if it is a preset's.
+    pub fn icon_path(&self) -> Option<String> {
+        self.icon
+            .map(|name| format!("{}/{name}.svg", super::ICONS_PATH))
     }
 
     /// The profile API's base: `<NAME>_API_URL` when configured, else

@@ -21,4 +21,5 @@ pub const PRESET: Preset = Preset {
     scopes: "openid user:read:email",
     response_mode: ResponseMode::Query,
     authorize_params: &[("claims", CLAIMS)],
+    icon: include_str!("icons/twitch.svg"),
 };

@@ -19,6 +19,7 @@ pub const PRESET: Preset = Preset {
     scopes: "users.read tweet.read offline.access",
     response_mode: ResponseMode::Query,
     authorize_params: &[],
+    icon: include_str!("icons/x.svg"),
 };
 
 /// X's API, for its site.
