@@ -213,6 +213,9 @@ pub struct Script {
     pub userinfo_signed: Option<Signing>,
     /// Answers shaped like a real provider's.
     pub shape: Option<Shape>,
+    /// Whether a `client_secret` posted to the token endpoint is this
+    /// client's (Sign in with Apple's is a JWT to verify).
+    pub client_secret: fn(&str) -> bool,
 }
 
 impl Default for Script {
@@ -242,6 +245,7 @@ impl Default for Script {
             jwks_down: false,
             userinfo_signed: None,
             shape: None,
+            client_secret: |secret| secret == CLIENT_SECRET,
         }
     }
 }
@@ -271,6 +275,8 @@ pub struct Calls {
     /// Refresh grants answered, and the refresh token each presented.
     pub refreshes: usize,
     pub refresh_tokens_used: Vec<String>,
+    /// Every `client_secret` posted to the token endpoint.
+    pub client_secrets: Vec<String>,
 }
 
 struct Grant {
@@ -630,16 +636,22 @@ async fn token(
         .and_then(|v| v.to_str().ok());
     // The client must authenticate the way the provider's shape announces
     // (Twitch: client_secret_post only), else with HTTP Basic.
-    let post_only = shared
-        .lock()
-        .unwrap()
-        .script
-        .shape
-        .is_some_and(|shape| announces_post_only(shape.discovery));
+    let (post_only, secret_ok) = {
+        let mut inner = shared.lock().unwrap();
+        let secret = form.get("client_secret").cloned().unwrap_or_default();
+        inner.calls.client_secrets.push(secret.clone());
+        let script = &inner.script;
+        (
+            script
+                .shape
+                .is_some_and(|shape| announces_post_only(shape.discovery)),
+            (script.client_secret)(&secret),
+        )
+    };
     let authenticated = if post_only {
         header_auth.is_none()
             && form.get("client_id").map(String::as_str) == Some(CLIENT_ID)
-            && form.get("client_secret").map(String::as_str) == Some(CLIENT_SECRET)
+            && secret_ok
     } else {
         header_auth == Some(expected_auth.as_str())
     };

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod api_proxy;
+mod apple;
 mod backchannel;
 mod compression;
 mod configured_oauth2;

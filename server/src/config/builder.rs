@@ -416,6 +416,23 @@ impl ProviderConfig {
         self.set("CLIENT_ID", id).set("CLIENT_SECRET", secret)
     }
 
+    /// The client id alone (`<ID>_CLIENT_ID`), for a provider whose
+    /// client secret is made here ([`signing_key`](Self::signing_key)).
+    pub fn client_id(self, id: &str) -> Self {
+        self.set("CLIENT_ID", id)
+    }
+
+    /// Sign in with Apple's key, which makes the client secret: the team
+    /// id and key id (Apple's ten-character identifiers) and the `.p8`
+    /// file's PEM text (`<ID>_TEAM_ID`, `<ID>_KEY_ID`,
+    /// `<ID>_PRIVATE_KEY`). Each client secret is an ES256 JWT that lives
+    /// an hour, made again ten minutes before it expires.
+    pub fn signing_key(self, team_id: &str, key_id: &str, private_key_pem: &str) -> Self {
+        self.set("TEAM_ID", team_id)
+            .set("KEY_ID", key_id)
+            .set("PRIVATE_KEY", private_key_pem)
+    }
+
     /// The issuer identifier, an `https://` URL (`http://` on loopback)
     /// whose `/.well-known/openid-configuration` describes it (OpenID
     /// Connect Discovery 1.0 §4; `<ID>_ISSUER`).

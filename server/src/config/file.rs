@@ -65,7 +65,7 @@ const TOP_LEVEL: [(&str, &str); 19] = [
 ];
 
 /// Keys of a `[providers.<name>]` table.
-const PROVIDER_KEYS: [&str; 30] = [
+const PROVIDER_KEYS: [&str; 34] = [
     "preset",
     "response_mode",
     "issuer",
@@ -98,6 +98,11 @@ const PROVIDER_KEYS: [&str; 30] = [
     "revocation_url",
     "id_token_signing_algs",
     "authorization_response_iss",
+    // Sign in with Apple's key, which makes its client secret.
+    "team_id",
+    "key_id",
+    "private_key",
+    "private_key_file",
 ];
 
 /// Reads the file at `path` into variables; every problem is named with
@@ -288,8 +293,12 @@ mod tests {
 
     #[test]
     fn every_variable_of_a_provider_described_by_its_endpoints_has_its_file_key() {
-        use super::super::endpoints::{DESCRIBED, OIDC_ONLY, PLAIN_ONLY};
-        for suffix in DESCRIBED.iter().chain(&OIDC_ONLY).chain(&PLAIN_ONLY) {
+        use super::super::{
+            endpoints::{DESCRIBED, OIDC_ONLY, PLAIN_ONLY},
+            signing_key,
+        };
+        let suffixes = DESCRIBED.iter().chain(&OIDC_ONLY).chain(&PLAIN_ONLY);
+        for suffix in suffixes.chain(&signing_key::SUFFIXES) {
             let key = suffix.to_ascii_lowercase();
             assert!(PROVIDER_KEYS.contains(&key.as_str()), "{key}");
         }
@@ -356,7 +365,8 @@ mod tests {
                  user_id_field, email_field, email_verified_field, name_field, avatar_field, \
                  emails_url, emails_list_field, emails_address_field, emails_primary_field, \
                  emails_verified_field, jwks_uri, end_session_url, revocation_url, \
-                 id_token_signing_algs, authorization_response_iss)",
+                 id_token_signing_algs, authorization_response_iss, team_id, key_id, \
+                 private_key, private_key_file)",
                 "`providers.acme.scopes` must be a list of strings or one string",
                 "`providers.acme.label` must be a string",
             ]

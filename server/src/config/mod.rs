@@ -13,6 +13,7 @@ mod endpoints;
 pub mod file;
 mod provider;
 mod remote_api;
+mod signing_key;
 
 pub use builder::{ProviderConfig, RemoteApiConfig, SettingsBuilder, TokenAuthMethod, UserField};
 pub(crate) use remote_api::RemoteApiSettings;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use url::{Host, Url};
 
-use super::endpoints;
+use super::{endpoints, signing_key};
 use crate::{
     providers::{
         self, Protocol, ProviderSettings, ResponseMode, configured::CONFIGURED, microsoft,
@@ -53,6 +53,20 @@ pub fn parse<'a>(
                 found
             }
         };
+        let preset_id = preset.and(providers::preset_name(
+            get(&format!("{prefix}_PRESET")).unwrap_or(name),
+        ));
+        // Sign in with Apple makes its client secret from a key, when
+        // given one; else it takes one made elsewhere.
+        let takes_key = preset_id == Some("apple");
+        let key_given = takes_key && signing_key::is_given(get, &prefix);
+        let client_secret_key = signing_key::parse(get, &prefix, takes_key, problems);
+        let secret_given = get(&format!("{prefix}_CLIENT_SECRET")).is_some();
+        if key_given && secret_given {
+            problems.push(format!(
+                "{prefix}_CLIENT_SECRET is made from {prefix}_PRIVATE_KEY: leave it unset"
+            ));
+        }
         let mut required = |suffix: &str| {
             let key = format!("{prefix}_{suffix}");
             let value = get(&key).map(str::to_owned);
@@ -62,7 +76,15 @@ pub fn parse<'a>(
             value
         };
         let client_id = required("CLIENT_ID");
-        let client_secret = required("CLIENT_SECRET");
+        let client_secret = if key_given {
+            // Its problems, if any, are reported already.
+            client_secret_key
+                .as_ref()
+                .filter(|_| !secret_given)
+                .map(|_| String::new())
+        } else {
+            required("CLIENT_SECRET")
+        };
         // Described by its endpoints: an OpenID Connect provider without
         // discovery when it names its keys, else plain OAuth 2.0.
         let described = preset.is_none() && get(&format!("{prefix}_AUTHORIZE_URL")).is_some();
@@ -190,9 +212,8 @@ pub fn parse<'a>(
                 metadata,
                 response_mode,
                 authorize_params: preset.map_or(&[], |p| p.authorize_params),
-                icon: preset.and(providers::preset_name(
-                    get(&format!("{prefix}_PRESET")).unwrap_or(name),
-                )),
+                preset: preset_id,
+                client_secret_key,
             });
         }
     }

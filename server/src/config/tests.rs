@@ -1314,3 +1314,156 @@ fn a_providers_response_mode_is_query_by_default_or_form_post() {
         ["ACME_RESPONSE_MODE must be query or form_post, not \"fragment\""]
     );
 }
+
+#[test]
+fn sign_in_with_apple_makes_its_client_secret_from_its_key_in_a_variable_or_a_file() {
+    let pem = providers::fixture("apple/test-key.p8");
+    let file = format!(
+        "{}/tests/fixtures/apple/test-key.p8",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    // A .env file holds it on one line, with \n written out.
+    let one_line = pem.trim().replace('\n', "\\n");
+    for key in [
+        ("APPLE_PRIVATE_KEY", pem.as_str()),
+        ("APPLE_PRIVATE_KEY", one_line.as_str()),
+        ("APPLE_PRIVATE_KEY_FILE", file.as_str()),
+    ] {
+        let settings = Settings::from_vars(&vars(&[
+            ("AUTH_PROVIDERS", "apple"),
+            ("APPLE_CLIENT_ID", "com.example.web"),
+            ("APPLE_TEAM_ID", "A1B2C3D4E5"),
+            ("APPLE_KEY_ID", "KEY1234567"),
+            key,
+        ]))
+        .unwrap();
+        let apple = &settings.providers[0];
+        assert_eq!(apple.issuer, "https://appleid.apple.com");
+        assert_eq!(apple.response_mode, providers::ResponseMode::FormPost);
+        assert!(apple.client_secret_key.is_some());
+        let secret = apple.current_client_secret();
+        assert_eq!(secret.expose().split('.').count(), 3, "a JWT");
+        assert!(!format!("{settings:?}").contains("PRIVATE KEY"));
+    }
+    // The same in code, and in the settings file.
+    let in_code = Settings::builder()
+        .database_url("sqlite::memory:")
+        .provider(
+            ProviderConfig::new("apple")
+                .client_id("com.example.web")
+                .signing_key("A1B2C3D4E5", "KEY1234567", &pem),
+        )
+        .build()
+        .unwrap();
+    let from_vars = Settings::from_vars(&vars_as_given(&[
+        ("DATABASE_URL", "sqlite::memory:"),
+        ("AUTH_PROVIDERS", "apple"),
+        ("APPLE_CLIENT_ID", "com.example.web"),
+        ("APPLE_TEAM_ID", "A1B2C3D4E5"),
+        ("APPLE_KEY_ID", "KEY1234567"),
+        ("APPLE_PRIVATE_KEY_FILE", file.as_str()),
+    ]))
+    .unwrap();
+    assert_eq!(in_code.providers, from_vars.providers);
+    let from_file = file::parse(&format!(
+        "[providers.apple]\nclient_id = \"com.example.web\"\nteam_id = \"A1B2C3D4E5\"\n\
+         key_id = \"KEY1234567\"\nprivate_key_file = {file:?}\n"
+    ))
+    .unwrap();
+    assert_eq!(from_file["APPLE_PRIVATE_KEY_FILE"], file);
+    // Or a client secret made elsewhere (a JWT the app renews itself).
+    let made_elsewhere = Settings::from_vars(&vars(&[
+        ("AUTH_PROVIDERS", "apple"),
+        ("APPLE_CLIENT_ID", "com.example.web"),
+        ("APPLE_CLIENT_SECRET", "eyJ.made.elsewhere"),
+    ]))
+    .unwrap();
+    let apple = &made_elsewhere.providers[0];
+    assert_eq!(apple.current_client_secret().expose(), "eyJ.made.elsewhere");
+}
+
+#[test]
+fn every_problem_with_apples_key_is_reported_at_once_without_the_key() {
+    let dir = std::env::temp_dir();
+    let missing_file = dir.join("portcullis-no-such-key.p8");
+    let missing_file = missing_file.to_str().unwrap();
+    let problems = Settings::from_vars(&vars(&[
+        ("AUTH_PROVIDERS", "apple,second,work"),
+        ("APPLE_CLIENT_ID", "com.example.web"),
+        ("APPLE_CLIENT_SECRET", "eyJ.made.elsewhere"),
+        ("APPLE_TEAM_ID", "A1B2C3D4E5"),
+        (
+            "APPLE_PRIVATE_KEY",
+            "-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWtleS1ieXRlcw==\n-----END PRIVATE KEY-----",
+        ),
+        ("SECOND_PRESET", "apple"),
+        ("SECOND_ISSUER", "https://appleid.example"),
+        ("SECOND_CLIENT_ID", "com.example.second"),
+        ("SECOND_TEAM_ID", "team"),
+        ("SECOND_KEY_ID", "KEY1234567"),
+        ("SECOND_PRIVATE_KEY", "x"),
+        ("SECOND_PRIVATE_KEY_FILE", missing_file),
+        ("WORK_ISSUER", "https://id.work.example"),
+        ("WORK_CLIENT_ID", "c"),
+        ("WORK_CLIENT_SECRET", "s"),
+        ("WORK_TEAM_ID", "A1B2C3D4E5"),
+    ]))
+    .unwrap_err()
+    .0;
+    let expected = [
+        "APPLE_CLIENT_SECRET is made from APPLE_PRIVATE_KEY: leave it unset",
+        "APPLE_KEY_ID is not set (needed with APPLE_PRIVATE_KEY to make the client secret)",
+        "give SECOND_PRIVATE_KEY or SECOND_PRIVATE_KEY_FILE, not both",
+        "WORK_TEAM_ID applies to Sign in with Apple only (the apple preset)",
+    ];
+    for problem in expected {
+        assert!(
+            problems.iter().any(|p| p == problem),
+            "{problem}: {problems:#?}"
+        );
+    }
+    assert_eq!(problems.len(), expected.len(), "{problems:#?}");
+    // A key that is not one, and ids that are not Apple's.
+    let problems = Settings::from_vars(&vars(&[
+        ("AUTH_PROVIDERS", "apple"),
+        ("APPLE_CLIENT_ID", "com.example.web"),
+        ("APPLE_TEAM_ID", "team"),
+        ("APPLE_KEY_ID", "KEY1234567"),
+        ("APPLE_PRIVATE_KEY_FILE", missing_file),
+    ]))
+    .unwrap_err()
+    .0;
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+    assert!(problems[0].starts_with(&format!(
+        "APPLE_PRIVATE_KEY_FILE {missing_file:?} cannot be read"
+    )));
+    let not_a_key =
+        "-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWtleS1ieXRlcw==\n-----END PRIVATE KEY-----";
+    for (team, key, problem) in [
+        (
+            "A1B2C3D4E5",
+            not_a_key,
+            "APPLE_PRIVATE_KEY is not a PKCS#8 PEM P-256 private key (the .p8 file Apple gives)",
+        ),
+        (
+            "team",
+            &providers::fixture("apple/test-key.p8"),
+            "APPLE_TEAM_ID, APPLE_KEY_ID: the team id and key id must be Apple's ten-character identifiers",
+        ),
+    ] {
+        let problems = Settings::from_vars(&vars(&[
+            ("AUTH_PROVIDERS", "apple"),
+            ("APPLE_CLIENT_ID", "com.example.web"),
+            ("APPLE_TEAM_ID", team),
+            ("APPLE_KEY_ID", "KEY1234567"),
+            ("APPLE_PRIVATE_KEY", key),
+        ]))
+        .unwrap_err()
+        .0;
+        assert_eq!(problems, [problem]);
+        assert!(
+            !problems[0].contains("c2VjcmV0"),
+            "the key is never repeated"
+        );
+    }
+}

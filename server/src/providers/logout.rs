@@ -41,7 +41,10 @@ impl Provider {
             .append_pair("token", token.expose())
             .append_pair("token_type_hint", hint)
             .append_pair("client_id", &self.settings.client_id)
-            .append_pair("client_secret", self.settings.client_secret.expose())
+            .append_pair(
+                "client_secret",
+                self.settings.current_client_secret().expose(),
+            )
             .finish();
         let request = http::Request::builder()
             .method(Method::POST)

@@ -3,6 +3,7 @@
 //! is tried again when someone wants to sign in with it, so one broken
 //! provider never takes the app down.
 
+pub mod apple;
 pub mod backchannel;
 pub mod bitbucket;
 pub mod claims;
@@ -119,7 +120,7 @@ pub struct Preset {
 /// The registry of presets: a provider named like one (or whose
 /// `<NAME>_PRESET` names one) takes its defaults. A new provider file adds
 /// one line here.
-const PRESET_TABLE: [(&str, Preset); 11] = [
+const PRESET_TABLE: [(&str, Preset); 12] = [
     ("google", google::PRESET),
     ("github", github::PRESET),
     ("gitlab", gitlab::PRESET),
@@ -131,6 +132,7 @@ const PRESET_TABLE: [(&str, Preset); 11] = [
     ("x", x::PRESET),
     ("twitch", twitch::PRESET),
     ("facebook", facebook::PRESET),
+    ("apple", apple::PRESET),
 ];
 
 /// Where the presets' button icons are served: `<ICONS_PATH>/<name>.svg`.

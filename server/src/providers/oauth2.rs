@@ -234,6 +234,7 @@ fn token_http_request(
     params: &[(&str, &str)],
 ) -> Result<http::Request<Vec<u8>>, ApiError> {
     let (token_url, settings, auth) = (client.url, client.settings, client.auth);
+    let client_secret = settings.current_client_secret();
     let mut form = url::form_urlencoded::Serializer::new(String::new());
     form.extend_pairs(params);
     form.extend_pairs(client.params);
@@ -245,7 +246,7 @@ fn token_http_request(
     match auth {
         ClientAuth::Post => {
             form.append_pair("client_id", &settings.client_id)
-                .append_pair("client_secret", settings.client_secret.expose());
+                .append_pair("client_secret", client_secret.expose());
         }
         ClientAuth::Basic => {
             let encode = |value: &str| {
@@ -254,7 +255,7 @@ fn token_http_request(
             let credentials = format!(
                 "{}:{}",
                 encode(&settings.client_id),
-                encode(settings.client_secret.expose())
+                encode(client_secret.expose())
             );
             let value =
                 HeaderValue::from_str(&format!("Basic {}", STANDARD.encode(credentials)))

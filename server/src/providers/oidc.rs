@@ -285,7 +285,7 @@ impl Discovered {
             self.metadata.clone(),
             ClientId::new(settings.client_id.clone()),
             Some(ClientSecret::new(
-                settings.client_secret.expose().to_owned(),
+                settings.current_client_secret().expose().to_owned(),
             )),
         )
         .set_redirect_uri(redirect_uri)

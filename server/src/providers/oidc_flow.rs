@@ -12,7 +12,7 @@ use openidconnect::{
 use serde_json::Value;
 
 use super::{
-    Discovered, Provider, ResponseMode, SignedError,
+    Discovered, Provider, ResponseMode, SignedError, apple,
     claims::Object,
     id_token::{self, Authentication, Expected, IdClaims, Profile},
     jws, oauth2,
@@ -171,15 +171,19 @@ impl CodeFlow for OidcFlow {
                 Err(err) => return Err(CodeFlowError::Userinfo(err)),
             }
         }
-        let name = profile
-            .name
-            .or_else(|| profile.email.clone())
-            .unwrap_or_else(|| "Signed-in user".into());
+        // Sign in with Apple names the user only in its first callback's
+        // posted `user` field, unsigned: it can only name the account.
+        if profile.name.is_none() && provider.settings.preset == Some("apple") {
+            profile.name = callback
+                .user
+                .as_deref()
+                .and_then(apple::name_from_user_field);
+        }
         let identity = Identity {
             issuer: claims.issuer,
             subject: claims.subject,
             provider: provider.settings.id.clone(),
-            name,
+            name: profile.name.unwrap_or_default(),
             email: profile.email,
             email_verified: profile.email_verified.unwrap_or(false),
             picture: profile.picture,
@@ -241,7 +245,7 @@ impl CodeFlow for OidcFlow {
         let discovered = provider.discovered(http).await?;
         // The one upstream: the userinfo endpoint discovery named; its
         // answer must be about this user (B6).
-        let data = provider
+        let answer = provider
             .userinfo(
                 http,
                 &discovered,
@@ -249,9 +253,15 @@ impl CodeFlow for OidcFlow {
                 &identity.issuer,
                 &identity.subject,
             )
-            .await?;
+            .await;
+        let (source, data) = match answer {
+            Ok(data) => ("userinfo", data),
+            // None (Sign in with Apple): what the sign-in said.
+            Err(UserinfoError::NoEndpoint) => ("sign-in", signed_in_claims(identity)),
+            Err(err) => return Err(err.into()),
+        };
         Ok(ProfileData {
-            source: "userinfo",
+            source,
             data,
             fields: USERINFO_FIELDS,
         })
@@ -269,6 +279,18 @@ impl CodeFlow for OidcFlow {
             .revocation_endpoint
             .clone()
     }
+}
+
+/// The userinfo fields the profile shows, as the sign-in gave them.
+fn signed_in_claims(identity: &Identity) -> Object {
+    let mut claims = Object::new();
+    claims.insert("sub".into(), identity.subject.clone().into());
+    claims.insert("name".into(), identity.name.clone().into());
+    if let Some(email) = &identity.email {
+        claims.insert("email".into(), email.clone().into());
+        claims.insert("email_verified".into(), identity.email_verified.into());
+    }
+    claims
 }
 
 /// Verifies an ID token's signature (fetching the provider's keys again on

@@ -53,6 +53,9 @@ pub struct Started<'a> {
 pub struct Callback {
     pub code: Option<String>,
     pub iss: Option<String>,
+    /// A posted `user` field: Sign in with Apple's name for the user,
+    /// sent once, unsigned ([`super::apple::name_from_user_field`]).
+    pub user: Option<String>,
 }
 
 /// A token endpoint's answer (RFC 6749 §5.1) once a flow has checked it:

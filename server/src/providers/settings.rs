@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{Protocol, configured::OAuth2Settings, oidc::GivenMetadata};
+use super::{Protocol, apple::ClientSecretKey, configured::OAuth2Settings, oidc::GivenMetadata};
 use crate::secret::Secret;
 
 /// One identity provider as configured.
@@ -35,8 +35,11 @@ pub struct ProviderSettings {
     /// Parameters an OpenID Connect preset's authorization request always
     /// carries (its quirks, e.g. Twitch's `claims`).
     pub authorize_params: &'static [(&'static str, &'static str)],
-    /// The preset whose button icon it shows (its registry name), if any.
-    pub icon: Option<&'static str>,
+    /// The preset it is (its registry name), if any: its icon, its quirks.
+    pub preset: Option<&'static str>,
+    /// The key that makes its client secret, when that is made here
+    /// rather than configured (Sign in with Apple).
+    pub client_secret_key: Option<Arc<ClientSecretKey>>,
 }
 
 /// How a provider sends the authorization response back to
@@ -89,13 +92,23 @@ impl ProviderSettings {
             metadata: None,
             response_mode: ResponseMode::Query,
             authorize_params: &[],
-            icon: super::preset_name(id),
+            preset: super::preset_name(id),
+            client_secret_key: None,
+        }
+    }
+
+    /// The client secret to send now (RFC 6749 §2.3.1): the configured
+    /// one, or one made by its key that is good for ten more minutes.
+    pub fn current_client_secret(&self) -> Secret {
+        match &self.client_secret_key {
+            Some(key) => key.client_secret(&self.client_id, crate::clock::now()),
+            None => self.client_secret.clone(),
         }
     }
 
     /// Where its button's icon is served, if it is a preset's.
     pub fn icon_path(&self) -> Option<String> {
-        self.icon
+        self.preset
             .map(|name| format!("{}/{name}.svg", super::ICONS_PATH))
     }
 

@@ -13,6 +13,9 @@ pub struct Identity {
     pub issuer: String,
     pub subject: String,
     pub provider: String,
+    /// The name the provider gave; empty when it gave none (Sign in with
+    /// Apple names the user only once), and then the account keeps the
+    /// name it has.
     pub name: String,
     pub email: Option<String>,
     /// Whether the provider vouches that `email` belongs to this user.
@@ -205,6 +208,21 @@ impl UserStore {
             };
             tx.commit().await?;
             Ok(outcome)
+        })
+    }
+
+    /// The name of the account `identity` signs into, if it has one.
+    pub async fn name_of(&self, identity: &Identity) -> Result<Option<String>, sqlx::Error> {
+        with_pool!(&self.db, |pool| {
+            let name: Option<(String,)> = sqlx::query_as(
+                "SELECT users.name FROM users JOIN identities ON identities.user_id = users.id
+                 WHERE identities.issuer = $1 AND identities.subject = $2",
+            )
+            .bind(&identity.issuer)
+            .bind(&identity.subject)
+            .fetch_optional(pool)
+            .await?;
+            Ok(name.map(|(name,)| name))
         })
     }
 

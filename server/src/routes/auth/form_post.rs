@@ -30,6 +30,7 @@ pub(super) fn relay(provider: &str, form: &CallbackQuery) -> Response {
         ("state", &form.state),
         ("iss", &form.iss),
         ("error", &form.error),
+        ("user", &form.user),
     ];
     let mut inputs: String = fields
         .iter()
@@ -102,6 +103,7 @@ mod tests {
         let form = CallbackQuery {
             code: Some("c\"><script>alert(1)</script>".into()),
             state: Some("s&1".into()),
+            user: Some(r#"{"name":{"firstName":"Jane"}}"#.into()),
             ..CallbackQuery::default()
         };
         let response = relay("apple", &form);
@@ -122,6 +124,12 @@ mod tests {
             "{html}"
         );
         assert!(html.contains(r#"name="state" value="s&amp;1""#));
+        assert!(
+            html.contains(
+                r#"name="user" value="{&quot;name&quot;:{&quot;firstName&quot;:&quot;Jane&quot;}}""#
+            ),
+            "Sign in with Apple's one-time user field: {html}"
+        );
         assert!(!html.contains(r#"name="iss""#));
         assert!(html.contains(r#"<meta name="referrer" content="same-origin">"#));
         assert!(

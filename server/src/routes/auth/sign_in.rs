@@ -123,6 +123,9 @@ pub struct CallbackQuery {
     pub(super) state: Option<String>,
     pub(super) iss: Option<String>,
     pub(super) error: Option<String>,
+    /// Sign in with Apple's `user` field (posted once, with the first
+    /// sign-in): the user's name as JSON.
+    pub(super) user: Option<String>,
     /// Set by Portcullis's own form_post page ([`form_post::RELAYED`]).
     #[serde(default, rename = "portcullis_relayed")]
     pub(super) relayed: Option<String>,
@@ -227,6 +230,7 @@ async fn finish(
     let callback = Callback {
         code: query.code,
         iss: query.iss,
+        user: query.user,
     };
     let redeemed = provider
         .flow()
@@ -239,10 +243,29 @@ async fn finish(
         )
         .await
         .map_err(|err| FlowError::from(err).at(id))?;
+    let mut redeemed = redeemed;
+    redeemed.identity = with_name(core, redeemed.identity)
+        .await
+        .map_err(|err| FlowError::store(err).at(id))?;
     match tx.link_to {
         Some(user) => connect(core, session, &tx, UserId(user), &redeemed.identity).await,
         None => sign_in(core, session, headers, &tx, redeemed).await,
     }
+}
+
+/// `identity` with a name: the provider's, else the one its account has
+/// (Sign in with Apple names the user only once), else its e-mail.
+async fn with_name(core: &Core, mut identity: Identity) -> Result<Identity, sqlx::Error> {
+    if identity.name.is_empty() {
+        identity.name = match core.users.name_of(&identity).await? {
+            Some(name) => name,
+            None => identity
+                .email
+                .clone()
+                .unwrap_or_else(|| "Signed-in user".into()),
+        };
+    }
+    Ok(identity)
 }
 
 /// Signs the identity's account in: tokens into the vault, a new session id.
