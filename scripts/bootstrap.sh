@@ -71,6 +71,20 @@ npm_install() { # npm_install DIR
 npm_install "$root"
 npm_install "$root/end2end"
 
+# 5. The local OAuth 1.0a provider's Python packages (oauthlib), pinned by
+#    hash, in a virtual environment of its own.
+oauth1_dir="$root/end2end/oauth1-provider"
+if [ ! -x "$oauth1_dir/.venv/bin/python" ] \
+   || [ "$oauth1_dir/requirements.txt" -nt "$oauth1_dir/.venv/installed" ]; then
+  need python3 "Install Python 3.9 or newer (Debian: apt-get install python3 python3-venv)."
+  say "installing the OAuth 1.0a provider's Python packages in ${oauth1_dir#"$root"}/.venv/"
+  rm -rf "$oauth1_dir/.venv"
+  python3 -m venv "$oauth1_dir/.venv" \
+    || die "python3 cannot make a virtual environment (Debian: apt-get install python3-venv)."
+  "$oauth1_dir/.venv/bin/pip" install --quiet --require-hashes -r "$oauth1_dir/requirements.txt"
+  touch "$oauth1_dir/.venv/installed"
+fi
+
 # Installs a Debian package as root; otherwise says what to install.
 apt_install() { # apt_install PACKAGE "what it is for"
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -82,19 +96,19 @@ apt_install() { # apt_install PACKAGE "what it is for"
   fi
 }
 
-# 5. Chromium from Debian for the end-to-end tests.
+# 6. Chromium from Debian for the end-to-end tests.
 if [ "$mode" = test ] && [ ! -x /usr/bin/chromium ]; then
   apt_install chromium "for the browser tests"
 fi
 
-# 6. PostgreSQL server binaries for the tests that run against a real
+# 7. PostgreSQL server binaries for the tests that run against a real
 #    PostgreSQL (scripts/services/postgres.sh starts a throwaway cluster).
 if [ "$mode" = test ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
    && ! command -v initdb >/dev/null 2>&1; then
   apt_install postgresql "for the database tests"
 fi
 
-# 7. Redis for the tests of Redis as the session store
+# 8. Redis for the tests of Redis as the session store
 #    (scripts/services/redis.sh starts a throwaway server).
 if [ "$mode" = test ] && ! command -v redis-server >/dev/null 2>&1; then
   apt_install redis-server "for the session-store tests"

@@ -32,6 +32,8 @@ check "the wasm32 target is installed" bash -c 'rustup target list --installed |
 check "wasm-opt for release builds is binaryen 132" bash -c 'node_modules/.bin/wasm-opt --version | grep -q "version 132"'
 check "the identity provider and Playwright are installed" \
   test -d end2end/node_modules/oidc-provider -a -d end2end/node_modules/@playwright/test
+check "the OAuth 1.0a provider runs oauthlib 4.0.1 from its own environment" \
+  bash -c '[ "$(end2end/oauth1-provider/.venv/bin/python -c "import oauthlib; print(oauthlib.__version__)")" = 4.0.1 ]'
 check "Debian chromium is installed" test -x /usr/bin/chromium
 check "PostgreSQL server binaries are installed" bash -c 'ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb'
 check "redis-server is installed" command -v redis-server

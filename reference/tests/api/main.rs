@@ -27,6 +27,7 @@ mod login_security;
 mod logout;
 mod node_service;
 mod notes_api;
+mod oauth1;
 mod oidc_without_discovery;
 mod oneshot;
 mod pages;

@@ -1,5 +1,6 @@
-//! A project script run with node on a free port (the local identity
-//! provider, the fake GitHub): started for one test, killed when dropped.
+//! A project script run on a free port (with node: the local identity
+//! provider, the fake GitHub; with the project's Python environment: the
+//! OAuth 1.0a provider): started for one test, killed when dropped.
 
 use std::{path::PathBuf, process::Stdio, time::Duration};
 
@@ -21,8 +22,34 @@ impl NodeService {
     /// Runs `script` (relative to the repository root) with `env`; waits
     /// for its `<ready_prefix> {json}` line.
     pub async fn start(script: &str, env: &[(&str, String)], ready_prefix: &str) -> Self {
+        Self::run(PathBuf::from("node"), script, env, ready_prefix).await
+    }
+
+    /// Runs a Python `script` with the environment `scripts/bootstrap.sh`
+    /// made for it, next to it in `.venv/`.
+    pub async fn start_python(script: &str, env: &[(&str, String)], ready_prefix: &str) -> Self {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-        let mut command = Command::new("node");
+        let python = root
+            .join(script)
+            .parent()
+            .expect("the script is in a directory")
+            .join(".venv/bin/python");
+        assert!(
+            python.exists(),
+            "{} is missing: run scripts/bootstrap.sh test",
+            python.display()
+        );
+        Self::run(python, script, env, ready_prefix).await
+    }
+
+    async fn run(
+        program: PathBuf,
+        script: &str,
+        env: &[(&str, String)],
+        ready_prefix: &str,
+    ) -> Self {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut command = Command::new(program);
         command
             .arg(root.join(script))
             .stdin(Stdio::null())
@@ -32,7 +59,7 @@ impl NodeService {
         for (key, value) in env {
             command.env(key, value);
         }
-        let mut child = command.spawn().expect("node runs the script");
+        let mut child = command.spawn().expect("the script runs");
         let stdout = child.stdout.take().expect("piped stdout");
         let mut lines = BufReader::new(stdout).lines();
         let prefix = format!("{ready_prefix} ");

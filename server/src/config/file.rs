@@ -65,7 +65,7 @@ const TOP_LEVEL: [(&str, &str); 19] = [
 ];
 
 /// Keys of a `[providers.<name>]` table.
-const PROVIDER_KEYS: [&str; 34] = [
+const PROVIDER_KEYS: [&str; 35] = [
     "preset",
     "response_mode",
     "issuer",
@@ -103,6 +103,8 @@ const PROVIDER_KEYS: [&str; 34] = [
     "key_id",
     "private_key",
     "private_key_file",
+    // OAuth 1.0a.
+    "signature_method",
 ];
 
 /// Reads the file at `path` into variables; every problem is named with
@@ -366,7 +368,7 @@ mod tests {
                  emails_url, emails_list_field, emails_address_field, emails_primary_field, \
                  emails_verified_field, jwks_uri, end_session_url, revocation_url, \
                  id_token_signing_algs, authorization_response_iss, team_id, key_id, \
-                 private_key, private_key_file)",
+                 private_key, private_key_file, signature_method)",
                 "`providers.acme.scopes` must be a list of strings or one string",
                 "`providers.acme.label` must be a string",
             ]

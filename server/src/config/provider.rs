@@ -13,6 +13,7 @@ use super::{endpoints, signing_key};
 use crate::{
     providers::{
         self, Protocol, ProviderSettings, ResponseMode, configured::CONFIGURED, microsoft,
+        oauth1::SignatureMethod,
     },
     secret::Secret,
 };
@@ -162,14 +163,14 @@ pub fn parse<'a>(
         let api_url = get(&format!("{prefix}_API_URL")).and_then(|url| {
             if protocol.is_oidc() {
                 problems.push(format!(
-                    "{prefix}_API_URL applies to the plain OAuth 2.0 presets only (GitHub, Discord, Bitbucket, X, Facebook) \
+                    "{prefix}_API_URL applies to the presets with an API of their own only (GitHub, Discord, Bitbucket, X, Facebook, Twitter) \
                      (OpenID Connect providers are found by discovery)"
                 ));
                 return None;
             }
             if configured {
                 problems.push(format!(
-                    "{prefix}_API_URL applies to the plain OAuth 2.0 presets only (GitHub, Discord, Bitbucket, X, Facebook) \
+                    "{prefix}_API_URL applies to the presets with an API of their own only (GitHub, Discord, Bitbucket, X, Facebook, Twitter) \
                      (this provider's API is {prefix}_USERINFO_URL)"
                 ));
                 return None;
@@ -182,6 +183,21 @@ pub fn parse<'a>(
                 }
             }
         });
+        let signature_method = match get(&format!("{prefix}_SIGNATURE_METHOD")) {
+            None => SignatureMethod::default(),
+            Some(_) if !matches!(protocol, Protocol::OAuth1(_)) => {
+                problems.push(format!(
+                    "{prefix}_SIGNATURE_METHOD applies to OAuth 1.0a providers only (twitter)"
+                ));
+                SignatureMethod::default()
+            }
+            Some(name) => SignatureMethod::from_name(name).unwrap_or_else(|| {
+                problems.push(format!(
+                    "{prefix}_SIGNATURE_METHOD must be HMAC-SHA1 or PLAINTEXT, not {name:?}"
+                ));
+                SignatureMethod::default()
+            }),
+        };
         let response_mode = match get(&format!("{prefix}_RESPONSE_MODE")) {
             None => preset.map_or(ResponseMode::Query, |p| p.response_mode),
             Some(name) => ResponseMode::from_name(name).unwrap_or_else(|| {
@@ -214,6 +230,7 @@ pub fn parse<'a>(
                 authorize_params: preset.map_or(&[], |p| p.authorize_params),
                 preset: preset_id,
                 client_secret_key,
+                signature_method,
             });
         }
     }

@@ -19,7 +19,7 @@ use std::time::Duration;
 use url::Url;
 
 use super::provider::{is_valid_name, parse_issuer};
-use crate::providers::{Audience, ProviderSettings};
+use crate::providers::{Audience, Protocol, ProviderSettings};
 
 /// Whose access token a proxied request carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -164,11 +164,17 @@ pub(super) fn parse<'a>(
             ));
         }
         if let Some(id) = &provider {
-            if !providers.iter().any(|p| &p.id == id) {
-                problems.push(format!(
+            match providers.iter().find(|p| &p.id == id) {
+                None => problems.push(format!(
                     "{} names \"{id}\", which AUTH_PROVIDERS does not list",
                     var("PROVIDER")
-                ));
+                )),
+                // Its token credentials sign requests; they are no bearer token.
+                Some(p) if matches!(p.protocol, Protocol::OAuth1(_)) => problems.push(format!(
+                    "{} names \"{id}\", an OAuth 1.0a provider, whose tokens cannot be sent as a bearer token",
+                    var("PROVIDER")
+                )),
+                Some(_) => {}
             }
             if token == TokenPolicy::None {
                 problems.push(format!(

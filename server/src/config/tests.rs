@@ -418,7 +418,7 @@ fn an_unknown_preset_and_an_api_url_for_openid_connect_are_problems() {
         problems.0[0].starts_with("A_PRESET: \"myspace\" is not a preset (known: google, github")
     );
     assert!(problems.0[1].starts_with(
-        "GOOGLE_API_URL applies to the plain OAuth 2.0 presets only (GitHub, Discord, Bitbucket, X, Facebook)"
+        "GOOGLE_API_URL applies to the presets with an API of their own only (GitHub, Discord, Bitbucket, X, Facebook, Twitter)"
     ));
 }
 
@@ -1050,7 +1050,7 @@ fn every_problem_of_a_provider_configured_by_its_endpoints_is_reported_at_once()
         "FORGE_TOKEN_PARAMS sets \"code_verifier\", which the protocol sets itself",
         "FORGE_USER_ID_FIELD must be a JSON pointer (RFC 6901) such as /user/id, not \"id\"",
         "FORGE_EMAILS_ADDRESS_FIELD must be a JSON pointer",
-        "FORGE_API_URL applies to the plain OAuth 2.0 presets only (GitHub, Discord, Bitbucket, X, Facebook) (this provider's API is FORGE_USERINFO_URL)",
+        "FORGE_API_URL applies to the presets with an API of their own only (GitHub, Discord, Bitbucket, X, Facebook, Twitter) (this provider's API is FORGE_USERINFO_URL)",
         "WORK_USERINFO_URL applies only to a provider described by its endpoints",
         "GITEA_AUTHORIZE_PARAMS sets \"response_mode\", which the protocol sets itself",
         "GITEA_AUTHORIZE_PARAMS has a parameter without a name",
@@ -1466,4 +1466,47 @@ fn every_problem_with_apples_key_is_reported_at_once_without_the_key() {
             "the key is never repeated"
         );
     }
+}
+
+#[test]
+fn an_oauth_1a_provider_signs_with_hmac_sha1_unless_told_and_its_tokens_go_to_no_api() {
+    use crate::providers::oauth1::SignatureMethod;
+    let twitter = |more: &[(&str, &str)]| {
+        let mut pairs = vec![
+            ("AUTH_PROVIDERS", "twitter,google"),
+            ("TWITTER_CLIENT_ID", "key"),
+            ("TWITTER_CLIENT_SECRET", "secret"),
+            ("GOOGLE_CLIENT_ID", "id"),
+            ("GOOGLE_CLIENT_SECRET", "secret"),
+        ];
+        pairs.extend_from_slice(more);
+        Settings::from_vars(&vars(&pairs))
+    };
+    let settings = twitter(&[]).unwrap();
+    let provider = &settings.providers[0];
+    assert_eq!(provider.signature_method, SignatureMethod::HmacSha1);
+    assert_eq!(provider.issuer, "https://x.com");
+    assert!(matches!(provider.protocol, Protocol::OAuth1(_)));
+    let plaintext = twitter(&[("TWITTER_SIGNATURE_METHOD", "PLAINTEXT")]).unwrap();
+    assert_eq!(
+        plaintext.providers[0].signature_method,
+        SignatureMethod::Plaintext
+    );
+    let problems = twitter(&[
+        ("TWITTER_SIGNATURE_METHOD", "RSA-SHA1"),
+        ("GOOGLE_SIGNATURE_METHOD", "HMAC-SHA1"),
+        ("REMOTE_APIS", "timeline"),
+        ("API_TIMELINE_URL", "https://api.example.com"),
+        ("API_TIMELINE_PROVIDER", "twitter"),
+    ])
+    .unwrap_err()
+    .0;
+    assert_eq!(
+        problems,
+        [
+            "TWITTER_SIGNATURE_METHOD must be HMAC-SHA1 or PLAINTEXT, not \"RSA-SHA1\"",
+            "GOOGLE_SIGNATURE_METHOD applies to OAuth 1.0a providers only (twitter)",
+            "API_TIMELINE_PROVIDER names \"twitter\", an OAuth 1.0a provider, whose tokens cannot be sent as a bearer token",
+        ]
+    );
 }

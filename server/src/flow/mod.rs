@@ -41,6 +41,10 @@ pub struct SignInInProgress {
     /// When it was started, Unix seconds.
     #[serde(default)]
     pub started_at: i64,
+    /// OAuth 1.0a's temporary credentials (RFC 5849 §2.1), for the token
+    /// request.
+    #[serde(default)]
+    pub temporary: Option<TemporaryCredentials>,
 }
 
 impl std::fmt::Debug for SignInInProgress {
@@ -51,6 +55,20 @@ impl std::fmt::Debug for SignInInProgress {
             .field("params", &self.params)
             .field("expires_at", &self.expires_at)
             .finish_non_exhaustive()
+    }
+}
+
+/// An OAuth 1.0a sign-in's temporary credentials (RFC 5849 §2.1): kept
+/// here, never shown, for its token request.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemporaryCredentials {
+    pub token: String,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for TemporaryCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TemporaryCredentials(..)")
     }
 }
 
@@ -88,7 +106,7 @@ pub async fn take(
     let Some(mut pending) = session.get::<Vec<SignInInProgress>>(SESSION_KEY).await? else {
         return Ok(None);
     };
-    let Some(found) = pending.iter().position(|tx| same_state(&tx.state, state)) else {
+    let Some(found) = pending.iter().position(|tx| same_secret(&tx.state, state)) else {
         return Ok(None);
     };
     let tx = pending.remove(found);
@@ -101,9 +119,9 @@ pub async fn take(
     Ok(Some(tx))
 }
 
-/// Compares states without a timing difference that tells how much of a
-/// guess was right.
-fn same_state(ours: &str, theirs: &str) -> bool {
+/// Compares secrets (states, OAuth 1.0a temporary credentials) without a
+/// timing difference that tells how much of a guess was right.
+pub fn same_secret(ours: &str, theirs: &str) -> bool {
     ours.len() == theirs.len()
         && ours
             .bytes()

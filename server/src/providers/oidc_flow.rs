@@ -87,6 +87,7 @@ impl CodeFlow for OidcFlow {
             state: state.secret().clone(),
             nonce: nonce.secret().clone(),
             pkce_verifier: verifier.secret().clone(),
+            temporary: None,
         })
     }
 

@@ -180,6 +180,7 @@ impl CodeFlow for PlainFlow {
             state: state.secret().clone(),
             nonce: String::new(),
             pkce_verifier: verifier.secret().clone(),
+            temporary: None,
         })
     }
 

@@ -21,7 +21,10 @@ use super::{
     userinfo::UserinfoError,
 };
 use crate::{
-    error::ErrorCode, flow::SignInParams, http_client::ProviderHttp, secret::Secret,
+    error::ErrorCode,
+    flow::{SignInParams, TemporaryCredentials},
+    http_client::ProviderHttp,
+    secret::Secret,
     users::Identity,
 };
 
@@ -33,7 +36,10 @@ pub struct Authorization {
     pub state: String,
     /// Empty when the protocol has no ID token to carry it.
     pub nonce: String,
+    /// Empty for OAuth 1.0a, which has no PKCE.
     pub pkce_verifier: String,
+    /// OAuth 1.0a's temporary credentials (RFC 5849 §2.1).
+    pub temporary: Option<TemporaryCredentials>,
 }
 
 /// What the sign-in in progress kept for its callback.
@@ -45,6 +51,8 @@ pub struct Started<'a> {
     pub params: &'a SignInParams,
     /// When it was started, Unix seconds.
     pub started_at: i64,
+    /// OAuth 1.0a's temporary credentials, kept since.
+    pub temporary: Option<&'a TemporaryCredentials>,
 }
 
 /// The callback's parameters a protocol checks (RFC 6749 §4.1.2, RFC 9207
@@ -56,6 +64,10 @@ pub struct Callback {
     /// A posted `user` field: Sign in with Apple's name for the user,
     /// sent once, unsigned ([`super::apple::name_from_user_field`]).
     pub user: Option<String>,
+    /// OAuth 1.0a (RFC 5849 §2.2): the temporary credentials' identifier
+    /// and the verifier.
+    pub oauth_token: Option<String>,
+    pub oauth_verifier: Option<String>,
 }
 
 /// A token endpoint's answer (RFC 6749 §5.1) once a flow has checked it:
@@ -228,6 +240,10 @@ pub trait CodeFlow: fmt::Debug + Send + Sync + 'static {
 pub enum CodeFlowError {
     #[error("the callback has no code")]
     NoCode,
+    /// OAuth 1.0a: the callback names other temporary credentials than
+    /// this sign-in's.
+    #[error("the callback's oauth_token is not this sign-in's")]
+    OtherTemporaryCredentials,
     /// RFC 9207 mix-up defence: the callback's `iss` names another issuer.
     #[error("the callback's iss {got:?} is not {expected:?}")]
     WrongIssuer { got: String, expected: String },
@@ -262,6 +278,7 @@ impl CodeFlowError {
                 ErrorCode::AuthenticationNotConfirmed
             }
             Self::NoCode => ErrorCode::ProviderRejected,
+            Self::OtherTemporaryCredentials => ErrorCode::SignInExpired,
             Self::WrongIssuer { .. }
             | Self::MissingIssuer
             | Self::NoTokenEndpoint

@@ -3,7 +3,10 @@
 
 use std::sync::Arc;
 
-use super::{Protocol, apple::ClientSecretKey, configured::OAuth2Settings, oidc::GivenMetadata};
+use super::{
+    Protocol, apple::ClientSecretKey, configured::OAuth2Settings, oauth1::SignatureMethod,
+    oidc::GivenMetadata,
+};
 use crate::secret::Secret;
 
 /// One identity provider as configured.
@@ -40,6 +43,9 @@ pub struct ProviderSettings {
     /// The key that makes its client secret, when that is made here
     /// rather than configured (Sign in with Apple).
     pub client_secret_key: Option<Arc<ClientSecretKey>>,
+    /// How an OAuth 1.0a provider's requests are signed
+    /// (`<NAME>_SIGNATURE_METHOD`).
+    pub signature_method: SignatureMethod,
 }
 
 /// How a provider sends the authorization response back to
@@ -94,6 +100,7 @@ impl ProviderSettings {
             authorize_params: &[],
             preset: super::preset_name(id),
             client_secret_key: None,
+            signature_method: SignatureMethod::default(),
         }
     }
 

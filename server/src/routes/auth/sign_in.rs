@@ -98,6 +98,7 @@ pub(super) async fn start(
         link_to: link_to.map(|user| user.0),
         params,
         started_at: now.unix_timestamp(),
+        temporary: authorization.temporary,
     };
     flow::begin(session, &tx)
         .await
@@ -126,6 +127,11 @@ pub struct CallbackQuery {
     /// Sign in with Apple's `user` field (posted once, with the first
     /// sign-in): the user's name as JSON.
     pub(super) user: Option<String>,
+    /// OAuth 1.0a's answer (RFC 5849 §2.2), and X's `denied` when the
+    /// user said no.
+    pub(super) oauth_token: Option<String>,
+    pub(super) oauth_verifier: Option<String>,
+    pub(super) denied: Option<String>,
     /// Set by Portcullis's own form_post page ([`form_post::RELAYED`]).
     #[serde(default, rename = "portcullis_relayed")]
     pub(super) relayed: Option<String>,
@@ -209,7 +215,12 @@ async fn finish(
     if tx.is_expired(OffsetDateTime::now_utc()) {
         return Err(FlowError::SignInExpired.at(id));
     }
-    if let Some(error) = &query.error {
+    // OAuth 1.0a has no error response; X says `denied`.
+    let error = query
+        .error
+        .clone()
+        .or_else(|| query.denied.as_ref().map(|_| "access_denied".to_owned()));
+    if let Some(error) = &error {
         // A silent sign-in the provider cannot complete without the user
         // goes on as an interactive one (OIDC Core §3.1.2.6).
         if tx.params.falls_back_on(error) {
@@ -226,11 +237,14 @@ async fn finish(
         pkce_verifier: &tx.pkce_verifier,
         params: &tx.params,
         started_at: tx.started_at,
+        temporary: tx.temporary.as_ref(),
     };
     let callback = Callback {
         code: query.code,
         iss: query.iss,
         user: query.user,
+        oauth_token: query.oauth_token,
+        oauth_verifier: query.oauth_verifier,
     };
     let redeemed = provider
         .flow()
