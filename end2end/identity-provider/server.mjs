@@ -159,6 +159,9 @@ function makeProvider(keys) {
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',
       id_token_signed_response_alg: 'RS256',
+      // Every ID token says when the user authenticated, as Okta, Auth0 and
+      // Keycloak always do (OIDC Registration require_auth_time).
+      require_auth_time: true,
     }, {
       // A resource server: no sign-ins, only token introspection.
       client_id: config.resourceServerId,

@@ -102,12 +102,12 @@ impl Core {
         self.refresher.access_token_expiry(expires_in, renewable)
     }
 
-    /// The label users know a provider by (its id if it is gone from config).
     /// Where the icon of provider `id`'s button is, if it is a preset.
     pub fn provider_icon(&self, id: &str) -> Option<String> {
         self.registry.get(id).and_then(|p| p.settings.icon_path())
     }
 
+    /// The label users know a provider by (its id if it is gone from config).
     pub fn provider_label(&self, id: &str) -> String {
         self.registry
             .get(id)

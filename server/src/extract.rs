@@ -78,26 +78,33 @@ impl IntoResponse for Rejection {
             RejectionKind::SignIn { page, return_to } => {
                 let back: String =
                     url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
-                let mut response =
-                    Redirect::to(&format!("{page}?return_to={back}")).into_response();
-                response
-                    .headers_mut()
-                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-                response
+                no_store_redirect(&format!("{page}?return_to={back}"))
             }
-            RejectionKind::StepUp { url, go: true, .. } => {
-                let mut response = Redirect::to(&url).into_response();
-                response
-                    .headers_mut()
-                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-                response
-            }
+            RejectionKind::StepUp { url, go: true, .. } => no_store_redirect(&url),
             RejectionKind::StepUp { url, json, .. } => {
                 let code = ErrorCode::ReauthenticationRequired;
                 error_answer_to(code, code.status(), json, Some(&url))
             }
         }
     }
+}
+
+/// A 303 to `url`, never cached.
+fn no_store_redirect(url: &str) -> Response {
+    let mut response = Redirect::to(url).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// This request's path and query, to come back to.
+fn this_page(parts: &Parts) -> String {
+    parts
+        .uri
+        .path_and_query()
+        .map_or("/", |path| path.as_str())
+        .to_owned()
 }
 
 fn portcullis(parts: &Parts) -> Result<Portcullis, Rejection> {
@@ -151,12 +158,10 @@ impl<S: Send + Sync> FromRequestParts<S> for User {
                         json: false,
                     }));
                 };
-                let return_to = parts
-                    .uri
-                    .path_and_query()
-                    .map_or("/", |path| path.as_str())
-                    .to_owned();
-                Err(Rejection(RejectionKind::SignIn { page, return_to }))
+                Err(Rejection(RejectionKind::SignIn {
+                    page,
+                    return_to: this_page(parts),
+                }))
             }
             None => Err(Rejection(RejectionKind::Error {
                 code: ErrorCode::NotSignedIn,
@@ -175,7 +180,9 @@ impl<S: Send + Sync> FromRequestParts<S> for User {
 /// so it does not end up in a response or a log by accident; read it with
 /// [`expose`](Self::expose) or [`bearer`](Self::bearer) where it is sent.
 ///
-/// Rejections: not signed in as for [`User`]; the provider ended the grant
+/// Rejections: not signed in as for [`User`]; a session of an OAuth 1.0a
+/// provider, whose token credentials are no bearer token
+/// ([`ErrorCode::ApiWrongProvider`], 403); the provider ended the grant
 /// ([`ErrorCode::SessionEnded`], 401, and the session here is ended); the
 /// provider refused the refresh or answered it wrongly
 /// ([`ErrorCode::ProviderRejected`] or
@@ -224,6 +231,15 @@ impl<S: Send + Sync> FromRequestParts<S> for AccessToken {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Rejection> {
         let user = <User as FromRequestParts<S>>::from_request_parts(parts, state).await?;
         let portcullis = portcullis(parts)?;
+        // OAuth 1.0a token credentials sign requests; they are no bearer
+        // token, and their secret must not travel as one.
+        let provider = portcullis.core.registry.get(user.provider());
+        if provider.is_some_and(|provider| !provider.issues_bearer_tokens()) {
+            return Err(Rejection(RejectionKind::Error {
+                code: ErrorCode::ApiWrongProvider,
+                json: !is_navigation(&parts.headers),
+            }));
+        }
         match portcullis.core.refresher.fresh_tokens(&user.0).await {
             Ok(tokens) => Ok(Self {
                 token: tokens.access_token,
@@ -268,9 +284,15 @@ impl<S: Send + Sync> FromRequestParts<S> for AccessToken {
 /// request gets 401 [`ErrorCode::ReauthenticationRequired`]
 /// (`PC-AUTH-014`) with the sign-in path as `"sign_in"` in the JSON body
 /// (and as the page's button), which returns to the page the request came
-/// from. A plain OAuth 2.0 provider cannot say when the user
-/// authenticated: the sign-in again is its proof, and its time counts.
-/// Not signed in: as for [`User`].
+/// from. `MAX_AGE_SECONDS` is at most a year (checked when compiled).
+///
+/// How recent is known: an OpenID Connect provider says (`auth_time`,
+/// which a sign-in that did not ask for it may lack: then the first
+/// sensitive action asks); a plain OAuth 2.0 provider cannot, so the
+/// sign-in again through it counts, which a provider that remembers the
+/// user (GitHub) may pass without asking anything: it proves a live
+/// session there, not a fresh password. X over OAuth 1.0a asks for the
+/// password again (`force_login`). Not signed in: as for [`User`].
 #[derive(Clone, Debug)]
 pub struct RecentSignIn<const MAX_AGE_SECONDS: u64>(pub User);
 
@@ -280,6 +302,7 @@ impl<S: Send + Sync, const MAX_AGE_SECONDS: u64> FromRequestParts<S>
     type Rejection = Rejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Rejection> {
+        const { assert!(MAX_AGE_SECONDS <= 366 * 24 * 3600, "at most a year") };
         let user = <User as FromRequestParts<S>>::from_request_parts(parts, state).await?;
         let age = clock::now().saturating_sub(user.authenticated_at());
         if u64::try_from(age).is_ok_and(|age| age <= MAX_AGE_SECONDS) {
@@ -289,11 +312,7 @@ impl<S: Send + Sync, const MAX_AGE_SECONDS: u64> FromRequestParts<S>
         let navigation = is_navigation(&parts.headers);
         let go = navigation && parts.method == http::Method::GET;
         let return_to = if go {
-            parts
-                .uri
-                .path_and_query()
-                .map_or("/", |path| path.as_str())
-                .to_owned()
+            this_page(parts)
         } else {
             referring_page(parts, &portcullis.core.public_url)
         };

@@ -188,11 +188,17 @@ async fn apple_signs_in_by_post_with_a_client_secret_made_here_and_keeps_the_nam
     assert_eq!(rig.idp.calls().userinfo, 0);
 
     // Apple sends the name only the first time: the next sign-in, in
-    // another browser, keeps it.
+    // another browser, keeps it; and a `user` field forged on a later
+    // sign-in (it is unsigned) renames no one.
     let later = browser();
     let fields = answer(&rig, &later).await;
     assert_eq!(post_back(&rig, &later, fields, None).await, "/");
     assert_eq!(user(&rig, &later).await["name"], "Jane Appleseed");
+    let forger = browser();
+    let fields = answer(&rig, &forger).await;
+    let forged = r#"{"name":{"firstName":"Mallory"}}"#;
+    assert_eq!(post_back(&rig, &forger, fields, Some(forged)).await, "/");
+    assert_eq!(user(&rig, &forger).await["name"], "Jane Appleseed");
     let secrets = rig.idp.calls().client_secrets;
     assert_eq!(
         secrets[1], secrets[0],
@@ -229,7 +235,16 @@ async fn a_client_secret_apple_would_refuse_ends_the_sign_in_on_a_clear_page() {
 
 #[tokio::test]
 async fn a_user_field_posted_to_another_provider_names_no_one() {
-    let rig = TestApp::hostile(Script::default()).spawn().await;
+    // A provider that gives no name, whose new account would take the
+    // field's if anything read it there.
+    let rig = TestApp::hostile(Script {
+        userinfo: |claims, _| {
+            claims.remove("name");
+        },
+        ..Script::default()
+    })
+    .spawn()
+    .await;
     let client = browser();
     let fields = answer_any(&rig, &client).await;
     let mut fields = fields;
@@ -246,7 +261,11 @@ async fn a_user_field_posted_to_another_provider_names_no_one() {
         .await
         .unwrap();
     assert_eq!(back.status(), StatusCode::SEE_OTHER);
-    assert_eq!(user(&rig, &client).await["name"], "Harriet Hostile");
+    let signed_in = user(&rig, &client).await;
+    assert_eq!(
+        signed_in["name"], signed_in["email"],
+        "the e-mail, not Mallory"
+    );
 }
 
 /// The answer of a provider that redirects (no form_post asked).

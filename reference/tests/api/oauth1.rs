@@ -252,15 +252,69 @@ async fn plaintext_signatures_sign_in_where_a_provider_takes_them() {
 }
 
 #[tokio::test]
-async fn sign_in_parameters_an_oauth_1a_provider_cannot_take_are_refused_up_front() {
+async fn a_step_up_asks_x_for_the_password_again_and_other_parameters_are_refused() {
     let rig = start(&[], &[]).await;
-    let response = browser()
-        .get(format!("{}/auth/sign-in/twitter?prompt=login", rig.app.url))
-        .send()
+    let started = |query: &str| {
+        let url = format!("{}/auth/sign-in/twitter?{query}", rig.app.url);
+        async move {
+            let response = browser().get(&url).send().await.unwrap();
+            location(&url, &response)
+        }
+    };
+    // What a step-up (RecentSignIn) asks, in X's words.
+    let authorize = started("max_age=300&login_hint=olivia").await;
+    assert!(authorize.starts_with(&rig.provider), "{authorize}");
+    assert!(
+        authorize.contains("&force_login=true&screen_name=olivia"),
+        "{authorize}"
+    );
+    for query in ["prompt=none", "acr_values=urn:loa:2"] {
+        assert_eq!(
+            started(query).await,
+            format!("{}/error?code=PC-WEB-400&provider=twitter", rig.app.url),
+            "{query}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_oauth_1a_session_gets_no_bearer_token_from_the_access_token_extractor() {
+    use axum::{Router, body::Body, http::Request, routing::get};
+    use portcullis::{AccessToken, Portcullis, ProviderConfig, testing};
+
+    let settings = testing::settings_builder()
+        .provider(ProviderConfig::new("twitter").client(CONSUMER_KEY, CONSUMER_SECRET))
+        .build()
+        .unwrap();
+    let portcullis = Portcullis::start(settings).await.unwrap();
+    let app = portcullis.mount(Router::new().route(
+        "/call",
+        get(|token: AccessToken| async move { token.expose().to_owned() }),
+    ));
+    let call = |cookie: String| {
+        Request::get("/call")
+            .header(header::COOKIE, cookie)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let twitter = portcullis
+        .sign_in_for_test(
+            testing::TestUser::new("783214")
+                .provider("twitter")
+                .access_token("oauth_token=t&oauth_token_secret=never-sent-as-a-bearer-token"),
+        )
         .await
         .unwrap();
-    assert_eq!(
-        response.headers()[header::LOCATION],
-        "/error?code=PC-WEB-400&provider=twitter"
-    );
+    let refused = crate::oneshot::send(app.clone(), call(twitter.cookie().to_owned())).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.body.contains("PC-API-403"), "{}", refused.body);
+    assert!(!refused.body.contains("never-sent"));
+    // A bearer-token provider's session gets its token.
+    let other = portcullis
+        .sign_in_for_test(testing::TestUser::new("dana").access_token("bearer-token"))
+        .await
+        .unwrap();
+    let served = crate::oneshot::send(app, call(other.cookie().to_owned())).await;
+    assert_eq!(served.status, StatusCode::OK);
+    assert_eq!(served.body, "bearer-token");
 }

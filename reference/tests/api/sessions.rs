@@ -211,7 +211,8 @@ fn issued_refresh_tokens(rig: &Rig) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn signing_in_again_in_a_signed_in_browser_ends_the_earlier_sign_in_and_its_grant() {
+async fn signing_in_again_in_a_signed_in_browser_ends_the_earlier_sign_in_and_another_accounts_grant()
+ {
     let rig = TestApp::hostile(Script::default()).spawn().await;
     let client = browser_as(FIREFOX);
     assert_eq!(sign_in(&rig, &client).await, "/");
@@ -219,11 +220,27 @@ async fn signing_in_again_in_a_signed_in_browser_ends_the_earlier_sign_in_and_it
     assert!(is_signed_in(&rig, &client).await);
     assert_eq!(rig.database.count("logins").await, 1, "one session listed");
     assert_eq!(rig.database.count("token_vault").await, 1);
-    let first = issued_refresh_tokens(&rig)[0].clone();
+    // The same account again (a step-up, say): the provider's one grant
+    // for this user goes on in the new tokens, so it is not revoked.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(rig.idp.calls().revoked, []);
+
+    // Another account in the same browser: the earlier one's grant ends.
+    rig.idp.rescript(|script| {
+        script.claims = |claims, _| {
+            claims.insert("sub".into(), json!("another-user"));
+        };
+        script.userinfo = |claims, _| {
+            claims.insert("email".into(), json!("another@hostile.test"));
+        };
+    });
+    assert_eq!(sign_in(&rig, &client).await, "/");
+    assert_eq!(rig.database.count("logins").await, 1);
+    let earlier = issued_refresh_tokens(&rig)[1].clone();
     assert_eq!(
         revoked(&rig, 1).await,
-        [(first, "refresh_token".to_owned())],
-        "the earlier grant was revoked at the provider"
+        [(earlier, "refresh_token".to_owned())],
+        "the other account's grant was revoked at the provider"
     );
 }
 

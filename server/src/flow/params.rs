@@ -28,7 +28,7 @@ const MAX_VALUES: usize = 10;
 const MAX_MAX_AGE: u64 = 366 * 24 * 3600;
 
 /// A sign-in's own authentication request parameters, each checked.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignInParams {
     /// Space-separated `prompt` values, `none` only alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -45,6 +45,19 @@ pub struct SignInParams {
     /// BCP 47 language tags for the provider's pages, preferred first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ui_locales: Vec<String>,
+}
+
+/// Everything but the `login_hint`, which is often an e-mail address.
+impl std::fmt::Debug for SignInParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignInParams")
+            .field("prompt", &self.prompt)
+            .field("login_hint", &self.login_hint.as_ref().map(|_| ".."))
+            .field("max_age", &self.max_age)
+            .field("acr_values", &self.acr_values)
+            .field("ui_locales", &self.ui_locales)
+            .finish()
+    }
 }
 
 /// The parameters as the browser sent them, unchecked.
@@ -86,7 +99,13 @@ impl SignInParams {
                 if values.len() > 1 && values.contains(&"none") {
                     return Err(refuse("prompt", "combines none with another value"));
                 }
-                Ok(values.join(" "))
+                let mut distinct: Vec<&str> = Vec::new();
+                for value in values {
+                    if !distinct.contains(&value) {
+                        distinct.push(value);
+                    }
+                }
+                Ok(distinct.join(" "))
             })
             .transpose()?;
         let login_hint = present(raw.login_hint)
@@ -110,11 +129,7 @@ impl SignInParams {
         let acr_values = list(raw.acr_values, "acr_values", |value| {
             value.len() <= 256 && value.bytes().all(|b| b.is_ascii_graphic())
         })?;
-        let ui_locales = list(raw.ui_locales, "ui_locales", |tag| {
-            tag.len() <= 35
-                && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                && !tag.starts_with('-')
-        })?;
+        let ui_locales = list(raw.ui_locales, "ui_locales", is_language_tag)?;
         Ok(Self {
             prompt,
             login_hint,
@@ -173,11 +188,42 @@ impl SignInParams {
         pairs
     }
 
-    /// Whether `name` is one of the parameters this sign-in sets (a
-    /// provider's configured parameter of the same name then gives way).
-    pub fn sets(&self, name: &str) -> bool {
-        self.pairs().iter().any(|(own, _)| *own == name)
+    /// The authorization request's extra parameters: the provider's
+    /// `configured` ones this sign-in does not set itself, then this
+    /// sign-in's own but those a protocol cannot carry (`unsent`).
+    pub fn merged<N: AsRef<str>, V: AsRef<str>>(
+        &self,
+        configured: &[(N, V)],
+        unsent: &[&str],
+    ) -> Vec<(String, String)> {
+        let own = self.pairs();
+        let sets = |name: &str| own.iter().any(|(set, _)| *set == name);
+        let mut merged: Vec<(String, String)> = configured
+            .iter()
+            .filter(|(name, _)| !sets(name.as_ref()))
+            .map(|(name, value)| (name.as_ref().to_owned(), value.as_ref().to_owned()))
+            .collect();
+        merged.extend(
+            own.into_iter()
+                .filter(|(name, _)| !unsent.contains(name))
+                .map(|(name, value)| (name.to_owned(), value)),
+        );
+        merged
     }
+}
+
+/// A BCP 47 language tag in the shape the specification allows: subtags of
+/// one to eight letters or digits joined by single hyphens, the first of
+/// two to eight letters (`en`, `fr-CA`, `zh-Hant-TW`).
+fn is_language_tag(tag: &str) -> bool {
+    let mut subtags = tag.split('-');
+    let first_ok = subtags.next().is_some_and(|first| {
+        (2..=8).contains(&first.len()) && first.bytes().all(|b| b.is_ascii_alphabetic())
+    });
+    first_ok
+        && subtags.all(|subtag| {
+            (1..=8).contains(&subtag.len()) && subtag.bytes().all(|b| b.is_ascii_alphanumeric())
+        })
 }
 
 /// A space-separated list of at most [`MAX_VALUES`] values, each `valid`.
@@ -239,7 +285,29 @@ mod tests {
                 ("ui_locales", "fr-CA en".to_owned()),
             ]
         );
-        assert!(params.sets("prompt") && !params.sets("scope"));
+        assert_eq!(
+            params.merged(&[("prompt", "consent"), ("audience", "api")], &["max_age"]),
+            [
+                ("audience", "api"),
+                ("prompt", "login consent"),
+                ("login_hint", "dana@example.com"),
+                ("acr_values", "urn:mace:incommon:iap:silver phr"),
+                ("ui_locales", "fr-CA en"),
+            ]
+            .map(|(name, value)| (name.to_owned(), value.to_owned())),
+            "the sign-in's own prompt in place of the configured one; max_age not sent"
+        );
+        assert_eq!(
+            SignInParams::parse(raw(&[("prompt", "login login")]))
+                .unwrap()
+                .prompt
+                .as_deref(),
+            Some("login")
+        );
+        assert!(
+            !format!("{params:?}").contains("dana@"),
+            "the hint is not printed"
+        );
         assert_eq!(
             SignInParams::parse(raw(&[])).unwrap(),
             SignInParams::default()
@@ -266,6 +334,9 @@ mod tests {
             (&[("acr_values", "caf\u{e9}")], "acr_values"),
             (&[("ui_locales", "en_US")], "ui_locales"),
             (&[("ui_locales", "-en")], "ui_locales"),
+            (&[("ui_locales", "en-")], "ui_locales"),
+            (&[("ui_locales", "en--US")], "ui_locales"),
+            (&[("ui_locales", "e")], "ui_locales"),
         ] {
             let err = SignInParams::parse(raw(pairs)).unwrap_err();
             assert_eq!(err.name, name, "{pairs:?}");

@@ -283,6 +283,12 @@ impl Provider {
 
     /// The steps of the code flow at this provider: the authorization
     /// request, the code exchange, refresh, its API and revocation.
+    /// Whether its access tokens are bearer tokens (RFC 6750); OAuth
+    /// 1.0a's token credentials sign requests instead.
+    pub fn issues_bearer_tokens(&self) -> bool {
+        !matches!(self.settings.protocol, Protocol::OAuth1(_))
+    }
+
     pub fn flow(&self) -> &dyn CodeFlow {
         self.flow.as_ref()
     }

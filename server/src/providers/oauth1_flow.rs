@@ -23,8 +23,8 @@ use super::{
     oauth1::{self, Request, Signer},
     oauth2::{ApiError, api_error},
     protocol::{
-        Audience, Authorization, Callback, CheckedGrant, CodeFlow, CodeFlowError, GrantError,
-        ProfileData, ProfileError, Redeemed, Started,
+        Audience, AuthTime, Authorization, Callback, CheckedGrant, CodeFlow, CodeFlowError,
+        GrantError, ProfileData, ProfileError, Redeemed, Started,
     },
 };
 use crate::{
@@ -61,6 +61,14 @@ pub trait OAuth1Provider: Send + Sync + 'static {
 
     /// Where the profile comes from, for people, and the fields it shows.
     fn profile(&self) -> (&'static str, &'static [(&'static str, &'static str)]);
+
+    /// Its own authorization parameters for what the sign-in asks (OAuth
+    /// 1.0a has none of OpenID Connect's), or the name of one it cannot
+    /// honour.
+    fn authorize_params(
+        &self,
+        params: &SignInParams,
+    ) -> Result<Vec<(&'static str, String)>, &'static str>;
 }
 
 /// The token credentials as the vault keeps them: one access token,
@@ -77,13 +85,7 @@ pub fn seal_token_credentials(token: &str, secret: &str) -> Secret {
 /// The token and shared secret in an access token that
 /// [`seal_token_credentials`] made.
 fn token_credentials(access_token: &Secret) -> Result<(String, String), ApiError> {
-    let form = form_fields(access_token.expose().as_bytes());
-    match (form.get("oauth_token"), form.get("oauth_token_secret")) {
-        (Some(token), Some(secret)) => Ok((token.clone(), secret.clone())),
-        _ => Err(ApiError::Invalid(
-            "the session's token is not OAuth 1.0a credentials",
-        )),
-    }
+    credentials(access_token.expose().as_bytes())
 }
 
 fn form_fields(body: &[u8]) -> std::collections::HashMap<String, String> {
@@ -147,13 +149,13 @@ async fn signed(
 }
 
 /// An OAuth 1.0a provider's refusal (RFC 5849 §3.2: 400 for a request it
-/// cannot take, such as an expired timestamp; 401 for a signature, token
-/// or nonce it does not accept) as a refusal with the reason it gives
-/// (OAuth Problem Reporting's `oauth_problem`, or `error`), for the log.
-/// Rate limits and server errors stay what they are.
+/// cannot take, such as an expired timestamp) as a refusal with the
+/// reason it gives (OAuth Problem Reporting's `oauth_problem`, or
+/// `error`), for the log. A 401 (a signature, token or nonce it does not
+/// accept), rate limits and server errors stay what they are.
 fn refusal(status: http::StatusCode, headers: &http::HeaderMap, body: &[u8]) -> ApiError {
     match api_error(status, headers, body) {
-        ApiError::Unauthorized(_) | ApiError::Status { .. } if status.is_client_error() => {
+        ApiError::Status { .. } if status.is_client_error() => {
             let form = form_fields(body);
             let reason = |names: &[&str]| {
                 names
@@ -206,10 +208,10 @@ impl CodeFlow for OAuth1Flow {
         redirect_uri: &str,
         params: &SignInParams,
     ) -> Result<Authorization, CodeFlowError> {
-        // Nothing in OAuth 1.0a could carry or check them.
-        if let Some((name, _)) = params.pairs().first() {
-            return Err(CodeFlowError::Unsupported(name));
-        }
+        let extra = self
+            .0
+            .authorize_params(params)
+            .map_err(CodeFlowError::Unsupported)?;
         let settings = &provider.settings;
         let endpoints = self.0.endpoints(settings);
         // OAuth 1.0a has no `state`: the callback carries ours.
@@ -239,7 +241,9 @@ impl CodeFlow for OAuth1Flow {
         let (token, secret) = credentials(&body).map_err(CodeFlowError::Provider)?;
         let mut url = Url::parse(&endpoints.authorize)
             .map_err(|_| CodeFlowError::Provider(ApiError::Invalid("an endpoint is not a URL")))?;
-        url.query_pairs_mut().append_pair("oauth_token", &token);
+        url.query_pairs_mut()
+            .append_pair("oauth_token", &token)
+            .extend_pairs(extra);
         Ok(Authorization {
             url,
             state,
@@ -258,6 +262,13 @@ impl CodeFlow for OAuth1Flow {
         callback: Callback,
     ) -> Result<Redeemed, CodeFlowError> {
         let settings = &provider.settings;
+        // OAuth 1.0a has no error response; X says `denied`.
+        if callback.denied.is_some() {
+            return Err(CodeFlowError::Provider(ApiError::Refused {
+                error: "access_denied".into(),
+                description: None,
+            }));
+        }
         let temporary = started.temporary.ok_or(CodeFlowError::NoCode)?;
         // The callback must name this sign-in's temporary credentials.
         let named = callback.oauth_token.as_deref().unwrap_or_default();
@@ -293,7 +304,8 @@ impl CodeFlow for OAuth1Flow {
                 scope: None,
             },
             provider_sid: None,
-            auth_time: None,
+            auth_time: AuthTime::CannotSay,
+            suggested_name: None,
         })
     }
 
@@ -373,14 +385,17 @@ mod tests {
         );
         assert_eq!(refused.code(), crate::error::ErrorCode::ProviderRejected);
         let refused = refusal(
-            http::StatusCode::UNAUTHORIZED,
+            http::StatusCode::BAD_REQUEST,
             &headers,
-            b"error=invalid_client&error_description=Invalid+signature.",
+            b"error=invalid_request&error_description=Expired+timestamp.",
         );
         assert!(
-            refused.to_string().contains("Invalid signature."),
+            refused.to_string().contains("Expired timestamp."),
             "{refused}"
         );
+        // A signature or token it does not take: as any provider's 401.
+        let unauthorized = refusal(http::StatusCode::UNAUTHORIZED, &headers, b"");
+        assert!(matches!(unauthorized, ApiError::Unauthorized(_)));
         let down = refusal(http::StatusCode::BAD_GATEWAY, &headers, b"");
         assert_eq!(down.code(), crate::error::ErrorCode::ProviderUnavailable);
         let limited = refusal(http::StatusCode::TOO_MANY_REQUESTS, &headers, b"");

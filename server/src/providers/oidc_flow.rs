@@ -17,8 +17,8 @@ use super::{
     id_token::{self, Authentication, Expected, IdClaims, Profile},
     jws, oauth2,
     protocol::{
-        Audience, Authorization, Callback, CheckedGrant, CodeFlow, CodeFlowError, GrantError,
-        ProfileData, ProfileError, Redeemed, Started,
+        Audience, AuthTime, Authorization, Callback, CheckedGrant, CodeFlow, CodeFlowError,
+        GrantError, ProfileData, ProfileError, Redeemed, Started,
     },
     userinfo::UserinfoError,
 };
@@ -69,12 +69,7 @@ impl CodeFlow for OidcFlow {
         for resource in &provider.settings.resources {
             request = request.add_extra_param("resource", resource.clone());
         }
-        for (name, value) in provider.settings.authorize_params {
-            if !params.sets(name) {
-                request = request.add_extra_param(*name, *value);
-            }
-        }
-        for (name, value) in params.pairs() {
+        for (name, value) in params.merged(provider.settings.authorize_params, &[]) {
             request = request.add_extra_param(name, value);
         }
         if provider.settings.response_mode != ResponseMode::Query {
@@ -173,13 +168,12 @@ impl CodeFlow for OidcFlow {
             }
         }
         // Sign in with Apple names the user only in its first callback's
-        // posted `user` field, unsigned: it can only name the account.
-        if profile.name.is_none() && provider.settings.preset == Some("apple") {
-            profile.name = callback
-                .user
-                .as_deref()
-                .and_then(apple::name_from_user_field);
-        }
+        // posted `user` field, unsigned: it may only name a new account.
+        let suggested_name = callback
+            .user
+            .as_deref()
+            .filter(|_| provider.settings.preset == Some("apple"))
+            .and_then(apple::name_from_user_field);
         let identity = Identity {
             issuer: claims.issuer,
             subject: claims.subject,
@@ -193,7 +187,8 @@ impl CodeFlow for OidcFlow {
             identity,
             grant: CheckedGrant::new(grant, Some(id_token)),
             provider_sid: claims.sid,
-            auth_time: claims.auth_time,
+            auth_time: claims.auth_time.map_or(AuthTime::NotSaid, AuthTime::Said),
+            suggested_name,
         })
     }
 

@@ -18,8 +18,8 @@ use super::{
     Provider, ProviderSettings,
     oauth2::{self, ApiError, ClientAuth, Endpoints},
     protocol::{
-        Audience, Authorization, Callback, CheckedGrant, CodeFlow, CodeFlowError, GrantError,
-        ProfileData, ProfileError, Redeemed, Started,
+        Audience, AuthTime, Authorization, Callback, CheckedGrant, CodeFlow, CodeFlowError,
+        GrantError, ProfileData, ProfileError, Redeemed, Started,
     },
 };
 use crate::{flow::SignInParams, http_client::ProviderHttp, secret::Secret, users::Identity};
@@ -152,20 +152,7 @@ impl CodeFlow for PlainFlow {
         // The sign-in's own parameters plain OAuth 2.0 providers may know
         // (others ignore them, RFC 6749 §3.1); `max_age` is OpenID
         // Connect's, and the sign-in's own time counts instead.
-        let mut extra: Vec<(String, String)> = self
-            .0
-            .authorize_params(settings)
-            .iter()
-            .filter(|(name, _)| !params.sets(name))
-            .cloned()
-            .collect();
-        extra.extend(
-            params
-                .pairs()
-                .into_iter()
-                .filter(|(name, _)| *name != "max_age")
-                .map(|(name, value)| (name.to_owned(), value)),
-        );
+        let extra = params.merged(self.0.authorize_params(settings), &["max_age"]);
         let url = oauth2::authorize_url(
             &self.endpoints(provider),
             settings,
@@ -225,7 +212,8 @@ impl CodeFlow for PlainFlow {
             identity,
             grant: CheckedGrant::new(grant, None),
             provider_sid: None,
-            auth_time: None,
+            auth_time: AuthTime::CannotSay,
+            suggested_name: None,
         })
     }
 

@@ -65,9 +65,10 @@ pub struct Callback {
     /// sent once, unsigned ([`super::apple::name_from_user_field`]).
     pub user: Option<String>,
     /// OAuth 1.0a (RFC 5849 §2.2): the temporary credentials' identifier
-    /// and the verifier.
+    /// and the verifier, or X's `denied` when the user said no.
     pub oauth_token: Option<String>,
     pub oauth_verifier: Option<String>,
+    pub denied: Option<String>,
 }
 
 /// A token endpoint's answer (RFC 6749 §5.1) once a flow has checked it:
@@ -164,9 +165,23 @@ pub struct Redeemed {
     pub grant: CheckedGrant,
     /// The provider's session id (`sid`), for back-channel logout.
     pub provider_sid: Option<String>,
-    /// When the user authenticated at the provider (the ID token's
-    /// `auth_time`), Unix seconds; `None` when it did not say.
-    pub auth_time: Option<i64>,
+    /// When the user authenticated at the provider.
+    pub auth_time: AuthTime,
+    /// A name the browser brought rather than the provider's checked
+    /// answer (Sign in with Apple's `user` field): used only to name an
+    /// account made now, never to rename one.
+    pub suggested_name: Option<String>,
+}
+
+/// What a sign-in's answer says of when the user authenticated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthTime {
+    /// The ID token's `auth_time`, Unix seconds.
+    Said(i64),
+    /// An ID token without one: unknown.
+    NotSaid,
+    /// The protocol has no way to say (plain OAuth 2.0, OAuth 1.0a).
+    CannotSay,
 }
 
 /// What the provider's API shows about the signed-in user.

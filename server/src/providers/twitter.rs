@@ -19,7 +19,7 @@ use super::{
     oauth1_flow::{OAuth1Endpoints, OAuth1Provider},
     oauth2::ApiError,
 };
-use crate::users::Identity;
+use crate::{flow::SignInParams, users::Identity};
 
 pub const PRESET: Preset = Preset {
     issuer: "https://x.com",
@@ -89,6 +89,35 @@ impl OAuth1Provider for Twitter {
 
     fn profile(&self) -> (&'static str, &'static [(&'static str, &'static str)]) {
         ("X API", FIELDS)
+    }
+
+    /// X asks for the password again with `force_login` (the nearest it
+    /// has to `max_age` and `prompt=login`: the sign-in's time then
+    /// counts as the authentication's) and prefills `screen_name` from
+    /// `login_hint`; it has nothing for `prompt=none`, `consent` or
+    /// `select_account`, nor for `acr_values`; `ui_locales` it ignores.
+    fn authorize_params(
+        &self,
+        params: &SignInParams,
+    ) -> Result<Vec<(&'static str, String)>, &'static str> {
+        if !params.acr_values.is_empty() {
+            return Err("acr_values");
+        }
+        if params
+            .prompt
+            .as_deref()
+            .is_some_and(|prompt| prompt != "login")
+        {
+            return Err("prompt");
+        }
+        let mut extra = Vec::new();
+        if params.asks_for_login() || params.max_age.is_some() {
+            extra.push(("force_login", "true".to_owned()));
+        }
+        if let Some(hint) = &params.login_hint {
+            extra.push(("screen_name", hint.clone()));
+        }
+        Ok(extra)
     }
 }
 

@@ -25,10 +25,11 @@ use crate::{
     hooks::Attempt,
     providers::{
         Provider,
-        protocol::{Callback, Redeemed, Started},
+        protocol::{AuthTime, Callback, Redeemed, Started},
     },
     same_origin::is_same_origin,
     session,
+    signed_in::Ending,
     users::{Identity, Link, SignIn, UserId},
     vault::TokenSet,
 };
@@ -215,12 +216,7 @@ async fn finish(
     if tx.is_expired(OffsetDateTime::now_utc()) {
         return Err(FlowError::SignInExpired.at(id));
     }
-    // OAuth 1.0a has no error response; X says `denied`.
-    let error = query
-        .error
-        .clone()
-        .or_else(|| query.denied.as_ref().map(|_| "access_denied".to_owned()));
-    if let Some(error) = &error {
+    if let Some(error) = &query.error {
         // A silent sign-in the provider cannot complete without the user
         // goes on as an interactive one (OIDC Core §3.1.2.6).
         if tx.params.falls_back_on(error) {
@@ -245,6 +241,7 @@ async fn finish(
         user: query.user,
         oauth_token: query.oauth_token,
         oauth_verifier: query.oauth_verifier,
+        denied: query.denied,
     };
     let redeemed = provider
         .flow()
@@ -258,7 +255,7 @@ async fn finish(
         .await
         .map_err(|err| FlowError::from(err).at(id))?;
     let mut redeemed = redeemed;
-    redeemed.identity = with_name(core, redeemed.identity)
+    redeemed.identity = with_name(core, redeemed.identity, redeemed.suggested_name.take())
         .await
         .map_err(|err| FlowError::store(err).at(id))?;
     match tx.link_to {
@@ -267,15 +264,20 @@ async fn finish(
     }
 }
 
-/// `identity` with a name: the provider's, else the one its account has
-/// (Sign in with Apple names the user only once), else its e-mail.
-async fn with_name(core: &Core, mut identity: Identity) -> Result<Identity, sqlx::Error> {
+/// `identity` with a name: the provider's; else the one its account has
+/// (Sign in with Apple names the user only once); else, for an account
+/// made now, the name the browser brought (`suggested`), its e-mail, or
+/// "Signed-in user".
+async fn with_name(
+    core: &Core,
+    mut identity: Identity,
+    suggested: Option<String>,
+) -> Result<Identity, sqlx::Error> {
     if identity.name.is_empty() {
         identity.name = match core.users.name_of(&identity).await? {
             Some(name) => name,
-            None => identity
-                .email
-                .clone()
+            None => suggested
+                .or_else(|| identity.email.clone())
                 .unwrap_or_else(|| "Signed-in user".into()),
         };
     }
@@ -295,6 +297,7 @@ async fn sign_in(
         grant,
         provider_sid,
         auth_time,
+        ..
     } = redeemed;
     let tokens = TokenSet {
         expires_at: core.access_token_expiry(grant.expires_in, grant.refresh_token.is_some()),
@@ -324,7 +327,10 @@ async fn sign_in(
         .await
         .map_err(|err| FlowError::Hook(err).at(id))?;
     // Signing in again in a browser already signed in replaces that
-    // sign-in: it ends here, and its grant at its provider.
+    // sign-in: it ends here, and its grant at its provider, unless it was
+    // the same account at the same provider (a step-up, say): a provider
+    // keeps one grant per user and client, which the new tokens continue,
+    // and revoking the old refresh token would end them too.
     let earlier = session::user(session)
         .await
         .map_err(|err| FlowError::store(err).at(id))?;
@@ -335,12 +341,21 @@ async fn sign_in(
             .get(&earlier.row)
             .await
             .map_err(|err| FlowError::store(err).at(id))?;
-        if let Some(row) = row {
-            core.sessions
-                .end_session_and_grant(&row)
+        let same_account = earlier.identity.issuer == identity.issuer
+            && earlier.identity.subject == identity.subject;
+        let ended = match row {
+            Some(row) if same_account => core
+                .sessions
+                .end_sessions(Ending::One {
+                    id: &row.id,
+                    grant: Some(&row.grant_id),
+                })
                 .await
-                .map_err(|err| FlowError::store(err).at(id))?;
-        }
+                .map(|_| ()),
+            Some(row) => core.sessions.end_session_and_grant(&row).await,
+            None => Ok(()),
+        };
+        ended.map_err(|err| FlowError::store(err).at(id))?;
     }
     let mut user = core
         .sessions
@@ -354,16 +369,31 @@ async fn sign_in(
         )
         .await
         .map_err(|err| FlowError::store(err).at(id))?;
-    // The provider's word when it gave one (never later than now), else
-    // this sign-in's time.
-    let now = clock::now();
-    user.authenticated_at = auth_time.map_or(now, |at| at.min(now));
+    user.authenticated_at = authenticated_at(tx, auth_time, clock::now());
     session::sign_in(session, &user)
         .await
         .map_err(|err| FlowError::store(err).at(id))?;
     session::keep_alive(session, core.session_idle);
     tracing::info!(provider = %id, "user signed in");
     Ok(redirect(&tx.return_to))
+}
+
+/// When the user last authenticated at the provider as far as this
+/// sign-in shows it, Unix seconds ([`crate::RecentSignIn`] reads it):
+///
+/// - the ID token's `auth_time`, never later than now; when the sign-in
+///   asked for a `max_age` and the answer met it, no earlier than the
+///   sign-in's start (the provider's clock may lag ours by the skew the
+///   check allows, and a step-up must not send the user round again);
+/// - an ID token without one: 0, unknown (a step-up asks);
+/// - a plain OAuth 2.0 or OAuth 1.0a sign-in, which cannot say: its time.
+fn authenticated_at(tx: &SignInInProgress, auth_time: AuthTime, now: i64) -> i64 {
+    match auth_time {
+        AuthTime::Said(at) if tx.params.max_age.is_some() => at.max(tx.started_at).min(now),
+        AuthTime::Said(at) => at.min(now),
+        AuthTime::NotSaid => 0,
+        AuthTime::CannotSay => now,
+    }
 }
 
 /// Connects the identity to the signed-in account that asked for it. The
@@ -412,4 +442,50 @@ fn user_agent(headers: &HeaderMap) -> String {
         .chars()
         .take(256)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn started(max_age: Option<u64>) -> SignInInProgress {
+        SignInInProgress {
+            provider: "p".into(),
+            state: String::new(),
+            nonce: String::new(),
+            pkce_verifier: String::new(),
+            return_to: "/".into(),
+            expires_at: OffsetDateTime::now_utc(),
+            link_to: None,
+            params: SignInParams {
+                max_age,
+                ..SignInParams::default()
+            },
+            started_at: 1_000,
+            temporary: None,
+        }
+    }
+
+    #[test]
+    fn the_authentication_time_is_the_providers_word_and_unknown_is_never_now() {
+        let now = 2_000;
+        let said = AuthTime::Said;
+        // The provider's auth_time, never in the future.
+        assert_eq!(authenticated_at(&started(None), said(900), now), 900);
+        assert_eq!(authenticated_at(&started(None), said(2_500), now), now);
+        // An ID token without one: unknown, so a step-up asks.
+        assert_eq!(authenticated_at(&started(None), AuthTime::NotSaid, now), 0);
+        // A max_age the answer met counts from the sign-in's start at the
+        // earliest (a provider clock behind ours must not loop a step-up).
+        assert_eq!(authenticated_at(&started(Some(60)), said(900), now), 1_000);
+        assert_eq!(
+            authenticated_at(&started(Some(60)), said(1_500), now),
+            1_500
+        );
+        // A protocol that cannot say: the sign-in's own time.
+        assert_eq!(
+            authenticated_at(&started(None), AuthTime::CannotSay, now),
+            now
+        );
+    }
 }
