@@ -1,5 +1,5 @@
 # Portcullis: the two commands a newcomer needs are `make dev` and `make test`.
-.PHONY: dev test bootstrap fmt lint unit e2e build release clean fuzz audit bench
+.PHONY: dev test bootstrap fmt lint unit e2e build release clean fuzz audit bench profile
 
 dev: ## Run the app with the local identity provider (http://127.0.0.1:3000)
 	@scripts/dev.sh
@@ -31,6 +31,9 @@ fuzz: ## Fuzz every target for FUZZ_SECONDS (default 60) each, with nightly
 
 bench: ## Benchmarks (release build, wrk, bundle size) into bench/results.md
 	@scripts/bench.sh
+
+profile: ## Where a request's CPU time goes (perf, by layer) into bench/profile.md
+	@scripts/profile.sh
 
 audit: ## Dependency licenses, bans and duplicates (cargo-deny, offline)
 	@scripts/audit.sh
