@@ -135,17 +135,26 @@ async fn post_back(
         );
     }
     fields.push(("portcullis_relayed".into(), "1".into()));
-    let relayed = client
-        .post(&callback)
-        .header(header::ORIGIN, &rig.url)
-        .form(&fields)
-        .send()
-        .await
-        .unwrap();
+    let relayed = post_from_this_site(rig, client, &fields).await;
     assert_eq!(relayed.status(), StatusCode::SEE_OTHER);
     location(&rig.url, &relayed)
         .trim_start_matches(&rig.url)
         .to_owned()
+}
+
+/// Posts `fields` to the callback from this site, as the relay page does.
+async fn post_from_this_site(
+    rig: &Rig,
+    client: &Client,
+    fields: &[(String, String)],
+) -> reqwest::Response {
+    client
+        .post(format!("{}/auth/callback/hostile", rig.url))
+        .header(header::ORIGIN, &rig.url)
+        .form(fields)
+        .send()
+        .await
+        .unwrap()
 }
 
 async fn user(rig: &Rig, client: &Client) -> Value {
@@ -252,14 +261,7 @@ async fn a_user_field_posted_to_another_provider_names_no_one() {
         "user".into(),
         json!({"name": {"firstName": "Mallory"}}).to_string(),
     ));
-    let callback = format!("{}/auth/callback/hostile", rig.url);
-    let back = client
-        .post(&callback)
-        .header(header::ORIGIN, &rig.url)
-        .form(&fields)
-        .send()
-        .await
-        .unwrap();
+    let back = post_from_this_site(&rig, &client, &fields).await;
     assert_eq!(back.status(), StatusCode::SEE_OTHER);
     let signed_in = user(&rig, &client).await;
     assert_eq!(
