@@ -25,10 +25,9 @@ for tool in wrk brotli sqlite3; do
   fi
 done
 
+# free_port, target_dir, start_server
+. scripts/lib/release-server.sh
 say() { printf '\033[1mbench:\033[0m %s\n' "$*"; }
-free_port() {
-  node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
-}
 json_field() { # JSON PATH: prints JSON.PATH
   node -e 'let v=JSON.parse(process.argv[1]);for(const k of process.argv[2].split("."))v=v[k];console.log(v)' "$1" "$2"
 }
@@ -40,7 +39,7 @@ cargo build --release -p portcullis --features testing --example seed_sessions >
   || cargo build --release -p portcullis --features testing --example seed_sessions
 cargo build --release -p portcullis --example bare_axum >/dev/null 2>&1 \
   || cargo build --release -p portcullis --example bare_axum
-target_dir=$(cargo metadata --no-deps --format-version 1 | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')
+target_dir=$(target_dir)
 binary="$target_dir/release/server"
 seeder="$target_dir/release/examples/seed_sessions"
 bare="$target_dir/release/examples/bare_axum"
@@ -91,20 +90,6 @@ fast_issuer=$(json_field "$(sed -n 's/^FAST_IDP_READY //p' "$work/fast.out")" is
 fast_vars=(AUTH_PROVIDERS=fast FAST_ISSUER="$fast_issuer" FAST_CLIENT_ID=bench FAST_CLIENT_SECRET=bench-secret)
 keys="bench:$(head -c 32 /dev/urandom | base64)"
 
-# start_server PORT LOG VAR=VALUE...: a release server; its pid in $server_pid.
-start_server() {
-  local port=$1 log=$2
-  shift 2
-  env LEPTOS_SITE_ADDR="127.0.0.1:$port" LEPTOS_SITE_ROOT="$root/target/site" LEPTOS_SITE_PKG_DIR=pkg \
-    APP_PUBLIC_URL="http://127.0.0.1:$port" BACKGROUND_REFRESH_SECONDS=0 RATE_LIMIT_SIGN_IN_PER_MINUTE=0 RATE_LIMIT_BACKCHANNEL_PER_MINUTE=0 TOKEN_ENCRYPTION_KEYS="$keys" \
-    RUST_LOG=error "$@" "$binary" >"$log" 2>&1 &
-  server_pid=$!
-  pids+=("$server_pid")
-  for _ in $(seq 200); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && return; sleep 0.1; done
-  cat "$log" >&2
-  echo "bench: the server on port $port did not start" >&2
-  exit 1
-}
 fast_sign_in() { # APP_URL: a session cookie from a sign-in at the fast provider
   node --input-type=module -e 'import { signIn } from "./bench/fast-login.mjs"; console.log(await signIn(process.argv[1]));' "$1"
 }

@@ -15,15 +15,14 @@ seconds=${PROFILE_SECONDS:-10}
 for tool in perf wrk node; do
   command -v "$tool" >/dev/null || { echo "profile: $tool is missing" >&2; exit 1; }
 done
+# free_port, target_dir, start_server
+. scripts/lib/release-server.sh
 say() { printf '\033[1mprofile:\033[0m %s\n' "$*"; }
-free_port() {
-  node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
-}
 
 say "building the release site and server"
 export LEPTOS_OUTPUT_NAME=portcullis
 cargo leptos build --release >/dev/null 2>&1 || cargo leptos build --release
-target_dir=$(cargo metadata --no-deps --format-version 1 | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')
+target_dir=$(target_dir)
 binary="$target_dir/release/server"
 
 work=$(mktemp -d /tmp/portcullis-profile.XXXXXX)
@@ -39,15 +38,11 @@ IDP_PORT=0 IDP_REDIRECT_URIS="$app_url/auth/callback/local" IDP_BACKCHANNEL_LOGO
 pids+=($!)
 for _ in $(seq 100); do [ -s "$work/idp.json" ] && break; sleep 0.1; done
 issuer=$(node -p "require('$work/idp.json').issuer")
-env LEPTOS_SITE_ADDR="127.0.0.1:$port" LEPTOS_SITE_ROOT="$root/target/site" LEPTOS_SITE_PKG_DIR=pkg \
-  APP_PUBLIC_URL="$app_url" BACKGROUND_REFRESH_SECONDS=0 RATE_LIMIT_SIGN_IN_PER_MINUTE=0 \
-  TOKEN_ENCRYPTION_KEYS="profile:$(head -c 32 /dev/urandom | base64)" RUST_LOG=error \
-  AUTH_PROVIDERS=local LOCAL_ISSUER="$issuer" LOCAL_CLIENT_ID=portcullis-dev \
-  LOCAL_CLIENT_SECRET=portcullis-dev-secret DATABASE_URL="sqlite://$work/portcullis.db" \
-  "$binary" >"$work/server.log" 2>&1 &
-server=$!
-pids+=("$server")
-for _ in $(seq 200); do curl -fs "$app_url/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+keys="profile:$(head -c 32 /dev/urandom | base64)"
+start_server "$port" "$work/server.log" AUTH_PROVIDERS=local LOCAL_ISSUER="$issuer" \
+  LOCAL_CLIENT_ID=portcullis-dev LOCAL_CLIENT_SECRET=portcullis-dev-secret \
+  DATABASE_URL="sqlite://$work/portcullis.db"
+server=$server_pid
 cookie=$(node bench/sign-in.mjs "$app_url" demo)
 
 # The layer a sampled function belongs to, by its crate or library.

@@ -65,8 +65,10 @@ impl User {
 
     /// When the user last authenticated at the provider, in seconds since
     /// the Unix epoch: the ID token's `auth_time` (OpenID Connect Core
-    /// §2) when the provider sent one, else the time of the sign-in here.
-    /// [`crate::RecentSignIn`] asks for a recent one.
+    /// §2); 0 (unknown) when an OpenID Connect provider left it out; the
+    /// time of the sign-in here for a plain OAuth 2.0 or OAuth 1.0a
+    /// provider, which cannot say. [`crate::RecentSignIn`] asks for a
+    /// recent one.
     pub fn authenticated_at(&self) -> i64 {
         self.0.authenticated_at
     }

@@ -39,9 +39,10 @@ pub struct SessionUser {
     /// (`session_rows.rs`); stored under its first name, `login`.
     #[serde(default, rename = "login")]
     pub row: String,
-    /// When the user last authenticated at the provider, Unix seconds:
-    /// the ID token's `auth_time`, else the time of the sign-in here; 0
-    /// (long ago) for a session from before it was kept.
+    /// When the user last authenticated at the provider, Unix seconds, as
+    /// the sign-in showed it (`routes::auth::sign_in::authenticated_at`);
+    /// 0 when unknown: an ID token without `auth_time`, or a session from
+    /// before it was kept.
     #[serde(default)]
     pub authenticated_at: i64,
 }
